@@ -1,0 +1,74 @@
+/* Every limit and protocol default of the library, in one place, each with why it has its value. */
+#ifndef EZR_LIMITS_H
+#define EZR_LIMITS_H
+
+/* Our outgoing chunk size. 4096 is what nginx-rtmp and SRS send; larger chunks mean fewer
+ * headers per frame and every common player accepts it. */
+#define EZR_DEFAULT_CHUNK_SIZE 4096u
+/* RTMP's chunk size before any Set Chunk Size (spec 5.4.1). */
+#define EZR_PROTO_CHUNK_SIZE 128u
+/* Chunk size is 31 bits (the top bit must be 0). We cap what we send at 16 MiB: no message we
+ * send is larger, and a bigger value only confuses some clients. */
+#define EZR_MAX_CHUNK_SIZE 0xFFFFFFu
+
+/* Largest message a player may send us. Players send only commands and control messages, a
+ * few hundred bytes; 64 KiB leaves room for large connect objects while a 16 MB claim is refused
+ * before anything is allocated. */
+#define EZR_MAX_IN_MSG_SIZE (64u * 1024u)
+/* Chunk streams a player may have open at once. Clients use 2-8; each costs a header and a
+ * partial message buffer, so thousands of ids must not mean thousands of allocations. */
+#define EZR_MAX_IN_CHUNK_STREAMS 32u
+/* Chunk stream ids the protocol can express: 3 byte form goes up to 65599 (spec 5.3.1.1). */
+#define EZR_MAX_CHUNK_STREAM_ID 65599u
+
+/* AMF0 nesting. Real connect/onMetaData objects nest 2-3 deep; 32 leaves margin while keeping
+ * the recursive decoder's stack small. */
+#define EZR_AMF0_MAX_DEPTH 32u
+
+/* Window acknowledgement size and peer bandwidth we announce; the value nginx-rtmp and
+ * ffmpeg use (2.5 MB). */
+#define EZR_WINDOW_ACK_SIZE 2500000u
+
+/* Message stream id of the one stream createStream hands out. Every shared frame is serialised
+ * once with this id, so it is the same for every client (nginx-rtmp does the same). */
+#define EZR_MEDIA_MSID 1u
+
+/* Chunk stream ids we send on. Media frames are serialised once with type-0 headers on these. */
+#define EZR_CSID_PROTOCOL 2u /* protocol control and user control (spec: must be 2) */
+#define EZR_CSID_COMMAND 3u  /* command replies and onStatus */
+#define EZR_CSID_AUDIO 4u
+#define EZR_CSID_DATA 5u /* onMetaData, |RtmpSampleAccess */
+#define EZR_CSID_VIDEO 6u
+
+/* Default cap on simultaneous connections; the server lowers it to 80% of RLIMIT_NOFILE so
+ * that the pipeline keeps descriptors for itself. */
+#define EZR_DEFAULT_MAX_CONNECTIONS 10000u
+
+/* GOPs kept for late joiners by default: one is enough to start on a keyframe at once. */
+#define EZR_DEFAULT_MAX_GOPS 1u
+/* A GOP cache that never sees a keyframe must not grow forever: past this many frames or bytes
+ * the oldest frames are dropped (a player then waits for the next keyframe). */
+#define EZR_GOP_MAX_FRAMES 4096u
+#define EZR_GOP_MAX_BYTES (64u * 1024u * 1024u)
+
+/* Per-client write queue tiers (bytes queued, not yet written). Below WARNING every frame is
+ * queued; from WARNING non-key video is dropped; from HIGH only keyframes and headers; at MAX the
+ * client is disconnected. 1/2/4 MiB: several seconds of a 2 Mbps stream before we degrade. */
+#define EZR_DEFAULT_QUEUE_WARNING_BYTES (1u * 1024u * 1024u)
+#define EZR_DEFAULT_QUEUE_HIGH_BYTES (2u * 1024u * 1024u)
+#define EZR_DEFAULT_QUEUE_MAX_BYTES (4u * 1024u * 1024u)
+
+/* Pieces gathered into one writev. IOV_MAX is 1024 on Linux; 64 already carries many frames
+ * per syscall while keeping the iovec array on the stack small. */
+#define EZR_WRITEV_MAX 64
+
+/* Bytes read per read() call from a client. */
+#define EZR_READ_CHUNK 4096u
+
+/* Seconds a client may take to finish the handshake and start playing. */
+#define EZR_DEFAULT_HANDSHAKE_TIMEOUT_S 10u
+
+/* Longest app or stream name we accept (bytes). */
+#define EZR_MAX_NAME_LEN 256u
+
+#endif

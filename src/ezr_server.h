@@ -1,0 +1,88 @@
+/* The embeddable RTMP server: one listening socket, one reactor thread, and the streams it
+ * serves. The public API of libezrtmp.
+ *
+ * Threads: ezr_server_new() binds and listens in the caller's thread (so a busy port is reported
+ * at once), then starts the reactor thread, which alone touches sockets and clients. Every other
+ * call may come from any thread: ezr_stream_push() copies the frame once into a shared,
+ * serialised form and queues it to the reactor (eventfd wake-up); it never waits on the network.
+ *
+ * Ownership: the caller owns the server (ezr_server_free) and each stream handle until
+ * ezr_server_remove_stream(). Strings in configs are copied. */
+#ifndef EZR_SERVER_H
+#define EZR_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ezr_server;
+struct ezr_stream;
+
+enum ezr_log_level {
+    EZR_LOG_ERROR,
+    EZR_LOG_WARNING,
+    EZR_LOG_INFO,
+    EZR_LOG_DEBUG,
+};
+/* Called from the reactor thread (or the caller's, for errors of ezr_server_new). msg is
+ * NUL-terminated, has client-supplied text escaped, and is valid only during the call. */
+typedef void (*ezr_log_fn)(void *ctx, enum ezr_log_level level, const char *msg);
+
+struct ezr_server_config {
+    const char *host;              /* address or name to bind; "localhost" is 127.0.0.1 */
+    uint16_t port;                 /* 0 = any free port, see ezr_server_port() */
+    uint32_t chunk_size;           /* our outgoing chunk size */
+    uint32_t max_connections;      /* 0 = EZR_DEFAULT_MAX_CONNECTIONS; capped at 80% of fds */
+    uint32_t handshake_timeout_ms; /* to finish handshake and start playing; 0 = none */
+    ezr_log_fn log;                /* may be NULL */
+    void *log_ctx;
+};
+
+/* Fills in the defaults from ezr_limits.h (host "localhost", port 1935). */
+void ezr_server_config_init(struct ezr_server_config *cfg);
+
+/* Binds, listens and starts the reactor thread. Returns 0 and *out, or EZR_EADDRINUSE,
+ * EZR_EACCES, EZR_EADDR, EZR_EINVAL, EZR_ENOMEM, EZR_ESYS. */
+int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out);
+/* The port actually bound. */
+uint16_t ezr_server_port(const struct ezr_server *s);
+/* The connection limit in force after the RLIMIT_NOFILE cap. */
+uint32_t ezr_server_max_connections(const struct ezr_server *s);
+/* Stops the reactor, closes every client and the listener, frees all streams still added. */
+void ezr_server_free(struct ezr_server *s);
+
+struct ezr_stream_config {
+    const char *app; /* the application name players connect to, e.g. "live" */
+    const char *key; /* the stream name players play, e.g. "stream" */
+    uint32_t max_gops; /* GOPs kept for late joiners (>= 1) */
+};
+
+/* Registers a stream. EZR_EEXIST if app/key is already served by this server. */
+int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *cfg,
+                          struct ezr_stream **out);
+/* Players of the stream are told it ended and closed; the handle is freed. */
+void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st);
+
+enum ezr_frame_kind {
+    EZR_FRAME_AUDIO = 8,  /* = RTMP message type */
+    EZR_FRAME_VIDEO = 9,
+    EZR_FRAME_SCRIPT = 18, /* AMF0 data: onMetaData */
+};
+enum ezr_frame_flags {
+    EZR_FRAME_KEY = 1u << 0,    /* video keyframe (a GOP starts here) */
+    EZR_FRAME_HEADER = 1u << 1, /* codec sequence header (AVC/HEVC config, AAC config) */
+};
+
+/* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
+ * for every player. Script data is cached as the stream's metadata; headers replace the cached
+ * sequence header of their kind. Copies data once; returns 0 or EZR_ENOMEM/EZR_EINVAL. */
+int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,
+                    uint32_t timestamp_ms, const uint8_t *data, size_t len);
+/* End of stream: players get StreamEOF and NetStream.Play.UnpublishNotify. Waits at most
+ * timeout_ms for what players have queued to be written (0: do not wait). The cache is cleared,
+ * so a later push starts a new stream. Returns 0, or EZR_EAGAIN if the wait timed out. */
+int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
+/* Forgets the cached GOP, metadata and headers (after a flush/seek upstream). */
+int ezr_stream_reset(struct ezr_stream *st);
+
+#endif
