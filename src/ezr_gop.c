@@ -1,1 +1,147 @@
-/* stub: being written */
+/* GOP cache for late joiners; see ezr_gop.h. */
+#include "ezr_gop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ezr_error.h"
+#include "ezr_limits.h"
+#include "ezr_server.h"
+
+static void set_frame(struct ezr_frame **slot, struct ezr_frame *f)
+{
+    if (f)
+        ezr_frame_ref(f);
+    ezr_frame_unref(*slot);
+    *slot = f;
+}
+
+static void invalidate_join(struct ezr_gop *g)
+{
+    set_frame(&g->join_metadata, NULL);
+    set_frame(&g->join_video_header, NULL);
+    set_frame(&g->join_audio_header, NULL);
+    g->join_valid = 0;
+}
+
+void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size)
+{
+    memset(g, 0, sizeof *g);
+    g->max_gops = max_gops ? max_gops : 1;
+    g->chunk_size = chunk_size;
+}
+
+static void drop_frames(struct ezr_gop *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g->bytes -= g->frames[i]->len;
+        if (ezr_frame_is_video(g->frames[i]) && (g->frames[i]->flags & EZR_FRAME_KEY))
+            g->ngops--;
+        ezr_frame_unref(g->frames[i]);
+    }
+    memmove(g->frames, g->frames + n, (g->count - n) * sizeof *g->frames);
+    g->count -= n;
+    if (n)
+        invalidate_join(g);
+}
+
+void ezr_gop_clear(struct ezr_gop *g)
+{
+    drop_frames(g, g->count);
+    free(g->frames);
+    g->frames = NULL;
+    g->cap = 0;
+    set_frame(&g->metadata, NULL);
+    set_frame(&g->video_header, NULL);
+    set_frame(&g->audio_header, NULL);
+    invalidate_join(g);
+}
+
+/* Index of the second keyframe: where the oldest GOP ends. */
+static size_t end_of_first_gop(const struct ezr_gop *g)
+{
+    for (size_t i = 1; i < g->count; i++)
+        if (ezr_frame_is_video(g->frames[i]) && (g->frames[i]->flags & EZR_FRAME_KEY))
+            return i;
+    return g->count;
+}
+
+int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
+{
+    if (f->kind == EZR_FRAME_SCRIPT) {
+        set_frame(&g->metadata, f);
+        invalidate_join(g);
+        return 0;
+    }
+    if (f->flags & EZR_FRAME_HEADER) {
+        set_frame(f->kind == EZR_FRAME_VIDEO ? &g->video_header : &g->audio_header, f);
+        invalidate_join(g);
+        return 0;
+    }
+    int key = ezr_frame_is_video(f) && (f->flags & EZR_FRAME_KEY);
+    if (!key && g->count == 0)
+        return 0;
+    if (key && g->ngops >= g->max_gops)
+        drop_frames(g, end_of_first_gop(g));
+    /* A stream without keyframes for a long time must not grow the cache without bound. */
+    if (g->count >= EZR_GOP_MAX_FRAMES || g->bytes + f->len > EZR_GOP_MAX_BYTES) {
+        drop_frames(g, g->count);
+        if (!key)
+            return 0;
+    }
+    if (g->count == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        struct ezr_frame **p = realloc(g->frames, cap * sizeof *p);
+        if (!p)
+            return EZR_ENOMEM;
+        g->frames = p;
+        g->cap = cap;
+    }
+    g->frames[g->count++] = ezr_frame_ref(f);
+    g->bytes += f->len;
+    if (key)
+        g->ngops++;
+    return 0;
+}
+
+/* Returns the header as a joiner should get it: stamped with the GOP's first timestamp. */
+static struct ezr_frame *joinable(struct ezr_gop *g, struct ezr_frame *orig,
+                                  struct ezr_frame **slot)
+{
+    if (!orig)
+        return NULL;
+    if (orig->timestamp == g->join_ts)
+        return orig;
+    if (!*slot)
+        *slot = ezr_frame_restamp(orig, g->join_ts, g->chunk_size);
+    /* Out of memory: the original timestamp is still a valid header. */
+    return *slot ? *slot : orig;
+}
+
+int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
+{
+    uint32_t ts = g->count ? g->frames[0]->timestamp : 0;
+    if (!g->join_valid || g->join_ts != ts) {
+        invalidate_join(g);
+        g->join_ts = ts;
+        g->join_valid = 1;
+    }
+    struct ezr_frame *heads[3] = {
+        joinable(g, g->metadata, &g->join_metadata),
+        joinable(g, g->video_header, &g->join_video_header),
+        joinable(g, g->audio_header, &g->join_audio_header),
+    };
+    for (size_t i = 0; i < 3; i++) {
+        if (heads[i]) {
+            int rc = fn(ctx, heads[i]);
+            if (rc)
+                return rc;
+        }
+    }
+    for (size_t i = 0; i < g->count; i++) {
+        int rc = fn(ctx, g->frames[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -68,6 +68,9 @@
 /* Seconds a client may take to finish the handshake and start playing. */
 #define EZR_DEFAULT_HANDSHAKE_TIMEOUT_S 10u
 
+/* createStream calls one connection may make. Players make one; a loop of them is abuse. */
+#define EZR_MAX_STREAMS_PER_CONN 16u
+
 /* Longest app or stream name we accept (bytes). */
 #define EZR_MAX_NAME_LEN 256u
 

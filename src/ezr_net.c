@@ -1,1 +1,94 @@
-/* stub: being written */
+/* Socket plumbing; see ezr_net.h. */
+#include "ezr_net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ezr_error.h"
+
+static int map_bind_errno(int e)
+{
+    switch (e) {
+    case EADDRINUSE:
+        return EZR_EADDRINUSE;
+    case EACCES:
+    case EPERM:
+        return EZR_EACCES;
+    case EADDRNOTAVAIL:
+        return EZR_EADDR;
+    default:
+        return EZR_ESYS;
+    }
+}
+
+int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound_port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    /* "localhost" may resolve to ::1 first; players open rtmp://localhost with IPv4 first. */
+    if (host && strcmp(host, "localhost") == 0)
+        hints.ai_family = AF_INET;
+    if (getaddrinfo(host && *host ? host : NULL, service, &hints, &res) != 0 || !res)
+        return EZR_EADDR;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return EZR_ESYS;
+    }
+    /* Lets a restarted pipeline rebind while old connections sit in TIME_WAIT; on Linux it still
+     * refuses a port another socket is listening on. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+        int e = errno;
+        close(fd);
+        freeaddrinfo(res);
+        errno = e;
+        return map_bind_errno(e);
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        close(fd);
+        return EZR_ESYS;
+    }
+    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+int ezr_net_accept(int listen_fd, char *addr, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? EZR_EAGAIN : EZR_ESYS;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned p = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+        p = ntohs(sin->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+        p = ntohs(sin6->sin6_port);
+    }
+    snprintf(addr, cap, "%s:%u", ip, p);
+    return fd;
+}

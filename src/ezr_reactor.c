@@ -1,1 +1,72 @@
-/* stub: being written */
+/* epoll backend of the reactor; see ezr_reactor.h. */
+#include "ezr_reactor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ezr_error.h"
+
+/* Events taken per epoll_wait. Larger batches amortise the syscall with many busy clients. */
+#define EZR_REACTOR_BATCH 256
+
+struct ezr_reactor {
+    int epfd;
+    struct epoll_event events[EZR_REACTOR_BATCH];
+};
+
+struct ezr_reactor *ezr_reactor_new(void)
+{
+    struct ezr_reactor *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (r->epfd < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void ezr_reactor_free(struct ezr_reactor *r)
+{
+    if (!r)
+        return;
+    close(r->epfd);
+    free(r);
+}
+
+int ezr_reactor_add(struct ezr_reactor *r, struct ezr_io *io, uint32_t events)
+{
+    struct epoll_event ev = {.events = EPOLLET | EPOLLRDHUP, .data.ptr = io};
+    if (events & EZR_IO_READ)
+        ev.events |= EPOLLIN;
+    if (events & EZR_IO_WRITE)
+        ev.events |= EPOLLOUT;
+    return epoll_ctl(r->epfd, EPOLL_CTL_ADD, io->fd, &ev) == 0 ? 0 : EZR_ESYS;
+}
+
+void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io)
+{
+    epoll_ctl(r->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms)
+{
+    int n = epoll_wait(r->epfd, r->events, EZR_REACTOR_BATCH, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : EZR_ESYS;
+    for (int i = 0; i < n; i++) {
+        struct ezr_io *io = r->events[i].data.ptr;
+        uint32_t e = r->events[i].events, mask = 0;
+        if (e & EPOLLIN)
+            mask |= EZR_IO_READ;
+        if (e & EPOLLOUT)
+            mask |= EZR_IO_WRITE;
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+            mask |= EZR_IO_HUP;
+        io->fn(io, mask);
+    }
+    return n;
+}

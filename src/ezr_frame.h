@@ -1,0 +1,44 @@
+/* Refcounted, immutable media frames. A frame is one RTMP message already serialised as chunks
+ * (type-0 header on the kind's chunk stream, message stream EZR_MEDIA_MSID) at the server's chunk
+ * size, so the same bytes go to every client by reference: no per-client copy of media.
+ *
+ * Ownership: ezr_frame_new() returns one reference; ezr_frame_ref() adds one; ezr_frame_unref()
+ * drops one and frees the frame with the last. The count is atomic because a frame is made on the
+ * pipeline's thread and released on the reactor's. */
+#ifndef EZR_FRAME_H
+#define EZR_FRAME_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ezr_frame {
+    atomic_uint refs;
+    uint8_t kind;       /* enum ezr_frame_kind (= RTMP message type) */
+    uint32_t flags;     /* enum ezr_frame_flags */
+    uint32_t timestamp; /* ms */
+    uint32_t chunk_size; /* the chunk size it was serialised at */
+    size_t payload_len; /* the message body's length */
+    size_t len;         /* bytes in data: the chunked message */
+    uint8_t data[];
+};
+
+/* Serialises payload as an RTMP message for every client. NULL on allocation failure. */
+struct ezr_frame *ezr_frame_new(uint8_t kind, uint32_t flags, uint32_t timestamp,
+                                const uint8_t *payload, size_t payload_len, uint32_t chunk_size);
+/* A new frame with the same payload at another timestamp (headers re-sent to late joiners). */
+struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestamp,
+                                    uint32_t chunk_size);
+struct ezr_frame *ezr_frame_ref(struct ezr_frame *f);
+void ezr_frame_unref(struct ezr_frame *f);
+
+/* The message body inside the chunks is not contiguous; for tests, this gathers it. Returns
+ * payload_len bytes written to out (which must hold payload_len). */
+size_t ezr_frame_copy_payload(const struct ezr_frame *f, uint8_t *out);
+
+static inline int ezr_frame_is_video(const struct ezr_frame *f)
+{
+    return f->kind == 9;
+}
+
+#endif

@@ -1,0 +1,48 @@
+/* The GOP cache of one stream: the latest metadata, the audio and video sequence headers, and the
+ * frames of the last max_gops GOPs starting at a keyframe, so a new player starts on a keyframe
+ * at once. Reactor-thread only.
+ *
+ * Ownership: the cache holds one reference on every frame it keeps; ezr_gop_add() takes its own
+ * reference (the caller keeps theirs). */
+#ifndef EZR_GOP_H
+#define EZR_GOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ezr_frame.h"
+
+struct ezr_gop {
+    uint32_t max_gops;
+    uint32_t chunk_size;
+    struct ezr_frame *metadata;
+    struct ezr_frame *video_header;
+    struct ezr_frame *audio_header;
+    struct ezr_frame **frames; /* frames[0] is a video keyframe when count > 0 */
+    size_t count;
+    size_t cap;
+    size_t bytes;   /* serialised bytes of frames[] */
+    uint32_t ngops; /* keyframes in frames[] */
+    /* Metadata and headers re-stamped with frames[0]'s timestamp for joiners, made once per GOP
+     * and shared by every joiner of it (players dislike headers far behind the media). */
+    struct ezr_frame *join_metadata;
+    struct ezr_frame *join_video_header;
+    struct ezr_frame *join_audio_header;
+    uint32_t join_ts;
+    int join_valid;
+};
+
+void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size);
+/* Drops every cached frame, header and the metadata. */
+void ezr_gop_clear(struct ezr_gop *g);
+/* Caches f as metadata, a header, or a frame of the current GOP (frames before the first keyframe
+ * are not cached: nobody could start on them). Returns 0 or EZR_ENOMEM. */
+int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f);
+
+/* What a joining player is sent, in order: metadata, video header, audio header (each if known),
+ * then frames[0..count). Calls fn for each with a borrowed frame; stops early if fn returns
+ * non-zero and returns that value. */
+typedef int (*ezr_gop_visit_fn)(void *ctx, struct ezr_frame *f);
+int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,80 @@
+/* One player's RTMP conversation, sans-I/O: the handshake, the chunk stream and the NetConnection
+ * and NetStream commands of a server that only plays. Bytes from the socket go in through
+ * ezr_session_feed(); replies come out, in order, through the send callback; decisions that need
+ * the server (is this app served? is this stream?) are asked through callbacks. The server, the
+ * unit tests and the fuzzer drive the same code.
+ *
+ * The session never sends media: when play starts it calls play_started, and the server queues
+ * metadata, headers and frames after the replies already sent. */
+#ifndef EZR_SESSION_H
+#define EZR_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ezr_buf.h"
+#include "ezr_chunk.h"
+#include "ezr_handshake.h"
+
+struct ezr_session_callbacks {
+    /* Bytes for the peer, in order. The session reuses its buffer after the call. */
+    void (*send)(void *ctx, const uint8_t *data, size_t len);
+    /* connect to app: return 0 to accept, or EZR_ENOTFOUND to reject (the session answers
+     * NetConnection.Connect.Rejected and closes). */
+    int (*connect)(void *ctx, const char *app);
+    /* play name (as sent, query string included): return 0 if it is served, EZR_ENOTFOUND if
+     * not (the session answers NetStream.Play.StreamNotFound and closes). */
+    int (*play)(void *ctx, const char *name);
+    /* The Reset/Start replies have been sent: queue metadata, headers and media now. */
+    void (*play_started)(void *ctx);
+    /* The player stopped (closeStream, deleteStream): stop sending it media. */
+    void (*play_stopped)(void *ctx);
+    /* receiveAudio / receiveVideo changed. */
+    void (*receive)(void *ctx, bool audio, bool video);
+};
+
+enum ezr_session_state {
+    EZR_SESSION_HANDSHAKE,
+    EZR_SESSION_WAIT_CONNECT,
+    EZR_SESSION_CONNECTED,
+    EZR_SESSION_PLAYING,
+    EZR_SESSION_CLOSING, /* a final reply was sent: flush it, then close */
+};
+
+struct ezr_session {
+    enum ezr_session_state state;
+    const struct ezr_session_callbacks *cb;
+    void *ctx;
+    uint32_t chunk_size; /* ours */
+    struct ezr_handshake hs;
+    struct ezr_chunk_reader reader;
+    struct ezr_buf out;     /* replies being built */
+    uint32_t peer_window;   /* the client's Window Acknowledgement Size, 0 = none */
+    uint64_t acked_at;      /* reader.bytes_in when we last acknowledged */
+    uint32_t buffer_ms;     /* the client's SetBufferLength */
+    uint32_t streams;       /* createStream calls answered */
+    bool stream_created;
+    bool want_audio; /* receiveAudio */
+    bool want_video; /* receiveVideo */
+    char app[256];
+    char name[256];
+    const char *close_reason; /* static text, set when the session ends */
+};
+
+/* random: EZR_HANDSHAKE_SIZE bytes for S1. chunk_size: ours. The session keeps cb and ctx. */
+void ezr_session_init(struct ezr_session *s, const struct ezr_session_callbacks *cb, void *ctx,
+                      uint32_t chunk_size, const uint8_t *random, uint32_t epoch);
+void ezr_session_free(struct ezr_session *s);
+
+/* Feeds bytes from the peer. Returns how many were consumed (the caller keeps the rest and feeds
+ * them again with more); EZR_ECLOSED when the session sent a final reply and the connection
+ * should close once it is flushed; any other negative value: close now (close_reason says why). */
+int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len);
+
+/* The stream being played ended (EOS): StreamEOF and NetStream.Play.UnpublishNotify. */
+void ezr_session_send_play_end(struct ezr_session *s);
+/* A new stream started after an end: StreamBegin and NetStream.Play.PublishNotify. */
+void ezr_session_send_play_restart(struct ezr_session *s);
+
+#endif

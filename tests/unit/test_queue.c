@@ -1,0 +1,192 @@
+/* The per-client write queue: tiered backpressure, the P-frame rule, and partial writes. */
+#include "ezr_test.h"
+
+#include "ezr_frame.h"
+#include "ezr_queue.h"
+#include "ezr_server.h"
+
+/* Small tiers so a few frames cross them: 1000 / 2000 / 4000 bytes. */
+static const struct ezr_queue_limits lim = {1000, 2000, 4000};
+
+static struct ezr_frame *mk(enum ezr_frame_kind kind, uint32_t flags, size_t payload)
+{
+    static uint8_t body[4096];
+    return ezr_frame_new((uint8_t)kind, flags, 0, body, payload, 4096);
+}
+
+/* Queues frames until the queue holds at least `bytes`, using keyframes (never dropped). */
+static void fill_to(struct ezr_queue *q, size_t bytes)
+{
+    while (q->bytes < bytes) {
+        struct ezr_frame *f = mk(EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100);
+        ezr_queue_offer_frame(q, f, &lim);
+        ezr_frame_unref(f);
+    }
+}
+
+static enum ezr_queue_verdict offer_new(struct ezr_queue *q, enum ezr_frame_kind kind,
+                                        uint32_t flags, size_t payload)
+{
+    struct ezr_frame *f = mk(kind, flags, payload);
+    enum ezr_queue_verdict v = ezr_queue_offer_frame(q, f, &lim);
+    ezr_frame_unref(f);
+    return v;
+}
+
+EZR_TEST(test_first_video_frame_must_be_keyframe)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.count, 4);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_normal_level_queues_every_frame)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100), EZR_QUEUE_QUEUED);
+    for (int i = 0; i < 5; i++) {
+        EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 50), EZR_QUEUE_QUEUED);
+        EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 20), EZR_QUEUE_QUEUED);
+    }
+    EZR_CHECK_EQ(q.count, 11);
+    EZR_CHECK(q.bytes < lim.warning_bytes);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_warning_level_drops_inter_video_keeps_audio_and_keys)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    fill_to(&q, 1000);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_WARNING);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(q.dropped[EZR_QUEUE_WARNING], 1);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_SCRIPT, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, EZR_FRAME_HEADER, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_high_level_keeps_only_keyframes_and_headers)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    fill_to(&q, 2000);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_HIGH);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(q.dropped[EZR_QUEUE_HIGH], 2);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_SCRIPT, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_critical_level_overflows)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    fill_to(&q, 3900);
+    /* The frame that crosses the maximum is reported, and nothing is accepted after. */
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 200), EZR_QUEUE_OVERFLOW);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_CRITICAL);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 10), EZR_QUEUE_OVERFLOW);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_dropped_video_skips_until_next_keyframe)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    fill_to(&q, 1000);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    /* The player catches up completely... */
+    ezr_queue_advance(&q, q.bytes);
+    EZR_CHECK_EQ(q.count, 0);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_NORMAL);
+    /* ...but inter frames still wait for a keyframe: their reference was dropped. */
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_partial_write_moves_offset_only)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    struct ezr_frame *f = mk(EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100);
+    ezr_queue_offer_frame(&q, f, &lim);
+    const uint8_t ctl[3] = {1, 2, 3};
+    EZR_CHECK_EQ(ezr_queue_push_bytes(&q, ctl, sizeof ctl), 0);
+    struct iovec iov[8];
+    EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 2);
+    EZR_CHECK(iov[0].iov_base == f->data);
+    EZR_CHECK_EQ(iov[0].iov_len, f->len);
+    EZR_CHECK_EQ(iov[1].iov_len, 3);
+    ezr_queue_advance(&q, 10);
+    EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 2);
+    EZR_CHECK(iov[0].iov_base == f->data + 10);
+    EZR_CHECK_EQ(iov[0].iov_len, f->len - 10);
+    EZR_CHECK_EQ(q.bytes, f->len - 10 + 3);
+    ezr_queue_advance(&q, f->len - 10 + 1);
+    EZR_CHECK_EQ(q.count, 1);
+    EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 1);
+    EZR_CHECK_EQ(((uint8_t *)iov[0].iov_base)[0], 2);
+    ezr_queue_advance(&q, 2);
+    EZR_CHECK(ezr_queue_empty(&q));
+    /* The frame is shared, not copied: the queue held a reference and released it. */
+    EZR_CHECK_EQ(atomic_load(&f->refs), 1);
+    ezr_frame_unref(f);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_iov_gathers_many_frames_in_order)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    struct ezr_frame *fs[40];
+    for (int i = 0; i < 40; i++) {
+        fs[i] = mk(EZR_FRAME_VIDEO, i == 0 ? EZR_FRAME_KEY : 0, 10);
+        EZR_CHECK_EQ(ezr_queue_offer_frame(&q, fs[i], &lim), EZR_QUEUE_QUEUED);
+    }
+    struct iovec iov[64];
+    EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 64), 40);
+    for (int i = 0; i < 40; i++)
+        EZR_CHECK(iov[i].iov_base == fs[i]->data);
+    EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 16), 16);
+    ezr_queue_clear(&q);
+    for (int i = 0; i < 40; i++) {
+        EZR_CHECK_EQ(atomic_load(&fs[i]->refs), 1);
+        ezr_frame_unref(fs[i]);
+    }
+}
+
+EZR_TEST(test_receive_video_false_drops_video)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    q.want_video = false;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST_MAIN(EZR_CASE(test_first_video_frame_must_be_keyframe),
+              EZR_CASE(test_normal_level_queues_every_frame),
+              EZR_CASE(test_warning_level_drops_inter_video_keeps_audio_and_keys),
+              EZR_CASE(test_high_level_keeps_only_keyframes_and_headers),
+              EZR_CASE(test_critical_level_overflows),
+              EZR_CASE(test_dropped_video_skips_until_next_keyframe),
+              EZR_CASE(test_partial_write_moves_offset_only),
+              EZR_CASE(test_iov_gathers_many_frames_in_order),
+              EZR_CASE(test_receive_video_false_drops_video))
