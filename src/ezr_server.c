@@ -740,9 +740,10 @@ void ezr_server_free(struct ezr_server *s)
         s->streams = st->next;
         stream_free(st);
     }
+    /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
+    end_of_round(s);
     while (s->clients)
         client_close(s->clients, EZR_LOG_DEBUG, "server shutting down");
-    s->dirty = NULL;
     end_of_round(s);
     close(s->listen_io.fd);
     close(s->wake_io.fd);
