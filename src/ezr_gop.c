@@ -18,7 +18,6 @@ static void set_frame(struct ezr_frame **slot, struct ezr_frame *f)
 
 static void invalidate_join(struct ezr_gop *g)
 {
-    set_frame(&g->join_metadata, NULL);
     set_frame(&g->join_video_header, NULL);
     set_frame(&g->join_audio_header, NULL);
     g->join_valid = 0;
@@ -33,16 +32,18 @@ void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size)
 
 static void drop_frames(struct ezr_gop *g, size_t n)
 {
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++) {
         g->bytes -= g->frames[i]->len;
         if (ezr_frame_is_video(g->frames[i]) && (g->frames[i]->flags & EZR_FRAME_KEY))
             g->ngops--;
         ezr_frame_unref(g->frames[i]);
     }
-    memmove(g->frames, g->frames + n, (g->count - n) * sizeof *g->frames);
+    if (g->count > n)
+        memmove(g->frames, g->frames + n, (g->count - n) * sizeof *g->frames);
     g->count -= n;
-    if (n)
-        invalidate_join(g);
+    invalidate_join(g);
 }
 
 void ezr_gop_clear(struct ezr_gop *g)
@@ -127,7 +128,9 @@ int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
         g->join_valid = 1;
     }
     struct ezr_frame *heads[3] = {
-        joinable(g, g->metadata, &g->join_metadata),
+        /* Metadata keeps its own time: ffmpeg reads onMetaData at a non-zero time as a
+         * subtitle packet and reports a phantom text stream. */
+        g->metadata,
         joinable(g, g->video_header, &g->join_video_header),
         joinable(g, g->audio_header, &g->join_audio_header),
     };

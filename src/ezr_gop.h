@@ -23,9 +23,9 @@ struct ezr_gop {
     size_t cap;
     size_t bytes;   /* serialised bytes of frames[] */
     uint32_t ngops; /* keyframes in frames[] */
-    /* Metadata and headers re-stamped with frames[0]'s timestamp for joiners, made once per GOP
-     * and shared by every joiner of it (players dislike headers far behind the media). */
-    struct ezr_frame *join_metadata;
+    /* Sequence headers re-stamped with frames[0]'s timestamp for joiners, made once per GOP and
+     * shared by every joiner of it (as nginx-rtmp does: players dislike headers far behind the
+     * media). Metadata keeps its own timestamp. */
     struct ezr_frame *join_video_header;
     struct ezr_frame *join_audio_header;
     uint32_t join_ts;

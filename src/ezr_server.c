@@ -353,7 +353,9 @@ static void client_read(struct ezr_client *c)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == ECONNRESET)
+                client_close(c, EZR_LOG_INFO, "connection reset by player");
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
                 client_close(c, EZR_LOG_INFO, "read error");
             return;
         }

@@ -355,10 +355,12 @@ EZR_TEST(test_acknowledges_when_client_window_is_reached)
     setup(&h);
     struct ezr_buf b;
     ezr_buf_init(&b);
-    ezr_buf_put_be32(&b, 100);
+    ezr_buf_put_be32(&b, 50);
     send_raw(&h, EZR_MSG_WINDOW_ACK_SIZE, 2, 0, &b);
     ezr_buf_free(&b);
-    connect_ok(&h); /* well over 100 bytes */
+    EZR_CHECK(h.s.reader.bytes_in < 50);
+    connect_ok(&h); /* over 50 bytes in all, under 100 */
+    EZR_CHECK(h.s.reader.bytes_in >= 50 && h.s.reader.bytes_in < 100);
     int acks = 0;
     for (int i = 0; i < h.nmsgs; i++)
         if (h.msgs[i].type == EZR_MSG_ACK) {
