@@ -1,0 +1,67 @@
+/* A push parser for FLV as flvmux writes it: an optional file header, then tags each followed by
+ * its PreviousTagSize. Plain C with no GLib, so the element, the unit tests and the fuzzers share
+ * it. Bytes go in in any slices (a tag may span calls, a call may hold many tags); whole tags come
+ * out through a callback, classified for the server (keyframe, sequence header, metadata). */
+#ifndef EZR_FLV_PARSER_H
+#define EZR_FLV_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ezr_flv_tag_type {
+    EZR_FLV_AUDIO = 8,
+    EZR_FLV_VIDEO = 9,
+    EZR_FLV_SCRIPT = 18,
+};
+
+enum ezr_flv_tag_flags {
+    EZR_FLV_KEYFRAME = 1u << 0, /* video: a decoder can start here */
+    EZR_FLV_SEQ_HEADER = 1u << 1, /* AVC/HEVC/enhanced sequence start, AAC config */
+    EZR_FLV_METADATA = 1u << 2, /* script: onMetaData (an @setDataFrame wrapper is stripped) */
+    EZR_FLV_NOT_MEDIA = 1u << 3, /* video info/command frame, end of sequence, other scripts */
+};
+
+struct ezr_flv_tag {
+    uint8_t type;       /* enum ezr_flv_tag_type */
+    uint32_t timestamp; /* ms, with the extended byte */
+    uint32_t flags;     /* enum ezr_flv_tag_flags */
+    const uint8_t *body; /* the tag body: an RTMP message payload; valid during the callback */
+    size_t len;
+};
+
+/* Tag bodies larger than this are refused: flvmux never writes one, and it bounds memory. */
+#define EZR_FLV_MAX_TAG_SIZE (16u * 1024u * 1024u)
+
+enum ezr_flv_error {
+    EZR_FLV_EBADHEADER = -100, /* "FLV" signature or version wrong */
+    EZR_FLV_ETOOBIG = -101,    /* tag larger than EZR_FLV_MAX_TAG_SIZE */
+    EZR_FLV_EBADTAG = -102,    /* unknown tag type or encrypted tag */
+    EZR_FLV_ENOMEM = -103,
+};
+
+/* Return 0 to go on, or a negative value to stop; feed returns it. */
+typedef int (*ezr_flv_tag_fn)(void *ctx, const struct ezr_flv_tag *tag);
+
+struct ezr_flv_parser {
+    uint8_t *buf; /* at most one partial unit (header or tag) */
+    size_t len;
+    size_t cap;
+    size_t skip;  /* bytes still to skip: PreviousTagSize, header padding */
+    bool started; /* something was parsed since the last reset */
+};
+
+void ezr_flv_parser_init(struct ezr_flv_parser *p);
+/* Forgets any partial tag; the next bytes may start with an FLV header or a tag. */
+void ezr_flv_parser_reset(struct ezr_flv_parser *p);
+/* Releases the parser's buffer. */
+void ezr_flv_parser_clear(struct ezr_flv_parser *p);
+/* Parses data[0..len), calling fn for every complete tag. Returns 0, a negative
+ * enum ezr_flv_error, or the callback's negative value. After an error, reset before feeding. */
+int ezr_flv_parser_feed(struct ezr_flv_parser *p, const uint8_t *data, size_t len,
+                        ezr_flv_tag_fn fn, void *ctx);
+/* Classifies a tag body (used by feed; exposed for tests). */
+uint32_t ezr_flv_classify(uint8_t type, const uint8_t *body, size_t len);
+const char *ezr_flv_strerror(int err);
+
+#endif

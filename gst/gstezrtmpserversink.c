@@ -1,0 +1,531 @@
+/**
+ * SECTION:element-ezrtmpserversink
+ * @title: ezrtmpserversink
+ *
+ * Serves the FLV stream it receives (from flvmux) to RTMP players directly: the element is the
+ * RTMP server, no separate media server is needed. Players connect to
+ * rtmp://HOST:PORT/APP/STREAM-KEY. Each new player is sent the metadata, the audio and video
+ * sequence headers and the cached GOP from its keyframe at once, then the live frames; frames are
+ * serialised once and shared by every player. Network I/O runs on the server's own thread, so a
+ * slow player never blocks the pipeline.
+ *
+ * The listening socket opens when the element goes to READY (a busy port fails the state change
+ * with a resource error) and closes in NULL. With `port=0` any free port is used; read it back
+ * from #GstEzrtmpServerSink:bound-port. At end of stream players are told the stream ended
+ * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
+ *     flvmux streamable=true ! ezrtmpserversink port=1935
+ * ffplay rtmp://localhost:1935/live/stream
+ * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=test.mp4 ! decodebin name=d ! queue ! videoconvert ! \
+ *     x264enc ! flvmux name=m streamable=true ! ezrtmpserversink \
+ *     d. ! queue ! audioconvert ! avenc_aac ! m.
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstezrtmpserversink.h"
+
+#include <string.h>
+
+#include "ezr_error.h"
+#include "ezr_limits.h"
+#include "ezr_server.h"
+
+GST_DEBUG_CATEGORY_STATIC(ezrtmp_debug);
+#define GST_CAT_DEFAULT ezrtmp_debug
+
+enum {
+    PROP_0,
+    PROP_HOST,
+    PROP_PORT,
+    PROP_BOUND_PORT,
+    PROP_APP,
+    PROP_STREAM_KEY,
+    PROP_CHUNK_SIZE,
+    PROP_MAX_GOPS,
+    PROP_MAX_CONNECTIONS,
+    PROP_STATS,
+};
+
+#define DEFAULT_HOST "localhost"
+#define DEFAULT_PORT 1935
+#define DEFAULT_APP "live"
+#define DEFAULT_STREAM_KEY "stream"
+#define DEFAULT_CHUNK_SIZE EZR_DEFAULT_CHUNK_SIZE
+#define DEFAULT_MAX_GOPS EZR_DEFAULT_MAX_GOPS
+#define DEFAULT_MAX_CONNECTIONS EZR_DEFAULT_MAX_CONNECTIONS
+/* How long EOS waits for players to be sent what is queued for them. */
+#define EOS_DRAIN_TIMEOUT_MS 2000
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
+
+#define gst_ezrtmp_server_sink_parent_class parent_class
+G_DEFINE_TYPE(GstEzrtmpServerSink, gst_ezrtmp_server_sink, GST_TYPE_BASE_SINK);
+
+/* The library's log lines, on our debug category. Called from the server thread. */
+static void server_log(void *ctx, enum ezr_log_level level, const char *msg)
+{
+    GstDebugLevel l = level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
+                      : level == EZR_LOG_WARNING ? GST_LEVEL_WARNING
+                      : level == EZR_LOG_INFO    ? GST_LEVEL_INFO
+                                                 : GST_LEVEL_DEBUG;
+    GST_CAT_LEVEL_LOG(ezrtmp_debug, l, ctx, "%s", msg);
+}
+
+static gboolean open_server(GstEzrtmpServerSink *self)
+{
+    struct ezr_server_config cfg;
+    ezr_server_config_init(&cfg);
+    GST_OBJECT_LOCK(self);
+    gchar *host = g_strdup(self->host);
+    gchar *app = g_strdup(self->app);
+    gchar *key = g_strdup(self->stream_key);
+    cfg.port = (uint16_t)self->port;
+    cfg.chunk_size = self->chunk_size;
+    cfg.max_connections = self->max_connections;
+    guint max_gops = self->max_gops;
+    GST_OBJECT_UNLOCK(self);
+    cfg.host = host;
+    cfg.log = server_log;
+    cfg.log_ctx = self;
+
+    struct ezr_server *server = NULL;
+    struct ezr_stream *stream = NULL;
+    int rc = ezr_server_new(&cfg, &server);
+    if (rc < 0) {
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
+                          ("Could not listen on %s:%u: %s", host, cfg.port, ezr_strerror(rc)),
+                          ("ezr_server_new() failed with %d", rc));
+        goto out;
+    }
+    struct ezr_stream_config sc = {.app = app, .key = key, .max_gops = max_gops};
+    rc = ezr_server_add_stream(server, &sc, &stream);
+    if (rc < 0) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("Cannot serve rtmp://%s:%u/%s/%s: %s", host, cfg.port, app, key,
+                           ezr_strerror(rc)),
+                          (NULL));
+        ezr_server_free(server);
+        server = NULL;
+        goto out;
+    }
+    GST_INFO_OBJECT(self, "serving rtmp://%s:%u/%s/%s", host, ezr_server_port(server), app, key);
+    GST_OBJECT_LOCK(self);
+    self->server = server;
+    self->stream = stream;
+    self->bound_port = ezr_server_port(server);
+    GST_OBJECT_UNLOCK(self);
+out:
+    g_free(host);
+    g_free(app);
+    g_free(key);
+    return server != NULL;
+}
+
+static void close_server(GstEzrtmpServerSink *self)
+{
+    GST_OBJECT_LOCK(self);
+    struct ezr_server *server = self->server;
+    struct ezr_stream *stream = self->stream;
+    self->server = NULL;
+    self->stream = NULL;
+    self->bound_port = 0;
+    GST_OBJECT_UNLOCK(self);
+    if (server) {
+        ezr_server_remove_stream(server, stream);
+        ezr_server_free(server);
+    }
+}
+
+static GstStateChangeReturn change_state(GstElement *element, GstStateChange transition)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(element);
+    if (transition == GST_STATE_CHANGE_NULL_TO_READY && !open_server(self))
+        return GST_STATE_CHANGE_FAILURE;
+    GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
+    if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+        close_server(self);
+    return ret;
+}
+
+/* One parsed tag to the server (streaming thread). */
+static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
+{
+    GstEzrtmpServerSink *self = ctx;
+    enum ezr_frame_kind kind;
+    uint32_t flags = 0;
+    GST_OBJECT_LOCK(self);
+    self->tags++;
+    self->bytes_in += tag->len;
+    if (tag->flags & EZR_FLV_SEQ_HEADER)
+        self->sequence_headers++;
+    else if (tag->type == EZR_FLV_VIDEO && !(tag->flags & EZR_FLV_NOT_MEDIA))
+        self->video_frames++;
+    else if (tag->type == EZR_FLV_AUDIO)
+        self->audio_frames++;
+    else if (tag->type == EZR_FLV_SCRIPT)
+        self->script_tags++;
+    if (tag->flags & EZR_FLV_KEYFRAME)
+        self->keyframes++;
+    GST_OBJECT_UNLOCK(self);
+
+    if (tag->flags & EZR_FLV_NOT_MEDIA) {
+        GST_LOG_OBJECT(self, "skipping non-media tag of type %u", tag->type);
+        return 0;
+    }
+    switch (tag->type) {
+    case EZR_FLV_AUDIO:
+        kind = EZR_FRAME_AUDIO;
+        break;
+    case EZR_FLV_VIDEO:
+        kind = EZR_FRAME_VIDEO;
+        break;
+    default:
+        kind = EZR_FRAME_SCRIPT;
+        break;
+    }
+    if (tag->flags & EZR_FLV_KEYFRAME)
+        flags |= EZR_FRAME_KEY;
+    if (tag->flags & EZR_FLV_SEQ_HEADER)
+        flags |= EZR_FRAME_HEADER;
+    if (self->stream &&
+        ezr_stream_push(self->stream, kind, flags, tag->timestamp, tag->body, tag->len) < 0)
+        GST_WARNING_OBJECT(self, "dropping a tag: out of memory");
+    return 0;
+}
+
+static GstFlowReturn feed(GstEzrtmpServerSink *self, GstBuffer *buf)
+{
+    GstMapInfo map;
+    if (!gst_buffer_map(buf, &map, GST_MAP_READ)) {
+        GST_ELEMENT_ERROR(self, RESOURCE, READ, ("Could not map a buffer"), (NULL));
+        return GST_FLOW_ERROR;
+    }
+    int rc = ezr_flv_parser_feed(&self->parser, map.data, map.size, on_tag, self);
+    gst_buffer_unmap(buf, &map);
+    if (rc < 0) {
+        GST_ELEMENT_ERROR(self, STREAM, DECODE, ("Invalid FLV input: %s", ezr_flv_strerror(rc)),
+                          ("Is the sink fed by flvmux?"));
+        return GST_FLOW_ERROR;
+    }
+    return GST_FLOW_OK;
+}
+
+static gboolean is_known_header(GstEzrtmpServerSink *self, GstBuffer *buf)
+{
+    gsize size = gst_buffer_get_size(buf);
+    for (GList *l = self->streamheader; l; l = l->next) {
+        GstBuffer *h = l->data;
+        if (gst_buffer_get_size(h) != size)
+            continue;
+        GstMapInfo map;
+        if (!gst_buffer_map(h, &map, GST_MAP_READ))
+            continue;
+        gboolean same = gst_buffer_memcmp(buf, 0, map.data, size) == 0;
+        gst_buffer_unmap(h, &map);
+        if (same)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    /* flvmux sends its header buffers both in the caps and as the first buffers. */
+    if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER) && is_known_header(self, buf)) {
+        GST_DEBUG_OBJECT(self, "header buffer already taken from the caps");
+        return GST_FLOW_OK;
+    }
+    return feed(self, buf);
+}
+
+static void clear_streamheader(GstEzrtmpServerSink *self)
+{
+    g_list_free_full(self->streamheader, (GDestroyNotify)gst_buffer_unref);
+    self->streamheader = NULL;
+}
+
+static gboolean set_caps(GstBaseSink *sink, GstCaps *caps)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    const GstStructure *s = gst_caps_get_structure(caps, 0);
+    const GValue *sh = gst_structure_get_value(s, "streamheader");
+    if (!sh || !GST_VALUE_HOLDS_ARRAY(sh))
+        return TRUE;
+    guint n = gst_value_array_get_size(sh);
+    /* The same headers again (flvmux re-sends caps) change nothing. */
+    if (g_list_length(self->streamheader) == n) {
+        gboolean same = TRUE;
+        GList *l = self->streamheader;
+        for (guint i = 0; i < n && same; i++, l = l->next) {
+            GstBuffer *b = gst_value_get_buffer(gst_value_array_get_value(sh, i));
+            same = b && gst_buffer_get_size(b) == gst_buffer_get_size(l->data) &&
+                   is_known_header(self, b);
+        }
+        if (same)
+            return TRUE;
+    }
+    GST_DEBUG_OBJECT(self, "new streamheader with %u buffers", n);
+    clear_streamheader(self);
+    ezr_flv_parser_reset(&self->parser);
+    for (guint i = 0; i < n; i++) {
+        const GValue *v = gst_value_array_get_value(sh, i);
+        if (!GST_VALUE_HOLDS_BUFFER(v))
+            continue;
+        GstBuffer *b = gst_value_get_buffer(v);
+        self->streamheader = g_list_append(self->streamheader, gst_buffer_ref(b));
+        if (feed(self, b) != GST_FLOW_OK)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean event(GstBaseSink *sink, GstEvent *ev)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    switch (GST_EVENT_TYPE(ev)) {
+    case GST_EVENT_EOS:
+        if (self->stream && ezr_stream_eos(self->stream, EOS_DRAIN_TIMEOUT_MS) < 0)
+            GST_INFO_OBJECT(self, "players were not all drained within %d ms",
+                            EOS_DRAIN_TIMEOUT_MS);
+        ezr_flv_parser_reset(&self->parser);
+        clear_streamheader(self);
+        break;
+    case GST_EVENT_FLUSH_STOP:
+        ezr_flv_parser_reset(&self->parser);
+        if (self->stream)
+            ezr_stream_reset(self->stream);
+        break;
+    default:
+        break;
+    }
+    return GST_BASE_SINK_CLASS(parent_class)->event(sink, ev);
+}
+
+static gboolean start(GstBaseSink *sink)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    ezr_flv_parser_reset(&self->parser);
+    GST_OBJECT_LOCK(self);
+    self->tags = self->video_frames = self->audio_frames = self->keyframes = 0;
+    self->script_tags = self->sequence_headers = self->bytes_in = 0;
+    GST_OBJECT_UNLOCK(self);
+    return TRUE;
+}
+
+static gboolean stop(GstBaseSink *sink)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    clear_streamheader(self);
+    ezr_flv_parser_reset(&self->parser);
+    return TRUE;
+}
+
+static GstStructure *make_stats(GstEzrtmpServerSink *self)
+{
+    GST_OBJECT_LOCK(self);
+    GstStructure *s = gst_structure_new(
+        "ezrtmpserversink-stats", "tags-parsed", G_TYPE_UINT64, self->tags, "video-frames",
+        G_TYPE_UINT64, self->video_frames, "audio-frames", G_TYPE_UINT64, self->audio_frames,
+        "keyframes", G_TYPE_UINT64, self->keyframes, "script-tags", G_TYPE_UINT64,
+        self->script_tags, "sequence-headers", G_TYPE_UINT64, self->sequence_headers, "bytes-in",
+        G_TYPE_UINT64, self->bytes_in, NULL);
+    GST_OBJECT_UNLOCK(self);
+    return s;
+}
+
+static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    GST_OBJECT_LOCK(self);
+    switch (id) {
+    case PROP_HOST:
+        g_free(self->host);
+        self->host = g_value_dup_string(value);
+        if (!self->host)
+            self->host = g_strdup(DEFAULT_HOST);
+        break;
+    case PROP_PORT:
+        self->port = g_value_get_int(value);
+        break;
+    case PROP_APP:
+        g_free(self->app);
+        self->app = g_value_dup_string(value);
+        if (!self->app)
+            self->app = g_strdup(DEFAULT_APP);
+        break;
+    case PROP_STREAM_KEY:
+        g_free(self->stream_key);
+        self->stream_key = g_value_dup_string(value);
+        if (!self->stream_key)
+            self->stream_key = g_strdup(DEFAULT_STREAM_KEY);
+        break;
+    case PROP_CHUNK_SIZE:
+        self->chunk_size = g_value_get_uint(value);
+        break;
+    case PROP_MAX_GOPS:
+        self->max_gops = g_value_get_uint(value);
+        break;
+    case PROP_MAX_CONNECTIONS:
+        self->max_connections = g_value_get_uint(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        break;
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    if (id == PROP_STATS) {
+        g_value_take_boxed(value, make_stats(self));
+        return;
+    }
+    GST_OBJECT_LOCK(self);
+    switch (id) {
+    case PROP_HOST:
+        g_value_set_string(value, self->host);
+        break;
+    case PROP_PORT:
+        g_value_set_int(value, self->port);
+        break;
+    case PROP_BOUND_PORT:
+        g_value_set_int(value, (gint)self->bound_port);
+        break;
+    case PROP_APP:
+        g_value_set_string(value, self->app);
+        break;
+    case PROP_STREAM_KEY:
+        g_value_set_string(value, self->stream_key);
+        break;
+    case PROP_CHUNK_SIZE:
+        g_value_set_uint(value, self->chunk_size);
+        break;
+    case PROP_MAX_GOPS:
+        g_value_set_uint(value, self->max_gops);
+        break;
+    case PROP_MAX_CONNECTIONS:
+        g_value_set_uint(value, self->max_connections);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        break;
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void finalize(GObject *object)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    close_server(self);
+    clear_streamheader(self);
+    ezr_flv_parser_clear(&self->parser);
+    g_free(self->host);
+    g_free(self->app);
+    g_free(self->stream_key);
+    G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
+{
+    GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+    GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+    GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS(klass);
+    const GParamFlags rw_ready =
+        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+
+    gobject_class->set_property = set_property;
+    gobject_class->get_property = get_property;
+    gobject_class->finalize = finalize;
+
+    g_object_class_install_property(
+        gobject_class, PROP_HOST,
+        g_param_spec_string("host", "Host",
+                            "Address or host name to listen on (\"0.0.0.0\" for every IPv4 "
+                            "interface); applied when the element goes to READY",
+                            DEFAULT_HOST, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_PORT,
+        g_param_spec_int("port", "Port",
+                         "TCP port to listen on; 0 picks a free port (see bound-port)", 0, 65535,
+                         DEFAULT_PORT, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_BOUND_PORT,
+        g_param_spec_int("bound-port", "Bound port",
+                         "The TCP port actually listened on from READY on; 0 when not listening",
+                         0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        gobject_class, PROP_APP,
+        g_param_spec_string("app", "Application",
+                            "RTMP application name players connect to "
+                            "(rtmp://host:port/APP/stream-key)",
+                            DEFAULT_APP, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_STREAM_KEY,
+        g_param_spec_string("stream-key", "Stream key",
+                            "Stream name players play (rtmp://host:port/app/STREAM-KEY)",
+                            DEFAULT_STREAM_KEY, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_CHUNK_SIZE,
+        g_param_spec_uint("chunk-size", "Chunk size",
+                          "RTMP chunk size sent to players, in bytes", EZR_PROTO_CHUNK_SIZE,
+                          EZR_MAX_CHUNK_SIZE, DEFAULT_CHUNK_SIZE, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_MAX_GOPS,
+        g_param_spec_uint("max-gops", "Max GOPs",
+                          "Groups of pictures kept for players that join late (each starts "
+                          "at a keyframe)",
+                          1, 100, DEFAULT_MAX_GOPS, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_MAX_CONNECTIONS,
+        g_param_spec_uint("max-connections", "Max connections",
+                          "Most simultaneous RTMP connections; further ones are closed at once. "
+                          "Capped at 80% of the process's file descriptor limit",
+                          1, 1000000, DEFAULT_MAX_CONNECTIONS, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_STATS,
+        g_param_spec_boxed("stats", "Statistics",
+                           "Counters of the FLV input: tags-parsed, video-frames, audio-frames, "
+                           "keyframes, script-tags, sequence-headers, bytes-in (all guint64)",
+                           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+    gst_element_class_set_static_metadata(
+        element_class, "RTMP server sink", "Sink/Network",
+        "Serves FLV from flvmux to RTMP players (ffplay, VLC, OBS, rtmpdump, rtmp2src) from an "
+        "embedded RTMP server",
+        "ezrtmp developers");
+    gst_element_class_add_static_pad_template(element_class, &sink_template);
+    element_class->change_state = change_state;
+
+    basesink_class->render = render;
+    basesink_class->set_caps = set_caps;
+    basesink_class->event = event;
+    basesink_class->start = start;
+    basesink_class->stop = stop;
+
+    GST_DEBUG_CATEGORY_INIT(ezrtmp_debug, "ezrtmpserversink", 0, "ezrtmp RTMP server sink");
+}
+
+static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
+{
+    self->host = g_strdup(DEFAULT_HOST);
+    self->port = DEFAULT_PORT;
+    self->app = g_strdup(DEFAULT_APP);
+    self->stream_key = g_strdup(DEFAULT_STREAM_KEY);
+    self->chunk_size = DEFAULT_CHUNK_SIZE;
+    self->max_gops = DEFAULT_MAX_GOPS;
+    self->max_connections = DEFAULT_MAX_CONNECTIONS;
+    ezr_flv_parser_init(&self->parser);
+    gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
+}

@@ -1,0 +1,52 @@
+/* ezrtmpserversink: serves the FLV it receives to RTMP players from an embedded server. */
+#ifndef GST_EZRTMP_SERVER_SINK_H
+#define GST_EZRTMP_SERVER_SINK_H
+
+#include <gst/base/gstbasesink.h>
+#include <gst/gst.h>
+
+#include "ezrflvparser.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_EZRTMP_SERVER_SINK (gst_ezrtmp_server_sink_get_type())
+G_DECLARE_FINAL_TYPE(GstEzrtmpServerSink, gst_ezrtmp_server_sink, GST, EZRTMP_SERVER_SINK,
+                     GstBaseSink)
+
+struct ezr_server;
+struct ezr_stream;
+
+struct _GstEzrtmpServerSink {
+    GstBaseSink parent;
+
+    /* Properties; the object lock guards them. */
+    gchar *host;
+    gint port;
+    gchar *app;
+    gchar *stream_key;
+    guint chunk_size;
+    guint max_gops;
+    guint max_connections;
+
+    /* Open from READY to NULL. */
+    struct ezr_server *server;
+    struct ezr_stream *stream;
+    guint bound_port;
+
+    /* Streaming thread only. */
+    struct ezr_flv_parser parser;
+    GList *streamheader; /* GstBuffer refs from the caps, to skip when flvmux repeats them */
+
+    /* Counters for the stats property, under the object lock. */
+    guint64 tags;
+    guint64 video_frames;
+    guint64 audio_frames;
+    guint64 keyframes;
+    guint64 script_tags;
+    guint64 sequence_headers;
+    guint64 bytes_in;
+};
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,18 @@
+/* The ezrtmp plugin: registers ezrtmpserversink. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/gst.h>
+
+#include "gstezrtmpserversink.h"
+
+static gboolean plugin_init(GstPlugin *plugin)
+{
+    return gst_element_register(plugin, "ezrtmpserversink", GST_RANK_NONE,
+                                GST_TYPE_EZRTMP_SERVER_SINK);
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, ezrtmp,
+                  "Embedded RTMP server: serve a pipeline's FLV to RTMP players", plugin_init,
+                  VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
