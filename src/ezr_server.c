@@ -34,14 +34,26 @@
 #define TICK_MS 250
 #define LISTEN_BACKLOG 1024
 
-enum op_type { OP_FRAME, OP_EOS, OP_RESET, OP_REMOVE };
+enum op_type { OP_FRAME, OP_EOS, OP_RESET, OP_REMOVE, OP_STATS, OP_KICK };
+
+/* A stats request: shared by the asking thread and the reactor; freed by the last of the two
+ * (the asker may give up on a timeout before the reactor gets to it). Under srv->lock. */
+struct stats_query {
+    int refs;
+    bool done;
+    struct ezr_stream_stats stats;
+    bool want_clients;
+    struct ezr_client_stats *clients;
+    size_t nclients;
+};
 
 struct op {
     struct op *next;
     enum op_type type;
     struct ezr_stream *stream;
     struct ezr_frame *frame; /* OP_FRAME: the op owns one reference */
-    uint64_t seq;            /* OP_EOS: what the caller waits for */
+    uint64_t seq;            /* OP_EOS: what the caller waits for; OP_KICK: the client id */
+    struct stats_query *query; /* OP_STATS */
 };
 
 struct ezr_client;
@@ -54,6 +66,9 @@ struct ezr_stream {
     /* Reactor thread only. */
     struct ezr_gop gop;
     struct ezr_client *players;
+    ezr_client_fn on_client;
+    void *client_ctx;
+    struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
     bool ended; /* EOS seen and no frame since */
     uint64_t eos_target;
     /* Under srv->lock. */
@@ -79,6 +94,8 @@ struct ezr_client {
     bool closing;     /* close once the queue is written */
     bool dead;        /* closed; freed after this reactor round */
     bool failed;      /* an allocation failed inside a callback */
+    enum ezr_close_reason close_code; /* what closing=true will count as */
+    uint64_t frames_dropped;
 };
 
 struct ezr_server {
@@ -111,6 +128,8 @@ struct ezr_server {
     uint64_t start_ms;
     uint64_t last_tick_ms;
     bool accept_blocked; /* out of descriptors: retry on the tick */
+    uint64_t accepted;
+    uint64_t refused;
 };
 
 static uint64_t now_ms(void)
@@ -118,6 +137,20 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* For pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable. */
+static struct timespec deadline_after(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
 }
 
 static void srv_log(struct ezr_server *s, enum ezr_log_level level, const char *fmt, ...)
@@ -145,7 +178,8 @@ static void mark_dirty(struct ezr_client *c)
     }
 }
 
-static void detach_player(struct ezr_client *c)
+/* Stops sending c its stream's frames and tells the stream's owner. */
+static void detach_player(struct ezr_client *c, const char *reason)
 {
     struct ezr_stream *st = c->stream;
     if (!st)
@@ -158,18 +192,26 @@ static void detach_player(struct ezr_client *c)
         c->pnext->pprev = c->pprev;
     c->pprev = c->pnext = NULL;
     c->stream = NULL;
+    st->stats.clients--;
+    if (st->on_client) {
+        struct ezr_client_info info = {c->id, c->addr, reason};
+        st->on_client(st->client_ctx, EZR_CLIENT_REMOVED, &info);
+    }
 }
 
 static void check_drained(struct ezr_stream *st);
 
-static void client_close(struct ezr_client *c, enum ezr_log_level level, const char *reason)
+static void client_close(struct ezr_client *c, enum ezr_log_level level,
+                         enum ezr_close_reason code, const char *reason)
 {
     if (c->dead)
         return;
     struct ezr_server *s = c->srv;
     struct ezr_stream *st = c->stream;
     srv_log(s, level, "client %llu (%s) closed: %s", (unsigned long long)c->id, c->addr, reason);
-    detach_player(c);
+    if (st)
+        st->stats.disconnects[code]++;
+    detach_player(c, reason);
     ezr_reactor_del(s->reactor, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
@@ -207,17 +249,21 @@ static void client_flush(struct ezr_client *c)
                 return; /* EPOLLOUT will call again */
             if (errno == EINTR)
                 continue;
-            client_close(c, EZR_LOG_INFO, errno == EPIPE || errno == ECONNRESET
+            client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER,
+                         errno == EPIPE || errno == ECONNRESET
                                               ? "connection reset by player"
                                               : "write error");
             return;
         }
         ezr_queue_advance(&c->q, (size_t)w);
+        if (c->stream)
+            c->stream->stats.bytes_sent += (uint64_t)w;
     }
     if (c->dead)
         return;
     if (c->closing) {
-        client_close(c, EZR_LOG_INFO, c->sess.close_reason ? c->sess.close_reason : "closing");
+        client_close(c, EZR_LOG_INFO, c->close_code,
+                     c->sess.close_reason ? c->sess.close_reason : "closing");
         return;
     }
     if (c->stream && c->stream->eos_target)
@@ -226,14 +272,19 @@ static void client_flush(struct ezr_client *c)
 
 static void offer(struct ezr_client *c, struct ezr_frame *f)
 {
+    enum ezr_queue_level level = ezr_queue_level(&c->q, &c->srv->qlimits);
     switch (ezr_queue_offer_frame(&c->q, f, &c->srv->qlimits)) {
     case EZR_QUEUE_QUEUED:
         mark_dirty(c);
         break;
     case EZR_QUEUE_DROPPED:
+        c->frames_dropped++;
+        if (c->stream && level < EZR_QUEUE_CRITICAL)
+            c->stream->stats.frames_dropped[level]++;
         break;
     case EZR_QUEUE_OVERFLOW:
-        client_close(c, EZR_LOG_WARNING, "write queue over its limit (player too slow)");
+        client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SLOW,
+                     "write queue over its limit (player too slow)");
         break;
     }
 }
@@ -308,6 +359,14 @@ static void cb_play_started(void *ctx)
     if (st->players)
         st->players->pprev = c;
     st->players = c;
+    st->stats.clients++;
+    st->stats.clients_total++;
+    if (st->stats.clients > st->stats.clients_peak)
+        st->stats.clients_peak = st->stats.clients;
+    if (st->on_client) {
+        struct ezr_client_info info = {c->id, c->addr, NULL};
+        st->on_client(st->client_ctx, EZR_CLIENT_ADDED, &info);
+    }
     /* Metadata, headers, then the cached GOP from its keyframe: the player starts at once. */
     ezr_gop_replay(&st->gop, replay_one, c);
     srv_log(c->srv, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%zu cached frames)",
@@ -319,7 +378,7 @@ static void cb_play_stopped(void *ctx)
     struct ezr_client *c = ctx;
     srv_log(c->srv, EZR_LOG_INFO, "client %llu (%s) stopped playing", (unsigned long long)c->id,
             c->addr);
-    detach_player(c);
+    detach_player(c, "stopped playing");
 }
 
 static void cb_receive(void *ctx, bool audio, bool video)
@@ -342,21 +401,21 @@ static void client_read(struct ezr_client *c)
 {
     for (;;) {
         if (ezr_buf_reserve(&c->in, EZR_READ_CHUNK) < 0) {
-            client_close(c, EZR_LOG_WARNING, "out of memory");
+            client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
             return;
         }
         ssize_t n = read(c->io.fd, c->in.data + c->in.len, EZR_READ_CHUNK);
         if (n == 0) {
-            client_close(c, EZR_LOG_INFO, "player disconnected");
+            client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;
         }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == ECONNRESET)
-                client_close(c, EZR_LOG_INFO, "connection reset by player");
+                client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "connection reset by player");
             else if (errno != EAGAIN && errno != EWOULDBLOCK)
-                client_close(c, EZR_LOG_INFO, "read error");
+                client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "read error");
             return;
         }
         if (c->closing) { /* a final reply is on its way: the rest is not read */
@@ -366,17 +425,18 @@ static void client_read(struct ezr_client *c)
         c->in.len += (size_t)n;
         int rc = ezr_session_feed(&c->sess, c->in.data, c->in.len);
         if (c->failed) {
-            client_close(c, EZR_LOG_WARNING, "out of memory");
+            client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
             return;
         }
         if (rc == EZR_ECLOSED) {
             c->closing = true;
+            c->close_code = EZR_CLOSE_PROTOCOL;
             c->in.len = 0;
             mark_dirty(c);
             continue;
         }
         if (rc < 0) {
-            client_close(c, EZR_LOG_WARNING,
+            client_close(c, EZR_LOG_WARNING, EZR_CLOSE_PROTOCOL,
                          c->sess.close_reason ? c->sess.close_reason : ezr_strerror(rc));
             return;
         }
@@ -420,6 +480,7 @@ static void accept_clients(struct ezr_server *s)
         if (s->nclients >= s->max_connections) {
             srv_log(s, EZR_LOG_WARNING, "refused %s: connection limit %u reached", addr,
                     s->max_connections);
+            s->refused++;
             close(fd);
             continue;
         }
@@ -451,6 +512,7 @@ static void accept_clients(struct ezr_server *s)
             s->clients->prev = c;
         s->clients = c;
         s->nclients++;
+        s->accepted++;
         srv_log(s, EZR_LOG_INFO, "client %llu (%s) connected", (unsigned long long)c->id, addr);
     }
 }
@@ -485,6 +547,7 @@ static void stream_frame(struct ezr_stream *st, struct ezr_frame *f)
         for (struct ezr_client *c = st->players; c; c = c->pnext)
             ezr_session_send_play_restart(&c->sess);
     }
+    st->stats.frames_in++;
     if (ezr_gop_add(&st->gop, f) < 0)
         srv_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
     for (struct ezr_client *c = st->players, *next; c; c = next) {
@@ -509,12 +572,65 @@ static void stream_free(struct ezr_stream *st)
     while (st->players) {
         struct ezr_client *c = st->players;
         ezr_session_send_play_end(&c->sess);
-        detach_player(c);
+        detach_player(c, "stream removed");
         c->closing = true;
+        c->close_code = EZR_CLOSE_SERVER;
         mark_dirty(c);
     }
     ezr_gop_clear(&st->gop);
     free(st);
+}
+
+static void query_unref(struct ezr_server *s, struct stats_query *q)
+{
+    /* Under s->lock. */
+    if (--q->refs == 0) {
+        free(q->clients);
+        free(q);
+    }
+}
+
+static void stream_stats(struct ezr_stream *st, struct stats_query *q)
+{
+    struct ezr_server *s = st->srv;
+    struct ezr_stream_stats out = st->stats;
+    out.gop_frames = st->gop.count;
+    out.gop_bytes = st->gop.bytes;
+    out.connections = (uint32_t)s->nclients;
+    out.connections_accepted = s->accepted;
+    out.connections_refused = s->refused;
+    struct ezr_client_stats *list = NULL;
+    size_t n = 0;
+    if (q->want_clients && st->stats.clients) {
+        list = calloc(st->stats.clients, sizeof *list);
+        uint64_t now = now_ms();
+        for (struct ezr_client *c = st->players; c && list; c = c->pnext, n++) {
+            list[n].id = c->id;
+            snprintf(list[n].addr, sizeof list[n].addr, "%s", c->addr);
+            list[n].bytes_sent = c->q.bytes_written;
+            list[n].bytes_queued = c->q.bytes;
+            list[n].frames_dropped = c->frames_dropped;
+            list[n].connected_ms = now - c->accepted_ms;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    q->stats = out;
+    q->clients = list;
+    q->nclients = list ? n : 0;
+    q->done = true;
+    pthread_cond_broadcast(&s->cond);
+    query_unref(s, q);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void kick(struct ezr_stream *st, uint64_t id)
+{
+    for (struct ezr_client *c = st->players; c; c = c->pnext) {
+        if (c->id == id) {
+            client_close(c, EZR_LOG_INFO, EZR_CLOSE_REMOVED, "removed by the application");
+            return;
+        }
+    }
 }
 
 static void run_ops(struct ezr_server *s)
@@ -539,6 +655,12 @@ static void run_ops(struct ezr_server *s)
             break;
         case OP_REMOVE:
             stream_free(o->stream);
+            break;
+        case OP_STATS:
+            stream_stats(o->stream, o->query);
+            break;
+        case OP_KICK:
+            kick(o->stream, o->seq);
             break;
         }
         free(o);
@@ -586,7 +708,8 @@ static void tick(struct ezr_server *s, uint64_t now)
         next = c->next;
         if (c->sess.state != EZR_SESSION_PLAYING && !c->closing &&
             now - c->accepted_ms > s->handshake_timeout_ms)
-            client_close(c, EZR_LOG_INFO, "did not start playing within the handshake timeout");
+            client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
+                         "did not start playing within the handshake timeout");
     }
 }
 
@@ -745,7 +868,7 @@ void ezr_server_free(struct ezr_server *s)
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
     end_of_round(s);
     while (s->clients)
-        client_close(s->clients, EZR_LOG_DEBUG, "server shutting down");
+        client_close(s->clients, EZR_LOG_DEBUG, EZR_CLOSE_SERVER, "server shutting down");
     end_of_round(s);
     close(s->listen_io.fd);
     close(s->wake_io.fd);
@@ -768,6 +891,8 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     st->srv = s;
     snprintf(st->app, sizeof st->app, "%s", cfg->app);
     snprintf(st->key, sizeof st->key, "%s", cfg->key);
+    st->on_client = cfg->on_client;
+    st->client_ctx = cfg->client_ctx;
     ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, s->chunk_size);
     pthread_mutex_lock(&s->lock);
     for (struct ezr_stream *o = s->streams; o; o = o->next) {
@@ -844,14 +969,7 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
     int rc = post(s, o);
     if (rc < 0 || timeout_ms <= 0)
         return rc;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (st->eos_done < seq && rc == 0)
         if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
@@ -867,5 +985,52 @@ int ezr_stream_reset(struct ezr_stream *st)
         return EZR_ENOMEM;
     o->type = OP_RESET;
     o->stream = st;
+    return post(st->srv, o);
+}
+
+int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
+                         struct ezr_client_stats **clients, size_t *nclients, int timeout_ms)
+{
+    struct ezr_server *s = st->srv;
+    struct op *o = calloc(1, sizeof *o);
+    struct stats_query *q = calloc(1, sizeof *q);
+    if (!o || !q) {
+        free(o);
+        free(q);
+        return EZR_ENOMEM;
+    }
+    q->refs = 2; /* ours and the reactor's */
+    q->want_clients = clients != NULL;
+    o->type = OP_STATS;
+    o->stream = st;
+    o->query = q;
+    int rc = post(s, o);
+    struct timespec deadline = deadline_after(timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    while (!q->done && rc == 0)
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+            rc = EZR_EAGAIN;
+    if (q->done) {
+        rc = 0;
+        *out = q->stats;
+        if (clients) {
+            *clients = q->clients;
+            *nclients = q->nclients;
+            q->clients = NULL;
+        }
+    }
+    query_unref(s, q);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
+{
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    o->type = OP_KICK;
+    o->stream = st;
+    o->seq = id;
     return post(st->srv, o);
 }

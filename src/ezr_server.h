@@ -51,10 +51,26 @@ uint32_t ezr_server_max_connections(const struct ezr_server *s);
 /* Stops the reactor, closes every client and the listener, frees all streams still added. */
 void ezr_server_free(struct ezr_server *s);
 
+enum ezr_client_event {
+    EZR_CLIENT_ADDED,   /* a player started playing the stream */
+    EZR_CLIENT_REMOVED, /* it stopped, or its connection closed */
+};
+struct ezr_client_info {
+    uint64_t id;        /* unique per server, from 1 */
+    const char *addr;   /* "ip:port" of the player */
+    const char *reason; /* why it was removed; NULL for ADDED */
+};
+/* Called on the reactor thread; info is valid only during the call. Must not call back into
+ * the server's blocking functions (ezr_stream_get_stats, ezr_stream_eos with a timeout). */
+typedef void (*ezr_client_fn)(void *ctx, enum ezr_client_event ev,
+                              const struct ezr_client_info *info);
+
 struct ezr_stream_config {
     const char *app; /* the application name players connect to, e.g. "live" */
     const char *key; /* the stream name players play, e.g. "stream" */
     uint32_t max_gops; /* GOPs kept for late joiners (>= 1) */
+    ezr_client_fn on_client; /* may be NULL */
+    void *client_ctx;
 };
 
 /* Registers a stream. EZR_EEXIST if app/key is already served by this server. */
@@ -84,5 +100,51 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
 /* Forgets the cached GOP, metadata and headers (after a flush/seek upstream). */
 int ezr_stream_reset(struct ezr_stream *st);
+
+/* Disconnect reasons, counted per stream. */
+enum ezr_close_reason {
+    EZR_CLOSE_PLAYER,    /* the player closed or stopped */
+    EZR_CLOSE_SLOW,      /* its write queue reached the maximum */
+    EZR_CLOSE_TIMEOUT,   /* handshake/play timeout */
+    EZR_CLOSE_PROTOCOL,  /* it broke the protocol or a limit */
+    EZR_CLOSE_REMOVED,   /* ezr_stream_remove_client() */
+    EZR_CLOSE_SERVER,    /* the stream or server went away */
+    EZR_CLOSE_NREASONS,
+};
+
+struct ezr_client_stats {
+    uint64_t id;
+    char addr[64];
+    uint64_t bytes_sent;
+    uint64_t bytes_queued;
+    uint64_t frames_dropped; /* by backpressure and the keyframe rule */
+    uint64_t connected_ms;   /* how long it has been connected */
+};
+
+struct ezr_stream_stats {
+    uint32_t clients;       /* playing now */
+    uint32_t clients_peak;
+    uint64_t clients_total; /* players ever added */
+    uint64_t bytes_sent;    /* to this stream's players */
+    uint64_t frames_in;     /* pushed */
+    /* Frames not sent to a player, by the queue level at the time: [0] normal (waiting for a
+     * keyframe, or receiveVideo false), [1] warning, [2] high. */
+    uint64_t frames_dropped[3];
+    uint64_t disconnects[EZR_CLOSE_NREASONS];
+    uint64_t gop_frames; /* in the cache now */
+    uint64_t gop_bytes;
+    /* Server-wide */
+    uint32_t connections;      /* open now, playing or not */
+    uint64_t connections_accepted;
+    uint64_t connections_refused; /* over max-connections */
+};
+
+/* A consistent snapshot taken on the reactor thread; waits at most timeout_ms for it. With
+ * clients != NULL, *clients receives a malloc'd array of *nclients entries (free() it).
+ * Returns 0, EZR_EAGAIN on timeout, EZR_ENOMEM. */
+int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
+                         struct ezr_client_stats **clients, size_t *nclients, int timeout_ms);
+/* Disconnects the player with that id if it plays this stream. Asynchronous. */
+int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id);
 
 #endif

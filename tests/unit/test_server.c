@@ -41,7 +41,7 @@ static struct ezr_server *start_server(uint32_t max_conn, uint32_t hs_timeout_ms
     struct ezr_server *s = NULL;
     if (ezr_server_new(&cfg, &s) < 0)
         return NULL;
-    struct ezr_stream_config sc = {"live", "stream", 1};
+    struct ezr_stream_config sc = {"live", "stream", 1, NULL, NULL};
     if (ezr_server_add_stream(s, &sc, st) < 0) {
         ezr_server_free(s);
         return NULL;
@@ -372,10 +372,75 @@ EZR_TEST(test_duplicate_stream_is_refused)
     struct ezr_stream *st, *st2 = NULL;
     struct ezr_server *s = start_server(0, 0, &st);
     EZR_CHECK(s != NULL);
-    struct ezr_stream_config sc = {"live", "stream", 1};
+    struct ezr_stream_config sc = {"live", "stream", 1, NULL, NULL};
     int rc = ezr_server_add_stream(s, &sc, &st2);
     ezr_server_free(s);
     EZR_CHECK_EQ(rc, EZR_EEXIST);
+}
+
+struct events {
+    int added, removed;
+    uint64_t last_id;
+    char reason[128];
+};
+
+static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_client_info *info)
+{
+    struct events *e = ctx;
+    if (ev == EZR_CLIENT_ADDED)
+        e->added++;
+    else {
+        e->removed++;
+        snprintf(e->reason, sizeof e->reason, "%s", info->reason);
+    }
+    e->last_id = info->id;
+}
+
+EZR_TEST(test_client_events_stats_and_removal)
+{
+    struct ezr_server_config cfg;
+    ezr_server_config_init(&cfg);
+    cfg.host = "127.0.0.1";
+    cfg.port = 0;
+    struct ezr_server *s = NULL;
+    EZR_CHECK_EQ(ezr_server_new(&cfg, &s), 0);
+    struct events ev = {0};
+    struct ezr_stream *st;
+    struct ezr_stream_config sc = {"live", "stream", 1, on_client, &ev};
+    EZR_CHECK_EQ(ezr_server_add_stream(s, &sc, &st), 0);
+    struct player p;
+    int ok = player_open(&p, ezr_server_port(s), "live", "stream") == 0;
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    ok = ok && next_media(&p, dl) == 0; /* playing */
+    push_video(st, EZR_FRAME_KEY, 0, 1);
+    ok = ok && next_media(&p, dl) == 0;
+    struct ezr_stream_stats stats;
+    struct ezr_client_stats *list = NULL;
+    size_t n = 0;
+    int rc = ezr_stream_get_stats(st, &stats, &list, &n, DEADLINE_MS);
+    uint64_t id = n == 1 ? list[0].id : 0;
+    int list_ok = n == 1 && list[0].bytes_sent > 0 && list[0].bytes_queued == 0;
+    free(list);
+    int kicked = ok && ezr_stream_remove_client(st, id) == 0 && next_msg(&p, dl) < 0;
+    struct ezr_stream_stats after;
+    int rc2 = ezr_stream_get_stats(st, &after, NULL, NULL, DEADLINE_MS);
+    player_close(&p);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(stats.clients, 1);
+    EZR_CHECK_EQ(stats.frames_in, 1);
+    EZR_CHECK_EQ(stats.connections, 1);
+    EZR_CHECK(list_ok);
+    EZR_CHECK(kicked);
+    EZR_CHECK_EQ(rc2, 0);
+    EZR_CHECK_EQ(after.clients, 0);
+    EZR_CHECK_EQ(after.clients_peak, 1);
+    EZR_CHECK_EQ(after.disconnects[EZR_CLOSE_REMOVED], 1);
+    EZR_CHECK_EQ(ev.added, 1);
+    EZR_CHECK_EQ(ev.removed, 1);
+    EZR_CHECK_EQ(ev.last_id, id);
+    EZR_CHECK(strcmp(ev.reason, "removed by the application") == 0);
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
@@ -384,4 +449,5 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_eos_sends_stream_eof_and_waits_for_drain),
               EZR_CASE(test_connection_over_limit_is_closed_at_once),
               EZR_CASE(test_silent_client_closed_after_handshake_timeout),
-              EZR_CASE(test_duplicate_stream_is_refused))
+              EZR_CASE(test_duplicate_stream_is_refused),
+              EZR_CASE(test_client_events_stats_and_removal))
