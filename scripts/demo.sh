@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds ezrtmp, and serves a stream over RTMP until Ctrl-C.
+#   scripts/demo.sh              test pattern + tone, encoded with x264enc and avenc_aac
+#   scripts/demo.sh movie.mp4    that file instead (video re-encoded to H.264, audio to AAC)
+# Environment: PORT (default 1935), HOST (default localhost), APP, STREAM_KEY.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+if [[ ! -f build/build.ninja ]]; then
+    meson setup build >/dev/null
+fi
+ninja -C build >/dev/null
+
+export GST_PLUGIN_PATH="$PWD/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+port=${PORT:-1935}
+host=${HOST:-localhost}
+app=${APP:-live}
+key=${STREAM_KEY:-stream}
+sink="ezrtmpserversink host=$host port=$port app=$app stream-key=$key"
+h264="x264enc tune=zerolatency speed-preset=veryfast key-int-max=30 bitrate=1500 ! h264parse"
+
+if [[ $# -ge 1 ]]; then
+    file=$1
+    [[ -r "$file" ]] || { echo "cannot read $file" >&2; exit 1; }
+    # Audio only if the file has some: flvmux would wait for an audio pad that never gets data.
+    if gst-discoverer-1.0 "$file" 2>/dev/null | grep -q "audio:"; then
+        audio="d. ! queue ! audioconvert ! audioresample ! avenc_aac ! aacparse ! mux."
+    else
+        audio=""
+    fi
+    pipeline="filesrc location=\"$file\" ! decodebin name=d \
+        d. ! queue ! videoconvert ! $h264 ! flvmux name=mux streamable=true ! $sink $audio"
+else
+    pipeline="videotestsrc is-live=true pattern=smpte ! video/x-raw,width=1280,height=720,framerate=30/1 \
+        ! timeoverlay ! videoconvert ! $h264 ! flvmux name=mux streamable=true ! $sink \
+        audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=44100,channels=2 \
+        ! avenc_aac ! aacparse ! mux."
+fi
+
+echo "Serving on rtmp://$host:$port/$app/$key"
+echo "Watch it with:  ffplay rtmp://$host:$port/$app/$key   or   vlc rtmp://$host:$port/$app/$key"
+eval exec gst-launch-1.0 -e $pipeline

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ezrtmp needs. `install-deps.sh` alone: build and run;
+# `install-deps.sh --test`: also what the tests use (ffmpeg, rtmpdump, python3-gi, clang, ...).
+# Does nothing when everything is already installed, so reruns are fast.
+set -euo pipefail
+
+packages=(
+    meson ninja-build pkg-config gcc libc6-dev libssl-dev
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(ffmpeg rtmpdump python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    sudo=(sudo)
+fi
+echo "Installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
