@@ -34,7 +34,7 @@ const char *ezr_flv_strerror(int err)
     case EZR_FLV_EBADHEADER:
         return "not an FLV stream (bad signature or version)";
     case EZR_FLV_ETOOBIG:
-        return "FLV tag larger than 16 MiB";
+        return "FLV tag larger than 8 MiB";
     case EZR_FLV_EBADTAG:
         return "unknown or encrypted FLV tag";
     case EZR_FLV_ENOMEM:

@@ -30,8 +30,10 @@ struct ezr_flv_tag {
     size_t len;
 };
 
-/* Tag bodies larger than this are refused: flvmux never writes one, and it bounds memory. */
-#define EZR_FLV_MAX_TAG_SIZE (16u * 1024u * 1024u)
+/* Tag bodies larger than this are refused, to bound what one partial tag may buffer. The FLV
+ * field allows 16 MiB; 8 MiB is still several times the largest keyframe of a 4K stream at
+ * broadcast bitrates. */
+#define EZR_FLV_MAX_TAG_SIZE (8u * 1024u * 1024u)
 
 enum ezr_flv_error {
     EZR_FLV_EBADHEADER = -100, /* "FLV" signature or version wrong */
