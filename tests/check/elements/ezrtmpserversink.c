@@ -1,0 +1,277 @@
+/* GstHarness tests of ezrtmpserversink: FLV in any buffer layout, streamheader from caps, keyframe
+ * detection, EOS, the listening socket's lifecycle and a busy port. The element listens on an
+ * ephemeral port (port=0) in every test. */
+#include <arpa/inet.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static gsize put_tag(guint8 *o, guint8 type, guint32 ts, const guint8 *body, gsize len)
+{
+    o[0] = type;
+    o[1] = (guint8)(len >> 16);
+    o[2] = (guint8)(len >> 8);
+    o[3] = (guint8)len;
+    o[4] = (guint8)(ts >> 16);
+    o[5] = (guint8)(ts >> 8);
+    o[6] = (guint8)ts;
+    o[7] = (guint8)(ts >> 24);
+    o[8] = o[9] = o[10] = 0;
+    memcpy(o + 11, body, len);
+    gsize total = 11 + len;
+    GST_WRITE_UINT32_BE(o + total, total);
+    return total + 4;
+}
+
+static const guint8 flv_header[13] = {'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0};
+static const guint8 meta[] = {0x02, 0, 10, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a',
+                              0x08, 0, 0, 0, 0, 0, 0, 9};
+static const guint8 avc_hdr[] = {0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f};
+static const guint8 avc_key[] = {0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65};
+static const guint8 avc_inter[] = {0x27, 1, 0, 0, 0x21, 0, 0, 0, 1, 0x41};
+static const guint8 aac_hdr[] = {0xAF, 0, 0x12, 0x10};
+static const guint8 aac_raw[] = {0xAF, 1, 0x21, 0x00, 0x49};
+static const guint8 ex_key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 9};
+static const guint8 ex_inter[] = {0xA1, 'h', 'v', 'c', '1', 0, 0, 0, 7};
+
+/* header, metadata, AVC and AAC headers, keyframe, audio, 2 inter frames: 8 tags after the
+ * file header, of which 1 keyframe and 2 sequence headers. */
+static gsize make_flv(guint8 *o)
+{
+    gsize n = sizeof flv_header;
+    memcpy(o, flv_header, n);
+    n += put_tag(o + n, 18, 0, meta, sizeof meta);
+    n += put_tag(o + n, 9, 0, avc_hdr, sizeof avc_hdr);
+    n += put_tag(o + n, 8, 0, aac_hdr, sizeof aac_hdr);
+    n += put_tag(o + n, 9, 0, avc_key, sizeof avc_key);
+    n += put_tag(o + n, 8, 23, aac_raw, sizeof aac_raw);
+    n += put_tag(o + n, 9, 33, avc_inter, sizeof avc_inter);
+    n += put_tag(o + n, 9, 66, avc_inter, sizeof avc_inter);
+    return n;
+}
+
+/* The element itself (not wrapped in a bin), on an ephemeral port, not syncing to a clock. */
+static GstHarness *new_harness_no_caps(void)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    g_object_set(e, "port", 0, "sync", FALSE, NULL);
+    GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
+    gst_object_unref(e);
+    return h;
+}
+
+static GstHarness *new_harness(void)
+{
+    GstHarness *h = new_harness_no_caps();
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    return h;
+}
+
+static guint64 stat(GstElement *e, const gchar *field)
+{
+    GstStructure *s = NULL;
+    guint64 v = G_MAXUINT64;
+    g_object_get(e, "stats", &s, NULL);
+    fail_unless(s != NULL);
+    fail_unless(gst_structure_get_uint64(s, field, &v), "no field %s", field);
+    gst_structure_free(s);
+    return v;
+}
+
+static void push_bytes(GstHarness *h, const guint8 *p, gsize n, guint flags)
+{
+    GstBuffer *b = gst_buffer_new_memdup(p, n);
+    GST_BUFFER_FLAG_SET(b, flags);
+    fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+}
+
+GST_START_TEST(test_flv_split_across_buffers)
+{
+    guint8 flv[1024];
+    gsize n = make_flv(flv);
+    GstHarness *h = new_harness();
+    for (gsize off = 0; off < n; off += 7)
+        push_bytes(h, flv + off, MIN(7, n - off), 0);
+    fail_unless_equals_uint64(stat(h->element, "tags-parsed"), 7);
+    fail_unless_equals_uint64(stat(h->element, "keyframes"), 1);
+    fail_unless_equals_uint64(stat(h->element, "sequence-headers"), 2);
+    fail_unless_equals_uint64(stat(h->element, "video-frames"), 3);
+    fail_unless_equals_uint64(stat(h->element, "audio-frames"), 1);
+    fail_unless_equals_uint64(stat(h->element, "script-tags"), 1);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_several_tags_in_one_buffer)
+{
+    guint8 flv[1024];
+    gsize n = make_flv(flv);
+    GstHarness *h = new_harness();
+    push_bytes(h, flv, n, 0);
+    fail_unless_equals_uint64(stat(h->element, "tags-parsed"), 7);
+    fail_unless_equals_uint64(stat(h->element, "bytes-in"),
+                              sizeof meta + sizeof avc_hdr + sizeof aac_hdr + sizeof avc_key +
+                                  sizeof aac_raw + 2 * sizeof avc_inter);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+static GstCaps *caps_with_streamheader(GstBuffer **bufs, guint n)
+{
+    GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
+    GValue array = G_VALUE_INIT;
+    g_value_init(&array, GST_TYPE_ARRAY);
+    for (guint i = 0; i < n; i++) {
+        GValue v = G_VALUE_INIT;
+        g_value_init(&v, GST_TYPE_BUFFER);
+        gst_value_set_buffer(&v, bufs[i]);
+        gst_value_array_append_value(&array, &v);
+        g_value_unset(&v);
+    }
+    gst_caps_set_value(caps, "streamheader", &array);
+    g_value_unset(&array);
+    return caps;
+}
+
+GST_START_TEST(test_streamheader_in_caps_is_parsed_once)
+{
+    guint8 t[256];
+    gsize n;
+    /* As flvmux does: file header + metadata, then the AVC header, each also pushed as a
+     * HEADER buffer after the caps. */
+    memcpy(t, flv_header, sizeof flv_header);
+    n = sizeof flv_header + put_tag(t + sizeof flv_header, 18, 0, meta, sizeof meta);
+    GstBuffer *hb[2];
+    hb[0] = gst_buffer_new_memdup(t, n);
+    n = put_tag(t, 9, 0, avc_hdr, sizeof avc_hdr);
+    hb[1] = gst_buffer_new_memdup(t, n);
+    for (int i = 0; i < 2; i++)
+        GST_BUFFER_FLAG_SET(hb[i], GST_BUFFER_FLAG_HEADER);
+
+    GstHarness *h = new_harness_no_caps();
+    gst_harness_set_src_caps(h, caps_with_streamheader(hb, 2));
+    /* The caps deliver the headers once, when the first buffer arrives... */
+    for (int i = 0; i < 2; i++)
+        fail_unless_equals_int(gst_harness_push(h, gst_buffer_ref(hb[i])), GST_FLOW_OK);
+    n = put_tag(t, 9, 0, avc_key, sizeof avc_key);
+    push_bytes(h, t, n, 0);
+    /* ...and the repeated HEADER buffers are not counted again. */
+    fail_unless_equals_uint64(stat(h->element, "script-tags"), 1);
+    fail_unless_equals_uint64(stat(h->element, "sequence-headers"), 1);
+    fail_unless_equals_uint64(stat(h->element, "tags-parsed"), 3);
+    gst_buffer_unref(hb[0]);
+    gst_buffer_unref(hb[1]);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_keyframes_detected_legacy_and_enhanced)
+{
+    guint8 t[256];
+    gsize n = 0;
+    GstHarness *h = new_harness();
+    n += put_tag(t + n, 9, 0, avc_key, sizeof avc_key);
+    n += put_tag(t + n, 9, 33, avc_inter, sizeof avc_inter);
+    n += put_tag(t + n, 9, 66, ex_key, sizeof ex_key);
+    n += put_tag(t + n, 9, 99, ex_inter, sizeof ex_inter);
+    push_bytes(h, t, n, 0);
+    fail_unless_equals_uint64(stat(h->element, "video-frames"), 4);
+    fail_unless_equals_uint64(stat(h->element, "keyframes"), 2);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_eos_is_posted)
+{
+    GstHarness *h = new_harness();
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    guint8 flv[1024];
+    push_bytes(h, flv, make_flv(flv), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_EOS);
+    fail_unless(m != NULL, "no EOS message");
+    gst_message_unref(m);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_bound_port_set_in_ready_and_cleared_in_null)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    gint port = -1;
+    g_object_set(e, "port", 0, NULL);
+    g_object_get(e, "bound-port", &port, NULL);
+    fail_unless_equals_int(port, 0);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    g_object_get(e, "bound-port", &port, NULL);
+    fail_unless(port > 0);
+    /* The port really listens. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((guint16)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fail_unless_equals_int(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    close(fd);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    g_object_get(e, "bound-port", &port, NULL);
+    fail_unless_equals_int(port, 0);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_busy_port_is_a_resource_error)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof a;
+    fail_unless_equals_int(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    fail_unless_equals_int(listen(fd, 1), 0);
+    fail_unless_equals_int(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
+    gint busy = ntohs(a.sin_port);
+
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    g_object_set(e, "host", "127.0.0.1", "port", busy, NULL);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    fail_unless(m != NULL, "no error message");
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    fail_unless(g_error_matches(err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE));
+    gchar *want = g_strdup_printf("127.0.0.1:%d", busy);
+    fail_unless(strstr(err->message, want) != NULL, "message \"%s\" does not name %s",
+                err->message, want);
+    g_free(want);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_element_set_bus(e, NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+    close(fd);
+}
+GST_END_TEST;
+
+static Suite *ezrtmpserversink_suite(void)
+{
+    Suite *s = suite_create("ezrtmpserversink");
+    TCase *tc = tcase_create("general");
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_flv_split_across_buffers);
+    tcase_add_test(tc, test_several_tags_in_one_buffer);
+    tcase_add_test(tc, test_streamheader_in_caps_is_parsed_once);
+    tcase_add_test(tc, test_keyframes_detected_legacy_and_enhanced);
+    tcase_add_test(tc, test_eos_is_posted);
+    tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
+    tcase_add_test(tc, test_busy_port_is_a_resource_error);
+    return s;
+}
+
+GST_CHECK_MAIN(ezrtmpserversink);
