@@ -128,9 +128,7 @@ int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
         g->join_valid = 1;
     }
     struct ezr_frame *heads[3] = {
-        /* Metadata keeps its own time: ffmpeg reads onMetaData at a non-zero time as a
-         * subtitle packet and reports a phantom text stream. */
-        g->metadata,
+        g->metadata, /* at time 0, see ezr_stream_push() */
         joinable(g, g->video_header, &g->join_video_header),
         joinable(g, g->audio_header, &g->join_audio_header),
     };

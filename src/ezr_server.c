@@ -944,6 +944,10 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
     struct op *o = malloc(sizeof *o);
     if (!o)
         return EZR_ENOMEM;
+    /* Metadata goes out at time 0: ffmpeg takes a script message at any other time for a
+     * subtitle packet and reports a phantom text stream (flvmux re-sends onMetaData mid-stream). */
+    if (kind == EZR_FRAME_SCRIPT)
+        timestamp_ms = 0;
     o->frame = ezr_frame_new((uint8_t)kind, flags, timestamp_ms, data, len, st->srv->chunk_size);
     if (!o->frame) {
         free(o);

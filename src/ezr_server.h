@@ -90,7 +90,8 @@ enum ezr_frame_flags {
 };
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
- * for every player. Script data is cached as the stream's metadata; headers replace the cached
+ * for every player. Script data is cached as the stream's metadata (and sent at time 0, as
+ * players expect); headers replace the cached
  * sequence header of their kind. Copies data once; returns 0 or EZR_ENOMEM/EZR_EINVAL. */
 int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,
                     uint32_t timestamp_ms, const uint8_t *data, size_t len);

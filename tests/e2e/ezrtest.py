@@ -1,0 +1,98 @@
+"""Shared helpers of the end-to-end tests: a real GStreamer pipeline ending in ezrtmpserversink on
+an ephemeral port, and external players run with deadlines."""
+
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+Gst.init(None)
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def wait_for(pred, timeout, what):
+    """Polls pred until it is true; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    fail("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+PIPELINE = (
+    "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
+    "! h264parse ! flvmux name=mux streamable=true "
+    "! ezrtmpserversink name=sink host=127.0.0.1 port={port} {props} "
+    "audiotestsrc is-live=true ! audio/x-raw,rate=44100,channels=2 "
+    "! avenc_aac ! aacparse ! mux.")
+
+
+class Server:
+    """The pipeline under test. Use as a context manager; it stops what it started."""
+
+    def __init__(self, gop=30, port=0, props=""):
+        self.pipeline = Gst.parse_launch(PIPELINE.format(gop=gop, port=port, props=props))
+        self.sink = self.pipeline.get_by_name("sink")
+        self.bus = self.pipeline.get_bus()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        ret = self.pipeline.set_state(Gst.State.READY)
+        if ret == Gst.StateChangeReturn.FAILURE:
+            fail("pipeline did not reach READY: %s" % self.error_text())
+        self.port = self.sink.get_property("bound-port")
+        check(self.port > 0, "bound-port is %d after READY" % self.port)
+        self.pipeline.set_state(Gst.State.PLAYING)
+
+    def stop(self):
+        self.pipeline.set_state(Gst.State.NULL)
+
+    def error_text(self):
+        m = self.bus.pop_filtered(Gst.MessageType.ERROR)
+        if not m:
+            return None
+        err, dbg = m.parse_error()
+        return "%s (%s)" % (err.message, dbg)
+
+    def check_no_error(self):
+        e = self.error_text()
+        check(e is None, "pipeline error: %s" % e)
+
+    def stat(self, field):
+        return self.sink.get_property("stats").get_uint64(field)[1]
+
+    def wait_video_frames(self, n, timeout=20):
+        wait_for(lambda: self.stat("video-frames") >= n, timeout, "%d video frames" % n)
+
+    def url(self, app="live", key="stream"):
+        return "rtmp://127.0.0.1:%d/%s/%s" % (self.port, app, key)
+
+
+def run(cmd, timeout):
+    """Runs a player to completion; returns (exit code, stdout, stderr)."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
+    except subprocess.TimeoutExpired as e:
+        fail("%s did not finish within %d s; stderr: %s" % (cmd[0], timeout, e.stderr))
+    return p.returncode, p.stdout, p.stderr

@@ -1,0 +1,266 @@
+"""A small RTMP player written from the RTMP 1.0 spec, independent of the C library: the tests'
+witness of what the server really sends. Simple handshake, chunk reader (fmt 0-3, extended
+timestamps, Set Chunk Size), AMF0, connect/createStream/play/publish, acknowledgements."""
+
+import os
+import socket
+import struct
+import time
+
+
+class Closed(Exception):
+    """The server closed the connection."""
+
+
+# ---- AMF0 -------------------------------------------------------------------------------------
+
+def amf0_encode(v):
+    if v is None:
+        return b"\x05"
+    if isinstance(v, bool):
+        return b"\x01" + (b"\x01" if v else b"\x00")
+    if isinstance(v, (int, float)):
+        return b"\x00" + struct.pack(">d", float(v))
+    if isinstance(v, str):
+        b = v.encode()
+        return b"\x02" + struct.pack(">H", len(b)) + b
+    if isinstance(v, dict):
+        out = b"\x03"
+        for k, val in v.items():
+            kb = k.encode()
+            out += struct.pack(">H", len(kb)) + kb + amf0_encode(val)
+        return out + b"\x00\x00\x09"
+    raise TypeError(type(v))
+
+
+def _amf0_decode(b, i):
+    t = b[i]
+    i += 1
+    if t == 0x00:
+        return struct.unpack(">d", b[i:i + 8])[0], i + 8
+    if t == 0x01:
+        return b[i] != 0, i + 1
+    if t == 0x02:
+        n = struct.unpack(">H", b[i:i + 2])[0]
+        return b[i + 2:i + 2 + n].decode("utf-8", "replace"), i + 2 + n
+    if t == 0x0C:
+        n = struct.unpack(">I", b[i:i + 4])[0]
+        return b[i + 4:i + 4 + n].decode("utf-8", "replace"), i + 4 + n
+    if t in (0x03, 0x08):
+        if t == 0x08:
+            i += 4
+        obj = {}
+        while True:
+            n = struct.unpack(">H", b[i:i + 2])[0]
+            i += 2
+            if n == 0 and b[i] == 0x09:
+                return obj, i + 1
+            k = b[i:i + n].decode("utf-8", "replace")
+            obj[k], i = _amf0_decode(b, i + n)
+    if t == 0x0A:
+        n = struct.unpack(">I", b[i:i + 4])[0]
+        i += 4
+        arr = []
+        for _ in range(n):
+            v, i = _amf0_decode(b, i)
+            arr.append(v)
+        return arr, i
+    if t in (0x05, 0x06):
+        return None, i
+    raise ValueError("AMF0 marker 0x%02x" % t)
+
+
+def amf0_decode_all(b):
+    out, i = [], 0
+    while i < len(b):
+        v, i = _amf0_decode(b, i)
+        out.append(v)
+    return out
+
+
+# ---- messages -----------------------------------------------------------------------------------
+
+class Message:
+    def __init__(self, mtype, csid, ts, msid, payload):
+        self.type, self.csid, self.ts, self.msid, self.payload = mtype, csid, ts, msid, payload
+
+    def amf(self):
+        """The AMF0 values of a command (20) or data (18) message."""
+        return amf0_decode_all(self.payload)
+
+    def name(self):
+        if self.type in (18, 20):
+            try:
+                return self.amf()[0]
+            except (ValueError, IndexError, struct.error):
+                return None
+        return None
+
+    def status_code(self):
+        """The 'code' of an onStatus/_result/_error info object, if any."""
+        if self.type != 20:
+            return None
+        for v in self.amf():
+            if isinstance(v, dict) and "code" in v:
+                return v["code"]
+        return None
+
+    def __repr__(self):
+        return "Message(type=%d csid=%d ts=%d msid=%d len=%d name=%r)" % (
+            self.type, self.csid, self.ts, self.msid, len(self.payload), self.name())
+
+
+class RtmpClient:
+    def __init__(self, host, port, timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.in_chunk = 128
+        self.out_chunk = 128
+        self.streams = {}  # csid -> dict(ts, delta, length, type, msid, ext, data)
+        self.received = 0
+        self.acked = 0
+        self.window = 0
+        self.txid = 1
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- raw I/O
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no data from the server before the deadline")
+        self.sock.settimeout(left)
+        try:
+            d = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError("no data from the server before the deadline")
+        except ConnectionResetError:
+            raise Closed()
+        if not d:
+            raise Closed()
+        self.buf += d
+        self.received += len(d)
+        if self.window and self.received - self.acked >= self.window:
+            self.acked = self.received
+            self._send_chunked(2, 0, 3, 0, struct.pack(">I", self.received & 0xFFFFFFFF))
+
+    def _need(self, n, deadline):
+        while len(self.buf) < n:
+            self._fill(deadline)
+
+    def _take(self, n, deadline):
+        self._need(n, deadline)
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def handshake(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        c1 = struct.pack(">II", 0, 0) + os.urandom(1528)
+        self.sock.sendall(b"\x03" + c1)
+        s = self._take(1 + 1536 + 1536, deadline)
+        if s[0] != 3:
+            raise ValueError("S0 is %d" % s[0])
+        s1 = s[1:1537]
+        self.sock.sendall(s1)  # C2 echoes S1
+
+    def _send_chunked(self, csid, ts, mtype, msid, payload):
+        out = bytes([csid]) + struct.pack(">I", ts)[1:] + struct.pack(">I", len(payload))[1:]
+        out += bytes([mtype]) + struct.pack("<I", msid)
+        for i in range(0, max(len(payload), 1), self.out_chunk):
+            if i:
+                out += bytes([0xC0 | csid])
+            out += payload[i:i + self.out_chunk]
+        self.sock.sendall(out)
+
+    def send_command(self, name, *args, msid=0):
+        txid = self.txid
+        self.txid += 1
+        body = amf0_encode(name) + amf0_encode(txid)
+        for a in args:
+            body += amf0_encode(a)
+        self._send_chunked(3 if msid == 0 else 8, 0, 20, msid, body)
+        return txid
+
+    # -- chunk reader
+    def read_message(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            b0 = self._take(1, deadline)[0]
+            fmt, csid = b0 >> 6, b0 & 0x3F
+            if csid == 0:
+                csid = 64 + self._take(1, deadline)[0]
+            elif csid == 1:
+                b = self._take(2, deadline)
+                csid = 64 + b[0] + 256 * b[1]
+            st = self.streams.setdefault(csid, {"ts": 0, "delta": 0, "length": 0, "type": 0,
+                                                "msid": 0, "ext": False, "data": b"",
+                                                "field": 0})
+            hlen = (11, 7, 3, 0)[fmt]
+            h = self._take(hlen, deadline)
+            if fmt < 3:
+                field = int.from_bytes(h[0:3], "big")
+                st["ext"] = field == 0xFFFFFF
+                st["field"] = field
+            if fmt <= 1:
+                st["length"] = int.from_bytes(h[3:6], "big")
+                st["type"] = h[6]
+            if fmt == 0:
+                st["msid"] = struct.unpack("<I", h[7:11])[0]
+            value = st["field"]
+            if st["ext"]:
+                value = struct.unpack(">I", self._take(4, deadline))[0]
+            starting = not st["data"]
+            if fmt == 0:
+                st["ts"] = value
+                st["delta"] = 0
+            elif fmt in (1, 2):
+                st["delta"] = value
+                st["ts"] = (st["ts"] + value) & 0xFFFFFFFF
+            elif starting:
+                st["ts"] = (st["ts"] + st["delta"]) & 0xFFFFFFFF
+            left = st["length"] - len(st["data"])
+            st["data"] += self._take(min(left, self.in_chunk), deadline)
+            if len(st["data"]) < st["length"]:
+                continue
+            m = Message(st["type"], csid, st["ts"], st["msid"], st["data"])
+            st["data"] = b""
+            if m.type == 1:
+                self.in_chunk = struct.unpack(">I", m.payload[:4])[0] & 0x7FFFFFFF
+            elif m.type == 5:
+                self.window = struct.unpack(">I", m.payload[:4])[0]
+            return m
+
+    def read_until(self, pred, timeout=10.0):
+        """Messages up to and including the first for which pred is true."""
+        deadline = time.monotonic() + timeout
+        got = []
+        while True:
+            m = self.read_message(max(0.001, deadline - time.monotonic()))
+            got.append(m)
+            if pred(m):
+                return got
+
+    # -- commands
+    def connect(self, app, tc_url="rtmp://127.0.0.1/live"):
+        return self.send_command("connect", {
+            "app": app, "flashVer": "LNX 9,0,124,2", "tcUrl": tc_url, "fpad": False,
+            "capabilities": 15.0, "audioCodecs": 4071.0, "videoCodecs": 252.0,
+            "videoFunction": 1.0})
+
+    def start_play(self, app, name, timeout=10.0):
+        """Handshake, connect, createStream, play; returns the messages up to Play.Start."""
+        self.handshake(timeout)
+        self.connect(app)
+        got = self.read_until(lambda m: m.name() in ("_result", "_error"), timeout)
+        if got[-1].name() != "_result":
+            raise ValueError("connect refused: %r" % got[-1].status_code())
+        self.send_command("createStream", None)
+        got += self.read_until(lambda m: m.name() == "_result", timeout)
+        self.send_command("play", None, name, msid=1)
+        got += self.read_until(lambda m: m.status_code() in (
+            "NetStream.Play.Start", "NetStream.Play.StreamNotFound"), timeout)
+        return got

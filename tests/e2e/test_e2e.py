@@ -1,0 +1,268 @@
+"""End-to-end tests: a real pipeline with ezrtmpserversink, played by real clients (ffprobe,
+rtmpdump, GStreamer's rtmp2src) and by rtmpclient.py, an independent witness of the bytes.
+Run as: test_e2e.py TEST_NAME (meson registers each name as its own test)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from ezrtest import Gst, Server, check, fail, run, wait_for
+from rtmpclient import Closed, RtmpClient
+
+
+def is_video_header(m):
+    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
+
+
+def is_keyframe(m):
+    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
+
+
+def test_ffprobe_h264_aac():
+    with Server() as s:
+        s.wait_video_frames(1)
+        rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", s.url()], 30)
+        check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
+        streams = json.loads(out)["streams"]
+        video = [x for x in streams if x["codec_type"] == "video"]
+        audio = [x for x in streams if x["codec_type"] == "audio"]
+        check(len(video) == 1 and video[0]["codec_name"] == "h264", "video: %r" % video)
+        check(video[0]["width"] == 320 and video[0]["height"] == 240,
+              "size %sx%s" % (video[0]["width"], video[0]["height"]))
+        check(len(audio) == 1 and audio[0]["codec_name"] == "aac", "audio: %r" % audio)
+        check(len(streams) == 2, "unexpected extra streams: %r" % streams)
+        s.check_no_error()
+
+
+def test_rtmpdump_record():
+    with Server() as s, tempfile.TemporaryDirectory() as tmp:
+        s.wait_video_frames(1)
+        out = os.path.join(tmp, "rec.flv")
+        p = subprocess.Popen(["rtmpdump", "-q", "-r", s.url(), "--live", "-o", out],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 15,
+                     "rtmpdump to start writing")
+            start = s.stat("video-frames")
+            # Record 3 s of the stream: 90 frames at 30 fps pass through the sink.
+            s.wait_video_frames(start + 90, 20)
+        finally:
+            p.send_signal(signal.SIGINT)  # rtmpdump closes its file cleanly on SIGINT
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                fail("rtmpdump did not stop on SIGINT")
+        rc, _, err = run(["ffmpeg", "-v", "error", "-xerror", "-i", out, "-f", "null", "-"], 60)
+        check(rc == 0 and err.strip() == "", "ffmpeg could not decode the recording: %s" % err)
+        rc, out_json, err = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams",
+                                 "v", "-show_entries", "stream=nb_read_frames", "-of", "json",
+                                 out], 60)
+        frames = int(json.loads(out_json)["streams"][0]["nb_read_frames"])
+        check(frames >= 80, "only %d video frames decoded from a 3 s recording" % frames)
+
+
+def test_rtmp2src_decode():
+    with Server() as s:
+        s.wait_video_frames(1)
+        player = Gst.parse_launch(
+            "rtmp2src location=%s ! flvdemux name=d d.video ! queue ! h264parse "
+            "! avdec_h264 ! fakesink name=out signal-handoffs=true sync=false" % s.url())
+        decoded = [0]
+        player.get_by_name("out").connect("handoff", lambda *a: decoded.__setitem__(
+            0, decoded[0] + 1))
+        player.set_state(Gst.State.PLAYING)
+        try:
+            wait_for(lambda: decoded[0] >= 30, 30, "30 decoded frames from rtmp2src")
+        finally:
+            m = player.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            player.set_state(Gst.State.NULL)
+        check(m is None, "rtmp2src pipeline error: %s" % (m and m.parse_error()[0].message))
+        s.check_no_error()
+
+
+def test_late_joiner_keyframe_first():
+    # A 2 s GOP, and a player joining more than 1 s into it.
+    with Server(gop=60) as s:
+        s.wait_video_frames(60 + 35)
+        c = RtmpClient("127.0.0.1", s.port)
+        try:
+            got = c.start_play("live", "stream")
+            got += c.read_until(lambda m: m.type == 9 and not is_video_header(m))
+            got += c.read_until(lambda m: m.type == 8 and not (m.payload[1] == 0))
+        finally:
+            c.close()
+    media = [m for m in got if m.type in (8, 9, 18)]
+    names = [m.name() for m in media if m.type == 18]
+    check("onMetaData" in names, "no onMetaData: %r" % media[:5])
+    first_media = next(i for i, m in enumerate(media) if m.type in (8, 9))
+    meta_at = next(i for i, m in enumerate(media) if m.name() == "onMetaData")
+    check(meta_at < first_media, "onMetaData after media")
+    video = [m for m in media if m.type == 9]
+    check(is_video_header(video[0]), "first video message is not the AVC sequence header: %r"
+          % video[0].payload[:2])
+    check(is_keyframe(video[1]), "first video frame is not a keyframe: byte0=0x%02x"
+          % video[1].payload[0])
+    audio = [m for m in media if m.type == 8]
+    check(audio[0].payload[0] >> 4 == 10 and audio[0].payload[1] == 0,
+          "first audio message is not the AAC sequence header")
+    # The cached GOP started before the player came: its keyframe is older than the live edge.
+    check(video[1].ts + 1000 <= video[-1].ts or len(video) == 2,
+          "keyframe at %d, live at %d" % (video[1].ts, video[-1].ts))
+
+
+def collect_video(c, n, timeout=20):
+    frames = {}
+    deadline = time.monotonic() + timeout
+    while len(frames) < n:
+        m = c.read_message(max(0.001, deadline - time.monotonic()))
+        if m.type == 9 and not is_video_header(m):
+            frames[m.ts] = m.payload
+    return frames
+
+
+def test_two_players_identical():
+    with Server() as s:
+        s.wait_video_frames(1)
+        a, b = RtmpClient("127.0.0.1", s.port), RtmpClient("127.0.0.1", s.port)
+        try:
+            a.start_play("live", "stream")
+            b.start_play("live", "stream")
+            fa, fb = collect_video(a, 60), collect_video(b, 60)
+        finally:
+            a.close()
+            b.close()
+    common = sorted(set(fa) & set(fb))
+    check(len(common) >= 30, "only %d frames in common" % len(common))
+    for ts in common:
+        check(fa[ts] == fb[ts], "frame at %d ms differs between the players" % ts)
+
+
+def expect_closed(c, timeout=10):
+    try:
+        while True:
+            c.read_message(timeout)
+    except Closed:
+        return
+    except TimeoutError:
+        fail("the server did not close the connection")
+
+
+def test_refusals():
+    with Server() as s:
+        # Unknown stream name.
+        c = RtmpClient("127.0.0.1", s.port)
+        got = c.start_play("live", "nosuchstream")
+        check(got[-1].status_code() == "NetStream.Play.StreamNotFound",
+              "play of an unknown stream: %r" % got[-1].status_code())
+        expect_closed(c)
+        c.close()
+        # Unknown app.
+        c = RtmpClient("127.0.0.1", s.port)
+        c.handshake()
+        c.connect("otherapp")
+        got = c.read_until(lambda m: m.name() in ("_result", "_error"))
+        check(got[-1].name() == "_error" and
+              got[-1].status_code() == "NetConnection.Connect.Rejected",
+              "connect to an unknown app: %r %r" % (got[-1].name(), got[-1].status_code()))
+        expect_closed(c)
+        c.close()
+        # Publishing.
+        c = RtmpClient("127.0.0.1", s.port)
+        c.handshake()
+        c.connect("live")
+        c.read_until(lambda m: m.name() == "_result")
+        c.send_command("releaseStream", None, "stream")
+        got = c.read_until(lambda m: m.name() in ("_result", "_error"))
+        check(got[-1].name() == "_error", "releaseStream was not refused")
+        c.send_command("createStream", None)
+        c.read_until(lambda m: m.name() == "_result")
+        c.send_command("publish", None, "stream", "live", msid=1)
+        got = c.read_until(lambda m: m.status_code() is not None)
+        check(got[-1].status_code() == "NetStream.Publish.BadName",
+              "publish: %r" % got[-1].status_code())
+        expect_closed(c)
+        c.close()
+        # A real player still plays.
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        c.close()
+        s.check_no_error()
+
+
+def test_port_in_use():
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        s = Server(port=port)
+        ret = s.pipeline.set_state(Gst.State.READY)
+        check(ret == Gst.StateChangeReturn.FAILURE, "READY on a busy port returned %r" % ret)
+        m = s.bus.pop_filtered(Gst.MessageType.ERROR)
+        check(m is not None, "no error message on the bus")
+        err, _ = m.parse_error()
+        check(err.matches(Gst.ResourceError.quark(), Gst.ResourceError.OPEN_READ_WRITE),
+              "error is %s" % err.message)
+        check(str(port) in err.message, "message does not name the port: %s" % err.message)
+        s.stop()
+    finally:
+        blocker.close()
+
+
+def test_restart_with_player():
+    s = Server()
+    s.start()
+    try:
+        s.wait_video_frames(1)
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        s.pipeline.set_state(Gst.State.NULL)
+        expect_closed(c)  # the player sees the server go away
+        c.close()
+        check(s.sink.get_property("bound-port") == 0, "bound-port not cleared in NULL")
+        s.start()  # PLAYING again: a new ephemeral port
+        s.wait_video_frames(1)
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        got = c.read_until(is_keyframe)
+        c.close()
+        check(any(is_keyframe(m) for m in got), "no keyframe after restart")
+        s.check_no_error()
+    finally:
+        s.stop()
+
+
+def test_eos_notifies_players():
+    s = Server(props="")
+    s.start()
+    try:
+        s.wait_video_frames(1)
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        s.pipeline.send_event(Gst.Event.new_eos())
+        got = c.read_until(lambda m: m.status_code() == "NetStream.Play.UnpublishNotify", 15)
+        eof = [m for m in got if m.type == 4 and m.payload[:2] == b"\x00\x01"]
+        check(eof, "no StreamEOF user control message before UnpublishNotify")
+        m = s.bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        check(m is not None and m.type == Gst.MessageType.EOS, "the pipeline did not post EOS")
+        c.close()
+    finally:
+        s.stop()
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    fn = globals().get("test_" + name)
+    if not fn:
+        fail("no test %s" % name)
+    fn()
+    print("PASS: " + name)
