@@ -22,7 +22,9 @@ static gsize put_tag(guint8 *o, guint8 type, guint32 ts, const guint8 *body, gsi
     o[8] = o[9] = o[10] = 0;
     memcpy(o + 11, body, len);
     gsize total = 11 + len;
-    GST_WRITE_UINT32_BE(o + total, total);
+    guint8 size[4] = {(guint8)(total >> 24), (guint8)(total >> 16), (guint8)(total >> 8),
+                      (guint8)total};
+    memcpy(o + total, size, 4);
     return total + 4;
 }
 
