@@ -24,7 +24,7 @@ if [[ $# -ge 1 ]]; then
     file=$1
     [[ -r "$file" ]] || { echo "cannot read $file" >&2; exit 1; }
     # Audio only if the file has some: flvmux would wait for an audio pad that never gets data.
-    if gst-discoverer-1.0 "$file" 2>/dev/null | grep -q "audio:"; then
+    if gst-discoverer-1.0 "$file" 2>/dev/null | grep -qE "^ *audio( #[0-9]+)?:"; then
         audio="d. ! queue ! audioconvert ! audioresample ! avenc_aac ! aacparse ! mux."
     else
         audio=""
@@ -33,7 +33,7 @@ if [[ $# -ge 1 ]]; then
         d. ! queue ! videoconvert ! $h264 ! flvmux name=mux streamable=true ! $sink $audio"
 else
     pipeline="videotestsrc is-live=true pattern=smpte ! video/x-raw,width=1280,height=720,framerate=30/1 \
-        ! timeoverlay ! videoconvert ! $h264 ! flvmux name=mux streamable=true ! $sink \
+        ! videoconvert ! $h264 ! flvmux name=mux streamable=true ! $sink \
         audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=44100,channels=2 \
         ! avenc_aac ! aacparse ! mux."
 fi
