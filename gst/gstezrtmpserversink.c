@@ -32,11 +32,13 @@
 
 #include "gstezrtmpserversink.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ezr_error.h"
 #include "ezr_limits.h"
 #include "ezr_server.h"
+#include "ezrserverpool.h"
 
 GST_DEBUG_CATEGORY_STATIC(ezrtmp_debug);
 #define GST_CAT_DEFAULT ezrtmp_debug
@@ -54,6 +56,15 @@ enum {
     PROP_STATS,
 };
 
+enum {
+    SIGNAL_CLIENT_ADDED,
+    SIGNAL_CLIENT_REMOVED,
+    SIGNAL_GET_STATS,
+    SIGNAL_REMOVE_CLIENT,
+    LAST_SIGNAL,
+};
+static guint signals[LAST_SIGNAL];
+
 #define DEFAULT_HOST "localhost"
 #define DEFAULT_PORT 1935
 #define DEFAULT_APP "live"
@@ -63,6 +74,8 @@ enum {
 #define DEFAULT_MAX_CONNECTIONS EZR_DEFAULT_MAX_CONNECTIONS
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
+/* How long a stats query waits for the server thread. */
+#define STATS_TIMEOUT_MS 1000
 
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
@@ -70,7 +83,8 @@ static GstStaticPadTemplate sink_template =
 #define gst_ezrtmp_server_sink_parent_class parent_class
 G_DEFINE_TYPE(GstEzrtmpServerSink, gst_ezrtmp_server_sink, GST_TYPE_BASE_SINK);
 
-/* The library's log lines, on our debug category. Called from the server thread. */
+/* The library's log lines, on our debug category. Called from the server thread. A server may
+ * be shared by several elements, so its lines name no element. */
 static void server_log(void *ctx, enum ezr_log_level level, const char *msg)
 {
     GstDebugLevel l = level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
@@ -78,6 +92,27 @@ static void server_log(void *ctx, enum ezr_log_level level, const char *msg)
                       : level == EZR_LOG_INFO    ? GST_LEVEL_INFO
                                                  : GST_LEVEL_DEBUG;
     GST_CAT_LEVEL_LOG(ezrtmp_debug, l, ctx, "%s", msg);
+}
+
+/* A player started or stopped playing our stream (server thread): signal and bus message. */
+static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_client_info *info)
+{
+    GstEzrtmpServerSink *self = ctx;
+    GstStructure *s;
+    if (ev == EZR_CLIENT_ADDED) {
+        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) added", info->id, info->addr);
+        g_signal_emit(self, signals[SIGNAL_CLIENT_ADDED], 0, (guint64)info->id, info->addr);
+        s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64,
+                              (guint64)info->id, "address", G_TYPE_STRING, info->addr, NULL);
+    } else {
+        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id,
+                        info->addr, info->reason);
+        g_signal_emit(self, signals[SIGNAL_CLIENT_REMOVED], 0, (guint64)info->id, info->reason);
+        s = gst_structure_new("ezrtmp-client-removed", "client-id", G_TYPE_UINT64,
+                              (guint64)info->id, "address", G_TYPE_STRING, info->addr, "reason",
+                              G_TYPE_STRING, info->reason, NULL);
+    }
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
 static gboolean open_server(GstEzrtmpServerSink *self)
@@ -95,25 +130,32 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
     cfg.log = server_log;
-    cfg.log_ctx = self;
+    cfg.log_ctx = NULL;
 
-    struct ezr_server *server = NULL;
     struct ezr_stream *stream = NULL;
-    int rc = ezr_server_new(&cfg, &server);
-    if (rc < 0) {
+    int rc = 0;
+    struct ezr_server *server = ezr_server_pool_acquire(&cfg, &rc);
+    if (!server) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
                           ("Could not listen on %s:%u: %s", host, cfg.port, ezr_strerror(rc)),
                           ("ezr_server_new() failed with %d", rc));
         goto out;
     }
-    struct ezr_stream_config sc = {.app = app, .key = key, .max_gops = max_gops};
+    struct ezr_stream_config sc = {
+        .app = app, .key = key, .max_gops = max_gops, .on_client = on_client, .client_ctx = self};
     rc = ezr_server_add_stream(server, &sc, &stream);
     if (rc < 0) {
-        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                          ("Cannot serve rtmp://%s:%u/%s/%s: %s", host, cfg.port, app, key,
-                           ezr_strerror(rc)),
-                          (NULL));
-        ezr_server_free(server);
+        if (rc == EZR_EEXIST)
+            GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
+                              ("rtmp://%s:%u/%s/%s is already served by another element", host,
+                               cfg.port, app, key),
+                              ("give each element on one port its own app or stream-key"));
+        else
+            GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                              ("Cannot serve rtmp://%s:%u/%s/%s: %s", host, cfg.port, app, key,
+                               ezr_strerror(rc)),
+                              (NULL));
+        ezr_server_pool_release(server);
         server = NULL;
         goto out;
     }
@@ -141,7 +183,7 @@ static void close_server(GstEzrtmpServerSink *self)
     GST_OBJECT_UNLOCK(self);
     if (server) {
         ezr_server_remove_stream(server, stream);
-        ezr_server_free(server);
+        ezr_server_pool_release(server);
     }
 }
 
@@ -330,6 +372,29 @@ static gboolean stop(GstBaseSink *sink)
     return TRUE;
 }
 
+static GstStructure *client_structure(const struct ezr_client_stats *c)
+{
+    return gst_structure_new("ezrtmp-client", "client-id", G_TYPE_UINT64, (guint64)c->id,
+                             "address", G_TYPE_STRING, c->addr, "bytes-sent", G_TYPE_UINT64,
+                             (guint64)c->bytes_sent, "bytes-queued", G_TYPE_UINT64,
+                             (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64,
+                             (guint64)c->frames_dropped, "connected-ms", G_TYPE_UINT64,
+                             (guint64)c->connected_ms, NULL);
+}
+
+/* The stream's counters from the server thread; FALSE when not serving. */
+static gboolean query_stream(GstEzrtmpServerSink *self, struct ezr_stream_stats *st,
+                             struct ezr_client_stats **clients, size_t *n)
+{
+    gboolean ok = FALSE;
+    /* The state lock keeps READY->NULL from freeing the stream while we ask it. */
+    GST_STATE_LOCK(self);
+    if (self->stream)
+        ok = ezr_stream_get_stats(self->stream, st, clients, n, STATS_TIMEOUT_MS) == 0;
+    GST_STATE_UNLOCK(self);
+    return ok;
+}
+
 static GstStructure *make_stats(GstEzrtmpServerSink *self)
 {
     GST_OBJECT_LOCK(self);
@@ -340,7 +405,62 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         self->script_tags, "sequence-headers", G_TYPE_UINT64, self->sequence_headers, "bytes-in",
         G_TYPE_UINT64, self->bytes_in, NULL);
     GST_OBJECT_UNLOCK(self);
+
+    struct ezr_stream_stats st = {0};
+    struct ezr_client_stats *clients = NULL;
+    size_t n = 0;
+    query_stream(self, &st, &clients, &n);
+    gst_structure_set(
+        s, "clients", G_TYPE_UINT, st.clients, "clients-peak", G_TYPE_UINT, st.clients_peak,
+        "clients-total", G_TYPE_UINT64, (guint64)st.clients_total, "connections", G_TYPE_UINT,
+        st.connections, "connections-accepted", G_TYPE_UINT64,
+        (guint64)st.connections_accepted, "connections-refused", G_TYPE_UINT64,
+        (guint64)st.connections_refused, "bytes-sent", G_TYPE_UINT64, (guint64)st.bytes_sent,
+        "frames-dropped-normal", G_TYPE_UINT64, (guint64)st.frames_dropped[0],
+        "frames-dropped-warning", G_TYPE_UINT64, (guint64)st.frames_dropped[1],
+        "frames-dropped-high", G_TYPE_UINT64, (guint64)st.frames_dropped[2],
+        "disconnects-player", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_PLAYER],
+        "disconnects-slow", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_SLOW],
+        "disconnects-timeout", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_TIMEOUT],
+        "disconnects-protocol", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_PROTOCOL],
+        "disconnects-removed", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_REMOVED],
+        "gop-cache-frames", G_TYPE_UINT64, (guint64)st.gop_frames, "gop-cache-bytes",
+        G_TYPE_UINT64, (guint64)st.gop_bytes, NULL);
+    GValue list = G_VALUE_INIT;
+    g_value_init(&list, GST_TYPE_ARRAY);
+    for (size_t i = 0; i < n; i++) {
+        GValue v = G_VALUE_INIT;
+        g_value_init(&v, GST_TYPE_STRUCTURE);
+        g_value_take_boxed(&v, client_structure(&clients[i]));
+        gst_value_array_append_and_take_value(&list, &v);
+    }
+    gst_structure_take_value(s, "client-list", &list);
+    free(clients);
     return s;
+}
+
+/* Action signal get-stats: one player's counters, or NULL if it is not playing here. */
+static GstStructure *get_client_stats(GstEzrtmpServerSink *self, guint64 id)
+{
+    struct ezr_stream_stats st;
+    struct ezr_client_stats *clients = NULL;
+    size_t n = 0;
+    GstStructure *s = NULL;
+    if (query_stream(self, &st, &clients, &n))
+        for (size_t i = 0; i < n && !s; i++)
+            if (clients[i].id == id)
+                s = client_structure(&clients[i]);
+    free(clients);
+    return s;
+}
+
+/* Action signal remove-client: disconnect one player. */
+static void remove_client(GstEzrtmpServerSink *self, guint64 id)
+{
+    GST_STATE_LOCK(self);
+    if (self->stream)
+        ezr_stream_remove_client(self->stream, id);
+    GST_STATE_UNLOCK(self);
 }
 
 static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
@@ -496,9 +616,58 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
-                           "Counters of the FLV input: tags-parsed, video-frames, audio-frames, "
-                           "keyframes, script-tags, sequence-headers, bytes-in (all guint64)",
+                           "Input counters (tags-parsed, video-frames, audio-frames, keyframes, "
+                           "script-tags, sequence-headers, bytes-in), server counters (clients, "
+                           "clients-peak, clients-total, connections, connections-accepted, "
+                           "connections-refused, bytes-sent, frames-dropped-normal/warning/high, "
+                           "disconnects-player/slow/timeout/protocol/removed, gop-cache-frames, "
+                           "gop-cache-bytes) and client-list, an array of per-player structures",
                            GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+    /**
+     * GstEzrtmpServerSink::client-added:
+     * @sink: the sink
+     * @client_id: the player's id (unique in the process's server for this port)
+     * @address: the player's "ip:port"
+     *
+     * A player started playing this element's stream. Emitted from the server thread.
+     */
+    signals[SIGNAL_CLIENT_ADDED] =
+        g_signal_new("client-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+    /**
+     * GstEzrtmpServerSink::client-removed:
+     * @sink: the sink
+     * @client_id: the player's id
+     * @reason: why: the player closed, was too slow, broke the protocol, was removed, ...
+     *
+     * A player stopped playing or was disconnected. Emitted from the server thread.
+     */
+    signals[SIGNAL_CLIENT_REMOVED] =
+        g_signal_new("client-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+    /**
+     * GstEzrtmpServerSink::get-stats:
+     * @sink: the sink
+     * @client_id: the player's id
+     *
+     * Action signal: the player's counters (bytes-sent, bytes-queued, frames-dropped,
+     * connected-ms, address), or %NULL if no such player plays this stream. Do not emit it
+     * from a client-added/removed handler (they run on the server thread it asks).
+     */
+    signals[SIGNAL_GET_STATS] = g_signal_new_class_handler(
+        "get-stats", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+        G_CALLBACK(get_client_stats), NULL, NULL, NULL, GST_TYPE_STRUCTURE, 1, G_TYPE_UINT64);
+    /**
+     * GstEzrtmpServerSink::remove-client:
+     * @sink: the sink
+     * @client_id: the player's id
+     *
+     * Action signal: disconnect that player.
+     */
+    signals[SIGNAL_REMOVE_CLIENT] = g_signal_new_class_handler(
+        "remove-client", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+        G_CALLBACK(remove_client), NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 
     gst_element_class_set_static_metadata(
         element_class, "RTMP server sink", "Sink/Network",

@@ -54,6 +54,7 @@ struct op {
     struct ezr_frame *frame; /* OP_FRAME: the op owns one reference */
     uint64_t seq;            /* OP_EOS: what the caller waits for; OP_KICK: the client id */
     struct stats_query *query; /* OP_STATS */
+    bool *done;                /* OP_REMOVE: set under srv->lock when the stream is gone */
 };
 
 struct ezr_client;
@@ -654,8 +655,13 @@ static void run_ops(struct ezr_server *s)
             ezr_gop_clear(&o->stream->gop);
             break;
         case OP_REMOVE:
+            /* The op is on the waiting caller's stack: after `done` it is gone. */
             stream_free(o->stream);
-            break;
+            pthread_mutex_lock(&s->lock);
+            *o->done = true;
+            pthread_cond_broadcast(&s->cond);
+            pthread_mutex_unlock(&s->lock);
+            continue;
         case OP_STATS:
             stream_stats(o->stream, o->query);
             break;
@@ -925,14 +931,15 @@ void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st)
     st->eos_done = st->eos_requested;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    struct op *o = calloc(1, sizeof *o);
-    if (!o) {
-        /* Cannot hand it to the reactor; leak rather than free under its feet. */
-        return;
-    }
-    o->type = OP_REMOVE;
-    o->stream = st;
-    post(s, o);
+    /* The op lives on our stack: we wait for the reactor to finish with it, so that no client
+     * callback of this stream runs after we return. */
+    bool done = false;
+    struct op o = {.type = OP_REMOVE, .stream = st, .done = &done};
+    post(s, &o);
+    pthread_mutex_lock(&s->lock);
+    while (!done)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,

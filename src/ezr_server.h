@@ -76,7 +76,9 @@ struct ezr_stream_config {
 /* Registers a stream. EZR_EEXIST if app/key is already served by this server. */
 int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *cfg,
                           struct ezr_stream **out);
-/* Players of the stream are told it ended and closed; the handle is freed. */
+/* Players of the stream are told it ended and closed; the handle is freed. Waits for the reactor
+ * thread, so that no callback of the stream runs after it returns: do not call it from a
+ * callback. */
 void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st);
 
 enum ezr_frame_kind {

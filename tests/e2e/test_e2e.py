@@ -259,6 +259,93 @@ def test_eos_notifies_players():
         s.stop()
 
 
+def test_signals_stats_and_remove_client():
+    with Server() as s:
+        events = []
+        s.sink.connect("client-added", lambda e, cid, addr: events.append(("added", cid, addr)))
+        s.sink.connect("client-removed",
+                       lambda e, cid, why: events.append(("removed", cid, why)))
+        s.wait_video_frames(1)
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        wait_for(lambda: events, 5, "client-added")
+        kind, cid, addr = events[0]
+        check(kind == "added" and addr.startswith("127.0.0.1:"), "first event: %r" % events)
+        stats = s.sink.get_property("stats")
+        check(stats.get_uint("clients")[1] == 1, "stats clients: %s" % stats.to_string())
+        clients = stats.get_value("client-list")
+        check(len(clients) == 1 and clients[0].get_uint64("client-id")[1] == cid,
+              "client-list: %s" % stats.to_string())
+        one = s.sink.emit("get-stats", cid)
+        check(one is not None and one.get_uint64("bytes-sent")[1] > 0,
+              "get-stats: %s" % (one and one.to_string()))
+        check(s.sink.emit("get-stats", cid + 1000) is None, "get-stats of an unknown id")
+        s.sink.emit("remove-client", cid)
+        expect_closed(c)
+        c.close()
+        wait_for(lambda: len(events) == 2, 5, "client-removed")
+        check(events[1][0] == "removed" and events[1][1] == cid, "events: %r" % events)
+        check(s.sink.get_property("stats").get_uint64("disconnects-removed")[1] == 1,
+              "disconnects-removed not counted")
+        # The same, as element messages on the bus (what gst-launch-1.0 -m prints).
+        names = []
+        while True:
+            m = s.bus.pop_filtered(Gst.MessageType.ELEMENT)
+            if not m:
+                break
+            names.append(m.get_structure().get_name())
+        check(names.count("ezrtmp-client-added") == 1 and
+              names.count("ezrtmp-client-removed") == 1, "bus messages: %r" % names)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_elements_one_port():
+    # Two renditions of one pipeline on one port, each with its own stream key.
+    port = free_port()
+    desc = (
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! tee name=t "
+        "t. ! queue ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
+        "! flvmux streamable=true ! ezrtmpserversink name=hi host=127.0.0.1 port=%d stream-key=hi "
+        "t. ! queue ! videoscale ! video/x-raw,width=160,height=120 "
+        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
+        "! flvmux streamable=true ! ezrtmpserversink name=lo host=127.0.0.1 port=%d stream-key=lo"
+        % (port, port))
+    p = Gst.parse_launch(desc)
+    try:
+        check(p.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE,
+              "two elements on one port did not start")
+        for key, width in (("hi", 320), ("lo", 160)):
+            rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
+                                "rtmp://127.0.0.1:%d/live/%s" % (port, key)], 30)
+            check(rc == 0, "ffprobe %s: %s" % (key, err))
+            v = [x for x in json.loads(out)["streams"] if x["codec_type"] == "video"]
+            check(v and v[0]["width"] == width, "%s: %r" % (key, v))
+        # A third element with a key already served on that port is refused at READY.
+        dup = Gst.ElementFactory.make("ezrtmpserversink", None)
+        dup.set_property("host", "127.0.0.1")
+        dup.set_property("port", port)
+        dup.set_property("stream-key", "hi")
+        bus = Gst.Bus.new()
+        dup.set_bus(bus)
+        check(dup.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE,
+              "a duplicate stream key on the same port was accepted")
+        m = bus.pop_filtered(Gst.MessageType.ERROR)
+        check(m is not None and "already served" in m.parse_error()[0].message,
+              "duplicate error: %s" % (m and m.parse_error()[0].message))
+        dup.set_state(Gst.State.NULL)
+    finally:
+        p.set_state(Gst.State.NULL)
+    # The last element gone, the port is free again.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     fn = globals().get("test_" + name)

@@ -1,0 +1,18 @@
+/* Servers shared by the ezrtmpserversink elements of one process: elements with the same host
+ * and a fixed port use one listening socket and reactor, each serving its own app/stream-key.
+ * A server lives while any element holds it. Port 0 is never shared (each asked for its own
+ * free port). */
+#ifndef EZR_SERVER_POOL_H
+#define EZR_SERVER_POOL_H
+
+#include <glib.h>
+
+#include "ezr_server.h"
+
+/* Returns a reference to the server for host:port, starting it with cfg if there is none.
+ * On failure returns NULL and *err holds the library's error code. */
+struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err);
+/* Drops a reference; the last one stops the server. */
+void ezr_server_pool_release(struct ezr_server *server);
+
+#endif
