@@ -346,6 +346,38 @@ def test_two_elements_one_port():
         sock.bind(("127.0.0.1", port))
 
 
+def run_example(cmd):
+    """Runs an embedding example for a few seconds with a player connecting; returns its output."""
+    p = subprocess.Popen(cmd + ["--port", "0", "--seconds", "6"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        check(first.startswith("serving rtmp://127.0.0.1:"), "first line: %r" % first)
+        port = int(first.split(":")[2].split("/")[0])
+        c = RtmpClient("127.0.0.1", port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        c.close()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 0, "example exited with %d: %s" % (p.returncode, err))
+    lines = out.splitlines()
+    check(any(x.startswith("client-added id=") for x in lines), "no client-added in %r" % lines)
+    check(any(x.startswith("client-removed id=") for x in lines), "no client-removed: %r" % lines)
+    check(any(x.startswith("stats: clients=") for x in lines), "no stats line: %r" % lines)
+
+
+def test_example_c():
+    run_example([os.environ["EZRTMP_EMBED_C"]])
+
+
+def test_example_python():
+    run_example([sys.executable, os.environ["EZRTMP_EMBED_PY"]])
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     fn = globals().get("test_" + name)
