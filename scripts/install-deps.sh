@@ -12,7 +12,8 @@ packages=(
     gstreamer1.0-plugins-base-apps
 )
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(ffmpeg rtmpdump python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0)
+    packages+=(ffmpeg rtmpdump python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+               nginx libnginx-mod-rtmp)
 fi
 
 missing=()

@@ -346,6 +346,63 @@ def test_two_elements_one_port():
         sock.bind(("127.0.0.1", port))
 
 
+NGINX_EDGE_CONF = """
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{edge_port};
+        application live {{
+            live on;
+            # The origin: this pipeline's ezrtmpserversink.
+            pull rtmp://127.0.0.1:{origin_port}/live;
+        }}
+    }}
+}}
+"""
+
+
+def port_open(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_nginx_edge_pull():
+    """nginx-rtmp as an edge pulling from the element; a player reads the stream from nginx."""
+    with Server() as s, tempfile.TemporaryDirectory() as tmp:
+        s.wait_video_frames(1)
+        edge_port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=s.port))
+        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
+                     "nginx to listen")
+            check(nginx.poll() is None, "nginx exited: %s" % nginx.stderr.read().decode())
+            rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
+                                "rtmp://127.0.0.1:%d/live/stream" % edge_port], 30)
+            check(rc == 0, "ffprobe through nginx failed: %s" % err)
+            streams = json.loads(out)["streams"]
+            codecs = sorted(x["codec_name"] for x in streams)
+            check(codecs == ["aac", "h264"], "streams through nginx: %r" % codecs)
+            check(s.sink.get_property("stats").get_uint64("clients-total")[1] >= 1,
+                  "nginx never played from the origin")
+        finally:
+            nginx.terminate()
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait()
+
+
 def run_example(cmd):
     """Runs an embedding example for a few seconds with a player connecting; returns its output."""
     p = subprocess.Popen(cmd + ["--port", "0", "--seconds", "6"], stdout=subprocess.PIPE,
