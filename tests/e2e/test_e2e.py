@@ -403,6 +403,44 @@ def test_nginx_edge_pull():
                 nginx.wait()
 
 
+def test_sync_false_and_latency():
+    """sync=false serves a live source without clock throttling; latency queries are answered
+    as GstBaseSink does (live with sync=true)."""
+    for sync in (True, False):
+        with Server(props="sync=%s" % ("true" if sync else "false")) as s:
+            s.wait_video_frames(1)
+            c = RtmpClient("127.0.0.1", s.port)
+            c.start_play("live", "stream")
+            frames = collect_video(c, 30)
+            c.close()
+            check(len(frames) == 30, "sync=%s: %d frames" % (sync, len(frames)))
+            q = Gst.Query.new_latency()
+            check(s.sink.query(q), "sync=%s: latency query not answered" % sync)
+            live, minimum, _ = q.parse_latency()
+            if sync:
+                check(live and minimum > 0, "sync=true: live=%s min=%d" % (live, minimum))
+            s.check_no_error()
+
+
+def test_meson_install():
+    """meson install puts the plugin in GStreamer's own plugin directory."""
+    build = os.environ["EZRTMP_BUILD_ROOT"]
+    with tempfile.TemporaryDirectory() as dest:
+        rc, out, err = run(["meson", "install", "-C", build, "--destdir", dest,
+                            "--no-rebuild", "--quiet"], 120)
+        check(rc == 0, "meson install failed: %s %s" % (out, err))
+        pluginsdir = subprocess.run(["pkg-config", "--variable=pluginsdir", "gstreamer-1.0"],
+                                    capture_output=True, text=True).stdout.strip()
+        installed = dest + pluginsdir + "/libgstezrtmp.so"
+        check(os.path.exists(installed), "%s not installed" % installed)
+        env = dict(os.environ, GST_PLUGIN_PATH="", GST_PLUGIN_SYSTEM_PATH=dest + pluginsdir,
+                   GST_REGISTRY=dest + "/registry.bin")
+        p = subprocess.run(["gst-inspect-1.0", "ezrtmpserversink"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        check(p.returncode == 0 and "bound-port" in p.stdout,
+              "gst-inspect of the installed plugin: %s" % p.stderr)
+
+
 def run_example(cmd):
     """Runs an embedding example for a few seconds with a player connecting; returns its output."""
     p = subprocess.Popen(cmd + ["--port", "0", "--seconds", "6"], stdout=subprocess.PIPE,
