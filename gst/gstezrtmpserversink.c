@@ -672,7 +672,9 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     gst_element_class_set_static_metadata(
         element_class, "RTMP server sink", "Sink/Network",
         "Serves FLV from flvmux to RTMP players (ffplay, VLC, OBS, rtmpdump, rtmp2src) from an "
-        "embedded RTMP server",
+        "embedded RTMP server. Example: gst-launch-1.0 videotestsrc is-live=true ! x264enc "
+        "tune=zerolatency ! flvmux streamable=true ! ezrtmpserversink port=1935, then "
+        "ffplay rtmp://localhost:1935/live/stream",
         "ezrtmp developers");
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     element_class->change_state = change_state;
