@@ -29,50 +29,49 @@ static void send_message(struct ezr_session *s, uint32_t csid, uint8_t type, uin
     ezr_chunk_write(&s->out, csid, 0, type, msid, body->data, body->len, out_chunk_size(s));
 }
 
-/* onStatus(0, null, {level, code, description}) on the given message stream. */
-static void send_status(struct ezr_session *s, uint32_t msid, const char *level, const char *code,
-                        const char *description)
-{
-    struct ezr_buf b;
-    ezr_buf_init(&b);
-    ezr_amf0_put_cstring(&b, "onStatus");
-    ezr_amf0_put_number(&b, 0);
-    ezr_amf0_put_null(&b);
-    ezr_amf0_put_object_begin(&b);
-    ezr_amf0_put_key(&b, "level");
-    ezr_amf0_put_cstring(&b, level);
-    ezr_amf0_put_key(&b, "code");
-    ezr_amf0_put_cstring(&b, code);
-    ezr_amf0_put_key(&b, "description");
-    ezr_amf0_put_cstring(&b, description);
-    if (s->name[0]) {
-        ezr_amf0_put_key(&b, "details");
-        ezr_amf0_put_cstring(&b, s->name);
-    }
-    ezr_amf0_put_object_end(&b);
-    send_message(s, EZR_CSID_COMMAND, EZR_MSG_COMMAND_AMF0, msid, &b);
-    ezr_buf_free(&b);
-}
-
-/* _result or _error(txid, null-or-props, info). */
-static void send_reply(struct ezr_session *s, const char *name, double txid, const char *level,
-                       const char *code, const char *description)
+/* name(txid, null, {level, code, description, details}): the shape of onStatus, _error and
+ * notifications. Absent (NULL) fields are left out; with no code there is no object at all. */
+static void send_info(struct ezr_session *s, uint32_t msid, const char *name, double txid,
+                      const char *level, const char *code, const char *description,
+                      const char *details)
 {
     struct ezr_buf b;
     ezr_buf_init(&b);
     ezr_amf0_put_cstring(&b, name);
     ezr_amf0_put_number(&b, txid);
     ezr_amf0_put_null(&b);
-    ezr_amf0_put_object_begin(&b);
-    ezr_amf0_put_key(&b, "level");
-    ezr_amf0_put_cstring(&b, level);
-    ezr_amf0_put_key(&b, "code");
-    ezr_amf0_put_cstring(&b, code);
-    ezr_amf0_put_key(&b, "description");
-    ezr_amf0_put_cstring(&b, description);
-    ezr_amf0_put_object_end(&b);
-    send_message(s, EZR_CSID_COMMAND, EZR_MSG_COMMAND_AMF0, 0, &b);
+    if (code) {
+        ezr_amf0_put_object_begin(&b);
+        if (level) {
+            ezr_amf0_put_key(&b, "level");
+            ezr_amf0_put_cstring(&b, level);
+        }
+        ezr_amf0_put_key(&b, "code");
+        ezr_amf0_put_cstring(&b, code);
+        ezr_amf0_put_key(&b, "description");
+        ezr_amf0_put_cstring(&b, description);
+        if (details) {
+            ezr_amf0_put_key(&b, "details");
+            ezr_amf0_put_cstring(&b, details);
+        }
+        ezr_amf0_put_object_end(&b);
+    }
+    send_message(s, EZR_CSID_COMMAND, EZR_MSG_COMMAND_AMF0, msid, &b);
     ezr_buf_free(&b);
+}
+
+/* onStatus on the given message stream, naming the stream played. */
+static void send_status(struct ezr_session *s, uint32_t msid, const char *level, const char *code,
+                        const char *description)
+{
+    send_info(s, msid, "onStatus", 0, level, code, description, s->name[0] ? s->name : NULL);
+}
+
+/* _result or _error(txid, null, info). */
+static void send_reply(struct ezr_session *s, const char *name, double txid, const char *level,
+                       const char *code, const char *description)
+{
+    send_info(s, 0, name, txid, level, code, description, NULL);
 }
 
 /* _result(txid, null, value) with a number or null value. */
@@ -95,21 +94,7 @@ static void send_result_number(struct ezr_session *s, double txid, const double 
 static void send_notify(struct ezr_session *s, const char *name, const char *code,
                         const char *description)
 {
-    struct ezr_buf b;
-    ezr_buf_init(&b);
-    ezr_amf0_put_cstring(&b, name);
-    ezr_amf0_put_number(&b, 0);
-    ezr_amf0_put_null(&b);
-    if (code) {
-        ezr_amf0_put_object_begin(&b);
-        ezr_amf0_put_key(&b, "code");
-        ezr_amf0_put_cstring(&b, code);
-        ezr_amf0_put_key(&b, "description");
-        ezr_amf0_put_cstring(&b, description);
-        ezr_amf0_put_object_end(&b);
-    }
-    send_message(s, EZR_CSID_COMMAND, EZR_MSG_COMMAND_AMF0, 0, &b);
-    ezr_buf_free(&b);
+    send_info(s, 0, name, 0, NULL, code, description, NULL);
 }
 
 static int close_with(struct ezr_session *s, int err, const char *reason)
