@@ -13,7 +13,7 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(ffmpeg rtmpdump python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-               nginx libnginx-mod-rtmp)
+               nginx libnginx-mod-rtmp clang libclang-rt-14-dev)
 fi
 
 missing=()

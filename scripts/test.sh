@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test dependencies, builds, and runs every test: a normal build (all suites:
-# unit, check, e2e) and an AddressSanitizer + UndefinedBehaviorSanitizer build (unit, check).
+# unit, check, e2e), an AddressSanitizer + UndefinedBehaviorSanitizer build (unit, check), and
+# the libFuzzer targets for a bounded time each (FUZZ_SECONDS, default 30).
 # Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,13 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
     meson test -C build-asan --print-errorlogs --suite check --num-processes 2 \
     --logbase testlog-check || status=1
+# libFuzzer targets, each run for a bounded time (clang is installed with the test packages).
+if command -v clang >/dev/null; then
+    if [[ ! -f build-fuzz/build.ninja ]]; then
+        CC=clang meson setup build-fuzz -Dfuzzing=true -Dfuzz_seconds="${FUZZ_SECONDS:-30}" -Dtests=disabled -Dgst=disabled \
+            >/dev/null || exit 1
+    fi
+    ninja -C build-fuzz || exit 1
+    meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+fi
 exit $status
