@@ -53,6 +53,12 @@ enum {
     PROP_CHUNK_SIZE,
     PROP_MAX_GOPS,
     PROP_MAX_CONNECTIONS,
+    PROP_QUEUE_WARNING_BYTES,
+    PROP_QUEUE_HIGH_BYTES,
+    PROP_QUEUE_MAX_BYTES,
+    PROP_HANDSHAKE_TIMEOUT,
+    PROP_CLIENT_TIMEOUT,
+    PROP_SEND_BUFFER_SIZE,
     PROP_STATS,
 };
 
@@ -72,6 +78,12 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_CHUNK_SIZE EZR_DEFAULT_CHUNK_SIZE
 #define DEFAULT_MAX_GOPS EZR_DEFAULT_MAX_GOPS
 #define DEFAULT_MAX_CONNECTIONS EZR_DEFAULT_MAX_CONNECTIONS
+#define DEFAULT_QUEUE_WARNING_BYTES EZR_DEFAULT_QUEUE_WARNING_BYTES
+#define DEFAULT_QUEUE_HIGH_BYTES EZR_DEFAULT_QUEUE_HIGH_BYTES
+#define DEFAULT_QUEUE_MAX_BYTES EZR_DEFAULT_QUEUE_MAX_BYTES
+#define DEFAULT_HANDSHAKE_TIMEOUT EZR_DEFAULT_HANDSHAKE_TIMEOUT_S
+#define DEFAULT_CLIENT_TIMEOUT EZR_DEFAULT_CLIENT_TIMEOUT_S
+#define DEFAULT_SEND_BUFFER_SIZE 0
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
 /* How long a stats query waits for the server thread. */
@@ -126,6 +138,12 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     cfg.port = (uint16_t)self->port;
     cfg.chunk_size = self->chunk_size;
     cfg.max_connections = self->max_connections;
+    cfg.queue_warning_bytes = self->queue_warning_bytes;
+    cfg.queue_high_bytes = self->queue_high_bytes;
+    cfg.queue_max_bytes = self->queue_max_bytes;
+    cfg.handshake_timeout_ms = self->handshake_timeout * 1000u;
+    cfg.client_timeout_ms = self->client_timeout * 1000u;
+    cfg.send_buffer_bytes = self->send_buffer_size;
     guint max_gops = self->max_gops;
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
@@ -134,7 +152,17 @@ static gboolean open_server(GstEzrtmpServerSink *self)
 
     struct ezr_stream *stream = NULL;
     int rc = 0;
-    struct ezr_server *server = ezr_server_pool_acquire(&cfg, &rc);
+    struct ezr_server *server = NULL;
+    if (!(cfg.queue_warning_bytes < cfg.queue_high_bytes &&
+          cfg.queue_high_bytes < cfg.queue_max_bytes)) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("queue-warning-bytes (%u) < queue-high-bytes (%u) < queue-max-bytes "
+                           "(%u) must hold",
+                           cfg.queue_warning_bytes, cfg.queue_high_bytes, cfg.queue_max_bytes),
+                          (NULL));
+        goto out;
+    }
+    server = ezr_server_pool_acquire(&cfg, &rc);
     if (!server) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
                           ("Could not listen on %s:%u: %s", host, cfg.port, ezr_strerror(rc)),
@@ -498,6 +526,24 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_MAX_CONNECTIONS:
         self->max_connections = g_value_get_uint(value);
         break;
+    case PROP_QUEUE_WARNING_BYTES:
+        self->queue_warning_bytes = g_value_get_uint(value);
+        break;
+    case PROP_QUEUE_HIGH_BYTES:
+        self->queue_high_bytes = g_value_get_uint(value);
+        break;
+    case PROP_QUEUE_MAX_BYTES:
+        self->queue_max_bytes = g_value_get_uint(value);
+        break;
+    case PROP_HANDSHAKE_TIMEOUT:
+        self->handshake_timeout = g_value_get_uint(value);
+        break;
+    case PROP_CLIENT_TIMEOUT:
+        self->client_timeout = g_value_get_uint(value);
+        break;
+    case PROP_SEND_BUFFER_SIZE:
+        self->send_buffer_size = g_value_get_uint(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -537,6 +583,24 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         break;
     case PROP_MAX_CONNECTIONS:
         g_value_set_uint(value, self->max_connections);
+        break;
+    case PROP_QUEUE_WARNING_BYTES:
+        g_value_set_uint(value, self->queue_warning_bytes);
+        break;
+    case PROP_QUEUE_HIGH_BYTES:
+        g_value_set_uint(value, self->queue_high_bytes);
+        break;
+    case PROP_QUEUE_MAX_BYTES:
+        g_value_set_uint(value, self->queue_max_bytes);
+        break;
+    case PROP_HANDSHAKE_TIMEOUT:
+        g_value_set_uint(value, self->handshake_timeout);
+        break;
+    case PROP_CLIENT_TIMEOUT:
+        g_value_set_uint(value, self->client_timeout);
+        break;
+    case PROP_SEND_BUFFER_SIZE:
+        g_value_set_uint(value, self->send_buffer_size);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -613,6 +677,43 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                           "Most simultaneous RTMP connections; further ones are closed at once. "
                           "Capped at 80% of the process's file descriptor limit",
                           1, 1000000, DEFAULT_MAX_CONNECTIONS, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_QUEUE_WARNING_BYTES,
+        g_param_spec_uint("queue-warning-bytes", "Queue warning level",
+                          "Bytes queued for a player from which its non-key video frames are "
+                          "dropped (audio, keyframes and headers still go)",
+                          1, G_MAXUINT32 - 2, DEFAULT_QUEUE_WARNING_BYTES, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_QUEUE_HIGH_BYTES,
+        g_param_spec_uint("queue-high-bytes", "Queue high level",
+                          "Bytes queued for a player from which only keyframes and headers are "
+                          "sent; must be above queue-warning-bytes",
+                          2, G_MAXUINT32 - 1, DEFAULT_QUEUE_HIGH_BYTES, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_QUEUE_MAX_BYTES,
+        g_param_spec_uint("queue-max-bytes", "Queue maximum",
+                          "Bytes queued for a player at which it is disconnected; must be above "
+                          "queue-high-bytes",
+                          3, G_MAXUINT32, DEFAULT_QUEUE_MAX_BYTES, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_HANDSHAKE_TIMEOUT,
+        g_param_spec_uint("handshake-timeout", "Handshake timeout",
+                          "Seconds a connection may take to finish the handshake and start "
+                          "playing before it is closed (0 = no limit)",
+                          0, 3600, DEFAULT_HANDSHAKE_TIMEOUT, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_CLIENT_TIMEOUT,
+        g_param_spec_uint("client-timeout", "Client timeout",
+                          "Seconds a player may read nothing while data waits for it before it "
+                          "is closed (0 = no limit)",
+                          0, 3600, DEFAULT_CLIENT_TIMEOUT, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_SEND_BUFFER_SIZE,
+        g_param_spec_uint("send-buffer-size", "Send buffer size",
+                          "Kernel send buffer of each player socket in bytes (SO_SNDBUF); 0 keeps "
+                          "the kernel's autotuning. A small value makes the queue levels react "
+                          "sooner to a slow player",
+                          0, G_MAXINT32, DEFAULT_SEND_BUFFER_SIZE, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
@@ -697,6 +798,12 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->chunk_size = DEFAULT_CHUNK_SIZE;
     self->max_gops = DEFAULT_MAX_GOPS;
     self->max_connections = DEFAULT_MAX_CONNECTIONS;
+    self->queue_warning_bytes = DEFAULT_QUEUE_WARNING_BYTES;
+    self->queue_high_bytes = DEFAULT_QUEUE_HIGH_BYTES;
+    self->queue_max_bytes = DEFAULT_QUEUE_MAX_BYTES;
+    self->handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
+    self->client_timeout = DEFAULT_CLIENT_TIMEOUT;
+    self->send_buffer_size = DEFAULT_SEND_BUFFER_SIZE;
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
 }

@@ -27,6 +27,12 @@ struct _GstEzrtmpServerSink {
     guint chunk_size;
     guint max_gops;
     guint max_connections;
+    guint queue_warning_bytes;
+    guint queue_high_bytes;
+    guint queue_max_bytes;
+    guint handshake_timeout;
+    guint client_timeout;
+    guint send_buffer_size;
 
     /* Open from READY to NULL. */
     struct ezr_server *server;

@@ -67,6 +67,9 @@
 
 /* Seconds a client may take to finish the handshake and start playing. */
 #define EZR_DEFAULT_HANDSHAKE_TIMEOUT_S 10u
+/* Seconds a player's socket may accept nothing while we have data for it. Longer than any
+ * player's pause in reading (ffplay stops reading when its buffer is full, for a second or two). */
+#define EZR_DEFAULT_CLIENT_TIMEOUT_S 30u
 
 /* createStream calls one connection may make. Players make one; a loop of them is abuse. */
 #define EZR_MAX_STREAMS_PER_CONN 16u

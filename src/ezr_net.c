@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -91,4 +92,12 @@ int ezr_net_accept(int listen_fd, char *addr, size_t cap)
     }
     snprintf(addr, cap, "%s:%u", ip, p);
     return fd;
+}
+
+void ezr_net_set_send_buffer(int fd, uint32_t bytes)
+{
+    if (bytes) {
+        int v = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    }
 }

@@ -13,5 +13,7 @@ int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound
  * is pending, or EZR_ESYS (errno says why: EMFILE when out of descriptors). addr receives
  * "ip:port" (NUL-terminated, truncated to cap). */
 int ezr_net_accept(int listen_fd, char *addr, size_t cap);
+/* Fixes a socket's send buffer (SO_SNDBUF); 0 keeps the kernel's autotuning. */
+void ezr_net_set_send_buffer(int fd, uint32_t bytes);
 
 #endif

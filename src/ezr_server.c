@@ -90,6 +90,7 @@ struct ezr_client {
     struct ezr_buf in;
     uint64_t id;
     uint64_t accepted_ms;
+    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
     char addr[64];
     bool dirty;       /* has bytes queued since the last flush */
     bool closing;     /* close once the queue is written */
@@ -105,6 +106,8 @@ struct ezr_server {
     uint32_t chunk_size;
     uint32_t max_connections;
     uint32_t handshake_timeout_ms;
+    uint32_t client_timeout_ms;
+    uint32_t send_buffer_bytes;
     ezr_log_fn log;
     void *log_ctx;
     struct ezr_queue_limits qlimits;
@@ -257,6 +260,7 @@ static void client_flush(struct ezr_client *c)
             return;
         }
         ezr_queue_advance(&c->q, (size_t)w);
+        c->progress_ms = now_ms();
         if (c->stream)
             c->stream->stats.bytes_sent += (uint64_t)w;
     }
@@ -493,11 +497,12 @@ static void accept_clients(struct ezr_server *s)
             srv_log(s, EZR_LOG_WARNING, "refused %s: out of memory", addr);
             continue;
         }
+        ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
         c->io.fd = fd;
         c->io.fn = client_event;
         c->srv = s;
         c->id = ++s->next_id;
-        c->accepted_ms = now_ms();
+        c->accepted_ms = c->progress_ms = now_ms();
         snprintf(c->addr, sizeof c->addr, "%s", addr);
         ezr_queue_init(&c->q);
         ezr_buf_init(&c->in);
@@ -708,14 +713,17 @@ static void tick(struct ezr_server *s, uint64_t now)
 {
     if (s->accept_blocked)
         accept_clients(s);
-    if (!s->handshake_timeout_ms)
-        return;
     for (struct ezr_client *c = s->clients, *next; c; c = next) {
         next = c->next;
-        if (c->sess.state != EZR_SESSION_PLAYING && !c->closing &&
+        if (ezr_queue_empty(&c->q))
+            c->progress_ms = now;
+        if (s->handshake_timeout_ms && c->sess.state != EZR_SESSION_PLAYING && !c->stream &&
             now - c->accepted_ms > s->handshake_timeout_ms)
             client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                          "did not start playing within the handshake timeout");
+        else if (s->client_timeout_ms && now - c->progress_ms > s->client_timeout_ms)
+            client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
+                         "player read nothing within the client timeout");
     }
 }
 
@@ -763,6 +771,7 @@ void ezr_server_config_init(struct ezr_server_config *cfg)
     cfg->chunk_size = EZR_DEFAULT_CHUNK_SIZE;
     cfg->max_connections = EZR_DEFAULT_MAX_CONNECTIONS;
     cfg->handshake_timeout_ms = EZR_DEFAULT_HANDSHAKE_TIMEOUT_S * 1000u;
+    cfg->client_timeout_ms = EZR_DEFAULT_CLIENT_TIMEOUT_S * 1000u;
 }
 
 /* Raises the soft descriptor limit to the hard one and returns 80% of it: the rest stays for
@@ -795,9 +804,17 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->handshake_timeout_ms = cfg->handshake_timeout_ms;
     s->log = cfg->log;
     s->log_ctx = cfg->log_ctx;
-    s->qlimits = (struct ezr_queue_limits){EZR_DEFAULT_QUEUE_WARNING_BYTES,
-                                           EZR_DEFAULT_QUEUE_HIGH_BYTES,
-                                           EZR_DEFAULT_QUEUE_MAX_BYTES};
+    s->client_timeout_ms = cfg->client_timeout_ms;
+    s->send_buffer_bytes = cfg->send_buffer_bytes;
+    s->qlimits = (struct ezr_queue_limits){
+        cfg->queue_warning_bytes ? cfg->queue_warning_bytes : EZR_DEFAULT_QUEUE_WARNING_BYTES,
+        cfg->queue_high_bytes ? cfg->queue_high_bytes : EZR_DEFAULT_QUEUE_HIGH_BYTES,
+        cfg->queue_max_bytes ? cfg->queue_max_bytes : EZR_DEFAULT_QUEUE_MAX_BYTES};
+    if (!(s->qlimits.warning_bytes < s->qlimits.high_bytes &&
+          s->qlimits.high_bytes < s->qlimits.max_bytes)) {
+        free(s);
+        return EZR_EINVAL;
+    }
     uint32_t want = cfg->max_connections ? cfg->max_connections : EZR_DEFAULT_MAX_CONNECTIONS;
     uint32_t budget = fd_budget();
     s->max_connections = want < budget ? want : budget;

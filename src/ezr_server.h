@@ -34,6 +34,16 @@ struct ezr_server_config {
     uint32_t chunk_size;           /* our outgoing chunk size */
     uint32_t max_connections;      /* 0 = EZR_DEFAULT_MAX_CONNECTIONS; capped at 80% of fds */
     uint32_t handshake_timeout_ms; /* to finish handshake and start playing; 0 = none */
+    uint32_t client_timeout_ms;    /* a player whose socket takes nothing this long; 0 = none */
+    /* Write queue tiers per player (bytes queued, not yet written): from warning non-key video
+     * is dropped, from high all but keyframes and headers, at max the player is disconnected.
+     * 0 = the defaults (1, 2, 4 MiB); they must rise strictly. */
+    uint32_t queue_warning_bytes;
+    uint32_t queue_high_bytes;
+    uint32_t queue_max_bytes;
+    /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
+     * megabytes in the kernel before our queue, and its tiers, see any of it). */
+    uint32_t send_buffer_bytes;
     ezr_log_fn log;                /* may be NULL */
     void *log_ctx;
 };

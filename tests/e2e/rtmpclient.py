@@ -111,8 +111,15 @@ class Message:
 
 
 class RtmpClient:
-    def __init__(self, host, port, timeout=10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=10.0, rcvbuf=None):
+        if rcvbuf:
+            # Set before connecting so the advertised window stays small: a slow player.
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.in_chunk = 128
         self.out_chunk = 128

@@ -422,6 +422,62 @@ def test_sync_false_and_latency():
             s.check_no_error()
 
 
+def test_stalled_player_disconnected_others_unaffected():
+    """A player that stops reading climbs the queue tiers and is disconnected as too slow; what
+    it did get never has an inter frame after a gap; a player beside it sees no gap."""
+    props = ("queue-warning-bytes=20000 queue-high-bytes=40000 queue-max-bytes=60000 "
+             "client-timeout=0 send-buffer-size=16384")
+    with Server(props=props) as s:
+        removed = []
+        s.sink.connect("client-removed", lambda e, cid, why: removed.append(why))
+        s.wait_video_frames(1)
+        stalled = RtmpClient("127.0.0.1", s.port, rcvbuf=4096)
+        stalled.start_play("live", "stream")
+        good = RtmpClient("127.0.0.1", s.port)
+        good.start_play("live", "stream")
+        # The good player reads on until the stalled one is gone, plus one more second.
+        last, gaps, frames = None, [], 0
+        deadline = time.monotonic() + 40
+        gone_at = None
+        while time.monotonic() < deadline:
+            m = good.read_message(5)
+            if m.type != 9 or is_video_header(m):
+                continue
+            frames += 1
+            if last is not None and m.ts - last > 500:
+                gaps.append((last, m.ts))
+            last = m.ts
+            if removed and gone_at is None:
+                gone_at = m.ts
+            if gone_at is not None and m.ts - gone_at > 1000:
+                break
+        good.close()
+        check(removed, "the stalled player was never disconnected")
+        check("slow" in removed[0], "stalled player removed for: %r" % removed)
+        check(not gaps, "the good player saw gaps over 500 ms: %r" % gaps)
+        stats = s.sink.get_property("stats")
+        check(stats.get_uint64("disconnects-slow")[1] == 1, "disconnects-slow: %s"
+              % stats.to_string())
+        dropped = (stats.get_uint64("frames-dropped-warning")[1] +
+                   stats.get_uint64("frames-dropped-high")[1])
+        check(dropped > 0, "no frame was dropped before the disconnect")
+        # What the stalled player was sent: after any hole in the video, a keyframe first.
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        video = []
+        try:
+            while True:
+                m = stalled.read_message(5)
+                if m.type == 9 and not is_video_header(m):
+                    video.append(m)
+        except (Closed, TimeoutError):
+            pass
+        stalled.close()
+        check(video and is_keyframe(video[0]), "stalled player's first frame is not a keyframe")
+        for a, b in zip(video, video[1:]):
+            if b.ts - a.ts > 50:  # 30 fps: a hole
+                check(is_keyframe(b), "inter frame at %d after a hole from %d" % (b.ts, a.ts))
+
+
 def test_meson_install():
     """meson install puts the plugin in GStreamer's own plugin directory."""
     build = os.environ["EZRTMP_BUILD_ROOT"]
