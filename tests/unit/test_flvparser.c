@@ -2,6 +2,7 @@
 #include "ezr_test.h"
 
 #include "ezrflvparser.h"
+#include "flv_fixture.h"
 
 struct seen {
     struct ezr_flv_tag t[32];
@@ -21,53 +22,22 @@ static int collect(void *ctx, const struct ezr_flv_tag *tag)
     return 0;
 }
 
-static size_t put_tag(uint8_t *o, uint8_t type, uint32_t ts, const uint8_t *body, size_t len)
-{
-    o[0] = type;
-    o[1] = (uint8_t)(len >> 16);
-    o[2] = (uint8_t)(len >> 8);
-    o[3] = (uint8_t)len;
-    o[4] = (uint8_t)(ts >> 16);
-    o[5] = (uint8_t)(ts >> 8);
-    o[6] = (uint8_t)ts;
-    o[7] = (uint8_t)(ts >> 24);
-    o[8] = o[9] = o[10] = 0;
-    memcpy(o + 11, body, len);
-    size_t total = 11 + len;
-    o[total] = (uint8_t)(total >> 24);
-    o[total + 1] = (uint8_t)(total >> 16);
-    o[total + 2] = (uint8_t)(total >> 8);
-    o[total + 3] = (uint8_t)total;
-    return total + 4;
-}
-
-static const uint8_t meta[] = {0x02, 0, 10, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a',
-                               0x08, 0, 0, 0, 0, 0, 0, 9};
-static const uint8_t avc_hdr[] = {0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f};
-static const uint8_t avc_key[] = {0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65};
-static const uint8_t avc_inter[] = {0x27, 1, 0, 0, 0x21, 0, 0, 0, 1, 0x41};
-static const uint8_t aac_hdr[] = {0xAF, 0, 0x12, 0x10};
-static const uint8_t aac_raw[] = {0xAF, 1, 0x21, 0x00, 0x49};
 static const uint8_t ex_seq[] = {0x90, 'h', 'v', 'c', '1', 1, 2, 3};   /* key, SequenceStart */
-static const uint8_t ex_key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 9}; /* key, CodedFrames */
-static const uint8_t ex_inter[] = {0xA3, 'h', 'v', 'c', '1', 7};        /* inter, CodedFramesX */
 static const uint8_t info_frame[] = {0x57, 0};                            /* frame type 5 */
 
 /* An FLV file as flvmux writes it. */
 static size_t make_flv(uint8_t *o)
 {
-    const uint8_t header[13] = {'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0};
-    size_t n = 0;
-    memcpy(o, header, sizeof header);
-    n += sizeof header;
-    n += put_tag(o + n, 18, 0, meta, sizeof meta);
-    n += put_tag(o + n, 9, 0, avc_hdr, sizeof avc_hdr);
-    n += put_tag(o + n, 8, 0, aac_hdr, sizeof aac_hdr);
-    n += put_tag(o + n, 9, 0, avc_key, sizeof avc_key);
-    n += put_tag(o + n, 8, 23, aac_raw, sizeof aac_raw);
-    n += put_tag(o + n, 9, 33, avc_inter, sizeof avc_inter);
-    n += put_tag(o + n, 9, 0x12345678, avc_inter, sizeof avc_inter); /* extended byte */
-    n += put_tag(o + n, 9, 100, info_frame, sizeof info_frame);
+    size_t n = sizeof flv_file_header;
+    memcpy(o, flv_file_header, n);
+    n += flv_put_tag(o + n, 18, 0, flv_meta, sizeof flv_meta);
+    n += flv_put_tag(o + n, 9, 0, flv_avc_hdr, sizeof flv_avc_hdr);
+    n += flv_put_tag(o + n, 8, 0, flv_aac_hdr, sizeof flv_aac_hdr);
+    n += flv_put_tag(o + n, 9, 0, flv_avc_key, sizeof flv_avc_key);
+    n += flv_put_tag(o + n, 8, 23, flv_aac_raw, sizeof flv_aac_raw);
+    n += flv_put_tag(o + n, 9, 33, flv_avc_inter, sizeof flv_avc_inter);
+    n += flv_put_tag(o + n, 9, 0x12345678, flv_avc_inter, sizeof flv_avc_inter); /* extended byte */
+    n += flv_put_tag(o + n, 9, 100, info_frame, sizeof info_frame);
     return n;
 }
 
@@ -80,10 +50,10 @@ EZR_TEST(test_tags_parsed_with_times_and_flags)
     struct seen s = {0};
     EZR_CHECK_EQ(ezr_flv_parser_feed(&p, flv, n, collect, &s), 0);
     EZR_CHECK_EQ(s.n, 8);
-    EZR_CHECK(s.t[0].type == 18 && s.t[0].flags == EZR_FLV_METADATA && s.t[0].len == sizeof meta);
+    EZR_CHECK(s.t[0].type == 18 && s.t[0].flags == EZR_FLV_METADATA && s.t[0].len == sizeof flv_meta);
     EZR_CHECK(s.t[1].type == 9 && s.t[1].flags == EZR_FLV_SEQ_HEADER);
     EZR_CHECK(s.t[2].type == 8 && s.t[2].flags == EZR_FLV_SEQ_HEADER);
-    EZR_CHECK(s.t[3].flags == EZR_FLV_KEYFRAME && s.t[3].len == sizeof avc_key);
+    EZR_CHECK(s.t[3].flags == EZR_FLV_KEYFRAME && s.t[3].len == sizeof flv_avc_key);
     EZR_CHECK(s.t[4].type == 8 && s.t[4].flags == 0 && s.t[4].timestamp == 23);
     EZR_CHECK(s.t[5].flags == 0 && s.t[5].timestamp == 33 && s.body0[5] == 0x27);
     EZR_CHECK_EQ(s.t[6].timestamp, 0x12345678);
@@ -121,8 +91,8 @@ EZR_TEST(test_every_split_gives_the_same_tags)
 EZR_TEST(test_tags_without_file_header)
 {
     uint8_t buf[256];
-    size_t n = put_tag(buf, 9, 66, avc_key, sizeof avc_key);
-    n += put_tag(buf + n, 9, 99, avc_inter, sizeof avc_inter);
+    size_t n = flv_put_tag(buf, 9, 66, flv_avc_key, sizeof flv_avc_key);
+    n += flv_put_tag(buf + n, 9, 99, flv_avc_inter, sizeof flv_avc_inter);
     struct ezr_flv_parser p;
     ezr_flv_parser_init(&p);
     struct seen s = {0};
@@ -136,8 +106,8 @@ EZR_TEST(test_tags_without_file_header)
 EZR_TEST(test_enhanced_video_header_classified)
 {
     EZR_CHECK_EQ(ezr_flv_classify(9, ex_seq, sizeof ex_seq), EZR_FLV_SEQ_HEADER);
-    EZR_CHECK_EQ(ezr_flv_classify(9, ex_key, sizeof ex_key), EZR_FLV_KEYFRAME);
-    EZR_CHECK_EQ(ezr_flv_classify(9, ex_inter, sizeof ex_inter), 0);
+    EZR_CHECK_EQ(ezr_flv_classify(9, flv_ex_key, sizeof flv_ex_key), EZR_FLV_KEYFRAME);
+    EZR_CHECK_EQ(ezr_flv_classify(9, flv_ex_inter, sizeof flv_ex_inter), 0);
     const uint8_t ex_end[] = {0x92, 'h', 'v', 'c', '1'}; /* SequenceEnd */
     EZR_CHECK_EQ(ezr_flv_classify(9, ex_end, sizeof ex_end), EZR_FLV_NOT_MEDIA);
 }
@@ -145,16 +115,16 @@ EZR_TEST(test_enhanced_video_header_classified)
 EZR_TEST(test_set_data_frame_wrapper_is_stripped)
 {
     uint8_t body[64] = {0x02, 0, 13, '@', 's', 'e', 't', 'D', 'a', 't', 'a', 'F', 'r', 'a', 'm', 'e'};
-    memcpy(body + 16, meta, sizeof meta);
+    memcpy(body + 16, flv_meta, sizeof flv_meta);
     uint8_t buf[128];
-    size_t n = put_tag(buf, 18, 0, body, 16 + sizeof meta);
+    size_t n = flv_put_tag(buf, 18, 0, body, 16 + sizeof flv_meta);
     struct ezr_flv_parser p;
     ezr_flv_parser_init(&p);
     struct seen s = {0};
     EZR_CHECK_EQ(ezr_flv_parser_feed(&p, buf, n, collect, &s), 0);
     EZR_CHECK_EQ(s.n, 1);
     EZR_CHECK_EQ(s.t[0].flags, EZR_FLV_METADATA);
-    EZR_CHECK_EQ(s.t[0].len, sizeof meta);
+    EZR_CHECK_EQ(s.t[0].len, sizeof flv_meta);
     EZR_CHECK_EQ(s.body0[0], 0x02);
     ezr_flv_parser_clear(&p);
 }

@@ -9,49 +9,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static gsize put_tag(guint8 *o, guint8 type, guint32 ts, const guint8 *body, gsize len)
-{
-    o[0] = type;
-    o[1] = (guint8)(len >> 16);
-    o[2] = (guint8)(len >> 8);
-    o[3] = (guint8)len;
-    o[4] = (guint8)(ts >> 16);
-    o[5] = (guint8)(ts >> 8);
-    o[6] = (guint8)ts;
-    o[7] = (guint8)(ts >> 24);
-    o[8] = o[9] = o[10] = 0;
-    memcpy(o + 11, body, len);
-    gsize total = 11 + len;
-    guint8 size[4] = {(guint8)(total >> 24), (guint8)(total >> 16), (guint8)(total >> 8),
-                      (guint8)total};
-    memcpy(o + total, size, 4);
-    return total + 4;
-}
-
-static const guint8 flv_header[13] = {'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0};
-static const guint8 meta[] = {0x02, 0, 10, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a',
-                              0x08, 0, 0, 0, 0, 0, 0, 9};
-static const guint8 avc_hdr[] = {0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f};
-static const guint8 avc_key[] = {0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65};
-static const guint8 avc_inter[] = {0x27, 1, 0, 0, 0x21, 0, 0, 0, 1, 0x41};
-static const guint8 aac_hdr[] = {0xAF, 0, 0x12, 0x10};
-static const guint8 aac_raw[] = {0xAF, 1, 0x21, 0x00, 0x49};
-static const guint8 ex_key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 9};
-static const guint8 ex_inter[] = {0xA1, 'h', 'v', 'c', '1', 0, 0, 0, 7};
+#include "flv_fixture.h"
 
 /* header, metadata, AVC and AAC headers, keyframe, audio, 2 inter frames: 8 tags after the
  * file header, of which 1 keyframe and 2 sequence headers. */
 static gsize make_flv(guint8 *o)
 {
-    gsize n = sizeof flv_header;
-    memcpy(o, flv_header, n);
-    n += put_tag(o + n, 18, 0, meta, sizeof meta);
-    n += put_tag(o + n, 9, 0, avc_hdr, sizeof avc_hdr);
-    n += put_tag(o + n, 8, 0, aac_hdr, sizeof aac_hdr);
-    n += put_tag(o + n, 9, 0, avc_key, sizeof avc_key);
-    n += put_tag(o + n, 8, 23, aac_raw, sizeof aac_raw);
-    n += put_tag(o + n, 9, 33, avc_inter, sizeof avc_inter);
-    n += put_tag(o + n, 9, 66, avc_inter, sizeof avc_inter);
+    gsize n = sizeof flv_file_header;
+    memcpy(o, flv_file_header, n);
+    n += flv_put_tag(o + n, 18, 0, flv_meta, sizeof flv_meta);
+    n += flv_put_tag(o + n, 9, 0, flv_avc_hdr, sizeof flv_avc_hdr);
+    n += flv_put_tag(o + n, 8, 0, flv_aac_hdr, sizeof flv_aac_hdr);
+    n += flv_put_tag(o + n, 9, 0, flv_avc_key, sizeof flv_avc_key);
+    n += flv_put_tag(o + n, 8, 23, flv_aac_raw, sizeof flv_aac_raw);
+    n += flv_put_tag(o + n, 9, 33, flv_avc_inter, sizeof flv_avc_inter);
+    n += flv_put_tag(o + n, 9, 66, flv_avc_inter, sizeof flv_avc_inter);
     return n;
 }
 
@@ -115,8 +87,8 @@ GST_START_TEST(test_several_tags_in_one_buffer)
     push_bytes(h, flv, n, 0);
     fail_unless_equals_uint64(stat(h->element, "tags-parsed"), 7);
     fail_unless_equals_uint64(stat(h->element, "bytes-in"),
-                              sizeof meta + sizeof avc_hdr + sizeof aac_hdr + sizeof avc_key +
-                                  sizeof aac_raw + 2 * sizeof avc_inter);
+                              sizeof flv_meta + sizeof flv_avc_hdr + sizeof flv_aac_hdr + sizeof flv_avc_key +
+                                  sizeof flv_aac_raw + 2 * sizeof flv_avc_inter);
     gst_harness_teardown(h);
 }
 GST_END_TEST;
@@ -144,11 +116,11 @@ GST_START_TEST(test_streamheader_in_caps_is_parsed_once)
     gsize n;
     /* As flvmux does: file header + metadata, then the AVC header, each also pushed as a
      * HEADER buffer after the caps. */
-    memcpy(t, flv_header, sizeof flv_header);
-    n = sizeof flv_header + put_tag(t + sizeof flv_header, 18, 0, meta, sizeof meta);
+    memcpy(t, flv_file_header, sizeof flv_file_header);
+    n = sizeof flv_file_header + flv_put_tag(t + sizeof flv_file_header, 18, 0, flv_meta, sizeof flv_meta);
     GstBuffer *hb[2];
     hb[0] = gst_buffer_new_memdup(t, n);
-    n = put_tag(t, 9, 0, avc_hdr, sizeof avc_hdr);
+    n = flv_put_tag(t, 9, 0, flv_avc_hdr, sizeof flv_avc_hdr);
     hb[1] = gst_buffer_new_memdup(t, n);
     for (int i = 0; i < 2; i++)
         GST_BUFFER_FLAG_SET(hb[i], GST_BUFFER_FLAG_HEADER);
@@ -158,7 +130,7 @@ GST_START_TEST(test_streamheader_in_caps_is_parsed_once)
     /* The caps deliver the headers once, when the first buffer arrives... */
     for (int i = 0; i < 2; i++)
         fail_unless_equals_int(gst_harness_push(h, gst_buffer_ref(hb[i])), GST_FLOW_OK);
-    n = put_tag(t, 9, 0, avc_key, sizeof avc_key);
+    n = flv_put_tag(t, 9, 0, flv_avc_key, sizeof flv_avc_key);
     push_bytes(h, t, n, 0);
     /* ...and the repeated HEADER buffers are not counted again. */
     fail_unless_equals_uint64(stat(h->element, "script-tags"), 1);
@@ -175,10 +147,10 @@ GST_START_TEST(test_keyframes_detected_legacy_and_enhanced)
     guint8 t[256];
     gsize n = 0;
     GstHarness *h = new_harness();
-    n += put_tag(t + n, 9, 0, avc_key, sizeof avc_key);
-    n += put_tag(t + n, 9, 33, avc_inter, sizeof avc_inter);
-    n += put_tag(t + n, 9, 66, ex_key, sizeof ex_key);
-    n += put_tag(t + n, 9, 99, ex_inter, sizeof ex_inter);
+    n += flv_put_tag(t + n, 9, 0, flv_avc_key, sizeof flv_avc_key);
+    n += flv_put_tag(t + n, 9, 33, flv_avc_inter, sizeof flv_avc_inter);
+    n += flv_put_tag(t + n, 9, 66, flv_ex_key, sizeof flv_ex_key);
+    n += flv_put_tag(t + n, 9, 99, flv_ex_inter, sizeof flv_ex_inter);
     push_bytes(h, t, n, 0);
     fail_unless_equals_uint64(stat(h->element, "video-frames"), 4);
     fail_unless_equals_uint64(stat(h->element, "keyframes"), 2);
