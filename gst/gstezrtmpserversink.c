@@ -59,6 +59,8 @@ enum {
     PROP_HANDSHAKE_TIMEOUT,
     PROP_CLIENT_TIMEOUT,
     PROP_SEND_BUFFER_SIZE,
+    PROP_ALLOWED_CLIENTS,
+    PROP_PLAY_TOKEN,
     PROP_STATS,
 };
 
@@ -135,6 +137,8 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     gchar *host = g_strdup(self->host);
     gchar *app = g_strdup(self->app);
     gchar *key = g_strdup(self->stream_key);
+    gchar *allowed = g_strdup(self->allowed_clients);
+    gchar *token = g_strdup(self->play_token);
     cfg.port = (uint16_t)self->port;
     cfg.chunk_size = self->chunk_size;
     cfg.max_connections = self->max_connections;
@@ -169,11 +173,21 @@ static gboolean open_server(GstEzrtmpServerSink *self)
                           ("ezr_server_new() failed with %d", rc));
         goto out;
     }
-    struct ezr_stream_config sc = {
-        .app = app, .key = key, .max_gops = max_gops, .on_client = on_client, .client_ctx = self};
+    struct ezr_stream_config sc = {.app = app,
+                                   .key = key,
+                                   .max_gops = max_gops,
+                                   .on_client = on_client,
+                                   .client_ctx = self,
+                                   .allowed_clients = allowed,
+                                   .play_token = token};
     rc = ezr_server_add_stream(server, &sc, &stream);
     if (rc < 0) {
-        if (rc == EZR_EEXIST)
+        if (rc == EZR_EINVAL && allowed && *allowed)
+            GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                              ("allowed-clients \"%s\" is not a list of addresses or CIDR ranges",
+                               allowed),
+                              ("e.g. \"127.0.0.1/32, 10.0.0.0/8, ::1\""));
+        else if (rc == EZR_EEXIST)
             GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
                               ("rtmp://%s:%u/%s/%s is already served by another element", host,
                                cfg.port, app, key),
@@ -197,6 +211,8 @@ out:
     g_free(host);
     g_free(app);
     g_free(key);
+    g_free(allowed);
+    g_free(token);
     return server != NULL;
 }
 
@@ -544,6 +560,14 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_SEND_BUFFER_SIZE:
         self->send_buffer_size = g_value_get_uint(value);
         break;
+    case PROP_ALLOWED_CLIENTS:
+        g_free(self->allowed_clients);
+        self->allowed_clients = g_value_dup_string(value);
+        break;
+    case PROP_PLAY_TOKEN:
+        g_free(self->play_token);
+        self->play_token = g_value_dup_string(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -602,6 +626,12 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     case PROP_SEND_BUFFER_SIZE:
         g_value_set_uint(value, self->send_buffer_size);
         break;
+    case PROP_ALLOWED_CLIENTS:
+        g_value_set_string(value, self->allowed_clients);
+        break;
+    case PROP_PLAY_TOKEN:
+        g_value_set_string(value, self->play_token);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -618,6 +648,8 @@ static void finalize(GObject *object)
     g_free(self->host);
     g_free(self->app);
     g_free(self->stream_key);
+    g_free(self->allowed_clients);
+    g_free(self->play_token);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -714,6 +746,19 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                           "the kernel's autotuning. A small value makes the queue levels react "
                           "sooner to a slow player",
                           0, G_MAXINT32, DEFAULT_SEND_BUFFER_SIZE, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_ALLOWED_CLIENTS,
+        g_param_spec_string("allowed-clients", "Allowed clients",
+                            "Addresses or CIDR ranges that may play, separated by commas "
+                            "(\"127.0.0.1, 10.0.0.0/8, ::1\"); NULL or empty: anyone. Others get "
+                            "NetStream.Play.Failed and are closed",
+                            NULL, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_PLAY_TOKEN,
+        g_param_spec_string("play-token", "Play token",
+                            "If set, players must play STREAM-KEY?token=THIS; others get "
+                            "NetStream.Play.Failed and are closed",
+                            NULL, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",

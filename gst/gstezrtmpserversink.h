@@ -33,6 +33,8 @@ struct _GstEzrtmpServerSink {
     guint handshake_timeout;
     guint client_timeout;
     guint send_buffer_size;
+    gchar *allowed_clients;
+    gchar *play_token;
 
     /* Open from READY to NULL. */
     struct ezr_server *server;

@@ -74,6 +74,9 @@
 /* createStream calls one connection may make. Players make one; a loop of them is abuse. */
 #define EZR_MAX_STREAMS_PER_CONN 16u
 
+/* CIDR ranges in allowed-clients: an access list, not a firewall; 64 covers real setups. */
+#define EZR_MAX_ACL_RANGES 64u
+
 /* Longest app or stream name we accept (bytes). */
 #define EZR_MAX_NAME_LEN 256u
 

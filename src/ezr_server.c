@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ezr_acl.h"
 #include "ezr_error.h"
 #include "ezr_frame.h"
 #include "ezr_gop.h"
@@ -69,6 +70,9 @@ struct ezr_stream {
     struct ezr_client *players;
     ezr_client_fn on_client;
     void *client_ctx;
+    struct ezr_cidr allowed[EZR_MAX_ACL_RANGES];
+    size_t nallowed; /* 0: anyone */
+    char *token;     /* NULL: no token needed */
     struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
     bool ended; /* EOS seen and no frame since */
     uint64_t eos_target;
@@ -340,6 +344,18 @@ static int cb_play(void *ctx, const char *name)
             st ? "" : ": no such stream");
     if (!st)
         return EZR_ENOTFOUND;
+    if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->addr)) {
+        srv_log(c->srv, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
+                (unsigned long long)c->id, c->addr);
+        return EZR_EACCES;
+    }
+    char given[EZR_MAX_NAME_LEN + 1];
+    if (st->token && !(ezr_acl_query_value(name, "token", given, sizeof given) &&
+                       ezr_acl_token_equal(given, st->token))) {
+        srv_log(c->srv, EZR_LOG_INFO, "client %llu (%s) refused: wrong or missing play token",
+                (unsigned long long)c->id, c->addr);
+        return EZR_EACCES;
+    }
     c->pending = st;
     return 0;
 }
@@ -584,6 +600,7 @@ static void stream_free(struct ezr_stream *st)
         mark_dirty(c);
     }
     ezr_gop_clear(&st->gop);
+    free(st->token);
     free(st);
 }
 
@@ -916,11 +933,20 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     snprintf(st->key, sizeof st->key, "%s", cfg->key);
     st->on_client = cfg->on_client;
     st->client_ctx = cfg->client_ctx;
+    int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
+    st->token = cfg->play_token && *cfg->play_token ? strdup(cfg->play_token) : NULL;
+    if (nallowed < 0 || (cfg->play_token && *cfg->play_token && !st->token)) {
+        free(st->token);
+        free(st);
+        return nallowed < 0 ? EZR_EINVAL : EZR_ENOMEM;
+    }
+    st->nallowed = (size_t)nallowed;
     ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, s->chunk_size);
     pthread_mutex_lock(&s->lock);
     for (struct ezr_stream *o = s->streams; o; o = o->next) {
         if (strcmp(o->app, st->app) == 0 && strcmp(o->key, st->key) == 0) {
             pthread_mutex_unlock(&s->lock);
+            free(st->token);
             free(st);
             return EZR_EEXIST;
         }

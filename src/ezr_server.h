@@ -81,9 +81,14 @@ struct ezr_stream_config {
     uint32_t max_gops; /* GOPs kept for late joiners (>= 1) */
     ezr_client_fn on_client; /* may be NULL */
     void *client_ctx;
+    /* Who may play: CIDR ranges ("127.0.0.1/32, 10.0.0.0/8, ::1"); NULL or "" = anyone. */
+    const char *allowed_clients;
+    /* If set, players must play "key?token=THIS"; compared in constant time. */
+    const char *play_token;
 };
 
-/* Registers a stream. EZR_EEXIST if app/key is already served by this server. */
+/* Registers a stream. EZR_EEXIST if app/key is already served by this server; EZR_EINVAL if
+ * allowed_clients does not parse. */
 int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *cfg,
                           struct ezr_stream **out);
 /* Players of the stream are told it ended and closed; the handle is freed. Waits for the reactor

@@ -174,7 +174,12 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
         return 0; /* a repeated play of a live stream changes nothing */
     if (copy_name(s->name, sizeof s->name, name) < 0)
         return close_with(s, EZR_EPROTO, "play without a valid stream name");
-    if (s->cb->play(s->ctx, s->name) != 0) {
+    int allowed = s->cb->play(s->ctx, s->name);
+    if (allowed == EZR_EACCES) {
+        send_status(s, msid, "error", "NetStream.Play.Failed", "Access denied");
+        return close_with(s, EZR_ECLOSED, "play refused by access control");
+    }
+    if (allowed != 0) {
         send_status(s, msid, "error", "NetStream.Play.StreamNotFound", "No such stream");
         return close_with(s, EZR_ECLOSED, "play of an unknown stream");
     }

@@ -24,7 +24,8 @@ struct ezr_session_callbacks {
      * NetConnection.Connect.Rejected and closes). */
     int (*connect)(void *ctx, const char *app);
     /* play name (as sent, query string included): return 0 if it is served, EZR_ENOTFOUND if
-     * not (the session answers NetStream.Play.StreamNotFound and closes). */
+     * not (the session answers NetStream.Play.StreamNotFound and closes), EZR_EACCES if this
+     * player may not (NetStream.Play.Failed, then close). */
     int (*play)(void *ctx, const char *name);
     /* The Reset/Start replies have been sent: queue metadata, headers and media now. */
     void (*play_started)(void *ctx);

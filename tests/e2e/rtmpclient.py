@@ -269,5 +269,6 @@ class RtmpClient:
         got += self.read_until(lambda m: m.name() == "_result", timeout)
         self.send_command("play", None, name, msid=1)
         got += self.read_until(lambda m: m.status_code() in (
-            "NetStream.Play.Start", "NetStream.Play.StreamNotFound"), timeout)
+            "NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+            timeout)
         return got

@@ -478,6 +478,39 @@ def test_stalled_player_disconnected_others_unaffected():
                 check(is_keyframe(b), "inter frame at %d after a hole from %d" % (b.ts, a.ts))
 
 
+def play_status(port, name):
+    """Plays name; returns the final status code, after checking a refusal also closes."""
+    c = RtmpClient("127.0.0.1", port)
+    try:
+        code = c.start_play("live", name)[-1].status_code()
+        if code != "NetStream.Play.Start":
+            expect_closed(c)
+        return code
+    except Closed:
+        return "closed"
+    finally:
+        c.close()
+
+
+def test_access_control():
+    with Server(props='allowed-clients="10.0.0.0/8"') as s:
+        s.wait_video_frames(1)
+        check(play_status(s.port, "stream") == "NetStream.Play.Failed",
+              "a client outside allowed-clients could play")
+    with Server(props='allowed-clients="10.0.0.0/8, 127.0.0.1/32"') as s:
+        s.wait_video_frames(1)
+        check(play_status(s.port, "stream") == "NetStream.Play.Start",
+              "a client inside allowed-clients was refused")
+    with Server(props="play-token=s3cret") as s:
+        s.wait_video_frames(1)
+        check(play_status(s.port, "stream") == "NetStream.Play.Failed", "no token accepted")
+        check(play_status(s.port, "stream?token=wrong") == "NetStream.Play.Failed",
+              "a wrong token accepted")
+        check(play_status(s.port, "stream?token=s3cret") == "NetStream.Play.Start",
+              "the right token refused")
+        s.check_no_error()
+
+
 def test_meson_install():
     """meson install puts the plugin in GStreamer's own plugin directory."""
     build = os.environ["EZRTMP_BUILD_ROOT"]

@@ -41,7 +41,7 @@ static struct ezr_server *start_server(uint32_t max_conn, uint32_t hs_timeout_ms
     struct ezr_server *s = NULL;
     if (ezr_server_new(&cfg, &s) < 0)
         return NULL;
-    struct ezr_stream_config sc = {"live", "stream", 1, NULL, NULL};
+    struct ezr_stream_config sc = {.app = "live", .key = "stream", .max_gops = 1};
     if (ezr_server_add_stream(s, &sc, st) < 0) {
         ezr_server_free(s);
         return NULL;
@@ -372,7 +372,7 @@ EZR_TEST(test_duplicate_stream_is_refused)
     struct ezr_stream *st, *st2 = NULL;
     struct ezr_server *s = start_server(0, 0, &st);
     EZR_CHECK(s != NULL);
-    struct ezr_stream_config sc = {"live", "stream", 1, NULL, NULL};
+    struct ezr_stream_config sc = {.app = "live", .key = "stream", .max_gops = 1};
     int rc = ezr_server_add_stream(s, &sc, &st2);
     ezr_server_free(s);
     EZR_CHECK_EQ(rc, EZR_EEXIST);
@@ -406,7 +406,8 @@ EZR_TEST(test_client_events_stats_and_removal)
     EZR_CHECK_EQ(ezr_server_new(&cfg, &s), 0);
     struct events ev = {0};
     struct ezr_stream *st;
-    struct ezr_stream_config sc = {"live", "stream", 1, on_client, &ev};
+    struct ezr_stream_config sc = {
+        .app = "live", .key = "stream", .max_gops = 1, .on_client = on_client, .client_ctx = &ev};
     EZR_CHECK_EQ(ezr_server_add_stream(s, &sc, &st), 0);
     struct player p;
     int ok = player_open(&p, ezr_server_port(s), "live", "stream") == 0;
