@@ -511,6 +511,56 @@ def test_access_control():
         s.check_no_error()
 
 
+def test_paused_and_back_keeps_players():
+    with Server() as s:
+        s.wait_video_frames(1)
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        s.pipeline.set_state(Gst.State.PAUSED)
+        s.pipeline.get_state(5 * Gst.SECOND)
+        check(s.sink.get_property("stats").get_uint("clients")[1] == 1,
+              "the player was dropped in PAUSED")
+        s.pipeline.set_state(Gst.State.PLAYING)
+        frames = collect_video(c, 30)
+        c.close()
+        check(len(frames) == 30, "no frames after PAUSED -> PLAYING")
+        s.check_no_error()
+
+
+def test_new_sequence_header_reaches_players():
+    """A resolution change mid-stream: connected players get the new AVC header, and a player
+    joining afterwards starts with it."""
+    desc = ("videotestsrc is-live=true ! capsfilter name=size "
+            "caps=video/x-raw,width=320,height=240,framerate=30/1 "
+            "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
+            "! flvmux streamable=true ! ezrtmpserversink name=sink host=127.0.0.1 port=0")
+    p = Gst.parse_launch(desc)
+    sink = p.get_by_name("sink")
+    try:
+        p.set_state(Gst.State.PLAYING)
+        port = sink.get_property("bound-port")
+        wait_for(lambda: sink.get_property("stats").get_uint64("keyframes")[1] >= 1, 20,
+                 "a keyframe")
+        c = RtmpClient("127.0.0.1", port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        headers_before = sink.get_property("stats").get_uint64("sequence-headers")[1]
+        p.get_by_name("size").set_property(
+            "caps", Gst.Caps.from_string("video/x-raw,width=640,height=480,framerate=30/1"))
+        got = c.read_until(is_video_header, 20)
+        c.close()
+        check(got, "no new sequence header reached the connected player")
+        check(sink.get_property("stats").get_uint64("sequence-headers")[1] > headers_before,
+              "the element saw no new sequence header")
+        rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
+                            "rtmp://127.0.0.1:%d/live/stream" % port], 30)
+        v = [x for x in json.loads(out)["streams"] if x["codec_type"] == "video"]
+        check(v and v[0]["width"] == 640, "a new player got %r" % v)
+    finally:
+        p.set_state(Gst.State.NULL)
+
+
 def test_meson_install():
     """meson install puts the plugin in GStreamer's own plugin directory."""
     build = os.environ["EZRTMP_BUILD_ROOT"]

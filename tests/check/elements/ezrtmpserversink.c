@@ -175,6 +175,61 @@ GST_START_TEST(test_eos_is_posted)
 }
 GST_END_TEST;
 
+/* The stream's GOP cache as the server thread sees it (ops are processed in order, so every
+ * buffer and event pushed before is reflected). */
+static guint64 cached_frames(GstElement *e)
+{
+    return stat(e, "gop-cache-frames");
+}
+
+/* After a flush that resets time, a stream needs its segment again before data. */
+static void push_segment(GstHarness *h)
+{
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+}
+
+GST_START_TEST(test_flush_clears_the_cache)
+{
+    guint8 flv[1024];
+    GstHarness *h = new_harness();
+    push_bytes(h, flv, make_flv(flv), 0);
+    /* keyframe, audio, two inter frames: the GOP from the keyframe on */
+    fail_unless_equals_uint64(cached_frames(h->element), 4);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    fail_unless_equals_uint64(cached_frames(h->element), 0);
+    /* After a seek the stream starts again with a file header. */
+    push_segment(h);
+    push_bytes(h, flv, make_flv(flv), 0);
+    fail_unless_equals_uint64(cached_frames(h->element), 4);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_eos_then_a_new_stream)
+{
+    guint8 flv[1024];
+    GstHarness *h = new_harness();
+    push_bytes(h, flv, make_flv(flv), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    /* EOS empties the cache: a player joining now waits for the next stream. */
+    fail_unless_equals_uint64(cached_frames(h->element), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    fail_unless(gst_harness_push_event(h, gst_event_new_stream_start("second")));
+    GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
+    fail_unless(gst_harness_push_event(h, gst_event_new_caps(caps)));
+    gst_caps_unref(caps);
+    push_segment(h);
+    push_bytes(h, flv, make_flv(flv), 0);
+    fail_unless_equals_uint64(cached_frames(h->element), 4);
+    fail_unless_equals_uint64(stat(h->element, "keyframes"), 2);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_bound_port_set_in_ready_and_cleared_in_null)
 {
     GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
@@ -243,6 +298,8 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_streamheader_in_caps_is_parsed_once);
     tcase_add_test(tc, test_keyframes_detected_legacy_and_enhanced);
     tcase_add_test(tc, test_eos_is_posted);
+    tcase_add_test(tc, test_flush_clears_the_cache);
+    tcase_add_test(tc, test_eos_then_a_new_stream);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
     return s;
