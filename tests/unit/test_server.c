@@ -6,7 +6,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -444,6 +447,61 @@ EZR_TEST(test_client_events_stats_and_removal)
     EZR_CHECK(strcmp(ev.reason, "removed by the application") == 0);
 }
 
+/* In a child process (the descriptor limit is process-wide): with every descriptor taken, a
+ * pending connection waits in the backlog; once some are freed the server accepts it. */
+static int fd_exhaustion_child(void)
+{
+    struct rlimit lim = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+        return 10;
+    struct ezr_stream *st;
+    struct ezr_server *s = start_server(0, 0, &st);
+    if (!s)
+        return 11;
+    uint16_t port = ezr_server_port(s);
+    int dummies[64], nd = 0, fd;
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        dummies[nd++] = fd;
+    /* Two free: our client socket takes one, the server's accept would need the other... */
+    close(dummies[--nd]);
+    close(dummies[--nd]);
+    int a = dial(port); /* ...and gets it */
+    uint8_t hs[1 + EZR_HANDSHAKE_SIZE] = {3};
+    uint8_t reply[1 + 2 * EZR_HANDSHAKE_SIZE];
+    if (a < 0 || write(a, hs, sizeof hs) != (ssize_t)sizeof hs ||
+        read_full(a, reply, sizeof reply, mono_ms() + DEADLINE_MS) != (ssize_t)sizeof reply)
+        return 12;
+    close(dummies[--nd]);
+    int b = dial(port); /* the server has no descriptor left for this one */
+    if (b < 0 || write(b, hs, sizeof hs) != (ssize_t)sizeof hs)
+        return 13;
+    struct pollfd pfd = {b, POLLIN, 0};
+    if (poll(&pfd, 1, 600) != 0)
+        return 14; /* answered without a descriptor? */
+    /* Players leave: descriptors come back and the waiting connection is served. */
+    close(a);
+    close(dummies[--nd]);
+    if (read_full(b, reply, sizeof reply, mono_ms() + DEADLINE_MS) != (ssize_t)sizeof reply)
+        return 15;
+    close(b);
+    while (nd)
+        close(dummies[--nd]);
+    ezr_server_free(s);
+    return 0;
+}
+
+EZR_TEST(test_accept_recovers_after_descriptor_exhaustion)
+{
+    pid_t pid = fork();
+    EZR_CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(fd_exhaustion_child());
+    int status = 0;
+    EZR_CHECK_EQ(waitpid(pid, &status, 0), pid);
+    EZR_CHECK(WIFEXITED(status));
+    EZR_CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_late_joiner_gets_headers_then_keyframe_first),
               EZR_CASE(test_two_players_receive_identical_frames),
@@ -451,4 +509,5 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_connection_over_limit_is_closed_at_once),
               EZR_CASE(test_silent_client_closed_after_handshake_timeout),
               EZR_CASE(test_duplicate_stream_is_refused),
-              EZR_CASE(test_client_events_stats_and_removal))
+              EZR_CASE(test_client_events_stats_and_removal),
+              EZR_CASE(test_accept_recovers_after_descriptor_exhaustion))
