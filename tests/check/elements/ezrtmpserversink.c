@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ezr_amf0.h"
+#include "ezr_chunk.h"
 #include "flv_fixture.h"
 
 /* header, metadata, AVC and AAC headers, keyframe, audio, 2 inter frames: 8 tags after the
@@ -230,6 +232,85 @@ GST_START_TEST(test_eos_then_a_new_stream)
 }
 GST_END_TEST;
 
+/* A player that gets as far as play: handshake, connect, createStream, play. Returns the socket
+ * once the server answered the play, or -1. */
+static int play(guint16 port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct ezr_buf out, body;
+    ezr_buf_init(&out);
+    ezr_buf_init(&body);
+    guint8 c0c1[1537] = {3};
+    ezr_buf_append(&out, c0c1, sizeof c0c1);
+    ezr_buf_append(&out, c0c1 + 1, 1536); /* C2: the server does not check it */
+    const char *cmds[3] = {"connect", "createStream", "play"};
+    for (int i = 0; i < 3; i++) {
+        ezr_buf_reset(&body);
+        ezr_amf0_put_cstring(&body, cmds[i]);
+        ezr_amf0_put_number(&body, i + 1);
+        if (i == 0) {
+            ezr_amf0_put_object_begin(&body);
+            ezr_amf0_put_key(&body, "app");
+            ezr_amf0_put_cstring(&body, "live");
+            ezr_amf0_put_object_end(&body);
+        } else {
+            ezr_amf0_put_null(&body);
+        }
+        if (i == 2)
+            ezr_amf0_put_cstring(&body, "stream");
+        ezr_chunk_write(&out, 3, 0, 20, i == 2 ? 1 : 0, body.data, body.len, 128);
+    }
+    gboolean ok = write(fd, out.data, out.len) == (ssize_t)out.len;
+    ezr_buf_free(&out);
+    ezr_buf_free(&body);
+    /* Read until the server has sent well past the handshake (the play replies). */
+    guint8 buf[8192];
+    size_t got = 0;
+    while (ok && got < 3073 + 400) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        ok = n > 0;
+        got += ok ? (size_t)n : 0;
+    }
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+GST_START_TEST(test_null_with_a_hundred_players_frees_everything)
+{
+    /* The leak check (LeakSanitizer in the sanitizer build) is the assertion that matters:
+     * going to NULL with players connected must free every client, frame and queue. */
+    guint8 flv[1024];
+    GstHarness *h = new_harness();
+    push_bytes(h, flv, make_flv(flv), 0);
+    gint port = 0;
+    g_object_get(h->element, "bound-port", &port, NULL);
+    int fds[100];
+    for (int i = 0; i < 100; i++) {
+        fds[i] = play((guint16)port);
+        fail_unless(fds[i] >= 0, "player %d could not play", i);
+    }
+    fail_unless_equals_uint64(stat(h->element, "clients-total"), 100);
+    gst_harness_teardown(h); /* to NULL with the 100 still connected */
+    for (int i = 0; i < 100; i++) {
+        guint8 b[65536];
+        ssize_t n;
+        while ((n = read(fds[i], b, sizeof b)) > 0)
+            ;
+        fail_unless_equals_int(n, 0); /* the server closed it */
+        close(fds[i]);
+    }
+}
+GST_END_TEST;
+
 GST_START_TEST(test_bound_port_set_in_ready_and_cleared_in_null)
 {
     GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
@@ -300,6 +381,7 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_eos_is_posted);
     tcase_add_test(tc, test_flush_clears_the_cache);
     tcase_add_test(tc, test_eos_then_a_new_stream);
+    tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
     return s;
