@@ -1,6 +1,7 @@
 """Shared helpers of the end-to-end tests: a real GStreamer pipeline ending in ezrtmpserversink on
 an ephemeral port, and external players run with deadlines."""
 
+import os
 import subprocess
 import sys
 import time
@@ -89,10 +90,15 @@ class Server:
         return "rtmp://127.0.0.1:%d/%s/%s" % (self.port, app, key)
 
 
+# External players run without the sanitizer runtime that a sanitizer build preloads into this
+# process (it is there for our plugin, not for ffmpeg or rtmpdump).
+PLAYER_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def run(cmd, timeout):
     """Runs a player to completion; returns (exit code, stdout, stderr)."""
     try:
-        p = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True, env=PLAYER_ENV)
     except subprocess.TimeoutExpired as e:
         fail("%s did not finish within %d s; stderr: %s" % (cmd[0], timeout, e.stderr))
     return p.returncode, p.stdout, p.stderr

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from ezrtest import Gst, Server, check, fail, run, wait_for
+from ezrtest import PLAYER_ENV, Gst, Server, check, fail, run, wait_for
 from rtmpclient import Closed, RtmpClient
 
 
@@ -44,7 +44,7 @@ def test_rtmpdump_record():
         s.wait_video_frames(1)
         out = os.path.join(tmp, "rec.flv")
         p = subprocess.Popen(["rtmpdump", "-q", "-r", s.url(), "--live", "-o", out],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
         try:
             wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 15,
                      "rtmpdump to start writing")
@@ -381,7 +381,7 @@ def test_nginx_edge_pull():
         with open(conf, "w") as f:
             f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=s.port))
         nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
         try:
             wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
                      "nginx to listen")
