@@ -155,13 +155,15 @@ def case_sixteen_megabyte_message(port):
 def case_thousands_of_chunk_stream_ids(port):
     s = handshaken(port)
     out = b""
-    for csid in range(64, 64 + 2000):
-        # two-byte basic header, a message that never completes
-        out += bytes([0, csid - 64]) + bytes(3) + (100).to_bytes(3, "big") + b"\x12" + bytes(4)
-        out += b"x"
-        if csid - 64 == 255:
-            break
-    s.sendall(out)
+    for csid in range(320, 320 + 2000):
+        # three-byte basic header (ids 320..2319), each a message that never completes
+        n = csid - 64
+        out += bytes([1, n & 0xFF, n >> 8]) + bytes(3) + (100).to_bytes(3, "big") + b"\x12"
+        out += bytes(4) + b"x"
+    try:
+        s.sendall(out)
+    except (BrokenPipeError, ConnectionResetError):
+        return  # closed while we were still sending
     expect_closed(s)
 
 
