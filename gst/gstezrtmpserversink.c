@@ -34,6 +34,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ezr_error.h"
 #include "ezr_limits.h"
@@ -323,6 +324,13 @@ static gboolean is_known_header(GstEzrtmpServerSink *self, GstBuffer *buf)
     return FALSE;
 }
 
+static guint64 now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
+}
+
 static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
@@ -331,7 +339,17 @@ static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
         GST_DEBUG_OBJECT(self, "header buffer already taken from the caps");
         return GST_FLOW_OK;
     }
-    return feed(self, buf);
+    /* Timed so that operators (and bench/) can see that players never slow the pipeline. */
+    guint64 t0 = now_ns();
+    GstFlowReturn ret = feed(self, buf);
+    guint64 took = now_ns() - t0;
+    GST_OBJECT_LOCK(self);
+    self->renders++;
+    self->render_ns += took;
+    if (took > self->render_max_ns)
+        self->render_max_ns = took;
+    GST_OBJECT_UNLOCK(self);
+    return ret;
 }
 
 static void clear_streamheader(GstEzrtmpServerSink *self)
@@ -404,6 +422,7 @@ static gboolean start(GstBaseSink *sink)
     GST_OBJECT_LOCK(self);
     self->tags = self->video_frames = self->audio_frames = self->keyframes = 0;
     self->script_tags = self->sequence_headers = self->bytes_in = 0;
+    self->renders = self->render_ns = self->render_max_ns = 0;
     GST_OBJECT_UNLOCK(self);
     return TRUE;
 }
@@ -447,7 +466,9 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         G_TYPE_UINT64, self->video_frames, "audio-frames", G_TYPE_UINT64, self->audio_frames,
         "keyframes", G_TYPE_UINT64, self->keyframes, "script-tags", G_TYPE_UINT64,
         self->script_tags, "sequence-headers", G_TYPE_UINT64, self->sequence_headers, "bytes-in",
-        G_TYPE_UINT64, self->bytes_in, NULL);
+        G_TYPE_UINT64, self->bytes_in, "renders", G_TYPE_UINT64, self->renders, "render-time-ns",
+        G_TYPE_UINT64, self->render_ns, "render-time-max-ns", G_TYPE_UINT64, self->render_max_ns,
+        NULL);
     GST_OBJECT_UNLOCK(self);
 
     struct ezr_stream_stats st = {0};
@@ -763,7 +784,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
                            "Input counters (tags-parsed, video-frames, audio-frames, keyframes, "
-                           "script-tags, sequence-headers, bytes-in), server counters (clients, "
+                           "script-tags, sequence-headers, bytes-in), render() calls and time (renders, "
+                           "render-time-ns, render-time-max-ns), server counters (clients, "
                            "clients-peak, clients-total, connections, connections-accepted, "
                            "connections-refused, bytes-sent, frames-dropped-normal/warning/high, "
                            "disconnects-player/slow/timeout/protocol/removed, gop-cache-frames, "

@@ -53,6 +53,9 @@ struct _GstEzrtmpServerSink {
     guint64 script_tags;
     guint64 sequence_headers;
     guint64 bytes_in;
+    guint64 renders;       /* render() calls that fed the parser */
+    guint64 render_ns;     /* their total time */
+    guint64 render_max_ns; /* the longest */
 };
 
 G_END_DECLS

@@ -1,0 +1,264 @@
+/* Tiered backpressure over real sockets: a player with a tiny receive buffer stops reading, the
+ * server's kernel buffers fill, and from then on every byte the stream offers it stays in our
+ * write queue. Before each frame the test reads that queue's size from the stats, works out what
+ * the rule of ezr_queue.h says must happen to the frame, and at the end checks that the player
+ * received exactly those frames, in order. The rule itself is unit-tested in test_queue.c; this
+ * checks that the server applies it to what a real player gets. */
+#include "ezr_test.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "ezr_proto.h"
+#include "ezr_server.h"
+#include "test_player.h"
+
+/* Small tiers so that a test moves through them with a few hundred KiB. */
+#define WARNING (64u * 1024)
+#define HIGH (128u * 1024)
+#define MAX (256u * 1024)
+#define FRAME 8192   /* video frame size */
+#define AUDIO 1024   /* audio frame size */
+#define TINY 4096    /* SO_SNDBUF of the server's player sockets, SO_RCVBUF of the stalled player */
+#define MAX_FRAMES 512
+
+struct log_capture {
+    int slow_warnings; /* "too slow" disconnects logged at warning level */
+};
+
+static void on_log(void *ctx, enum ezr_log_level level, const char *msg)
+{
+    struct log_capture *lc = ctx;
+    if (level == EZR_LOG_WARNING && strstr(msg, "too slow"))
+        __atomic_add_fetch(&lc->slow_warnings, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct ezr_server *start(struct ezr_stream **st, struct log_capture *lc)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.queue_warning_bytes = WARNING;
+    cfg.queue_high_bytes = HIGH;
+    cfg.queue_max_bytes = MAX;
+    cfg.send_buffer_bytes = TINY;
+    cfg.log = on_log;
+    cfg.log_ctx = lc;
+    return start_live_stream(&cfg, st);
+}
+
+enum kind { KEY, INTER, SOUND };
+
+/* One frame; its timestamp (unique) is how the player tells it apart. */
+static void push(struct ezr_stream *st, enum kind k, uint32_t ts)
+{
+    static uint8_t body[FRAME];
+    if (k == SOUND) {
+        body[0] = 0xAF; /* AAC, 44 kHz, 16 bit, stereo */
+        body[1] = 1;    /* raw */
+        ezr_stream_push(st, EZR_FRAME_AUDIO, 0, ts, body, AUDIO);
+        return;
+    }
+    body[0] = k == KEY ? 0x17 : 0x27;
+    body[1] = 1; /* AVC NALU */
+    ezr_stream_push(st, EZR_FRAME_VIDEO, k == KEY ? EZR_FRAME_KEY : 0, ts, body, FRAME);
+}
+
+/* The one client's queued bytes, as the reactor sees them after everything pushed so far. */
+static long queued(struct ezr_stream *st, struct ezr_stream_stats *out)
+{
+    struct ezr_stream_stats tmp;
+    struct ezr_client_stats *list = NULL;
+    size_t n = 0;
+    if (ezr_stream_get_stats(st, out ? out : &tmp, &list, &n, DEADLINE_MS) < 0)
+        return -1;
+    long q = n == 1 ? (long)list[0].bytes_queued : -1;
+    free(list);
+    return q;
+}
+
+struct expect {
+    uint32_t ts[MAX_FRAMES];
+    uint8_t type[MAX_FRAMES];
+    size_t n;
+    bool need_key; /* mirrors the queue: video skipped until a keyframe */
+    int offered_at[3]; /* frames offered at normal, warning, high */
+};
+
+/* The rule of ezr_queue.h for one frame offered while q bytes are queued. */
+static void offer(struct expect *e, enum kind k, uint32_t ts, long q)
+{
+    int level = q >= (long)HIGH ? 2 : q >= (long)WARNING ? 1 : 0;
+    e->offered_at[level]++;
+    bool keep;
+    if (k == SOUND)
+        keep = level < 2;
+    else if (k == KEY)
+        keep = true;
+    else
+        keep = level == 0 && !e->need_key;
+    if (k != SOUND)
+        e->need_key = k == KEY ? !keep : (e->need_key || !keep);
+    if (keep && e->n < MAX_FRAMES) {
+        e->ts[e->n] = ts;
+        e->type[e->n++] = k == SOUND ? EZR_MSG_AUDIO : EZR_MSG_VIDEO;
+    }
+}
+
+/* Reads media until the frame with timestamp last; every audio/video message must be the next
+ * expected one. Returns how many matched, or -1 at the first mismatch or timeout. */
+static long receive_expected(struct player *p, const struct expect *e, size_t *i, uint32_t last)
+{
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    while (next_media(p, dl) == 0) {
+        if (p->type == EZR_MSG_DATA_AMF0)
+            continue;
+        if (*i >= e->n || p->ts != e->ts[*i] || p->type != e->type[*i]) {
+            printf("# frame %zu: got type %u ts %u\n", *i, p->type, p->ts);
+            return -1;
+        }
+        (*i)++;
+        if (p->ts == last)
+            return (long)*i;
+    }
+    return -1;
+}
+
+EZR_TEST(test_warning_and_high_levels_then_keyframe_rule)
+{
+    struct log_capture lc = {0};
+    struct ezr_stream *st;
+    struct ezr_server *s = start(&st, &lc);
+    EZR_CHECK(s != NULL);
+    struct player p;
+    int ok = player_open(&p, ezr_server_port(s), "live", "stream", TINY) == 0 &&
+             next_media(&p, mono_ms() + DEADLINE_MS) == 0; /* |RtmpSampleAccess: playing */
+    static struct expect e;
+    memset(&e, 0, sizeof e);
+    e.need_key = true;
+    uint32_t ts = 0;
+    /* The player reads nothing from here. Offer frames until the kernel's buffers on both ends
+     * are full and our queue holds bytes that no longer move: from then on it changes only by
+     * what we offer. The kernel gives no event for "full", so the queue is sampled until it
+     * holds still across several reads. All of this stays far below the warning level. */
+    long q = 0, last = -1;
+    int still = 0;
+    uint64_t fill_end = mono_ms() + DEADLINE_MS;
+    while (ok && still < 5 && q >= 0 && q < (long)WARNING / 2 && mono_ms() < fill_end) {
+        if (q == 0) {
+            enum kind k = e.n == 0 ? KEY : INTER;
+            offer(&e, k, ts, q);
+            push(st, k, ts++);
+        } else {
+            poll(NULL, 0, 20);
+        }
+        q = queued(st, NULL);
+        still = q > 0 && q == last ? still + 1 : 0;
+        last = q;
+    }
+    int filled = still == 5 && q > 0 && q < (long)WARNING / 2;
+    /* Climb through warning into high with a pattern of every kind. */
+    static const enum kind pattern[] = {INTER, SOUND, INTER, KEY, SOUND, INTER};
+    for (size_t i = 0; filled && q >= 0 && q + FRAME + 64 < (long)MAX - FRAME; i++) {
+        if (q >= (long)HIGH && e.offered_at[2] >= 12)
+            break;
+        enum kind k = pattern[i % 6];
+        offer(&e, k, ts, q);
+        push(st, k, ts++);
+        q = queued(st, NULL);
+    }
+    int climbed = filled && e.offered_at[0] > 0 && e.offered_at[1] >= 6 && e.offered_at[2] >= 12;
+    if (climbed) { /* end on a dropped inter frame, for the keyframe rule below */
+        offer(&e, INTER, ts, q);
+        push(st, INTER, ts++);
+    }
+    /* The player catches up: everything expected arrives in order, and the queue empties. */
+    size_t got = 0;
+    int drained = climbed && e.n > 0 && receive_expected(&p, &e, &got, e.ts[e.n - 1]) > 0 &&
+                  got == e.n && queued(st, NULL) == 0;
+    /* The last video frame was dropped at high: back at normal, inter frames are still
+     * skipped until a keyframe (a player never gets a frame whose reference it did not get). */
+    int rule = drained && e.need_key;
+    size_t before = e.n;
+    static const enum kind after[] = {INTER, SOUND, INTER, KEY, INTER, SOUND};
+    for (size_t i = 0; rule && i < 6; i++) {
+        offer(&e, after[i], ts, 0);
+        push(st, after[i], ts++);
+    }
+    rule = rule && e.n == before + 4 && receive_expected(&p, &e, &got, ts - 1) > 0 && got == e.n;
+    struct ezr_stream_stats stats;
+    long q_end = queued(st, &stats);
+    player_close(&p);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(filled);
+    EZR_CHECK(climbed);
+    EZR_CHECK(drained);
+    EZR_CHECK(rule);
+    EZR_CHECK_EQ(q_end, 0);
+    EZR_CHECK(stats.frames_dropped[0] >= 2); /* the two inter frames after draining */
+    EZR_CHECK(stats.frames_dropped[1] > 0);
+    EZR_CHECK(stats.frames_dropped[2] > 0);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
+}
+
+EZR_TEST(test_critical_level_disconnects_while_another_player_gets_every_frame)
+{
+    struct log_capture lc = {0};
+    struct ezr_stream *st;
+    struct ezr_server *s = start(&st, &lc);
+    EZR_CHECK(s != NULL);
+    uint16_t port = ezr_server_port(s);
+    struct player slow, good;
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int ok = player_open(&slow, port, "live", "stream", TINY) == 0 &&
+             player_open(&good, port, "live", "stream", 0) == 0 && next_media(&slow, dl) == 0 &&
+             next_media(&good, dl) == 0;
+    struct ezr_stream_stats stats = {0};
+    static const enum kind pattern[] = {KEY, INTER, SOUND, INTER, INTER, SOUND};
+    uint32_t ts = 0;
+    int every = ok, cut = 0;
+    /* The good player reads each frame as it comes; the slow one reads nothing. */
+    for (int i = 0; every && !cut && i < 400; i++) {
+        enum kind k = pattern[i % 6];
+        push(st, k, ts);
+        every = next_media(&good, mono_ms() + DEADLINE_MS) == 0 && good.ts == ts &&
+                good.type == (k == SOUND ? EZR_MSG_AUDIO : EZR_MSG_VIDEO);
+        ts++;
+        every = every && ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0;
+        cut = stats.disconnects[EZR_CLOSE_SLOW] == 1;
+    }
+    /* The slow player finds the end of its connection after what the kernel held. */
+    int eof = 0;
+    uint64_t end = mono_ms() + DEADLINE_MS;
+    while (cut && !eof && mono_ms() < end) {
+        uint8_t buf[16384];
+        struct pollfd pfd = {slow.fd, POLLIN, 0};
+        if (poll(&pfd, 1, (int)(end - mono_ms())) <= 0)
+            break;
+        ssize_t r = read(slow.fd, buf, sizeof buf);
+        eof = r == 0 || (r < 0 && errno == ECONNRESET);
+        if (r < 0 && !eof)
+            break;
+    }
+    /* The good player plays on. */
+    push(st, KEY, ts);
+    int still = every && next_media(&good, mono_ms() + DEADLINE_MS) == 0 && good.ts == ts;
+    int stats_ok = ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0;
+    player_close(&slow);
+    player_close(&good);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(every);
+    EZR_CHECK(cut);
+    EZR_CHECK(eof);
+    EZR_CHECK(still);
+    EZR_CHECK(stats_ok);
+    EZR_CHECK_EQ(stats.clients, 1);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 1);
+    EZR_CHECK_EQ(__atomic_load_n(&lc.slow_warnings, __ATOMIC_SEQ_CST), 1);
+}
+
+EZR_TEST_MAIN(EZR_CASE(test_warning_and_high_levels_then_keyframe_rule),
+              EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame))
