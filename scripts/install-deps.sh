@@ -12,7 +12,9 @@ packages=(
     gstreamer1.0-plugins-base-apps
 )
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(ffmpeg rtmpdump python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+    # python3-gst-1.0: the overrides that turn GstValueArray (the stats' client-list) into a list.
+    packages+=(ffmpeg rtmpdump python3 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
+               gir1.2-gst-plugins-base-1.0
                nginx libnginx-mod-rtmp clang libclang-rt-14-dev)
 fi
 
