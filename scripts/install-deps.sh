@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ezrtmp needs. `install-deps.sh` alone: build and run;
-# `install-deps.sh --test`: also what the tests use (ffmpeg, rtmpdump, python3-gi, clang, ...).
+# `install-deps.sh --test`: also what the tests use (ffmpeg, rtmpdump, python3-gi, clang, ...);
+# `install-deps.sh --bench`: the test packages and gnuplot, for bench/run.sh.
 # Does nothing when everything is already installed, so reruns are fast.
 set -euo pipefail
 
@@ -11,11 +12,14 @@ packages=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     gstreamer1.0-plugins-base-apps
 )
-if [[ "${1:-}" == "--test" ]]; then
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     # python3-gst-1.0: the overrides that turn GstValueArray (the stats' client-list) into a list.
     packages+=(ffmpeg rtmpdump python3 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
                gir1.2-gst-plugins-base-1.0
                nginx libnginx-mod-rtmp clang libclang-rt-14-dev)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(gnuplot-nox)
 fi
 
 missing=()

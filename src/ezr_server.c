@@ -763,6 +763,8 @@ static void end_of_round(struct ezr_server *s)
 static void *reactor_main(void *arg)
 {
     struct ezr_server *s = arg;
+    /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
+    pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
         if (ezr_reactor_poll(s->reactor, TICK_MS) < 0) {
             srv_log(s, EZR_LOG_ERROR, "epoll_wait failed: %s", strerror(errno));
