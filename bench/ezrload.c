@@ -1,0 +1,677 @@
+/* ezrload: N RTMP players on one epoll loop, for benchmarking RTMP servers.
+ *
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-j] rtmp://HOST:PORT/APP/STREAM
+ *
+ * Each player connects (non-blocking), does the simple handshake, connect, createStream after
+ * connect's _result, play with the stream id createStream returned and a SetBufferLength, then
+ * reads media until the end: it answers pings and acknowledges bytes at the server's window, as
+ * ffmpeg does. It measures the time from starting the TCP connect to the first video keyframe
+ * (not a sequence header), checks that the first video frame is a keyframe, that video
+ * timestamps never go back, and the longest wall-clock gap between media messages.
+ *
+ * With -k K the last K players are stalled: after their first keyframe they stop reading their
+ * socket, as a player on a dead network would. At the end they read what is left, to learn
+ * whether the server closed them.
+ *
+ * One thread, one epoll set (edge-triggered), one 256 KiB read buffer shared by every player;
+ * per player only its state and the chunk reader's (see struct player). The library's chunk
+ * reader and AMF0 code parse what comes in. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ezr_amf0.h"
+#include "ezr_buf.h"
+#include "ezr_bytes.h"
+#include "ezr_chunk.h"
+#include "ezr_error.h"
+#include "ezr_handshake.h"
+#include "ezr_limits.h"
+#include "ezr_proto.h"
+
+#define READ_BUF (256 * 1024)
+#define HS_REPLY (1 + 2 * EZR_HANDSHAKE_SIZE)
+#define DRAIN_MS 3000 /* how long stalled players get to find their connection's end */
+
+enum state { CONNECTING, HANDSHAKE, RTMP, CLOSED };
+
+/* About 170 bytes plus the chunk reader's per-stream state and any partial chunk (leftover). */
+struct player {
+    int fd;
+    uint8_t state;
+    bool stalled;      /* stops reading after its first keyframe */
+    bool stopped;      /* stalled and has stopped */
+    bool playing;      /* got NetStream.Play.Start */
+    bool got_key;
+    bool saw_video;    /* a non-header video frame arrived */
+    bool dropped;      /* the server closed it before the end */
+    bool failed;       /* refused (_error, Rejected, StreamNotFound, ...) */
+    bool has_ts;
+    uint32_t last_video_ts;
+    uint32_t window;   /* the server's Window Acknowledgement Size */
+    uint64_t bytes, acked;
+    uint64_t t_start_us, last_media_us;
+    uint32_t ttfk_ms, max_gap_ms, max_ts_step;
+    uint8_t *hs;       /* S0S1S2 as it arrives, during the handshake only */
+    uint32_t hs_have;
+    uint8_t *leftover; /* an incomplete chunk kept between reads */
+    uint32_t leftover_len;
+    struct ezr_chunk_reader r;
+};
+
+struct options {
+    int n, rate, seconds, stalled, gap_ms;
+    bool json;
+    char host[256], port[16], app[256], stream[256], tcurl[600];
+};
+
+struct totals {
+    int connected, playing, got_key, dropped, dropped_stalled, dropped_healthy, failed;
+    int connect_failed, first_video_not_key, gaps_over;
+    uint64_t bytes, video_msgs, audio_msgs, ts_regressions;
+    uint32_t max_gap_ms, max_ts_step;
+};
+
+static struct options opt;
+static struct totals tot;
+static struct player *players;
+static int epfd;
+static bool draining; /* the run is over; only stalled players still read */
+static uint8_t rbuf[READ_BUF];
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int parse_url(const char *url)
+{
+    const char *p = url;
+    if (strncmp(p, "rtmp://", 7) != 0)
+        return -1;
+    p += 7;
+    const char *slash = strchr(p, '/');
+    if (!slash)
+        return -1;
+    const char *colon = memchr(p, ':', (size_t)(slash - p));
+    const char *host_end = colon ? colon : slash;
+    snprintf(opt.host, sizeof opt.host, "%.*s", (int)(host_end - p), p);
+    if (colon)
+        snprintf(opt.port, sizeof opt.port, "%.*s", (int)(slash - colon - 1), colon + 1);
+    else
+        snprintf(opt.port, sizeof opt.port, "1935");
+    const char *app = slash + 1;
+    const char *stream = strrchr(app, '/');
+    if (!stream || stream == app || !stream[1])
+        return -1;
+    snprintf(opt.app, sizeof opt.app, "%.*s", (int)(stream - app), app);
+    snprintf(opt.stream, sizeof opt.stream, "%s", stream + 1);
+    snprintf(opt.tcurl, sizeof opt.tcurl, "%.*s", (int)(stream - url), url);
+    return 0;
+}
+
+/* Writes all of b now. Commands are a few hundred bytes on a socket that has room for them;
+ * a player whose socket cannot take them is counted as failed rather than buffered. */
+static void send_all(struct player *p, const struct ezr_buf *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(p->fd, b->data + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            p->failed = true;
+            return;
+        }
+        off += (size_t)w;
+    }
+}
+
+static void send_command(struct player *p, uint32_t msid, const char *name, double txid,
+                         const char *play_name)
+{
+    struct ezr_buf body, out;
+    ezr_buf_init(&body);
+    ezr_buf_init(&out);
+    ezr_amf0_put_cstring(&body, name);
+    ezr_amf0_put_number(&body, txid);
+    if (strcmp(name, "connect") == 0) {
+        ezr_amf0_put_object_begin(&body);
+        ezr_amf0_put_key(&body, "app");
+        ezr_amf0_put_cstring(&body, opt.app);
+        ezr_amf0_put_key(&body, "flashVer");
+        ezr_amf0_put_cstring(&body, "LNX 9,0,124,2");
+        ezr_amf0_put_key(&body, "tcUrl");
+        ezr_amf0_put_cstring(&body, opt.tcurl);
+        ezr_amf0_put_key(&body, "fpad");
+        ezr_amf0_put_bool(&body, false);
+        ezr_amf0_put_key(&body, "capabilities");
+        ezr_amf0_put_number(&body, 15);
+        ezr_amf0_put_key(&body, "audioCodecs");
+        ezr_amf0_put_number(&body, 4071);
+        ezr_amf0_put_key(&body, "videoCodecs");
+        ezr_amf0_put_number(&body, 252);
+        ezr_amf0_put_key(&body, "videoFunction");
+        ezr_amf0_put_number(&body, 1);
+        ezr_amf0_put_object_end(&body);
+    } else {
+        ezr_amf0_put_null(&body);
+        if (play_name)
+            ezr_amf0_put_cstring(&body, play_name);
+    }
+    /* Commands on chunk stream 3, plays on 8, as ffmpeg does. */
+    ezr_chunk_write(&out, play_name ? 8 : 3, 0, EZR_MSG_COMMAND_AMF0, msid, body.data, body.len,
+                    EZR_PROTO_CHUNK_SIZE);
+    if (play_name)
+        ezr_chunk_write_set_buffer_length(&out, msid, 3000);
+    send_all(p, &out);
+    ezr_buf_free(&body);
+    ezr_buf_free(&out);
+}
+
+static void on_command(struct player *p, const uint8_t *b, size_t len)
+{
+    struct ezr_amf0_value v[4];
+    memset(v, 0, sizeof v);
+    size_t off = 0;
+    int nv = 0;
+    for (; nv < 4 && off < len; nv++) {
+        int used = ezr_amf0_decode(b + off, len - off, &v[nv]);
+        if (used < 0)
+            break;
+        off += (size_t)used;
+    }
+    const char *name = nv > 0 ? ezr_amf0_as_string(&v[0]) : NULL;
+    double txid = nv > 1 && v[1].type == EZR_AMF0_NUMBER ? v[1].u.number : -1;
+    if (!name) {
+        /* not a command we know how to read */
+    } else if (strcmp(name, "_result") == 0 && txid == 1) {
+        send_command(p, 0, "createStream", 2, NULL);
+    } else if (strcmp(name, "_result") == 0 && txid == 2) {
+        double sid = nv > 3 && v[3].type == EZR_AMF0_NUMBER ? v[3].u.number : 1;
+        send_command(p, (uint32_t)sid, "play", 0, opt.stream);
+    } else if (strcmp(name, "_error") == 0) {
+        p->failed = true;
+    } else if (strcmp(name, "onStatus") == 0 && nv > 3) {
+        const char *code = ezr_amf0_as_string(ezr_amf0_get(&v[3], "code"));
+        if (code && strcmp(code, "NetStream.Play.Start") == 0)
+            p->playing = true;
+        else if (code && (strstr(code, "Failed") || strstr(code, "NotFound") ||
+                          strstr(code, "Rejected")))
+            p->failed = true;
+    }
+    for (int i = 0; i < 4; i++)
+        ezr_amf0_value_clear(&v[i]);
+}
+
+/* Wall-clock gap between media messages, once the player is under way. */
+static void on_media(struct player *p, uint64_t t)
+{
+    if (p->got_key && p->last_media_us) {
+        uint32_t gap = (uint32_t)((t - p->last_media_us) / 1000u);
+        if (gap > p->max_gap_ms)
+            p->max_gap_ms = gap;
+    }
+    p->last_media_us = t;
+}
+
+/* FLV video tag body: is it a codec configuration (sequence header), a keyframe? Legacy form:
+ * frame type in the top nibble, codec id below, then for AVC/HEVC a packet type (0 = config).
+ * Enhanced RTMP (top bit set): frame type in bits 4-6, packet type in the low nibble
+ * (0 = SequenceStart). */
+static void classify_video(const uint8_t *b, size_t len, bool *header, bool *key)
+{
+    *header = *key = false;
+    if (len < 1)
+        return;
+    if (b[0] & 0x80) {
+        *key = ((b[0] >> 4) & 7) == 1;
+        *header = (b[0] & 0x0f) == 0;
+        return;
+    }
+    unsigned codec = b[0] & 0x0f;
+    *key = (b[0] >> 4) == 1;
+    if ((codec == 7 || codec == 12) && len >= 2)
+        *header = b[1] == 0;
+}
+
+static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t)
+{
+    bool header, key;
+    classify_video(m->payload, m->length, &header, &key);
+    if (header)
+        return;
+    tot.video_msgs++;
+    if (!p->saw_video) {
+        p->saw_video = true;
+        if (!key)
+            tot.first_video_not_key++;
+    }
+    if (key && !p->got_key) {
+        p->got_key = true;
+        p->ttfk_ms = (uint32_t)((t - p->t_start_us) / 1000u);
+        if (p->stalled)
+            p->stopped = true;
+    }
+    if (p->has_ts) {
+        if (m->timestamp < p->last_video_ts)
+            tot.ts_regressions++;
+        else if (p->got_key && m->timestamp - p->last_video_ts > p->max_ts_step)
+            p->max_ts_step = m->timestamp - p->last_video_ts;
+    }
+    p->has_ts = true;
+    p->last_video_ts = m->timestamp;
+    on_media(p, t);
+}
+
+static int on_msg(void *ctx, const struct ezr_chunk_msg *m)
+{
+    struct player *p = ctx;
+    uint64_t t = now_us();
+    switch (m->type) {
+    case EZR_MSG_WINDOW_ACK_SIZE:
+        if (m->length >= 4)
+            p->window = ezr_rd_be32(m->payload);
+        break;
+    case EZR_MSG_USER_CONTROL:
+        if (m->length >= 6 && ezr_rd_be16(m->payload) == EZR_UC_PING_REQUEST) {
+            struct ezr_buf out;
+            ezr_buf_init(&out);
+            ezr_chunk_write_user_control(&out, EZR_UC_PING_RESPONSE,
+                                         ezr_rd_be32(m->payload + 2));
+            send_all(p, &out);
+            ezr_buf_free(&out);
+        }
+        break;
+    case EZR_MSG_COMMAND_AMF0:
+        on_command(p, m->payload, m->length);
+        break;
+    case EZR_MSG_VIDEO:
+        on_video(p, m, t);
+        break;
+    case EZR_MSG_AUDIO:
+        tot.audio_msgs++;
+        on_media(p, t);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void player_close(struct player *p, bool by_server)
+{
+    if (p->state == CLOSED)
+        return;
+    if (by_server && !draining) {
+        p->dropped = true;
+    } else if (by_server && p->stalled) {
+        p->dropped = true; /* found while draining: the server had cut it */
+    }
+    epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    close(p->fd);
+    p->fd = -1;
+    p->state = CLOSED;
+    free(p->hs);
+    p->hs = NULL;
+    free(p->leftover);
+    p->leftover = NULL;
+    p->leftover_len = 0;
+    ezr_chunk_reader_free(&p->r);
+}
+
+static void acknowledge(struct player *p)
+{
+    if (!p->window || p->bytes - p->acked < p->window)
+        return;
+    p->acked = p->bytes;
+    struct ezr_buf out;
+    ezr_buf_init(&out);
+    ezr_chunk_write_ack(&out, (uint32_t)p->bytes);
+    send_all(p, &out);
+    ezr_buf_free(&out);
+}
+
+/* One read: bytes read (> 0), 0 when the socket is empty for now, -1 when the connection ended
+ * (then p is closed). */
+static ssize_t read_some(struct player *p, uint8_t *buf, size_t len)
+{
+    for (;;) {
+        ssize_t r = read(p->fd, buf, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (r <= 0) {
+            player_close(p, true);
+            return -1;
+        }
+        p->bytes += (uint64_t)r;
+        return r;
+    }
+}
+
+static void read_handshake(struct player *p)
+{
+    while (p->hs_have < HS_REPLY) {
+        ssize_t r = read_some(p, p->hs + p->hs_have, HS_REPLY - p->hs_have);
+        if (r <= 0)
+            return;
+        p->hs_have += (uint32_t)r;
+    }
+    /* Simple handshake: C2 echoes S1. */
+    struct ezr_buf out;
+    ezr_buf_init(&out);
+    ezr_buf_append(&out, p->hs + 1, EZR_HANDSHAKE_SIZE); /* C2 = S1 */
+    send_all(p, &out);
+    ezr_buf_free(&out);
+    free(p->hs);
+    p->hs = NULL;
+    p->state = RTMP;
+    ezr_chunk_reader_init(&p->r, NULL);
+    send_command(p, 0, "connect", 1, NULL);
+}
+
+/* Reads until the socket is empty (edge-triggered), feeding the chunk reader from the shared
+ * buffer; an incomplete chunk at the end is kept in p->leftover. */
+static void read_rtmp(struct player *p)
+{
+    while (p->state == RTMP && !(p->stopped && !draining)) {
+        uint32_t have = p->leftover_len;
+        if (have)
+            memcpy(rbuf, p->leftover, have);
+        ssize_t r = read_some(p, rbuf + have, sizeof rbuf - have);
+        if (r <= 0)
+            return;
+        tot.bytes += (uint64_t)r;
+        if (draining && p->stalled)
+            continue; /* only looking for the end of the connection */
+        size_t len = have + (size_t)r;
+        int used = ezr_chunk_reader_feed(&p->r, rbuf, len, on_msg, p);
+        if (used < 0) {
+            fprintf(stderr, "ezrload: player %td: bad chunk stream: %s\n", p - players,
+                    ezr_strerror(used));
+            p->failed = true;
+            player_close(p, false);
+            return;
+        }
+        size_t rest = len - (size_t)used;
+        if (rest != p->leftover_len) {
+            free(p->leftover);
+            p->leftover = rest ? malloc(rest) : NULL;
+        }
+        if (rest)
+            memcpy(p->leftover, rbuf + used, rest);
+        p->leftover_len = (uint32_t)rest;
+        acknowledge(p);
+    }
+}
+
+static void start_handshake(struct player *p)
+{
+    int err = 0;
+    socklen_t elen = sizeof err;
+    getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    if (err) {
+        tot.connect_failed++;
+        player_close(p, false);
+        return;
+    }
+    tot.connected++;
+    p->state = HANDSHAKE;
+    p->hs = malloc(HS_REPLY);
+    uint8_t c0c1[1 + EZR_HANDSHAKE_SIZE] = {3};
+    for (size_t i = 9; i < sizeof c0c1; i++)
+        c0c1[i] = (uint8_t)rand();
+    struct ezr_buf out = {.data = c0c1, .len = sizeof c0c1};
+    send_all(p, &out);
+}
+
+static void on_event(struct player *p, uint32_t ev)
+{
+    if (p->state == CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        start_handshake(p);
+    if (p->state == HANDSHAKE && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+        read_handshake(p);
+    if (p->state == RTMP && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+        read_rtmp(p);
+}
+
+static struct addrinfo *resolve(void)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(opt.host, opt.port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "ezrload: %s:%s: %s\n", opt.host, opt.port, gai_strerror(rc));
+        return NULL;
+    }
+    return ai;
+}
+
+static void open_player(struct player *p, const struct addrinfo *ai, bool stalled)
+{
+    memset(p, 0, sizeof *p);
+    p->stalled = stalled;
+    p->t_start_us = now_us();
+    p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->fd < 0) {
+        tot.connect_failed++;
+        p->state = CLOSED;
+        return;
+    }
+    int one = 1;
+    setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    p->state = CONNECTING;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = p};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0 ||
+        (connect(p->fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)) {
+        tot.connect_failed++;
+        close(p->fd);
+        p->fd = -1;
+        p->state = CLOSED;
+    }
+}
+
+static void run_loop(uint64_t until_us, int *opened, const struct addrinfo *ai, uint64_t t0)
+{
+    struct epoll_event evs[1024];
+    uint64_t next_report = now_us() + 1000000u;
+    for (;;) {
+        uint64_t t = now_us();
+        if (*opened < opt.n) {
+            /* Open players at the requested rate since t0. */
+            long due = (long)((t - t0) * (uint64_t)opt.rate / 1000000u) + 1;
+            while (*opened < opt.n && *opened < due) {
+                open_player(&players[*opened], ai, *opened >= opt.n - opt.stalled);
+                (*opened)++;
+            }
+        } else if (t >= until_us) {
+            return;
+        }
+        int k = epoll_wait(epfd, evs, 1024, 5);
+        for (int i = 0; i < k; i++)
+            on_event(evs[i].data.ptr, evs[i].events);
+        if (now_us() >= next_report) {
+            next_report += 1000000u;
+            int playing = 0, dropped = 0;
+            for (int i = 0; i < *opened; i++) {
+                playing += players[i].playing && players[i].state != CLOSED;
+                dropped += players[i].dropped;
+            }
+            fprintf(stderr, "opened %d playing %d dropped %d bytes %" PRIu64 "\n", *opened,
+                    playing, dropped, tot.bytes);
+        }
+        if (draining) {
+            bool left = false;
+            for (int i = 0; i < opt.n && !left; i++)
+                left = players[i].stalled && players[i].state != CLOSED;
+            if (!left)
+                return;
+        }
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint32_t percentile(const uint32_t *v, size_t n, double pct)
+{
+    size_t rank = (size_t)(pct / 100.0 * (double)n + 0.999999);
+    return v[rank ? rank - 1 : 0];
+}
+
+static void report(double duration_s)
+{
+    uint32_t *ttfk = malloc(sizeof *ttfk * (size_t)opt.n);
+    size_t nk = 0;
+    for (int i = 0; i < opt.n; i++) {
+        struct player *p = &players[i];
+        tot.playing += p->playing;
+        tot.failed += p->failed;
+        if (p->got_key)
+            ttfk[nk++] = p->ttfk_ms;
+        if (p->dropped) {
+            tot.dropped++;
+            if (p->stalled)
+                tot.dropped_stalled++;
+            else
+                tot.dropped_healthy++;
+        }
+        if (!p->stalled) {
+            if (p->max_gap_ms > (uint32_t)opt.gap_ms)
+                tot.gaps_over++;
+            if (p->max_gap_ms > tot.max_gap_ms)
+                tot.max_gap_ms = p->max_gap_ms;
+            if (p->max_ts_step > tot.max_ts_step)
+                tot.max_ts_step = p->max_ts_step;
+        }
+    }
+    tot.got_key = (int)nk;
+    qsort(ttfk, nk, sizeof *ttfk, cmp_u32);
+    char p50[16] = "null", p99[16] = "null", pmax[16] = "null";
+    if (nk) {
+        snprintf(p50, sizeof p50, "%u", percentile(ttfk, nk, 50));
+        snprintf(p99, sizeof p99, "%u", percentile(ttfk, nk, 99));
+        snprintf(pmax, sizeof pmax, "%u", ttfk[nk - 1]);
+    }
+    free(ttfk);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    if (opt.json)
+        printf("{\"players\": %d, \"stalled\": %d, \"connected\": %d, \"connect_failed\": %d, "
+               "\"playing\": %d, \"failed\": %d, \"got_keyframe\": %d, \"dropped\": %d, "
+               "\"dropped_stalled\": %d, \"dropped_healthy\": %d, \"bytes\": %" PRIu64 ", "
+               "\"ttfk_ms\": {\"p50\": %s, \"p99\": %s, \"max\": %s}, "
+               "\"first_video_not_key\": %d, \"ts_regressions\": %" PRIu64 ", "
+               "\"gaps_over\": %d, \"gap_threshold_ms\": %d, \"max_gap_ms\": %u, "
+               "\"max_video_ts_step_ms\": %u, \"video_msgs\": %" PRIu64 ", "
+               "\"audio_msgs\": %" PRIu64 ", \"duration_s\": %.1f, \"client_cpu_s\": %.2f}\n",
+               opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
+               tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
+               p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, tot.gaps_over,
+               opt.gap_ms, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
+               duration_s, cpu);
+    else
+        printf("players %d (stalled %d)\nconnected %d (connect failed %d)\n"
+               "playing %d (refused %d)\ngot keyframe %d\ndropped %d (stalled %d, healthy %d)\n"
+               "bytes %" PRIu64 "\ntime to first keyframe ms: p50 %s p99 %s max %s\n"
+               "first video not a keyframe %d\ntimestamp regressions %" PRIu64 "\n"
+               "healthy players with a gap over %d ms: %d, longest gap %u ms\n"
+               "longest video timestamp step %u ms\n"
+               "video messages %" PRIu64 ", audio messages %" PRIu64 "\n"
+               "duration %.1f s, client CPU %.2f s\n",
+               opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
+               tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
+               p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, opt.gap_ms,
+               tot.gaps_over, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
+               duration_s, cpu);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
+                    "[-g GAP_MS] [-j] rtmp://HOST:PORT/APP/STREAM\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    opt.n = 100;
+    opt.rate = 2000;
+    opt.seconds = 10;
+    opt.gap_ms = 500;
+    int c;
+    while ((c = getopt(argc, argv, "n:r:d:k:g:j")) != -1) {
+        switch (c) {
+        case 'n': opt.n = atoi(optarg); break;
+        case 'r': opt.rate = atoi(optarg); break;
+        case 'd': opt.seconds = atoi(optarg); break;
+        case 'k': opt.stalled = atoi(optarg); break;
+        case 'g': opt.gap_ms = atoi(optarg); break;
+        case 'j': opt.json = true; break;
+        default: return usage();
+        }
+    }
+    if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
+        opt.stalled > opt.n || opt.gap_ms < 1 || parse_url(argv[optind]) < 0)
+        return usage();
+
+    /* One descriptor per player, and some. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct addrinfo *ai = resolve();
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    players = calloc((size_t)opt.n, sizeof *players);
+    if (!ai || epfd < 0 || !players) {
+        fprintf(stderr, "ezrload: cannot set up: %s\n", strerror(errno));
+        return 1;
+    }
+    srand((unsigned)now_us());
+
+    uint64_t t0 = now_us();
+    int opened = 0;
+    /* The play time counts from when the last player was started. */
+    run_loop(t0 + (uint64_t)opt.n * 1000000u / (uint64_t)opt.rate +
+                 (uint64_t)opt.seconds * 1000000u, &opened, ai, t0);
+    double duration = (double)(now_us() - t0) / 1e6;
+    if (opt.stalled) {
+        /* Stalled players now read what is left, to find out whether the server closed them. */
+        draining = true;
+        for (int i = 0; i < opt.n; i++)
+            if (players[i].stalled && players[i].state == RTMP)
+                read_rtmp(&players[i]);
+        run_loop(now_us() + DRAIN_MS * 1000u, &opened, ai, t0);
+    }
+    report(duration);
+    for (int i = 0; i < opt.n; i++)
+        player_close(&players[i], false);
+    free(players);
+    freeaddrinfo(ai);
+    close(epfd);
+    return 0;
+}

@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""ezrtmpserversink against nginx-rtmp, in one run, on the same pre-encoded input.
+
+For each N, each server serves one H.264 + AAC stream from the same FLV file at real-time rate
+to N players of bench/ezrload (one process, one epoll loop):
+  ezrtmp: bench/serve.py, a pipeline filesrc ! flvdemux ! flvmux ! ezrtmpserversink;
+  nginx:  Debian's nginx with libnginx-mod-rtmp (one process, config of our own), fed by
+          filesrc ! flvdemux ! flvmux ! rtmp2sink in a separate gst-launch-1.0.
+Then a slow-client run: ezrtmp with 1,000 players of which 10 stop reading.
+
+It writes bench/RESULTS.md (machine, commands, tables) and bench/results.png (gnuplot).
+
+    bench/run.sh                       # installs what it needs, builds, runs this
+    /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10]
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"  # Debian's, with python3-gi
+TICK = os.sysconf("SC_CLK_TCK")
+FPS = 25
+GOP_FRAMES = 50  # a keyframe every 2 s, as streaming services ask for
+AUDIO_KBPS = 64
+
+NGINX_CONF = """
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 30000;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 20000; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            # Start players on a keyframe, as ezrtmp does; nginx-rtmp has no GOP cache, so they
+            # wait for the next one.
+            wait_key on;
+            wait_video on;
+        }}
+    }}
+}}
+"""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(cond, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def make_input(path, total_kbps, seconds):
+    """A 640x360 25 fps H.264 (x264enc) + AAC (avenc_aac) FLV of about total_kbps."""
+    if os.path.exists(path):
+        return
+    log("encoding %s (%d kbps, %d s)" % (path, total_kbps, seconds))
+    tmp = path + ".part"
+    pipeline = (
+        "videotestsrc num-buffers=%d horizontal-speed=4 "
+        "! video/x-raw,width=640,height=360,framerate=%d/1 "
+        "! x264enc bitrate=%d key-int-max=%d tune=zerolatency speed-preset=veryfast "
+        "! h264parse ! flvmux name=m ! filesink location=%s "
+        "audiotestsrc num-buffers=%d ! audio/x-raw,rate=44100,channels=2 "
+        "! avenc_aac bitrate=%d ! aacparse ! m."
+        % (seconds * FPS, FPS, total_kbps - AUDIO_KBPS, GOP_FRAMES, tmp,
+           math.ceil(seconds * 44100 / 1024), AUDIO_KBPS * 1000))
+    subprocess.run(["gst-launch-1.0", "-q"] + pipeline.split(), check=True)
+    os.rename(tmp, path)
+
+
+def proc_cpu(pid, tid=None):
+    """User + system CPU seconds of a process (all threads) or of one of its threads."""
+    path = "/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def thread_named(pid, name):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            if f.read().strip() == name:
+                return int(tid)
+    return None
+
+
+def read_line(proc, seconds):
+    """One line of a child's stdout, or RuntimeError after seconds."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    if not ready:
+        raise RuntimeError("no output from %s" % proc.args[0])
+    line = proc.stdout.readline().decode().strip()
+    if not line:
+        raise RuntimeError("%s exited (%s)" % (proc.args[0], proc.poll()))
+    return line
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Ezrtmp:
+    name = "ezrtmp"
+
+    def __init__(self, build, input_flv, tmp, send_buffer=0):
+        self.stats_path = os.path.join(tmp, "ezrtmp-stats.json")
+        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
+        self.proc = subprocess.Popen(
+            [PY, os.path.join(ROOT, "bench", "serve.py"), input_flv, "--stats-out",
+             self.stats_path, "--send-buffer-size", str(send_buffer)],
+            stdout=subprocess.PIPE, env=env)
+        self.pid = self.proc.pid
+        self.port = int(read_line(self.proc, 20).split()[1])
+        if read_line(self.proc, 20) != "PLAYING":
+            raise RuntimeError("serve.py did not start playing")
+        self.reactor = thread_named(self.pid, "ezrtmp-reactor")
+        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
+
+    def close(self):
+        stop(self.proc)
+        with open(self.stats_path) as f:
+            return json.load(f)
+
+
+class Nginx:
+    name = "nginx-rtmp"
+    reactor = None
+
+    def __init__(self, build, input_flv, tmp):
+        self.port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(tmp=tmp, port=self.port))
+        self.proc = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        self.pusher = None
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "nginx")
+        if self.proc.poll() is not None:
+            raise RuntimeError("nginx exited: see %s/error.log" % tmp)
+        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
+        pipeline = ("filesrc location=%s ! flvdemux name=d flvmux name=m streamable=true "
+                    "! rtmp2sink location=%s sync=true d.video ! queue ! h264parse ! m.video "
+                    "d.audio ! queue ! aacparse ! m.audio" % (input_flv, self.url))
+        self.pusher = subprocess.Popen(["gst-launch-1.0", "-q"] + pipeline.split(),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Published once a player gets a keyframe from it.
+        load = os.path.join(build, "bench", "ezrload")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            out = subprocess.run([load, "-n", "1", "-d", "1", "-j", self.url],
+                                 capture_output=True, timeout=30).stdout
+            if json.loads(out or b"{}").get("got_keyframe") == 1:
+                return
+        raise RuntimeError("nginx never served the pushed stream")
+
+    def close(self):
+        if self.pusher:
+            stop(self.pusher)
+        stop(self.proc)
+        return None
+
+
+def load_run(build, server, n, seconds, stalled=0, log_path=None):
+    """Plays n players against server; measures its CPU and RSS over the run."""
+    args = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-r", "2000", "-d",
+            str(seconds), "-j"]
+    if stalled:
+        args += ["-k", str(stalled)]
+    rss0 = proc_rss_kb(server.pid)
+    cpu0 = proc_cpu(server.pid)
+    rcpu0 = proc_cpu(server.pid, server.reactor) if server.reactor else None
+    t0 = time.monotonic()
+    with open(log_path or os.devnull, "w") as err:
+        load = subprocess.Popen(args + [server.url], stdout=subprocess.PIPE, stderr=err)
+        rss_max = rss0
+        while load.poll() is None:
+            rss_max = max(rss_max, proc_rss_kb(server.pid))
+            time.sleep(0.25)
+        out = load.stdout.read()
+    wall = time.monotonic() - t0
+    cpu = proc_cpu(server.pid) - cpu0
+    rcpu = proc_cpu(server.pid, server.reactor) - rcpu0 if server.reactor else None
+    result = json.loads(out)
+    gb = result["bytes"] / 1e9
+    return {
+        "server": server.name, "n": n, "load": result, "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 2), "reactor_cpu_s": None if rcpu is None else round(rcpu, 2),
+        "gb": round(gb, 3), "cpu_per_gb": round(cpu / gb, 2) if gb else None,
+        "rss0_mb": round(rss0 / 1024, 1), "rss_max_mb": round(rss_max / 1024, 1),
+        "rss_per_player_kb": round((rss_max - rss0) / n, 2),
+    }
+
+
+def fmt(v, spec="%.1f"):
+    return "-" if v is None else spec % v
+
+
+def table(rows, kbps_of):
+    out = ["| N | stream | server | playing | dropped | GB sent | server CPU s | CPU s/GB "
+           "| RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
+           "| first video not key | ezrtmp/nginx CPU per GB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["server"], r["n"]): r for r in rows}
+    for r in rows:
+        ld = r["load"]
+        other = by.get(("nginx-rtmp", r["n"]))
+        ratio = ""
+        if r["server"] == "ezrtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
+            ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
+        cpu = fmt(r["cpu_s"], "%.2f")
+        if r["reactor_cpu_s"] is not None:
+            cpu += " (reactor %.2f)" % r["reactor_cpu_s"]
+        out.append("| %d | %d kbps | %s | %d / %d | %d | %.3f | %s | %s | %s → %s | %s "
+                   "| %s / %s / %s | %d | %s |" % (
+                       r["n"], kbps_of(r["n"]), r["server"], ld["playing"], ld["players"],
+                       ld["dropped"], r["gb"], cpu, fmt(r["cpu_per_gb"], "%.2f"),
+                       r["rss0_mb"], r["rss_max_mb"], fmt(r["rss_per_player_kb"], "%.2f"),
+                       fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
+                       fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"], ratio))
+    return "\n".join(out)
+
+
+def plot(rows, png, tmp):
+    data = os.path.join(tmp, "plot.dat")
+    ns = sorted({r["n"] for r in rows})
+    by = {(r["server"], r["n"]): r for r in rows}
+
+    def val(server, n, key):
+        r = by.get((server, n))
+        if not r:
+            return "NaN"
+        v = r["cpu_per_gb"] if key == "cpu" else r["load"]["ttfk_ms"]["p99"]
+        return "NaN" if v is None else str(v)
+
+    with open(data, "w") as f:
+        for n in ns:
+            f.write("%d %s %s %s %s\n" % (n, val("ezrtmp", n, "cpu"), val("nginx-rtmp", n, "cpu"),
+                                          val("ezrtmp", n, "ttfk"), val("nginx-rtmp", n, "ttfk")))
+    script = """
+set terminal pngcairo size 1200,480 font ",11"
+set output '{png}'
+set multiplot layout 1,2 title 'ezrtmpserversink vs nginx-rtmp (same input, same players, this machine)'
+set logscale x
+set xlabel 'players'
+set grid
+set key top left
+set title 'server CPU seconds per GB delivered'
+set yrange [0:*]
+plot '{data}' using 1:2 with linespoints lw 2 title 'ezrtmp', '' using 1:3 with linespoints lw 2 title 'nginx-rtmp'
+set title 'time to first keyframe, p99 (ms)'
+set logscale y
+set yrange [*:*]
+plot '{data}' using 1:4 with linespoints lw 2 title 'ezrtmp', '' using 1:5 with linespoints lw 2 title 'nginx-rtmp'
+unset multiplot
+""".format(png=png, data=data)
+    subprocess.run(["gnuplot"], input=script.encode(), check=True)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gb = int(f.readline().split()[1]) / 1024 / 1024
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True).stderr.decode().strip()
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True).stdout.decode()
+    gst = gst.splitlines()[1] if len(gst.splitlines()) > 1 else gst.strip()
+    return ("%s, %d logical CPUs, %.0f GiB RAM; Linux %s; %s; %s"
+            % (model, os.cpu_count(), mem_gb, platform.release(), gst, nginx))
+
+
+def slow_summary(run, stats, stalled):
+    ld = run["load"]
+    final = stats["final"]
+    clients = stats["clients"]
+    dropped_by_server = sum(1 for c in clients if c["frames_dropped"])
+    samples = [s for s in stats["samples"] if s["renders"]]
+    t_cut = next((s["t"] for s in samples if s["disconnects_slow"] >= stalled), None)
+    before = [s["render_mean_us"] for s in samples if t_cut is None or s["t"] < t_cut]
+    after = [s["render_mean_us"] for s in samples if t_cut is not None and s["t"] >= t_cut]
+    mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
+    return {
+        "players": ld["players"], "stalled": stalled,
+        "disconnects_slow": final["disconnects-slow"], "dropped_stalled": ld["dropped_stalled"],
+        "dropped_healthy": ld["dropped_healthy"], "gaps_over_500ms": ld["gaps_over"],
+        "max_gap_ms": ld["max_gap_ms"], "max_video_ts_step_ms": ld["max_video_ts_step_ms"],
+        "ts_regressions": ld["ts_regressions"], "players_left": len(clients),
+        "players_left_with_drops": dropped_by_server,
+        "frames_dropped_warning": final["frames-dropped-warning"],
+        "frames_dropped_high": final["frames-dropped-high"],
+        "stalled_cut_at_s": t_cut,
+        "render_mean_us_before_cut": mean(before), "render_mean_us_after_cut": mean(after),
+        "render_max_us": final["render-time-max-ns"] / 1000.0,
+        "render_series": [(s["t"], s["render_mean_us"], s["clients"]) for s in samples],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--ns", default="100,1000,5000,10000", help="player counts")
+    ap.add_argument("--seconds", type=int, default=10, help="play time after the last joins")
+    ap.add_argument("--big-n", type=int, default=5000,
+                    help="from this N on, the 200 kbps stream instead of 1 Mbps")
+    ap.add_argument("--slow-seconds", type=int, default=40, help="play time of the slow run")
+    ap.add_argument("--no-slow", action="store_true", help="skip the slow-client run")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
+                    help="where RESULTS.md and results.png go")
+    args = ap.parse_args()
+    ns = [int(x) for x in args.ns.split(",")]
+    kbps_of = lambda n: 200 if n >= args.big_n else 1000  # noqa: E731
+    cache = os.path.join(args.build, "bench-inputs")
+    os.makedirs(cache, exist_ok=True)
+    # Long enough that no run reaches the end of the file.
+    input_secs = max(args.seconds, args.slow_seconds) + 60
+    inputs = {k: os.path.join(cache, "input-%dkbps-%ds.flv" % (k, input_secs))
+              for k in (200, 1000)}
+    for k, path in inputs.items():
+        make_input(path, k, input_secs)
+
+    rows = []
+    slow = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in ns:
+            for cls in (Ezrtmp, Nginx):
+                log("%s, %d players, %d kbps" % (cls.name, n, kbps_of(n)))
+                server = cls(args.build, inputs[kbps_of(n)], tmp)
+                try:
+                    r = load_run(args.build, server, n, args.seconds,
+                                 log_path=os.path.join(tmp, "load.log"))
+                finally:
+                    stats = server.close()
+                if stats and stats.get("error"):
+                    raise RuntimeError("ezrtmp pipeline: %s" % stats["error"])
+                log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
+                rows.append(r)
+        if not args.no_slow:
+            # Stalled players' kernel buffers are kept small (send-buffer-size), so that our
+            # queue, and its tiers, see their backlog within the run instead of the kernel's
+            # autotuned megabytes.
+            stalled = 10
+            log("slow-client run: 1000 players, %d stalled, %d s" % (stalled, args.slow_seconds))
+            server = Ezrtmp(args.build, inputs[1000], tmp, send_buffer=65536)
+            try:
+                r = load_run(args.build, server, 1000, args.slow_seconds, stalled=stalled)
+            finally:
+                stats = server.close()
+            slow = slow_summary(r, stats, stalled)
+            slow["send_buffer_size"] = 65536
+            log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
+        png = os.path.join(args.out, "results.png")
+        plot(rows, png, tmp)
+
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "slow": slow}, f, indent=1)
+    write_results(args, rows, slow, kbps_of)
+    return 0
+
+
+def write_results(args, rows, slow, kbps_of):
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run.py` on %s. Machine: %s." % (
+            datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine()),
+        "",
+        "Rerun: `bench/run.sh` (installs what it needs, builds `build-bench` in release mode, "
+        "runs everything, rewrites this file and `results.png`), or after a build "
+        "`/usr/bin/python3 bench/run.py --build build-bench --ns %s --seconds %d`."
+        % (args.ns, args.seconds),
+        "",
+        "Each row: one server process started fresh, serving the same pre-encoded 640x360 "
+        "25 fps H.264 + AAC FLV (keyframe every 2 s) at real-time rate; `bench/ezrload` opens "
+        "N players at 2,000 connections/s and plays %d s after the last one started. Server CPU "
+        "is user + system time of the server process over the load run, from /proc (for "
+        "ezrtmp that is the whole pipeline process: flvdemux, flvmux and the sink as well as "
+        "the reactor thread, shown alone in brackets; for nginx-rtmp it is the nginx process, "
+        "while its publisher runs in a separate gst-launch-1.0). RSS is the server process's "
+        "resident memory before the players and its maximum during the run; per player is the "
+        "difference over N (kernel socket buffers are not in RSS). TTFK: time from starting "
+        "the TCP connect to the first video keyframe message, per player. The load client "
+        "runs on the same two cores." % args.seconds,
+        "",
+        "![CPU per GB and time to first keyframe against players](results.png)",
+        "",
+        table(rows, kbps_of),
+        "",
+    ]
+    if slow:
+        lines += [
+            "## Slow clients",
+            "",
+            "ezrtmp, 1 Mbps stream, %d players of which the last %d stop reading after their "
+            "first keyframe; `send-buffer-size=%d` so that their backlog reaches our queue "
+            "instead of the kernel's autotuned buffers; default tiers (1/2/4 MiB)." % (
+                slow["players"], slow["stalled"], slow["send_buffer_size"]),
+            "",
+            "| measure | value |",
+            "|---|---|",
+        ]
+        for key in ["disconnects_slow", "dropped_stalled", "dropped_healthy", "gaps_over_500ms",
+                    "max_gap_ms", "max_video_ts_step_ms", "ts_regressions", "players_left",
+                    "players_left_with_drops", "frames_dropped_warning", "frames_dropped_high",
+                    "stalled_cut_at_s", "render_mean_us_before_cut", "render_mean_us_after_cut",
+                    "render_max_us"]:
+            v = slow[key]
+            lines.append("| %s | %s |" % (key, "%.2f" % v if isinstance(v, float) else v))
+        lines.append("")
+    with open(os.path.join(args.out, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the benchmark needs (Debian packages: the test set, nginx with its RTMP module,
+# gnuplot), builds build-bench in release mode and runs bench/run.py, which rewrites
+# bench/RESULTS.md and bench/results.png. Arguments go to run.py (e.g. --ns 100,1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --bench
+if [[ ! -f build-bench/build.ninja ]]; then
+    meson setup build-bench --buildtype=release >/dev/null
+fi
+ninja -C build-bench
+exec /usr/bin/python3 bench/run.py --build build-bench "$@"
