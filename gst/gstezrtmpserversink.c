@@ -60,6 +60,7 @@ enum {
     PROP_HANDSHAKE_TIMEOUT,
     PROP_CLIENT_TIMEOUT,
     PROP_SEND_BUFFER_SIZE,
+    PROP_FLUSH_INTERVAL,
     PROP_ALLOWED_CLIENTS,
     PROP_PLAY_TOKEN,
     PROP_STATS,
@@ -87,6 +88,7 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_HANDSHAKE_TIMEOUT EZR_DEFAULT_HANDSHAKE_TIMEOUT_S
 #define DEFAULT_CLIENT_TIMEOUT EZR_DEFAULT_CLIENT_TIMEOUT_S
 #define DEFAULT_SEND_BUFFER_SIZE 0
+#define DEFAULT_FLUSH_INTERVAL EZR_DEFAULT_FLUSH_INTERVAL_MS
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
 /* How long a stats query waits for the server thread. */
@@ -149,6 +151,7 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     cfg.handshake_timeout_ms = self->handshake_timeout * 1000u;
     cfg.client_timeout_ms = self->client_timeout * 1000u;
     cfg.send_buffer_bytes = self->send_buffer_size;
+    cfg.flush_interval_ms = self->flush_interval;
     guint max_gops = self->max_gops;
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
@@ -581,6 +584,9 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_SEND_BUFFER_SIZE:
         self->send_buffer_size = g_value_get_uint(value);
         break;
+    case PROP_FLUSH_INTERVAL:
+        self->flush_interval = g_value_get_uint(value);
+        break;
     case PROP_ALLOWED_CLIENTS:
         g_free(self->allowed_clients);
         self->allowed_clients = g_value_dup_string(value);
@@ -646,6 +652,9 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         break;
     case PROP_SEND_BUFFER_SIZE:
         g_value_set_uint(value, self->send_buffer_size);
+        break;
+    case PROP_FLUSH_INTERVAL:
+        g_value_set_uint(value, self->flush_interval);
         break;
     case PROP_ALLOWED_CLIENTS:
         g_value_set_string(value, self->allowed_clients);
@@ -768,6 +777,14 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                           "sooner to a slow player",
                           0, G_MAXINT32, DEFAULT_SEND_BUFFER_SIZE, rw_ready));
     g_object_class_install_property(
+        gobject_class, PROP_FLUSH_INTERVAL,
+        g_param_spec_uint("flush-interval", "Flush interval",
+                          "Milliseconds a player's media may wait so that several frames go out "
+                          "in one write (far less CPU than a write per frame); protocol replies "
+                          "and a new player's first frames are written at once. 0 = write every "
+                          "frame at once",
+                          0, 1000, DEFAULT_FLUSH_INTERVAL, rw_ready));
+    g_object_class_install_property(
         gobject_class, PROP_ALLOWED_CLIENTS,
         g_param_spec_string("allowed-clients", "Allowed clients",
                             "Addresses or CIDR ranges that may play, separated by commas "
@@ -871,6 +888,7 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
     self->client_timeout = DEFAULT_CLIENT_TIMEOUT;
     self->send_buffer_size = DEFAULT_SEND_BUFFER_SIZE;
+    self->flush_interval = DEFAULT_FLUSH_INTERVAL;
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
 }

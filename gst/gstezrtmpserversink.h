@@ -33,6 +33,7 @@ struct _GstEzrtmpServerSink {
     guint handshake_timeout;
     guint client_timeout;
     guint send_buffer_size;
+    guint flush_interval; /* ms */
     gchar *allowed_clients;
     gchar *play_token;
 

@@ -62,8 +62,14 @@
  * per syscall while keeping the iovec array on the stack small. */
 #define EZR_WRITEV_MAX 64
 
-/* Bytes read per read() call from a client. */
-#define EZR_READ_CHUNK 4096u
+/* The server's read buffer, shared by all clients (players send little: acknowledgements). */
+#define EZR_READ_BUF (64u * 1024u)
+
+/* Milliseconds a player's media may wait so that several frames go out in one write; replies and
+ * a new player's first frames never wait. */
+#define EZR_DEFAULT_FLUSH_INTERVAL_MS 40u
+/* A player's queue this large is written at once, interval or not. */
+#define EZR_FLUSH_BYTES (64u * 1024u)
 
 /* Seconds a client may take to finish the handshake and start playing. */
 #define EZR_DEFAULT_HANDSHAKE_TIMEOUT_S 10u

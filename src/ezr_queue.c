@@ -7,6 +7,8 @@
 #include "ezr_error.h"
 #include "ezr_server.h"
 
+#define QUEUE_INITIAL_CAP 16
+
 void ezr_queue_init(struct ezr_queue *q)
 {
     memset(q, 0, sizeof *q);
@@ -42,7 +44,7 @@ void ezr_queue_clear(struct ezr_queue *q)
 static int append(struct ezr_queue *q, struct ezr_queue_item it)
 {
     if (q->count == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
+        size_t cap = q->cap ? q->cap * 2 : QUEUE_INITIAL_CAP;
         struct ezr_queue_item *p = malloc(cap * sizeof *p);
         if (!p)
             return EZR_ENOMEM;
@@ -149,5 +151,13 @@ void ezr_queue_advance(struct ezr_queue *q, size_t n)
         q->head = (q->head + 1) % q->cap;
         q->count--;
         q->offset = 0;
+    }
+    /* A backlog (a late joiner's GOP, a slow moment) grew the ring: give the memory back once it
+     * is written, so that an idle player costs the initial ring only. */
+    if (q->count == 0 && q->cap > QUEUE_INITIAL_CAP) {
+        free(q->items);
+        q->items = NULL;
+        q->cap = 0;
+        q->head = 0;
     }
 }

@@ -87,6 +87,7 @@ struct ezr_client {
     struct ezr_client *prev, *next;   /* srv->clients */
     struct ezr_client *pprev, *pnext; /* stream->players */
     struct ezr_client *dirty_next;    /* srv->dirty */
+    struct ezr_client *later_next;    /* srv->later */
     struct ezr_stream *stream;        /* the stream played, from play_started until stopped */
     struct ezr_stream *pending;       /* found by play, attached by play_started */
     struct ezr_session sess;
@@ -96,7 +97,8 @@ struct ezr_client {
     uint64_t accepted_ms;
     uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
     char addr[64];
-    bool dirty;       /* has bytes queued since the last flush */
+    bool dirty;       /* to be written at the end of this reactor round */
+    bool later;       /* has media to be written at the next flush interval */
     bool closing;     /* close once the queue is written */
     bool dead;        /* closed; freed after this reactor round */
     bool failed;      /* an allocation failed inside a callback */
@@ -112,6 +114,7 @@ struct ezr_server {
     uint32_t handshake_timeout_ms;
     uint32_t client_timeout_ms;
     uint32_t send_buffer_bytes;
+    uint32_t flush_interval_ms;
     ezr_log_fn log;
     void *log_ctx;
     struct ezr_queue_limits qlimits;
@@ -131,7 +134,10 @@ struct ezr_server {
     struct ezr_client *clients;
     size_t nclients;
     struct ezr_client *dirty;
+    struct ezr_client *later;  /* media waiting for the flush interval */
+    uint64_t later_due_ms;     /* when srv->later is written */
     struct ezr_client *graveyard;
+    uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
     uint64_t next_id;
     uint64_t start_ms;
     uint64_t last_tick_ms;
@@ -177,12 +183,32 @@ static void srv_log(struct ezr_server *s, enum ezr_log_level level, const char *
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
+/* c has bytes to write at the end of this round. */
 static void mark_dirty(struct ezr_client *c)
 {
     if (!c->dirty && !c->dead) {
         c->dirty = true;
         c->dirty_next = c->srv->dirty;
         c->srv->dirty = c;
+    }
+}
+
+/* c has media to write. Written together at most every flush interval, frames cost far fewer
+ * syscalls and TCP segments than one write each (what the kernel charges per write, not per byte,
+ * is most of a server's CPU time on loopback); a backlog of a flush's worth is written at once. */
+static void mark_media(struct ezr_client *c)
+{
+    struct ezr_server *s = c->srv;
+    if (!s->flush_interval_ms || c->q.bytes >= EZR_FLUSH_BYTES) {
+        mark_dirty(c);
+        return;
+    }
+    if (!c->later && !c->dead) {
+        if (!s->later)
+            s->later_due_ms = now_ms() + s->flush_interval_ms;
+        c->later = true;
+        c->later_next = s->later;
+        s->later = c;
     }
 }
 
@@ -284,7 +310,7 @@ static void offer(struct ezr_client *c, struct ezr_frame *f)
     enum ezr_queue_level level = ezr_queue_level(&c->q, &c->srv->qlimits);
     switch (ezr_queue_offer_frame(&c->q, f, &c->srv->qlimits)) {
     case EZR_QUEUE_QUEUED:
-        mark_dirty(c);
+        mark_media(c);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;
@@ -418,14 +444,14 @@ static const struct ezr_session_callbacks session_cb = {
     .receive = cb_receive,
 };
 
+/* Reads into the server's one read buffer and feeds the session from there; only an incomplete
+ * tail (part of a chunk) is kept per client, in c->in, and freed once used: a player that sends
+ * nothing but acknowledgements holds no input buffer. */
 static void client_read(struct ezr_client *c)
 {
+    struct ezr_server *s = c->srv;
     for (;;) {
-        if (ezr_buf_reserve(&c->in, EZR_READ_CHUNK) < 0) {
-            client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
-            return;
-        }
-        ssize_t n = read(c->io.fd, c->in.data + c->in.len, EZR_READ_CHUNK);
+        ssize_t n = read(c->io.fd, s->rbuf, EZR_READ_BUF);
         if (n == 0) {
             client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;
@@ -439,20 +465,24 @@ static void client_read(struct ezr_client *c)
                 client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "read error");
             return;
         }
-        if (c->closing) { /* a final reply is on its way: the rest is not read */
-            c->in.len = 0;
+        if (c->closing) /* a final reply is on its way: the rest is not read */
             continue;
+        const uint8_t *data = s->rbuf;
+        size_t len = (size_t)n;
+        if (c->in.len) {
+            ezr_buf_append(&c->in, s->rbuf, len);
+            data = c->in.data;
+            len = c->in.len;
         }
-        c->in.len += (size_t)n;
-        int rc = ezr_session_feed(&c->sess, c->in.data, c->in.len);
-        if (c->failed) {
+        int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : ezr_session_feed(&c->sess, data, len);
+        if (c->failed || rc == EZR_ENOMEM) {
             client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
             return;
         }
         if (rc == EZR_ECLOSED) {
             c->closing = true;
             c->close_code = EZR_CLOSE_PROTOCOL;
-            c->in.len = 0;
+            ezr_buf_free(&c->in);
             mark_dirty(c);
             continue;
         }
@@ -461,7 +491,12 @@ static void client_read(struct ezr_client *c)
                          c->sess.close_reason ? c->sess.close_reason : ezr_strerror(rc));
             return;
         }
-        ezr_buf_consume(&c->in, (size_t)rc);
+        if (c->in.len)
+            ezr_buf_consume(&c->in, (size_t)rc);
+        else if ((size_t)rc < len)
+            ezr_buf_append(&c->in, s->rbuf + rc, len - (size_t)rc);
+        if (c->in.len == 0)
+            ezr_buf_free(&c->in);
     }
 }
 
@@ -744,7 +779,9 @@ static void tick(struct ezr_server *s, uint64_t now)
     }
 }
 
-static void end_of_round(struct ezr_server *s)
+/* Writes what is due: replies and urgent bytes now, media when its interval is up (or now, with
+ * all). Dead clients are freed only when no list still points at them. */
+static void end_of_round(struct ezr_server *s, bool all)
 {
     while (s->dirty) {
         struct ezr_client *c = s->dirty;
@@ -753,7 +790,16 @@ static void end_of_round(struct ezr_server *s)
         if (!c->dead)
             client_flush(c);
     }
-    while (s->graveyard) {
+    if (s->later && (all || now_ms() >= s->later_due_ms)) {
+        while (s->later) {
+            struct ezr_client *c = s->later;
+            s->later = c->later_next;
+            c->later = false;
+            if (!c->dead)
+                client_flush(c);
+        }
+    }
+    while (!s->later && s->graveyard) {
         struct ezr_client *c = s->graveyard;
         s->graveyard = c->next;
         client_free(c);
@@ -766,7 +812,12 @@ static void *reactor_main(void *arg)
     /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
-        if (ezr_reactor_poll(s->reactor, TICK_MS) < 0) {
+        int timeout = TICK_MS;
+        if (s->later) {
+            uint64_t now = now_ms();
+            timeout = s->later_due_ms > now ? (int)(s->later_due_ms - now) : 0;
+        }
+        if (ezr_reactor_poll(s->reactor, timeout) < 0) {
             srv_log(s, EZR_LOG_ERROR, "epoll_wait failed: %s", strerror(errno));
             break;
         }
@@ -775,7 +826,7 @@ static void *reactor_main(void *arg)
             s->last_tick_ms = now;
             tick(s, now);
         }
-        end_of_round(s);
+        end_of_round(s, false);
     }
     return NULL;
 }
@@ -791,6 +842,7 @@ void ezr_server_config_init(struct ezr_server_config *cfg)
     cfg->max_connections = EZR_DEFAULT_MAX_CONNECTIONS;
     cfg->handshake_timeout_ms = EZR_DEFAULT_HANDSHAKE_TIMEOUT_S * 1000u;
     cfg->client_timeout_ms = EZR_DEFAULT_CLIENT_TIMEOUT_S * 1000u;
+    cfg->flush_interval_ms = EZR_DEFAULT_FLUSH_INTERVAL_MS;
 }
 
 /* Raises the soft descriptor limit to the hard one and returns 80% of it: the rest stays for
@@ -825,6 +877,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->log_ctx = cfg->log_ctx;
     s->client_timeout_ms = cfg->client_timeout_ms;
     s->send_buffer_bytes = cfg->send_buffer_bytes;
+    s->flush_interval_ms = cfg->flush_interval_ms;
     s->qlimits = (struct ezr_queue_limits){
         cfg->queue_warning_bytes ? cfg->queue_warning_bytes : EZR_DEFAULT_QUEUE_WARNING_BYTES,
         cfg->queue_high_bytes ? cfg->queue_high_bytes : EZR_DEFAULT_QUEUE_HIGH_BYTES,
@@ -857,8 +910,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->wake_io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->wake_io.fn = wake_event;
     s->reactor = ezr_reactor_new();
+    s->rbuf = malloc(EZR_READ_BUF);
     rc = EZR_ESYS;
-    if (s->wake_io.fd < 0 || !s->reactor ||
+    if (s->wake_io.fd < 0 || !s->reactor || !s->rbuf ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         ezr_reactor_add(s->reactor, &s->wake_io, EZR_IO_READ) < 0)
         goto fail;
@@ -874,6 +928,7 @@ fail:
     if (s->wake_io.fd >= 0)
         close(s->wake_io.fd);
     ezr_reactor_free(s->reactor);
+    free(s->rbuf);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -908,13 +963,14 @@ void ezr_server_free(struct ezr_server *s)
         stream_free(st);
     }
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
-    end_of_round(s);
+    end_of_round(s, true);
     while (s->clients)
         client_close(s->clients, EZR_LOG_DEBUG, EZR_CLOSE_SERVER, "server shutting down");
-    end_of_round(s);
+    end_of_round(s, true);
     close(s->listen_io.fd);
     close(s->wake_io.fd);
     ezr_reactor_free(s->reactor);
+    free(s->rbuf);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -44,6 +44,10 @@ struct ezr_server_config {
     /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
      * megabytes in the kernel before our queue, and its tiers, see any of it). */
     uint32_t send_buffer_bytes;
+    /* Media for a player is written at most every this many ms, several frames per write (far
+     * cheaper than one write per frame); protocol replies and a new player's first frames go at
+     * once. 0 = write every frame at once. */
+    uint32_t flush_interval_ms;
     ezr_log_fn log;                /* may be NULL */
     void *log_ctx;
 };

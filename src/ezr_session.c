@@ -2,6 +2,7 @@
  * the RTMP 1.0 spec (7.2) and what Flash Media Server, nginx-rtmp and ffmpeg's client expect. */
 #include "ezr_session.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ezr_amf0.h"
@@ -20,7 +21,8 @@ static void flush(struct ezr_session *s)
 {
     if (s->out.len && !ezr_buf_failed(&s->out))
         s->cb->send(s->ctx, s->out.data, s->out.len);
-    ezr_buf_reset(&s->out);
+    /* Freed, not kept: once playing, replies are rare and every idle player's buffer counts. */
+    ezr_buf_free(&s->out);
 }
 
 static void send_message(struct ezr_session *s, uint32_t csid, uint8_t type, uint32_t msid,
@@ -359,7 +361,9 @@ void ezr_session_init(struct ezr_session *s, const struct ezr_session_callbacks 
     s->chunk_size = chunk_size;
     s->want_audio = true;
     s->want_video = true;
-    ezr_handshake_server_init(&s->hs, random, epoch);
+    s->hs = malloc(sizeof *s->hs);
+    if (s->hs)
+        ezr_handshake_server_init(s->hs, random, epoch);
     ezr_chunk_reader_init(&s->reader, NULL);
     ezr_buf_init(&s->out);
 }
@@ -368,6 +372,8 @@ void ezr_session_free(struct ezr_session *s)
 {
     ezr_chunk_reader_free(&s->reader);
     ezr_buf_free(&s->out);
+    free(s->hs);
+    s->hs = NULL;
 }
 
 int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
@@ -376,13 +382,17 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
     if (s->state == EZR_SESSION_CLOSING)
         return EZR_ECLOSED;
     if (s->state == EZR_SESSION_HANDSHAKE) {
-        int rc = ezr_handshake_server_feed(&s->hs, in, len, &s->out);
+        if (!s->hs)
+            return close_with(s, EZR_ENOMEM, "out of memory");
+        int rc = ezr_handshake_server_feed(s->hs, in, len, &s->out);
         flush(s);
         if (rc < 0)
             return close_with(s, rc, "bad handshake");
         used = (size_t)rc;
-        if (!ezr_handshake_done(&s->hs))
+        if (!ezr_handshake_done(s->hs))
             return (int)used;
+        free(s->hs);
+        s->hs = NULL;
         s->state = EZR_SESSION_WAIT_CONNECT;
     }
     int rc = ezr_chunk_reader_feed(&s->reader, in + used, len - used, on_message, s);

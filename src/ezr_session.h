@@ -48,7 +48,7 @@ struct ezr_session {
     const struct ezr_session_callbacks *cb;
     void *ctx;
     uint32_t chunk_size; /* ours */
-    struct ezr_handshake hs;
+    struct ezr_handshake *hs; /* owned, during the handshake only (3 KiB a player need not keep) */
     struct ezr_chunk_reader reader;
     struct ezr_buf out;     /* replies being built */
     uint32_t peer_window;   /* the client's Window Acknowledgement Size, 0 = none */

@@ -297,6 +297,47 @@ EZR_TEST(test_accept_recovers_after_descriptor_exhaustion)
     EZR_CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+/* Media waits for the flush interval, to go out several frames per write; with 0 it goes at
+ * once. Read from the queue the stats report right after the push (the socket has room). */
+static long queued_after_push(uint32_t interval_ms, int *received)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.flush_interval_ms = interval_ms;
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    if (!s)
+        return -1;
+    struct player p;
+    long q = -1;
+    if (player_open(&p, ezr_server_port(s), "live", "stream", 0) == 0 &&
+        next_media(&p, mono_ms() + DEADLINE_MS) == 0) { /* playing: replies came at once */
+        push_video(st, EZR_FRAME_KEY, 0, 7);
+        struct ezr_stream_stats stats;
+        struct ezr_client_stats *list = NULL;
+        size_t n = 0;
+        if (ezr_stream_get_stats(st, &stats, &list, &n, DEADLINE_MS) == 0 && n == 1)
+            q = (long)list[0].bytes_queued;
+        free(list);
+        /* Either way the frame arrives. */
+        *received = next_media(&p, mono_ms() + DEADLINE_MS) == 0 && p.payload[5] == 7;
+    }
+    player_close(&p);
+    ezr_server_free(s);
+    return q;
+}
+
+EZR_TEST(test_media_waits_for_the_flush_interval)
+{
+    int got_later = 0, got_now = 0;
+    long later = queued_after_push(3000, &got_later);
+    long now = queued_after_push(0, &got_now);
+    EZR_CHECK(later > 0);
+    EZR_CHECK(got_later);
+    EZR_CHECK_EQ(now, 0);
+    EZR_CHECK(got_now);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_late_joiner_gets_headers_then_keyframe_first),
               EZR_CASE(test_two_players_receive_identical_frames),
@@ -305,4 +346,5 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_silent_client_closed_after_handshake_timeout),
               EZR_CASE(test_duplicate_stream_is_refused),
               EZR_CASE(test_client_events_stats_and_removal),
-              EZR_CASE(test_accept_recovers_after_descriptor_exhaustion))
+              EZR_CASE(test_accept_recovers_after_descriptor_exhaustion),
+              EZR_CASE(test_media_waits_for_the_flush_interval))
