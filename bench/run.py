@@ -60,6 +60,9 @@ rtmp {{
 """
 
 
+SLOW_TIERS = ["queue-warning-bytes=262144", "queue-high-bytes=524288", "queue-max-bytes=1048576"]
+
+
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
@@ -151,12 +154,12 @@ def stop(proc):
 class Ezrtmp:
     name = "ezrtmp"
 
-    def __init__(self, build, input_flv, tmp, send_buffer=0):
+    def __init__(self, build, input_flv, tmp, props=()):
         self.stats_path = os.path.join(tmp, "ezrtmp-stats.json")
         env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
         self.proc = subprocess.Popen(
             [PY, os.path.join(ROOT, "bench", "serve.py"), input_flv, "--stats-out",
-             self.stats_path, "--send-buffer-size", str(send_buffer)],
+             self.stats_path] + ["--set=" + p for p in props],
             stdout=subprocess.PIPE, env=env)
         self.pid = self.proc.pid
         self.port = int(read_line(self.proc, 20).split()[1])
@@ -246,10 +249,10 @@ def fmt(v, spec="%.1f"):
 
 
 def table(rows, kbps_of):
-    out = ["| N | stream | server | playing | dropped | GB sent | server CPU s | CPU s/GB "
-           "| RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
-           "| first video not key | ezrtmp/nginx CPU per GB |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| N | stream | server | playing | dropped | GB sent | server CPU s (% of a core) "
+           "| CPU s/GB | RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
+           "| first video not key | load client CPU s | ezrtmp/nginx CPU per GB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by = {(r["server"], r["n"]): r for r in rows}
     for r in rows:
         ld = r["load"]
@@ -257,16 +260,18 @@ def table(rows, kbps_of):
         ratio = ""
         if r["server"] == "ezrtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
             ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
-        cpu = fmt(r["cpu_s"], "%.2f")
+        cpu = "%.2f (%d%%)" % (r["cpu_s"], round(100 * r["cpu_s"] / r["wall_s"]))
         if r["reactor_cpu_s"] is not None:
-            cpu += " (reactor %.2f)" % r["reactor_cpu_s"]
+            cpu += "; reactor %.2f (%d%%)" % (r["reactor_cpu_s"],
+                                             round(100 * r["reactor_cpu_s"] / r["wall_s"]))
         out.append("| %d | %d kbps | %s | %d / %d | %d | %.3f | %s | %s | %s → %s | %s "
-                   "| %s / %s / %s | %d | %s |" % (
+                   "| %s / %s / %s | %d | %.2f | %s |" % (
                        r["n"], kbps_of(r["n"]), r["server"], ld["playing"], ld["players"],
                        ld["dropped"], r["gb"], cpu, fmt(r["cpu_per_gb"], "%.2f"),
                        r["rss0_mb"], r["rss_max_mb"], fmt(r["rss_per_player_kb"], "%.2f"),
                        fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
-                       fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"], ratio))
+                       fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"],
+                       ld["client_cpu_s"], ratio))
     return "\n".join(out)
 
 
@@ -325,8 +330,6 @@ def machine():
 def slow_summary(run, stats, stalled):
     ld = run["load"]
     final = stats["final"]
-    clients = stats["clients"]
-    dropped_by_server = sum(1 for c in clients if c["frames_dropped"])
     samples = [s for s in stats["samples"] if s["renders"]]
     t_cut = next((s["t"] for s in samples if s["disconnects_slow"] >= stalled), None)
     before = [s["render_mean_us"] for s in samples if t_cut is None or s["t"] < t_cut]
@@ -337,8 +340,11 @@ def slow_summary(run, stats, stalled):
         "disconnects_slow": final["disconnects-slow"], "dropped_stalled": ld["dropped_stalled"],
         "dropped_healthy": ld["dropped_healthy"], "gaps_over_500ms": ld["gaps_over"],
         "max_gap_ms": ld["max_gap_ms"], "max_video_ts_step_ms": ld["max_video_ts_step_ms"],
-        "ts_regressions": ld["ts_regressions"], "players_left": len(clients),
-        "players_left_with_drops": dropped_by_server,
+        "ts_regressions": ld["ts_regressions"],
+        "players_with_server_drops_max": max((s["clients_with_drops"] for s in samples), default=0),
+        "players_with_server_drops_after_cut": max(
+            (s["clients_with_drops"] for s in samples if t_cut is not None and s["t"] >= t_cut),
+            default=None),
         "frames_dropped_warning": final["frames-dropped-warning"],
         "frames_dropped_high": final["frames-dropped-high"],
         "stalled_cut_at_s": t_cut,
@@ -355,29 +361,34 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="play time after the last joins")
     ap.add_argument("--big-n", type=int, default=5000,
                     help="from this N on, the 200 kbps stream instead of 1 Mbps")
-    ap.add_argument("--slow-seconds", type=int, default=40, help="play time of the slow run")
+    ap.add_argument("--slow-seconds", type=int, default=100,
+                    help="play time of the slow run")
     ap.add_argument("--no-slow", action="store_true", help="skip the slow-client run")
+    ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE",
+                    help="a property of ezrtmpserversink for every ezrtmp run; may be repeated")
+    ap.add_argument("--only-ezrtmp", action="store_true",
+                    help="skip nginx-rtmp (for quick looks; the results then have no ratio)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
     args = ap.parse_args()
-    ns = [int(x) for x in args.ns.split(",")]
+    ns = [int(x) for x in args.ns.split(",") if x]
     kbps_of = lambda n: 200 if n >= args.big_n else 1000  # noqa: E731
     cache = os.path.join(args.build, "bench-inputs")
     os.makedirs(cache, exist_ok=True)
-    # Long enough that no run reaches the end of the file.
-    input_secs = max(args.seconds, args.slow_seconds) + 60
-    inputs = {k: os.path.join(cache, "input-%dkbps-%ds.flv" % (k, input_secs))
-              for k in (200, 1000)}
+    # Long enough that no run reaches the end of the file (the 5,000 players' ramp included).
+    secs = {200: args.seconds + 90, 1000: max(args.seconds + 90, args.slow_seconds + 60)}
+    inputs = {k: os.path.join(cache, "input-%dkbps-%ds.flv" % (k, t)) for k, t in secs.items()}
     for k, path in inputs.items():
-        make_input(path, k, input_secs)
+        make_input(path, k, secs[k])
 
     rows = []
     slow = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in ns:
-            for cls in (Ezrtmp, Nginx):
+            for cls in (Ezrtmp,) if args.only_ezrtmp else (Ezrtmp, Nginx):
                 log("%s, %d players, %d kbps" % (cls.name, n, kbps_of(n)))
-                server = cls(args.build, inputs[kbps_of(n)], tmp)
+                server = (Ezrtmp(args.build, inputs[kbps_of(n)], tmp, args.set) if cls is Ezrtmp
+                          else Nginx(args.build, inputs[kbps_of(n)], tmp))
                 try:
                     r = load_run(args.build, server, n, args.seconds,
                                  log_path=os.path.join(tmp, "load.log"))
@@ -390,10 +401,14 @@ def main():
         if not args.no_slow:
             # Stalled players' kernel buffers are kept small (send-buffer-size), so that our
             # queue, and its tiers, see their backlog within the run instead of the kernel's
-            # autotuned megabytes.
+            # autotuned megabytes. The tiers are a quarter of the defaults: above the high tier
+            # a stalled player's queue grows by keyframes only (about 12 KB/s here), so at the
+            # defaults it would take minutes to reach the critical level (client-timeout, off
+            # here, closes such a player after 30 s anyway).
             stalled = 10
             log("slow-client run: 1000 players, %d stalled, %d s" % (stalled, args.slow_seconds))
-            server = Ezrtmp(args.build, inputs[1000], tmp, send_buffer=65536)
+            server = Ezrtmp(args.build, inputs[1000], tmp,
+                            args.set + ["send-buffer-size=65536", "client-timeout=0"] + SLOW_TIERS)
             try:
                 r = load_run(args.build, server, 1000, args.slow_seconds, stalled=stalled)
             finally:
@@ -401,13 +416,61 @@ def main():
             slow = slow_summary(r, stats, stalled)
             slow["send_buffer_size"] = 65536
             log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
-        png = os.path.join(args.out, "results.png")
-        plot(rows, png, tmp)
+        if rows:
+            plot(rows, os.path.join(args.out, "results.png"), tmp)
 
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"rows": rows, "slow": slow}, f, indent=1)
     write_results(args, rows, slow, kbps_of)
     return 0
+
+
+def targets(rows, slow):
+    """The issue's targets, each with what this run measured and whether it was met."""
+    by = {(r["server"], r["n"]): r for r in rows}
+    ez = sorted((r for r in rows if r["server"] == "ezrtmp"), key=lambda r: r["n"])
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def row(target, measured, met):
+        out.append("| %s | %s | %s |" % (target, measured, "yes" if met else "**no**"))
+
+    big = by.get(("ezrtmp", 10000))
+    if big:
+        ld = big["load"]
+        row("10,000 players held, none dropped (200 kbps)",
+            "%d of %d playing, %d dropped, %d got a keyframe" % (
+                ld["playing"], ld["players"], ld["dropped"], ld["got_keyframe"]),
+            ld["playing"] == ld["players"] == ld["got_keyframe"] and ld["dropped"] == 0)
+    a, b = by.get(("ezrtmp", 1000)), by.get(("nginx-rtmp", 1000))
+    if a and b and a["cpu_per_gb"] and b["cpu_per_gb"]:
+        ratio = a["cpu_per_gb"] / b["cpu_per_gb"]
+        row("CPU per GB at 1,000 players at most half of nginx-rtmp's",
+            "%.2f vs %.2f s/GB: %.2f" % (a["cpu_per_gb"], b["cpu_per_gb"], ratio), ratio <= 0.5)
+    for r in ez:
+        p99 = r["load"]["ttfk_ms"]["p99"]
+        row("time to first keyframe p99 under 50 ms, %d players" % r["n"], "%s ms" % p99,
+            p99 is not None and p99 < 50)
+    for r in ez:
+        row("memory per player under 8 KB, %d players" % r["n"],
+            "%.2f KB" % r["rss_per_player_kb"], r["rss_per_player_kb"] < 8)
+    if slow:
+        row("slow run: the stalled players are disconnected at the critical level",
+            "%d of %d disconnected as slow" % (slow["disconnects_slow"], slow["stalled"]),
+            slow["disconnects_slow"] == slow["stalled"])
+        row("slow run: the other players see no gap over 500 ms and no dropped frame",
+            "%d dropped, %d gaps, largest gap %d ms, largest video timestamp step %d ms, "
+            "%d players with frames dropped after the cut" % (
+                slow["dropped_healthy"], slow["gaps_over_500ms"], slow["max_gap_ms"],
+                slow["max_video_ts_step_ms"], slow["players_with_server_drops_after_cut"] or 0),
+            slow["dropped_healthy"] == 0 and slow["gaps_over_500ms"] == 0
+            and slow["max_video_ts_step_ms"] <= 1000 // FPS
+            and not slow["players_with_server_drops_after_cut"])
+        before, after = slow["render_mean_us_before_cut"], slow["render_mean_us_after_cut"]
+        if before is not None and after is not None:
+            row("slow run: the sink's render() time does not grow",
+                "mean %.1f µs before the cut, %.1f µs after" % (before, after),
+                after <= before * 1.5)
+    return "\n".join(out)
 
 
 def write_results(args, rows, slow, kbps_of):
@@ -427,7 +490,7 @@ def write_results(args, rows, slow, kbps_of):
         "N players at 2,000 connections/s and plays %d s after the last one started. Server CPU "
         "is user + system time of the server process over the load run, from /proc (for "
         "ezrtmp that is the whole pipeline process: flvdemux, flvmux and the sink as well as "
-        "the reactor thread, shown alone in brackets; for nginx-rtmp it is the nginx process, "
+        "the reactor thread, also shown alone; for nginx-rtmp it is the nginx process, "
         "while its publisher runs in a separate gst-launch-1.0). RSS is the server process's "
         "resident memory before the players and its maximum during the run; per player is the "
         "difference over N (kernel socket buffers are not in RSS). TTFK: time from starting "
@@ -438,6 +501,30 @@ def write_results(args, rows, slow, kbps_of):
         "",
         table(rows, kbps_of),
         "",
+        "## Targets",
+        "",
+        targets(rows, slow),
+        "",
+        "## Reading the figures",
+        "",
+        "- On loopback the kernel runs the receiving side's TCP processing in the thread that "
+        "writes, so each server's CPU includes delivering to the players. What costs is the "
+        "number of writes, not the bytes: in perf profiles taken while tuning this benchmark "
+        "`writev` was about 80%% of the reactor's time at 10,000 players, most of it the "
+        "loopback receive path. This is why ezrtmp writes a player's media at most every "
+        "`flush-interval` (%s), many frames per `writev`, while nginx-rtmp writes each frame "
+        "as it comes. It is also why CPU per GB is higher for the 200 kbps rows: the same "
+        "number of writes carries a fifth of the bytes." % (
+            next((p.split("=", 1)[1] + " ms" for p in reversed(args.set)
+                  if p.startswith("flush-interval=")), "the default, 100 ms")),
+        "- nginx-rtmp serves a live stream from one worker process. Where its CPU is near "
+        "100% of a core that worker is saturated: players still connecting or waiting for "
+        "their first keyframe when the run ends are the difference between `playing` and N "
+        "(they are not counted as dropped; `connected` in results.json shows how many got "
+        "past TCP connect), and its figures on those rows are those of an overloaded server.",
+        "- The load client shares the two cores with the server (its CPU is in the table); "
+        "time to first keyframe includes its own delays.",
+        "",
     ]
     if slow:
         lines += [
@@ -445,15 +532,25 @@ def write_results(args, rows, slow, kbps_of):
             "",
             "ezrtmp, 1 Mbps stream, %d players of which the last %d stop reading after their "
             "first keyframe; `send-buffer-size=%d` so that their backlog reaches our queue "
-            "instead of the kernel's autotuned buffers; default tiers (1/2/4 MiB)." % (
-                slow["players"], slow["stalled"], slow["send_buffer_size"]),
+            "instead of the kernel's autotuned buffers; `client-timeout=0` so that only the "
+            "tiers act; tiers at a quarter of the defaults (`%s`). Above the high tier a "
+            "stalled player's queue grows by the keyframes alone, about 12 KB/s for this "
+            "stream, so at the default 2 and 4 MiB it would take minutes to reach the critical "
+            "level (an earlier 150 s run at the defaults reached the high tier, not the "
+            "critical one); with the defaults, `client-timeout` (30 s) closes such a player "
+            "first. The cut is at the first one-second sample where all %d are counted as "
+            "disconnected for being slow; render() time is the sink's mean per buffer in each "
+            "one-second sample, averaged before and after it." % (
+                slow["players"], slow["stalled"], slow["send_buffer_size"],
+                " ".join(SLOW_TIERS), slow["stalled"]),
             "",
             "| measure | value |",
             "|---|---|",
         ]
         for key in ["disconnects_slow", "dropped_stalled", "dropped_healthy", "gaps_over_500ms",
-                    "max_gap_ms", "max_video_ts_step_ms", "ts_regressions", "players_left",
-                    "players_left_with_drops", "frames_dropped_warning", "frames_dropped_high",
+                    "max_gap_ms", "max_video_ts_step_ms", "ts_regressions",
+                    "players_with_server_drops_max", "players_with_server_drops_after_cut",
+                    "frames_dropped_warning", "frames_dropped_high",
                     "stalled_cut_at_s", "render_mean_us_before_cut", "render_mean_us_after_cut",
                     "render_max_us"]:
             v = slow[key]

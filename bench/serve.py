@@ -4,7 +4,7 @@ real-time rate (sync=true), prints the port it listens on, samples the sink's re
 second, and on SIGTERM writes the final stats as JSON and exits.
 
     GST_PLUGIN_PATH=build/gst python3 bench/serve.py INPUT.flv --stats-out stats.json \\
-        [--send-buffer-size BYTES]
+        [--set PROPERTY=VALUE ...]
 
 Output on stdout: one line "PORT <n>" once listening, one line "PLAYING" once the first
 frame was parsed.
@@ -38,16 +38,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("input", help="FLV file (H.264 + AAC)")
     ap.add_argument("--stats-out", required=True, help="where to write the final JSON")
-    ap.add_argument("--send-buffer-size", type=int, default=0, help="SO_SNDBUF of players")
+    ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE",
+                    help="a property of the sink (e.g. flush-interval=40); may be repeated")
     args = ap.parse_args()
 
     Gst.init(None)
     # flvdemux/flvmux give the buffers the timestamps that sync=true paces on.
     pipeline = Gst.parse_launch(
         "filesrc location=\"%s\" ! flvdemux name=d flvmux name=m streamable=true "
-        "! ezrtmpserversink name=sink host=127.0.0.1 port=0 sync=true send-buffer-size=%d "
+        "! ezrtmpserversink name=sink host=127.0.0.1 port=0 sync=true %s "
         "d.video ! queue ! h264parse ! m.video d.audio ! queue ! aacparse ! m.audio"
-        % (args.input, args.send_buffer_size))
+        % (args.input, " ".join(args.set)))
     sink = pipeline.get_by_name("sink")
     loop = GLib.MainLoop()
     bus = pipeline.get_bus()
@@ -74,7 +75,11 @@ def main():
     last = {"t": time.monotonic(), "renders": 0, "render-time-ns": 0}
 
     def sample():
-        c = counters(sink.get_property("stats"))
+        stats = sink.get_property("stats")
+        c = counters(stats)
+        # Players the server has dropped frames for, connected now.
+        with_drops = sum(1 for s in stats.get_value("client-list")
+                         if s.get_uint64("frames-dropped")[1])
         now = time.monotonic()
         n = c["renders"] - last["renders"]
         ns = c["render-time-ns"] - last["render-time-ns"]
@@ -82,7 +87,8 @@ def main():
                         "render_mean_us": round(ns / n / 1000.0, 2) if n else 0.0,
                         "clients": c["clients"], "dropped_warning": c["frames-dropped-warning"],
                         "dropped_high": c["frames-dropped-high"],
-                        "disconnects_slow": c["disconnects-slow"]})
+                        "disconnects_slow": c["disconnects-slow"],
+                        "clients_with_drops": with_drops})
         last.update(t=now, renders=c["renders"], **{"render-time-ns": c["render-time-ns"]})
         return True
 

@@ -134,8 +134,11 @@ struct ezr_server {
     struct ezr_client *clients;
     size_t nclients;
     struct ezr_client *dirty;
-    struct ezr_client *later;  /* media waiting for the flush interval */
-    uint64_t later_due_ms;     /* when srv->later is written */
+    /* Clients whose media waits for the flush interval; when it is up they become the sweep,
+     * written a batch per round, while new media gathers in a new later list. */
+    struct ezr_client *later;
+    uint64_t later_due_ms; /* when the later list becomes the sweep */
+    struct ezr_client *sweep;
     struct ezr_client *graveyard;
     uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
     uint64_t next_id;
@@ -779,8 +782,10 @@ static void tick(struct ezr_server *s, uint64_t now)
     }
 }
 
-/* Writes what is due: replies and urgent bytes now, media when its interval is up (or now, with
- * all). Dead clients are freed only when no list still points at them. */
+/* Writes what is due: replies and urgent bytes now, media whose interval is up (all of it, with
+ * all). At most EZR_FLUSH_BATCH clients' media per round, so that with thousands of players a
+ * flush does not hold back the handshakes and replies of the next round. Dead clients are freed
+ * once no list still points at them. */
 static void end_of_round(struct ezr_server *s, bool all)
 {
     while (s->dirty) {
@@ -790,18 +795,27 @@ static void end_of_round(struct ezr_server *s, bool all)
         if (!c->dead)
             client_flush(c);
     }
-    if (s->later && (all || now_ms() >= s->later_due_ms)) {
-        while (s->later) {
-            struct ezr_client *c = s->later;
-            s->later = c->later_next;
-            c->later = false;
-            if (!c->dead)
-                client_flush(c);
+    for (unsigned n = 0; all || n < EZR_FLUSH_BATCH; n++) {
+        if (!s->sweep && s->later && (all || now_ms() >= s->later_due_ms)) {
+            s->sweep = s->later;
+            s->later = NULL;
         }
+        if (!s->sweep)
+            break;
+        /* A client in the sweep that gets more media meanwhile stays in it: c->later holds. */
+        struct ezr_client *c = s->sweep;
+        s->sweep = c->later_next;
+        c->later = false;
+        if (!c->dead)
+            client_flush(c);
     }
-    while (!s->later && s->graveyard) {
-        struct ezr_client *c = s->graveyard;
-        s->graveyard = c->next;
+    for (struct ezr_client **pp = &s->graveyard; *pp;) {
+        struct ezr_client *c = *pp;
+        if (c->later) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
         client_free(c);
     }
 }
@@ -813,7 +827,9 @@ static void *reactor_main(void *arg)
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
         int timeout = TICK_MS;
-        if (s->later) {
+        if (s->sweep) {
+            timeout = 0;
+        } else if (s->later) {
             uint64_t now = now_ms();
             timeout = s->later_due_ms > now ? (int)(s->later_due_ms - now) : 0;
         }

@@ -35,7 +35,9 @@ static void on_log(void *ctx, enum ezr_log_level level, const char *msg)
         __atomic_add_fetch(&lc->slow_warnings, 1, __ATOMIC_SEQ_CST);
 }
 
-static struct ezr_server *start(struct ezr_stream **st, struct log_capture *lc)
+/* client_timeout_ms 0 keeps the default. */
+static struct ezr_server *start(struct ezr_stream **st, struct log_capture *lc,
+                                uint32_t client_timeout_ms)
 {
     struct ezr_server_config cfg;
     test_server_config(&cfg);
@@ -46,6 +48,8 @@ static struct ezr_server *start(struct ezr_stream **st, struct log_capture *lc)
     /* Every frame is written (or found unwritable) as it is offered, so that the queue the test
      * reads back is the one the next frame meets, not one a pending flush is about to shrink. */
     cfg.flush_interval_ms = 0;
+    if (client_timeout_ms)
+        cfg.client_timeout_ms = client_timeout_ms;
     cfg.log = on_log;
     cfg.log_ctx = lc;
     return start_live_stream(&cfg, st);
@@ -79,6 +83,16 @@ static long queued(struct ezr_stream *st, struct ezr_stream_stats *out)
     long q = n == 1 ? (long)list[0].bytes_queued : -1;
     free(list);
     return q;
+}
+
+/* A player with a tiny receive buffer, to be stalled, and one that reads; both have received
+ * their first media message. Returns 1 if so. */
+static int open_slow_and_good(uint16_t port, struct player *slow, struct player *good)
+{
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    return player_open(slow, port, "live", "stream", TINY) == 0 &&
+           player_open(good, port, "live", "stream", 0) == 0 && next_media(slow, dl) == 0 &&
+           next_media(good, dl) == 0;
 }
 
 struct expect {
@@ -132,7 +146,7 @@ EZR_TEST(test_warning_and_high_levels_then_keyframe_rule)
 {
     struct log_capture lc = {0};
     struct ezr_stream *st;
-    struct ezr_server *s = start(&st, &lc);
+    struct ezr_server *s = start(&st, &lc, 0);
     EZR_CHECK(s != NULL);
     struct player p;
     int ok = player_open(&p, ezr_server_port(s), "live", "stream", TINY) == 0 &&
@@ -210,14 +224,10 @@ EZR_TEST(test_critical_level_disconnects_while_another_player_gets_every_frame)
 {
     struct log_capture lc = {0};
     struct ezr_stream *st;
-    struct ezr_server *s = start(&st, &lc);
+    struct ezr_server *s = start(&st, &lc, 0);
     EZR_CHECK(s != NULL);
-    uint16_t port = ezr_server_port(s);
     struct player slow, good;
-    uint64_t dl = mono_ms() + DEADLINE_MS;
-    int ok = player_open(&slow, port, "live", "stream", TINY) == 0 &&
-             player_open(&good, port, "live", "stream", 0) == 0 && next_media(&slow, dl) == 0 &&
-             next_media(&good, dl) == 0;
+    int ok = open_slow_and_good(ezr_server_port(s), &slow, &good);
     struct ezr_stream_stats stats = {0};
     static const enum kind pattern[] = {KEY, INTER, SOUND, INTER, INTER, SOUND};
     uint32_t ts = 0;
@@ -263,5 +273,56 @@ EZR_TEST(test_critical_level_disconnects_while_another_player_gets_every_frame)
     EZR_CHECK_EQ(__atomic_load_n(&lc.slow_warnings, __ATOMIC_SEQ_CST), 1);
 }
 
+/* A player whose socket takes nothing for client-timeout is closed even below every tier, and
+ * counted as a timeout; a player that reads keeps playing. */
+EZR_TEST(test_player_reading_nothing_is_closed_after_client_timeout)
+{
+    struct log_capture lc = {0};
+    struct ezr_stream *st;
+    struct ezr_server *s = start(&st, &lc, 600);
+    EZR_CHECK(s != NULL);
+    struct player slow, good;
+    int ok = open_slow_and_good(ezr_server_port(s), &slow, &good);
+    /* Fill the stalled player's kernel buffers until more than they can hold waits in our
+     * queue, then push nothing: the queue (below the warning tier) stays as it is and only the
+     * timeout can act. */
+    uint32_t ts = 0;
+    long q = 0;
+    struct ezr_stream_stats stats = {0};
+    while (ok && q < (long)WARNING / 2 && ts < 200) {
+        push(st, ts % 5 ? INTER : KEY, ts);
+        ok = next_media(&good, mono_ms() + DEADLINE_MS) == 0 && good.ts == ts;
+        ts++;
+        struct ezr_client_stats *list = NULL;
+        size_t n = 0;
+        ok = ok && ezr_stream_get_stats(st, &stats, &list, &n, DEADLINE_MS) == 0;
+        for (size_t i = 0; ok && i < n; i++)
+            q = list[i].bytes_queued > (uint64_t)q ? (long)list[i].bytes_queued : q;
+        free(list);
+    }
+    uint64_t stalled_at = mono_ms();
+    int closed = 0;
+    while (ok && !closed && mono_ms() < stalled_at + DEADLINE_MS) {
+        struct pollfd none;
+        poll(&none, 0, 20);
+        ok = ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0;
+        closed = stats.disconnects[EZR_CLOSE_TIMEOUT] == 1;
+    }
+    uint64_t waited = mono_ms() - stalled_at;
+    push(st, KEY, ts);
+    int still = ok && next_media(&good, mono_ms() + DEADLINE_MS) == 0 && good.ts == ts;
+    player_close(&slow);
+    player_close(&good);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(q >= (long)WARNING / 2 && q < (long)WARNING);
+    EZR_CHECK(closed);
+    EZR_CHECK(waited >= 500); /* not before its time (progress may predate the stall by a write) */
+    EZR_CHECK(still);
+    EZR_CHECK_EQ(stats.clients, 1);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_warning_and_high_levels_then_keyframe_rule),
-              EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame))
+              EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame),
+              EZR_CASE(test_player_reading_nothing_is_closed_after_client_timeout))
