@@ -811,7 +811,7 @@ static void end_of_round(struct ezr_server *s, bool all)
     }
     for (struct ezr_client **pp = &s->graveyard; *pp;) {
         struct ezr_client *c = *pp;
-        if (c->later) {
+        if (c->later || c->dirty) { /* still on a list: freed in a later round */
             pp = &c->next;
             continue;
         }
