@@ -60,6 +60,7 @@ rtmp {{
 """
 
 
+SLOW_SEND_BUFFER = 65536
 SLOW_TIERS = ["queue-warning-bytes=262144", "queue-high-bytes=524288", "queue-max-bytes=1048576"]
 
 
@@ -384,11 +385,13 @@ def main():
     rows = []
     slow = None
     with tempfile.TemporaryDirectory() as tmp:
+        starters = [(Ezrtmp.name, lambda flv: Ezrtmp(args.build, flv, tmp, args.set))]
+        if not args.only_ezrtmp:
+            starters.append((Nginx.name, lambda flv: Nginx(args.build, flv, tmp)))
         for n in ns:
-            for cls in (Ezrtmp,) if args.only_ezrtmp else (Ezrtmp, Nginx):
-                log("%s, %d players, %d kbps" % (cls.name, n, kbps_of(n)))
-                server = (Ezrtmp(args.build, inputs[kbps_of(n)], tmp, args.set) if cls is Ezrtmp
-                          else Nginx(args.build, inputs[kbps_of(n)], tmp))
+            for name, start in starters:
+                log("%s, %d players, %d kbps" % (name, n, kbps_of(n)))
+                server = start(inputs[kbps_of(n)])
                 try:
                     r = load_run(args.build, server, n, args.seconds,
                                  log_path=os.path.join(tmp, "load.log"))
@@ -408,13 +411,14 @@ def main():
             stalled = 10
             log("slow-client run: 1000 players, %d stalled, %d s" % (stalled, args.slow_seconds))
             server = Ezrtmp(args.build, inputs[1000], tmp,
-                            args.set + ["send-buffer-size=65536", "client-timeout=0"] + SLOW_TIERS)
+                            args.set + ["send-buffer-size=%d" % SLOW_SEND_BUFFER, "client-timeout=0"]
+                            + SLOW_TIERS)
             try:
                 r = load_run(args.build, server, 1000, args.slow_seconds, stalled=stalled)
             finally:
                 stats = server.close()
             slow = slow_summary(r, stats, stalled)
-            slow["send_buffer_size"] = 65536
+            slow["send_buffer_size"] = SLOW_SEND_BUFFER
             log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
         if rows:
             plot(rows, os.path.join(args.out, "results.png"), tmp)
