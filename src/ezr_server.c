@@ -79,6 +79,7 @@ struct ezr_stream {
     /* Under srv->lock. */
     uint64_t eos_requested;
     uint64_t eos_done;
+    uint64_t interrupts; /* ezr_stream_interrupt() calls: a waiter seeing it move gives up */
 };
 
 struct ezr_client {
@@ -124,6 +125,7 @@ struct ezr_server {
     struct ezr_io wake_io;
     pthread_t thread;
     atomic_bool stop;
+    atomic_bool failed; /* the reactor thread stopped on an error */
 
     pthread_mutex_t lock; /* ops, streams registry, eos counters */
     pthread_cond_t cond;  /* eos_done moved */
@@ -148,6 +150,10 @@ struct ezr_server {
     uint64_t accepted;
     uint64_t refused;
 };
+
+/* The server whose reactor runs on this thread, so that a call from a client callback can be
+ * answered directly instead of waiting for the reactor (itself). */
+static _Thread_local const struct ezr_server *reactor_of_this_thread;
 
 static uint64_t now_ms(void)
 {
@@ -823,6 +829,7 @@ static void end_of_round(struct ezr_server *s, bool all)
 static void *reactor_main(void *arg)
 {
     struct ezr_server *s = arg;
+    reactor_of_this_thread = s;
     /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
@@ -834,7 +841,9 @@ static void *reactor_main(void *arg)
             timeout = s->later_due_ms > now ? (int)(s->later_due_ms - now) : 0;
         }
         if (ezr_reactor_poll(s->reactor, timeout) < 0) {
-            srv_log(s, EZR_LOG_ERROR, "epoll_wait failed: %s", strerror(errno));
+            srv_log(s, EZR_LOG_ERROR, "the reactor failed (%s): no player is served any more",
+                    strerror(errno));
+            atomic_store(&s->failed, true);
             break;
         }
         uint64_t now = now_ms();
@@ -959,6 +968,16 @@ uint16_t ezr_server_port(const struct ezr_server *s)
 uint32_t ezr_server_max_connections(const struct ezr_server *s)
 {
     return s->max_connections;
+}
+
+bool ezr_server_failed(const struct ezr_server *s)
+{
+    return atomic_load(&s->failed);
+}
+
+static bool on_reactor_thread(const struct ezr_server *s)
+{
+    return reactor_of_this_thread == s;
 }
 
 void ezr_server_free(struct ezr_server *s)
@@ -1099,11 +1118,22 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
         return rc;
     struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&s->lock);
+    uint64_t interrupts = st->interrupts;
     while (st->eos_done < seq && rc == 0)
-        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+        if (st->interrupts != interrupts ||
+            pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
             rc = EZR_EAGAIN;
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void ezr_stream_interrupt(struct ezr_stream *st)
+{
+    struct ezr_server *s = st->srv;
+    pthread_mutex_lock(&s->lock);
+    st->interrupts++;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 int ezr_stream_reset(struct ezr_stream *st)
@@ -1129,10 +1159,17 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
     }
     q->refs = 2; /* ours and the reactor's */
     q->want_clients = clients != NULL;
-    o->type = OP_STATS;
-    o->stream = st;
-    o->query = q;
-    int rc = post(s, o);
+    int rc = 0;
+    if (on_reactor_thread(s)) {
+        /* From a client callback: the reactor is us, so answer now instead of waiting on it. */
+        free(o);
+        stream_stats(st, q);
+    } else {
+        o->type = OP_STATS;
+        o->stream = st;
+        o->query = q;
+        rc = post(s, o);
+    }
     struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (!q->done && rc == 0)
@@ -1154,6 +1191,12 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
 
 int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
 {
+    if (on_reactor_thread(st->srv)) {
+        /* From a client callback: at once, as the stream may be on its way out (an op would
+         * run after it is freed). */
+        kick(st, id);
+        return 0;
+    }
     struct op *o = calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;

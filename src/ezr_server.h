@@ -62,6 +62,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 uint16_t ezr_server_port(const struct ezr_server *s);
 /* The connection limit in force after the RLIMIT_NOFILE cap. */
 uint32_t ezr_server_max_connections(const struct ezr_server *s);
+/* True once the reactor thread has stopped on an error (it logged why at EZR_LOG_ERROR): no
+ * player is served any more. Any thread. */
+bool ezr_server_failed(const struct ezr_server *s);
 /* Stops the reactor, closes every client and the listener, frees all streams still added. */
 void ezr_server_free(struct ezr_server *s);
 
@@ -74,8 +77,9 @@ struct ezr_client_info {
     const char *addr;   /* "ip:port" of the player */
     const char *reason; /* why it was removed; NULL for ADDED */
 };
-/* Called on the reactor thread; info is valid only during the call. Must not call back into
- * the server's blocking functions (ezr_stream_get_stats, ezr_stream_eos with a timeout). */
+/* Called on the reactor thread; info is valid only during the call. It may call
+ * ezr_stream_get_stats() and ezr_stream_remove_client() (answered at once on this thread), but not
+ * ezr_stream_eos() with a timeout or ezr_server_remove_stream(). */
 typedef void (*ezr_client_fn)(void *ctx, enum ezr_client_event ev,
                               const struct ezr_client_info *info);
 
@@ -108,6 +112,9 @@ enum ezr_frame_kind {
 enum ezr_frame_flags {
     EZR_FRAME_KEY = 1u << 0,    /* video keyframe (a GOP starts here) */
     EZR_FRAME_HEADER = 1u << 1, /* codec sequence header (AVC/HEVC config, AAC config) */
+    /* Script data sent live and never cached (onCuePoint, onTextData, onCaption): only
+     * onMetaData is metadata a joiner needs. */
+    EZR_FRAME_LIVE = 1u << 2,
 };
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
@@ -120,6 +127,9 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
  * timeout_ms for what players have queued to be written (0: do not wait). The cache is cleared,
  * so a later push starts a new stream. Returns 0, or EZR_EAGAIN if the wait timed out. */
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
+/* Makes a thread waiting in ezr_stream_eos() return EZR_EAGAIN at once (GstBaseSink's unlock:
+ * a state change must not wait for slow players). Any thread. */
+void ezr_stream_interrupt(struct ezr_stream *st);
 /* Forgets the cached GOP, metadata and headers (after a flush/seek upstream). */
 int ezr_stream_reset(struct ezr_stream *st);
 
@@ -161,7 +171,8 @@ struct ezr_stream_stats {
     uint64_t connections_refused; /* over max-connections */
 };
 
-/* A consistent snapshot taken on the reactor thread; waits at most timeout_ms for it. With
+/* A consistent snapshot taken on the reactor thread; waits at most timeout_ms for it (called on
+ * the reactor thread itself, from a client callback, it answers at once). With
  * clients != NULL, *clients receives a malloc'd array of *nclients entries (free() it).
  * Returns 0, EZR_EAGAIN on timeout, EZR_ENOMEM. */
 int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
