@@ -79,7 +79,7 @@ struct ezr_stream {
     /* Under srv->lock. */
     uint64_t eos_requested;
     uint64_t eos_done;
-    uint64_t interrupts; /* ezr_stream_interrupt() calls: a waiter seeing it move gives up */
+    bool flushing; /* ezr_stream_set_flushing(): EOS does not wait for players */
 };
 
 struct ezr_client {
@@ -1118,20 +1118,18 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
         return rc;
     struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&s->lock);
-    uint64_t interrupts = st->interrupts;
     while (st->eos_done < seq && rc == 0)
-        if (st->interrupts != interrupts ||
-            pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+        if (st->flushing || pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
             rc = EZR_EAGAIN;
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
-void ezr_stream_interrupt(struct ezr_stream *st)
+void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
 {
     struct ezr_server *s = st->srv;
     pthread_mutex_lock(&s->lock);
-    st->interrupts++;
+    st->flushing = flushing;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }

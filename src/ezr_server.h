@@ -127,9 +127,10 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
  * timeout_ms for what players have queued to be written (0: do not wait). The cache is cleared,
  * so a later push starts a new stream. Returns 0, or EZR_EAGAIN if the wait timed out. */
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
-/* Makes a thread waiting in ezr_stream_eos() return EZR_EAGAIN at once (GstBaseSink's unlock:
- * a state change must not wait for slow players). Any thread. */
-void ezr_stream_interrupt(struct ezr_stream *st);
+/* While flushing, ezr_stream_eos() does not wait for players: a thread waiting in it returns
+ * EZR_EAGAIN at once, and so does a later call (GstBaseSink's unlock/unlock_stop: a state change
+ * must not wait for slow players). Any thread. */
+void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing);
 /* Forgets the cached GOP, metadata and headers (after a flush/seek upstream). */
 int ezr_stream_reset(struct ezr_stream *st);
 
