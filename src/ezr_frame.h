@@ -12,6 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum ezr_frame_kind {
+    EZR_FRAME_AUDIO = 8,  /* = RTMP message type */
+    EZR_FRAME_VIDEO = 9,
+    EZR_FRAME_SCRIPT = 18, /* AMF0 data: onMetaData */
+};
+enum ezr_frame_flags {
+    EZR_FRAME_KEY = 1u << 0,    /* video keyframe (a GOP starts here) */
+    EZR_FRAME_HEADER = 1u << 1, /* codec sequence header (AVC/HEVC config, AAC config) */
+    /* Script data sent live and never cached (onCuePoint, onTextData, onCaption): only
+     * onMetaData is metadata a joiner needs. */
+    EZR_FRAME_LIVE = 1u << 2,
+};
+
 struct ezr_frame {
     atomic_uint refs;
     uint8_t kind;       /* enum ezr_frame_kind (= RTMP message type) */
@@ -38,7 +51,7 @@ size_t ezr_frame_copy_payload(const struct ezr_frame *f, uint8_t *out);
 
 static inline int ezr_frame_is_video(const struct ezr_frame *f)
 {
-    return f->kind == 9;
+    return f->kind == EZR_FRAME_VIDEO;
 }
 
 #endif

@@ -6,7 +6,6 @@
 
 #include "ezr_error.h"
 #include "ezr_limits.h"
-#include "ezr_server.h"
 
 static void set_frame(struct ezr_frame **slot, struct ezr_frame *f)
 {

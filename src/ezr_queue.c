@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "ezr_error.h"
-#include "ezr_server.h"
 
 #define QUEUE_INITIAL_CAP 16
 
@@ -27,7 +26,7 @@ static void release(struct ezr_queue_item *it)
     if (it->frame)
         ezr_frame_unref(it->frame);
     else
-        free(it->bytes);
+        free((void *)it->bytes);
 }
 
 void ezr_queue_clear(struct ezr_queue *q)
@@ -72,8 +71,9 @@ enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr
     return EZR_QUEUE_NORMAL;
 }
 
-enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, struct ezr_frame *f,
-                                             const struct ezr_queue_limits *l)
+enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
+                                       const uint8_t *bytes, size_t len,
+                                       const struct ezr_queue_limits *l)
 {
     enum ezr_queue_level level = ezr_queue_level(q, l);
     if (level == EZR_QUEUE_CRITICAL)
@@ -100,7 +100,8 @@ enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, struct ezr_fra
         if (key)
             q->need_keyframe = false;
     }
-    if (append(q, (struct ezr_queue_item){.frame = ezr_frame_ref(f), .len = f->len}) < 0) {
+    if (append(q, (struct ezr_queue_item){.frame = ezr_frame_ref(f), .bytes = bytes, .len = len}) <
+        0) {
         ezr_frame_unref(f);
         return EZR_QUEUE_OVERFLOW;
     }
@@ -127,7 +128,7 @@ int ezr_queue_iov(const struct ezr_queue *q, struct iovec *iov, int max)
     int n = 0;
     for (size_t i = 0; i < q->count && n < max; i++, n++) {
         const struct ezr_queue_item *it = item_at(q, i);
-        const uint8_t *base = it->frame ? it->frame->data : it->bytes;
+        const uint8_t *base = it->bytes;
         size_t skip = i == 0 ? q->offset : 0;
         iov[n].iov_base = (void *)(base + skip);
         iov[n].iov_len = it->len - skip;

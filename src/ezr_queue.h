@@ -43,7 +43,7 @@ enum ezr_queue_verdict {
 
 struct ezr_queue_item {
     struct ezr_frame *frame; /* a reference, or NULL for owned bytes */
-    uint8_t *bytes;          /* owned (malloc) when frame is NULL */
+    const uint8_t *bytes;    /* inside frame, or owned (malloc) when frame is NULL */
     size_t len;
 };
 
@@ -63,9 +63,18 @@ void ezr_queue_init(struct ezr_queue *q);
 /* Releases every reference and owned block. */
 void ezr_queue_clear(struct ezr_queue *q);
 enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr_queue_limits *l);
-/* Applies the backpressure rule and queues a reference to f when it passes. */
-enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, struct ezr_frame *f,
-                                             const struct ezr_queue_limits *l);
+/* Applies the backpressure rule and queues a reference to f when it passes; what is written is
+ * bytes[0..len), which lie inside f (a protocol's serialisation of it). */
+enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
+                                       const uint8_t *bytes, size_t len,
+                                       const struct ezr_queue_limits *l);
+/* The same for the frame's RTMP chunks. */
+static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q,
+                                                           struct ezr_frame *f,
+                                                           const struct ezr_queue_limits *l)
+{
+    return ezr_queue_offer(q, f, f->data, f->len, l);
+}
 /* Queues a copy of bytes (protocol replies are never dropped). Returns 0 or EZR_ENOMEM. */
 int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len);
 /* Fills up to max iovecs with what is to be written next; returns how many. */

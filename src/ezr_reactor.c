@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ezr_error.h"
+#include "ezr_wake.h"
 
 /* Events taken per epoll_wait. Larger batches amortise the syscall with many busy clients. */
 #define EZR_REACTOR_BATCH 256
@@ -69,4 +71,34 @@ int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms)
         io->fn(io, mask);
     }
     return n;
+}
+
+/* ---- wake-up channel: an eventfd ---------------------------------------------------------- */
+
+int ezr_wake_open(struct ezr_wake *w)
+{
+    w->rfd = w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return w->rfd < 0 ? EZR_ESYS : 0;
+}
+
+int ezr_wake_signal(struct ezr_wake *w)
+{
+    uint64_t one = 1;
+    if (write(w->wfd, &one, sizeof one) < 0 && errno != EAGAIN)
+        return EZR_ESYS;
+    return 0;
+}
+
+void ezr_wake_drain(struct ezr_wake *w)
+{
+    uint64_t v;
+    while (read(w->rfd, &v, sizeof v) > 0)
+        ;
+}
+
+void ezr_wake_close(struct ezr_wake *w)
+{
+    if (w->rfd >= 0)
+        close(w->rfd);
+    w->rfd = w->wfd = -1;
 }

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ezr_frame.h" /* enum ezr_frame_kind, enum ezr_frame_flags */
+
 struct ezr_server;
 struct ezr_stream;
 
@@ -103,19 +105,6 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
  * thread, so that no callback of the stream runs after it returns: do not call it from a
  * callback. */
 void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st);
-
-enum ezr_frame_kind {
-    EZR_FRAME_AUDIO = 8,  /* = RTMP message type */
-    EZR_FRAME_VIDEO = 9,
-    EZR_FRAME_SCRIPT = 18, /* AMF0 data: onMetaData */
-};
-enum ezr_frame_flags {
-    EZR_FRAME_KEY = 1u << 0,    /* video keyframe (a GOP starts here) */
-    EZR_FRAME_HEADER = 1u << 1, /* codec sequence header (AVC/HEVC config, AAC config) */
-    /* Script data sent live and never cached (onCuePoint, onTextData, onCaption): only
-     * onMetaData is metadata a joiner needs. */
-    EZR_FRAME_LIVE = 1u << 2,
-};
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
  * for every player. Script data is cached as the stream's metadata (and sent at time 0, as

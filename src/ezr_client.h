@@ -1,0 +1,68 @@
+/* One connection: its socket on the reactor, its write queue, its input tail, its protocol and
+ * its lifecycle (accepted, playing a stream, closing, dead). Protocol-blind: what the bytes mean
+ * is the protocol's (ezr_client_proto.h). Reactor-thread only.
+ *
+ * Ownership: the server owns every client. ezr_client_close() takes it off every list but the
+ * server's dead list; the server frees it at the end of the reactor round (events for it may
+ * still be in the batch being dispatched). */
+#ifndef EZR_CLIENT_H
+#define EZR_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ezr_buf.h"
+#include "ezr_client_proto.h"
+#include "ezr_list.h"
+#include "ezr_queue.h"
+#include "ezr_reactor.h"
+#include "ezr_server.h"
+
+struct ezr_client {
+    struct ezr_io io; /* first: the reactor hands us &io */
+    struct ezr_server *srv;
+    const struct ezr_client_proto *proto;
+    void *proto_state; /* the protocol's, from open to close */
+    struct ezr_link conn_link;   /* srv->clients while open, then srv->dead */
+    struct ezr_link player_link; /* stream->players while playing */
+    struct ezr_link dirty_link;  /* the flusher's `now` list */
+    struct ezr_link media_link;  /* the flusher's later list or sweep */
+    struct ezr_stream *stream;   /* the stream played, from ezr_stream_add_player until removed */
+    struct ezr_stream *pending;  /* admitted by ezr_stream_admit, added when play starts */
+    struct ezr_queue q;
+    struct ezr_buf in; /* an incomplete tail of input, only while there is one */
+    uint64_t id;
+    uint64_t accepted_ms;
+    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
+    char addr[64];
+    bool closing; /* close once the queue is written */
+    bool dead;    /* closed; freed at the end of the round */
+    bool failed;  /* an allocation failed inside a callback */
+    bool kicked;  /* removed by the application: closed at the end of the round */
+    enum ezr_close_reason close_code; /* what closing counts as */
+    const char *close_reason;         /* static text: why the protocol ended it */
+    uint64_t frames_dropped;
+};
+
+/* A new client on an accepted socket (which it owns from now on, even on failure), registered
+ * with the reactor. NULL when out of memory or the reactor refused it (the socket is closed). */
+struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr,
+                                  const struct ezr_client_proto *proto);
+/* Closes the socket, detaches the player from its stream (client-removed), leaves every list
+ * and joins the server's dead list. Idempotent. */
+void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_close_reason code,
+                      const char *reason);
+/* Frees a dead client. */
+void ezr_client_free(struct ezr_client *c);
+
+/* Queues a copy of bytes the protocol sends (replies, control), written this round. */
+void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
+/* Offers a shared frame to the player: the tiers of its queue decide (ezr_queue.h); at the
+ * critical level it is closed as too slow. */
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f);
+/* Close once what is queued is written (a final reply), counted as code. */
+void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason code);
+/* Writes as much of the queue as the socket takes, many frames per writev. */
+void ezr_client_flush(struct ezr_client *c);
+
+#endif

@@ -1,0 +1,37 @@
+/* What a client's protocol must do: the seam between one connection's wire format (RTMP today;
+ * HTTP-FLV or WebSocket next) and everything protocol-blind (the client's socket, queue and
+ * timeouts; the stream's GOP cache, fan-out and backpressure). A protocol turns the peer's bytes
+ * into decisions (play this stream: ezr_stream_admit/ezr_stream_add_player) and replies
+ * (ezr_client_send), and says which bytes of a shared frame it sends; the stream and fan-out code
+ * never asks which protocol a player speaks. */
+#ifndef EZR_CLIENT_PROTO_H
+#define EZR_CLIENT_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ezr_client;
+struct ezr_frame;
+
+struct ezr_client_proto {
+    const char *name; /* "rtmp": shown in logs and stats */
+    /* Sets up c->proto_state for a new connection. Returns 0 or EZR_ENOMEM. */
+    int (*open)(struct ezr_client *c);
+    /* Bytes from the peer. Returns how many were consumed (the rest is fed again with more);
+     * EZR_ECLOSED: a final reply is queued, close once it is written; any other negative value:
+     * close now. c->close_reason says why. */
+    int (*feed)(struct ezr_client *c, const uint8_t *in, size_t len);
+    /* Take a frame: the bytes of f this protocol sends, a view into the shared frame valid while
+     * f is referenced (no per-client copy). */
+    void (*frame_bytes)(const struct ezr_frame *f, const uint8_t **bytes, size_t *len);
+    /* The stream played ended (EOS), or a new one started after an end: tell the player. */
+    void (*stream_ended)(struct ezr_client *c);
+    void (*stream_restarted)(struct ezr_client *c);
+    /* Frees c->proto_state. */
+    void (*close)(struct ezr_client *c);
+};
+
+/* The RTMP protocol (ezr_proto_rtmp.c). */
+extern const struct ezr_client_proto ezr_proto_rtmp;
+
+#endif

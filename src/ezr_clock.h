@@ -1,0 +1,29 @@
+/* Monotonic time for timeouts and intervals, in one place. */
+#ifndef EZR_CLOCK_H
+#define EZR_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t ezr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* For pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable. */
+static inline struct timespec ezr_deadline_after(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+#endif

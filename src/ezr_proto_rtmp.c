@@ -1,0 +1,147 @@
+/* RTMP as a client protocol (ezr_client_proto.h): the sans-I/O session (ezr_session.h) fed from
+ * the client's socket, its decisions asked of the server and the stream, its replies queued on
+ * the client, and media sent as the frame's shared RTMP chunks. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ezr_client.h"
+#include "ezr_clock.h"
+#include "ezr_error.h"
+#include "ezr_frame.h"
+#include "ezr_server_priv.h"
+#include "ezr_session.h"
+#include "ezr_stream.h"
+#include "ezr_text.h"
+
+static struct ezr_session *session_of(struct ezr_client *c)
+{
+    return c->proto_state;
+}
+
+static void cb_send(void *ctx, const uint8_t *data, size_t len)
+{
+    ezr_client_send(ctx, data, len);
+}
+
+static int cb_connect(void *ctx, const char *app)
+{
+    struct ezr_client *c = ctx;
+    char esc[128];
+    bool found = ezr_server_find_stream(c->srv, app, NULL, 0) != NULL;
+    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
+                   (unsigned long long)c->id, c->addr,
+                   ezr_text_escape(esc, sizeof esc, app, strlen(app)),
+                   found ? "" : ": no such app, rejected");
+    return found ? 0 : EZR_ENOTFOUND;
+}
+
+static int cb_play(void *ctx, const char *name)
+{
+    struct ezr_client *c = ctx;
+    char esc[128];
+    /* "stream?token=..." plays "stream": the query is for access control, not the name, and it
+     * may hold a secret, so it is never logged. */
+    size_t keylen = strcspn(name, "?");
+    struct ezr_stream *st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen);
+    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
+                   (unsigned long long)c->id, c->addr,
+                   ezr_text_escape(esc, sizeof esc, name, keylen),
+                   name[keylen] ? " (query not shown)" : "", st ? "" : ": no such stream");
+    if (!st)
+        return EZR_ENOTFOUND;
+    int rc = ezr_stream_admit(st, c, name);
+    if (rc < 0)
+        return rc;
+    c->pending = st;
+    return 0;
+}
+
+static void cb_play_started(void *ctx)
+{
+    struct ezr_client *c = ctx;
+    struct ezr_stream *st = c->pending;
+    c->pending = NULL;
+    if (st)
+        ezr_stream_add_player(st, c);
+}
+
+static void cb_play_stopped(void *ctx)
+{
+    struct ezr_client *c = ctx;
+    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) stopped playing",
+                   (unsigned long long)c->id, c->addr);
+    ezr_stream_remove_player(c, "stopped playing");
+}
+
+static void cb_receive(void *ctx, bool audio, bool video)
+{
+    struct ezr_client *c = ctx;
+    c->q.want_audio = audio;
+    c->q.want_video = video;
+}
+
+static const struct ezr_session_callbacks session_cb = {
+    .send = cb_send,
+    .connect = cb_connect,
+    .play = cb_play,
+    .play_started = cb_play_started,
+    .play_stopped = cb_play_stopped,
+    .receive = cb_receive,
+};
+
+static int rtmp_open(struct ezr_client *c)
+{
+    struct ezr_session *sess = malloc(sizeof *sess);
+    uint8_t random[EZR_HANDSHAKE_SIZE];
+    if (!sess || getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        free(sess);
+        return EZR_ENOMEM;
+    }
+    ezr_session_init(sess, &session_cb, c, c->srv->chunk_size, random,
+                     (uint32_t)(c->accepted_ms - c->srv->start_ms));
+    c->proto_state = sess;
+    return 0;
+}
+
+static int rtmp_feed(struct ezr_client *c, const uint8_t *in, size_t len)
+{
+    int rc = ezr_session_feed(session_of(c), in, len);
+    c->close_reason = session_of(c)->close_reason;
+    return rc;
+}
+
+static void rtmp_frame_bytes(const struct ezr_frame *f, const uint8_t **bytes, size_t *len)
+{
+    *bytes = f->data;
+    *len = f->len;
+}
+
+static void rtmp_stream_ended(struct ezr_client *c)
+{
+    ezr_session_send_play_end(session_of(c));
+}
+
+static void rtmp_stream_restarted(struct ezr_client *c)
+{
+    ezr_session_send_play_restart(session_of(c));
+}
+
+static void rtmp_close(struct ezr_client *c)
+{
+    if (c->proto_state) {
+        ezr_session_free(c->proto_state);
+        free(c->proto_state);
+        c->proto_state = NULL;
+    }
+}
+
+const struct ezr_client_proto ezr_proto_rtmp = {
+    .name = "rtmp",
+    .open = rtmp_open,
+    .feed = rtmp_feed,
+    .frame_bytes = rtmp_frame_bytes,
+    .stream_ended = rtmp_stream_ended,
+    .stream_restarted = rtmp_stream_restarted,
+    .close = rtmp_close,
+};

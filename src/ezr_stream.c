@@ -1,0 +1,444 @@
+/* A stream: admission, players, GOP cache, fan-out, EOS drain, stats; see ezr_stream.h. The
+ * public stream calls come from other threads and reach the reactor as ops (ezr_mailbox.h). */
+#include "ezr_stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ezr_client.h"
+#include "ezr_clock.h"
+#include "ezr_error.h"
+#include "ezr_server_priv.h"
+#include "ezr_text.h"
+
+static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct ezr_client *c,
+                   const char *reason)
+{
+    if (st->on_client) {
+        struct ezr_client_info info = {c->id, c->addr, reason};
+        st->on_client(st->client_ctx, ev, &info);
+    }
+}
+
+int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
+                   struct ezr_stream **out)
+{
+    *out = NULL;
+    if (!cfg || !cfg->app || !cfg->key || !*cfg->app || !*cfg->key ||
+        strlen(cfg->app) > EZR_MAX_NAME_LEN || strlen(cfg->key) > EZR_MAX_NAME_LEN)
+        return EZR_EINVAL;
+    struct ezr_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return EZR_ENOMEM;
+    st->srv = s;
+    snprintf(st->app, sizeof st->app, "%s", cfg->app);
+    snprintf(st->key, sizeof st->key, "%s", cfg->key);
+    st->on_client = cfg->on_client;
+    st->client_ctx = cfg->client_ctx;
+    ezr_list_init(&st->players);
+    int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
+    st->token = cfg->play_token && *cfg->play_token ? strdup(cfg->play_token) : NULL;
+    if (nallowed < 0 || (cfg->play_token && *cfg->play_token && !st->token)) {
+        free(st->token);
+        free(st);
+        return nallowed < 0 ? EZR_EINVAL : EZR_ENOMEM;
+    }
+    st->nallowed = (size_t)nallowed;
+    ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, s->chunk_size);
+    *out = st;
+    return 0;
+}
+
+void ezr_stream_free(struct ezr_stream *st)
+{
+    struct ezr_link *n;
+    while ((n = ezr_list_first(&st->players))) {
+        struct ezr_client *c = EZR_CONTAINER_OF(n, struct ezr_client, player_link);
+        c->proto->stream_ended(c);
+        ezr_stream_remove_player(c, "stream removed");
+        ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
+    }
+    ezr_gop_clear(&st->gop);
+    free(st->token);
+    free(st);
+}
+
+/* ---- players ---------------------------------------------------------------------------- */
+
+int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const char *name)
+{
+    if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->addr)) {
+        ezr_server_log(st->srv, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
+                       (unsigned long long)c->id, c->addr);
+        return EZR_EACCES;
+    }
+    char given[EZR_MAX_NAME_LEN + 1];
+    if (st->token && !(ezr_acl_query_value(name, "token", given, sizeof given) &&
+                       ezr_acl_token_equal(given, st->token))) {
+        ezr_server_log(st->srv, EZR_LOG_INFO,
+                       "client %llu (%s) refused: wrong or missing play token",
+                       (unsigned long long)c->id, c->addr);
+        return EZR_EACCES;
+    }
+    return 0;
+}
+
+static int replay_one(void *ctx, struct ezr_frame *f)
+{
+    struct ezr_client *c = ctx;
+    ezr_client_offer(c, f);
+    return c->dead ? 1 : 0;
+}
+
+void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
+{
+    c->stream = st;
+    ezr_list_push_back(&st->players, &c->player_link);
+    st->stats.clients++;
+    st->stats.clients_total++;
+    if (st->stats.clients > st->stats.clients_peak)
+        st->stats.clients_peak = st->stats.clients;
+    notify(st, EZR_CLIENT_ADDED, c, NULL);
+    if (c->dead || c->kicked)
+        return; /* the application's handler removed it */
+    /* Metadata, headers, then the cached GOP from its keyframe: the player starts at once. */
+    ezr_gop_replay(&st->gop, replay_one, c);
+    ezr_server_log(st->srv, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%zu cached frames)",
+                   (unsigned long long)c->id, c->addr, st->app, st->key, st->gop.count);
+}
+
+void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
+{
+    struct ezr_stream *st = c->stream;
+    if (!st)
+        return;
+    ezr_list_remove(&c->player_link);
+    c->stream = NULL;
+    st->stats.clients--;
+    notify(st, EZR_CLIENT_REMOVED, c, reason);
+}
+
+void ezr_stream_check_drained(struct ezr_stream *st)
+{
+    if (!st->eos_target)
+        return;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
+        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
+            return;
+    struct ezr_server *s = st->srv;
+    pthread_mutex_lock(&s->lock);
+    st->eos_done = st->eos_target;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    st->eos_target = 0;
+}
+
+void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason code)
+{
+    st->stats.disconnects[code]++;
+}
+
+void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level)
+{
+    st->stats.frames_dropped[level]++;
+}
+
+void ezr_stream_count_sent(struct ezr_stream *st, uint64_t bytes)
+{
+    st->stats.bytes_sent += bytes;
+}
+
+/* ---- ops from other threads ------------------------------------------------------------- */
+
+/* A stats request: shared by the asking thread and the reactor; freed by the last of the two
+ * (the asker may give up on a timeout before the reactor gets to it). Under srv->lock. */
+struct stats_query {
+    int refs;
+    bool done;
+    struct ezr_stream_stats stats;
+    bool want_clients;
+    struct ezr_client_stats *clients;
+    size_t nclients;
+};
+
+struct stream_op {
+    struct ezr_op op;
+    struct ezr_stream *st;
+    struct ezr_frame *frame;   /* push: the op owns one reference */
+    uint64_t arg;              /* eos: the sequence number; kick: the client id */
+    struct stats_query *query; /* stats */
+    bool *done;                /* remove: set under srv->lock when the stream is gone */
+};
+
+static int post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct stream_op *o)
+{
+    o->op.run = run;
+    o->st = st;
+    ezr_mailbox_post(&st->srv->mailbox, &o->op);
+    return 0;
+}
+
+static void run_frame(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    struct ezr_stream *st = o->st;
+    struct ezr_frame *f = o->frame;
+    if (st->ended) {
+        st->ended = false;
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            c->proto->stream_restarted(c);
+        }
+    }
+    st->stats.frames_in++;
+    if (ezr_gop_add(&st->gop, f) < 0)
+        ezr_server_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
+    /* The fan-out: one reference per player, no copy. Offering may close that player (too
+     * slow), which takes it off this list: hence the safe walk. */
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
+        ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f);
+    ezr_frame_unref(f);
+    free(o);
+}
+
+int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,
+                    uint32_t timestamp_ms, const uint8_t *data, size_t len)
+{
+    if (!st || (kind != EZR_FRAME_AUDIO && kind != EZR_FRAME_VIDEO && kind != EZR_FRAME_SCRIPT) ||
+        (len && !data) || len > 0xFFFFFF)
+        return EZR_EINVAL;
+    struct stream_op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    /* Metadata goes out at time 0: ffmpeg takes a script message at any other time for a
+     * subtitle packet and reports a phantom text stream (flvmux re-sends onMetaData mid-stream).
+     * Live script data (cue points, captions) keeps its time: it belongs there. */
+    if (kind == EZR_FRAME_SCRIPT && !(flags & EZR_FRAME_LIVE))
+        timestamp_ms = 0;
+    o->frame = ezr_frame_new((uint8_t)kind, flags, timestamp_ms, data, len, st->srv->chunk_size);
+    if (!o->frame) {
+        free(o);
+        return EZR_ENOMEM;
+    }
+    return post(st, run_frame, o);
+}
+
+static void run_eos(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    struct ezr_stream *st = o->st;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        c->proto->stream_ended(c);
+    }
+    ezr_gop_clear(&st->gop);
+    st->ended = true;
+    st->eos_target = o->arg;
+    ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s ended", st->app, st->key);
+    ezr_stream_check_drained(st);
+    free(o);
+}
+
+int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
+{
+    struct ezr_server *s = st->srv;
+    struct stream_op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    pthread_mutex_lock(&s->lock);
+    uint64_t seq = o->arg = ++st->eos_requested;
+    pthread_mutex_unlock(&s->lock);
+    int rc = post(st, run_eos, o);
+    if (rc < 0 || timeout_ms <= 0)
+        return rc;
+    struct timespec deadline = ezr_deadline_after(timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    while (st->eos_done < seq && rc == 0)
+        if (st->flushing || pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+            rc = EZR_EAGAIN;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
+{
+    struct ezr_server *s = st->srv;
+    pthread_mutex_lock(&s->lock);
+    st->flushing = flushing;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void run_reset(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    ezr_gop_clear(&o->st->gop);
+    free(o);
+}
+
+int ezr_stream_reset(struct ezr_stream *st)
+{
+    struct stream_op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    return post(st, run_reset, o);
+}
+
+static void run_remove(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    struct ezr_server *s = o->st->srv;
+    bool *done = o->done;
+    ezr_stream_free(o->st);
+    /* The op is on the waiting caller's stack: after `done` it is gone. */
+    pthread_mutex_lock(&s->lock);
+    *done = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void ezr_stream_remove_and_wait(struct ezr_stream *st)
+{
+    struct ezr_server *s = st->srv;
+    /* On our stack: we wait for the reactor to finish with it, so that no client callback of
+     * this stream runs after we return. */
+    bool done = false;
+    struct stream_op o = {.done = &done};
+    post(st, run_remove, &o);
+    pthread_mutex_lock(&s->lock);
+    while (!done)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void query_unref(struct stats_query *q)
+{
+    /* Under srv->lock. */
+    if (--q->refs == 0) {
+        free(q->clients);
+        free(q);
+    }
+}
+
+static void answer_stats(struct ezr_stream *st, struct stats_query *q)
+{
+    struct ezr_server *s = st->srv;
+    struct ezr_stream_stats out = st->stats;
+    out.gop_frames = st->gop.count;
+    out.gop_bytes = st->gop.bytes;
+    out.connections = (uint32_t)s->nclients;
+    out.connections_accepted = s->accepted;
+    out.connections_refused = s->refused;
+    struct ezr_client_stats *list = NULL;
+    size_t n = 0;
+    if (q->want_clients && st->stats.clients) {
+        list = calloc(st->stats.clients, sizeof *list);
+        uint64_t now = ezr_now_ms();
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+            if (!list || n == st->stats.clients)
+                break;
+            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            list[n].id = c->id;
+            snprintf(list[n].addr, sizeof list[n].addr, "%s", c->addr);
+            list[n].bytes_sent = c->q.bytes_written;
+            list[n].bytes_queued = c->q.bytes;
+            list[n].frames_dropped = c->frames_dropped;
+            list[n].connected_ms = now - c->accepted_ms;
+            n++;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    q->stats = out;
+    q->clients = list;
+    q->nclients = list ? n : 0;
+    q->done = true;
+    pthread_cond_broadcast(&s->cond);
+    query_unref(q);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void run_stats(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    answer_stats(o->st, o->query);
+    free(o);
+}
+
+int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
+                         struct ezr_client_stats **clients, size_t *nclients, int timeout_ms)
+{
+    struct ezr_server *s = st->srv;
+    struct stats_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return EZR_ENOMEM;
+    q->refs = 2; /* ours and the reactor's */
+    q->want_clients = clients != NULL;
+    int rc = 0;
+    if (ezr_server_on_reactor(s)) {
+        /* From a client callback: the reactor is us, so answer now instead of waiting on it. */
+        answer_stats(st, q);
+    } else {
+        struct stream_op *o = calloc(1, sizeof *o);
+        if (!o) {
+            free(q);
+            return EZR_ENOMEM;
+        }
+        o->query = q;
+        post(st, run_stats, o);
+    }
+    struct timespec deadline = ezr_deadline_after(timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    while (!q->done && rc == 0)
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+            rc = EZR_EAGAIN;
+    if (q->done) {
+        rc = 0;
+        *out = q->stats;
+        if (clients) {
+            *clients = q->clients;
+            *nclients = q->nclients;
+            q->clients = NULL;
+        }
+    }
+    query_unref(q);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Marks the player for closing at the end of the round: closing it here could take another
+ * player off a list that is being walked (this may run inside a client callback). */
+static void kick(struct ezr_stream *st, uint64_t id)
+{
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        if (c->id == id) {
+            c->kicked = true;
+            ezr_flush_now(&st->srv->flusher, c);
+            return;
+        }
+    }
+}
+
+static void run_kick(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    kick(o->st, o->arg);
+    free(o);
+}
+
+int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
+{
+    if (ezr_server_on_reactor(st->srv)) {
+        /* From a client callback: at once, as the stream may be on its way out (an op would
+         * run after it is freed). */
+        kick(st, id);
+        return 0;
+    }
+    struct stream_op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    o->arg = id;
+    return post(st, run_kick, o);
+}
