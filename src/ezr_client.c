@@ -15,6 +15,14 @@
 
 static void client_event(struct ezr_io *io, uint32_t events);
 
+/* Tells a level-triggered reactor what c waits for now (the epoll backend ignores it). */
+static void update_interest(struct ezr_client *c)
+{
+    uint32_t want = (c->input_paused ? 0 : EZR_IO_READ) | (c->write_blocked ? EZR_IO_WRITE : 0);
+    if (want != c->interest && ezr_reactor_mod(c->srv->reactor, &c->io, want) == 0)
+        c->interest = want;
+}
+
 struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr,
                                   const struct ezr_client_proto *proto)
 {
@@ -37,7 +45,8 @@ struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr
         free(c);
         return NULL;
     }
-    if (ezr_reactor_add(s->reactor, &c->io, EZR_IO_READ | EZR_IO_WRITE) < 0) {
+    c->interest = EZR_IO_READ | EZR_IO_WRITE;
+    if (ezr_reactor_add(s->reactor, &c->io, c->interest) < 0) {
         close(fd);
         c->proto->close(c);
         free(c);
@@ -45,6 +54,7 @@ struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr
     }
     ezr_list_push_back(&s->clients, &c->conn_link);
     s->nclients++;
+    update_interest(c);
     return c;
 }
 
@@ -65,6 +75,7 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
     c->io.fd = -1;
     c->dead = true;
     ezr_flush_forget(c);
+    ezr_list_remove(&c->read_link);
     ezr_list_remove(&c->conn_link);
     ezr_list_push_back(&s->dead, &c->conn_link);
     s->nclients--;
@@ -82,18 +93,21 @@ void ezr_client_free(struct ezr_client *c)
 
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
 {
-    if (ezr_queue_push_bytes(&c->q, bytes, len) < 0)
+    if (ezr_queue_push_bytes(&c->q, bytes, len, ezr_now_ms()) < 0)
         c->failed = true;
     ezr_flush_now(&c->srv->flusher, c);
 }
 
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f)
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
 {
-    enum ezr_queue_level level = ezr_queue_level(&c->q, &c->srv->qlimits);
+    const struct ezr_queue_limits *limits = c->stream ? ezr_stream_limits(c->stream)
+                                                      : &c->srv->qlimits;
+    uint64_t now = ezr_now_ms();
+    enum ezr_queue_level level = ezr_queue_level_at(&c->q, limits, now);
     const uint8_t *bytes;
     size_t len;
     c->proto->frame_bytes(f, &bytes, &len);
-    switch (ezr_queue_offer(&c->q, f, bytes, len, &c->srv->qlimits)) {
+    switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags)) {
     case EZR_QUEUE_QUEUED:
         ezr_flush_media(&c->srv->flusher, c);
         break;
@@ -116,6 +130,22 @@ void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason co
     ezr_flush_now(&c->srv->flusher, c);
 }
 
+/* Input is read again next round: what is left in the socket (edge-triggered: no new event
+ * would come for it). */
+static void read_later(struct ezr_client *c)
+{
+    if (!ezr_link_linked(&c->read_link))
+        ezr_list_push_back(&c->srv->readable, &c->read_link);
+}
+
+/* Replies are written: the peer may ask for more. */
+static void resume_input(struct ezr_client *c)
+{
+    c->input_paused = false;
+    update_interest(c);
+    read_later(c);
+}
+
 void ezr_client_flush(struct ezr_client *c)
 {
     if (c->kicked) {
@@ -127,8 +157,11 @@ void ezr_client_flush(struct ezr_client *c)
         int n = ezr_queue_iov(&c->q, iov, EZR_WRITEV_MAX);
         ssize_t w = writev(c->io.fd, iov, n);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return; /* the reactor reports WRITE when the socket takes more */
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->write_blocked = true; /* the reactor reports WRITE when it takes more */
+                update_interest(c);
+                return;
+            }
             if (errno == EINTR)
                 continue;
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER,
@@ -148,18 +181,39 @@ void ezr_client_flush(struct ezr_client *c)
                          c->close_reason ? c->close_reason : "closing");
         return;
     }
+    c->write_blocked = false;
+    update_interest(c);
+    if (c->input_paused)
+        resume_input(c);
     if (c->stream)
         ezr_stream_check_drained(c->stream);
 }
 
 /* Reads into the server's one read buffer and feeds the protocol from there; only an incomplete
  * tail (part of a chunk) is kept per client, in c->in, and freed once used: a player that sends
- * nothing but acknowledgements holds no input buffer. */
-static void client_read(struct ezr_client *c)
+ * nothing but acknowledgements holds no input buffer.
+ *
+ * Bounded twice: nothing is read while the replies already queued are EZR_MAX_QUEUED_REPLY_BYTES
+ * or more (a peer that asks and never reads cannot make us write without limit), and at most
+ * EZR_READ_BUDGET bytes per call (one fast sender cannot hold the reactor); the rest waits for the
+ * next round. */
+void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_server *s = c->srv;
+    size_t budget = EZR_READ_BUDGET;
     for (;;) {
-        ssize_t n = read(c->io.fd, s->rbuf, EZR_READ_BUF);
+        if (c->dead)
+            return;
+        if (c->q.owned_bytes >= EZR_MAX_QUEUED_REPLY_BYTES && !c->closing) {
+            c->input_paused = true;
+            update_interest(c);
+            return;
+        }
+        if (budget == 0) {
+            read_later(c);
+            return;
+        }
+        ssize_t n = read(c->io.fd, s->rbuf, budget < EZR_READ_BUF ? budget : EZR_READ_BUF);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;
@@ -173,6 +227,7 @@ static void client_read(struct ezr_client *c)
                 ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "read error");
             return;
         }
+        budget -= (size_t)n;
         if (c->closing) /* a final reply is on its way: the rest is not read */
             continue;
         const uint8_t *data = s->rbuf;
@@ -213,8 +268,8 @@ static void client_event(struct ezr_io *io, uint32_t events)
     struct ezr_client *c = (struct ezr_client *)io;
     if (c->dead)
         return;
-    if (events & (EZR_IO_READ | EZR_IO_HUP))
-        client_read(c);
+    if ((events & (EZR_IO_READ | EZR_IO_HUP)) && !c->input_paused)
+        ezr_client_read(c);
     if (!c->dead && (events & EZR_IO_WRITE))
         ezr_client_flush(c);
 }

@@ -27,6 +27,7 @@ struct ezr_client {
     struct ezr_link player_link; /* stream->players while playing */
     struct ezr_link dirty_link;  /* the flusher's `now` list */
     struct ezr_link media_link;  /* the flusher's later list or sweep */
+    struct ezr_link read_link;   /* srv->readable: input left unread, to read next round */
     struct ezr_stream *stream;   /* the stream played, from ezr_stream_add_player until removed */
     struct ezr_stream *pending;  /* admitted by ezr_stream_admit, added when play starts */
     struct ezr_queue q;
@@ -39,6 +40,9 @@ struct ezr_client {
     bool dead;    /* closed; freed at the end of the round */
     bool failed;  /* an allocation failed inside a callback */
     bool kicked;  /* removed by the application: closed at the end of the round */
+    bool input_paused;  /* replies back up: input is not read until they are written */
+    bool write_blocked; /* the socket took less than offered: waiting for WRITE */
+    uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
     enum ezr_close_reason close_code; /* what closing counts as */
     const char *close_reason;         /* static text: why the protocol ended it */
     uint64_t frames_dropped;
@@ -58,11 +62,14 @@ void ezr_client_free(struct ezr_client *c);
 /* Queues a copy of bytes the protocol sends (replies, control), written this round. */
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
 /* Offers a shared frame to the player: the tiers of its queue decide (ezr_queue.h); at the
- * critical level it is closed as too slow. */
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f);
+ * critical level it is closed as too slow. flags: enum ezr_offer_flags (EZR_OFFER_BURST for
+ * the replay a new player starts with). */
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags);
 /* Close once what is queued is written (a final reply), counted as code. */
 void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason code);
 /* Writes as much of the queue as the socket takes, many frames per writev. */
 void ezr_client_flush(struct ezr_client *c);
+/* Reads and feeds the protocol up to the per-event read budget. */
+void ezr_client_read(struct ezr_client *c);
 
 #endif

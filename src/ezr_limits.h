@@ -58,12 +58,27 @@
 #define EZR_DEFAULT_QUEUE_HIGH_BYTES (2u * 1024u * 1024u)
 #define EZR_DEFAULT_QUEUE_MAX_BYTES (4u * 1024u * 1024u)
 
+/* Age of a player's oldest queued item from which it is treated as at the high tier (only
+ * keyframes, headers and metadata): bytes alone let a slow player of a low-bitrate stream fall
+ * far behind (1 MiB is a minute of 128 kbps audio). 10 s is more than any player buffers; an
+ * audio-only stream has no keyframes to skip to, so it is cut back sooner. */
+#define EZR_DEFAULT_QUEUE_MAX_AGE_MS 10000u
+#define EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS 5000u
+
 /* Pieces gathered into one writev. IOV_MAX is 1024 on Linux; 64 already carries many frames
  * per syscall while keeping the iovec array on the stack small. */
 #define EZR_WRITEV_MAX 64
 
 /* The server's read buffer, shared by all clients (players send little: acknowledgements). */
 #define EZR_READ_BUF (64u * 1024u)
+/* Bytes read from one connection per reactor round; the rest waits for the next round, so one
+ * fast sender cannot hold the reactor while the others wait. A player's whole conversation is a
+ * few KiB: this only ever slows a flood. */
+#define EZR_READ_BUDGET (64u * 1024u)
+/* Replies queued to one connection (and not yet taken by its socket) from which its input is no
+ * longer read: a peer that sends requests and never reads the answers costs at most this. A
+ * player's connect and play replies are under 1 KiB; 16 KiB keeps 1,000 such peers to 16 MiB. */
+#define EZR_MAX_QUEUED_REPLY_BYTES (16u * 1024u)
 
 /* Milliseconds a player's media may wait so that several frames go out in one write; replies and
  * a new player's first frames never wait. 100 ms is far below any player's buffer, and at 5,000

@@ -57,32 +57,59 @@ static int append(struct ezr_queue *q, struct ezr_queue_item it)
     *item_at(q, q->count) = it;
     q->count++;
     q->bytes += it.len;
+    if (it.uncounted)
+        q->uncounted_bytes += it.len;
+    if (!it.frame)
+        q->owned_bytes += it.len;
     return 0;
+}
+
+static size_t live_bytes(const struct ezr_queue *q)
+{
+    return q->bytes - q->uncounted_bytes;
 }
 
 enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr_queue_limits *l)
 {
-    if (q->bytes >= l->max_bytes)
+    size_t live = live_bytes(q);
+    if (live >= l->max_bytes)
         return EZR_QUEUE_CRITICAL;
-    if (q->bytes >= l->high_bytes)
+    if (live >= l->high_bytes)
         return EZR_QUEUE_HIGH;
-    if (q->bytes >= l->warning_bytes)
+    if (live >= l->warning_bytes)
         return EZR_QUEUE_WARNING;
     return EZR_QUEUE_NORMAL;
 }
 
-enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
-                                       const uint8_t *bytes, size_t len,
-                                       const struct ezr_queue_limits *l)
+enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct ezr_queue_limits *l,
+                                        uint64_t now_ms)
 {
     enum ezr_queue_level level = ezr_queue_level(q, l);
+    if (level < EZR_QUEUE_HIGH && l->max_age_ms && q->count &&
+        now_ms >= item_at(q, 0)->queued_ms + l->max_age_ms)
+        level = EZR_QUEUE_HIGH;
+    return level;
+}
+
+enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
+                                       const uint8_t *bytes, size_t len,
+                                       const struct ezr_queue_limits *l, uint64_t now_ms,
+                                       uint32_t flags)
+{
+    bool burst = flags & EZR_OFFER_BURST;
+    enum ezr_queue_level level = burst ? EZR_QUEUE_NORMAL : ezr_queue_level_at(q, l, now_ms);
     if (level == EZR_QUEUE_CRITICAL)
         return EZR_QUEUE_OVERFLOW;
     bool video = f->kind == EZR_FRAME_VIDEO;
     bool header = (f->flags & EZR_FRAME_HEADER) || f->kind == EZR_FRAME_SCRIPT;
     bool key = video && (f->flags & EZR_FRAME_KEY);
-    if ((video && !q->want_video && !header) || (f->kind == EZR_FRAME_AUDIO && !q->want_audio))
+    /* Not wanted (receiveVideo false, pause): dropped, and video then resumes at a keyframe. */
+    if (!header && (q->paused || (video && !q->want_video) ||
+                    (f->kind == EZR_FRAME_AUDIO && !q->want_audio))) {
+        if (video)
+            q->need_keyframe = true;
         return EZR_QUEUE_DROPPED;
+    }
     if (!header) {
         bool keep;
         if (video && !key)
@@ -100,15 +127,19 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
         if (key)
             q->need_keyframe = false;
     }
-    if (append(q, (struct ezr_queue_item){.frame = ezr_frame_ref(f), .bytes = bytes, .len = len}) <
-        0) {
+    struct ezr_queue_item it = {.frame = ezr_frame_ref(f),
+                                .bytes = bytes,
+                                .len = len,
+                                .queued_ms = now_ms,
+                                .uncounted = burst || len >= l->warning_bytes};
+    if (append(q, it) < 0) {
         ezr_frame_unref(f);
         return EZR_QUEUE_OVERFLOW;
     }
-    return q->bytes >= l->max_bytes ? EZR_QUEUE_OVERFLOW : EZR_QUEUE_QUEUED;
+    return live_bytes(q) >= l->max_bytes ? EZR_QUEUE_OVERFLOW : EZR_QUEUE_QUEUED;
 }
 
-int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len)
+int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, uint64_t now_ms)
 {
     if (len == 0)
         return 0;
@@ -116,7 +147,7 @@ int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len)
     if (!copy)
         return EZR_ENOMEM;
     memcpy(copy, bytes, len);
-    if (append(q, (struct ezr_queue_item){.bytes = copy, .len = len}) < 0) {
+    if (append(q, (struct ezr_queue_item){.bytes = copy, .len = len, .queued_ms = now_ms}) < 0) {
         free(copy);
         return EZR_ENOMEM;
     }
@@ -136,6 +167,15 @@ int ezr_queue_iov(const struct ezr_queue *q, struct iovec *iov, int max)
     return n;
 }
 
+/* n bytes of the head item were written. */
+static void uncount(struct ezr_queue *q, const struct ezr_queue_item *it, size_t n)
+{
+    if (it->uncounted)
+        q->uncounted_bytes -= n;
+    if (!it->frame)
+        q->owned_bytes -= n;
+}
+
 void ezr_queue_advance(struct ezr_queue *q, size_t n)
 {
     q->bytes_written += n;
@@ -145,8 +185,10 @@ void ezr_queue_advance(struct ezr_queue *q, size_t n)
         size_t left = it->len - q->offset;
         if (n < left) {
             q->offset += n;
+            uncount(q, it, n);
             return;
         }
+        uncount(q, it, left);
         n -= left;
         release(it);
         q->head = (q->head + 1) % q->cap;

@@ -1,16 +1,22 @@
 /* A client's write queue: references to shared frames and small owned byte blocks (control and
  * command replies), in send order, plus the offset already written of the first. A partial write
- * only moves the offset. Every frame goes through ezr_queue_offer_frame(), the one place where
- * the tiered backpressure rule is applied:
+ * only moves the offset. Every frame goes through ezr_queue_offer(), the one place where the
+ * tiered backpressure rule is applied, on the bytes that measure the player's lag (live bytes):
  *
- *   queued < warning          every frame
- *   warning <= queued < high  drop non-key video; keep audio, keyframes, headers, metadata
- *   high <= queued < max      keep only keyframes, headers and metadata
- *   queued >= max             EZR_QUEUE_OVERFLOW: the caller disconnects the client
+ *   live < warning            every frame
+ *   warning <= live < high    drop non-key video; keep audio, keyframes, headers, metadata
+ *   high <= live < max        keep only keyframes, headers and metadata
+ *   live >= max               EZR_QUEUE_OVERFLOW: the caller disconnects the client
  *
  * and once a video frame is dropped every following video frame is dropped until a keyframe, so a
  * player never gets a frame whose reference it did not get. A new queue starts in that state:
  * the first video frame a player receives is a keyframe.
+ *
+ * Live bytes leave out what is not lag: a new player's join burst (the cached GOPs, offered with
+ * EZR_OFFER_BURST and always queued whole) and any single frame of warning_bytes or more (a 5 MB
+ * keyframe still reaches a player that reads). Lag is bounded in time as well: when the oldest
+ * queued item has waited max_age_ms, the player is treated as at the high tier (only keyframes,
+ * headers and metadata) until it catches up. Replies count as live bytes like media.
  * Not thread-safe: one queue belongs to one client on the reactor thread. */
 #ifndef EZR_QUEUE_H
 #define EZR_QUEUE_H
@@ -26,6 +32,7 @@ struct ezr_queue_limits {
     size_t warning_bytes;
     size_t high_bytes;
     size_t max_bytes;
+    uint32_t max_age_ms; /* 0: no age limit */
 };
 
 enum ezr_queue_level {
@@ -45,6 +52,8 @@ struct ezr_queue_item {
     struct ezr_frame *frame; /* a reference, or NULL for owned bytes */
     const uint8_t *bytes;    /* inside frame, or owned (malloc) when frame is NULL */
     size_t len;
+    uint64_t queued_ms; /* when it was queued, for the age limit */
+    bool uncounted;     /* not live bytes: join burst, or one frame of warning_bytes or more */
 };
 
 struct ezr_queue {
@@ -52,9 +61,12 @@ struct ezr_queue {
     size_t head, count, cap;
     size_t offset;       /* bytes of items[head] already written */
     size_t bytes;        /* queued and not yet written */
+    size_t uncounted_bytes; /* of those, in uncounted items */
+    size_t owned_bytes;     /* of those, in owned blocks (replies) */
     bool need_keyframe;  /* video is being skipped until the next keyframe */
     bool want_audio;     /* receiveAudio */
     bool want_video;     /* receiveVideo */
+    bool paused;         /* pause: no media, headers and metadata only */
     uint64_t dropped[EZR_QUEUE_CRITICAL]; /* frames dropped at each level (NORMAL: P-frame rule) */
     uint64_t bytes_written;
 };
@@ -62,21 +74,32 @@ struct ezr_queue {
 void ezr_queue_init(struct ezr_queue *q);
 /* Releases every reference and owned block. */
 void ezr_queue_clear(struct ezr_queue *q);
+/* The tier of the live bytes alone. */
 enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr_queue_limits *l);
-/* Applies the backpressure rule and queues a reference to f when it passes; what is written is
- * bytes[0..len), which lie inside f (a protocol's serialisation of it). */
+/* The tier that decides at time now: the live bytes' tier, raised to high when the oldest item
+ * has waited max_age_ms. */
+enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct ezr_queue_limits *l,
+                                        uint64_t now_ms);
+
+enum ezr_offer_flags {
+    EZR_OFFER_BURST = 1u << 0, /* part of a join burst: queued whole, not live bytes */
+};
+/* Applies the backpressure rule at time now and queues a reference to f when it passes; what is
+ * written is bytes[0..len), which lie inside f (a protocol's serialisation of it). */
 enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                        const uint8_t *bytes, size_t len,
-                                       const struct ezr_queue_limits *l);
-/* The same for the frame's RTMP chunks. */
+                                       const struct ezr_queue_limits *l, uint64_t now_ms,
+                                       uint32_t flags);
+/* The frame's RTMP chunks, with no age limit in play (tests). */
 static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q,
                                                            struct ezr_frame *f,
                                                            const struct ezr_queue_limits *l)
 {
-    return ezr_queue_offer(q, f, f->data, f->len, l);
+    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0);
 }
-/* Queues a copy of bytes (protocol replies are never dropped). Returns 0 or EZR_ENOMEM. */
-int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len);
+/* Queues a copy of bytes at time now (protocol replies are never dropped; the caller bounds them
+ * by not reading input while owned_bytes is high). Returns 0 or EZR_ENOMEM. */
+int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, uint64_t now_ms);
 /* Fills up to max iovecs with what is to be written next; returns how many. */
 int ezr_queue_iov(const struct ezr_queue *q, struct iovec *iov, int max);
 /* The kernel took n bytes: release what is fully written, move the offset. */

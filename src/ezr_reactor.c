@@ -54,6 +54,11 @@ void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io)
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
+int ezr_reactor_mod(struct ezr_reactor *r, struct ezr_io *io, uint32_t events)
+{
+    return 0; /* edge-triggered: registered once for both, owners read/write until EAGAIN */
+}
+
 int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms)
 {
     int n = epoll_wait(r->epfd, r->events, EZR_REACTOR_BATCH, timeout_ms);

@@ -30,6 +30,11 @@ void ezr_reactor_free(struct ezr_reactor *r);
 /* Registers io->fd for the given events, edge-triggered. Returns 0 or EZR_ESYS. */
 int ezr_reactor_add(struct ezr_reactor *r, struct ezr_io *io, uint32_t events);
 void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io);
+/* The events the owner wants to hear about now. Edge-triggered backends may report more (an
+ * owner copes with a spurious event) and the epoll one ignores this; a level-triggered backend
+ * honours it, so an owner asks for WRITE only while a write is blocked and drops READ while it
+ * does not want input. Returns 0 or EZR_ESYS. */
+int ezr_reactor_mod(struct ezr_reactor *r, struct ezr_io *io, uint32_t events);
 /* Waits up to timeout_ms (-1: forever) and dispatches what is ready. Returns the number of
  * events dispatched, or EZR_ESYS. */
 int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms);

@@ -132,8 +132,14 @@ static void tick(struct ezr_server *s, uint64_t now)
  * can point at them any more. */
 static void end_of_round(struct ezr_server *s, bool all)
 {
-    ezr_flush_run(&s->flusher, all);
+    /* Input left for this round: each client once (what it leaves again waits for the next). */
+    struct ezr_list pending;
+    ezr_list_init(&pending);
+    ezr_list_splice_back(&pending, &s->readable);
     struct ezr_link *n;
+    while ((n = ezr_list_pop_front(&pending)))
+        ezr_client_read(EZR_CONTAINER_OF(n, struct ezr_client, read_link));
+    ezr_flush_run(&s->flusher, all);
     while ((n = ezr_list_pop_front(&s->dead)))
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
@@ -145,7 +151,8 @@ static void *reactor_main(void *arg)
     /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
-        if (ezr_reactor_poll(s->reactor, ezr_flush_timeout(&s->flusher, TICK_MS)) < 0) {
+        int timeout = ezr_list_empty(&s->readable) ? ezr_flush_timeout(&s->flusher, TICK_MS) : 0;
+        if (ezr_reactor_poll(s->reactor, timeout) < 0) {
             ezr_server_log(s, EZR_LOG_ERROR,
                            "the reactor failed (%s): no player is served any more",
                            strerror(errno));
@@ -225,7 +232,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->qlimits = (struct ezr_queue_limits){
         cfg->queue_warning_bytes ? cfg->queue_warning_bytes : EZR_DEFAULT_QUEUE_WARNING_BYTES,
         cfg->queue_high_bytes ? cfg->queue_high_bytes : EZR_DEFAULT_QUEUE_HIGH_BYTES,
-        cfg->queue_max_bytes ? cfg->queue_max_bytes : EZR_DEFAULT_QUEUE_MAX_BYTES};
+        cfg->queue_max_bytes ? cfg->queue_max_bytes : EZR_DEFAULT_QUEUE_MAX_BYTES,
+        cfg->queue_max_age_ms};
     if (!(s->qlimits.warning_bytes < s->qlimits.high_bytes &&
           s->qlimits.high_bytes < s->qlimits.max_bytes)) {
         free(s);
@@ -237,6 +245,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->start_ms = s->last_tick_ms = ezr_now_ms();
     ezr_list_init(&s->clients);
     ezr_list_init(&s->dead);
+    ezr_list_init(&s->readable);
     ezr_flush_init(&s->flusher, cfg->flush_interval_ms);
     s->listen_io.fd = -1;
     s->mailbox.wake.rfd = s->mailbox.wake.wfd = -1;

@@ -28,7 +28,7 @@ struct ezr_server {
     uint32_t send_buffer_bytes;
     ezr_log_fn log;
     void *log_ctx;
-    struct ezr_queue_limits qlimits;
+    struct ezr_queue_limits qlimits; /* max_age_ms: as configured, 0 = by stream kind */
 
     struct ezr_reactor *reactor;
     struct ezr_io listen_io;
@@ -45,6 +45,7 @@ struct ezr_server {
     struct ezr_list clients; /* open connections, by client.conn_link */
     struct ezr_list dead;    /* closed this round, freed at its end, by client.conn_link */
     size_t nclients;         /* on the clients list */
+    struct ezr_list readable; /* input left unread (read budget, resumed input), by read_link */
     struct ezr_flusher flusher;
     uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
     uint64_t next_id;

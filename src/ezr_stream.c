@@ -22,6 +22,23 @@ static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct
     }
 }
 
+/* What the stream carries decides the age limit, unless one is configured: audio-only streams
+ * (audio seen, no video) get the shorter one. */
+static void set_kind(struct ezr_stream *st, bool audio, bool video)
+{
+    st->audio_seen = audio;
+    st->video_seen = video;
+    st->limits = st->srv->qlimits;
+    if (!st->limits.max_age_ms)
+        st->limits.max_age_ms = audio && !video ? EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS
+                                                : EZR_DEFAULT_QUEUE_MAX_AGE_MS;
+}
+
+const struct ezr_queue_limits *ezr_stream_limits(const struct ezr_stream *st)
+{
+    return &st->limits;
+}
+
 int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
                    struct ezr_stream **out)
 {
@@ -47,6 +64,7 @@ int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
     }
     st->nallowed = (size_t)nallowed;
     ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, s->chunk_size);
+    set_kind(st, false, false);
     *out = st;
     return 0;
 }
@@ -88,7 +106,7 @@ int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const ch
 static int replay_one(void *ctx, struct ezr_frame *f)
 {
     struct ezr_client *c = ctx;
-    ezr_client_offer(c, f);
+    ezr_client_offer(c, f, EZR_OFFER_BURST);
     return c->dead ? 1 : 0;
 }
 
@@ -193,12 +211,16 @@ static void run_frame(struct ezr_op *op)
         }
     }
     st->stats.frames_in++;
+    if ((f->kind == EZR_FRAME_VIDEO && !st->video_seen) ||
+        (f->kind == EZR_FRAME_AUDIO && !st->audio_seen))
+        set_kind(st, st->audio_seen || f->kind == EZR_FRAME_AUDIO,
+                 st->video_seen || f->kind == EZR_FRAME_VIDEO);
     if (ezr_gop_add(&st->gop, f) < 0)
         ezr_server_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
     /* The fan-out: one reference per player, no copy. Offering may close that player (too
      * slow), which takes it off this list: hence the safe walk. */
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f);
+        ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f, 0);
     ezr_frame_unref(f);
     free(o);
 }

@@ -31,6 +31,8 @@ struct ezr_stream {
     struct ezr_list players;       /* by client.player_link */
     struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
     bool ended;                    /* EOS seen and no frame since */
+    bool audio_seen, video_seen;   /* decide the default age limit (audio-only: shorter) */
+    struct ezr_queue_limits limits; /* its players' queue limits */
     uint64_t eos_target;           /* the EOS whose drain is awaited, 0: none */
     /* Under srv->lock. */
     uint64_t eos_requested;
@@ -57,6 +59,9 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c);
 void ezr_stream_remove_player(struct ezr_client *c, const char *reason);
 /* An awaited EOS is done once every player's queue is written. */
 void ezr_stream_check_drained(struct ezr_stream *st);
+
+/* The queue limits of its players: the server's, with the age limit for this kind of stream. */
+const struct ezr_queue_limits *ezr_stream_limits(const struct ezr_stream *st);
 
 /* Counters. */
 void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason code);

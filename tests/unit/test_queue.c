@@ -6,7 +6,7 @@
 #include "ezr_server.h"
 
 /* Small tiers so a few frames cross them: 1000 / 2000 / 4000 bytes. */
-static const struct ezr_queue_limits lim = {1000, 2000, 4000};
+static const struct ezr_queue_limits lim = {1000, 2000, 4000, 0};
 
 static struct ezr_frame *mk(enum ezr_frame_kind kind, uint32_t flags, size_t payload)
 {
@@ -127,7 +127,7 @@ EZR_TEST(test_partial_write_moves_offset_only)
     struct ezr_frame *f = mk(EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100);
     ezr_queue_offer_frame(&q, f, &lim);
     const uint8_t ctl[3] = {1, 2, 3};
-    EZR_CHECK_EQ(ezr_queue_push_bytes(&q, ctl, sizeof ctl), 0);
+    EZR_CHECK_EQ(ezr_queue_push_bytes(&q, ctl, sizeof ctl, 0), 0);
     struct iovec iov[8];
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 2);
     EZR_CHECK(iov[0].iov_base == f->data);
@@ -181,6 +181,122 @@ EZR_TEST(test_receive_video_false_drops_video)
     ezr_queue_clear(&q);
 }
 
+/* Offers a new frame at time now with flags (EZR_OFFER_BURST). */
+static enum ezr_queue_verdict offer_at(struct ezr_queue *q, const struct ezr_queue_limits *l,
+                                       enum ezr_frame_kind kind, uint32_t fflags, size_t payload,
+                                       uint64_t now, uint32_t oflags)
+{
+    struct ezr_frame *f = mk(kind, fflags, payload);
+    enum ezr_queue_verdict v = ezr_queue_offer(q, f, f->data, f->len, l, now, oflags);
+    ezr_frame_unref(f);
+    return v;
+}
+
+EZR_TEST(test_join_burst_is_queued_whole_and_is_not_lag)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    /* A cached GOP of 10 KB, far past every tier. */
+    EZR_CHECK_EQ(offer_at(&q, &lim, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 400, 0, EZR_OFFER_BURST),
+                 EZR_QUEUE_QUEUED);
+    for (int i = 0; i < 24; i++)
+        EZR_CHECK_EQ(offer_at(&q, &lim, EZR_FRAME_VIDEO, 0, 400, 0, EZR_OFFER_BURST),
+                     EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.count, 25);
+    EZR_CHECK(q.bytes > 10000);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_NORMAL);
+    /* Live frames after it are judged on their own bytes: all queued. */
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 400), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 100), EZR_QUEUE_QUEUED);
+    /* A player that never takes the burst still falls behind on live bytes and is cut. */
+    enum ezr_queue_verdict v = EZR_QUEUE_QUEUED;
+    for (int i = 0; i < 50 && v != EZR_QUEUE_OVERFLOW; i++)
+        v = offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 400);
+    EZR_CHECK_EQ(v, EZR_QUEUE_OVERFLOW);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_frame_larger_than_max_reaches_a_reading_player)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_NORMAL);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 100), EZR_QUEUE_QUEUED);
+    /* Half of it written: the rest is still not lag. */
+    ezr_queue_advance(&q, 2500);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_NORMAL);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 100), EZR_QUEUE_QUEUED);
+    ezr_queue_advance(&q, q.bytes);
+    EZR_CHECK_EQ(q.uncounted_bytes, 0);
+    EZR_CHECK_EQ(q.bytes, 0);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_oldest_item_over_max_age_keeps_only_keyframes_and_headers)
+{
+    const struct ezr_queue_limits aged = {1000, 2000, 4000, 1000};
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 100, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 1099, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(ezr_queue_level_at(&q, &aged, 1100), EZR_QUEUE_HIGH);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 1100, 0), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_SCRIPT, 0, 10, 1100, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10, 1100, 0),
+                 EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.dropped[EZR_QUEUE_HIGH], 1);
+    /* Caught up: the age is that of what waits now. */
+    ezr_queue_advance(&q, q.bytes);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 5000, 0), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_paused_queue_takes_headers_only_and_resumes_at_keyframe)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    q.paused = true;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 10), EZR_QUEUE_QUEUED);
+    q.paused = false;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.count, 3);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_receive_video_back_on_resumes_at_keyframe)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    q.want_video = false;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    q.want_video = true;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+EZR_TEST(test_replies_count_as_live_bytes)
+{
+    static const uint8_t reply[1000];
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    for (int i = 0; i < 4; i++)
+        EZR_CHECK_EQ(ezr_queue_push_bytes(&q, reply, sizeof reply, 0), 0);
+    EZR_CHECK_EQ(q.owned_bytes, 4000);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_CRITICAL);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_OVERFLOW);
+    ezr_queue_advance(&q, 1500);
+    EZR_CHECK_EQ(q.owned_bytes, 2500);
+    ezr_queue_clear(&q);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_first_video_frame_must_be_keyframe),
               EZR_CASE(test_normal_level_queues_every_frame),
               EZR_CASE(test_warning_level_drops_inter_video_keeps_audio_and_keys),
@@ -189,4 +305,10 @@ EZR_TEST_MAIN(EZR_CASE(test_first_video_frame_must_be_keyframe),
               EZR_CASE(test_dropped_video_skips_until_next_keyframe),
               EZR_CASE(test_partial_write_moves_offset_only),
               EZR_CASE(test_iov_gathers_many_frames_in_order),
-              EZR_CASE(test_receive_video_false_drops_video))
+              EZR_CASE(test_receive_video_false_drops_video),
+              EZR_CASE(test_join_burst_is_queued_whole_and_is_not_lag),
+              EZR_CASE(test_frame_larger_than_max_reaches_a_reading_player),
+              EZR_CASE(test_oldest_item_over_max_age_keeps_only_keyframes_and_headers),
+              EZR_CASE(test_paused_queue_takes_headers_only_and_resumes_at_keyframe),
+              EZR_CASE(test_receive_video_back_on_resumes_at_keyframe),
+              EZR_CASE(test_replies_count_as_live_bytes))
