@@ -57,6 +57,11 @@ void ezr_gop_clear(struct ezr_gop *g)
     invalidate_join(g);
 }
 
+void ezr_gop_forget_frames(struct ezr_gop *g)
+{
+    drop_frames(g, g->count);
+}
+
 /* Index of the second keyframe: where the oldest GOP ends. */
 static size_t end_of_first_gop(const struct ezr_gop *g)
 {

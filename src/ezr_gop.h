@@ -35,6 +35,9 @@ struct ezr_gop {
 void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size);
 /* Drops every cached frame, header and the metadata. */
 void ezr_gop_clear(struct ezr_gop *g);
+/* Drops the cached frames but keeps the metadata and headers (a flush upstream: the stream goes
+ * on with the same codecs; joiners then start at the next keyframe). */
+void ezr_gop_forget_frames(struct ezr_gop *g);
 /* Caches f as metadata, a header, or a frame of the current GOP (frames before the first keyframe
  * are not cached: nobody could start on them). Returns 0 or EZR_ENOMEM. */
 int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f);

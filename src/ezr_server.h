@@ -123,7 +123,11 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
  * EZR_EAGAIN at once, and so does a later call (GstBaseSink's unlock/unlock_stop: a state change
  * must not wait for slow players). Any thread. */
 void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing);
-/* Forgets the cached GOP, metadata and headers (after a flush/seek upstream). */
+/* After a flush (a seek upstream): forgets the cached frames but keeps the metadata and sequence
+ * headers, so a player joining later gets them and starts at the next keyframe. Players already
+ * connected get what a publisher restart gives them: StreamEOF and
+ * NetStream.Play.UnpublishNotify now, then with the next frame StreamBegin,
+ * NetStream.Play.PublishNotify, the metadata and headers again, and video from a keyframe. */
 int ezr_stream_reset(struct ezr_stream *st);
 
 /* Disconnect reasons, counted per stream. */

@@ -204,10 +204,13 @@ static void run_frame(struct ezr_op *op)
     struct ezr_stream *st = o->st;
     struct ezr_frame *f = o->frame;
     if (st->ended) {
+        /* A new stream after an end or a flush: as a publisher restart, with the cached
+         * metadata and headers again (after a flush the pipeline does not send them anew). */
         st->ended = false;
         EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
             c->proto->stream_restarted(c);
+            ezr_gop_replay(&st->gop, replay_one, c);
         }
     }
     st->stats.frames_in++;
@@ -296,7 +299,16 @@ void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
 static void run_reset(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
-    ezr_gop_clear(&o->st->gop);
+    struct ezr_stream *st = o->st;
+    ezr_gop_forget_frames(&st->gop);
+    if (!st->ended) {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            c->proto->stream_ended(c);
+            c->q.need_keyframe = true;
+        }
+        st->ended = true;
+    }
     free(o);
 }
 
