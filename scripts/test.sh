@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the test dependencies, builds, and runs every test: a normal build (all suites:
-# unit, check, e2e), an AddressSanitizer + UndefinedBehaviorSanitizer build (the same suites), and
-# the libFuzzer targets for a bounded time each (FUZZ_SECONDS, default 30).
+# Installs the test dependencies, builds, and runs every test. Each build and what it runs:
+#   build-test  epoll reactor (the default): unit, check, e2e
+#   build-poll  poll(2) reactor (-Dreactor=poll): unit, check, e2e (logs testlog-poll*)
+#   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e
+#   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 30)
 # Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,14 @@ if [[ ! -f build-test/build.ninja ]]; then
 fi
 ninja -C build-test || exit 1
 meson test -C build-test --print-errorlogs --num-processes 2 || status=1
+
+# The same suites through the portable reactor backend, so that both backends serve real players.
+if [[ ! -f build-poll/build.ninja ]]; then
+    meson setup build-poll -Dreactor=poll -Dtests=enabled -De2e=enabled >/dev/null || exit 1
+fi
+ninja -C build-poll || exit 1
+meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
+    --suite e2e --logbase testlog-poll || status=1
 
 if [[ ! -f build-asan/build.ninja ]]; then
     meson setup build-asan -Dtests=enabled -De2e=enabled \

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -155,7 +156,10 @@ void ezr_client_flush(struct ezr_client *c)
     while (!c->dead && !ezr_queue_empty(&c->q)) {
         struct iovec iov[EZR_WRITEV_MAX];
         int n = ezr_queue_iov(&c->q, iov, EZR_WRITEV_MAX);
-        ssize_t w = writev(c->io.fd, iov, n);
+        /* MSG_NOSIGNAL: a player that resets its connection must not raise SIGPIPE in the
+         * application that embeds us. */
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 c->write_blocked = true; /* the reactor reports WRITE when it takes more */
@@ -270,6 +274,7 @@ static void client_event(struct ezr_io *io, uint32_t events)
         return;
     if ((events & (EZR_IO_READ | EZR_IO_HUP)) && !c->input_paused)
         ezr_client_read(c);
-    if (!c->dead && (events & EZR_IO_WRITE))
+    /* Only a blocked write is resumed: media waiting for its flush interval stays waiting. */
+    if (!c->dead && (events & EZR_IO_WRITE) && c->write_blocked)
         ezr_client_flush(c);
 }
