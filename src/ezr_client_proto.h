@@ -7,6 +7,7 @@
 #ifndef EZR_CLIENT_PROTO_H
 #define EZR_CLIENT_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,9 @@ struct ezr_client_proto {
     /* Take a frame: the bytes of f this protocol sends, a view into the shared frame valid while
      * f is referenced (no per-client copy). */
     void (*frame_bytes)(const struct ezr_frame *f, const uint8_t **bytes, size_t *len);
-    /* The stream played ended (EOS), or a new one started after an end: tell the player. */
-    void (*stream_ended)(struct ezr_client *c);
+    /* The stream played ended (EOS; final) or was flushed upstream (a seek: not final, it goes
+     * on), or a new one started after either: tell the player. */
+    void (*stream_ended)(struct ezr_client *c, bool final);
     void (*stream_restarted)(struct ezr_client *c);
     /* Frees c->proto_state. */
     void (*close)(struct ezr_client *c);

@@ -9,6 +9,8 @@
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_frame.h"
+#include "ezr_limits.h"
+#include "ezr_proto.h"
 #include "ezr_server_priv.h"
 #include "ezr_session.h"
 #include "ezr_stream.h"
@@ -117,9 +119,23 @@ static void rtmp_frame_bytes(const struct ezr_frame *f, const uint8_t **bytes, s
     *len = f->len;
 }
 
-static void rtmp_stream_ended(struct ezr_client *c)
+static void rtmp_stream_ended(struct ezr_client *c, bool final)
 {
-    ezr_session_send_play_end(session_of(c));
+    if (final) {
+        ezr_session_send_play_end(session_of(c));
+        return;
+    }
+    /* A seek upstream: StreamEOF alone. NetStream.Play.UnpublishNotify would end playback in
+     * librtmp (rtmpdump) and others, and the stream goes on; the restart that follows with the
+     * next frame (StreamBegin, PublishNotify, headers, a keyframe) tells players the rest. */
+    if (session_of(c)->state != EZR_SESSION_PLAYING)
+        return;
+    struct ezr_buf b;
+    ezr_buf_init(&b);
+    ezr_chunk_write_user_control(&b, EZR_UC_STREAM_EOF, EZR_MEDIA_MSID);
+    if (!ezr_buf_failed(&b))
+        ezr_client_send(c, b.data, b.len);
+    ezr_buf_free(&b);
 }
 
 static void rtmp_stream_restarted(struct ezr_client *c)

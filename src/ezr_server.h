@@ -125,8 +125,8 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
 void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing);
 /* After a flush (a seek upstream): forgets the cached frames but keeps the metadata and sequence
  * headers, so a player joining later gets them and starts at the next keyframe. Players already
- * connected get what a publisher restart gives them: StreamEOF and
- * NetStream.Play.UnpublishNotify now, then with the next frame StreamBegin,
+ * connected get what a publisher restart gives them, less the UnpublishNotify that would end
+ * playback in librtmp: StreamEOF now, then with the next frame StreamBegin,
  * NetStream.Play.PublishNotify, the metadata and headers again, and video from a keyframe. */
 int ezr_stream_reset(struct ezr_stream *st);
 

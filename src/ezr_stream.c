@@ -74,7 +74,7 @@ void ezr_stream_free(struct ezr_stream *st)
     struct ezr_link *n;
     while ((n = ezr_list_first(&st->players))) {
         struct ezr_client *c = EZR_CONTAINER_OF(n, struct ezr_client, player_link);
-        c->proto->stream_ended(c);
+        c->proto->stream_ended(c, true);
         ezr_stream_remove_player(c, "stream removed");
         ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
     }
@@ -256,7 +256,7 @@ static void run_eos(struct ezr_op *op)
     struct ezr_stream *st = o->st;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-        c->proto->stream_ended(c);
+        c->proto->stream_ended(c, true);
     }
     ezr_gop_clear(&st->gop);
     st->ended = true;
@@ -304,7 +304,7 @@ static void run_reset(struct ezr_op *op)
     if (!st->ended) {
         EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-            c->proto->stream_ended(c);
+            c->proto->stream_ended(c, false);
             c->q.need_keyframe = true;
         }
         st->ended = true;
