@@ -165,10 +165,11 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
     cfg.log = server_log;
-    /* host:port as in a URL, "[::]:1935" for IPv6. */
-    char where[EZR_ADDR_STRLEN + 64];
-    ezr_net_format_host_port(host ? host : "", cfg.port, where, sizeof where);
     cfg.log_ctx = NULL;
+    /* host:port as in a URL, "[::]:1935" for IPv6, for messages: a DNS name is at most 253
+     * bytes, plus brackets, a colon and 5 digits. */
+    char where[264];
+    ezr_net_format_host_port(host ? host : "", cfg.port, where, sizeof where);
 
     struct ezr_stream *stream = NULL;
     int rc = 0;
