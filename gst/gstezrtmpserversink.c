@@ -14,6 +14,14 @@
  * from #GstEzrtmpServerSink:bound-port. At end of stream players are told the stream ended
  * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS.
  *
+ * `host=::` listens on every IPv4 and IPv6 address (dual stack), `host=::1` on IPv6 loopback;
+ * players then open rtmp://[::1]:PORT/APP/STREAM-KEY. Player addresses (signals, bus messages,
+ * stats) are written "a.b.c.d:port" or "[v6]:port", an IPv4 player of a dual-stack socket as
+ * plain IPv4.
+ *
+ * #GstEzrtmpServerSink:play-token is write-only and never appears in the element's log lines,
+ * bus messages or stats.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
@@ -38,6 +46,7 @@
 
 #include "ezr_error.h"
 #include "ezr_limits.h"
+#include "ezr_net.h"
 #include "ezr_server.h"
 #include "ezrserverpool.h"
 
@@ -157,6 +166,10 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     cfg.host = host;
     cfg.log = server_log;
     cfg.log_ctx = NULL;
+    /* host:port as in a URL, "[::]:1935" for IPv6, for messages: a DNS name is at most 253
+     * bytes, plus brackets, a colon and 5 digits. */
+    char where[264];
+    ezr_net_format_host_port(host ? host : "", cfg.port, where, sizeof where);
 
     struct ezr_stream *stream = NULL;
     int rc = 0;
@@ -173,7 +186,7 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     server = ezr_server_pool_acquire(&cfg, &rc);
     if (!server) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                          ("Could not listen on %s:%u: %s", host, cfg.port, ezr_strerror(rc)),
+                          ("Could not listen on %s: %s", where, ezr_strerror(rc)),
                           ("ezr_server_new() failed with %d", rc));
         goto out;
     }
@@ -193,19 +206,20 @@ static gboolean open_server(GstEzrtmpServerSink *self)
                               ("e.g. \"127.0.0.1/32, 10.0.0.0/8, ::1\""));
         else if (rc == EZR_EEXIST)
             GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
-                              ("rtmp://%s:%u/%s/%s is already served by another element", host,
-                               cfg.port, app, key),
+                              ("rtmp://%s/%s/%s is already served by another element", where,
+                               app, key),
                               ("give each element on one port its own app or stream-key"));
         else
             GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                              ("Cannot serve rtmp://%s:%u/%s/%s: %s", host, cfg.port, app, key,
+                              ("Cannot serve rtmp://%s/%s/%s: %s", where, app, key,
                                ezr_strerror(rc)),
                               (NULL));
         ezr_server_pool_release(server);
         server = NULL;
         goto out;
     }
-    GST_INFO_OBJECT(self, "serving rtmp://%s:%u/%s/%s", host, ezr_server_port(server), app, key);
+    ezr_net_format_host_port(host ? host : "", ezr_server_port(server), where, sizeof where);
+    GST_INFO_OBJECT(self, "serving rtmp://%s/%s/%s", where, app, key);
     GST_OBJECT_LOCK(self);
     self->server = server;
     self->stream = stream;
@@ -659,9 +673,6 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     case PROP_ALLOWED_CLIENTS:
         g_value_set_string(value, self->allowed_clients);
         break;
-    case PROP_PLAY_TOKEN:
-        g_value_set_string(value, self->play_token);
-        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -699,7 +710,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
         gobject_class, PROP_HOST,
         g_param_spec_string("host", "Host",
                             "Address or host name to listen on (\"0.0.0.0\" for every IPv4 "
-                            "interface); applied when the element goes to READY",
+                            "interface, \"::\" for every IPv4 and IPv6 one, \"::1\" for IPv6 "
+                            "loopback); applied when the element goes to READY",
                             DEFAULT_HOST, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_PORT,
@@ -788,15 +800,19 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
         gobject_class, PROP_ALLOWED_CLIENTS,
         g_param_spec_string("allowed-clients", "Allowed clients",
                             "Addresses or CIDR ranges that may play, separated by commas "
-                            "(\"127.0.0.1, 10.0.0.0/8, ::1\"); NULL or empty: anyone. Others get "
-                            "NetStream.Play.Failed and are closed",
+                            "(\"127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\"); an IPv4 player on a "
+                            "dual-stack host=:: matches IPv4 ranges. NULL or empty: anyone. "
+                            "Others get NetStream.Play.Failed and are closed",
                             NULL, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_PLAY_TOKEN,
         g_param_spec_string("play-token", "Play token",
                             "If set, players must play STREAM-KEY?token=THIS; others get "
-                            "NetStream.Play.Failed and are closed",
-                            NULL, rw_ready));
+                            "NetStream.Play.Failed and are closed. Write-only, so that "
+                            "property notifications (gst-launch-1.0 -v) and pipeline dumps never "
+                            "show it",
+                            NULL, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+                                      GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
@@ -813,7 +829,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * GstEzrtmpServerSink::client-added:
      * @sink: the sink
      * @client_id: the player's id (unique in the process's server for this port)
-     * @address: the player's "ip:port"
+     * @address: the player's "a.b.c.d:port" or "[v6]:port"
      *
      * A player started playing this element's stream. Emitted from the server thread.
      */

@@ -14,6 +14,7 @@
 #include "ezr_buf.h"
 #include "ezr_client_proto.h"
 #include "ezr_list.h"
+#include "ezr_net.h"
 #include "ezr_queue.h"
 #include "ezr_reactor.h"
 #include "ezr_server.h"
@@ -35,7 +36,7 @@ struct ezr_client {
     uint64_t id;
     uint64_t accepted_ms;
     uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
-    char addr[64];
+    char addr[EZR_ADDR_STRLEN];
     bool closing; /* close once the queue is written */
     bool dead;    /* closed; freed at the end of the round */
     bool failed;  /* an allocation failed inside a callback */

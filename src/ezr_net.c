@@ -49,8 +49,18 @@ int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound
     }
     /* Lets a restarted pipeline rebind while old connections sit in TIME_WAIT; on Linux it still
      * refuses a port another socket is listening on. */
-    int one = 1;
+    int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* "::" means every address, IPv4 included; the default (net.ipv6.bindv6only) varies by
+     * system, so say it. Only the unspecified address is affected: "::1" takes only IPv6. */
+    if (res->ai_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) {
+        int e = errno;
+        close(fd);
+        freeaddrinfo(res);
+        errno = e;
+        return EZR_ESYS;
+    }
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
         int e = errno;
         close(fd);
@@ -70,6 +80,27 @@ int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound
     return fd;
 }
 
+/* An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d; it is written as the IPv4
+ * address it is, so that logs, stats and allowed-clients see one form per peer. */
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+        port = ntohs(sin->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        port = ntohs(sin6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+            inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, ip, sizeof ip);
+        else
+            inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+    }
+    ezr_net_format_host_port(ip, port, out, cap);
+}
+
 int ezr_net_accept(int listen_fd, char *addr, size_t cap)
 {
     struct sockaddr_storage ss;
@@ -79,19 +110,14 @@ int ezr_net_accept(int listen_fd, char *addr, size_t cap)
         return errno == EAGAIN || errno == EWOULDBLOCK ? EZR_EAGAIN : EZR_ESYS;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    unsigned p = 0;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
-        p = ntohs(sin->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
-        p = ntohs(sin6->sin6_port);
-    }
-    snprintf(addr, cap, "%s:%u", ip, p);
+    format_peer(&ss, addr, cap);
     return fd;
+}
+
+char *ezr_net_format_host_port(const char *host, unsigned port, char *out, size_t cap)
+{
+    snprintf(out, cap, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    return out;
 }
 
 void ezr_net_set_send_buffer(int fd, uint32_t bytes)

@@ -5,14 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Room for a peer as ezr_net_accept() writes it: "[" + 45 characters of IPv6 (INET6_ADDRSTRLEN
+ * without its NUL) + "]:" + 5 port digits + NUL is 54; 64 matches the server's buffers. */
+#define EZR_ADDR_STRLEN 64
+
 /* Resolves host (name or address; "localhost" prefers 127.0.0.1), binds port (0 = any) and
- * listens, non-blocking and close-on-exec. Returns the fd (>= 0) and the bound port, or
- * EZR_EADDR, EZR_EADDRINUSE, EZR_EACCES, EZR_ESYS. */
+ * listens, non-blocking and close-on-exec. "::" listens dual stack (IPv4 peers arrive as
+ * ::ffff:a.b.c.d) whatever the system's bindv6only default. Returns the fd (>= 0) and the bound
+ * port, or EZR_EADDR, EZR_EADDRINUSE, EZR_EACCES, EZR_ESYS. */
 int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound_port);
 /* Accepts one connection, non-blocking with TCP_NODELAY. Returns the fd, EZR_EAGAIN when none
- * is pending, or EZR_ESYS (errno says why: EMFILE when out of descriptors). addr receives
- * "ip:port" (NUL-terminated, truncated to cap). */
+ * is pending, or EZR_ESYS (errno says why: EMFILE when out of descriptors). addr receives the
+ * peer as "a.b.c.d:port" or "[v6]:port" (NUL-terminated, truncated to cap; EZR_ADDR_STRLEN
+ * always fits); an IPv4 peer of a dual-stack listener is written as plain IPv4. */
 int ezr_net_accept(int listen_fd, char *addr, size_t cap);
+/* Writes host and port as a URL authority: "host:port", or "[host]:port" when host is an IPv6
+ * address (has a colon), so the port cannot be read as part of the address. Returns out. */
+char *ezr_net_format_host_port(const char *host, unsigned port, char *out, size_t cap);
 /* Fixes a socket's send buffer (SO_SNDBUF); 0 keeps the kernel's autotuning. */
 void ezr_net_set_send_buffer(int fd, uint32_t bytes);
 

@@ -65,7 +65,7 @@ struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app,
 static void accept_clients(struct ezr_server *s)
 {
     for (;;) {
-        char addr[64];
+        char addr[EZR_ADDR_STRLEN];
         int fd = ezr_net_accept(s->listen_io.fd, addr, sizeof addr);
         if (fd == EZR_EAGAIN) {
             s->accept_blocked = false;
@@ -258,8 +258,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 
     int rc = ezr_net_listen(s->host, cfg->port, LISTEN_BACKLOG, &s->port);
     if (rc < 0) {
-        ezr_server_log(s, EZR_LOG_ERROR, "cannot listen on %s:%u: %s", s->host,
-                       (unsigned)cfg->port, ezr_strerror(rc));
+        char where[EZR_MAX_NAME_LEN + 16];
+        ezr_net_format_host_port(s->host, cfg->port, where, sizeof where);
+        ezr_server_log(s, EZR_LOG_ERROR, "cannot listen on %s: %s", where, ezr_strerror(rc));
         server_release(s);
         return rc;
     }
@@ -273,8 +274,10 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
         server_release(s);
         return EZR_ESYS;
     }
-    ezr_server_log(s, EZR_LOG_INFO, "listening on %s:%u (max %u connections)", s->host,
-                   (unsigned)s->port, s->max_connections);
+    char where[EZR_MAX_NAME_LEN + 16];
+    ezr_net_format_host_port(s->host, s->port, where, sizeof where);
+    ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections)", where,
+                   s->max_connections);
     *out = s;
     return 0;
 }

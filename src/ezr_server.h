@@ -31,7 +31,8 @@ enum ezr_log_level {
 typedef void (*ezr_log_fn)(void *ctx, enum ezr_log_level level, const char *msg);
 
 struct ezr_server_config {
-    const char *host;              /* address or name to bind; "localhost" is 127.0.0.1 */
+    const char *host;              /* address or name to bind; "localhost" is 127.0.0.1, "::"
+                                    * every IPv4 and IPv6 address (dual stack) */
     uint16_t port;                 /* 0 = any free port, see ezr_server_port() */
     uint32_t chunk_size;           /* our outgoing chunk size */
     uint32_t max_connections;      /* 0 = EZR_DEFAULT_MAX_CONNECTIONS; capped at 80% of fds */
@@ -79,7 +80,7 @@ enum ezr_client_event {
 };
 struct ezr_client_info {
     uint64_t id;        /* unique per server, from 1 */
-    const char *addr;   /* "ip:port" of the player */
+    const char *addr;   /* the player, "a.b.c.d:port" or "[v6]:port" (see ezr_net_accept) */
     const char *reason; /* why it was removed; NULL for ADDED */
 };
 /* Called on the reactor thread; info is valid only during the call. It may call
@@ -94,7 +95,8 @@ struct ezr_stream_config {
     uint32_t max_gops; /* GOPs kept for late joiners (>= 1) */
     ezr_client_fn on_client; /* may be NULL */
     void *client_ctx;
-    /* Who may play: CIDR ranges ("127.0.0.1/32, 10.0.0.0/8, ::1"); NULL or "" = anyone. */
+    /* Who may play: CIDR ranges ("127.0.0.1/32, 10.0.0.0/8, ::1, fd00::/8"); an IPv4 player of
+     * a dual-stack listener matches IPv4 ranges. NULL or "" = anyone. */
     const char *allowed_clients;
     /* If set, players must play "key?token=THIS"; compared in constant time. */
     const char *play_token;

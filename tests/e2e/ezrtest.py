@@ -1,7 +1,9 @@
 """Shared helpers of the end-to-end tests: a real GStreamer pipeline ending in ezrtmpserversink on
 an ephemeral port, and external players run with deadlines."""
 
+import errno
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -38,7 +40,7 @@ PIPELINE = (
     "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 "
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
     "! h264parse ! flvmux name=mux streamable=true "
-    "! ezrtmpserversink name=sink host=127.0.0.1 port={port} {props} "
+    "! ezrtmpserversink name=sink host={host} port={port} {props} "
     "audiotestsrc is-live=true ! audio/x-raw,rate=44100,channels=2 "
     "! avenc_aac ! aacparse ! mux.")
 
@@ -46,8 +48,9 @@ PIPELINE = (
 class Server:
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
-    def __init__(self, gop=30, port=0, props=""):
-        self.pipeline = Gst.parse_launch(PIPELINE.format(gop=gop, port=port, props=props))
+    def __init__(self, gop=30, port=0, props="", host="127.0.0.1"):
+        self.pipeline = Gst.parse_launch(PIPELINE.format(gop=gop, port=port, props=props,
+                                                         host=host))
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
 
@@ -86,8 +89,39 @@ class Server:
     def wait_video_frames(self, n, timeout=20):
         wait_for(lambda: self.stat("video-frames") >= n, timeout, "%d video frames" % n)
 
-    def url(self, app="live", key="stream"):
-        return "rtmp://127.0.0.1:%d/%s/%s" % (self.port, app, key)
+    def url(self, app="live", key="stream", host="127.0.0.1"):
+        if ":" in host:
+            host = "[%s]" % host
+        return "rtmp://%s:%d/%s/%s" % (host, self.port, app, key)
+
+
+# Exit status meson reports as a skipped test.
+SKIP_EXIT = 77
+
+
+def skip(reason):
+    """Ends the test as skipped (never as passed) when this machine cannot run it."""
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP_EXIT)
+
+
+def ipv6_loopback_missing():
+    """None when ::1 can be bound here; otherwise why not. Any other failure is not a missing
+    feature and is raised."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError as e:
+        if e.errno == errno.EAFNOSUPPORT:
+            return "no IPv6 on this machine: %s" % e
+        raise
+    with sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError as e:
+            if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return "no IPv6 on loopback: bind(::1): %s" % e
+            raise
+    return None
 
 
 # External players run without the sanitizer runtime that a sanitizer build preloads into this

@@ -112,14 +112,18 @@ class Message:
 
 class RtmpClient:
     def __init__(self, host, port, timeout=10.0, rcvbuf=None):
+        # host is an IPv4 or IPv6 address ("::1", no brackets) or a name.
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf:
             # Set before connecting so the advertised window stays small: a slow player.
-            self.sock = socket.socket()
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            self.sock.settimeout(timeout)
+        self.sock.settimeout(timeout)
+        try:
             self.sock.connect((host, port))
-        else:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            self.sock.close()
+            raise
         self.buf = b""
         self.in_chunk = 128
         self.out_chunk = 128

@@ -1,6 +1,7 @@
 /* A minimal unit test harness printing TAP: EZR_TEST(name) defines a test, EZR_CHECK* assert
- * (recording failure and returning from the test), and EZR_TEST_MAIN(...) runs the listed tests.
- * meson runs each test program with protocol 'tap'. */
+ * (recording failure and returning from the test), EZR_SKIP(reason) ends a test as a TAP skip
+ * (what this machine cannot run is never reported as passed), and EZR_TEST_MAIN(...) runs the
+ * listed tests. meson runs each test program with protocol 'tap'. */
 #ifndef EZR_TEST_H
 #define EZR_TEST_H
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 static int ezr_test_failed_;
+static char ezr_test_skip_[200];
 
 #define EZR_TEST(name) static void name(void)
 
@@ -42,6 +44,12 @@ static int ezr_test_failed_;
         }                                                                                  \
     } while (0)
 
+#define EZR_SKIP(...)                                                                      \
+    do {                                                                                   \
+        snprintf(ezr_test_skip_, sizeof ezr_test_skip_, __VA_ARGS__);                      \
+        return;                                                                            \
+    } while (0)
+
 typedef void (*ezr_test_fn_)(void);
 struct ezr_test_case_ {
     const char *name;
@@ -56,8 +64,12 @@ static inline int ezr_test_run_(const struct ezr_test_case_ *cases, size_t n)
     printf("1..%zu\n", n);
     for (size_t i = 0; i < n; i++) {
         ezr_test_failed_ = 0;
+        ezr_test_skip_[0] = '\0';
         cases[i].fn();
-        printf("%s %zu - %s\n", ezr_test_failed_ ? "not ok" : "ok", i + 1, cases[i].name);
+        if (ezr_test_skip_[0] && !ezr_test_failed_)
+            printf("ok %zu - %s # SKIP %s\n", i + 1, cases[i].name, ezr_test_skip_);
+        else
+            printf("%s %zu - %s\n", ezr_test_failed_ ? "not ok" : "ok", i + 1, cases[i].name);
         failures += ezr_test_failed_;
         fflush(stdout);
     }
