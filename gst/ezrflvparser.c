@@ -57,22 +57,132 @@ static bool amf0_string_is(const uint8_t *b, size_t len, const char *name)
            memcmp(b + 3, name, n) == 0;
 }
 
-uint32_t ezr_flv_classify(uint8_t type, const uint8_t *b, size_t len)
+/* Enhanced RTMP (E-RTMP v2, "Enhanced Video" and "Enhanced Audio"): the low nibble of the first
+ * byte is a packet type. Values shared by audio and video; the rest differ. */
+#define EX_SEQUENCE_START 0
+#define EX_CODED_FRAMES 1
+#define EX_SEQUENCE_END 2
+#define EX_MODEX 7
+#define EX_VIDEO_CODED_FRAMES_X 3
+#define EX_VIDEO_METADATA 4
+#define EX_VIDEO_MPEG2TS_SEQUENCE_START 5
+#define EX_VIDEO_MULTITRACK 6
+#define EX_AUDIO_MULTICHANNEL_CONFIG 4
+#define EX_AUDIO_MULTITRACK 5
+#define EX_FOURCC 4
+#define VIDEO_FRAME_KEY 1
+#define VIDEO_FRAME_COMMAND 5
+
+/* Follows ModEx wrappers: while the packet type is ModEx, skip its data (size UI8 + 1, or
+ * UI16 + 1 when the UI8 is 255) and read the next byte, whose low nibble is the next packet type.
+ * *pos is just past the byte that gave packet. Returns the real packet type, or -1 if the body
+ * ends first. */
+static int follow_modex(const uint8_t *b, size_t len, size_t *pos, unsigned packet)
 {
+    while (packet == EX_MODEX) {
+        if (*pos >= len)
+            return -1;
+        size_t size = (size_t)b[(*pos)++] + 1;
+        if (size == 256) {
+            if (len - *pos < 2)
+                return -1;
+            size = ((size_t)b[*pos] << 8 | b[*pos + 1]) + 1;
+            *pos += 2;
+        }
+        /* The data, then the byte with the modifier type and the next packet type. */
+        if (len - *pos < size + 1)
+            return -1;
+        *pos += size;
+        packet = b[(*pos)++] & 0x0F;
+    }
+    return (int)packet;
+}
+
+static uint32_t refuse(uint8_t *refusal, enum ezr_flv_refusal why)
+{
+    if (refusal)
+        *refusal = (uint8_t)why;
+    return EZR_FLV_REFUSED;
+}
+
+/* ExVideoTagHeader: frame type in bits 4-6, packet type in 0-3. */
+static uint32_t classify_ex_video(const uint8_t *b, size_t len, uint8_t *refusal)
+{
+    unsigned frame = (b[0] >> 4) & 7;
+    size_t pos = 1;
+    int packet = follow_modex(b, len, &pos, b[0] & 0x0F);
+    if (packet < 0)
+        return refuse(refusal, EZR_FLV_REFUSAL_TRUNCATED);
+    /* Metadata (HDR colorInfo, ...) ignores the frame type. It is neither a header nor a
+     * keyframe: caching it as the sequence header would take the codec configuration away from
+     * joiners. */
+    if (packet == EX_VIDEO_METADATA)
+        return 0;
+    if (frame == VIDEO_FRAME_COMMAND)
+        return EZR_FLV_NOT_MEDIA;
+    if (packet == EX_VIDEO_MULTITRACK)
+        return refuse(refusal, EZR_FLV_REFUSAL_MULTITRACK);
+    if (packet > EX_VIDEO_MULTITRACK)
+        return refuse(refusal, EZR_FLV_REFUSAL_PACKET_TYPE);
+    if (len - pos < EX_FOURCC)
+        return refuse(refusal, EZR_FLV_REFUSAL_TRUNCATED);
+    switch (packet) {
+    case EX_SEQUENCE_START:
+    case EX_VIDEO_MPEG2TS_SEQUENCE_START:
+        return EZR_FLV_SEQ_HEADER;
+    case EX_SEQUENCE_END:
+        return EZR_FLV_NOT_MEDIA;
+    default: /* CodedFrames, CodedFramesX */
+        return frame == VIDEO_FRAME_KEY ? EZR_FLV_KEYFRAME : 0;
+    }
+}
+
+/* ExAudioTagHeader: SoundFormat 9 in the high nibble, packet type in the low one. */
+static uint32_t classify_ex_audio(const uint8_t *b, size_t len, uint8_t *refusal)
+{
+    size_t pos = 1;
+    int packet = follow_modex(b, len, &pos, b[0] & 0x0F);
+    if (packet < 0)
+        return refuse(refusal, EZR_FLV_REFUSAL_TRUNCATED);
+    if (packet == EX_AUDIO_MULTITRACK)
+        return refuse(refusal, EZR_FLV_REFUSAL_MULTITRACK);
+    if (packet != EX_SEQUENCE_START && packet != EX_CODED_FRAMES && packet != EX_SEQUENCE_END &&
+        packet != EX_AUDIO_MULTICHANNEL_CONFIG)
+        return refuse(refusal, EZR_FLV_REFUSAL_PACKET_TYPE);
+    if (len - pos < EX_FOURCC)
+        return refuse(refusal, EZR_FLV_REFUSAL_TRUNCATED);
+    /* MultichannelConfig is relayed as audio, not cached as the header: the cache keeps one
+     * audio header, and the SequenceStart is the one a decoder cannot do without. */
+    return packet == EX_SEQUENCE_START ? EZR_FLV_SEQ_HEADER : 0;
+}
+
+/* After an optional @setDataFrame, the name of a script tag: onMetaData is the stream's metadata,
+ * anything else (onCuePoint, onTextData, onCaption, ...) is live data. */
+static uint32_t classify_script(const uint8_t *b, size_t len)
+{
+    size_t n = strlen("@setDataFrame") + 3;
+    if (amf0_string_is(b, len, "@setDataFrame")) {
+        b += n;
+        len -= n;
+    }
     if (len == 0)
         return EZR_FLV_NOT_MEDIA;
+    return amf0_string_is(b, len, "onMetaData") ? EZR_FLV_METADATA : EZR_FLV_LIVE_DATA;
+}
+
+uint32_t ezr_flv_classify(uint8_t type, const uint8_t *b, size_t len, uint8_t *refusal)
+{
+    if (refusal)
+        *refusal = EZR_FLV_REFUSAL_NONE;
+    if (len == 0)
+        return EZR_FLV_NOT_MEDIA;
+    if (type == EZR_FLV_SCRIPT)
+        return classify_script(b, len);
     if (type == EZR_FLV_VIDEO) {
-        if (b[0] & 0x80) {
-            /* Enhanced RTMP ExVideoTagHeader: frame type in bits 4-6, packet type in 0-3. */
-            unsigned frame = (b[0] >> 4) & 7, packet = b[0] & 0x0F;
-            if (frame == 5 || packet == 2 || packet > 5)
-                return EZR_FLV_NOT_MEDIA; /* command frame, sequence end, metadata, ... */
-            if (packet == 0 || packet == 4)
-                return EZR_FLV_SEQ_HEADER;
-            return frame == 1 ? EZR_FLV_KEYFRAME : 0;
-        }
+        if (b[0] & 0x80)
+            return classify_ex_video(b, len, refusal);
         unsigned frame = b[0] >> 4, codec = b[0] & 0x0F;
-        if (frame == 5)
+        if (frame == VIDEO_FRAME_COMMAND)
             return EZR_FLV_NOT_MEDIA;
         if (codec == 7 || codec == 12) { /* AVC, HEVC: an AVCPacketType follows */
             if (len < 2)
@@ -82,24 +192,28 @@ uint32_t ezr_flv_classify(uint8_t type, const uint8_t *b, size_t len)
             if (b[1] == 2)
                 return EZR_FLV_NOT_MEDIA;
         }
-        return frame == 1 ? EZR_FLV_KEYFRAME : 0;
+        return frame == VIDEO_FRAME_KEY ? EZR_FLV_KEYFRAME : 0;
     }
-    if (type == EZR_FLV_AUDIO) {
-        unsigned format = b[0] >> 4;
-        if (format == 10 && len >= 2 && b[1] == 0)
-            return EZR_FLV_SEQ_HEADER; /* AAC AudioSpecificConfig */
-        if (format == 9 && (b[0] & 0x0F) == 0)
-            return EZR_FLV_SEQ_HEADER; /* enhanced audio: SequenceStart */
-        return 0;
+    unsigned format = b[0] >> 4;
+    if (format == 9)
+        return classify_ex_audio(b, len, refusal);
+    if (format == 10 && len >= 2 && b[1] == 0)
+        return EZR_FLV_SEQ_HEADER; /* AAC AudioSpecificConfig */
+    return 0;
+}
+
+const char *ezr_flv_refusal_str(uint8_t refusal)
+{
+    switch (refusal) {
+    case EZR_FLV_REFUSAL_MULTITRACK:
+        return "enhanced RTMP multitrack";
+    case EZR_FLV_REFUSAL_PACKET_TYPE:
+        return "enhanced RTMP reserved packet type";
+    case EZR_FLV_REFUSAL_TRUNCATED:
+        return "truncated enhanced RTMP header";
+    default:
+        return "no refusal";
     }
-    if (amf0_string_is(b, len, "onMetaData"))
-        return EZR_FLV_METADATA;
-    if (amf0_string_is(b, len, "@setDataFrame")) {
-        size_t n = 3 + strlen("@setDataFrame");
-        if (amf0_string_is(b + n, len - n, "onMetaData"))
-            return EZR_FLV_METADATA;
-    }
-    return EZR_FLV_NOT_MEDIA;
 }
 
 /* Emits one complete tag whose 11-byte header starts at t. */
@@ -111,9 +225,10 @@ static int emit(const uint8_t *t, ezr_flv_tag_fn fn, void *ctx)
         .body = t + TAG_HEADER,
         .len = be24(t + 1),
     };
-    tag.flags = ezr_flv_classify(tag.type, tag.body, tag.len);
-    if (tag.type == EZR_FLV_SCRIPT && (tag.flags & EZR_FLV_METADATA) &&
-        amf0_string_is(tag.body, tag.len, "@setDataFrame")) {
+    tag.flags = ezr_flv_classify(tag.type, tag.body, tag.len, &tag.refusal);
+    /* @setDataFrame is what a publisher says to a server ("keep this data frame"); players
+     * expect the frame itself. */
+    if (tag.type == EZR_FLV_SCRIPT && amf0_string_is(tag.body, tag.len, "@setDataFrame")) {
         size_t n = 3 + strlen("@setDataFrame");
         tag.body += n;
         tag.len -= n;

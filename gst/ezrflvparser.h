@@ -17,15 +17,36 @@ enum ezr_flv_tag_type {
 
 enum ezr_flv_tag_flags {
     EZR_FLV_KEYFRAME = 1u << 0, /* video: a decoder can start here */
-    EZR_FLV_SEQ_HEADER = 1u << 1, /* AVC/HEVC/enhanced sequence start, AAC config */
-    EZR_FLV_METADATA = 1u << 2, /* script: onMetaData (an @setDataFrame wrapper is stripped) */
-    EZR_FLV_NOT_MEDIA = 1u << 3, /* video info/command frame, end of sequence, other scripts */
+    /* AVC/HEVC configuration, enhanced SequenceStart or MPEG2TSSequenceStart, AAC config */
+    EZR_FLV_SEQ_HEADER = 1u << 1,
+    EZR_FLV_METADATA = 1u << 2,  /* script: onMetaData (an @setDataFrame wrapper is stripped) */
+    EZR_FLV_NOT_MEDIA = 1u << 3, /* video info/command frame, end of sequence: nothing to relay */
+    /* Script data other than onMetaData (onCuePoint, onTextData, onCaption, ...): relayed as it
+     * happens, never kept for late joiners. */
+    EZR_FLV_LIVE_DATA = 1u << 4,
+    /* An enhanced RTMP tag this server cannot relay correctly; ezr_flv_tag.refusal says why. */
+    EZR_FLV_REFUSED = 1u << 5,
+};
+
+/* Why a tag is EZR_FLV_REFUSED. */
+enum ezr_flv_refusal {
+    EZR_FLV_REFUSAL_NONE = 0,
+    /* Multitrack audio or video: every track has its own sequence header and keyframes, and the
+     * cache keeps one header per kind and starts joiners on one keyframe. */
+    EZR_FLV_REFUSAL_MULTITRACK,
+    /* A packet type the enhanced RTMP specification reserves (the spec asks receivers to fail
+     * in a controlled way rather than guess). */
+    EZR_FLV_REFUSAL_PACKET_TYPE,
+    /* The enhanced header (a ModEx wrapper, the FourCC) ends before the tag's packet type is
+     * known. */
+    EZR_FLV_REFUSAL_TRUNCATED,
 };
 
 struct ezr_flv_tag {
-    uint8_t type;       /* enum ezr_flv_tag_type */
-    uint32_t timestamp; /* ms, with the extended byte */
-    uint32_t flags;     /* enum ezr_flv_tag_flags */
+    uint8_t type;        /* enum ezr_flv_tag_type */
+    uint32_t timestamp;  /* ms, with the extended byte */
+    uint32_t flags;      /* enum ezr_flv_tag_flags */
+    uint8_t refusal;     /* enum ezr_flv_refusal: set with EZR_FLV_REFUSED */
     const uint8_t *body; /* the tag body: an RTMP message payload; valid during the callback */
     size_t len;
 };
@@ -62,8 +83,12 @@ void ezr_flv_parser_clear(struct ezr_flv_parser *p);
  * enum ezr_flv_error, or the callback's negative value. After an error, reset before feeding. */
 int ezr_flv_parser_feed(struct ezr_flv_parser *p, const uint8_t *data, size_t len,
                         ezr_flv_tag_fn fn, void *ctx);
-/* Classifies a tag body (used by feed; exposed for tests). */
-uint32_t ezr_flv_classify(uint8_t type, const uint8_t *body, size_t len);
+/* Classifies a tag body (used by feed; exposed for tests). Returns enum ezr_flv_tag_flags; if
+ * refusal is not NULL, it is set to the enum ezr_flv_refusal (EZR_FLV_REFUSAL_NONE unless the
+ * flags hold EZR_FLV_REFUSED). */
+uint32_t ezr_flv_classify(uint8_t type, const uint8_t *body, size_t len, uint8_t *refusal);
 const char *ezr_flv_strerror(int err);
+/* What a refusal is about, for a person: "enhanced RTMP multitrack", ... */
+const char *ezr_flv_refusal_str(uint8_t refusal);
 
 #endif

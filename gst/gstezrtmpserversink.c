@@ -260,6 +260,20 @@ static GstStateChangeReturn change_state(GstElement *element, GstStateChange tra
     return ret;
 }
 
+/* A refused tag is dropped with a warning, once per stream for each reason and kind. */
+static void warn_refused(GstEzrtmpServerSink *self, const struct ezr_flv_tag *tag)
+{
+    gboolean audio = tag->type == EZR_FLV_AUDIO;
+    guint bit = 1u << (tag->refusal * 2 + (audio ? 1 : 0));
+    if (self->refusals_warned & bit)
+        return;
+    self->refusals_warned |= bit;
+    GST_ELEMENT_WARNING(self, STREAM, NOT_IMPLEMENTED,
+                        ("Not supported: %s %s; these tags are dropped",
+                         ezr_flv_refusal_str(tag->refusal), audio ? "audio" : "video"),
+                        ("first one at %u ms; players get the rest of the stream", tag->timestamp));
+}
+
 /* One parsed tag to the server (streaming thread). */
 static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
 {
@@ -269,7 +283,9 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
     GST_OBJECT_LOCK(self);
     self->tags++;
     self->bytes_in += tag->len;
-    if (tag->flags & EZR_FLV_SEQ_HEADER)
+    if (tag->flags & EZR_FLV_REFUSED)
+        self->tags_refused++;
+    else if (tag->flags & EZR_FLV_SEQ_HEADER)
         self->sequence_headers++;
     else if (tag->type == EZR_FLV_VIDEO && !(tag->flags & EZR_FLV_NOT_MEDIA))
         self->video_frames++;
@@ -281,6 +297,10 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
         self->keyframes++;
     GST_OBJECT_UNLOCK(self);
 
+    if (tag->flags & EZR_FLV_REFUSED) {
+        warn_refused(self, tag);
+        return 0;
+    }
     if (tag->flags & EZR_FLV_NOT_MEDIA) {
         GST_LOG_OBJECT(self, "skipping non-media tag of type %u", tag->type);
         return 0;
@@ -300,6 +320,8 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
         flags |= EZR_FRAME_KEY;
     if (tag->flags & EZR_FLV_SEQ_HEADER)
         flags |= EZR_FRAME_HEADER;
+    if (tag->flags & EZR_FLV_LIVE_DATA)
+        flags |= EZR_FRAME_LIVE;
     if (self->stream &&
         ezr_stream_push(self->stream, kind, flags, tag->timestamp, tag->body, tag->len) < 0)
         GST_WARNING_OBJECT(self, "dropping a tag: out of memory");
@@ -438,7 +460,8 @@ static gboolean start(GstBaseSink *sink)
     ezr_flv_parser_reset(&self->parser);
     GST_OBJECT_LOCK(self);
     self->tags = self->video_frames = self->audio_frames = self->keyframes = 0;
-    self->script_tags = self->sequence_headers = self->bytes_in = 0;
+    self->script_tags = self->tags_refused = self->sequence_headers = self->bytes_in = 0;
+    self->refusals_warned = 0;
     self->renders = self->render_ns = self->render_max_ns = 0;
     GST_OBJECT_UNLOCK(self);
     return TRUE;
@@ -482,10 +505,10 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         "ezrtmpserversink-stats", "tags-parsed", G_TYPE_UINT64, self->tags, "video-frames",
         G_TYPE_UINT64, self->video_frames, "audio-frames", G_TYPE_UINT64, self->audio_frames,
         "keyframes", G_TYPE_UINT64, self->keyframes, "script-tags", G_TYPE_UINT64,
-        self->script_tags, "sequence-headers", G_TYPE_UINT64, self->sequence_headers, "bytes-in",
-        G_TYPE_UINT64, self->bytes_in, "renders", G_TYPE_UINT64, self->renders, "render-time-ns",
-        G_TYPE_UINT64, self->render_ns, "render-time-max-ns", G_TYPE_UINT64, self->render_max_ns,
-        NULL);
+        self->script_tags, "tags-refused", G_TYPE_UINT64, self->tags_refused, "sequence-headers",
+        G_TYPE_UINT64, self->sequence_headers, "bytes-in", G_TYPE_UINT64, self->bytes_in, "renders",
+        G_TYPE_UINT64, self->renders, "render-time-ns", G_TYPE_UINT64, self->render_ns,
+        "render-time-max-ns", G_TYPE_UINT64, self->render_max_ns, NULL);
     GST_OBJECT_UNLOCK(self);
 
     struct ezr_stream_stats st = {0};
@@ -817,8 +840,9 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
                            "Input counters (tags-parsed, video-frames, audio-frames, keyframes, "
-                           "script-tags, sequence-headers, bytes-in), render() calls and time (renders, "
-                           "render-time-ns, render-time-max-ns), server counters (clients, "
+                           "script-tags, tags-refused, sequence-headers, bytes-in), render() "
+                           "calls and time (renders, render-time-ns, render-time-max-ns), "
+                           "server counters (clients, "
                            "clients-peak, clients-total, connections, connections-accepted, "
                            "connections-refused, bytes-sent, frames-dropped-normal/warning/high, "
                            "disconnects-player/slow/timeout/protocol/removed, gop-cache-frames, "

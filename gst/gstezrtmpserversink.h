@@ -45,6 +45,7 @@ struct _GstEzrtmpServerSink {
     /* Streaming thread only. */
     struct ezr_flv_parser parser;
     GList *streamheader; /* GstBuffer refs from the caps, to skip when flvmux repeats them */
+    guint refusals_warned; /* a bit per refusal and tag type already warned of since start() */
 
     /* Counters for the stats property, under the object lock. */
     guint64 tags;
@@ -52,6 +53,7 @@ struct _GstEzrtmpServerSink {
     guint64 audio_frames;
     guint64 keyframes;
     guint64 script_tags;
+    guint64 tags_refused; /* enhanced RTMP tags that cannot be relayed (multitrack, ...) */
     guint64 sequence_headers;
     guint64 bytes_in;
     guint64 renders;       /* render() calls that fed the parser */

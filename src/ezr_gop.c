@@ -73,6 +73,10 @@ static size_t end_of_first_gop(const struct ezr_gop *g)
 
 int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
 {
+    /* Live data (a cue point, a caption) means something only when it happens: a joiner must not
+     * get it late, nor may it take the metadata's place. */
+    if (f->flags & EZR_FRAME_LIVE)
+        return 0;
     if (f->kind == EZR_FRAME_SCRIPT) {
         set_frame(&g->metadata, f);
         invalidate_join(g);

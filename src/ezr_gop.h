@@ -39,7 +39,8 @@ void ezr_gop_clear(struct ezr_gop *g);
  * on with the same codecs; joiners then start at the next keyframe). */
 void ezr_gop_forget_frames(struct ezr_gop *g);
 /* Caches f as metadata, a header, or a frame of the current GOP (frames before the first keyframe
- * are not cached: nobody could start on them). Returns 0 or EZR_ENOMEM. */
+ * are not cached: nobody could start on them). An EZR_FRAME_LIVE frame is not cached at all.
+ * Returns 0 or EZR_ENOMEM. */
 int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f);
 
 /* What a joining player is sent, in order: metadata, video header, audio header (each if known),

@@ -113,8 +113,9 @@ void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st);
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
  * for every player. Script data is cached as the stream's metadata (and sent at time 0, as
- * players expect); headers replace the cached
- * sequence header of their kind. Copies data once; returns 0 or EZR_ENOMEM/EZR_EINVAL. */
+ * players expect) unless flagged EZR_FRAME_LIVE (cue points, captions: sent at their time,
+ * never cached); headers replace the cached sequence header of their kind. Copies data once;
+ * returns 0, EZR_ENOMEM, or EZR_EINVAL (a bad kind, or a body over 16 MiB). */
 int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,
                     uint32_t timestamp_ms, const uint8_t *data, size_t len);
 /* End of stream: players get StreamEOF and NetStream.Play.UnpublishNotify. Waits at most

@@ -22,6 +22,13 @@ FLV_FIXTURE_SAMPLE flv_aac_raw[] = {0xAF, 1, 0x21, 0x00, 0x49};
 /* Enhanced RTMP ExVideoTagHeader (HEVC): keyframe + CodedFrames, inter + CodedFramesX. */
 FLV_FIXTURE_SAMPLE flv_ex_key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 9};
 FLV_FIXTURE_SAMPLE flv_ex_inter[] = {0xA3, 'h', 'v', 'c', '1', 7};
+/* Enhanced RTMP VideoPacketType.Metadata: hvc1, then AMF0 "colorInfo" and an empty object. */
+FLV_FIXTURE_SAMPLE flv_ex_metadata[] = {0x94, 'h', 'v', 'c', '1', 0x02, 0,    9, 'c', 'o', 'l',
+                                        'o',  'r', 'I', 'n', 'f', 'o',  0x03, 0, 0,   9};
+/* A script tag that is not metadata: onCuePoint {name: "x"}. */
+FLV_FIXTURE_SAMPLE flv_cue_point[] = {0x02, 0,   10,   'o', 'n',  'C', 'u', 'e', 'P',
+                                      'o',  'i', 'n',  't', 0x03, 0,   4,   'n', 'a',
+                                      'm',  'e', 0x02, 0,   1,    'x', 0,   0,   9};
 
 /* Writes one tag (11-byte header, body, PreviousTagSize) at o; returns the bytes written. */
 static inline size_t flv_put_tag(uint8_t *o, uint8_t type, uint32_t ts, const uint8_t *body,

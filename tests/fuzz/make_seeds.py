@@ -6,7 +6,8 @@ ezrtmpserversink (through a recording proxy), and what flvmux writes.
 
 Files: session/ (a player's bytes after the handshake, as fuzz_session takes them), handshake/
 (C0+C1+C2), chunk/ (the chunk stream), amf0/ (command payloads are inside chunk/ and session/;
-the connect object is extracted here), flv/ (flvmux output)."""
+the connect object is extracted here), flv/ (flvmux output, and enhanced RTMP tags built byte by
+byte: flvmux writes none of them)."""
 
 import os
 import socket
@@ -61,6 +62,47 @@ def record(origin_port, client_cmd, url_port_holder):
     return bytes(sent)
 
 
+def flv_tag(tag_type, ts, body):
+    """One FLV tag: 11-byte header, body, PreviousTagSize."""
+    head = bytes([tag_type]) + len(body).to_bytes(3, "big") + (ts & 0xFFFFFF).to_bytes(3, "big")
+    head += bytes([ts >> 24, 0, 0, 0])
+    return head + body + (11 + len(body)).to_bytes(4, "big")
+
+
+def amf0_string(s):
+    return b"\x02" + len(s).to_bytes(2, "big") + s.encode()
+
+
+def enhanced_flv():
+    """Enhanced RTMP (v1 and v2) video and audio tags and script data other than onMetaData, as the
+    element's parser classifies them: every packet type, ModEx with 8- and 16-bit sizes,
+    multitrack, a truncated ModEx."""
+    nano = b"\x02\x00\x01\xf4"  # ModEx data size 3 - 1, then 500 ns
+    tags = [
+        (18, 0, amf0_string("@setDataFrame") + amf0_string("onMetaData") + b"\x08\0\0\0\0\0\0\x09"),
+        (9, 0, b"\x90hvc1\x01\x02\x03"),                     # SequenceStart
+        (9, 0, b"\x94hvc1" + amf0_string("colorInfo") + b"\x03\0\0\x09"),  # Metadata
+        (9, 0, b"\x95av01\x80\x04\x81\x08\x0c\x00"),          # MPEG2TSSequenceStart
+        (8, 0, b"\x90OpusOpusHead"),                          # audio SequenceStart
+        (8, 0, b"\x94Opus\x01\x02"),                         # MultichannelConfig
+        (9, 0, b"\x97" + nano + b"\x01hvc1\0\0\0\x26"),        # ModEx + CodedFrames, key
+        (8, 10, b"\x97" + nano + b"\x01Opus\xfc"),             # ModEx + CodedFrames
+        (9, 33, b"\xa3hvc1\x02"),                             # CodedFramesX, inter
+        (9, 66, b"\xa7\xff\x01\x00" + bytes(257) + b"\x03hvc1\x02"),  # 16-bit ModEx size
+        (18, 70, amf0_string("onCuePoint") + b"\x03\0\x04name" + amf0_string("x") + b"\0\0\x09"),
+        (18, 80, amf0_string("onTextData") + b"\x03\0\0\x09"),
+        (9, 100, b"\x96\x11hvc1\0\0\0\x04\0\0\0\x26\x01\0\0\x04\0\0\0\x26"),  # multitrack
+        (8, 110, b"\x95\x00Opus\x00OpusHead"),                 # audio multitrack
+        (9, 120, b"\x97\x02\x00"),                            # truncated ModEx
+        (9, 130, b"\xd2hvc1"),                                # SequenceEnd, command frame type
+        (9, 140, b"\x98hvc1"),                                # reserved packet type
+    ]
+    out = b"FLV\x01\x05\0\0\0\x09\0\0\0\0"
+    for t in tags:
+        out += flv_tag(*t)
+    return out
+
+
 def main():
     out = sys.argv[1]
     for d in ("session", "handshake", "chunk", "amf0", "flv"):
@@ -85,6 +127,8 @@ def main():
             body = data[hs + 12:hs + 12 + 128]
             with open(os.path.join(out, "amf0", name + "-connect"), "wb") as f:
                 f.write(body)
+    with open(os.path.join(out, "flv", "enhanced"), "wb") as f:
+        f.write(enhanced_flv())
     flv = os.path.join(out, "flv", "flvmux")
     p = Gst.parse_launch(
         "videotestsrc num-buffers=15 ! video/x-raw,width=160,height=120 ! x264enc "

@@ -129,8 +129,57 @@ EZR_TEST(test_cache_holds_references_not_copies)
     ezr_frame_unref(k);
 }
 
+EZR_TEST(test_live_script_frame_is_not_cached_and_keeps_the_metadata)
+{
+    struct ezr_gop g;
+    ezr_gop_init(&g, 1, 4096);
+    struct ezr_frame *meta = mk(EZR_FRAME_SCRIPT, 0, 0);
+    ezr_gop_add(&g, meta);
+    add(&g, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 40);
+    struct ezr_frame *cue = mk(EZR_FRAME_SCRIPT, EZR_FRAME_LIVE, 50);
+    EZR_CHECK_EQ(ezr_gop_add(&g, cue), 0);
+    EZR_CHECK(g.metadata == meta);
+    EZR_CHECK_EQ(g.count, 1);
+    EZR_CHECK_EQ(atomic_load(&cue->refs), 1); /* the cache took no reference */
+    struct seen s = {0};
+    EZR_CHECK_EQ(ezr_gop_replay(&g, collect, &s), 0);
+    EZR_CHECK_EQ(s.n, 2);
+    EZR_CHECK(s.f[0] == meta);
+    EZR_CHECK_EQ(s.f[1]->timestamp, 40);
+    ezr_gop_clear(&g);
+    ezr_frame_unref(cue);
+    ezr_frame_unref(meta);
+}
+
+EZR_TEST(test_video_metadata_packet_does_not_replace_the_video_header)
+{
+    struct ezr_gop g;
+    ezr_gop_init(&g, 1, 4096);
+    struct ezr_frame *hdr = mk(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 0);
+    ezr_gop_add(&g, hdr);
+    /* Enhanced RTMP VideoPacketType.Metadata reaches the cache as plain video: no flags. */
+    add(&g, EZR_FRAME_VIDEO, 0, 0);
+    add(&g, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 40);
+    add(&g, EZR_FRAME_VIDEO, 0, 40);
+    EZR_CHECK(g.video_header == hdr);
+    struct seen s = {0};
+    EZR_CHECK_EQ(ezr_gop_replay(&g, collect, &s), 0);
+    EZR_CHECK_EQ(s.n, 3);
+    EZR_CHECK(s.f[0]->flags & EZR_FRAME_HEADER);
+    uint8_t p0[16], p1[16];
+    EZR_CHECK_EQ(ezr_frame_copy_payload(s.f[0], p0), 16);
+    EZR_CHECK_EQ(ezr_frame_copy_payload(hdr, p1), 16);
+    EZR_CHECK_MEM(p0, p1, 16);
+    EZR_CHECK_EQ(s.f[1]->flags, EZR_FRAME_KEY);
+    EZR_CHECK_EQ(s.f[2]->flags, 0);
+    ezr_gop_clear(&g);
+    ezr_frame_unref(hdr);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_late_joiner_starts_on_keyframe_after_headers),
               EZR_CASE(test_headers_are_restamped_to_gop_start_once),
               EZR_CASE(test_one_gop_kept_by_default), EZR_CASE(test_max_gops_two_keeps_two),
               EZR_CASE(test_new_sequence_header_replaces_old),
-              EZR_CASE(test_cache_holds_references_not_copies))
+              EZR_CASE(test_cache_holds_references_not_copies),
+              EZR_CASE(test_live_script_frame_is_not_cached_and_keeps_the_metadata),
+              EZR_CASE(test_video_metadata_packet_does_not_replace_the_video_header))

@@ -232,6 +232,55 @@ GST_START_TEST(test_eos_then_a_new_stream)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_cue_point_counted_as_script_and_not_cached)
+{
+    guint8 flv[1024];
+    GstHarness *h = new_harness();
+    gsize n = make_flv(flv);
+    n += flv_put_tag(flv + n, 18, 80, flv_cue_point, sizeof flv_cue_point);
+    n += flv_put_tag(flv + n, 9, 90, flv_ex_metadata, sizeof flv_ex_metadata);
+    push_bytes(h, flv, n, 0);
+    fail_unless_equals_uint64(stat(h->element, "script-tags"), 2);
+    fail_unless_equals_uint64(stat(h->element, "sequence-headers"), 2);
+    fail_unless_equals_uint64(stat(h->element, "keyframes"), 1);
+    fail_unless_equals_uint64(stat(h->element, "tags-refused"), 0);
+    /* The GOP of make_flv (4 frames) and the video metadata packet; the cue point is live only. */
+    fail_unless_equals_uint64(cached_frames(h->element), 5);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_multitrack_refused_with_one_warning)
+{
+    /* key + Multitrack; OneTrack + CodedFrames; hvc1; track 0; composition time 0; data. */
+    static const guint8 multitrack[] = {0x96, 0x01, 'h', 'v', 'c', '1', 0, 0, 0, 0, 0x26};
+    guint8 t[256];
+    gsize n = 0;
+    GstHarness *h = new_harness();
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    n += flv_put_tag(t + n, 9, 0, multitrack, sizeof multitrack);
+    n += flv_put_tag(t + n, 9, 33, multitrack, sizeof multitrack);
+    push_bytes(h, t, n, 0);
+    fail_unless_equals_uint64(stat(h->element, "tags-refused"), 2);
+    fail_unless_equals_uint64(stat(h->element, "video-frames"), 0);
+    fail_unless_equals_uint64(stat(h->element, "keyframes"), 0);
+    fail_unless_equals_uint64(cached_frames(h->element), 0);
+    /* Posted from the streaming thread during the push, so it is on the bus already. */
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+    fail_unless(m != NULL, "no warning");
+    GError *err = NULL;
+    gst_message_parse_warning(m, &err, NULL);
+    fail_unless(strstr(err->message, "multitrack video") != NULL, "warning says: %s", err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    fail_unless(gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING) == NULL, "warned twice");
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* A player that gets as far as play: handshake, connect, createStream, play. Returns the socket
  * once the server answered the play, or -1. */
 static int play(guint16 port)
@@ -381,6 +430,8 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_eos_is_posted);
     tcase_add_test(tc, test_flush_clears_the_cache);
     tcase_add_test(tc, test_eos_then_a_new_stream);
+    tcase_add_test(tc, test_cue_point_counted_as_script_and_not_cached);
+    tcase_add_test(tc, test_multitrack_refused_with_one_warning);
     tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
