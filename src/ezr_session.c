@@ -204,9 +204,9 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
     return 0;
 }
 
-/* closeStream / deleteStream. NetStream.Play.Stop is what FMS and nginx-rtmp send, and what
- * ffmpeg's and librtmp's clients read as the end of playback; it goes out before play_stopped so
- * that it follows the media already queued. Nothing is answered when nothing plays (ffmpeg sends
+/* closeStream / deleteStream. NetStream.Play.Stop is what nginx-rtmp sends, and what ffmpeg's
+ * and librtmp's clients read as the end of playback; it goes out before play_stopped so that it
+ * follows the media already queued. Nothing is answered when nothing plays (ffmpeg sends
  * deleteStream as it closes, whatever happened before). */
 static void stop_playing(struct ezr_session *s)
 {
@@ -221,8 +221,8 @@ static void stop_playing(struct ezr_session *s)
 
 /* pause / pauseRaw (spec 7.2.2.8). A live stream cannot be held back at the server, so a paused
  * player is sent no media until it unpauses, then it resumes at a keyframe (the server's part).
- * The Notify is sent in every case, a repeat or before play included: players (ffmpeg, librtmp,
- * Flash) wait for it and do not expect an error for a pause that changes nothing. */
+ * The Notify is sent in every case, a repeat or before play included: librtmp and Flash act on
+ * it, and no player expects an error for a pause that changes nothing. */
 static void on_pause(struct ezr_session *s, bool pause)
 {
     send_status(s, EZR_MEDIA_MSID, "status",
