@@ -257,8 +257,7 @@ static void on_seek(struct ezr_session *s)
     if (s->state == EZR_SESSION_PLAYING)
         send_seek_notify_and_start(s);
     else /* nothing plays: say the seek is done, do not claim a start */
-        send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify",
-                    "Nothing is playing");
+        send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify", "Nothing is playing");
 }
 
 static bool as_bool(const struct ezr_amf0_value *v, bool fallback)

@@ -82,7 +82,7 @@ static void cb_pause(void *ctx, bool paused)
     h->sent_when_paused = h->sent.len;
 }
 
-static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play,   cb_started,
+static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
                                                  cb_stopped, cb_receive, cb_pause};
 
 static int on_reply(void *ctx, const struct ezr_chunk_msg *m)
@@ -262,8 +262,7 @@ static bool is_status(struct harness *h, int i, const char *level, const char *c
     if (i >= h->nmsgs)
         return false;
     const struct msg *m = &h->msgs[i];
-    if (m->type != EZR_MSG_COMMAND_AMF0 || m->csid != EZR_CSID_COMMAND ||
-        m->msid != EZR_MEDIA_MSID)
+    if (m->type != EZR_MSG_COMMAND_AMF0 || m->csid != EZR_CSID_COMMAND || m->msid != EZR_MEDIA_MSID)
         return false;
     struct ezr_amf0_value v[4];
     const uint8_t *p = m->payload;
@@ -278,8 +277,8 @@ static bool is_status(struct harness *h, int i, const char *level, const char *c
         len -= (size_t)used;
     }
     bool ok = n == 4 && len == 0 && ezr_amf0_as_string(&v[0]) &&
-              strcmp(ezr_amf0_as_string(&v[0]), "onStatus") == 0 &&
-              v[1].type == EZR_AMF0_NUMBER && v[1].u.number == 0 && v[2].type == EZR_AMF0_NULL;
+              strcmp(ezr_amf0_as_string(&v[0]), "onStatus") == 0 && v[1].type == EZR_AMF0_NUMBER &&
+              v[1].u.number == 0 && v[2].type == EZR_AMF0_NULL;
     if (ok) {
         const char *lv = ezr_amf0_as_string(ezr_amf0_get(&v[3], "level"));
         const char *cd = ezr_amf0_as_string(ezr_amf0_get(&v[3], "code"));
@@ -741,8 +740,8 @@ EZR_TEST(test_send_ping_writes_ping_request_on_csid_2_with_the_timestamp)
     ezr_session_send_ping(&h.s, 0x01020304);
     /* Type-0 chunk on csid 2: timestamp 0, length 6, type 4 (User Control), message stream 0;
      * then event 6 (PingRequest) and the timestamp, big-endian. */
-    static const uint8_t want[] = {0x02, 0, 0, 0, 0, 0, 6, 4, 0, 0, 0, 0,
-                                   0x00, 0x06, 0x01, 0x02, 0x03, 0x04};
+    static const uint8_t want[] = {0x02, 0, 0, 0,    0,    0,    6,    4,    0,
+                                   0,    0, 0, 0x00, 0x06, 0x01, 0x02, 0x03, 0x04};
     EZR_CHECK_EQ(h.sent.len - before, sizeof want);
     EZR_CHECK_MEM(h.sent.data + before, want, sizeof want);
     EZR_CHECK_EQ(h.s.last_ping, 0x01020304);
@@ -790,29 +789,30 @@ EZR_TEST(test_ping_and_pong_before_connect_are_ignored)
     teardown(&h);
 }
 
-EZR_TEST_MAIN(EZR_CASE(test_connect_answers_window_bandwidth_chunk_size_and_success),
-              EZR_CASE(test_wrong_app_is_rejected_and_closed),
-              EZR_CASE(test_create_stream_returns_stream_one),
-              EZR_CASE(test_play_sends_begin_reset_start_sample_access_before_media),
-              EZR_CASE(test_unknown_stream_gets_stream_not_found_and_closes),
-              EZR_CASE(test_publish_is_refused), EZR_CASE(test_command_before_connect_is_an_error),
-              EZR_CASE(test_play_before_create_stream_is_an_error),
-              EZR_CASE(test_ping_request_gets_ping_response),
-              EZR_CASE(test_acknowledges_when_client_window_is_reached),
-              EZR_CASE(test_close_stream_stops_playing_and_receive_video_is_reported),
-              EZR_CASE(test_media_from_player_closes),
-              EZR_CASE(test_play_end_sends_stream_eof_and_unpublish_notify),
-              EZR_CASE(test_bad_handshake_version_is_refused),
-              EZR_CASE(test_pause_true_while_playing_sends_pause_notify_then_calls_pause),
-              EZR_CASE(test_repeated_pause_true_is_answered_and_changes_nothing),
-              EZR_CASE(test_pause_false_sends_unpause_notify_before_calling_pause_false),
-              EZR_CASE(test_pause_raw_pauses_like_pause),
-              EZR_CASE(test_pause_before_play_is_answered_without_callback),
-              EZR_CASE(test_seek_while_playing_answers_seek_notify_and_play_start_and_keeps_playing),
-              EZR_CASE(test_close_stream_sends_play_stop_then_play_stopped_once),
-              EZR_CASE(test_delete_stream_sends_play_stop_then_play_stopped_once),
-              EZR_CASE(test_close_stream_while_paused_clears_paused),
-              EZR_CASE(test_receive_video_back_on_is_reported_once_and_answered_like_a_seek),
-              EZR_CASE(test_send_ping_writes_ping_request_on_csid_2_with_the_timestamp),
-              EZR_CASE(test_ping_response_is_recorded_as_pong),
-              EZR_CASE(test_ping_and_pong_before_connect_are_ignored))
+EZR_TEST_MAIN(
+    EZR_CASE(test_connect_answers_window_bandwidth_chunk_size_and_success),
+    EZR_CASE(test_wrong_app_is_rejected_and_closed),
+    EZR_CASE(test_create_stream_returns_stream_one),
+    EZR_CASE(test_play_sends_begin_reset_start_sample_access_before_media),
+    EZR_CASE(test_unknown_stream_gets_stream_not_found_and_closes),
+    EZR_CASE(test_publish_is_refused), EZR_CASE(test_command_before_connect_is_an_error),
+    EZR_CASE(test_play_before_create_stream_is_an_error),
+    EZR_CASE(test_ping_request_gets_ping_response),
+    EZR_CASE(test_acknowledges_when_client_window_is_reached),
+    EZR_CASE(test_close_stream_stops_playing_and_receive_video_is_reported),
+    EZR_CASE(test_media_from_player_closes),
+    EZR_CASE(test_play_end_sends_stream_eof_and_unpublish_notify),
+    EZR_CASE(test_bad_handshake_version_is_refused),
+    EZR_CASE(test_pause_true_while_playing_sends_pause_notify_then_calls_pause),
+    EZR_CASE(test_repeated_pause_true_is_answered_and_changes_nothing),
+    EZR_CASE(test_pause_false_sends_unpause_notify_before_calling_pause_false),
+    EZR_CASE(test_pause_raw_pauses_like_pause),
+    EZR_CASE(test_pause_before_play_is_answered_without_callback),
+    EZR_CASE(test_seek_while_playing_answers_seek_notify_and_play_start_and_keeps_playing),
+    EZR_CASE(test_close_stream_sends_play_stop_then_play_stopped_once),
+    EZR_CASE(test_delete_stream_sends_play_stop_then_play_stopped_once),
+    EZR_CASE(test_close_stream_while_paused_clears_paused),
+    EZR_CASE(test_receive_video_back_on_is_reported_once_and_answered_like_a_seek),
+    EZR_CASE(test_send_ping_writes_ping_request_on_csid_2_with_the_timestamp),
+    EZR_CASE(test_ping_response_is_recorded_as_pong),
+    EZR_CASE(test_ping_and_pong_before_connect_are_ignored))
