@@ -204,12 +204,60 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
     return 0;
 }
 
+/* closeStream / deleteStream. NetStream.Play.Stop is what nginx-rtmp sends, and what ffmpeg's
+ * and librtmp's clients read as the end of playback; it goes out before play_stopped so that it
+ * follows the media already queued. Nothing is answered when nothing plays (ffmpeg sends
+ * deleteStream as it closes, whatever happened before). */
 static void stop_playing(struct ezr_session *s)
 {
-    if (s->state == EZR_SESSION_PLAYING) {
-        s->state = EZR_SESSION_CONNECTED;
-        s->cb->play_stopped(s->ctx);
-    }
+    if (s->state != EZR_SESSION_PLAYING)
+        return;
+    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Stop", "Stopped playing stream");
+    flush(s);
+    s->state = EZR_SESSION_CONNECTED;
+    s->paused = false;
+    s->cb->play_stopped(s->ctx);
+}
+
+/* pause / pauseRaw (spec 7.2.2.8). A live stream cannot be held back at the server, so a paused
+ * player is sent no media until it unpauses, then it resumes at a keyframe (the server's part).
+ * The Notify is sent in every case, a repeat or before play included: librtmp and Flash act on
+ * it, and no player expects an error for a pause that changes nothing. */
+static void on_pause(struct ezr_session *s, bool pause)
+{
+    send_status(s, EZR_MEDIA_MSID, "status",
+                pause ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
+                pause ? "Paused live stream" : "Unpaused live stream");
+    if (s->state != EZR_SESSION_PLAYING || s->paused == pause)
+        return;
+    s->paused = pause;
+    flush(s); /* Unpause.Notify must precede the media the server queues from here */
+    if (s->cb->pause)
+        s->cb->pause(s->ctx, pause);
+}
+
+/* seek (spec 7.2.2.7) on a live stream: there is nowhere to go, playback goes on from now, and
+ * the answer must say so at level "status". ffmpeg's client (rtmp_seek) drops every message it
+ * receives, media included, from the moment it sends seek until an onStatus with
+ * NetStream.Seek.Notify (or Play.Start); an onStatus at level "error" (Seek.Failed or
+ * Seek.InvalidTime, what a live-only server might be expected to say) ends its playback with an
+ * error; worse, while it is seeking it ignores even that and would hang. librtmp also leaves its
+ * seeking state on Seek.Notify. Red5 answers a seek with Seek.Notify then Play.Start, and the spec
+ * answers receiveAudio/receiveVideo(true) the same way, so Flash players know the pair; ffmpeg and
+ * librtmp read Play.Start as "playing". So: both, and playback is not touched. */
+static void send_seek_notify_and_start(struct ezr_session *s)
+{
+    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify",
+                "Live stream: playing on from now");
+    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Start", "Started playing stream");
+}
+
+static void on_seek(struct ezr_session *s)
+{
+    if (s->state == EZR_SESSION_PLAYING)
+        send_seek_notify_and_start(s);
+    else /* nothing plays: say the seek is done, do not claim a start */
+        send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify", "Nothing is playing");
 }
 
 static bool as_bool(const struct ezr_amf0_value *v, bool fallback)
@@ -249,7 +297,6 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
     double txid = v[1].u.number;
     const struct ezr_amf0_value *obj = n > 2 ? &v[2] : NULL;
     const struct ezr_amf0_value *arg1 = n > 3 ? &v[3] : NULL;
-    const struct ezr_amf0_value *arg2 = n > 4 ? &v[4] : NULL;
 
     if (strcmp(name, "connect") == 0) {
         rc = on_connect(s, txid, obj);
@@ -277,20 +324,25 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
     } else if (strcmp(name, "FCUnsubscribe") == 0) {
         send_notify(s, "onFCUnsubscribe", "NetStream.Play.Stop", "FCUnsubscribe");
     } else if (strcmp(name, "receiveAudio") == 0 || strcmp(name, "receiveVideo") == 0) {
+        /* Spec 7.2.2.4-5: no reply to false; true is answered like a seek to now, Seek.Notify
+         * and Play.Start (only while playing: before play there is nothing to start). Only a
+         * change is reported: a repeated receiveVideo(true) must not make the server wait for a
+         * keyframe for nothing. */
         bool on = as_bool(arg1, true);
-        if (name[7] == 'A')
-            s->want_audio = on;
-        else
-            s->want_video = on;
-        if (s->cb->receive)
-            s->cb->receive(s->ctx, s->want_audio, s->want_video);
+        bool *want = name[7] == 'A' ? &s->want_audio : &s->want_video;
+        if (on && s->state == EZR_SESSION_PLAYING)
+            send_seek_notify_and_start(s);
+        if (*want != on) {
+            *want = on;
+            flush(s); /* the replies precede the media the server queues from here */
+            if (s->cb->receive)
+                s->cb->receive(s->ctx, s->want_audio, s->want_video);
+        }
     } else if (strcmp(name, "pause") == 0 || strcmp(name, "pauseRaw") == 0) {
-        /* Live: nothing to hold back; answer so the player's state machine moves on. */
-        bool paused = as_bool(arg1, true);
-        (void)arg2;
-        send_status(s, m->msid ? m->msid : EZR_MEDIA_MSID, "status",
-                    paused ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
-                    paused ? "Paused live stream" : "Unpaused live stream");
+        /* pause(0, null, paused, ms): the position means nothing for a live stream. */
+        on_pause(s, as_bool(arg1, true));
+    } else if (strcmp(name, "seek") == 0) {
+        on_seek(s); /* seek(0, null, ms): the position is ignored, see on_seek */
     } else if (strcmp(name, "releaseStream") == 0 || strcmp(name, "FCPublish") == 0) {
         send_reply(s, "_error", txid, "error", "NetConnection.Call.Failed",
                    "Publishing is not allowed: the pipeline is the only publisher");
@@ -332,6 +384,13 @@ static int on_message(void *ctx, const struct ezr_chunk_msg *m)
         case EZR_UC_PING_REQUEST:
             ezr_chunk_write_user_control(&s->out, EZR_UC_PING_RESPONSE,
                                          ezr_rd_be32(m->payload + 2));
+            break;
+        case EZR_UC_PING_RESPONSE:
+            /* Counted only from a connected player: the server pings only those. */
+            if (s->state == EZR_SESSION_CONNECTED || s->state == EZR_SESSION_PLAYING) {
+                s->last_pong = ezr_rd_be32(m->payload + 2);
+                s->pongs++;
+            }
             break;
         case EZR_UC_SET_BUFFER_LENGTH:
             if (m->length >= 10)
@@ -432,5 +491,14 @@ void ezr_session_send_play_restart(struct ezr_session *s)
     ezr_chunk_write_user_control(&s->out, EZR_UC_STREAM_BEGIN, EZR_MEDIA_MSID);
     send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.PublishNotify",
                 "A new stream has started");
+    flush(s);
+}
+
+void ezr_session_send_ping(struct ezr_session *s, uint32_t timestamp)
+{
+    if (s->state != EZR_SESSION_CONNECTED && s->state != EZR_SESSION_PLAYING)
+        return;
+    ezr_chunk_write_user_control(&s->out, EZR_UC_PING_REQUEST, timestamp);
+    s->last_ping = timestamp;
     flush(s);
 }

@@ -29,10 +29,17 @@ struct ezr_session_callbacks {
     int (*play)(void *ctx, const char *name);
     /* The Reset/Start replies have been sent: queue metadata, headers and media now. */
     void (*play_started)(void *ctx);
-    /* The player stopped (closeStream, deleteStream): stop sending it media. */
+    /* The player stopped (closeStream, deleteStream): stop sending it media. NetStream.Play.Stop
+     * has been sent just before: what is already queued must still reach the player. */
     void (*play_stopped)(void *ctx);
-    /* receiveAudio / receiveVideo changed. */
+    /* receiveAudio / receiveVideo changed (called only on a change; may be NULL). When video is
+     * turned back on, resume it at a keyframe: the player has nothing to decode P-frames on. */
     void (*receive)(void *ctx, bool audio, bool video);
+    /* pause / pauseRaw while playing changed the paused state (called only on a change; may be
+     * NULL). paused: queue no media to this player (so it is not cut as slow) until called again
+     * with false; then resume at a keyframe. The Pause/Unpause.Notify reply has already been
+     * sent, so on unpause it precedes the media queued from here. */
+    void (*pause)(void *ctx, bool paused);
 };
 
 enum ezr_session_state {
@@ -58,6 +65,14 @@ struct ezr_session {
     bool stream_created;
     bool want_audio; /* receiveAudio */
     bool want_video; /* receiveVideo */
+    bool paused;     /* pause true while playing; cleared by pause false and when play stops */
+    /* Liveness (ezr_session_send_ping): last_ping is the timestamp of the last PingRequest sent;
+     * every PingResponse from the player once connected sets last_pong to the timestamp it
+     * echoes and counts in pongs. A player that is there answers with last_pong == last_ping;
+     * one whose pongs stop growing while pings go out has stopped reading or is gone. */
+    uint32_t last_ping;
+    uint32_t last_pong;
+    uint64_t pongs;
     char app[256];
     char name[256];
     const char *close_reason; /* static text, set when the session ends */
@@ -77,5 +92,10 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len);
 void ezr_session_send_play_end(struct ezr_session *s);
 /* A new stream started after an end: StreamBegin and NetStream.Play.PublishNotify. */
 void ezr_session_send_play_restart(struct ezr_session *s);
+/* Asks the player whether it is still there: a User Control PingRequest (event 6) carrying
+ * timestamp (any value the server chooses, e.g. its clock in ms), sent through the send callback.
+ * Its PingResponse (event 7) echoes the timestamp into last_pong and counts in pongs. Does nothing
+ * before connect or while closing: a player must be connected to answer. */
+void ezr_session_send_ping(struct ezr_session *s, uint32_t timestamp);
 
 #endif

@@ -1,6 +1,8 @@
 """A small RTMP player written from the RTMP 1.0 spec, independent of the C library: the tests'
 witness of what the server really sends. Simple handshake, chunk reader (fmt 0-3, extended
-timestamps, Set Chunk Size), AMF0, connect/createStream/play/publish, acknowledgements."""
+timestamps, Set Chunk Size), AMF0, connect/createStream/play/publish, acknowledgements, the
+NetStream commands a player sends while playing (pause, seek, receiveVideo/receiveAudio,
+closeStream, deleteStream), and PingRequest answered with PingResponse as ffmpeg and librtmp do."""
 
 import os
 import socket
@@ -132,6 +134,12 @@ class RtmpClient:
         self.acked = 0
         self.window = 0
         self.txid = 1
+        # PingRequest (User Control event 6) timestamps received, in order. A real player answers
+        # each with a PingResponse (event 7) echoing it; set answer_pings to False to play one
+        # that has stopped answering (it still reads, so only the ping tells it is not there).
+        self.ping_requests = []
+        self.answer_pings = True
+        self.pongs_sent = 0
 
     def close(self):
         try:
@@ -187,9 +195,12 @@ class RtmpClient:
             out += payload[i:i + self.out_chunk]
         self.sock.sendall(out)
 
-    def send_command(self, name, *args, msid=0):
-        txid = self.txid
-        self.txid += 1
+    def send_command(self, name, *args, msid=0, txid=None):
+        """name(txid, args...). txid None: the next transaction id; NetStream commands that
+        expect no _result (pause, seek, closeStream, receiveVideo) are sent with 0."""
+        if txid is None:
+            txid = self.txid
+            self.txid += 1
         body = amf0_encode(name) + amf0_encode(txid)
         for a in args:
             body += amf0_encode(a)
@@ -243,6 +254,11 @@ class RtmpClient:
                 self.in_chunk = struct.unpack(">I", m.payload[:4])[0] & 0x7FFFFFFF
             elif m.type == 5:
                 self.window = struct.unpack(">I", m.payload[:4])[0]
+            elif m.type == 4 and len(m.payload) >= 6 and m.payload[:2] == b"\x00\x06":
+                stamp = struct.unpack(">I", m.payload[2:6])[0]
+                self.ping_requests.append(stamp)
+                if self.answer_pings:
+                    self.send_ping_response(stamp)
             return m
 
     def read_until(self, pred, timeout=10.0):
@@ -276,3 +292,37 @@ class RtmpClient:
             "NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
             timeout)
         return got
+
+    # -- while playing: what ffmpeg (rtmpproto.c), librtmp and Flash send on the play stream
+    def pause(self, paused, ms=0, msid=1):
+        """pause(0, null, paused, ms): ffmpeg's and Flash's pause / resume."""
+        return self.send_command("pause", None, bool(paused), float(ms), msid=msid, txid=0)
+
+    def seek(self, ms, msid=1):
+        """seek(0, null, ms): what ffmpeg's rtmp_seek sends (ffplay's seek keys)."""
+        return self.send_command("seek", None, float(ms), msid=msid, txid=0)
+
+    def receive_video(self, on, msid=1):
+        return self.send_command("receiveVideo", None, bool(on), msid=msid, txid=0)
+
+    def receive_audio(self, on, msid=1):
+        return self.send_command("receiveAudio", None, bool(on), msid=msid, txid=0)
+
+    def close_stream(self, msid=1):
+        """closeStream(0, null) on the play stream: Flash's NetStream.close()."""
+        return self.send_command("closeStream", None, msid=msid, txid=0)
+
+    def delete_stream(self, stream_id=1):
+        """deleteStream(txid, null, stream id) on message stream 0: what ffmpeg sends on close."""
+        return self.send_command("deleteStream", None, float(stream_id))
+
+    def send_ping_response(self, stamp):
+        self._send_chunked(2, 0, 4, 0, struct.pack(">HI", 7, stamp & 0xFFFFFFFF))
+        self.pongs_sent += 1
+
+    def wait_ping(self, timeout=10.0):
+        """Reads until the server's next PingRequest (answered unless answer_pings is False);
+        returns (its timestamp, the messages read on the way)."""
+        seen = len(self.ping_requests)
+        got = self.read_until(lambda m: len(self.ping_requests) > seen, timeout)
+        return self.ping_requests[seen], got

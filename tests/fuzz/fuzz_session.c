@@ -32,8 +32,12 @@ static void cb_receive(void *ctx, bool a, bool v)
 {
 }
 
-static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play,
-                                                 cb_started, cb_stopped, cb_receive};
+static void cb_pause(void *ctx, bool paused)
+{
+}
+
+static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
+                                                 cb_stopped, cb_receive, cb_pause};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

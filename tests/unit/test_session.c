@@ -29,8 +29,12 @@ struct harness {
     int nmsgs;
     int connects, plays, started, stopped;
     size_t sent_when_started;
+    size_t sent_when_stopped;
     bool audio, video;
     int receives;
+    int pauses; /* pause callback calls */
+    bool paused;
+    size_t sent_when_paused;
 };
 
 static void cb_send(void *ctx, const uint8_t *d, size_t n)
@@ -60,6 +64,7 @@ static void cb_stopped(void *ctx)
 {
     struct harness *h = ctx;
     h->stopped++;
+    h->sent_when_stopped = h->sent.len;
 }
 static void cb_receive(void *ctx, bool audio, bool video)
 {
@@ -69,8 +74,16 @@ static void cb_receive(void *ctx, bool audio, bool video)
     h->receives++;
 }
 
-static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play,
-                                                 cb_started, cb_stopped, cb_receive};
+static void cb_pause(void *ctx, bool paused)
+{
+    struct harness *h = ctx;
+    h->pauses++;
+    h->paused = paused;
+    h->sent_when_paused = h->sent.len;
+}
+
+static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
+                                                 cb_stopped, cb_receive, cb_pause};
 
 static int on_reply(void *ctx, const struct ezr_chunk_msg *m)
 {
@@ -198,6 +211,96 @@ static const char *status_code(struct harness *h, int i, char *buf, size_t cap)
 static int connect_ok(struct harness *h)
 {
     return send_cmd(h, 0, "connect", 1, "live", NULL);
+}
+
+/* Handshake, connect, createStream and play "stream"; h->msgs then starts empty. */
+static void play_ok(struct harness *h)
+{
+    connect_ok(h);
+    send_cmd(h, 0, "createStream", 2, NULL, NULL);
+    send_cmd(h, 1, "play", 0, NULL, "stream");
+    h->nmsgs = 0;
+}
+
+/* Sends name(0, null, flag[, ms]) on msid: pause, pauseRaw, receiveVideo, receiveAudio. */
+static int send_flag_cmd(struct harness *h, uint32_t msid, const char *name, bool flag,
+                         bool with_ms)
+{
+    struct ezr_buf b;
+    ezr_buf_init(&b);
+    ezr_amf0_put_cstring(&b, name);
+    ezr_amf0_put_number(&b, 0);
+    ezr_amf0_put_null(&b);
+    ezr_amf0_put_bool(&b, flag);
+    if (with_ms)
+        ezr_amf0_put_number(&b, 1234);
+    int rc = send_raw(h, EZR_MSG_COMMAND_AMF0, 8, msid, &b);
+    ezr_buf_free(&b);
+    return rc;
+}
+
+/* Sends name(txid, null, number) on msid: seek(0, null, ms), deleteStream(txid, null, id). */
+static int send_number_cmd(struct harness *h, uint32_t msid, const char *name, double txid,
+                           double number)
+{
+    struct ezr_buf b;
+    ezr_buf_init(&b);
+    ezr_amf0_put_cstring(&b, name);
+    ezr_amf0_put_number(&b, txid);
+    ezr_amf0_put_null(&b);
+    ezr_amf0_put_number(&b, number);
+    int rc = send_raw(h, EZR_MSG_COMMAND_AMF0, 8, msid, &b);
+    ezr_buf_free(&b);
+    return rc;
+}
+
+/* True when message i is onStatus(0, null, {level, code, description, details}) on the media
+ * stream's command chunk stream, with exactly this level and code and the stream name as
+ * details. */
+static bool is_status(struct harness *h, int i, const char *level, const char *code)
+{
+    if (i >= h->nmsgs)
+        return false;
+    const struct msg *m = &h->msgs[i];
+    if (m->type != EZR_MSG_COMMAND_AMF0 || m->csid != EZR_CSID_COMMAND || m->msid != EZR_MEDIA_MSID)
+        return false;
+    struct ezr_amf0_value v[4];
+    const uint8_t *p = m->payload;
+    size_t len = m->len;
+    int n = 0;
+    while (n < 4 && len) {
+        int used = ezr_amf0_decode(p, len, &v[n]);
+        if (used <= 0)
+            break;
+        n++;
+        p += used;
+        len -= (size_t)used;
+    }
+    bool ok = n == 4 && len == 0 && ezr_amf0_as_string(&v[0]) &&
+              strcmp(ezr_amf0_as_string(&v[0]), "onStatus") == 0 && v[1].type == EZR_AMF0_NUMBER &&
+              v[1].u.number == 0 && v[2].type == EZR_AMF0_NULL;
+    if (ok) {
+        const char *lv = ezr_amf0_as_string(ezr_amf0_get(&v[3], "level"));
+        const char *cd = ezr_amf0_as_string(ezr_amf0_get(&v[3], "code"));
+        const char *dt = ezr_amf0_as_string(ezr_amf0_get(&v[3], "details"));
+        const char *ds = ezr_amf0_as_string(ezr_amf0_get(&v[3], "description"));
+        ok = lv && strcmp(lv, level) == 0 && cd && strcmp(cd, code) == 0 && dt &&
+             strcmp(dt, "stream") == 0 && ds && ds[0];
+    }
+    for (int k = 0; k < n; k++)
+        ezr_amf0_value_clear(&v[k]);
+    return ok;
+}
+
+static int send_user_control(struct harness *h, uint16_t event, uint32_t value)
+{
+    struct ezr_buf b;
+    ezr_buf_init(&b);
+    ezr_buf_put_be16(&b, event);
+    ezr_buf_put_be32(&b, value);
+    int rc = send_raw(h, EZR_MSG_USER_CONTROL, 2, 0, &b);
+    ezr_buf_free(&b);
+    return rc;
 }
 
 EZR_TEST(test_connect_answers_window_bandwidth_chunk_size_and_success)
@@ -439,16 +542,277 @@ EZR_TEST(test_bad_handshake_version_is_refused)
     ezr_buf_free(&h.sent);
 }
 
-EZR_TEST_MAIN(EZR_CASE(test_connect_answers_window_bandwidth_chunk_size_and_success),
-              EZR_CASE(test_wrong_app_is_rejected_and_closed),
-              EZR_CASE(test_create_stream_returns_stream_one),
-              EZR_CASE(test_play_sends_begin_reset_start_sample_access_before_media),
-              EZR_CASE(test_unknown_stream_gets_stream_not_found_and_closes),
-              EZR_CASE(test_publish_is_refused), EZR_CASE(test_command_before_connect_is_an_error),
-              EZR_CASE(test_play_before_create_stream_is_an_error),
-              EZR_CASE(test_ping_request_gets_ping_response),
-              EZR_CASE(test_acknowledges_when_client_window_is_reached),
-              EZR_CASE(test_close_stream_stops_playing_and_receive_video_is_reported),
-              EZR_CASE(test_media_from_player_closes),
-              EZR_CASE(test_play_end_sends_stream_eof_and_unpublish_notify),
-              EZR_CASE(test_bad_handshake_version_is_refused))
+EZR_TEST(test_pause_true_while_playing_sends_pause_notify_then_calls_pause)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    EZR_CHECK(send_flag_cmd(&h, 1, "pause", true, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Pause.Notify"));
+    EZR_CHECK_EQ(h.pauses, 1);
+    EZR_CHECK(h.paused);
+    EZR_CHECK(h.s.paused);
+    EZR_CHECK_EQ(h.s.state, EZR_SESSION_PLAYING);
+    EZR_CHECK_EQ(h.stopped, 0);
+    teardown(&h);
+}
+
+EZR_TEST(test_repeated_pause_true_is_answered_and_changes_nothing)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    send_flag_cmd(&h, 1, "pause", true, true);
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "pause", true, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Pause.Notify"));
+    EZR_CHECK_EQ(h.pauses, 1);
+    EZR_CHECK(h.s.paused);
+    teardown(&h);
+}
+
+EZR_TEST(test_pause_false_sends_unpause_notify_before_calling_pause_false)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    send_flag_cmd(&h, 1, "pause", true, true);
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "pause", false, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Unpause.Notify"));
+    EZR_CHECK_EQ(h.pauses, 2);
+    EZR_CHECK(!h.paused);
+    EZR_CHECK(!h.s.paused);
+    /* The Notify was handed out before the server was told to queue media again. */
+    EZR_CHECK_EQ(h.sent_when_paused, h.sent.len);
+    /* Unpausing what is not paused is answered and changes nothing. */
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "pause", false, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Unpause.Notify"));
+    EZR_CHECK_EQ(h.pauses, 2);
+    teardown(&h);
+}
+
+EZR_TEST(test_pause_raw_pauses_like_pause)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    EZR_CHECK(send_flag_cmd(&h, 1, "pauseRaw", true, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Pause.Notify"));
+    EZR_CHECK_EQ(h.pauses, 1);
+    EZR_CHECK(h.paused);
+    teardown(&h);
+}
+
+EZR_TEST(test_pause_before_play_is_answered_without_callback)
+{
+    struct harness h;
+    setup(&h);
+    char b[64];
+    connect_ok(&h);
+    send_cmd(&h, 0, "createStream", 2, NULL, NULL);
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "pause", true, true) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(strcmp(status_code(&h, 0, b, sizeof b), "NetStream.Pause.Notify") == 0);
+    EZR_CHECK_EQ(h.pauses, 0);
+    EZR_CHECK(!h.s.paused);
+    /* A later play is not paused. */
+    send_cmd(&h, 1, "play", 0, NULL, "stream");
+    EZR_CHECK_EQ(h.started, 1);
+    EZR_CHECK(!h.s.paused);
+    teardown(&h);
+}
+
+EZR_TEST(test_seek_while_playing_answers_seek_notify_and_play_start_and_keeps_playing)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    /* As ffmpeg sends it: seek(0, null, ms) on the media stream. */
+    EZR_CHECK(send_number_cmd(&h, 1, "seek", 0, 5000) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 2);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Seek.Notify"));
+    EZR_CHECK(is_status(&h, 1, "status", "NetStream.Play.Start"));
+    EZR_CHECK_EQ(h.stopped, 0);
+    EZR_CHECK_EQ(h.started, 1);
+    EZR_CHECK_EQ(h.s.state, EZR_SESSION_PLAYING);
+    /* With a transaction id it is answered the same way, never with _error. */
+    h.nmsgs = 0;
+    EZR_CHECK(send_number_cmd(&h, 1, "seek", 7, 0) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 2);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Seek.Notify"));
+    EZR_CHECK(is_status(&h, 1, "status", "NetStream.Play.Start"));
+    EZR_CHECK_EQ(h.stopped, 0);
+    teardown(&h);
+}
+
+EZR_TEST(test_close_stream_sends_play_stop_then_play_stopped_once)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    EZR_CHECK(send_cmd(&h, 1, "closeStream", 0, NULL, NULL) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Play.Stop"));
+    EZR_CHECK_EQ(h.stopped, 1);
+    EZR_CHECK_EQ(h.sent_when_stopped, h.sent.len); /* Play.Stop went out first */
+    EZR_CHECK_EQ(h.s.state, EZR_SESSION_CONNECTED);
+    h.nmsgs = 0;
+    EZR_CHECK(send_cmd(&h, 1, "closeStream", 0, NULL, NULL) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 0);
+    EZR_CHECK_EQ(h.stopped, 1);
+    teardown(&h);
+}
+
+EZR_TEST(test_delete_stream_sends_play_stop_then_play_stopped_once)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    /* As ffmpeg sends it on close: deleteStream(txid, null, stream id) on message stream 0. */
+    EZR_CHECK(send_number_cmd(&h, 0, "deleteStream", 5, EZR_MEDIA_MSID) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 1);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Play.Stop"));
+    EZR_CHECK_EQ(h.stopped, 1);
+    EZR_CHECK_EQ(h.sent_when_stopped, h.sent.len);
+    h.nmsgs = 0;
+    EZR_CHECK(send_number_cmd(&h, 0, "deleteStream", 6, EZR_MEDIA_MSID) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 0);
+    EZR_CHECK_EQ(h.stopped, 1);
+    teardown(&h);
+}
+
+EZR_TEST(test_close_stream_while_paused_clears_paused)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    send_flag_cmd(&h, 1, "pause", true, true);
+    send_cmd(&h, 1, "closeStream", 0, NULL, NULL);
+    EZR_CHECK_EQ(h.stopped, 1);
+    EZR_CHECK(!h.s.paused);
+    teardown(&h);
+}
+
+EZR_TEST(test_receive_video_back_on_is_reported_once_and_answered_like_a_seek)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    EZR_CHECK(send_flag_cmd(&h, 1, "receiveVideo", false, false) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 0);
+    EZR_CHECK_EQ(h.receives, 1);
+    EZR_CHECK(h.audio && !h.video);
+    EZR_CHECK(send_flag_cmd(&h, 1, "receiveVideo", true, false) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 2);
+    EZR_CHECK(is_status(&h, 0, "status", "NetStream.Seek.Notify"));
+    EZR_CHECK(is_status(&h, 1, "status", "NetStream.Play.Start"));
+    EZR_CHECK_EQ(h.receives, 2);
+    EZR_CHECK(h.audio && h.video);
+    /* Already on: answered, not reported again (no needless wait for a keyframe). */
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "receiveVideo", true, false) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 2);
+    EZR_CHECK_EQ(h.receives, 2);
+    /* receiveAudio works the same way. */
+    h.nmsgs = 0;
+    EZR_CHECK(send_flag_cmd(&h, 1, "receiveAudio", false, false) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 0);
+    EZR_CHECK_EQ(h.receives, 3);
+    EZR_CHECK(!h.audio && h.video);
+    EZR_CHECK_EQ(h.stopped, 0);
+    teardown(&h);
+}
+
+EZR_TEST(test_send_ping_writes_ping_request_on_csid_2_with_the_timestamp)
+{
+    struct harness h;
+    setup(&h);
+    connect_ok(&h);
+    size_t before = h.sent.len;
+    ezr_session_send_ping(&h.s, 0x01020304);
+    /* Type-0 chunk on csid 2: timestamp 0, length 6, type 4 (User Control), message stream 0;
+     * then event 6 (PingRequest) and the timestamp, big-endian. */
+    static const uint8_t want[] = {0x02, 0, 0, 0,    0,    0,    6,    4,    0,
+                                   0,    0, 0, 0x00, 0x06, 0x01, 0x02, 0x03, 0x04};
+    EZR_CHECK_EQ(h.sent.len - before, sizeof want);
+    EZR_CHECK_MEM(h.sent.data + before, want, sizeof want);
+    EZR_CHECK_EQ(h.s.last_ping, 0x01020304);
+    /* While playing too. */
+    send_cmd(&h, 0, "createStream", 2, NULL, NULL);
+    send_cmd(&h, 1, "play", 0, NULL, "stream");
+    before = h.sent.len;
+    ezr_session_send_ping(&h.s, 7);
+    EZR_CHECK_EQ(h.sent.len - before, sizeof want);
+    EZR_CHECK_EQ(ezr_rd_be32(h.sent.data + before + 14), 7);
+    teardown(&h);
+}
+
+EZR_TEST(test_ping_response_is_recorded_as_pong)
+{
+    struct harness h;
+    setup(&h);
+    play_ok(&h);
+    ezr_session_send_ping(&h.s, 1000);
+    drain(&h);
+    h.nmsgs = 0;
+    EZR_CHECK(send_user_control(&h, EZR_UC_PING_RESPONSE, 1000) >= 0);
+    EZR_CHECK_EQ(h.nmsgs, 0); /* a pong is not answered */
+    EZR_CHECK_EQ(h.s.pongs, 1);
+    EZR_CHECK_EQ(h.s.last_pong, 1000);
+    EZR_CHECK_EQ(h.s.last_pong, h.s.last_ping);
+    EZR_CHECK(send_user_control(&h, EZR_UC_PING_RESPONSE, 2000) >= 0);
+    EZR_CHECK_EQ(h.s.pongs, 2);
+    EZR_CHECK_EQ(h.s.last_pong, 2000);
+    teardown(&h);
+}
+
+EZR_TEST(test_ping_and_pong_before_connect_are_ignored)
+{
+    struct harness h;
+    setup(&h);
+    /* Handshake done, no connect yet. */
+    size_t before = h.sent.len;
+    ezr_session_send_ping(&h.s, 5);
+    EZR_CHECK_EQ(h.sent.len, before);
+    EZR_CHECK_EQ(h.s.last_ping, 0);
+    EZR_CHECK(send_user_control(&h, EZR_UC_PING_RESPONSE, 5) >= 0);
+    EZR_CHECK_EQ(h.s.pongs, 0);
+    EZR_CHECK_EQ(h.s.last_pong, 0);
+    teardown(&h);
+}
+
+EZR_TEST_MAIN(
+    EZR_CASE(test_connect_answers_window_bandwidth_chunk_size_and_success),
+    EZR_CASE(test_wrong_app_is_rejected_and_closed),
+    EZR_CASE(test_create_stream_returns_stream_one),
+    EZR_CASE(test_play_sends_begin_reset_start_sample_access_before_media),
+    EZR_CASE(test_unknown_stream_gets_stream_not_found_and_closes),
+    EZR_CASE(test_publish_is_refused), EZR_CASE(test_command_before_connect_is_an_error),
+    EZR_CASE(test_play_before_create_stream_is_an_error),
+    EZR_CASE(test_ping_request_gets_ping_response),
+    EZR_CASE(test_acknowledges_when_client_window_is_reached),
+    EZR_CASE(test_close_stream_stops_playing_and_receive_video_is_reported),
+    EZR_CASE(test_media_from_player_closes),
+    EZR_CASE(test_play_end_sends_stream_eof_and_unpublish_notify),
+    EZR_CASE(test_bad_handshake_version_is_refused),
+    EZR_CASE(test_pause_true_while_playing_sends_pause_notify_then_calls_pause),
+    EZR_CASE(test_repeated_pause_true_is_answered_and_changes_nothing),
+    EZR_CASE(test_pause_false_sends_unpause_notify_before_calling_pause_false),
+    EZR_CASE(test_pause_raw_pauses_like_pause),
+    EZR_CASE(test_pause_before_play_is_answered_without_callback),
+    EZR_CASE(test_seek_while_playing_answers_seek_notify_and_play_start_and_keeps_playing),
+    EZR_CASE(test_close_stream_sends_play_stop_then_play_stopped_once),
+    EZR_CASE(test_delete_stream_sends_play_stop_then_play_stopped_once),
+    EZR_CASE(test_close_stream_while_paused_clears_paused),
+    EZR_CASE(test_receive_video_back_on_is_reported_once_and_answered_like_a_seek),
+    EZR_CASE(test_send_ping_writes_ping_request_on_csid_2_with_the_timestamp),
+    EZR_CASE(test_ping_response_is_recorded_as_pong),
+    EZR_CASE(test_ping_and_pong_before_connect_are_ignored))

@@ -1,0 +1,222 @@
+"""End-to-end tests of the NetStream commands a player sends while it plays: pause, receiveVideo,
+seek, closeStream and deleteStream, played by rtmpclient.py (which sends them as ffmpeg and
+Flash do) and, for seek, by ffmpeg itself. Run as: test_commands.py TEST_NAME.
+
+Not registered in meson yet: pause and receiveVideo need the server to act on the session's
+pause and receive callbacks (hold media while paused, resume video at a keyframe)."""
+
+import sys
+import time
+
+from ezrtest import Server, check, fail, run
+from rtmpclient import Closed, RtmpClient
+
+
+def is_video_header(m):
+    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
+
+
+def is_video_frame(m):
+    return m.type == 9 and len(m.payload) >= 2 and not is_video_header(m)
+
+
+def is_keyframe(m):
+    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
+
+
+def is_media(m):
+    return m.type in (8, 9)
+
+
+def status_is(code):
+    return lambda m: m.status_code() == code
+
+
+def read_window(c, seconds):
+    """Every message the server sends in the next `seconds` (a measurement window, not a wait
+    for something: it ends at its deadline). Fails if the server closes the connection."""
+    deadline = time.monotonic() + seconds
+    got = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got
+        try:
+            got.append(c.read_message(left))
+        except TimeoutError:
+            return got
+        except Closed:
+            fail("the server closed the player's connection")
+
+
+def errors_in(msgs):
+    return [m for m in msgs if m.type == 20 and any(
+        isinstance(v, dict) and v.get("level") == "error" for v in m.amf())]
+
+
+def collect_video_frames(c, n, timeout):
+    """Up to n coded video frames read within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    frames = []
+    while len(frames) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            m = c.read_message(left)
+        except TimeoutError:
+            break
+        except Closed:
+            fail("the server closed the player's connection")
+        if is_video_frame(m):
+            frames.append(m)
+    return frames
+
+
+def playing_client(s):
+    """A player that has received its first keyframe."""
+    s.wait_video_frames(1)
+    c = RtmpClient("127.0.0.1", s.port)
+    c.start_play("live", "stream")
+    c.read_until(is_keyframe)
+    return c
+
+
+def clients(s):
+    return s.sink.get_property("stats").get_uint("clients")[1]
+
+
+def first_video_frame(c, timeout=10):
+    """Reads to the first coded video frame (sequence headers skipped); returns it."""
+    return c.read_until(is_video_frame, timeout)[-1]
+
+
+def test_pause_holds_media_without_disconnect():
+    # client-timeout=1: a paused player has nothing queued, so it must not count as one that
+    # reads nothing while data waits for it.
+    with Server(props="client-timeout=1") as s:
+        c = playing_client(s)
+        try:
+            c.pause(True, 1000)
+            # Media queued before the pause may precede the Notify; none may follow it.
+            got = c.read_until(status_is("NetStream.Pause.Notify"), 5)
+            check(not errors_in(got), "error status on pause: %r" % errors_in(got))
+            frames_before = s.stat("video-frames")
+            window = read_window(c, 2.0)
+            media = [m for m in window if is_media(m)]
+            check(not media, "%d media messages in the 2 s after Pause.Notify: %r"
+                  % (len(media), media[:3]))
+            check(s.stat("video-frames") >= frames_before + 30,
+                  "the stream did not run during the pause")
+            check(clients(s) == 1, "the paused player was dropped")
+        finally:
+            c.close()
+        s.check_no_error()
+
+
+def test_unpause_resumes_on_keyframe():
+    # A 2 s GOP: resuming on whatever frame comes next would almost always be a P-frame.
+    with Server(gop=60) as s:
+        c = playing_client(s)
+        try:
+            c.pause(True, 1000)
+            c.read_until(status_is("NetStream.Pause.Notify"), 5)
+            read_window(c, 0.7)  # unpause somewhere inside a GOP
+            c.pause(False, 1000)
+            got = c.read_until(status_is("NetStream.Unpause.Notify"), 5)
+            check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
+            m = first_video_frame(c, 10)
+            check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
+                  "byte0=0x%02x" % m.payload[0])
+            check(clients(s) == 1, "the player was dropped")
+        finally:
+            c.close()
+        s.check_no_error()
+
+
+def test_receive_video_back_on_resumes_on_keyframe():
+    with Server(gop=60) as s:
+        c = playing_client(s)
+        try:
+            c.receive_video(False)
+            # getStreamLength's _result is queued after every frame queued before the server
+            # read receiveVideo(false): no video may follow it.
+            txid = c.send_command("getStreamLength", None, "stream")
+            c.read_until(lambda m: m.name() == "_result" and m.amf()[1] == txid, 5)
+            window = read_window(c, 1.0)
+            video = [m for m in window if m.type == 9]
+            check(not video, "%d video messages after receiveVideo(false)" % len(video))
+            check(any(m.type == 8 for m in window), "audio stopped with receiveVideo(false)")
+            c.receive_video(True)
+            m = first_video_frame(c, 10)
+            check(is_keyframe(m), "first video frame after receiveVideo(true) is not a keyframe: "
+                  "byte0=0x%02x" % m.payload[0])
+        finally:
+            c.close()
+        s.check_no_error()
+
+
+def test_seek_keeps_playing():
+    with Server() as s:
+        c = playing_client(s)
+        try:
+            c.seek(5000)
+            got = c.read_until(status_is("NetStream.Seek.Notify"), 5)
+            got += c.read_until(status_is("NetStream.Play.Start"), 5)
+            check(not errors_in(got), "error status on seek: %r" % errors_in(got))
+            check(not [m for m in got if m.status_code() == "NetStream.Play.Stop"],
+                  "seek stopped playback")
+            frames = collect_video_frames(c, 30, 10)
+            check(len(frames) == 30, "only %d video frames after seek" % len(frames))
+            check(clients(s) == 1, "the player was dropped after seek")
+        finally:
+            c.close()
+        s.check_no_error()
+
+
+def test_ffmpeg_seek_keeps_playing():
+    # ffmpeg's input -ss seeks the demuxer, which sends seek(ms) over RTMP and then drops every
+    # message until NetStream.Seek.Notify: without it ffmpeg would hang, with an error status it
+    # would fail.
+    with Server() as s:
+        s.wait_video_frames(1)
+        rc, _, err = run(["ffmpeg", "-v", "error", "-ss", "1", "-i", s.url(), "-t", "2",
+                          "-f", "null", "-"], 60)
+        check(rc == 0, "ffmpeg -ss failed (%d): %s" % (rc, err))
+        s.check_no_error()
+
+
+def stop_then_no_media(command):
+    with Server() as s:
+        c = playing_client(s)
+        try:
+            command(c)
+            got = c.read_until(status_is("NetStream.Play.Stop"), 5)
+            stop = got[-1]
+            check(stop.msid == 1, "Play.Stop on message stream %d" % stop.msid)
+            check(stop.amf()[3].get("details") == "stream", "Play.Stop details: %r"
+                  % stop.amf()[3])
+            window = read_window(c, 2.0)
+            media = [m for m in window if is_media(m)]
+            check(not media, "%d media messages after Play.Stop" % len(media))
+            check(clients(s) == 0, "the stopped player still counts as playing")
+        finally:
+            c.close()
+        s.check_no_error()
+
+
+def test_close_stream_sends_play_stop_and_no_more_media():
+    stop_then_no_media(lambda c: c.close_stream())
+
+
+def test_delete_stream_sends_play_stop_and_no_more_media():
+    stop_then_no_media(lambda c: c.delete_stream(1))
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    fn = globals().get("test_" + name)
+    if not fn:
+        fail("no test %s" % name)
+    fn()
+    print("PASS: " + name)
