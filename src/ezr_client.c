@@ -37,7 +37,7 @@ struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr
     c->srv = s;
     c->proto = proto;
     c->id = ++s->next_id;
-    c->accepted_ms = c->progress_ms = ezr_now_ms();
+    c->accepted_ms = c->progress_ms = c->idle_since_ms = ezr_now_ms();
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     ezr_queue_init(&c->q);
     ezr_buf_init(&c->in);

@@ -36,6 +36,10 @@ struct ezr_client {
     uint64_t id;
     uint64_t accepted_ms;
     uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
+    uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */
+    uint64_t last_ping_ms;  /* liveness: the last ping sent */
+    uint64_t unanswered_ms; /* liveness: the first ping not answered yet, 0: none */
+    uint64_t pongs_seen;
     char addr[EZR_ADDR_STRLEN];
     bool closing; /* close once the queue is written */
     bool dead;    /* closed; freed at the end of the round */

@@ -29,6 +29,11 @@ struct ezr_client_proto {
      * on), or a new one started after either: tell the player. */
     void (*stream_ended)(struct ezr_client *c, bool final);
     void (*stream_restarted)(struct ezr_client *c);
+    /* Liveness of a player whose stream sends nothing (idle or ended): ask the peer to answer
+     * (RTMP PingRequest), and how many answers came so far. NULL when the protocol cannot ask
+     * (the socket's own errors are all there is). */
+    void (*ping)(struct ezr_client *c, uint32_t timestamp);
+    uint64_t (*pongs)(const struct ezr_client *c);
     /* Frees c->proto_state. */
     void (*close)(struct ezr_client *c);
 };

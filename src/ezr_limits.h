@@ -96,6 +96,14 @@
  * player's pause in reading (ffplay stops reading when its buffer is full, for a second or two). */
 #define EZR_DEFAULT_CLIENT_TIMEOUT_S 30u
 
+/* Liveness of players of a stream that sends nothing (ended, or no frame for IDLE_STREAM_MS):
+ * a PingRequest every PING_INTERVAL, and a player that has answered none for PING_TIMEOUT is
+ * closed as gone (a peer that vanished without a FIN otherwise holds its connection forever;
+ * ffmpeg, librtmp, GStreamer's rtmp2 and nginx-rtmp all answer pings at once). */
+#define EZR_IDLE_STREAM_MS 3000u
+#define EZR_PING_INTERVAL_MS 2000u
+#define EZR_PING_TIMEOUT_MS 6000u
+
 /* createStream calls one connection may make. Players make one; a loop of them is abuse. */
 #define EZR_MAX_STREAMS_PER_CONN 16u
 

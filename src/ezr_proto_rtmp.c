@@ -79,8 +79,17 @@ static void cb_play_stopped(void *ctx)
 static void cb_receive(void *ctx, bool audio, bool video)
 {
     struct ezr_client *c = ctx;
+    /* The queue drops what is not wanted; video dropped so resumes at a keyframe. */
     c->q.want_audio = audio;
     c->q.want_video = video;
+}
+
+static void cb_pause(void *ctx, bool paused)
+{
+    struct ezr_client *c = ctx;
+    /* Nothing is queued while paused (so it is never cut as slow); video resumes at a
+     * keyframe. */
+    c->q.paused = paused;
 }
 
 static const struct ezr_session_callbacks session_cb = {
@@ -90,6 +99,7 @@ static const struct ezr_session_callbacks session_cb = {
     .play_started = cb_play_started,
     .play_stopped = cb_play_stopped,
     .receive = cb_receive,
+    .pause = cb_pause,
 };
 
 static int rtmp_open(struct ezr_client *c)
@@ -143,6 +153,16 @@ static void rtmp_stream_restarted(struct ezr_client *c)
     ezr_session_send_play_restart(session_of(c));
 }
 
+static void rtmp_ping(struct ezr_client *c, uint32_t timestamp)
+{
+    ezr_session_send_ping(session_of(c), timestamp);
+}
+
+static uint64_t rtmp_pongs(const struct ezr_client *c)
+{
+    return ((const struct ezr_session *)c->proto_state)->pongs;
+}
+
 static void rtmp_close(struct ezr_client *c)
 {
     if (c->proto_state) {
@@ -159,5 +179,7 @@ const struct ezr_client_proto ezr_proto_rtmp = {
     .frame_bytes = rtmp_frame_bytes,
     .stream_ended = rtmp_stream_ended,
     .stream_restarted = rtmp_stream_restarted,
+    .ping = rtmp_ping,
+    .pongs = rtmp_pongs,
     .close = rtmp_close,
 };

@@ -110,6 +110,33 @@ static void listen_event(struct ezr_io *io, uint32_t events)
 
 /* ---- the reactor thread ----------------------------------------------------------------- */
 
+/* A player of a stream that sends nothing: still there? Pings it, closes it when it answers
+ * none for EZR_PING_TIMEOUT_MS. Returns false when it was closed. */
+static bool check_alive(struct ezr_client *c, uint64_t now)
+{
+    if (!c->stream || !c->proto->ping || !ezr_stream_idle(c->stream, now)) {
+        c->unanswered_ms = 0;
+        return true;
+    }
+    uint64_t pongs = c->proto->pongs(c);
+    if (pongs != c->pongs_seen) {
+        c->pongs_seen = pongs;
+        c->unanswered_ms = 0;
+    }
+    if (c->unanswered_ms && now - c->unanswered_ms >= EZR_PING_TIMEOUT_MS) {
+        ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
+                         "player of an idle stream did not answer pings");
+        return false;
+    }
+    if (now - c->last_ping_ms >= EZR_PING_INTERVAL_MS) {
+        c->proto->ping(c, (uint32_t)(now - c->srv->start_ms));
+        c->last_ping_ms = now;
+        if (!c->unanswered_ms)
+            c->unanswered_ms = now;
+    }
+    return true;
+}
+
 static void tick(struct ezr_server *s, uint64_t now)
 {
     if (s->accept_blocked)
@@ -118,8 +145,10 @@ static void tick(struct ezr_server *s, uint64_t now)
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         if (ezr_queue_empty(&c->q))
             c->progress_ms = now;
+        if (!check_alive(c, now))
+            continue;
         if (s->handshake_timeout_ms && !c->stream &&
-            now - c->accepted_ms > s->handshake_timeout_ms)
+            now - c->idle_since_ms > s->handshake_timeout_ms)
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                              "did not start playing within the handshake timeout");
         else if (s->client_timeout_ms && now - c->progress_ms > s->client_timeout_ms)

@@ -134,6 +134,7 @@ void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
         return;
     ezr_list_remove(&c->player_link);
     c->stream = NULL;
+    c->idle_since_ms = ezr_now_ms(); /* it may play again, within the handshake timeout */
     st->stats.clients--;
     notify(st, EZR_CLIENT_REMOVED, c, reason);
 }
@@ -166,6 +167,11 @@ void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level)
 void ezr_stream_count_sent(struct ezr_stream *st, uint64_t bytes)
 {
     st->stats.bytes_sent += bytes;
+}
+
+bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now)
+{
+    return st->ended || now - st->last_frame_ms >= EZR_IDLE_STREAM_MS;
 }
 
 /* ---- ops from other threads ------------------------------------------------------------- */
@@ -214,6 +220,7 @@ static void run_frame(struct ezr_op *op)
         }
     }
     st->stats.frames_in++;
+    st->last_frame_ms = ezr_now_ms();
     if ((f->kind == EZR_FRAME_VIDEO && !st->video_seen) ||
         (f->kind == EZR_FRAME_AUDIO && !st->audio_seen))
         set_kind(st, st->audio_seen || f->kind == EZR_FRAME_AUDIO,
@@ -261,6 +268,7 @@ static void run_eos(struct ezr_op *op)
     ezr_gop_clear(&st->gop);
     st->ended = true;
     st->eos_target = o->arg;
+    set_kind(st, false, false);
     ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s ended", st->app, st->key);
     ezr_stream_check_drained(st);
     free(o);

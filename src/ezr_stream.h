@@ -31,6 +31,7 @@ struct ezr_stream {
     struct ezr_list players;       /* by client.player_link */
     struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
     bool ended;                    /* EOS seen and no frame since */
+    uint64_t last_frame_ms;        /* when the last frame was pushed */
     bool audio_seen, video_seen;   /* decide the default age limit (audio-only: shorter) */
     struct ezr_queue_limits limits; /* its players' queue limits */
     uint64_t eos_target;           /* the EOS whose drain is awaited, 0: none */
@@ -62,6 +63,9 @@ void ezr_stream_check_drained(struct ezr_stream *st);
 
 /* The queue limits of its players: the server's, with the age limit for this kind of stream. */
 const struct ezr_queue_limits *ezr_stream_limits(const struct ezr_stream *st);
+
+/* Ended, or no frame for EZR_IDLE_STREAM_MS: its players are checked for liveness. */
+bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now);
 
 /* Counters. */
 void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason code);

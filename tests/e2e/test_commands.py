@@ -1,14 +1,12 @@
 """End-to-end tests of the NetStream commands a player sends while it plays: pause, receiveVideo,
 seek, closeStream and deleteStream, played by rtmpclient.py (which sends them as ffmpeg and
-Flash do) and, for seek, by ffmpeg itself. Run as: test_commands.py TEST_NAME.
-
-Not registered in meson yet: pause and receiveVideo need the server to act on the session's
-pause and receive callbacks (hold media while paused, resume video at a keyframe)."""
+Flash do) and, for seek, by ffmpeg itself; and the liveness check of players of an ended stream.
+Run as: test_commands.py TEST_NAME (meson registers each name as its own test)."""
 
 import sys
 import time
 
-from ezrtest import Server, check, fail, run
+from ezrtest import Gst, Server, check, fail, run
 from rtmpclient import Closed, RtmpClient
 
 
@@ -211,6 +209,42 @@ def test_close_stream_sends_play_stop_and_no_more_media():
 
 def test_delete_stream_sends_play_stop_and_no_more_media():
     stop_then_no_media(lambda c: c.delete_stream(1))
+
+
+def test_idle_stream_player_not_answering_pings_is_dropped():
+    """After EOS the stream sends nothing: players are pinged; one that answers stays, one that
+    has stopped answering (a vanished peer) is closed within the ping timeout (6 s, a ping every
+    2 s; the deadline leaves room for the stream to count as idle and the timer's tick)."""
+    with Server() as s:
+        alive = playing_client(s)
+        gone = playing_client(s)
+        gone.answer_pings = False
+        check(clients(s) == 2, "two players expected, %d" % clients(s))
+        s.pipeline.send_event(Gst.Event.new_eos())
+        for c in (alive, gone):
+            c.read_until(status_is("NetStream.Play.UnpublishNotify"), 15)
+        start = time.monotonic()
+        deadline = start + 15
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            try:
+                gone.read_message(0.2)
+            except TimeoutError:
+                pass
+            except Closed:
+                closed = True
+            try:
+                alive.read_message(0.05)
+            except TimeoutError:
+                pass
+            except Closed:
+                fail("the player that answers pings was closed")
+        check(closed, "the player that stopped answering pings was not closed within 15 s")
+        check(len(gone.ping_requests) >= 2, "it was pinged %d times" % len(gone.ping_requests))
+        check(len(alive.ping_requests) >= 2, "the live player was pinged %d times"
+              % len(alive.ping_requests))
+        check(clients(s) == 1, "%d players left, 1 expected" % clients(s))
+        alive.close()
 
 
 if __name__ == "__main__":
