@@ -1,7 +1,8 @@
 /* GstHarness test of ezrtmpserversink when its server's reactor thread fails: the pipeline gets
  * an error it can act on instead of serving nobody in silence. The failure is real, not a hook:
  * the reactor's epoll descriptor is replaced under it, so its next epoll_wait fails. That needs
- * the epoll backend; with another one the whole program reports itself skipped (exit 77). */
+ * the epoll backend; with another one the whole program reports itself skipped (exit 77).
+ * Under LeakSanitizer these also check that a failed server is freed with all it holds. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "flv_fixture.h"
+#include "rtmp_test_player.h"
 
 #define MAX_EPOLL_FDS 16
 
@@ -42,6 +44,34 @@ static gboolean contains(const int *fds, int n, int fd)
         if (fds[i] == fd)
             return TRUE;
     return FALSE;
+}
+
+/* Replaces the descriptor with /dev/null: the reactor's next epoll_wait fails (EINVAL), and the
+ * number stays taken, so the server's own close() later closes our copy and nothing else. */
+static void break_epoll(int epfd)
+{
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fail_unless(null_fd >= 0);
+    fail_unless_equals_int(dup2(null_fd, epfd), epfd);
+    close(null_fd);
+}
+
+/* Pushes inter frames until the element refuses one; the reactor stops at its next wake-up
+ * (a frame or its tick). Returns the last flow return, after at most 5 s. */
+static GstFlowReturn push_until_refused(GstHarness *h)
+{
+    GstFlowReturn ret;
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    guint32 ts = 33;
+    do {
+        guint8 t[256];
+        gsize n = flv_put_tag(t, 9, ts, flv_avc_inter, sizeof flv_avc_inter);
+        ret = gst_harness_push(h, gst_buffer_new_memdup(t, n));
+        ts += 33;
+        if (ret == GST_FLOW_OK)
+            g_usleep(10000);
+    } while (ret == GST_FLOW_OK && g_get_monotonic_time() < end);
+    return ret;
 }
 
 /* The epoll descriptor the element's server opened: the one that was not there before. */
@@ -102,23 +132,8 @@ GST_START_TEST(test_reactor_failure_is_a_resource_error)
 
     int epfd = server_epoll_fd(before, nbefore);
     fail_unless(epfd >= 0, "the server's epoll descriptor was not found (%d)", epfd);
-    /* /dev/null in its place: the reactor's next epoll_wait fails (EINVAL), and the number
-     * stays taken, so the server's own close() later closes our copy and nothing else. */
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fail_unless(null_fd >= 0);
-    fail_unless_equals_int(dup2(null_fd, epfd), epfd);
-    close(null_fd);
-
-    /* The reactor wakes for the next frame (or its tick) and stops; render() then fails. */
-    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-    guint32 ts = 33;
-    do {
-        push_tag(h, 9, ts, flv_avc_inter, sizeof flv_avc_inter, &ret);
-        ts += 33;
-        if (ret == GST_FLOW_OK)
-            g_usleep(10000);
-    } while (ret == GST_FLOW_OK && g_get_monotonic_time() < end);
-    fail_unless_equals_int(ret, GST_FLOW_ERROR);
+    break_epoll(epfd);
+    fail_unless_equals_int(push_until_refused(h), GST_FLOW_ERROR);
 
     GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     fail_unless(m != NULL, "no error message on the bus");
@@ -152,12 +167,85 @@ GST_START_TEST(test_reactor_failure_is_a_resource_error)
 }
 GST_END_TEST;
 
+/* A free TCP port on 127.0.0.1 (bound, read back, released). */
+static guint16 free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof a;
+    fail_unless_equals_int(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    fail_unless_equals_int(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void count_removed(GstElement *e, guint64 id, const gchar *reason, gpointer data)
+{
+    GstStructure *s = NULL;
+    g_object_get(e, "stats", &s, NULL); /* the element is alive: this must not crash */
+    gst_structure_free(s);
+    g_atomic_int_inc((gint *)data);
+}
+
+GST_START_TEST(test_failed_shared_server_keeps_element_until_freed)
+{
+    /* Two elements on one port share a server. After its reactor fails, sink_a goes to NULL
+     * first and cannot remove its stream (that waits for the stopped thread): the stream stays
+     * in the server until sink_b releases it, and freeing it then calls sink_a's
+     * client-removed handler. So sink_a must outlive the server. */
+    guint16 port = free_port();
+    int before[MAX_EPOLL_FDS];
+    int nbefore = epoll_fds(before, MAX_EPOLL_FDS);
+    GstElement *sink_a = gst_element_factory_make("ezrtmpserversink", NULL);
+    GstElement *sink_b = gst_element_factory_make("ezrtmpserversink", NULL);
+    g_object_set(sink_a, "host", "127.0.0.1", "port", port, "sync", FALSE, NULL);
+    g_object_set(sink_b, "host", "127.0.0.1", "port", port, "stream-key", "other", NULL);
+    gint removed = 0;
+    g_signal_connect(sink_a, "client-removed", G_CALLBACK(count_removed), &removed);
+    GstHarness *h = gst_harness_new_with_element(sink_a, "sink", NULL);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    fail_unless_equals_int(gst_element_set_state(sink_b, GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    guint8 head[sizeof flv_file_header];
+    memcpy(head, flv_file_header, sizeof head);
+    fail_unless_equals_int(gst_harness_push(h, gst_buffer_new_memdup(head, sizeof head)),
+                           GST_FLOW_OK);
+    GstFlowReturn ret;
+    push_tag(h, 9, 0, flv_avc_key, sizeof flv_avc_key, &ret);
+    fail_unless_equals_int(ret, GST_FLOW_OK);
+    int fd = play(port); /* plays sink_a's stream */
+    fail_unless(fd >= 0, "the player could not play");
+
+    int epfd = server_epoll_fd(before, nbefore);
+    fail_unless(epfd >= 0, "one epoll descriptor for the shared server, found %d", epfd);
+    break_epoll(epfd);
+    fail_unless_equals_int(push_until_refused(h), GST_FLOW_ERROR);
+
+    gpointer alive = sink_a;
+    g_object_add_weak_pointer(G_OBJECT(sink_a), &alive);
+    gst_harness_teardown(h); /* to NULL, and the harness drops its reference */
+    gst_object_unref(sink_a);
+    fail_unless(alive != NULL, "sink_a was freed while its stream is in the server");
+    fail_unless_equals_int(g_atomic_int_get(&removed), 0);
+
+    /* The last release frees the server, its streams and their players. */
+    fail_unless_equals_int(gst_element_set_state(sink_b, GST_STATE_NULL),
+                           GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int(g_atomic_int_get(&removed), 1);
+    fail_unless(alive == NULL, "sink_a outlived the server");
+    gst_object_unref(sink_b);
+    expect_closed_by_server(fd);
+}
+GST_END_TEST;
+
 static Suite *reactor_failure_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink_reactor_failure");
     TCase *tc = tcase_create("general");
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_reactor_failure_is_a_resource_error);
+    tcase_add_test(tc, test_failed_shared_server_keeps_element_until_freed);
     return s;
 }
 
