@@ -6,10 +6,40 @@ struct pooled {
     guint port; /* as asked for; 0 entries are never matched */
     struct ezr_server *server;
     guint refs;
+    /* Where the server's log lines go (the first element's logger). */
+    ezr_log_fn log;
+    void *log_ctx;
+    /* Its own lock, not pool_lock: the reactor thread logs, and pool_release joins that thread
+     * while holding pool_lock. */
+    GMutex error_lock;
+    gchar *last_error;
+    GSList *kept; /* GObject refs of elements whose streams are still in the server */
 };
 
 static GMutex pool_lock;
 static GList *pool; /* of struct pooled */
+
+/* Keeps the last error line, so that the element can tell why the reactor stopped. */
+static void pooled_log(void *ctx, enum ezr_log_level level, const char *msg)
+{
+    struct pooled *p = ctx;
+    if (level == EZR_LOG_ERROR) {
+        g_mutex_lock(&p->error_lock);
+        g_free(p->last_error);
+        p->last_error = g_strdup(msg);
+        g_mutex_unlock(&p->error_lock);
+    }
+    if (p->log)
+        p->log(p->log_ctx, level, msg);
+}
+
+static void pooled_free(struct pooled *p)
+{
+    g_free(p->host);
+    g_free(p->last_error);
+    g_mutex_clear(&p->error_lock);
+    g_free(p);
+}
 
 struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err)
 {
@@ -24,23 +54,32 @@ struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, 
         }
     }
     if (!server) {
+        struct pooled *p = g_new0(struct pooled, 1);
+        g_mutex_init(&p->error_lock);
+        p->host = g_strdup(cfg->host);
+        p->port = cfg->port;
+        p->refs = 1;
+        p->log = cfg->log;
+        p->log_ctx = cfg->log_ctx;
+        struct ezr_server_config c = *cfg;
+        c.log = pooled_log;
+        c.log_ctx = p;
         /* Started under the lock, so two elements asking for the same port at once get one. */
-        *err = ezr_server_new(cfg, &server);
+        *err = ezr_server_new(&c, &server);
         if (*err == 0) {
-            struct pooled *p = g_new0(struct pooled, 1);
-            p->host = g_strdup(cfg->host);
-            p->port = cfg->port;
             p->server = server;
-            p->refs = 1;
             pool = g_list_prepend(pool, p);
+        } else {
+            pooled_free(p);
         }
     }
     g_mutex_unlock(&pool_lock);
     return server;
 }
 
-void ezr_server_pool_release(struct ezr_server *server)
+static void release(struct ezr_server *server, GObject *owner)
 {
+    struct pooled *gone = NULL;
     g_mutex_lock(&pool_lock);
     for (GList *l = pool; l; l = l->next) {
         struct pooled *p = l->data;
@@ -50,11 +89,44 @@ void ezr_server_pool_release(struct ezr_server *server)
                 /* Under the lock: an element restarting on the same port must find the port
                  * free, not a server half shut down. */
                 ezr_server_free(p->server);
-                g_free(p->host);
-                g_free(p);
+                gone = p;
+            } else if (owner) {
+                p->kept = g_slist_prepend(p->kept, g_object_ref(owner));
             }
             break;
         }
     }
     g_mutex_unlock(&pool_lock);
+    if (gone) {
+        /* Outside the lock: the last unref finalizes an element. */
+        g_slist_free_full(gone->kept, g_object_unref);
+        pooled_free(gone);
+    }
+}
+
+void ezr_server_pool_release(struct ezr_server *server)
+{
+    release(server, NULL);
+}
+
+void ezr_server_pool_release_failed(struct ezr_server *server, GObject *owner)
+{
+    release(server, owner);
+}
+
+gchar *ezr_server_pool_last_error(struct ezr_server *server)
+{
+    gchar *msg = NULL;
+    g_mutex_lock(&pool_lock);
+    for (GList *l = pool; l; l = l->next) {
+        struct pooled *p = l->data;
+        if (p->server == server) {
+            g_mutex_lock(&p->error_lock);
+            msg = g_strdup(p->last_error);
+            g_mutex_unlock(&p->error_lock);
+            break;
+        }
+    }
+    g_mutex_unlock(&pool_lock);
+    return msg;
 }

@@ -5,7 +5,7 @@
 #ifndef EZR_SERVER_POOL_H
 #define EZR_SERVER_POOL_H
 
-#include <glib.h>
+#include <glib-object.h>
 
 #include "ezr_server.h"
 
@@ -14,5 +14,12 @@
 struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err);
 /* Drops a reference; the last one stops the server. */
 void ezr_server_pool_release(struct ezr_server *server);
+/* For a server whose reactor failed (ezr_server_failed), whose caller could not remove its
+ * stream (removal waits for the stopped reactor thread): drops the reference, and if the server
+ * lives on for other elements keeps a reference to owner until it is freed, since freeing the
+ * stream left in it calls owner's client callback. */
+void ezr_server_pool_release_failed(struct ezr_server *server, GObject *owner);
+/* The last line the server logged as an error (why its reactor failed), or NULL; g_free() it. */
+gchar *ezr_server_pool_last_error(struct ezr_server *server);
 
 #endif

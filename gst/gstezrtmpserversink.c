@@ -98,6 +98,8 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_CLIENT_TIMEOUT EZR_DEFAULT_CLIENT_TIMEOUT_S
 #define DEFAULT_SEND_BUFFER_SIZE 0
 #define DEFAULT_FLUSH_INTERVAL EZR_DEFAULT_FLUSH_INTERVAL_MS
+#define DEFAULT_ALLOWED_CLIENTS "" /* anyone */
+#define DEFAULT_PLAY_TOKEN ""      /* none needed */
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
 /* How long a stats query waits for the server thread. */
@@ -108,6 +110,8 @@ static GstStaticPadTemplate sink_template =
 
 #define gst_ezrtmp_server_sink_parent_class parent_class
 G_DEFINE_TYPE(GstEzrtmpServerSink, gst_ezrtmp_server_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE(ezrtmpserversink, "ezrtmpserversink", GST_RANK_NONE,
+                            GST_TYPE_EZRTMP_SERVER_SINK);
 
 /* The library's log lines, on our debug category. Called from the server thread. A server may
  * be shared by several elements, so its lines name no element. */
@@ -220,11 +224,11 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     }
     ezr_net_format_host_port(host ? host : "", ezr_server_port(server), where, sizeof where);
     GST_INFO_OBJECT(self, "serving rtmp://%s/%s/%s", where, app, key);
-    GST_OBJECT_LOCK(self);
+    g_mutex_lock(&self->lock);
     self->server = server;
     self->stream = stream;
     self->bound_port = ezr_server_port(server);
-    GST_OBJECT_UNLOCK(self);
+    g_mutex_unlock(&self->lock);
 out:
     g_free(host);
     g_free(app);
@@ -234,19 +238,54 @@ out:
     return server != NULL;
 }
 
+/* The stream (and its server) for a call made outside the lock, or NULL when not serving; a
+ * non-NULL result makes the caller a user until stream_release(). Any thread, the server thread
+ * included: users never wait for close_server(), close_server() waits for them. */
+static struct ezr_stream *stream_acquire(GstEzrtmpServerSink *self, struct ezr_server **server)
+{
+    g_mutex_lock(&self->lock);
+    struct ezr_stream *st = self->stream;
+    *server = self->server;
+    if (st)
+        self->users++;
+    g_mutex_unlock(&self->lock);
+    return st;
+}
+
+static void stream_release(GstEzrtmpServerSink *self)
+{
+    g_mutex_lock(&self->lock);
+    if (--self->users == 0)
+        g_cond_broadcast(&self->idle);
+    g_mutex_unlock(&self->lock);
+}
+
+/* Called from the state-change thread (or finalize), never from a client callback: it waits
+ * for the server thread. */
 static void close_server(GstEzrtmpServerSink *self)
 {
-    GST_OBJECT_LOCK(self);
+    g_mutex_lock(&self->lock);
     struct ezr_server *server = self->server;
     struct ezr_stream *stream = self->stream;
     self->server = NULL;
     self->stream = NULL;
     self->bound_port = 0;
-    GST_OBJECT_UNLOCK(self);
-    if (server) {
-        ezr_server_remove_stream(server, stream);
-        ezr_server_pool_release(server);
+    /* Users finish quickly: a stats query waits at most STATS_TIMEOUT_MS for the server thread,
+     * and on that thread (a client handler) it answers at once. A handler run by the removal
+     * below finds no stream, so it never waits here. */
+    while (self->users > 0)
+        g_cond_wait(&self->idle, &self->lock);
+    g_mutex_unlock(&self->lock);
+    if (!server)
+        return;
+    if (ezr_server_failed(server)) {
+        /* Removing a stream waits for the reactor thread, which has stopped: the stream is
+         * freed with the server instead. */
+        ezr_server_pool_release_failed(server, G_OBJECT(self));
+        return;
     }
+    ezr_server_remove_stream(server, stream);
+    ezr_server_pool_release(server);
 }
 
 static GstStateChangeReturn change_state(GstElement *element, GstStateChange transition)
@@ -322,9 +361,12 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
         flags |= EZR_FRAME_HEADER;
     if (tag->flags & EZR_FLV_LIVE_DATA)
         flags |= EZR_FRAME_LIVE;
-    if (self->stream &&
-        ezr_stream_push(self->stream, kind, flags, tag->timestamp, tag->body, tag->len) < 0)
-        GST_WARNING_OBJECT(self, "dropping a tag: out of memory");
+    int rc = self->stream ? ezr_stream_push(self->stream, kind, flags, tag->timestamp,
+                                            tag->body, tag->len)
+                          : 0;
+    if (rc < 0)
+        GST_WARNING_OBJECT(self, "dropping a tag of type %u, %u bytes at %u ms: %s", tag->type,
+                           (guint)tag->len, tag->timestamp, ezr_strerror(rc));
     return 0;
 }
 
@@ -370,9 +412,28 @@ static guint64 now_ns(void)
     return (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
 }
 
+/* The reactor thread stopped on an error: say why and what to do. */
+static void post_server_failure(GstEzrtmpServerSink *self)
+{
+    gchar *why = ezr_server_pool_last_error(self->server);
+    g_mutex_lock(&self->lock);
+    guint port = self->bound_port;
+    g_mutex_unlock(&self->lock);
+    GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                      ("The RTMP server on port %u stopped and serves no player any more. "
+                       "Restart the pipeline (set it to NULL, then to PLAYING) to serve again.",
+                       port),
+                      ("%s", why ? why : "the reactor thread stopped on an error"));
+    g_free(why);
+}
+
 static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    if (G_UNLIKELY(self->server && ezr_server_failed(self->server))) {
+        post_server_failure(self);
+        return GST_FLOW_ERROR;
+    }
     /* flvmux sends its header buffers both in the caps and as the first buffers. */
     if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER) && is_known_header(self, buf)) {
         GST_DEBUG_OBJECT(self, "header buffer already taken from the caps");
@@ -437,8 +498,11 @@ static gboolean event(GstBaseSink *sink, GstEvent *ev)
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
     switch (GST_EVENT_TYPE(ev)) {
     case GST_EVENT_EOS:
-        if (self->stream && ezr_stream_eos(self->stream, EOS_DRAIN_TIMEOUT_MS) < 0)
-            GST_INFO_OBJECT(self, "players were not all drained within %d ms",
+        /* unlock() cuts the drain short, so that it never holds a state change or a flush;
+         * a stopped reactor would never drain. */
+        if (self->stream && !ezr_server_failed(self->server) &&
+            ezr_stream_eos(self->stream, EOS_DRAIN_TIMEOUT_MS) < 0)
+            GST_INFO_OBJECT(self, "players were not all drained (%d ms at most, or interrupted)",
                             EOS_DRAIN_TIMEOUT_MS);
         ezr_flv_parser_reset(&self->parser);
         clear_streamheader(self);
@@ -452,6 +516,31 @@ static gboolean event(GstBaseSink *sink, GstEvent *ev)
         break;
     }
     return GST_BASE_SINK_CLASS(parent_class)->event(sink, ev);
+}
+
+/* A state change or a flush is coming: the EOS drain in event() returns at once. */
+static gboolean unlock(GstBaseSink *sink)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    struct ezr_server *server;
+    struct ezr_stream *st = stream_acquire(self, &server);
+    if (st) {
+        ezr_stream_set_flushing(st, TRUE);
+        stream_release(self);
+    }
+    return TRUE;
+}
+
+static gboolean unlock_stop(GstBaseSink *sink)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
+    struct ezr_server *server;
+    struct ezr_stream *st = stream_acquire(self, &server);
+    if (st) {
+        ezr_stream_set_flushing(st, FALSE);
+        stream_release(self);
+    }
+    return TRUE;
 }
 
 static gboolean start(GstBaseSink *sink)
@@ -485,16 +574,20 @@ static GstStructure *client_structure(const struct ezr_client_stats *c)
                              (guint64)c->connected_ms, NULL);
 }
 
-/* The stream's counters from the server thread; FALSE when not serving. */
-static gboolean query_stream(GstEzrtmpServerSink *self, struct ezr_stream_stats *st,
+/* The stream's counters from the server thread; FALSE when not serving (or while the stream is
+ * being removed: a client-removed handler then gets no server counters). */
+static gboolean query_stream(GstEzrtmpServerSink *self, struct ezr_stream_stats *out,
                              struct ezr_client_stats **clients, size_t *n)
 {
     gboolean ok = FALSE;
-    /* The state lock keeps READY->NULL from freeing the stream while we ask it. */
-    GST_STATE_LOCK(self);
-    if (self->stream)
-        ok = ezr_stream_get_stats(self->stream, st, clients, n, STATS_TIMEOUT_MS) == 0;
-    GST_STATE_UNLOCK(self);
+    struct ezr_server *server;
+    struct ezr_stream *st = stream_acquire(self, &server);
+    if (!st)
+        return FALSE;
+    /* A stopped reactor would make us wait the whole timeout for nothing. */
+    if (!ezr_server_failed(server))
+        ok = ezr_stream_get_stats(st, out, clients, n, STATS_TIMEOUT_MS) == 0;
+    stream_release(self);
     return ok;
 }
 
@@ -562,10 +655,12 @@ static GstStructure *get_client_stats(GstEzrtmpServerSink *self, guint64 id)
 /* Action signal remove-client: disconnect one player. */
 static void remove_client(GstEzrtmpServerSink *self, guint64 id)
 {
-    GST_STATE_LOCK(self);
-    if (self->stream)
-        ezr_stream_remove_client(self->stream, id);
-    GST_STATE_UNLOCK(self);
+    struct ezr_server *server;
+    struct ezr_stream *st = stream_acquire(self, &server);
+    if (st) {
+        ezr_stream_remove_client(st, id);
+        stream_release(self);
+    }
 }
 
 static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
@@ -627,10 +722,14 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_ALLOWED_CLIENTS:
         g_free(self->allowed_clients);
         self->allowed_clients = g_value_dup_string(value);
+        if (!self->allowed_clients)
+            self->allowed_clients = g_strdup(DEFAULT_ALLOWED_CLIENTS);
         break;
     case PROP_PLAY_TOKEN:
         g_free(self->play_token);
         self->play_token = g_value_dup_string(value);
+        if (!self->play_token)
+            self->play_token = g_strdup(DEFAULT_PLAY_TOKEN);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -655,7 +754,9 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         g_value_set_int(value, self->port);
         break;
     case PROP_BOUND_PORT:
+        g_mutex_lock(&self->lock);
         g_value_set_int(value, (gint)self->bound_port);
+        g_mutex_unlock(&self->lock);
         break;
     case PROP_APP:
         g_value_set_string(value, self->app);
@@ -714,6 +815,8 @@ static void finalize(GObject *object)
     g_free(self->stream_key);
     g_free(self->allowed_clients);
     g_free(self->play_token);
+    g_cond_clear(&self->idle);
+    g_mutex_clear(&self->lock);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -824,18 +927,18 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
         g_param_spec_string("allowed-clients", "Allowed clients",
                             "Addresses or CIDR ranges that may play, separated by commas "
                             "(\"127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\"); an IPv4 player on a "
-                            "dual-stack host=:: matches IPv4 ranges. NULL or empty: anyone. "
+                            "dual-stack host=:: matches IPv4 ranges. Empty: anyone. "
                             "Others get NetStream.Play.Failed and are closed",
-                            NULL, rw_ready));
+                            DEFAULT_ALLOWED_CLIENTS, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_PLAY_TOKEN,
         g_param_spec_string("play-token", "Play token",
-                            "If set, players must play STREAM-KEY?token=THIS; others get "
-                            "NetStream.Play.Failed and are closed. Write-only, so that "
-                            "property notifications (gst-launch-1.0 -v) and pipeline dumps never "
-                            "show it",
-                            NULL, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-                                      GST_PARAM_MUTABLE_READY));
+                            "If not empty, players must play STREAM-KEY?token=THIS; others get "
+                            "NetStream.Play.Failed and are closed. Empty: no token needed. "
+                            "Write-only, so that property notifications (gst-launch-1.0 -v) and "
+                            "pipeline dumps never show it",
+                            DEFAULT_PLAY_TOKEN, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+                                                    GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
@@ -855,7 +958,10 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * @client_id: the player's id (unique in the process's server for this port)
      * @address: the player's "a.b.c.d:port" or "[v6]:port"
      *
-     * A player started playing this element's stream. Emitted from the server thread.
+     * A player started playing this element's stream. Emitted from the server thread, which
+     * waits for the handler: keep it short. It may read #GstEzrtmpServerSink:stats and emit
+     * #GstEzrtmpServerSink::get-stats and #GstEzrtmpServerSink::remove-client (answered at
+     * once on that thread); it must not change the element's state.
      */
     signals[SIGNAL_CLIENT_ADDED] =
         g_signal_new("client-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
@@ -866,7 +972,10 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * @client_id: the player's id
      * @reason: why: the player closed, was too slow, broke the protocol, was removed, ...
      *
-     * A player stopped playing or was disconnected. Emitted from the server thread.
+     * A player stopped playing or was disconnected. Emitted from the server thread, with the
+     * same rules as #GstEzrtmpServerSink::client-added. When the element goes to NULL it is
+     * emitted for every player still connected; the stream is gone by then, so stats holds the
+     * element's own counters and zero server counters, and get-stats returns %NULL.
      */
     signals[SIGNAL_CLIENT_REMOVED] =
         g_signal_new("client-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
@@ -877,8 +986,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * @client_id: the player's id
      *
      * Action signal: the player's counters (bytes-sent, bytes-queued, frames-dropped,
-     * connected-ms, address), or %NULL if no such player plays this stream. Do not emit it
-     * from a client-added/removed handler (they run on the server thread it asks).
+     * connected-ms, address), or %NULL if no such player plays this stream. Any thread, any
+     * time, client-added/-removed handlers and pad probes included.
      */
     signals[SIGNAL_GET_STATS] = g_signal_new_class_handler(
         "get-stats", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
@@ -896,10 +1005,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
 
     gst_element_class_set_static_metadata(
         element_class, "RTMP server sink", "Sink/Network",
-        "Serves FLV from flvmux to RTMP players (ffplay, VLC, OBS, rtmpdump, rtmp2src) from an "
-        "embedded RTMP server. Example: gst-launch-1.0 videotestsrc is-live=true ! x264enc "
-        "tune=zerolatency ! flvmux streamable=true ! ezrtmpserversink port=1935, then "
-        "ffplay rtmp://localhost:1935/live/stream",
+        "Serves the FLV stream from flvmux to RTMP players from an embedded RTMP server",
         "ezrtmp developers");
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     element_class->change_state = change_state;
@@ -908,6 +1014,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     basesink_class->set_caps = set_caps;
     basesink_class->event = event;
     basesink_class->start = start;
+    basesink_class->unlock = unlock;
+    basesink_class->unlock_stop = unlock_stop;
     basesink_class->stop = stop;
 
     GST_DEBUG_CATEGORY_INIT(ezrtmp_debug, "ezrtmpserversink", 0, "ezrtmp RTMP server sink");
@@ -929,6 +1037,10 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->client_timeout = DEFAULT_CLIENT_TIMEOUT;
     self->send_buffer_size = DEFAULT_SEND_BUFFER_SIZE;
     self->flush_interval = DEFAULT_FLUSH_INTERVAL;
+    self->allowed_clients = g_strdup(DEFAULT_ALLOWED_CLIENTS);
+    self->play_token = g_strdup(DEFAULT_PLAY_TOKEN);
+    g_mutex_init(&self->lock);
+    g_cond_init(&self->idle);
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
 }

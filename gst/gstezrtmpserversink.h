@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define GST_TYPE_EZRTMP_SERVER_SINK (gst_ezrtmp_server_sink_get_type())
 G_DECLARE_FINAL_TYPE(GstEzrtmpServerSink, gst_ezrtmp_server_sink, GST, EZRTMP_SERVER_SINK,
                      GstBaseSink)
+GST_ELEMENT_REGISTER_DECLARE(ezrtmpserversink);
 
 struct ezr_server;
 struct ezr_stream;
@@ -37,7 +38,15 @@ struct _GstEzrtmpServerSink {
     gchar *allowed_clients;
     gchar *play_token;
 
-    /* Open from READY to NULL. */
+    /* Open from READY to NULL. lock guards these (not the state lock: client-added/-removed
+     * handlers, which run on the server thread, read stats while set_state(NULL) holds the
+     * state lock and waits for that thread). Threads other than the streaming thread use the
+     * stream outside the lock as one of its users; close_server() clears the pointers, then
+     * waits for users to drop to 0 before removing the stream. The streaming thread reads the
+     * pointers without the lock: they change only in NULL<->READY, when no data flows. */
+    GMutex lock;
+    GCond idle; /* users dropped to 0 */
+    guint users;
     struct ezr_server *server;
     struct ezr_stream *stream;
     guint bound_port;

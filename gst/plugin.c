@@ -9,8 +9,7 @@
 
 static gboolean plugin_init(GstPlugin *plugin)
 {
-    return gst_element_register(plugin, "ezrtmpserversink", GST_RANK_NONE,
-                                GST_TYPE_EZRTMP_SERVER_SINK);
+    return GST_ELEMENT_REGISTER(ezrtmpserversink, plugin);
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, ezrtmp,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -173,6 +174,19 @@ static void end_of_round(struct ezr_server *s, bool all)
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
 
+/* The reactor failed: no socket is served any more, but ops are still answered (stats, EOS,
+ * stream removal), so that the application is told at once and never waits on a dead thread. */
+static void answer_ops_until_stopped(struct ezr_server *s)
+{
+    while (!atomic_load(&s->stop)) {
+        struct pollfd pfd = {.fd = s->mailbox.wake.rfd, .events = POLLIN};
+        poll(&pfd, 1, TICK_MS);
+        ezr_wake_drain(&s->mailbox.wake);
+        ezr_mailbox_run(&s->mailbox);
+        end_of_round(s, false);
+    }
+}
+
 static void *reactor_main(void *arg)
 {
     struct ezr_server *s = arg;
@@ -186,6 +200,7 @@ static void *reactor_main(void *arg)
                            "the reactor failed (%s): no player is served any more",
                            strerror(errno));
             atomic_store(&s->failed, true);
+            answer_ops_until_stopped(s);
             break;
         }
         uint64_t now = ezr_now_ms();

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from ezrtest import PLAYER_ENV, Gst, Server, check, fail, run, wait_for
@@ -526,6 +527,129 @@ def test_paused_and_back_keeps_players():
         c.close()
         check(len(frames) == 30, "no frames after PAUSED -> PLAYING")
         s.check_no_error()
+
+
+def hang(msg):
+    """Fails when a thread is stuck in a call that never returns: exiting normally would wait
+    for it (or for the element it holds) forever."""
+    print("FAIL: " + msg, flush=True)
+    os._exit(1)
+
+
+class ArrivalWatcher(threading.Thread):
+    """A player reading in its own thread, timing when each video frame arrives (wall clock: a
+    stalled server delivers late frames with the right timestamps)."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.client = RtmpClient("127.0.0.1", port)
+        self.client.start_play("live", "stream")
+        self.arrivals = []
+        self.closed = threading.Event()
+
+    def run(self):
+        try:
+            while True:
+                m = self.client.read_message(30)
+                if m.type == 9 and not is_video_header(m):
+                    self.arrivals.append(time.monotonic())
+        except (Closed, TimeoutError, OSError):
+            pass
+        self.closed.set()
+
+    def gaps_over(self, limit_s):
+        a = list(self.arrivals)
+        return [round(y - x, 3) for x, y in zip(a, a[1:]) if y - x > limit_s]
+
+
+def test_handlers_read_stats_any_time():
+    """client-added and client-removed handlers and a pad probe on every buffer read stats and
+    emit get-stats and remove-client, as an embedding app may: (a) a player keeps receiving
+    frames without a gap over 500 ms while players come and go; (b) going to NULL with players
+    connected completes, and the client-removed handlers it runs return from their reads."""
+    s = Server(gop=30)
+    s.start()
+    lock = threading.Lock()
+    seen = {"added": [], "removed": [], "probe": 0}
+
+    def read_everything(sink, cid):
+        stats = sink.get_property("stats")
+        one = sink.emit("get-stats", cid)
+        sink.emit("remove-client", cid + 1000000)  # no such player
+        return stats, one
+
+    def on_added(sink, cid, addr):
+        stats, one = read_everything(sink, cid)
+        with lock:
+            seen["added"].append((cid, stats.get_uint("clients")[1], one is not None))
+
+    def on_removed(sink, cid, why):
+        stats, one = read_everything(sink, cid)
+        with lock:
+            seen["removed"].append((cid, stats.get_uint64("tags-parsed")[1], why))
+
+    def probe(pad, info):
+        s.sink.get_property("stats")
+        seen["probe"] += 1
+        return Gst.PadProbeReturn.OK
+
+    s.sink.connect("client-added", on_added)
+    s.sink.connect("client-removed", on_removed)
+    s.sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    s.wait_video_frames(1)
+    watcher = ArrivalWatcher(s.port)
+    watcher.start()
+    wait_for(lambda: len(watcher.arrivals) >= 10, 20, "the watching player's first frames")
+
+    # (a) Players come and go; every arrival and departure runs both kinds of reads on the
+    # server thread (each stalled every player for 1 s before they were answered at once).
+    for i in range(8):
+        c = RtmpClient("127.0.0.1", s.port)
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+        c.close()
+    wait_for(lambda: len(seen["removed"]) == 8, 10, "client-removed of the 8 passing players")
+    first = len(watcher.arrivals)
+    wait_for(lambda: len(watcher.arrivals) >= first + 15, 10, "frames after the churn")
+    gaps = watcher.gaps_over(0.5)
+    check(not gaps, "the watching player waited over 500 ms for frames: %r" % gaps)
+    with lock:
+        added = list(seen["added"])
+    check(len(added) == 9 and all(n >= 1 and one for _, n, one in added),
+          "client-added handlers read: %r" % added)
+    check(seen["probe"] > 0, "the pad probe never ran")
+
+    # (b) To NULL with three players connected, in a thread: a hang fails instead of stopping.
+    stay = [RtmpClient("127.0.0.1", s.port) for _ in range(2)]
+    for c in stay:
+        c.start_play("live", "stream")
+        c.read_until(is_keyframe)
+    wait_for(lambda: len(seen["added"]) == 11, 10, "client-added of the 2 staying players")
+    result = []
+    t = threading.Thread(target=lambda: result.append(s.pipeline.set_state(Gst.State.NULL)),
+                         daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        hang("set_state(NULL) did not return within 10 s while client-removed handlers and the "
+             "pad probe read stats")
+    took = time.monotonic() - t0
+    check(result == [Gst.StateChangeReturn.SUCCESS], "set_state(NULL): %r" % result)
+    check(took < 5, "set_state(NULL) took %.1f s" % took)
+    with lock:
+        added, removed = list(seen["added"]), list(seen["removed"])
+    # Every player was removed, the three still connected during the state change; their
+    # handlers' reads returned the element's own counters.
+    check(sorted(cid for cid, _, _ in removed) == sorted(cid for cid, _, _ in added),
+          "added %r, removed %r" % (added, removed))
+    check(all(tags > 0 for _, tags, _ in removed[8:]),
+          "stats read during NULL: %r" % removed[8:])
+    check(watcher.closed.wait(10), "the watching player was not closed")
+    for c in stay:
+        expect_closed(c)
+        c.close()
+    watcher.client.close()
 
 
 def test_new_sequence_header_reaches_players():

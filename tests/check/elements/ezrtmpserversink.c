@@ -1,6 +1,7 @@
-/* GstHarness tests of ezrtmpserversink: FLV in any buffer layout, streamheader from caps, keyframe
- * detection, EOS, the listening socket's lifecycle and a busy port. The element listens on an
- * ephemeral port (port=0) in every test. */
+/* GstHarness tests of ezrtmpserversink: registration, FLV in any buffer layout, streamheader from
+ * caps, keyframe detection, EOS, the listening socket's lifecycle, a busy port, and state changes
+ * that must not wait for players or for handlers. The element listens on an ephemeral port
+ * (port=0) in every test. */
 #include <arpa/inet.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -9,9 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ezr_amf0.h"
-#include "ezr_chunk.h"
 #include "flv_fixture.h"
+#include "rtmp_test_player.h"
 
 /* header, metadata, AVC and AAC headers, keyframe, audio, 2 inter frames: 8 tags after the
  * file header, of which 1 keyframe and 2 sequence headers. */
@@ -281,57 +281,6 @@ GST_START_TEST(test_multitrack_refused_with_one_warning)
 }
 GST_END_TEST;
 
-/* A player that gets as far as play: handshake, connect, createStream, play. Returns the socket
- * once the server answered the play, or -1. */
-static int play(guint16 port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(fd);
-        return -1;
-    }
-    struct ezr_buf out, body;
-    ezr_buf_init(&out);
-    ezr_buf_init(&body);
-    guint8 c0c1[1537] = {3};
-    ezr_buf_append(&out, c0c1, sizeof c0c1);
-    ezr_buf_append(&out, c0c1 + 1, 1536); /* C2: the server does not check it */
-    const char *cmds[3] = {"connect", "createStream", "play"};
-    for (int i = 0; i < 3; i++) {
-        ezr_buf_reset(&body);
-        ezr_amf0_put_cstring(&body, cmds[i]);
-        ezr_amf0_put_number(&body, i + 1);
-        if (i == 0) {
-            ezr_amf0_put_object_begin(&body);
-            ezr_amf0_put_key(&body, "app");
-            ezr_amf0_put_cstring(&body, "live");
-            ezr_amf0_put_object_end(&body);
-        } else {
-            ezr_amf0_put_null(&body);
-        }
-        if (i == 2)
-            ezr_amf0_put_cstring(&body, "stream");
-        ezr_chunk_write(&out, 3, 0, 20, i == 2 ? 1 : 0, body.data, body.len, 128);
-    }
-    gboolean ok = write(fd, out.data, out.len) == (ssize_t)out.len;
-    ezr_buf_free(&out);
-    ezr_buf_free(&body);
-    /* Read until the server has sent well past the handshake (the play replies). */
-    guint8 buf[8192];
-    size_t got = 0;
-    while (ok && got < 3073 + 400) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        ok = n > 0;
-        got += ok ? (size_t)n : 0;
-    }
-    if (!ok) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 GST_START_TEST(test_null_with_a_hundred_players_frees_everything)
 {
@@ -349,14 +298,8 @@ GST_START_TEST(test_null_with_a_hundred_players_frees_everything)
     }
     fail_unless_equals_uint64(stat(h->element, "clients-total"), 100);
     gst_harness_teardown(h); /* to NULL with the 100 still connected */
-    for (int i = 0; i < 100; i++) {
-        guint8 b[65536];
-        ssize_t n;
-        while ((n = read(fds[i], b, sizeof b)) > 0)
-            ;
-        fail_unless_equals_int(n, 0); /* the server closed it */
-        close(fds[i]);
-    }
+    for (int i = 0; i < 100; i++)
+        expect_closed_by_server(fds[i]);
 }
 GST_END_TEST;
 
@@ -418,11 +361,285 @@ GST_START_TEST(test_busy_port_is_a_resource_error)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_element_registered_by_the_plugin)
+{
+    GstElementFactory *f = gst_element_factory_find("ezrtmpserversink");
+    fail_unless(f != NULL, "no factory ezrtmpserversink");
+    fail_unless_equals_string(gst_plugin_feature_get_plugin_name(GST_PLUGIN_FEATURE(f)), "ezrtmp");
+    fail_unless_equals_int(gst_plugin_feature_get_rank(GST_PLUGIN_FEATURE(f)), GST_RANK_NONE);
+    fail_unless_equals_string(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS),
+                              "Sink/Network");
+    /* Creating it loads the plugin, whose plugin_init registers the element. */
+    GstElement *e = gst_element_factory_create(f, NULL);
+    fail_unless(e != NULL);
+    fail_unless_equals_string(G_OBJECT_TYPE_NAME(e), "GstEzrtmpServerSink");
+    fail_unless(gst_element_get_factory(e) == f);
+    gst_object_unref(e);
+    gst_object_unref(f);
+}
+GST_END_TEST;
+
+/* Set once by another thread; waited for with a deadline. */
+struct flag {
+    GMutex lock;
+    GCond cond;
+    gboolean set;
+};
+
+static void flag_init(struct flag *f)
+{
+    g_mutex_init(&f->lock);
+    g_cond_init(&f->cond);
+    f->set = FALSE;
+}
+
+static void flag_clear(struct flag *f)
+{
+    g_cond_clear(&f->cond);
+    g_mutex_clear(&f->lock);
+}
+
+static void flag_raise(struct flag *f)
+{
+    g_mutex_lock(&f->lock);
+    f->set = TRUE;
+    g_cond_broadcast(&f->cond);
+    g_mutex_unlock(&f->lock);
+}
+
+/* TRUE if the flag is up by end_us (g_get_monotonic_time() clock); 0 = do not wait. */
+static gboolean flag_wait_until(struct flag *f, gint64 end_us)
+{
+    g_mutex_lock(&f->lock);
+    while (!f->set && end_us && g_cond_wait_until(&f->cond, &f->lock, end_us))
+        ;
+    gboolean set = f->set;
+    g_mutex_unlock(&f->lock);
+    return set;
+}
+
+/* Polls the element's stats until field reaches at least min, for at most 5 s. */
+static void wait_stat_at_least(GstElement *e, const gchar *field, guint64 min)
+{
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (stat(e, field) < min && g_get_monotonic_time() < end)
+        g_usleep(5000);
+    fail_unless(stat(e, field) >= min, "%s stayed below %" G_GUINT64_FORMAT, field, min);
+}
+
+/* Bytes queued for the first player in the stats' client-list, 0 if none. */
+static guint64 first_player_queued(GstElement *e)
+{
+    GstStructure *s = NULL;
+    guint64 queued = 0;
+    g_object_get(e, "stats", &s, NULL);
+    const GValue *list = gst_structure_get_value(s, "client-list");
+    if (list && gst_value_array_get_size(list) > 0)
+        gst_structure_get_uint64(gst_value_get_structure(gst_value_array_get_value(list, 0)),
+                                 "bytes-queued", &queued);
+    gst_structure_free(s);
+    return queued;
+}
+
+/* A 64 KiB AVC keyframe tag at ts. */
+static void push_big_keyframe(GstHarness *h, guint32 ts)
+{
+    enum { BODY = 64 * 1024 };
+    static guint8 body[BODY], tag[BODY + 15];
+    memcpy(body, flv_avc_key, sizeof flv_avc_key);
+    guint32 nal = BODY - 9;
+    body[5] = (guint8)(nal >> 24);
+    body[6] = (guint8)(nal >> 16);
+    body[7] = (guint8)(nal >> 8);
+    body[8] = (guint8)nal;
+    push_bytes(h, tag, flv_put_tag(tag, 9, ts, body, BODY), 0);
+}
+
+struct eos_push {
+    GstHarness *h;
+    struct flag done;
+};
+
+static gpointer push_eos(gpointer data)
+{
+    struct eos_push *p = data;
+    gst_harness_push_event(p->h, gst_event_new_eos());
+    flag_raise(&p->done);
+    return NULL;
+}
+
+/* Far below EOS_DRAIN_TIMEOUT_MS (2 s): going to NULL must not wait for the drain. */
+#define PROMPT_US (500 * 1000)
+#define DRAIN_MIN_QUEUED (256 * 1024)
+
+GST_START_TEST(test_null_during_eos_drain_does_not_wait_for_players)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    /* Small socket buffers and no client timeout: a player that reads nothing keeps its
+     * queue, so the drain at EOS would wait its whole 2 s. */
+    g_object_set(e, "port", 0, "sync", FALSE, "send-buffer-size", 4096, "client-timeout", 0,
+                 NULL);
+    GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    guint8 flv[1024];
+    push_bytes(h, flv, make_flv(flv), 0);
+    gint port = 0;
+    g_object_get(e, "bound-port", &port, NULL);
+    int fd = play_rcvbuf((guint16)port, 4096);
+    fail_unless(fd >= 0, "the player could not play");
+    wait_stat_at_least(e, "clients-total", 1);
+    for (guint32 i = 0; i < 8; i++)
+        push_big_keyframe(h, 100 + 33 * i);
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (first_player_queued(e) < DRAIN_MIN_QUEUED && g_get_monotonic_time() < end)
+        g_usleep(5000);
+    fail_unless(first_player_queued(e) >= DRAIN_MIN_QUEUED, "only %" G_GUINT64_FORMAT
+                " bytes queued for the player", first_player_queued(e));
+
+    struct eos_push p = {.h = h};
+    flag_init(&p.done);
+    GThread *t = g_thread_new("eos", push_eos, &p);
+    /* The server has the EOS once it emptied the cache; the sink then waits for the drain. */
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (cached_frames(e) != 0 && g_get_monotonic_time() < end)
+        g_usleep(5000);
+    fail_unless_equals_uint64(cached_frames(e), 0);
+    fail_if(flag_wait_until(&p.done, 0), "EOS returned at once: the drain did not wait");
+
+    gint64 t0 = g_get_monotonic_time();
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    gint64 took = g_get_monotonic_time() - t0;
+    fail_unless(took < PROMPT_US, "going to NULL took %" G_GINT64_FORMAT " us", took);
+    fail_unless(flag_wait_until(&p.done, t0 + PROMPT_US), "the EOS push is still waiting");
+    g_thread_join(t);
+    flag_clear(&p.done);
+    gst_harness_teardown(h);
+    gst_object_unref(e);
+    expect_closed_by_server(fd);
+}
+GST_END_TEST;
+
+/* What a client handler saw, on the server thread. */
+struct handler_seen {
+    gint calls;
+    guint64 tags;
+    guint clients;
+    gboolean got_player_stats;
+    gint64 longest_us; /* the longest handler */
+};
+
+static void read_stats_in_handler(GstElement *e, guint64 id, struct handler_seen *seen)
+{
+    gint64 t0 = g_get_monotonic_time();
+    GstStructure *s = NULL;
+    g_object_get(e, "stats", &s, NULL);
+    gst_structure_get_uint64(s, "tags-parsed", &seen->tags);
+    gst_structure_get_uint(s, "clients", &seen->clients);
+    gst_structure_free(s);
+    GstStructure *one = NULL;
+    g_signal_emit_by_name(e, "get-stats", id, &one);
+    seen->got_player_stats = one != NULL;
+    if (one)
+        gst_structure_free(one);
+    g_signal_emit_by_name(e, "remove-client", id + 1000); /* no such player: nothing happens */
+    seen->longest_us = MAX(seen->longest_us, g_get_monotonic_time() - t0);
+    g_atomic_int_inc(&seen->calls);
+}
+
+static void on_added(GstElement *e, guint64 id, const gchar *addr, gpointer data)
+{
+    read_stats_in_handler(e, id, data);
+}
+
+static void on_removed(GstElement *e, guint64 id, const gchar *reason, gpointer data)
+{
+    read_stats_in_handler(e, id, data);
+}
+
+GST_START_TEST(test_client_added_handler_reads_stats_at_once)
+{
+    guint8 flv[1024];
+    struct handler_seen seen = {0};
+    GstHarness *h = new_harness();
+    g_signal_connect(h->element, "client-added", G_CALLBACK(on_added), &seen);
+    push_bytes(h, flv, make_flv(flv), 0);
+    gint port = 0;
+    g_object_get(h->element, "bound-port", &port, NULL);
+    int fd = play((guint16)port);
+    fail_unless(fd >= 0, "the player could not play");
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (g_atomic_int_get(&seen.calls) == 0 && g_get_monotonic_time() < end)
+        g_usleep(5000);
+    fail_unless_equals_int(g_atomic_int_get(&seen.calls), 1);
+    /* On the server thread the queries are answered at once, not after their 1 s timeout. */
+    fail_unless(seen.longest_us < PROMPT_US, "the handler took %" G_GINT64_FORMAT " us",
+                seen.longest_us);
+    fail_unless_equals_uint64(seen.tags, 7);
+    fail_unless_equals_int(seen.clients, 1);
+    fail_unless(seen.got_player_stats, "get-stats of the new player returned NULL");
+    gst_harness_teardown(h);
+    expect_closed_by_server(fd);
+}
+GST_END_TEST;
+
+struct null_in_thread {
+    GstElement *e;
+    GstStateChangeReturn ret;
+    struct flag done;
+};
+
+static gpointer set_null(gpointer data)
+{
+    struct null_in_thread *n = data;
+    n->ret = gst_element_set_state(n->e, GST_STATE_NULL);
+    flag_raise(&n->done);
+    return NULL;
+}
+
+GST_START_TEST(test_client_removed_handler_reads_stats_while_going_to_null)
+{
+    guint8 flv[1024];
+    struct handler_seen seen = {0};
+    GstHarness *h = new_harness();
+    g_signal_connect(h->element, "client-removed", G_CALLBACK(on_removed), &seen);
+    push_bytes(h, flv, make_flv(flv), 0);
+    gint port = 0;
+    g_object_get(h->element, "bound-port", &port, NULL);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = play((guint16)port);
+        fail_unless(fds[i] >= 0, "player %d could not play", i);
+    }
+    wait_stat_at_least(h->element, "clients-total", 3);
+    /* In a thread, so that a hang fails the test instead of stopping it. */
+    struct null_in_thread n = {.e = h->element};
+    flag_init(&n.done);
+    GThread *t = g_thread_new("to-null", set_null, &n);
+    fail_unless(flag_wait_until(&n.done, g_get_monotonic_time() + 5 * G_USEC_PER_SEC),
+                "set_state(NULL) hangs while client-removed handlers read stats");
+    g_thread_join(t);
+    flag_clear(&n.done);
+    fail_unless_equals_int(n.ret, GST_STATE_CHANGE_SUCCESS);
+    /* Each player's removal was signalled during the state change, and each handler's reads
+     * returned: the element's own counters, no server counters (the stream is gone). */
+    fail_unless_equals_int(g_atomic_int_get(&seen.calls), 3);
+    fail_unless(seen.longest_us < PROMPT_US, "a handler took %" G_GINT64_FORMAT " us",
+                seen.longest_us);
+    fail_unless_equals_uint64(seen.tags, 7);
+    fail_unless_equals_int(seen.clients, 0);
+    fail_if(seen.got_player_stats, "get-stats answered for a stream being removed");
+    gst_harness_teardown(h);
+    for (int i = 0; i < 3; i++)
+        expect_closed_by_server(fds[i]);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink");
     TCase *tc = tcase_create("general");
     suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_element_registered_by_the_plugin);
     tcase_add_test(tc, test_flv_split_across_buffers);
     tcase_add_test(tc, test_several_tags_in_one_buffer);
     tcase_add_test(tc, test_streamheader_in_caps_is_parsed_once);
@@ -435,6 +652,9 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
+    tcase_add_test(tc, test_null_during_eos_drain_does_not_wait_for_players);
+    tcase_add_test(tc, test_client_added_handler_reads_stats_at_once);
+    tcase_add_test(tc, test_client_removed_handler_reads_stats_while_going_to_null);
     return s;
 }
 
