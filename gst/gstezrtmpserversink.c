@@ -66,6 +66,7 @@ enum {
     PROP_QUEUE_WARNING_BYTES,
     PROP_QUEUE_HIGH_BYTES,
     PROP_QUEUE_MAX_BYTES,
+    PROP_QUEUE_MAX_AGE,
     PROP_HANDSHAKE_TIMEOUT,
     PROP_CLIENT_TIMEOUT,
     PROP_SEND_BUFFER_SIZE,
@@ -94,6 +95,7 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_QUEUE_WARNING_BYTES EZR_DEFAULT_QUEUE_WARNING_BYTES
 #define DEFAULT_QUEUE_HIGH_BYTES EZR_DEFAULT_QUEUE_HIGH_BYTES
 #define DEFAULT_QUEUE_MAX_BYTES EZR_DEFAULT_QUEUE_MAX_BYTES
+#define DEFAULT_QUEUE_MAX_AGE 0 /* by stream kind: 10 s, 5 s audio-only */
 #define DEFAULT_HANDSHAKE_TIMEOUT EZR_DEFAULT_HANDSHAKE_TIMEOUT_S
 #define DEFAULT_CLIENT_TIMEOUT EZR_DEFAULT_CLIENT_TIMEOUT_S
 #define DEFAULT_SEND_BUFFER_SIZE 0
@@ -161,6 +163,7 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     cfg.queue_warning_bytes = self->queue_warning_bytes;
     cfg.queue_high_bytes = self->queue_high_bytes;
     cfg.queue_max_bytes = self->queue_max_bytes;
+    cfg.queue_max_age_ms = self->queue_max_age;
     cfg.handshake_timeout_ms = self->handshake_timeout * 1000u;
     cfg.client_timeout_ms = self->client_timeout * 1000u;
     cfg.send_buffer_bytes = self->send_buffer_size;
@@ -294,6 +297,18 @@ static GstStateChangeReturn change_state(GstElement *element, GstStateChange tra
     if (transition == GST_STATE_CHANGE_NULL_TO_READY && !open_server(self))
         return GST_STATE_CHANGE_FAILURE;
     GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
+    if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+        /* The pipeline stopped: its stream ended for the players (StreamEOF, UnpublishNotify,
+         * the cache emptied), who stay connected; the next PLAYING starts a fresh stream that
+         * they get from its headers and first keyframe. Without waiting for a drain. */
+        struct ezr_server *server;
+        struct ezr_stream *st = stream_acquire(self, &server);
+        if (st) {
+            if (!ezr_server_failed(server))
+                ezr_stream_eos(st, 0);
+            stream_release(self);
+        }
+    }
     if (transition == GST_STATE_CHANGE_READY_TO_NULL)
         close_server(self);
     return ret;
@@ -707,6 +722,9 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_QUEUE_MAX_BYTES:
         self->queue_max_bytes = g_value_get_uint(value);
         break;
+    case PROP_QUEUE_MAX_AGE:
+        self->queue_max_age = g_value_get_uint(value);
+        break;
     case PROP_HANDSHAKE_TIMEOUT:
         self->handshake_timeout = g_value_get_uint(value);
         break;
@@ -781,6 +799,9 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         break;
     case PROP_QUEUE_MAX_BYTES:
         g_value_set_uint(value, self->queue_max_bytes);
+        break;
+    case PROP_QUEUE_MAX_AGE:
+        g_value_set_uint(value, self->queue_max_age);
         break;
     case PROP_HANDSHAKE_TIMEOUT:
         g_value_set_uint(value, self->handshake_timeout);
@@ -895,6 +916,14 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                           "Bytes queued for a player at which it is disconnected; must be above "
                           "queue-high-bytes",
                           3, G_MAXUINT32, DEFAULT_QUEUE_MAX_BYTES, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_QUEUE_MAX_AGE,
+        g_param_spec_uint("queue-max-age", "Queue maximum age",
+                          "Milliseconds a player's oldest queued data may wait before it gets "
+                          "only keyframes, headers and metadata until it catches up (its lag "
+                          "bounded in time, not only in bytes); 0 = 10000, or 5000 on an "
+                          "audio-only stream",
+                          0, 600000, DEFAULT_QUEUE_MAX_AGE, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_HANDSHAKE_TIMEOUT,
         g_param_spec_uint("handshake-timeout", "Handshake timeout",
@@ -1033,6 +1062,7 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->queue_warning_bytes = DEFAULT_QUEUE_WARNING_BYTES;
     self->queue_high_bytes = DEFAULT_QUEUE_HIGH_BYTES;
     self->queue_max_bytes = DEFAULT_QUEUE_MAX_BYTES;
+    self->queue_max_age = DEFAULT_QUEUE_MAX_AGE;
     self->handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
     self->client_timeout = DEFAULT_CLIENT_TIMEOUT;
     self->send_buffer_size = DEFAULT_SEND_BUFFER_SIZE;

@@ -31,6 +31,7 @@ struct _GstEzrtmpServerSink {
     guint queue_warning_bytes;
     guint queue_high_bytes;
     guint queue_max_bytes;
+    guint queue_max_age; /* ms, 0 = by stream kind */
     guint handshake_timeout;
     guint client_timeout;
     guint send_buffer_size;

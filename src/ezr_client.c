@@ -104,6 +104,12 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
     const struct ezr_queue_limits *limits = c->stream ? ezr_stream_limits(c->stream)
                                                       : &c->srv->qlimits;
     uint64_t now = ezr_now_ms();
+    size_t shed = ezr_queue_shed(&c->q, limits, now);
+    if (shed) {
+        c->frames_dropped += shed;
+        if (c->stream)
+            ezr_stream_count_drop(c->stream, EZR_QUEUE_HIGH, shed);
+    }
     enum ezr_queue_level level = ezr_queue_level_at(&c->q, limits, now);
     const uint8_t *bytes;
     size_t len;
@@ -115,7 +121,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;
         if (c->stream && level < EZR_QUEUE_CRITICAL)
-            ezr_stream_count_drop(c->stream, level);
+            ezr_stream_count_drop(c->stream, level, 1);
         break;
     case EZR_QUEUE_OVERFLOW:
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SLOW,

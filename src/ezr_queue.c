@@ -81,12 +81,52 @@ enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr
     return EZR_QUEUE_NORMAL;
 }
 
+uint64_t ezr_queue_age(const struct ezr_queue *q, uint64_t now_ms)
+{
+    if (!q->count || now_ms < item_at(q, 0)->queued_ms)
+        return 0;
+    return now_ms - item_at(q, 0)->queued_ms;
+}
+
+static bool droppable(const struct ezr_queue_item *it)
+{
+    const struct ezr_frame *f = it->frame;
+    if (!f || (f->flags & EZR_FRAME_HEADER) || f->kind == EZR_FRAME_SCRIPT)
+        return false;
+    return f->kind == EZR_FRAME_AUDIO || !(f->flags & EZR_FRAME_KEY);
+}
+
+size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uint64_t now_ms)
+{
+    if (!l->max_age_ms || ezr_queue_age(q, now_ms) < l->max_age_ms)
+        return 0;
+    /* Compacts the ring in place; the head item stays if it is partly written. */
+    size_t first = q->offset ? 1 : 0, kept = first, dropped = 0;
+    for (size_t i = first; i < q->count; i++) {
+        struct ezr_queue_item it = *item_at(q, i);
+        if (droppable(&it)) {
+            q->bytes -= it.len;
+            if (it.uncounted)
+                q->uncounted_bytes -= it.len;
+            if (ezr_frame_is_video(it.frame))
+                q->need_keyframe = true;
+            release(&it);
+            dropped++;
+            continue;
+        }
+        *item_at(q, kept++) = it;
+    }
+    q->count = kept;
+    q->dropped[EZR_QUEUE_HIGH] += dropped;
+    return dropped;
+}
+
 enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct ezr_queue_limits *l,
                                         uint64_t now_ms)
 {
     enum ezr_queue_level level = ezr_queue_level(q, l);
     if (level < EZR_QUEUE_HIGH && l->max_age_ms && q->count &&
-        now_ms >= item_at(q, 0)->queued_ms + l->max_age_ms)
+        ezr_queue_age(q, now_ms) >= l->max_age_ms)
         level = EZR_QUEUE_HIGH;
     return level;
 }

@@ -15,7 +15,8 @@
  * Live bytes leave out what is not lag: a new player's join burst (the cached GOPs, offered with
  * EZR_OFFER_BURST and always queued whole) and any single frame of warning_bytes or more (a 5 MB
  * keyframe still reaches a player that reads). Lag is bounded in time as well: when the oldest
- * queued item has waited max_age_ms, the player is treated as at the high tier (only keyframes,
+ * queued item has waited max_age_ms, what is queued and droppable goes (ezr_queue_shed: audio
+ * and inter video not yet begun) and the player is treated as at the high tier (only keyframes,
  * headers and metadata) until it catches up. Replies count as live bytes like media.
  * Not thread-safe: one queue belongs to one client on the reactor thread. */
 #ifndef EZR_QUEUE_H
@@ -97,6 +98,12 @@ static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q,
 {
     return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0);
 }
+/* When the oldest item has waited max_age_ms: drops the queued audio and inter video not yet
+ * begun (keyframes, headers, metadata and replies stay) and makes video resume at a keyframe,
+ * so the player skips ahead instead of falling further behind. Returns the frames dropped. */
+size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uint64_t now_ms);
+/* How long the oldest item has waited at time now; 0 when empty. */
+uint64_t ezr_queue_age(const struct ezr_queue *q, uint64_t now_ms);
 /* Queues a copy of bytes at time now (protocol replies are never dropped; the caller bounds them
  * by not reading input while owned_bytes is high). Returns 0 or EZR_ENOMEM. */
 int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, uint64_t now_ms);

@@ -151,6 +151,7 @@ struct ezr_client_stats {
     uint64_t bytes_queued;
     uint64_t frames_dropped; /* by backpressure and the keyframe rule */
     uint64_t connected_ms;   /* how long it has been connected */
+    uint64_t lag_ms;         /* how long its oldest queued data has waited (0: all written) */
 };
 
 struct ezr_stream_stats {

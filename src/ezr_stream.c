@@ -159,9 +159,9 @@ void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason co
     st->stats.disconnects[code]++;
 }
 
-void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level)
+void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level, uint64_t n)
 {
-    st->stats.frames_dropped[level]++;
+    st->stats.frames_dropped[level] += n;
 }
 
 void ezr_stream_count_sent(struct ezr_stream *st, uint64_t bytes)
@@ -261,9 +261,11 @@ static void run_eos(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
     struct ezr_stream *st = o->st;
+    /* Ended already (EOS, then the pipeline stopped): the players were told. */
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-        c->proto->stream_ended(c, true);
+        if (!st->ended)
+            c->proto->stream_ended(c, true);
     }
     ezr_gop_clear(&st->gop);
     st->ended = true;
@@ -388,6 +390,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
             list[n].bytes_queued = c->q.bytes;
             list[n].frames_dropped = c->frames_dropped;
             list[n].connected_ms = now - c->accepted_ms;
+            list[n].lag_ms = ezr_queue_age(&c->q, now);
             n++;
         }
     }

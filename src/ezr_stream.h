@@ -69,7 +69,7 @@ bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now);
 
 /* Counters. */
 void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason code);
-void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level);
+void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level, uint64_t n);
 void ezr_stream_count_sent(struct ezr_stream *st, uint64_t bytes);
 
 #endif

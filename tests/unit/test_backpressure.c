@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_server.h"
 #include "test_player.h"
@@ -323,6 +324,63 @@ EZR_TEST(test_player_reading_nothing_is_closed_after_client_timeout)
     EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
 }
 
+/* An audio-only stream of ~44 KB/s and a player that takes ~11 KB/s: far below every byte tier
+ * for minutes, so only the age limit (5 s on an audio-only stream, by default) bounds its lag.
+ * Once its oldest queued frame has waited that long, new audio is dropped until it catches up,
+ * so its backlog stays near 5 s of what it reads (~55 KB) instead of growing by ~33 KB/s. */
+EZR_TEST(test_audio_only_slow_reader_lag_bounded_by_age)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.send_buffer_bytes = TINY;
+    cfg.flush_interval_ms = 0;
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    struct player p;
+    uint32_t ts = 0;
+    push(st, SOUND, ts);
+    EZR_CHECK_EQ(player_open(&p, ezr_server_port(s), "live", "stream", TINY), 0);
+    EZR_CHECK_EQ(next_media(&p, mono_ms() + DEADLINE_MS), 0);
+    /* 9 s of the stream at its own pace: a frame every 23 ms, 256 bytes read after each. */
+    uint8_t sink[256];
+    uint64_t start = mono_ms(), max_lag = 0;
+    struct ezr_stream_stats stats;
+    size_t players = 0;
+    for (uint64_t tick = start + 23, k = 0; tick < start + 9000; tick += 23, k++) {
+        ts += 23;
+        push(st, SOUND, ts);
+        struct pollfd pfd = {p.fd, POLLIN, 0};
+        if (poll(&pfd, 1, 0) == 1 && read(p.fd, sink, sizeof sink) <= 0)
+            break;
+        if (k % 20 == 0) { /* its lag as the reactor sees it, about twice a second */
+            struct ezr_client_stats *list = NULL;
+            players = 0;
+            EZR_CHECK_EQ(ezr_stream_get_stats(st, &stats, &list, &players, DEADLINE_MS), 0);
+            if (players == 1 && list[0].lag_ms > max_lag)
+                max_lag = list[0].lag_ms;
+            free(list);
+        }
+        /* The source's own pace, as a live encoder produces it. */
+        uint64_t now = mono_ms();
+        if (now < tick)
+            poll(NULL, 0, (int)(tick - now));
+    }
+    EZR_CHECK_EQ(players, 1); /* still playing: never cut */
+    /* Without the limit its oldest frame would have waited ~6.7 s by the end (it takes a quarter
+     * of what comes); with it, never much more than the limit, which it does reach. */
+    printf("# largest lag %llu ms, %llu frames dropped by age\n", (unsigned long long)max_lag,
+           (unsigned long long)stats.frames_dropped[2]);
+    EZR_CHECK(max_lag >= EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS - 1000);
+    EZR_CHECK(max_lag <= EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS + 500);
+    EZR_CHECK(stats.frames_dropped[2] > 0);   /* by age: treated as the high tier */
+    EZR_CHECK_EQ(stats.frames_dropped[1], 0); /* never near a byte tier */
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
+    player_close(&p);
+    ezr_server_free(s);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_warning_and_high_levels_then_keyframe_rule),
               EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame),
-              EZR_CASE(test_player_reading_nothing_is_closed_after_client_timeout))
+              EZR_CASE(test_player_reading_nothing_is_closed_after_client_timeout),
+              EZR_CASE(test_audio_only_slow_reader_lag_bounded_by_age))
