@@ -586,7 +586,8 @@ static GstStructure *client_structure(const struct ezr_client_stats *c)
                              (guint64)c->bytes_sent, "bytes-queued", G_TYPE_UINT64,
                              (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64,
                              (guint64)c->frames_dropped, "connected-ms", G_TYPE_UINT64,
-                             (guint64)c->connected_ms, NULL);
+                             (guint64)c->connected_ms, "lag-ms", G_TYPE_UINT64,
+                             (guint64)c->lag_ms, NULL);
 }
 
 /* The stream's counters from the server thread; FALSE when not serving (or while the stream is
