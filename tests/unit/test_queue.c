@@ -10,7 +10,7 @@ static const struct ezr_queue_limits lim = {1000, 2000, 4000, 0};
 
 static struct ezr_frame *mk(enum ezr_frame_kind kind, uint32_t flags, size_t payload)
 {
-    static uint8_t body[4096];
+    static uint8_t body[8192];
     return ezr_frame_new((uint8_t)kind, flags, 0, body, payload, 4096);
 }
 
