@@ -36,6 +36,9 @@ struct _GstEzrtmpServerSink {
     guint flush_interval; /* ms */
     gchar *allowed_clients;
     gchar *play_token;
+    gboolean http;          /* HTTP-FLV and WebSocket-FLV on the port */
+    gchar *http_cors_origin;
+    gboolean metrics;       /* GET /metrics */
 
     /* Open from READY to NULL. */
     struct ezr_server *server;
