@@ -488,6 +488,39 @@ EZR_TEST(test_websocket_player_gets_flv_as_binary_messages_and_answers_close)
     EZR_CHECK(eof);
 }
 
+EZR_TEST(test_end_of_stream_ends_the_http_flv_body)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_http(true, false, 0, &st);
+    EZR_CHECK(s != NULL);
+    push_video(st, EZR_FRAME_KEY, 0, 1);
+    memset(&hr, 0, sizeof hr);
+    hr.fd = dial(ezr_server_port(s), 0);
+    static const char req[] = "GET /live/stream.flv HTTP/1.1\r\nHost: h\r\n\r\n";
+    ssize_t w = write(hr.fd, req, strlen(req));
+    uint64_t deadline = mono_ms() + DEADLINE_MS;
+    size_t head = read_head(&hr, deadline);
+    bool got_header = need(&hr, 13, deadline);
+    take(&hr, got_header ? 13 : 0);
+    uint8_t type = 0, mark = 0;
+    int trc = next_tag(&hr, &type, &mark, deadline);
+    /* EOS waits for the body to be written, then the server ends it. */
+    int erc = ezr_stream_eos(st, 2000);
+    bool eof = !need(&hr, hr.len + 1, deadline);
+    struct ezr_stream_stats stats;
+    int src = ezr_stream_get_stats(st, &stats, NULL, NULL, 1000);
+    close(hr.fd);
+    ezr_server_free(s);
+    EZR_CHECK(w == (ssize_t)strlen(req) && head > 0 && got_header);
+    EZR_CHECK_EQ(trc, 0);
+    EZR_CHECK_EQ(mark, 1);
+    EZR_CHECK_EQ(erc, 0);
+    EZR_CHECK(eof);
+    EZR_CHECK_EQ(src, 0);
+    EZR_CHECK_EQ(stats.clients, 0);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SERVER], 1);
+}
+
 EZR_TEST(test_http_off_makes_the_port_rtmp_only)
 {
     struct ezr_stream *st;
@@ -545,5 +578,6 @@ EZR_TEST_MAIN(EZR_CASE(test_request_split_byte_by_byte_parses_when_complete),
               EZR_CASE(test_slowloris_request_closed_by_handshake_timeout),
               EZR_CASE(test_http_flv_and_rtmp_players_on_one_port_both_receive_frames),
               EZR_CASE(test_websocket_player_gets_flv_as_binary_messages_and_answers_close),
+              EZR_CASE(test_end_of_stream_ends_the_http_flv_body),
               EZR_CASE(test_http_off_makes_the_port_rtmp_only),
               EZR_CASE(test_metrics_answer_prometheus_text))
