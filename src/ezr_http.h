@@ -37,9 +37,9 @@ struct ezr_http_request {
 };
 
 struct ezr_http_parser {
-    size_t scanned; /* bytes already searched for the end of the head */
-    int error;      /* 0, or the sticky EZR_E* */
-    int status;     /* with error: the status to answer (400, 414, 431, 505) */
+    size_t scanned;     /* bytes already searched for the end of the head */
+    int error;          /* 0, or the sticky EZR_E* */
+    int status;         /* with error: the status to answer (400, 414, 431, 505) */
     const char *reason; /* with error: static text for the log */
 };
 

@@ -10,7 +10,8 @@
 #include "ezr_server_priv.h"
 #include "ezr_stream.h"
 
-static void printf_buf(struct ezr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void printf_buf(struct ezr_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void printf_buf(struct ezr_buf *b, const char *fmt, ...)
 {
@@ -71,12 +72,18 @@ enum stream_counter {
 static uint64_t counter(const struct ezr_stream *st, enum stream_counter which)
 {
     switch (which) {
-    case SC_CLIENTS_PEAK: return st->stats.clients_peak;
-    case SC_CLIENTS_TOTAL: return st->stats.clients_total;
-    case SC_BYTES_SENT: return st->stats.bytes_sent;
-    case SC_FRAMES_IN: return st->stats.frames_in;
-    case SC_GOP_FRAMES: return st->gop.count;
-    case SC_GOP_BYTES: return st->gop.bytes;
+    case SC_CLIENTS_PEAK:
+        return st->stats.clients_peak;
+    case SC_CLIENTS_TOTAL:
+        return st->stats.clients_total;
+    case SC_BYTES_SENT:
+        return st->stats.bytes_sent;
+    case SC_FRAMES_IN:
+        return st->stats.frames_in;
+    case SC_GOP_FRAMES:
+        return st->gop.count;
+    case SC_GOP_BYTES:
+        return st->gop.bytes;
     }
     return 0;
 }
@@ -109,7 +116,8 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     family(b, "ezrtmp_clients", "gauge", "Players playing now, by protocol.");
     for (struct ezr_stream *st = s->streams; st; st = st->next) {
         uint64_t by_proto[3] = {0};
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
+        {
             const char *p = EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->name;
             for (size_t i = 0; i < 3; i++)
                 by_proto[i] += strcmp(p, protocols[i]) == 0;

@@ -162,8 +162,8 @@ static void put_flv_header(struct ezr_stream *st, struct ezr_buf *b)
 }
 
 /* /APP/KEY.flv: the stream, or NULL (404). Names are percent-decoded; a bad escape is -1 (400). */
-static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream **out,
-                       char *key, size_t keycap)
+static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream **out, char *key,
+                       size_t keycap)
 {
     *out = NULL;
     size_t len = strlen(path);

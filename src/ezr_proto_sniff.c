@@ -35,8 +35,9 @@ static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)
         return become(c, &ezr_proto_rtmp, in, len);
     if (((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) && (c->srv->http || c->srv->metrics))
         return become(c, &ezr_proto_http, in, len);
-    c->close_reason = c->srv->http || c->srv->metrics ? "neither RTMP (C0 is not version 3) nor HTTP"
-                                                      : "not RTMP: C0 is not version 3";
+    c->close_reason = c->srv->http || c->srv->metrics
+                          ? "neither RTMP (C0 is not version 3) nor HTTP"
+                          : "not RTMP: C0 is not version 3";
     return EZR_EPROTO;
 }
 
@@ -51,7 +52,7 @@ static int sniff_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t 
 static void sniff_stream_ended(struct ezr_client *c, bool final)
 {
     (void)c;
-    (void)final;
+    (void) final;
 }
 
 static void sniff_stream_restarted(struct ezr_client *c)

@@ -142,8 +142,8 @@ int ezr_ws_feed(struct ezr_ws_reader *r, const uint8_t *in, size_t len, struct e
             /* Close: echo its status code (1000 when it has none), then we are done. */
             if (plen == 1)
                 return refuse(r, out, EZR_WS_CLOSE_PROTOCOL, "WebSocket close frame of 1 byte");
-            uint16_t code = plen >= 2 ? (uint16_t)(payload[0] << 8 | payload[1])
-                                      : EZR_WS_CLOSE_NORMAL;
+            uint16_t code =
+                plen >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : EZR_WS_CLOSE_NORMAL;
             /* Codes a peer may send (RFC 6455 7.4): 1000-1003, 1007-1011, 3000-4999. */
             bool valid = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
                          (code >= 3000 && code <= 4999);

@@ -69,11 +69,11 @@ EZR_TEST(test_malformed_requests_are_400_or_505)
         const char *req;
         int status;
     } cases[] = {
-        {"GET /a HTTP/1.1\nHost: x\r\n\r\n", 400},      /* bare LF */
-        {"GET a HTTP/1.1\r\nHost: x\r\n\r\n", 400},     /* not an absolute path */
+        {"GET /a HTTP/1.1\nHost: x\r\n\r\n", 400},  /* bare LF */
+        {"GET a HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* not an absolute path */
         {"GET /a HTTP/2.0\r\nHost: x\r\n\r\n", 505},
-        {"GET /a HTTP/1.1\r\n\r\n", 400},               /* no Host */
-        {"GET /a HTTP/1.1\r\nHost x\r\n\r\n", 400},     /* no colon */
+        {"GET /a HTTP/1.1\r\n\r\n", 400},           /* no Host */
+        {"GET /a HTTP/1.1\r\nHost x\r\n\r\n", 400}, /* no colon */
         {"GET /a HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
         {"G(T /a HTTP/1.1\r\nHost: x\r\n\r\n", 400},
     };
@@ -451,9 +451,10 @@ EZR_TEST(test_websocket_player_gets_flv_as_binary_messages_and_answers_close)
     push_video(st, EZR_FRAME_KEY, 40, 1);
     memset(&hr, 0, sizeof hr);
     hr.fd = dial(ezr_server_port(s), 0);
-    static const char req[] = "GET /live/stream.flv HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
+    static const char req[] =
+        "GET /live/stream.flv HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n";
     ssize_t w = write(hr.fd, req, strlen(req));
     uint64_t deadline = mono_ms() + DEADLINE_MS;
     bool head_ok = need(&hr, 129, deadline) &&
@@ -468,7 +469,8 @@ EZR_TEST(test_websocket_player_gets_flv_as_binary_messages_and_answers_close)
                     memcmp(hr.buf + 2, "FLV\x01\x01", 5) == 0;
     take(&hr, first_ok ? 15 : 0);
     bool tag_ok = need(&hr, 2, deadline) && hr.buf[0] == 0x82 && hr.buf[1] == 11 + 64 + 4 &&
-                  need(&hr, 2 + 11 + 64 + 4, deadline) && hr.buf[2] == 9 && hr.buf[2 + 11 + 5] == 0xAA;
+                  need(&hr, 2 + 11 + 64 + 4, deadline) && hr.buf[2] == 9 &&
+                  hr.buf[2 + 11 + 5] == 0xAA;
     take(&hr, tag_ok ? 2 + 11 + 64 + 4 : 0);
     /* The client closes: the server answers with a close frame and ends the connection. */
     uint8_t cf[8];
@@ -554,7 +556,8 @@ EZR_TEST(test_metrics_answer_prometheus_text)
     for (uint64_t deadline = mono_ms() + DEADLINE_MS; mono_ms() < deadline;) {
         n = exchange(ezr_server_port(s), "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", buf,
                      sizeof buf);
-        if (n > 0 && strstr((char *)buf, "ezrtmp_frames_in_total{app=\"live\",stream=\"stream\"} 1\n"))
+        if (n > 0 &&
+            strstr((char *)buf, "ezrtmp_frames_in_total{app=\"live\",stream=\"stream\"} 1\n"))
             break;
     }
     ezr_server_free(s);
@@ -564,8 +567,10 @@ EZR_TEST(test_metrics_answer_prometheus_text)
     EZR_CHECK(strstr(b, "# TYPE ezrtmp_connections gauge\nezrtmp_connections 1\n"));
     EZR_CHECK(strstr(b, "ezrtmp_frames_in_total{app=\"live\",stream=\"stream\"} 1\n"));
     EZR_CHECK(strstr(b, "ezrtmp_clients{app=\"live\",stream=\"stream\",protocol=\"ws-flv\"} 0\n"));
-    EZR_CHECK(strstr(b, "ezrtmp_frames_dropped_total{app=\"live\",stream=\"stream\",tier=\"high\"} 0\n"));
-    EZR_CHECK(strstr(b, "ezrtmp_disconnects_total{app=\"live\",stream=\"stream\",reason=\"slow\"} 0\n"));
+    EZR_CHECK(
+        strstr(b, "ezrtmp_frames_dropped_total{app=\"live\",stream=\"stream\",tier=\"high\"} 0\n"));
+    EZR_CHECK(
+        strstr(b, "ezrtmp_disconnects_total{app=\"live\",stream=\"stream\",reason=\"slow\"} 0\n"));
     EZR_CHECK(strstr(b, "# HELP ezrtmp_gop_cache_bytes "));
 }
 
