@@ -303,7 +303,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->listen_io.fn = listen_event;
     s->reactor = ezr_reactor_new();
     s->rbuf = malloc(EZR_READ_BUF);
-    if (!s->reactor || !s->rbuf || !s->cors_origin || ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
+    if (!s->reactor || !s->rbuf || !s->cors_origin ||
+        ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         pthread_create(&s->thread, NULL, reactor_main, s) != 0) {
         server_release(s);
