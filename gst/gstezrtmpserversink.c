@@ -19,6 +19,10 @@
  * stats) are written "a.b.c.d:port" or "[v6]:port", an IPv4 player of a dual-stack socket as
  * plain IPv4.
  *
+ * With #GstEzrtmpServerSink:http, browsers play the same port: http://HOST:PORT/APP/STREAM-KEY.flv
+ * (HTTP-FLV) and ws://HOST:PORT/APP/STREAM-KEY.flv (WebSocket-FLV, e.g. with flv.js or
+ * mpegts.js); the first byte of a connection tells RTMP from HTTP.
+ *
  * #GstEzrtmpServerSink:play-token is write-only and never appears in the element's log lines,
  * bus messages or stats.
  *
@@ -73,6 +77,9 @@ enum {
     PROP_FLUSH_INTERVAL,
     PROP_ALLOWED_CLIENTS,
     PROP_PLAY_TOKEN,
+    PROP_HTTP,
+    PROP_HTTP_CORS_ORIGIN,
+    PROP_METRICS,
     PROP_STATS,
 };
 
@@ -102,6 +109,11 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_FLUSH_INTERVAL EZR_DEFAULT_FLUSH_INTERVAL_MS
 #define DEFAULT_ALLOWED_CLIENTS "" /* anyone */
 #define DEFAULT_PLAY_TOKEN ""      /* none needed */
+/* Off: with HTTP on, any web page open in a browser that can reach the port may read the stream
+ * (CORS), which an RTMP-only port never allowed; turn it on to serve browsers. */
+#define DEFAULT_HTTP FALSE
+#define DEFAULT_HTTP_CORS_ORIGIN "*"
+#define DEFAULT_METRICS FALSE
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
 /* How long a stats query waits for the server thread. */
@@ -135,14 +147,16 @@ static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_clie
         GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) added", info->id, info->addr);
         g_signal_emit(self, signals[SIGNAL_CLIENT_ADDED], 0, (guint64)info->id, info->addr);
         s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64,
-                              (guint64)info->id, "address", G_TYPE_STRING, info->addr, NULL);
+                              (guint64)info->id, "address", G_TYPE_STRING, info->addr,
+                              "protocol", G_TYPE_STRING, info->protocol, NULL);
     } else {
         GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id,
                         info->addr, info->reason);
         g_signal_emit(self, signals[SIGNAL_CLIENT_REMOVED], 0, (guint64)info->id, info->reason);
         s = gst_structure_new("ezrtmp-client-removed", "client-id", G_TYPE_UINT64,
                               (guint64)info->id, "address", G_TYPE_STRING, info->addr, "reason",
-                              G_TYPE_STRING, info->reason, NULL);
+                              G_TYPE_STRING, info->reason, "protocol", G_TYPE_STRING,
+                              info->protocol, NULL);
     }
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
@@ -157,6 +171,9 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     gchar *key = g_strdup(self->stream_key);
     gchar *allowed = g_strdup(self->allowed_clients);
     gchar *token = g_strdup(self->play_token);
+    gchar *cors = g_strdup(self->http_cors_origin);
+    cfg.http = self->http;
+    cfg.metrics = self->metrics;
     cfg.port = (uint16_t)self->port;
     cfg.chunk_size = self->chunk_size;
     cfg.max_connections = self->max_connections;
@@ -171,6 +188,7 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     guint max_gops = self->max_gops;
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
+    cfg.http_cors_origin = cors;
     cfg.log = server_log;
     cfg.log_ctx = NULL;
     /* host:port as in a URL, "[::]:1935" for IPv6, for messages: a DNS name is at most 253
@@ -238,6 +256,7 @@ out:
     g_free(key);
     g_free(allowed);
     g_free(token);
+    g_free(cors);
     return server != NULL;
 }
 
@@ -587,7 +606,7 @@ static GstStructure *client_structure(const struct ezr_client_stats *c)
                              (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64,
                              (guint64)c->frames_dropped, "connected-ms", G_TYPE_UINT64,
                              (guint64)c->connected_ms, "lag-ms", G_TYPE_UINT64,
-                             (guint64)c->lag_ms, NULL);
+                             (guint64)c->lag_ms, "protocol", G_TYPE_STRING, c->protocol, NULL);
 }
 
 /* The stream's counters from the server thread; FALSE when not serving (or while the stream is
@@ -750,6 +769,18 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         if (!self->play_token)
             self->play_token = g_strdup(DEFAULT_PLAY_TOKEN);
         break;
+    case PROP_HTTP:
+        self->http = g_value_get_boolean(value);
+        break;
+    case PROP_HTTP_CORS_ORIGIN:
+        g_free(self->http_cors_origin);
+        self->http_cors_origin = g_value_dup_string(value);
+        if (!self->http_cors_origin)
+            self->http_cors_origin = g_strdup(DEFAULT_HTTP_CORS_ORIGIN);
+        break;
+    case PROP_METRICS:
+        self->metrics = g_value_get_boolean(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -819,6 +850,15 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     case PROP_ALLOWED_CLIENTS:
         g_value_set_string(value, self->allowed_clients);
         break;
+    case PROP_HTTP:
+        g_value_set_boolean(value, self->http);
+        break;
+    case PROP_HTTP_CORS_ORIGIN:
+        g_value_set_string(value, self->http_cors_origin);
+        break;
+    case PROP_METRICS:
+        g_value_set_boolean(value, self->metrics);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -839,6 +879,7 @@ static void finalize(GObject *object)
     g_free(self->play_token);
     g_cond_clear(&self->idle);
     g_mutex_clear(&self->lock);
+    g_free(self->http_cors_origin);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -970,6 +1011,29 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                             DEFAULT_PLAY_TOKEN, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
                                                     GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
+        gobject_class, PROP_HTTP,
+        g_param_spec_boolean("http", "HTTP-FLV and WebSocket-FLV",
+                             "Also serve browsers on the same port: http://HOST:PORT/APP/"
+                             "STREAM-KEY.flv (HTTP-FLV) and ws://HOST:PORT/APP/STREAM-KEY.flv "
+                             "(WebSocket-FLV), with the same allowed-clients and play-token "
+                             "(?token=). Off by default because it lets a web page in any "
+                             "browser that reaches the port read the stream (see "
+                             "http-cors-origin), which an RTMP-only port never allowed",
+                             DEFAULT_HTTP, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_HTTP_CORS_ORIGIN,
+        g_param_spec_string("http-cors-origin", "HTTP CORS origin",
+                            "Access-Control-Allow-Origin of HTTP answers: \"*\" lets any web "
+                            "page play; an origin (\"https://example.com\") lets only that one "
+                            "play, and WebSockets from another Origin are refused (403)",
+                            DEFAULT_HTTP_CORS_ORIGIN, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_METRICS,
+        g_param_spec_boolean("metrics", "Prometheus metrics",
+                             "Serve GET /metrics on the port: the server's and its streams' "
+                             "counters (ezrtmp_*) in Prometheus text format",
+                             DEFAULT_METRICS, rw_ready));
+    g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
                            "Input counters (tags-parsed, video-frames, audio-frames, keyframes, "
@@ -979,7 +1043,9 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                            "clients-peak, clients-total, connections, connections-accepted, "
                            "connections-refused, bytes-sent, frames-dropped-normal/warning/high, "
                            "disconnects-player/slow/timeout/protocol/removed, gop-cache-frames, "
-                           "gop-cache-bytes) and client-list, an array of per-player structures",
+                           "gop-cache-bytes) and client-list, an array of per-player structures "
+                           "(client-id, address, protocol: rtmp, http-flv or ws-flv, bytes-sent, "
+                           "bytes-queued, frames-dropped, connected-ms)",
                            GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
     /**
@@ -1072,6 +1138,9 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->play_token = g_strdup(DEFAULT_PLAY_TOKEN);
     g_mutex_init(&self->lock);
     g_cond_init(&self->idle);
+    self->http = DEFAULT_HTTP;
+    self->http_cors_origin = g_strdup(DEFAULT_HTTP_CORS_ORIGIN);
+    self->metrics = DEFAULT_METRICS;
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
 }

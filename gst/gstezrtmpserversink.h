@@ -38,6 +38,9 @@ struct _GstEzrtmpServerSink {
     guint flush_interval; /* ms */
     gchar *allowed_clients;
     gchar *play_token;
+    gboolean http;          /* HTTP-FLV and WebSocket-FLV on the port */
+    gchar *http_cors_origin;
+    gboolean metrics;       /* GET /metrics */
 
     /* Open from READY to NULL. lock guards these (not the state lock: client-added/-removed
      * handlers, which run on the server thread, read stats while set_state(NULL) holds the

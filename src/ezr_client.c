@@ -113,7 +113,10 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
     enum ezr_queue_level level = ezr_queue_level_at(&c->q, limits, now);
     const uint8_t *bytes;
     size_t len;
-    c->proto->frame_bytes(f, &bytes, &len);
+    if (c->proto->frame_bytes(f, &bytes, &len) < 0) {
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        return;
+    }
     switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags)) {
     case EZR_QUEUE_QUEUED:
         ezr_flush_media(&c->srv->flusher, c);

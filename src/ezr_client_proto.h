@@ -15,7 +15,7 @@ struct ezr_client;
 struct ezr_frame;
 
 struct ezr_client_proto {
-    const char *name; /* "rtmp": shown in logs and stats */
+    const char *name; /* "rtmp", "http-flv", "ws-flv": shown in logs and stats */
     /* Sets up c->proto_state for a new connection. Returns 0 or EZR_ENOMEM. */
     int (*open)(struct ezr_client *c);
     /* Bytes from the peer. Returns how many were consumed (the rest is fed again with more);
@@ -23,8 +23,9 @@ struct ezr_client_proto {
      * close now. c->close_reason says why. */
     int (*feed)(struct ezr_client *c, const uint8_t *in, size_t len);
     /* Take a frame: the bytes of f this protocol sends, a view into the shared frame valid while
-     * f is referenced (no per-client copy). */
-    void (*frame_bytes)(const struct ezr_frame *f, const uint8_t **bytes, size_t *len);
+     * f is referenced (no per-client copy). A protocol may build its own serialisation into the
+     * frame the first time (reactor thread only, see ezr_frame_flv). Returns 0 or EZR_ENOMEM. */
+    int (*frame_bytes)(struct ezr_frame *f, const uint8_t **bytes, size_t *len);
     /* The stream played ended (EOS; final) or was flushed upstream (a seek: not final, it goes
      * on), or a new one started after either: tell the player. */
     void (*stream_ended)(struct ezr_client *c, bool final);
@@ -40,5 +41,11 @@ struct ezr_client_proto {
 
 /* The RTMP protocol (ezr_proto_rtmp.c). */
 extern const struct ezr_client_proto ezr_proto_rtmp;
+/* What every connection starts with: its first byte picks RTMP or HTTP (ezr_proto_sniff.c). */
+extern const struct ezr_client_proto ezr_proto_sniff;
+/* HTTP/1.1: HTTP-FLV, the WebSocket upgrade and /metrics; after the upgrade the client's protocol
+ * is ezr_proto_ws, which sends the same FLV tags as WebSocket binary frames (ezr_proto_http.c). */
+extern const struct ezr_client_proto ezr_proto_http;
+extern const struct ezr_client_proto ezr_proto_ws;
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "ezr_buf.h"
 #include "ezr_chunk.h"
+#include "ezr_error.h"
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 
@@ -36,6 +37,8 @@ struct ezr_frame *ezr_frame_new(uint8_t kind, uint32_t flags, uint32_t timestamp
     f->chunk_size = chunk_size;
     f->payload_len = payload_len;
     f->len = len;
+    f->flv = NULL;
+    f->flv_len = f->flv_prefix_len = 0;
     /* Serialise straight into the frame: an ezr_buf over our own storage, which never needs to
      * grow because ezr_chunk_write_size() is exact. */
     struct ezr_buf b = {.data = f->data, .len = 0, .cap = len, .failed = false};
@@ -81,6 +84,38 @@ struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestam
     return n;
 }
 
+int ezr_frame_flv(struct ezr_frame *f)
+{
+    if (f->flv)
+        return 0;
+    size_t tag = 11 + f->payload_len + 4;
+    uint8_t *p = malloc(EZR_FRAME_FLV_HEADROOM + tag);
+    if (!p)
+        return EZR_ENOMEM;
+    uint8_t *t = p + EZR_FRAME_FLV_HEADROOM;
+    /* Tag header: type, body size (24 bits), timestamp (low 24 bits, then the high 8), stream id
+     * 0 (FLV spec E.4.1). */
+    t[0] = f->kind;
+    t[1] = (uint8_t)(f->payload_len >> 16);
+    t[2] = (uint8_t)(f->payload_len >> 8);
+    t[3] = (uint8_t)f->payload_len;
+    t[4] = (uint8_t)(f->timestamp >> 16);
+    t[5] = (uint8_t)(f->timestamp >> 8);
+    t[6] = (uint8_t)f->timestamp;
+    t[7] = (uint8_t)(f->timestamp >> 24);
+    t[8] = t[9] = t[10] = 0;
+    ezr_frame_copy_payload(f, t + 11);
+    uint32_t prev = (uint32_t)(11 + f->payload_len);
+    uint8_t *e = t + 11 + f->payload_len;
+    e[0] = (uint8_t)(prev >> 24);
+    e[1] = (uint8_t)(prev >> 16);
+    e[2] = (uint8_t)(prev >> 8);
+    e[3] = (uint8_t)prev;
+    f->flv = p;
+    f->flv_len = tag;
+    return 0;
+}
+
 struct ezr_frame *ezr_frame_ref(struct ezr_frame *f)
 {
     atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
@@ -89,6 +124,8 @@ struct ezr_frame *ezr_frame_ref(struct ezr_frame *f)
 
 void ezr_frame_unref(struct ezr_frame *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        free(f->flv);
         free(f);
+    }
 }

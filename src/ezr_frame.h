@@ -33,6 +33,14 @@ struct ezr_frame {
     uint32_t chunk_size; /* the chunk size it was serialised at */
     size_t payload_len; /* the message body's length */
     size_t len;         /* bytes in data: the chunked message */
+    /* The frame as an FLV tag (HTTP-FLV, WebSocket-FLV), made by ezr_frame_flv() the first time
+     * a player of those takes the frame and shared by all of them from then on; NULL until then.
+     * Reactor thread only: a frame reaches the reactor through the mailbox (a mutex) with flv
+     * NULL, every player takes frames on the reactor thread, and the thread that frees the frame
+     * sees flv through the reference count's acquire/release. */
+    uint8_t *flv;          /* EZR_FRAME_FLV_HEADROOM bytes, then the tag */
+    size_t flv_len;        /* the tag: 11-byte header, body, 4-byte PreviousTagSize */
+    size_t flv_prefix_len; /* bytes of the headroom a protocol filled once (a WebSocket header) */
     uint8_t data[];
 };
 
@@ -44,6 +52,13 @@ struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestam
                                     uint32_t chunk_size);
 struct ezr_frame *ezr_frame_ref(struct ezr_frame *f);
 void ezr_frame_unref(struct ezr_frame *f);
+
+/* Room in front of the FLV tag for one fixed prefix written once and shared like the tag (the
+ * header of a WebSocket binary frame: at most 10 bytes). */
+#define EZR_FRAME_FLV_HEADROOM 10u
+/* Makes f->flv (once): the FLV tag of the frame, at f->flv + EZR_FRAME_FLV_HEADROOM. Reactor
+ * thread only (see flv above). Returns 0 or EZR_ENOMEM. */
+int ezr_frame_flv(struct ezr_frame *f);
 
 /* The message body inside the chunks is not contiguous; for tests, this gathers it. Returns
  * payload_len bytes written to out (which must hold payload_len). */

@@ -113,4 +113,21 @@
 /* Longest app or stream name we accept (bytes). */
 #define EZR_MAX_NAME_LEN 256u
 
+/* HTTP (HTTP-FLV, WebSocket-FLV, /metrics on the RTMP port). A request head is a request line and
+ * a few headers; browsers send 0.5-2 KiB (cookies of other paths never reach a player URL on
+ * our port). 8 KiB is what nginx's default large_client_header_buffers allows per line and
+ * Node's old default for the whole head; more is refused with 431 before it is buffered. */
+#define EZR_HTTP_MAX_HEAD 8192u
+/* Header lines in one request: browsers send 10-20; each costs a scan, never an allocation. */
+#define EZR_HTTP_MAX_HEADERS 64u
+/* Request target (path and query): /APP/STREAM-KEY.flv?token=... is two names and a token;
+ * longer targets get 414. */
+#define EZR_HTTP_MAX_TARGET 1024u
+/* Origin and Host values kept (a scheme, a host name and a port). */
+#define EZR_HTTP_MAX_ORIGIN 256u
+/* Payload of one WebSocket frame from a player. Players send only control frames (ping, pong,
+ * close: at most 125 bytes by RFC 6455); data frames are read and discarded, and one over this
+ * is refused with close code 1009 rather than skipped for ever. */
+#define EZR_WS_MAX_IN_FRAME (64u * 1024u)
+
 #endif

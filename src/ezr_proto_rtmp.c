@@ -123,10 +123,11 @@ static int rtmp_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     return rc;
 }
 
-static void rtmp_frame_bytes(const struct ezr_frame *f, const uint8_t **bytes, size_t *len)
+static int rtmp_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
 {
     *bytes = f->data;
     *len = f->len;
+    return 0;
 }
 
 static void rtmp_stream_ended(struct ezr_client *c, bool final)

@@ -93,7 +93,7 @@ static void accept_clients(struct ezr_server *s)
             continue;
         }
         ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
-        struct ezr_client *c = ezr_client_new(s, fd, addr, &ezr_proto_rtmp);
+        struct ezr_client *c = ezr_client_new(s, fd, addr, &ezr_proto_sniff);
         if (!c) {
             ezr_server_log(s, EZR_LOG_WARNING, "refused %s: out of memory", addr);
             continue;
@@ -252,6 +252,7 @@ static void server_release(struct ezr_server *s)
     ezr_mailbox_clear(&s->mailbox);
     ezr_reactor_free(s->reactor);
     free(s->rbuf);
+    free(s->cors_origin);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -261,7 +262,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 {
     *out = NULL;
     if (!cfg || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE || cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
-        (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN))
+        (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN) ||
+        (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
+                                   strpbrk(cfg->http_cors_origin, "\r\n"))))
         return EZR_EINVAL;
     struct ezr_server *s = calloc(1, sizeof *s);
     if (!s)
@@ -273,6 +276,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->log_ctx = cfg->log_ctx;
     s->client_timeout_ms = cfg->client_timeout_ms;
     s->send_buffer_bytes = cfg->send_buffer_bytes;
+    s->http = cfg->http;
+    s->metrics = cfg->metrics;
     s->qlimits = (struct ezr_queue_limits){
         cfg->queue_warning_bytes ? cfg->queue_warning_bytes : EZR_DEFAULT_QUEUE_WARNING_BYTES,
         cfg->queue_high_bytes ? cfg->queue_high_bytes : EZR_DEFAULT_QUEUE_HIGH_BYTES,
@@ -292,6 +297,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     ezr_list_init(&s->readable);
     ezr_flush_init(&s->flusher, cfg->flush_interval_ms);
     s->listen_io.fd = -1;
+    s->cors_origin = strdup(cfg->http_cors_origin ? cfg->http_cors_origin : "*");
     s->mailbox.wake.rfd = s->mailbox.wake.wfd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
@@ -312,7 +318,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->listen_io.fn = listen_event;
     s->reactor = ezr_reactor_new();
     s->rbuf = malloc(EZR_READ_BUF);
-    if (!s->reactor || !s->rbuf || ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
+    if (!s->reactor || !s->rbuf || !s->cors_origin ||
+        ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         pthread_create(&s->thread, NULL, reactor_main, s) != 0) {
         server_release(s);

@@ -56,6 +56,15 @@ struct ezr_server_config {
     uint32_t flush_interval_ms;
     ezr_log_fn log;                /* may be NULL */
     void *log_ctx;
+    /* HTTP on the same port (a connection's first byte tells): GET /APP/KEY.flv plays the stream
+     * as HTTP-FLV, the same with Upgrade: websocket as WebSocket-FLV. Off by default: with it on,
+     * a web page in any browser that can reach the port may read the stream. */
+    bool http;
+    /* GET /metrics answers the counters in Prometheus text format (needs no `http`). */
+    bool metrics;
+    /* Access-Control-Allow-Origin of HTTP answers; NULL = "*". Other than "*", a WebSocket
+     * whose Origin differs is refused (403): browsers apply no CORS to WebSockets. */
+    const char *http_cors_origin;
 };
 
 /* Fills in the defaults from ezr_limits.h (host "localhost", port 1935). */
@@ -82,6 +91,7 @@ struct ezr_client_info {
     uint64_t id;        /* unique per server, from 1 */
     const char *addr;   /* the player, "a.b.c.d:port" or "[v6]:port" (see ezr_net_accept) */
     const char *reason; /* why it was removed; NULL for ADDED */
+    const char *protocol; /* "rtmp", "http-flv" or "ws-flv" */
 };
 /* Called on the reactor thread; info is valid only during the call. It may call
  * ezr_stream_get_stats() and ezr_stream_remove_client() (answered at once on this thread), but not
@@ -152,6 +162,7 @@ struct ezr_client_stats {
     uint64_t frames_dropped; /* by backpressure and the keyframe rule */
     uint64_t connected_ms;   /* how long it has been connected */
     uint64_t lag_ms;         /* how long its oldest queued data has waited (0: all written) */
+    char protocol[16];       /* "rtmp", "http-flv" or "ws-flv" */
 };
 
 struct ezr_stream_stats {

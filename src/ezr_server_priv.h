@@ -26,6 +26,9 @@ struct ezr_server {
     uint32_t handshake_timeout_ms;
     uint32_t client_timeout_ms;
     uint32_t send_buffer_bytes;
+    bool http;
+    bool metrics;
+    char *cors_origin; /* Access-Control-Allow-Origin: never NULL */
     ezr_log_fn log;
     void *log_ctx;
     struct ezr_queue_limits qlimits; /* max_age_ms: as configured, 0 = by stream kind */

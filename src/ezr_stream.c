@@ -17,7 +17,7 @@ static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct
                    const char *reason)
 {
     if (st->on_client) {
-        struct ezr_client_info info = {c->id, c->addr, reason};
+        struct ezr_client_info info = {c->id, c->addr, reason, c->proto->name};
         st->on_client(st->client_ctx, ev, &info);
     }
 }
@@ -391,6 +391,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
             list[n].frames_dropped = c->frames_dropped;
             list[n].connected_ms = now - c->accepted_ms;
             list[n].lag_ms = ezr_queue_age(&c->q, now);
+            snprintf(list[n].protocol, sizeof list[n].protocol, "%s", c->proto->name);
             n++;
         }
     }

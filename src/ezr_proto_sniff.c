@@ -1,0 +1,78 @@
+/* The protocol every connection starts with: one port serves RTMP and HTTP, told apart by the
+ * first byte (as h2o tells TLS from HTTP). An RTMP handshake starts with C0, version 3; an HTTP
+ * request with its method, an ASCII letter. The connection then becomes that protocol and the
+ * same bytes are fed to it. The handshake timeout, the connection limit, the read budget and the
+ * reply bound stay the client's (ezr_client.c), whatever it turns out to speak. */
+#include "ezr_client.h"
+#include "ezr_error.h"
+#include "ezr_server_priv.h"
+
+static int sniff_open(struct ezr_client *c)
+{
+    c->proto_state = NULL;
+    return 0;
+}
+
+static int become(struct ezr_client *c, const struct ezr_client_proto *proto, const uint8_t *in,
+                  size_t len)
+{
+    c->proto = proto;
+    int rc = proto->open(c);
+    if (rc < 0) {
+        /* Still closable: the sniffer's close frees nothing. */
+        c->proto = &ezr_proto_sniff;
+        return rc;
+    }
+    return proto->feed(c, in, len);
+}
+
+static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)
+{
+    if (len == 0)
+        return 0;
+    uint8_t b = in[0];
+    if (b == 0x03)
+        return become(c, &ezr_proto_rtmp, in, len);
+    if (((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) && (c->srv->http || c->srv->metrics))
+        return become(c, &ezr_proto_http, in, len);
+    c->close_reason = c->srv->http || c->srv->metrics
+                          ? "neither RTMP (C0 is not version 3) nor HTTP"
+                          : "not RTMP: C0 is not version 3";
+    return EZR_EPROTO;
+}
+
+static int sniff_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
+{
+    (void)f;
+    *bytes = NULL;
+    *len = 0;
+    return EZR_EINVAL; /* never a player */
+}
+
+static void sniff_stream_ended(struct ezr_client *c, bool final)
+{
+    (void)c;
+    (void) final;
+}
+
+static void sniff_stream_restarted(struct ezr_client *c)
+{
+    (void)c;
+}
+
+static void sniff_close(struct ezr_client *c)
+{
+    (void)c;
+}
+
+const struct ezr_client_proto ezr_proto_sniff = {
+    .name = "unknown",
+    .open = sniff_open,
+    .feed = sniff_feed,
+    .frame_bytes = sniff_frame_bytes,
+    .stream_ended = sniff_stream_ended,
+    .stream_restarted = sniff_stream_restarted,
+    .ping = NULL,
+    .pongs = NULL,
+    .close = sniff_close,
+};
