@@ -4,8 +4,9 @@
 //
 // Usage: node play.mjs PAGE_URL [--chromium PATH] [--min-frames N] [--timeout SECONDS]
 //                                [--screenshot FILE.png]   (the page once it has passed)
-// Prints "chromium-pid N" first so that the caller can end the browser even if this script is
-// killed; the browser runs in its own process group.
+//                                [--user-data-dir DIR]     (else a fresh temporary one)
+// The browser runs in a process group of its own: a caller that may kill this script passes a
+// fresh --user-data-dir, which names every chromium process it started, to end them all after.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,13 +15,14 @@ import puppeteer from 'puppeteer-core';
 
 function parseArgs(argv) {
     const opts = { chromium: '/usr/bin/chromium', minFrames: 30, timeout: 30, page: null,
-                   screenshot: null };
+                   screenshot: null, profile: null };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === '--chromium') opts.chromium = argv[++i];
         else if (a === '--min-frames') opts.minFrames = Number(argv[++i]);
         else if (a === '--timeout') opts.timeout = Number(argv[++i]);
         else if (a === '--screenshot') opts.screenshot = argv[++i];
+        else if (a === '--user-data-dir') opts.profile = argv[++i];
         else if (!opts.page) opts.page = a;
         else throw new Error('unexpected argument ' + a);
     }
@@ -55,7 +57,8 @@ function pageState() {
 
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
-    const profile = mkdtempSync(join(tmpdir(), 'ezrtmp-chromium-'));
+    const ownProfile = !opts.profile;
+    const profile = opts.profile || mkdtempSync(join(tmpdir(), 'ezrtmp-chromium-'));
     const log = [];
     let browser = null;
     const t0 = Date.now();
@@ -70,7 +73,6 @@ async function main() {
                                     .filter(([k]) => k !== 'LD_PRELOAD')),
             defaultViewport: { width: 800, height: 600 },
         });
-        console.log('chromium-pid ' + browser.process().pid);
         console.log('chromium ' + await browser.version() + ' started in ' + elapsed() + ' s');
 
         const [page] = await browser.pages(); // the one tab the browser opened
@@ -112,7 +114,8 @@ async function main() {
         return 1;
     } finally {
         if (browser) await browser.close().catch(() => browser.process().kill('SIGKILL'));
-        rmSync(profile, { recursive: true, force: true });
+        if (ownProfile)
+            rmSync(profile, { recursive: true, force: true });
     }
 }
 

@@ -14,10 +14,12 @@ the test exit 77, reported as skipped."""
 import functools
 import http.server
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -116,19 +118,29 @@ class RtmpWatcher(threading.Thread):
         self.join(5)
 
 
-def process_is_chromium(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"chromium" in f.read()
-    except OSError:
-        return False
+def kill_processes_using(profile):
+    """SIGKILLs every process whose command line names this browser profile directory: the
+    chromium processes of one run, whatever happened to the node script that started them."""
+    needle = ("--user-data-dir=" + profile).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if needle not in f.read():
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+        except OSError:  # gone meanwhile, or not ours to read
+            pass
 
 
 def play_in_browser(page_url):
     """Runs tests/browser/play.mjs; returns (exit code, its output). Whatever happens, the node
-    process and the browser it started are gone when this returns."""
+    process and every chromium process it started are gone when this returns."""
+    profile = tempfile.mkdtemp(prefix="ezrtmp-chromium-")
     cmd = [NODE, os.path.join(BROWSER_DIR, "play.mjs"), page_url, "--chromium", CHROMIUM,
-           "--min-frames", str(MIN_FRAMES), "--timeout", str(BROWSER_TIMEOUT)]
+           "--min-frames", str(MIN_FRAMES), "--timeout", str(BROWSER_TIMEOUT),
+           "--user-data-dir", profile]
     node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=PLAYER_ENV, start_new_session=True)
     out = ""
@@ -139,22 +151,16 @@ def play_in_browser(page_url):
         try:
             out, _ = node.communicate(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(node.pid, signal.SIGKILL)
-            out, _ = node.communicate()
+            out = ""
         out += "\n(play.mjs did not finish in time and was stopped)"
     finally:
         if node.poll() is None:
             os.killpg(node.pid, signal.SIGKILL)
             node.wait()
-        # Chromium runs in a process group of its own; if node died without closing it, end it.
-        for line in (out or "").splitlines():
-            if line.startswith("chromium-pid "):
-                pid = int(line.split()[1])
-                if process_is_chromium(pid):
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+        # Chromium runs in a process group of its own, which node normally ends; if node died
+        # first, its processes are still there.
+        kill_processes_using(profile)
+        shutil.rmtree(profile, ignore_errors=True)
     return node.returncode, out
 
 
@@ -165,6 +171,9 @@ def element_serves_http_flv():
 
 
 def main():
+    # meson ends a test that runs too long with SIGTERM: unwind, so that every "finally" stops
+    # what it started (browser, page server, pipeline).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: stopped by SIGTERM"))
     names = {"browser_http_flv": "http", "browser_ws_flv": "ws"}
     args = sys.argv[1:]
     stand_in = "--stand-in" in args
