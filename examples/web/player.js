@@ -62,7 +62,11 @@
     setStatus('connecting', false);
     const started = player.play();
     if (started && started.catch) {
-        started.catch(function (e) { setStatus('error: play() refused: ' + e.message, true); });
+        started.catch(function (e) {
+            // A stream that failed to load also refuses play(); keep the error that says why.
+            if (!statusEl.classList.contains('error'))
+                setStatus('error: play() refused: ' + e.message, true);
+        });
     }
 
     setInterval(function () {

@@ -194,7 +194,10 @@ def main():
         page_origin = "http://127.0.0.1:%d" % page.port
         srv = BrowserServer()
         if not stand_in:
-            # The exact origin of the page, not "*": the browser checks it against its own.
+            # HTTP on the RTMP port is off by default. The exact origin of the page, not "*":
+            # the browser checks it against its own, and the element WebSocket Origins.
+            if srv.sink.find_property("http") is not None:
+                srv.sink.set_property("http", True)
             srv.sink.set_property("http-cors-origin", page_origin)
         with srv:
             srv.wait_video_frames(1)
