@@ -195,7 +195,7 @@ def main():
         srv = BrowserServer()
         if not stand_in:
             # HTTP on the RTMP port is off by default. The exact origin of the page, not "*":
-            # the browser checks it against its own, and the element WebSocket Origins.
+            # the browser checks it against its own, and the element checks WebSocket Origins.
             if srv.sink.find_property("http") is not None:
                 srv.sink.set_property("http", True)
             srv.sink.set_property("http-cors-origin", page_origin)
