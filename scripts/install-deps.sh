@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages ezrtmp needs. `install-deps.sh` alone: build and run;
 # `install-deps.sh --test`: also what the tests use (ffmpeg, rtmpdump, python3-gi, clang, ...);
 # `install-deps.sh --bench`: the test packages and gnuplot, for bench/run.sh.
+# `install-deps.sh --web`: Node.js and npm, for scripts/web.sh (--test and --bench include them).
+# --test also installs the browser tests' and the web page's npm packages (npm ci).
 # Does nothing when everything is already installed, so reruns are fast.
 set -euo pipefail
 
@@ -21,6 +23,29 @@ fi
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(gnuplot-nox)
 fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" || "${1:-}" == "--web" ]]; then
+    # Debian 12's nodejs and npm, unless a node and npm are installed already (e.g. a newer
+    # Node.js from another source, whose nodejs package conflicts with Debian's npm).
+    command -v node >/dev/null || packages+=(nodejs)
+    command -v npm >/dev/null || packages+=(npm)
+fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
+    # Headless browser tests (tests/browser) drive Debian's chromium, never a downloaded one.
+    packages+=(chromium)
+fi
+
+# npm ci installs exactly the committed package-lock.json; skipped when node_modules matches it.
+npm_installs() {
+    [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]] || return 0
+    local dir
+    for dir in tests/browser examples/web; do
+        if [[ ! -f "$dir/node_modules/.package-lock.json" ||
+              "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+            (cd "$dir" && npm ci --no-audit --no-fund)
+        fi
+    done
+}
+cd "$(dirname "$0")/.."
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +54,7 @@ for p in "${packages[@]}"; do
     fi
 done
 if ((${#missing[@]} == 0)); then
+    npm_installs "${1:-}"
     exit 0
 fi
 
@@ -40,3 +66,4 @@ echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_installs "${1:-}"
