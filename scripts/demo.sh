@@ -3,6 +3,8 @@
 #   scripts/demo.sh              test pattern + tone, encoded with x264enc and avenc_aac
 #   scripts/demo.sh movie.mp4    that file instead (video re-encoded to H.264, audio to AAC)
 # Environment: PORT (default 1935), HOST (default localhost), APP, STREAM_KEY.
+# Browsers play it too (http=true): HTTP-FLV and WebSocket-FLV on the same port, see
+# scripts/web.sh for a page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,7 @@ port=${PORT:-1935}
 host=${HOST:-localhost}
 app=${APP:-live}
 key=${STREAM_KEY:-stream}
-sink="ezrtmpserversink host=$host port=$port app=$app stream-key=$key"
+sink="ezrtmpserversink host=$host port=$port app=$app stream-key=$key http=true"
 h264="x264enc tune=zerolatency speed-preset=veryfast key-int-max=30 bitrate=1500 ! h264parse"
 
 if [[ $# -ge 1 ]]; then
@@ -40,4 +42,5 @@ fi
 
 echo "Serving on rtmp://$host:$port/$app/$key"
 echo "Watch it with:  ffplay rtmp://$host:$port/$app/$key   or   vlc rtmp://$host:$port/$app/$key"
+echo "In a browser:   scripts/web.sh (HTTP-FLV: http://$host:$port/$app/$key.flv)"
 eval exec gst-launch-1.0 -e $pipeline
