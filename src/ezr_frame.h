@@ -33,6 +33,9 @@ struct ezr_frame {
     uint32_t chunk_size; /* the chunk size it was serialised at */
     size_t payload_len; /* the message body's length */
     size_t len;         /* bytes in data: the chunked message */
+    /* When ezr_stream_push() made it (ezr_now_us()), for the send latency the stats report; 0 for
+     * frames made otherwise (headers restamped for a joiner). */
+    uint64_t pushed_us;
     uint8_t data[];
 };
 
