@@ -12,7 +12,16 @@ void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms)
     ezr_list_init(&fl->due);
     ezr_list_init(&fl->sweep);
     fl->interval_ms = interval_ms;
+    fl->gap_ms = 0;
+    fl->sweep_began_ms = 0;
     fl->write = ezr_client_flush;
+}
+
+void ezr_flush_set_busy(struct ezr_flusher *fl, double busy)
+{
+    double over = (busy - EZR_FLUSH_BUSY_FROM) / (1.0 - EZR_FLUSH_BUSY_FROM);
+    fl->gap_ms = over <= 0.0 ? 0 : over >= 1.0 ? fl->interval_ms
+                                                : (uint32_t)(over * fl->interval_ms);
 }
 
 void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c)
@@ -71,16 +80,27 @@ static struct ezr_client *first_held(const struct ezr_flusher *fl)
     return n ? EZR_CONTAINER_OF(n, struct ezr_client, media_link) : NULL;
 }
 
+/* When the next sweep may begin. */
+static uint64_t next_sweep_ms(const struct ezr_flusher *fl)
+{
+    return fl->sweep_began_ms + fl->gap_ms;
+}
+
 int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
 {
-    if (!ezr_list_empty(&fl->now) || !ezr_list_empty(&fl->due) || !ezr_list_empty(&fl->sweep))
+    if (!ezr_list_empty(&fl->now) || !ezr_list_empty(&fl->sweep))
         return 0;
+    uint64_t until = UINT64_MAX;
+    if (!ezr_list_empty(&fl->due))
+        until = next_sweep_ms(fl);
     struct ezr_client *c = first_held(fl);
-    if (!c)
+    if (c && c->hold_until_ms < until)
+        until = c->hold_until_ms;
+    if (until == UINT64_MAX)
         return max_ms;
-    if (c->hold_until_ms <= now_ms)
+    if (until <= now_ms)
         return 0;
-    uint64_t wait = c->hold_until_ms - now_ms;
+    uint64_t wait = until - now_ms;
     return wait < (uint64_t)max_ms ? (int)wait : max_ms;
 }
 
@@ -89,16 +109,20 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&fl->now)))
         fl->write(EZR_CONTAINER_OF(n, struct ezr_client, dirty_link));
-    /* Holds that are up join the next sweep, in the order they began. */
+    /* Holds that are up join the sweep under way, in the order they began: never spaced, so
+     * that nothing waits longer than the interval. */
     struct ezr_client *c;
     while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms)) {
         ezr_list_remove(&c->media_link);
         c->hold_until_ms = 0;
-        ezr_list_push_back(&fl->due, &c->media_link);
+        ezr_list_push_back(&fl->sweep, &c->media_link);
     }
     for (unsigned i = 0; all || i < EZR_FLUSH_BATCH; i++) {
-        if (ezr_list_empty(&fl->sweep))
+        if (ezr_list_empty(&fl->sweep) && !ezr_list_empty(&fl->due) &&
+            (all || now_ms >= next_sweep_ms(fl))) {
             ezr_list_splice_back(&fl->sweep, &fl->due);
+            fl->sweep_began_ms = now_ms;
+        }
         if (!(n = ezr_list_pop_front(&fl->sweep)))
             break;
         fl->write(EZR_CONTAINER_OF(n, struct ezr_client, media_link));

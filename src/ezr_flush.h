@@ -19,6 +19,10 @@
  *   that arrive while a sweep is under way join the queues of the players it has not reached yet,
  *   which carry them in the same write. The busier the reactor, the longer a sweep and the more
  *   each write carries; players the sweep has written that get new media gather for the next.
+ * - A busy reactor spaces its sweeps: above EZR_FLUSH_BUSY_FROM of its time busy, a sweep begins
+ *   at least a gap after the one before, growing with the busy fraction up to the flush interval
+ *   when it is always busy. Each write then carries more, and the reactor leaves CPU time to the
+ *   rest of the machine (handshakes, the pipeline) instead of spending all of it writing.
  *
  * Reactor-thread only. Times are ezr_now_ms() values passed in, so the rules are testable. */
 #ifndef EZR_FLUSH_H
@@ -39,10 +43,14 @@ struct ezr_flusher {
     struct ezr_list due;   /* by client.media_link: media to go with the next sweep */
     struct ezr_list sweep; /* by client.media_link: being written, EZR_FLUSH_BATCH per round */
     uint32_t interval_ms;  /* the longest media may wait; 0: nothing waits */
+    uint32_t gap_ms;       /* between the starts of two sweeps, from the busy fraction */
+    uint64_t sweep_began_ms;
     void (*write)(struct ezr_client *c); /* ezr_client_flush; another in tests */
 };
 
 void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms);
+/* The reactor's busy fraction (0..1) over the last seconds: sets the gap between sweeps. */
+void ezr_flush_set_busy(struct ezr_flusher *fl, double busy);
 /* c has bytes to write at the end of this round. */
 void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c);
 /* May frame f, just queued for a player with queue q, wait for the player's next video frame?

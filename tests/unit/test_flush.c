@@ -161,6 +161,36 @@ EZR_TEST(test_frames_arriving_during_a_sweep_go_in_the_same_write)
         EZR_CHECK_EQ(writes[i], i < EZR_FLUSH_BATCH ? 2 : 1);
 }
 
+EZR_TEST(test_busy_reactor_spaces_its_sweeps)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_set_busy(&fl, 1.0); /* always busy: a sweep per interval */
+    ezr_flush_media(&fl, &clients[0], false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    ezr_flush_media(&fl, &clients[0], false, T0 + 10);
+    ezr_flush_now(&fl, &clients[1]);                  /* replies are never spaced */
+    ezr_flush_media(&fl, &clients[2], true, T0 + 10); /* held until T0 + 10 + INTERVAL */
+    EZR_CHECK_EQ(run(&fl, T0 + 10), 1);
+    EZR_CHECK_EQ(writes[1], 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 10), INTERVAL - 10);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[0], 2);
+    /* A hold that is up is not spaced: it never waits longer than the interval. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL), 10);
+    EZR_CHECK_EQ(run(&fl, T0 + 10 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[2], 1);
+    /* Half way between EZR_FLUSH_BUSY_FROM and always busy: half the interval. */
+    ezr_flush_set_busy(&fl, (EZR_FLUSH_BUSY_FROM + 1.0) / 2);
+    ezr_flush_media(&fl, &clients[0], false, T0 + INTERVAL + 11);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL + 11), INTERVAL / 2 - 11);
+    /* Idle enough: no gap. */
+    ezr_flush_set_busy(&fl, EZR_FLUSH_BUSY_FROM);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL + 11), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL + 11), 1);
+}
+
 EZR_TEST(test_closing_client_leaves_every_list)
 {
     struct ezr_flusher fl;
@@ -210,5 +240,6 @@ EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_large_backlog_is_written_in_its_round),
               EZR_CASE(test_sweep_writes_a_batch_of_players_per_round_replies_first),
               EZR_CASE(test_frames_arriving_during_a_sweep_go_in_the_same_write),
+              EZR_CASE(test_busy_reactor_spaces_its_sweeps),
               EZR_CASE(test_closing_client_leaves_every_list),
               EZR_CASE(test_audio_and_live_data_may_wait_for_video_that_is_coming))
