@@ -93,9 +93,10 @@
 #define EZR_FLUSH_BYTES (64u * 1024u)
 /* Busy fraction of the reactor from which its sweeps are spaced (ezr_flush.h), up to the flush
  * interval when always busy. Below it every frame goes in its round: at 1,000 players of a 1 Mbps
- * stream the reactor is busy about a third of the time; at 10,000 it would be always busy,
- * leaving nothing to handshakes and the pipeline. */
-#define EZR_FLUSH_BUSY_FROM 0.5
+ * stream the reactor is busy a quarter to a half of the time (more on a machine whose other work
+ * delays it: busy is wall time); at 10,000 of 200 kbps it would be always busy, leaving nothing to
+ * handshakes and the pipeline. */
+#define EZR_FLUSH_BUSY_FROM 0.7
 /* Clients' media written per reactor round before it looks at new events again (the sweep). */
 #define EZR_FLUSH_BATCH 256u
 
