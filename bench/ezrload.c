@@ -9,6 +9,14 @@
  * (not a sequence header), checks that the first video frame is a keyframe, that video
  * timestamps never go back, and the longest wall-clock gap between media messages.
  *
+ * Delivery lag: for each video frame, its arrival time minus its timestamp, relative to the
+ * best-served frame of the run (the smallest such difference over every player): how much later
+ * than the best case a frame reached a player, whatever the server's timestamps start from. Only
+ * live frames count: those that arrive from one second after the last player started (LAG_SETTLE_MS)
+ * and are newer than the newest frame any player had when this one asked to play, so that a GOP
+ * cache's join burst (old frames on purpose) is not taken for lag. Audio frames get the same
+ * measure apart (audio_lag_ms).
+ *
  * With -k K the last K players are stalled: after their first keyframe they stop reading their
  * socket, as a player on a dead network would. At the end they read what is left, to learn
  * whether the server closed them.
@@ -45,6 +53,7 @@
 #define READ_BUF (256 * 1024)
 #define HS_REPLY (1 + 2 * EZR_HANDSHAKE_SIZE)
 #define DRAIN_MS 3000 /* how long stalled players get to find their connection's end */
+#define LAG_SETTLE_MS 1000 /* lag counts from this long after the last player started */
 
 enum state { CONNECTING, HANDSHAKE, RTMP, CLOSED };
 
@@ -60,7 +69,9 @@ struct player {
     bool dropped;      /* the server closed it before the end */
     bool failed;       /* refused (_error, Rejected, StreamNotFound, ...) */
     bool has_ts;
+    bool has_live_from; /* live_from_ts is set */
     uint32_t last_video_ts;
+    uint32_t live_from_ts; /* the newest video timestamp any player had when this one played */
     uint32_t window;   /* the server's Window Acknowledgement Size */
     uint64_t bytes, acked;
     uint64_t t_start_us, last_media_us;
@@ -85,8 +96,18 @@ struct totals {
     uint32_t max_gap_ms, max_ts_step;
 };
 
+/* Arrival (us) minus timestamp (ms, as us) of every live frame counted, for the lag. */
+struct lags {
+    int64_t *v;
+    size_t n, cap;
+};
+
 static struct options opt;
 static struct totals tot;
+static struct lags video_lags, audio_lags;
+static uint64_t lag_from_us;  /* frames arriving before this are not counted */
+static bool has_newest_ts;
+static uint32_t newest_video_ts; /* over every player */
 static struct player *players;
 static int epfd;
 static bool draining; /* the run is over; only stalled players still read */
@@ -204,6 +225,8 @@ static void on_command(struct player *p, const uint8_t *b, size_t len)
         send_command(p, 0, "createStream", 2, NULL);
     } else if (strcmp(name, "_result") == 0 && txid == 2) {
         double sid = nv > 3 && v[3].type == EZR_AMF0_NUMBER ? v[3].u.number : 1;
+        p->has_live_from = has_newest_ts;
+        p->live_from_ts = newest_video_ts;
         send_command(p, (uint32_t)sid, "play", 0, opt.stream);
     } else if (strcmp(name, "_error") == 0) {
         p->failed = true;
@@ -217,6 +240,28 @@ static void on_command(struct player *p, const uint8_t *b, size_t len)
     }
     for (int i = 0; i < 4; i++)
         ezr_amf0_value_clear(&v[i]);
+}
+
+static void lag_add(struct lags *l, int64_t x)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 65536;
+        int64_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = x;
+}
+
+/* A live frame (not part of a join burst) arriving at t within the measured time. */
+static void lag_sample(struct lags *l, const struct player *p, uint32_t ts, uint64_t t)
+{
+    if (!lag_from_us || t < lag_from_us || !p->got_key ||
+        (p->has_live_from && ts <= p->live_from_ts))
+        return;
+    lag_add(l, (int64_t)t - (int64_t)ts * 1000);
 }
 
 /* Wall-clock gap between media messages, once the player is under way. */
@@ -276,6 +321,11 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
     }
     p->has_ts = true;
     p->last_video_ts = m->timestamp;
+    if (!has_newest_ts || m->timestamp > newest_video_ts) {
+        has_newest_ts = true;
+        newest_video_ts = m->timestamp;
+    }
+    lag_sample(&video_lags, p, m->timestamp, t);
     on_media(p, t);
 }
 
@@ -306,6 +356,7 @@ static int on_msg(void *ctx, const struct ezr_chunk_msg *m)
         break;
     case EZR_MSG_AUDIO:
         tot.audio_msgs++;
+        lag_sample(&audio_lags, p, m->timestamp, t);
         on_media(p, t);
         break;
     default:
@@ -540,6 +591,28 @@ static uint32_t percentile(const uint32_t *v, size_t n, double pct)
     return v[rank ? rank - 1 : 0];
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* {"p50": ms, "p99": ms, "max": ms, "frames": n} of the lags relative to their minimum. */
+static void lag_json(struct lags *l, char *out, size_t outlen)
+{
+    if (!l->n) {
+        snprintf(out, outlen, "{\"p50\": null, \"p99\": null, \"max\": null, \"frames\": 0}");
+        return;
+    }
+    qsort(l->v, l->n, sizeof *l->v, cmp_i64);
+    int64_t base = l->v[0];
+    size_t r50 = (size_t)(0.50 * (double)l->n + 0.999999), r99 = (size_t)(0.99 * (double)l->n + 0.999999);
+    snprintf(out, outlen, "{\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f, \"frames\": %zu}",
+             (double)(l->v[r50 ? r50 - 1 : 0] - base) / 1000.0,
+             (double)(l->v[r99 ? r99 - 1 : 0] - base) / 1000.0,
+             (double)(l->v[l->n - 1] - base) / 1000.0, l->n);
+}
+
 static void report(double duration_s)
 {
     uint32_t *ttfk = malloc(sizeof *ttfk * (size_t)opt.n);
@@ -579,6 +652,9 @@ static void report(double duration_s)
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    char vlag[160], alag[160];
+    lag_json(&video_lags, vlag, sizeof vlag);
+    lag_json(&audio_lags, alag, sizeof alag);
     if (opt.json)
         printf("{\"players\": %d, \"stalled\": %d, \"connected\": %d, \"connect_failed\": %d, "
                "\"playing\": %d, \"failed\": %d, \"got_keyframe\": %d, \"dropped\": %d, "
@@ -587,12 +663,13 @@ static void report(double duration_s)
                "\"first_video_not_key\": %d, \"ts_regressions\": %" PRIu64 ", "
                "\"gaps_over\": %d, \"gap_threshold_ms\": %d, \"max_gap_ms\": %u, "
                "\"max_video_ts_step_ms\": %u, \"video_msgs\": %" PRIu64 ", "
-               "\"audio_msgs\": %" PRIu64 ", \"duration_s\": %.1f, \"client_cpu_s\": %.2f}\n",
+               "\"audio_msgs\": %" PRIu64 ", \"lag_ms\": %s, \"audio_lag_ms\": %s, "
+               "\"duration_s\": %.1f, \"client_cpu_s\": %.2f}\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, tot.gaps_over,
                opt.gap_ms, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               duration_s, cpu);
+               vlag, alag, duration_s, cpu);
     else
         printf("players %d (stalled %d)\nconnected %d (connect failed %d)\n"
                "playing %d (refused %d)\ngot keyframe %d\ndropped %d (stalled %d, healthy %d)\n"
@@ -601,12 +678,13 @@ static void report(double duration_s)
                "healthy players with a gap over %d ms: %d, longest gap %u ms\n"
                "longest video timestamp step %u ms\n"
                "video messages %" PRIu64 ", audio messages %" PRIu64 "\n"
+               "video lag ms %s\naudio lag ms %s\n"
                "duration %.1f s, client CPU %.2f s\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, opt.gap_ms,
                tot.gaps_over, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               duration_s, cpu);
+               vlag, alag, duration_s, cpu);
 }
 
 static int usage(void)
@@ -655,6 +733,7 @@ int main(int argc, char **argv)
 
     uint64_t t0 = now_us();
     int opened = 0;
+    lag_from_us = t0 + (uint64_t)opt.n * 1000000u / (uint64_t)opt.rate + LAG_SETTLE_MS * 1000u;
     /* The play time counts from when the last player was started. */
     run_loop(t0 + (uint64_t)opt.n * 1000000u / (uint64_t)opt.rate +
                  (uint64_t)opt.seconds * 1000000u, &opened, ai, t0);
@@ -671,6 +750,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < opt.n; i++)
         player_close(&players[i], false);
     free(players);
+    free(video_lags.v);
+    free(audio_lags.v);
     freeaddrinfo(ai);
     close(epfd);
     return 0;

@@ -252,8 +252,9 @@ def fmt(v, spec="%.1f"):
 def table(rows, kbps_of):
     out = ["| N | stream | server | playing | dropped | GB sent | server CPU s (% of a core) "
            "| CPU s/GB | RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
+           "| video lag p50 / p99 / max ms | audio lag p99 ms | reactor busy, send latency p99 ms "
            "| first video not key | load client CPU s | ezrtmp/nginx CPU per GB |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by = {(r["server"], r["n"]): r for r in rows}
     for r in rows:
         ld = r["load"]
@@ -265,14 +266,19 @@ def table(rows, kbps_of):
         if r["reactor_cpu_s"] is not None:
             cpu += "; reactor %.2f (%d%%)" % (r["reactor_cpu_s"],
                                              round(100 * r["reactor_cpu_s"] / r["wall_s"]))
+        lag, alag = ld.get("lag_ms") or {}, ld.get("audio_lag_ms") or {}
+        sink = r.get("sink") or {}
+        own = "-" if not sink else "%.2f, %s" % (sink["reactor_busy"],
+                                                 fmt(sink["send_latency_p99_ms"]))
         out.append("| %d | %d kbps | %s | %d / %d | %d | %.3f | %s | %s | %s → %s | %s "
-                   "| %s / %s / %s | %d | %.2f | %s |" % (
+                   "| %s / %s / %s | %s / %s / %s | %s | %s | %d | %.2f | %s |" % (
                        r["n"], kbps_of(r["n"]), r["server"], ld["playing"], ld["players"],
                        ld["dropped"], r["gb"], cpu, fmt(r["cpu_per_gb"], "%.2f"),
                        r["rss0_mb"], r["rss_max_mb"], fmt(r["rss_per_player_kb"], "%.2f"),
                        fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
-                       fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"],
-                       ld["client_cpu_s"], ratio))
+                       fmt(ld["ttfk_ms"]["max"]), fmt(lag.get("p50")), fmt(lag.get("p99")),
+                       fmt(lag.get("max")), fmt(alag.get("p99")), own,
+                       ld["first_video_not_key"], ld["client_cpu_s"], ratio))
     return "\n".join(out)
 
 
@@ -285,17 +291,24 @@ def plot(rows, png, tmp):
         r = by.get((server, n))
         if not r:
             return "NaN"
-        v = r["cpu_per_gb"] if key == "cpu" else r["load"]["ttfk_ms"]["p99"]
+        if key == "cpu":
+            v = r["cpu_per_gb"]
+        elif key == "ttfk":
+            v = r["load"]["ttfk_ms"]["p99"]
+        else:
+            v = (r["load"].get("lag_ms") or {}).get("p99")
         return "NaN" if v is None else str(v)
 
     with open(data, "w") as f:
         for n in ns:
-            f.write("%d %s %s %s %s\n" % (n, val("ezrtmp", n, "cpu"), val("nginx-rtmp", n, "cpu"),
-                                          val("ezrtmp", n, "ttfk"), val("nginx-rtmp", n, "ttfk")))
+            f.write("%d %s %s %s %s %s %s\n" % (
+                n, val("ezrtmp", n, "cpu"), val("nginx-rtmp", n, "cpu"), val("ezrtmp", n, "ttfk"),
+                val("nginx-rtmp", n, "ttfk"), val("ezrtmp", n, "lag"),
+                val("nginx-rtmp", n, "lag")))
     script = """
-set terminal pngcairo size 1200,480 font ",11"
+set terminal pngcairo size 1800,480 font ",11"
 set output '{png}'
-set multiplot layout 1,2 title 'ezrtmpserversink vs nginx-rtmp (same input, same players, this machine)'
+set multiplot layout 1,3 title 'ezrtmpserversink vs nginx-rtmp (same input, same players, this machine)'
 set logscale x
 set xlabel 'players'
 set grid
@@ -307,6 +320,8 @@ set title 'time to first keyframe, p99 (ms)'
 set logscale y
 set yrange [*:*]
 plot '{data}' using 1:4 with linespoints lw 2 title 'ezrtmp', '' using 1:5 with linespoints lw 2 title 'nginx-rtmp'
+set title 'video delivery lag, p99 (ms)'
+plot '{data}' using 1:6 with linespoints lw 2 title 'ezrtmp', '' using 1:7 with linespoints lw 2 title 'nginx-rtmp'
 unset multiplot
 """.format(png=png, data=data)
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
@@ -326,6 +341,18 @@ def machine():
     gst = gst.splitlines()[1] if len(gst.splitlines()) > 1 else gst.strip()
     return ("%s, %d logical CPUs, %.0f GiB RAM; Linux %s; %s; %s"
             % (model, os.cpu_count(), mem_gb, platform.release(), gst, nginx))
+
+
+def sink_figures(samples, seconds):
+    """The sink's own reactor-busy and send-latency p99, averaged over the one-second samples of
+    the play time after the last player joined (the last `seconds` before the server stopped)."""
+    if not samples:
+        return None
+    end = samples[-1]["t"]
+    play = [s for s in samples if s["t"] > end - seconds] or samples[-1:]
+    return {"reactor_busy": sum(s["reactor_busy"] for s in play) / len(play),
+            "send_latency_p50_ms": sum(s["send_latency_p50_us"] for s in play) / len(play) / 1000,
+            "send_latency_p99_ms": sum(s["send_latency_p99_us"] for s in play) / len(play) / 1000}
 
 
 def slow_summary(run, stats, stalled):
@@ -399,6 +426,8 @@ def main():
                     stats = server.close()
                 if stats and stats.get("error"):
                     raise RuntimeError("ezrtmp pipeline: %s" % stats["error"])
+                if stats:
+                    r["sink"] = sink_figures(stats["samples"], args.seconds)
                 log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
                 rows.append(r)
         if not args.no_slow:
@@ -420,11 +449,12 @@ def main():
             slow = slow_summary(r, stats, stalled)
             slow["send_buffer_size"] = SLOW_SEND_BUFFER
             log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
+        # The figures first: a failing plot must not lose the run.
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump({"rows": rows, "slow": slow}, f, indent=1)
         if rows:
             plot(rows, os.path.join(args.out, "results.png"), tmp)
 
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "slow": slow}, f, indent=1)
     write_results(args, rows, slow, kbps_of)
     return 0
 
@@ -445,11 +475,23 @@ def targets(rows, slow):
             "%d of %d playing, %d dropped, %d got a keyframe" % (
                 ld["playing"], ld["players"], ld["dropped"], ld["got_keyframe"]),
             ld["playing"] == ld["players"] == ld["got_keyframe"] and ld["dropped"] == 0)
+    lag99 = lambda r: (r["load"].get("lag_ms") or {}).get("p99")  # noqa: E731
+    if big:
+        row("10,000 players all playing with video lag p99 under 150 ms (200 kbps)",
+            "%d of %d playing, lag p99 %s ms" % (ld["playing"], ld["players"], lag99(big)),
+            ld["playing"] == ld["players"] and lag99(big) is not None and lag99(big) < 150)
     a, b = by.get(("ezrtmp", 1000)), by.get(("nginx-rtmp", 1000))
     if a and b and a["cpu_per_gb"] and b["cpu_per_gb"]:
         ratio = a["cpu_per_gb"] / b["cpu_per_gb"]
         row("CPU per GB at 1,000 players at most half of nginx-rtmp's",
             "%.2f vs %.2f s/GB: %.2f" % (a["cpu_per_gb"], b["cpu_per_gb"], ratio), ratio <= 0.5)
+    if a and b and lag99(a) is not None and lag99(b) is not None:
+        row("video lag p99 at 1,000 players at most nginx-rtmp's + 5 ms",
+            "%.1f vs %.1f ms" % (lag99(a), lag99(b)), lag99(a) <= lag99(b) + 5)
+    small = by.get(("ezrtmp", 100))
+    if small:
+        row("video lag p99 under 10 ms, 100 players", "%s ms" % lag99(small),
+            lag99(small) is not None and lag99(small) < 10)
     for r in ez:
         p99 = r["load"]["ttfk_ms"]["p99"]
         row("time to first keyframe p99 under 50 ms, %d players" % r["n"], "%s ms" % p99,
@@ -498,10 +540,17 @@ def write_results(args, rows, slow, kbps_of):
         "while its publisher runs in a separate gst-launch-1.0). RSS is the server process's "
         "resident memory before the players and its maximum during the run; per player is the "
         "difference over N (kernel socket buffers are not in RSS). TTFK: time from starting "
-        "the TCP connect to the first video keyframe message, per player. The load client "
-        "runs on the same two cores." % args.seconds,
+        "the TCP connect to the first video keyframe message, per player. Video lag: for each "
+        "video frame a player receives, its arrival time minus its timestamp, relative to the "
+        "best-served frame of the run (the smallest such difference over all players), i.e. "
+        "how much later than the best case it arrived; counted from 1 s after the last player "
+        "started, and without the frames of a join burst (older than what was live when the "
+        "player asked to play). Audio lag: the same for audio frames. Reactor busy and send "
+        "latency are the sink's own stats (`reactor-busy`, `send-latency-p99-us`: from "
+        "render() to the socket), averaged over the play time. The load client runs on the "
+        "same two cores." % args.seconds,
         "",
-        "![CPU per GB and time to first keyframe against players](results.png)",
+        "![CPU per GB, time to first keyframe and delivery lag against players](results.png)",
         "",
         table(rows, kbps_of),
         "",
@@ -515,10 +564,12 @@ def write_results(args, rows, slow, kbps_of):
         "writes, so each server's CPU includes delivering to the players. What costs is the "
         "number of writes, not the bytes: in perf profiles taken while tuning this benchmark "
         "`writev` was about 80%% of the reactor's time at 10,000 players, most of it the "
-        "loopback receive path. This is why ezrtmp writes a player's media at most every "
-        "`flush-interval` (%s), many frames per `writev`, while nginx-rtmp writes each frame "
-        "as it comes. It is also why CPU per GB is higher for the 200 kbps rows: the same "
-        "number of writes carries a fifth of the bytes." % (
+        "loopback receive path. This is why ezrtmp writes a player's video as it comes but "
+        "lets audio wait for the next video frame (at most `flush-interval`, %s), so that a "
+        "player costs one `writev` per video frame instead of one per frame, and why under "
+        "load each sweep over the players carries every frame that came meanwhile; nginx-rtmp "
+        "writes each frame as it comes. It is also why CPU per GB is higher for the 200 kbps "
+        "rows: the same number of writes carries a fifth of the bytes." % (
             next((p.split("=", 1)[1] + " ms" for p in reversed(args.set)
                   if p.startswith("flush-interval=")), "the default, 100 ms")),
         "- nginx-rtmp serves a live stream from one worker process. Where its CPU is near "

@@ -84,6 +84,9 @@ def main():
         n = c["renders"] - last["renders"]
         ns = c["render-time-ns"] - last["render-time-ns"]
         samples.append({"t": round(now - start, 3), "renders": n,
+                        "reactor_busy": round(stats.get_double("reactor-busy")[1], 3),
+                        "send_latency_p50_us": stats.get_uint64("send-latency-p50-us")[1],
+                        "send_latency_p99_us": stats.get_uint64("send-latency-p99-us")[1],
                         "render_mean_us": round(ns / n / 1000.0, 2) if n else 0.0,
                         "clients": c["clients"], "dropped_warning": c["frames-dropped-warning"],
                         "dropped_high": c["frames-dropped-high"],

@@ -658,7 +658,9 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         "disconnects-protocol", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_PROTOCOL],
         "disconnects-removed", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_REMOVED],
         "gop-cache-frames", G_TYPE_UINT64, (guint64)st.gop_frames, "gop-cache-bytes",
-        G_TYPE_UINT64, (guint64)st.gop_bytes, NULL);
+        G_TYPE_UINT64, (guint64)st.gop_bytes, "reactor-busy", G_TYPE_DOUBLE, st.reactor_busy,
+        "send-latency-p50-us", G_TYPE_UINT64, (guint64)st.send_latency_p50_us,
+        "send-latency-p99-us", G_TYPE_UINT64, (guint64)st.send_latency_p99_us, NULL);
     GValue list = G_VALUE_INIT;
     g_value_init(&list, GST_TYPE_ARRAY);
     for (size_t i = 0; i < n; i++) {
@@ -988,10 +990,11 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_FLUSH_INTERVAL,
         g_param_spec_uint("flush-interval", "Flush interval",
-                          "Milliseconds a player's media may wait so that several frames go out "
-                          "in one write (far less CPU than a write per frame); protocol replies "
-                          "and a new player's first frames are written at once. 0 = write every "
-                          "frame at once",
+                          "The most milliseconds a player's media may wait so that several "
+                          "frames go out in one write (far less CPU than a write per frame): "
+                          "video is written at once, audio and data wait for the next video "
+                          "frame, at most this; protocol replies and a new player's first frames "
+                          "are written at once. 0 = write every frame at once",
                           0, 1000, DEFAULT_FLUSH_INTERVAL, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_ALLOWED_CLIENTS,
@@ -1043,9 +1046,12 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                            "clients-peak, clients-total, connections, connections-accepted, "
                            "connections-refused, bytes-sent, frames-dropped-normal/warning/high, "
                            "disconnects-player/slow/timeout/protocol/removed, gop-cache-frames, "
-                           "gop-cache-bytes) and client-list, an array of per-player structures "
-                           "(client-id, address, protocol: rtmp, http-flv or ws-flv, bytes-sent, "
-                           "bytes-queued, frames-dropped, connected-ms)",
+                           "gop-cache-bytes), over the last seconds the server thread's busy "
+                           "fraction (reactor-busy, 0..1) and the time frames take from render() "
+                           "to the socket (send-latency-p50-us, send-latency-p99-us), and "
+                           "client-list, an array of per-player structures (client-id, address, "
+                           "protocol: rtmp, http-flv or ws-flv, bytes-sent, bytes-queued, "
+                           "frames-dropped, connected-ms, lag-ms)",
                            GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
     /**

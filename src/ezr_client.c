@@ -119,7 +119,12 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
     }
     switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags)) {
     case EZR_QUEUE_QUEUED:
-        ezr_flush_media(&c->srv->flusher, c);
+        if (flags & EZR_OFFER_BURST)
+            ezr_flush_now(&c->srv->flusher, c); /* a joiner starts at once */
+        else
+            ezr_flush_media(&c->srv->flusher, c,
+                            ezr_flush_may_wait(f, c->stream && c->stream->video_seen, &c->q),
+                            now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;
@@ -156,6 +161,20 @@ static void resume_input(struct ezr_client *c)
     read_later(c);
 }
 
+/* A frame the kernel took whole: how long since it was pushed (a joiner's cached frames were
+ * pushed long before it came, and restamped headers were not pushed at all). */
+struct sent_ctx {
+    struct ezr_meter *meter;
+    uint64_t now_us;
+};
+
+static void frame_sent(void *ctx, const struct ezr_queue_item *it)
+{
+    const struct sent_ctx *sc = ctx;
+    if (it->frame && it->frame->pushed_us && !it->burst && sc->now_us >= it->frame->pushed_us)
+        ezr_meter_send_latency(sc->meter, sc->now_us - it->frame->pushed_us);
+}
+
 void ezr_client_flush(struct ezr_client *c)
 {
     if (c->kicked) {
@@ -182,8 +201,9 @@ void ezr_client_flush(struct ezr_client *c)
                                                                    : "write error");
             return;
         }
-        ezr_queue_advance(&c->q, (size_t)w);
-        c->progress_ms = ezr_now_ms();
+        struct sent_ctx sc = {&c->srv->meter, ezr_now_us()};
+        ezr_queue_advance_report(&c->q, (size_t)w, frame_sent, &sc);
+        c->progress_ms = sc.now_us / 1000u;
         if (c->stream)
             ezr_stream_count_sent(c->stream, (uint64_t)w);
     }
@@ -283,7 +303,7 @@ static void client_event(struct ezr_io *io, uint32_t events)
         return;
     if ((events & (EZR_IO_READ | EZR_IO_HUP)) && !c->input_paused)
         ezr_client_read(c);
-    /* Only a blocked write is resumed: media waiting for its flush interval stays waiting. */
+    /* Only a blocked write is resumed: media held for the player's next video frame stays held. */
     if (!c->dead && (events & EZR_IO_WRITE) && c->write_blocked)
         ezr_client_flush(c);
 }

@@ -27,7 +27,8 @@ struct ezr_client {
     struct ezr_link conn_link;   /* srv->clients while open, then srv->dead */
     struct ezr_link player_link; /* stream->players while playing */
     struct ezr_link dirty_link;  /* the flusher's `now` list */
-    struct ezr_link media_link;  /* the flusher's later list or sweep */
+    struct ezr_link media_link;  /* the flusher's held or due list, or its sweep */
+    uint64_t hold_until_ms;      /* on the flusher's held list: when its media must go; else 0 */
     struct ezr_link read_link;   /* srv->readable: input left unread, to read next round */
     struct ezr_stream *stream;   /* the stream played, from ezr_stream_add_player until removed */
     struct ezr_stream *pending;  /* admitted by ezr_stream_admit, added when play starts */

@@ -2,16 +2,26 @@
 #include "ezr_flush.h"
 
 #include "ezr_client.h"
-#include "ezr_clock.h"
 #include "ezr_limits.h"
+#include "ezr_queue.h"
 
 void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms)
 {
     ezr_list_init(&fl->now);
-    ezr_list_init(&fl->later);
+    ezr_list_init(&fl->held);
+    ezr_list_init(&fl->due);
     ezr_list_init(&fl->sweep);
-    fl->later_due_ms = 0;
     fl->interval_ms = interval_ms;
+    fl->gap_ms = 0;
+    fl->sweep_began_ms = 0;
+    fl->write = ezr_client_flush;
+}
+
+void ezr_flush_set_busy(struct ezr_flusher *fl, double busy)
+{
+    double over = (busy - EZR_FLUSH_BUSY_FROM) / (1.0 - EZR_FLUSH_BUSY_FROM);
+    fl->gap_ms = over <= 0.0 ? 0 : over >= 1.0 ? fl->interval_ms
+                                                : (uint32_t)(over * fl->interval_ms);
 }
 
 void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c)
@@ -20,50 +30,101 @@ void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c)
         ezr_list_push_back(&fl->now, &c->dirty_link);
 }
 
-void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c)
+bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
+                        const struct ezr_queue *q)
 {
+    bool rider = (f->kind == EZR_FRAME_AUDIO && !(f->flags & EZR_FRAME_HEADER)) ||
+                 (f->kind == EZR_FRAME_SCRIPT && (f->flags & EZR_FRAME_LIVE));
+    /* Without video on its way to this player, the wait would be the whole interval. */
+    return rider && stream_has_video && q->want_video && !q->paused && !q->need_keyframe;
+}
+
+void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c, bool may_wait,
+                     uint64_t now_ms)
+{
+    if (c->dead)
+        return;
     if (!fl->interval_ms || c->q.bytes >= EZR_FLUSH_BYTES) {
         ezr_flush_now(fl, c);
         return;
     }
-    /* Already waiting, in later or in the sweep: the write to come takes this frame too. */
-    if (c->dead || ezr_link_linked(&c->media_link))
+    if (ezr_link_linked(&c->media_link)) {
+        /* Already due or in the sweep: the write to come takes this frame too. Held: a frame
+         * that may not wait ends the hold. */
+        if (c->hold_until_ms && !may_wait) {
+            ezr_list_remove(&c->media_link);
+            c->hold_until_ms = 0;
+            ezr_list_push_back(&fl->due, &c->media_link);
+        }
         return;
-    if (ezr_list_empty(&fl->later))
-        fl->later_due_ms = ezr_now_ms() + fl->interval_ms;
-    ezr_list_push_back(&fl->later, &c->media_link);
+    }
+    if (may_wait) {
+        /* The interval is the same for every client, so the held list stays in deadline order. */
+        c->hold_until_ms = now_ms + fl->interval_ms;
+        ezr_list_push_back(&fl->held, &c->media_link);
+    } else {
+        ezr_list_push_back(&fl->due, &c->media_link);
+    }
 }
 
 void ezr_flush_forget(struct ezr_client *c)
 {
     ezr_list_remove(&c->dirty_link);
     ezr_list_remove(&c->media_link);
+    c->hold_until_ms = 0;
 }
 
-int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms)
+static struct ezr_client *first_held(const struct ezr_flusher *fl)
 {
-    if (!ezr_list_empty(&fl->sweep) || !ezr_list_empty(&fl->now))
+    struct ezr_link *n = ezr_list_first(&fl->held);
+    return n ? EZR_CONTAINER_OF(n, struct ezr_client, media_link) : NULL;
+}
+
+/* When the next sweep may begin. */
+static uint64_t next_sweep_ms(const struct ezr_flusher *fl)
+{
+    return fl->sweep_began_ms + fl->gap_ms;
+}
+
+int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
+{
+    if (!ezr_list_empty(&fl->now) || !ezr_list_empty(&fl->sweep))
         return 0;
-    if (ezr_list_empty(&fl->later))
+    uint64_t until = UINT64_MAX;
+    if (!ezr_list_empty(&fl->due))
+        until = next_sweep_ms(fl);
+    struct ezr_client *c = first_held(fl);
+    if (c && c->hold_until_ms < until)
+        until = c->hold_until_ms;
+    if (until == UINT64_MAX)
         return max_ms;
-    uint64_t now = ezr_now_ms();
-    if (fl->later_due_ms <= now)
+    if (until <= now_ms)
         return 0;
-    uint64_t wait = fl->later_due_ms - now;
+    uint64_t wait = until - now_ms;
     return wait < (uint64_t)max_ms ? (int)wait : max_ms;
 }
 
-void ezr_flush_run(struct ezr_flusher *fl, bool all)
+void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
 {
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&fl->now)))
-        ezr_client_flush(EZR_CONTAINER_OF(n, struct ezr_client, dirty_link));
+        fl->write(EZR_CONTAINER_OF(n, struct ezr_client, dirty_link));
+    /* Holds that are up join the sweep under way, in the order they began: never spaced, so
+     * that nothing waits longer than the interval. */
+    struct ezr_client *c;
+    while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms)) {
+        ezr_list_remove(&c->media_link);
+        c->hold_until_ms = 0;
+        ezr_list_push_back(&fl->sweep, &c->media_link);
+    }
     for (unsigned i = 0; all || i < EZR_FLUSH_BATCH; i++) {
-        if (ezr_list_empty(&fl->sweep) && !ezr_list_empty(&fl->later) &&
-            (all || ezr_now_ms() >= fl->later_due_ms))
-            ezr_list_splice_back(&fl->sweep, &fl->later);
+        if (ezr_list_empty(&fl->sweep) && !ezr_list_empty(&fl->due) &&
+            (all || now_ms >= next_sweep_ms(fl))) {
+            ezr_list_splice_back(&fl->sweep, &fl->due);
+            fl->sweep_began_ms = now_ms;
+        }
         if (!(n = ezr_list_pop_front(&fl->sweep)))
             break;
-        ezr_client_flush(EZR_CONTAINER_OF(n, struct ezr_client, media_link));
+        fl->write(EZR_CONTAINER_OF(n, struct ezr_client, media_link));
     }
 }

@@ -1,39 +1,74 @@
-/* When a client's queued bytes are written. Replies, a join burst and a large backlog go at the
- * end of the reactor round they were queued in (`now`); other media waits up to the flush
- * interval so that one writev carries several frames (what the kernel charges per write, not per
- * byte, is most of a server's CPU on loopback). When the interval is up, the waiting clients
- * become the sweep, written EZR_FLUSH_BATCH per round so that with thousands of players a flush
- * never holds back the next round's handshakes; new media meanwhile gathers in a fresh list.
- * Reactor-thread only. */
+/* When a client's queued bytes are written. What a server pays for is writes, not bytes (on
+ * loopback the kernel even runs the player's TCP receive in the writer's thread), so a write per
+ * frame per player is most of its CPU; yet holding every frame for a fixed interval delays each
+ * by up to that interval. The rules:
+ *
+ * - Replies, a join burst and a large backlog (`now`) go at the end of the round they were queued
+ *   in.
+ * - Video sets the pace. A player's video frame goes at the end of the round it arrived in (when
+ *   the reactor is idle, at once), and the same writev carries whatever else waits for that
+ *   player. Audio and live data of a stream with video, for a player that takes the video, wait
+ *   for its next video frame (one frame interval: 40 ms at 25 fps): a player then costs one write
+ *   per video frame instead of one per frame (25 a second instead of 68 for 25 fps video and
+ *   44.1 kHz AAC), and its video is never delayed for it.
+ * - Nothing waits longer than the flush interval: held media whose interval is up goes then (the
+ *   video stalled or was dropped for that player). Frames of other streams (audio-only) and of
+ *   players that take no video go at once; with an interval of 0 everything does.
+ * - Self-clocking: players with media due are written EZR_FLUSH_BATCH per round (the sweep), so
+ *   that with thousands of players the handshakes of the next round are not held back; frames
+ *   that arrive while a sweep is under way join the queues of the players it has not reached yet,
+ *   which carry them in the same write. The busier the reactor, the longer a sweep and the more
+ *   each write carries; players the sweep has written that get new media gather for the next.
+ * - A busy reactor spaces its sweeps: above EZR_FLUSH_BUSY_FROM of its time busy, a sweep begins
+ *   at least a gap after the one before, growing with the busy fraction up to the flush interval
+ *   when it is always busy. Each write then carries more, and the reactor leaves CPU time to the
+ *   rest of the machine (handshakes, the pipeline) instead of spending all of it writing.
+ *
+ * Reactor-thread only. Times are ezr_now_ms() values passed in, so the rules are testable. */
 #ifndef EZR_FLUSH_H
 #define EZR_FLUSH_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ezr_frame.h"
 #include "ezr_list.h"
 
 struct ezr_client;
+struct ezr_queue;
 
 struct ezr_flusher {
     struct ezr_list now;   /* by client.dirty_link */
-    struct ezr_list later; /* by client.media_link: waiting for the interval */
-    struct ezr_list sweep; /* by client.media_link: interval up, being written */
-    uint64_t later_due_ms; /* when later becomes the sweep */
-    uint32_t interval_ms;
+    struct ezr_list held;  /* by client.media_link, in hold order: until client.hold_until_ms */
+    struct ezr_list due;   /* by client.media_link: media to go with the next sweep */
+    struct ezr_list sweep; /* by client.media_link: being written, EZR_FLUSH_BATCH per round */
+    uint32_t interval_ms;  /* the longest media may wait; 0: nothing waits */
+    uint32_t gap_ms;       /* between the starts of two sweeps, from the busy fraction */
+    uint64_t sweep_began_ms;
+    void (*write)(struct ezr_client *c); /* ezr_client_flush; another in tests */
 };
 
 void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms);
+/* The reactor's busy fraction (0..1) over the last seconds: sets the gap between sweeps. */
+void ezr_flush_set_busy(struct ezr_flusher *fl, double busy);
 /* c has bytes to write at the end of this round. */
 void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c);
-/* c has new media: written at the next interval, or now if its backlog is large already. */
-void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c);
+/* May frame f, just queued for a player with queue q, wait for the player's next video frame?
+ * stream_has_video: its stream has carried video. Audio and live script data may, when the
+ * player takes video now (not paused, receiveVideo, no keyframe awaited); video, headers and
+ * metadata never. */
+bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
+                        const struct ezr_queue *q);
+/* c has new media: may_wait as above. Goes with the next sweep, or waits (at most the interval
+ * from now_ms) for media that may not, or now if its backlog is large already. */
+void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c, bool may_wait,
+                     uint64_t now_ms);
 /* c is closing: off every list. */
 void ezr_flush_forget(struct ezr_client *c);
-/* How long the reactor may sleep before a flush is due (at most max_ms). */
-int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms);
-/* Writes what is due: every `now` client, then up to EZR_FLUSH_BATCH clients of the sweep
- * (every waiting client, interval or not, with all). */
-void ezr_flush_run(struct ezr_flusher *fl, bool all);
+/* How long the reactor may sleep at now_ms before a write is due (at most max_ms). */
+int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms);
+/* Writes what is due at now_ms: every `now` client, then up to EZR_FLUSH_BATCH clients of the
+ * sweep (with all: every waiting client, held or not). */
+void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms);
 
 #endif

@@ -39,6 +39,7 @@ struct ezr_frame *ezr_frame_new(uint8_t kind, uint32_t flags, uint32_t timestamp
     f->len = len;
     f->flv = NULL;
     f->flv_len = f->flv_prefix_len = 0;
+    f->pushed_us = 0;
     /* Serialise straight into the frame: an ezr_buf over our own storage, which never needs to
      * grow because ezr_chunk_write_size() is exact. */
     struct ezr_buf b = {.data = f->data, .len = 0, .cap = len, .failed = false};

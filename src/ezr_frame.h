@@ -41,6 +41,9 @@ struct ezr_frame {
     uint8_t *flv;          /* EZR_FRAME_FLV_HEADROOM bytes, then the tag */
     size_t flv_len;        /* the tag: 11-byte header, body, 4-byte PreviousTagSize */
     size_t flv_prefix_len; /* bytes of the headroom a protocol filled once (a WebSocket header) */
+    /* When ezr_stream_push() made it (ezr_now_us()), for the send latency the stats report; 0 for
+     * frames made otherwise (headers restamped for a joiner). */
+    uint64_t pushed_us;
     uint8_t data[];
 };
 

@@ -80,14 +80,24 @@
  * player's connect and play replies are under 1 KiB; 16 KiB keeps 1,000 such peers to 16 MiB. */
 #define EZR_MAX_QUEUED_REPLY_BYTES (16u * 1024u)
 
-/* Milliseconds a player's media may wait so that several frames go out in one write; replies and
- * a new player's first frames never wait. 100 ms is far below any player's buffer, and at 5,000
- * players of a 200 kbps stream it takes the reactor from a whole core to about 60% of one
- * (bench/); SRS merges writes the same way, for 350 ms by default. */
+/* The longest a player's media may wait so that several frames go out in one write (ezr_flush.h:
+ * video goes at once, audio and data wait for the next video frame, at most this). Only held audio
+ * or data whose video stalls (or is dropped for that player) reaches it; 100 ms is far below any
+ * player's buffer. (SRS merges writes for 350 ms by default.) */
 #define EZR_DEFAULT_FLUSH_INTERVAL_MS 100u
+/* The stats' reactor-busy and send latencies cover the last one to two windows of this: long
+ * enough to hold thousands of writes, short enough that an operator sees a change within
+ * seconds. */
+#define EZR_METER_WINDOW_MS 1000u
 /* A player's queue this large is written at once, interval or not. */
 #define EZR_FLUSH_BYTES (64u * 1024u)
-/* Clients' media written per reactor round before it looks at new events again. */
+/* Busy fraction of the reactor from which its sweeps are spaced (ezr_flush.h), up to the flush
+ * interval when always busy. Below it every frame goes in its round: at 1,000 players of a 1 Mbps
+ * stream the reactor is busy a quarter to a half of the time (more on a machine whose other work
+ * delays it: busy is wall time); at 10,000 of 200 kbps it would be always busy, leaving nothing to
+ * handshakes and the pipeline. */
+#define EZR_FLUSH_BUSY_FROM 0.7
+/* Clients' media written per reactor round before it looks at new events again (the sweep). */
 #define EZR_FLUSH_BATCH 256u
 
 /* Seconds a client may take to finish the handshake and start playing. */

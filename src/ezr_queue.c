@@ -171,7 +171,8 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                 .bytes = bytes,
                                 .len = len,
                                 .queued_ms = now_ms,
-                                .uncounted = burst || len >= l->warning_bytes};
+                                .uncounted = burst || len >= l->warning_bytes,
+                                .burst = burst};
     if (append(q, it) < 0) {
         ezr_frame_unref(f);
         return EZR_QUEUE_OVERFLOW;
@@ -218,6 +219,11 @@ static void uncount(struct ezr_queue *q, const struct ezr_queue_item *it, size_t
 
 void ezr_queue_advance(struct ezr_queue *q, size_t n)
 {
+    ezr_queue_advance_report(q, n, NULL, NULL);
+}
+
+void ezr_queue_advance_report(struct ezr_queue *q, size_t n, ezr_queue_sent_fn sent, void *ctx)
+{
     q->bytes_written += n;
     q->bytes -= n;
     while (n && q->count) {
@@ -230,6 +236,8 @@ void ezr_queue_advance(struct ezr_queue *q, size_t n)
         }
         uncount(q, it, left);
         n -= left;
+        if (sent)
+            sent(ctx, it);
         release(it);
         q->head = (q->head + 1) % q->cap;
         q->count--;

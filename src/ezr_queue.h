@@ -55,6 +55,7 @@ struct ezr_queue_item {
     size_t len;
     uint64_t queued_ms; /* when it was queued, for the age limit */
     bool uncounted;     /* not live bytes: join burst, or one frame of warning_bytes or more */
+    bool burst;         /* part of a join burst (a cached frame, pushed long ago) */
 };
 
 struct ezr_queue {
@@ -111,6 +112,10 @@ int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, 
 int ezr_queue_iov(const struct ezr_queue *q, struct iovec *iov, int max);
 /* The kernel took n bytes: release what is fully written, move the offset. */
 void ezr_queue_advance(struct ezr_queue *q, size_t n);
+/* The same, calling sent(ctx, item) for each item written whole, just before it is released (the
+ * send latency the stats report is measured there). */
+typedef void (*ezr_queue_sent_fn)(void *ctx, const struct ezr_queue_item *it);
+void ezr_queue_advance_report(struct ezr_queue *q, size_t n, ezr_queue_sent_fn sent, void *ctx);
 static inline bool ezr_queue_empty(const struct ezr_queue *q)
 {
     return q->count == 0;

@@ -55,6 +55,9 @@ void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io);
 /* Waits up to timeout_ms (-1: forever) and dispatches what is ready. Returns the number of
  * handlers called (0 on a timeout or EINTR), or EZR_ESYS. */
 int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms);
+/* Microseconds the last ezr_reactor_poll() spent waiting for events (not dispatching them): what
+ * the loop's busy fraction leaves out. */
+uint64_t ezr_reactor_waited_us(const struct ezr_reactor *r);
 /* "epoll" or "poll": the backend built, for logs and tests. Static storage. */
 const char *ezr_reactor_backend(void);
 

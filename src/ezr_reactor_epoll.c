@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "ezr_clock.h"
 #include "ezr_error.h"
 
 /* Events taken per epoll_wait. Larger batches amortise the syscall with many busy clients. */
@@ -20,6 +21,7 @@ struct ezr_reactor {
      * ones it removes there, so that a handler can close another owner in the same batch. */
     int next, n;
     struct epoll_event events[EZR_REACTOR_BATCH];
+    uint64_t waited_us; /* in the last wait */
 };
 
 struct ezr_reactor *ezr_reactor_new(void)
@@ -71,7 +73,9 @@ void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io)
 
 int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms)
 {
+    uint64_t from = ezr_now_us();
     int n = epoll_wait(r->epfd, r->events, EZR_REACTOR_BATCH, timeout_ms);
+    r->waited_us = ezr_now_us() - from;
     if (n < 0)
         return errno == EINTR ? 0 : EZR_ESYS;
     int called = 0;
@@ -134,4 +138,9 @@ void ezr_wake_close(struct ezr_wake *w)
     if (w->rfd >= 0)
         close(w->rfd);
     w->rfd = w->wfd = -1;
+}
+
+uint64_t ezr_reactor_waited_us(const struct ezr_reactor *r)
+{
+    return r->waited_us;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ezr_clock.h"
 #include "ezr_error.h"
 
 /* Slots allocated at first; the array doubles from there. */
@@ -29,6 +30,7 @@ struct ezr_reactor {
     size_t n, cap;
     bool dispatching;
     bool has_dead;
+    uint64_t waited_us; /* in the last wait */
 };
 
 static short poll_events(uint32_t events)
@@ -146,7 +148,9 @@ void ezr_reactor_del(struct ezr_reactor *r, struct ezr_io *io)
 
 int ezr_reactor_poll(struct ezr_reactor *r, int timeout_ms)
 {
+    uint64_t from = ezr_now_us();
     int ready = poll(r->fds, (nfds_t)r->n, timeout_ms);
+    r->waited_us = ezr_now_us() - from;
     if (ready < 0)
         return errno == EINTR ? 0 : EZR_ESYS;
     /* Only the slots poll(2) looked at: those added by handlers have no revents yet. */
@@ -250,4 +254,9 @@ void ezr_wake_close(struct ezr_wake *w)
     if (w->wfd >= 0 && w->wfd != w->rfd)
         close(w->wfd);
     w->rfd = w->wfd = -1;
+}
+
+uint64_t ezr_reactor_waited_us(const struct ezr_reactor *r)
+{
+    return r->waited_us;
 }

@@ -169,7 +169,8 @@ static void end_of_round(struct ezr_server *s, bool all)
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&pending)))
         ezr_client_read(EZR_CONTAINER_OF(n, struct ezr_client, read_link));
-    ezr_flush_run(&s->flusher, all);
+    ezr_flush_set_busy(&s->flusher, ezr_meter_busy(&s->meter, ezr_now_us()));
+    ezr_flush_run(&s->flusher, all, ezr_now_ms());
     while ((n = ezr_list_pop_front(&s->dead)))
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
@@ -194,8 +195,13 @@ static void *reactor_main(void *arg)
     /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
     while (!atomic_load(&s->stop)) {
-        int timeout = ezr_list_empty(&s->readable) ? ezr_flush_timeout(&s->flusher, TICK_MS) : 0;
-        if (ezr_reactor_poll(s->reactor, timeout) < 0) {
+        int timeout = ezr_list_empty(&s->readable)
+                          ? ezr_flush_timeout(&s->flusher, TICK_MS, ezr_now_ms())
+                          : 0;
+        int rc = ezr_reactor_poll(s->reactor, timeout);
+        /* What is not spent waiting there is the reactor's busy time (the stats' reactor-busy). */
+        ezr_meter_idle(&s->meter, ezr_reactor_waited_us(s->reactor), ezr_now_us());
+        if (rc < 0) {
             ezr_server_log(s, EZR_LOG_ERROR,
                            "the reactor failed (%s): no player is served any more",
                            strerror(errno));
@@ -296,6 +302,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     ezr_list_init(&s->dead);
     ezr_list_init(&s->readable);
     ezr_flush_init(&s->flusher, cfg->flush_interval_ms);
+    ezr_meter_init(&s->meter, ezr_now_us());
     s->listen_io.fd = -1;
     s->cors_origin = strdup(cfg->http_cors_origin ? cfg->http_cors_origin : "*");
     s->mailbox.wake.rfd = s->mailbox.wake.wfd = -1;

@@ -50,9 +50,9 @@ struct ezr_server_config {
     /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
      * megabytes in the kernel before our queue, and its tiers, see any of it). */
     uint32_t send_buffer_bytes;
-    /* Media for a player is written at most every this many ms, several frames per write (far
-     * cheaper than one write per frame); protocol replies and a new player's first frames go at
-     * once. 0 = write every frame at once. */
+    /* The longest a player's media may wait so that several frames go out in one write: video
+     * goes at once, audio and data wait for the player's next video frame, at most this; protocol
+     * replies and a new player's first frames go at once. 0 = write every frame at once. */
     uint32_t flush_interval_ms;
     ezr_log_fn log;                /* may be NULL */
     void *log_ctx;
@@ -181,6 +181,13 @@ struct ezr_stream_stats {
     uint32_t connections;      /* open now, playing or not */
     uint64_t connections_accepted;
     uint64_t connections_refused; /* over max-connections */
+    /* Over the last one to two seconds: the fraction of wall time the reactor thread was busy
+     * (not waiting for events), 0..1 (near 1 it is the bottleneck and writes gather more frames
+     * each, see flush_interval_ms); and the time frames took from ezr_stream_push() to the
+     * socket, median and 99th percentile in microseconds (0: none written). */
+    double reactor_busy;
+    uint32_t send_latency_p50_us;
+    uint32_t send_latency_p99_us;
 };
 
 /* A consistent snapshot taken on the reactor thread; waits at most timeout_ms for it (called on

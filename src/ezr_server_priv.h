@@ -13,6 +13,7 @@
 #include "ezr_limits.h"
 #include "ezr_list.h"
 #include "ezr_mailbox.h"
+#include "ezr_meter.h"
 #include "ezr_queue.h"
 #include "ezr_reactor.h"
 #include "ezr_server.h"
@@ -50,6 +51,7 @@ struct ezr_server {
     size_t nclients;         /* on the clients list */
     struct ezr_list readable; /* input left unread (read budget, resumed input), by read_link */
     struct ezr_flusher flusher;
+    struct ezr_meter meter; /* busy fraction and send latency, for the stats */
     uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
     uint64_t next_id;
     uint64_t start_ms;

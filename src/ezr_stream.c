@@ -254,6 +254,7 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
         free(o);
         return EZR_ENOMEM;
     }
+    o->frame->pushed_us = ezr_now_us();
     return post(st, run_frame, o);
 }
 
@@ -375,6 +376,10 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     out.connections = (uint32_t)s->nclients;
     out.connections_accepted = s->accepted;
     out.connections_refused = s->refused;
+    uint64_t now_us = ezr_now_us();
+    out.reactor_busy = ezr_meter_busy(&s->meter, now_us);
+    out.send_latency_p50_us = ezr_meter_latency_percentile(&s->meter, 50);
+    out.send_latency_p99_us = ezr_meter_latency_percentile(&s->meter, 99);
     struct ezr_client_stats *list = NULL;
     size_t n = 0;
     if (q->want_clients && st->stats.clients) {

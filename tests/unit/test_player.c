@@ -184,6 +184,13 @@ void push_video(struct ezr_stream *st, uint32_t flags, uint32_t ts, uint8_t tag)
     ezr_stream_push(st, EZR_FRAME_VIDEO, flags, ts, body, sizeof body);
 }
 
+void push_audio(struct ezr_stream *st, uint32_t ts, uint8_t tag)
+{
+    /* byte0: AAC, 44 kHz, 16 bit, stereo; byte1: AAC packet type 1 (raw). */
+    uint8_t body[32] = {0xAF, 1, tag};
+    ezr_stream_push(st, EZR_FRAME_AUDIO, 0, ts, body, sizeof body);
+}
+
 void test_server_config(struct ezr_server_config *cfg)
 {
     ezr_server_config_init(cfg);

@@ -59,5 +59,7 @@ struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct
 
 /* Pushes a small AVC video frame whose payload[5] is tag (to tell frames apart). */
 void push_video(struct ezr_stream *st, uint32_t flags, uint32_t ts, uint8_t tag);
+/* Pushes a small AAC audio frame (not a header) whose payload[2] is tag. */
+void push_audio(struct ezr_stream *st, uint32_t ts, uint8_t tag);
 
 #endif

@@ -1,0 +1,245 @@
+/* The write scheduler's rules (ezr_flush.h), on clients that are never connected: the flusher
+ * writes through a hook that records who was written when, and every time is passed in. */
+#include "ezr_test.h"
+
+#include "ezr_client.h"
+#include "ezr_flush.h"
+#include "ezr_limits.h"
+#include "ezr_queue.h"
+
+#define INTERVAL 100u
+#define T0 1000000u /* any ezr_now_ms() value */
+#define NCLIENTS 600u
+
+static struct ezr_client clients[NCLIENTS];
+static unsigned writes[NCLIENTS]; /* per client */
+static unsigned nwritten;          /* in the last ezr_flush_run() */
+
+static void record_write(struct ezr_client *c)
+{
+    writes[c - clients]++;
+    nwritten++;
+}
+
+static void setup(struct ezr_flusher *fl, uint32_t interval_ms)
+{
+    memset(clients, 0, sizeof clients);
+    memset(writes, 0, sizeof writes);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        ezr_queue_init(&clients[i].q);
+    ezr_flush_init(fl, interval_ms);
+    fl->write = record_write;
+}
+
+static unsigned run(struct ezr_flusher *fl, uint64_t now_ms)
+{
+    nwritten = 0;
+    ezr_flush_run(fl, false, now_ms);
+    return nwritten;
+}
+
+EZR_TEST(test_reply_is_written_in_the_round_it_is_queued)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_now(&fl, &clients[0]);
+    ezr_flush_now(&fl, &clients[0]); /* once per round, however many replies */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    EZR_CHECK_EQ(writes[0], 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 250);
+}
+
+EZR_TEST(test_video_on_an_idle_reactor_is_written_at_once)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_media(&fl, &clients[0], false, T0);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    EZR_CHECK_EQ(run(&fl, T0), 0);
+}
+
+EZR_TEST(test_audio_waits_for_the_next_video_frame_and_goes_with_it)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), INTERVAL);
+    EZR_CHECK_EQ(run(&fl, T0), 0);
+    ezr_flush_media(&fl, &clients[0], true, T0 + 23); /* more audio: still waiting */
+    EZR_CHECK_EQ(run(&fl, T0 + 23), 0);
+    ezr_flush_media(&fl, &clients[0], false, T0 + 40); /* the video frame */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 40), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40), 1);
+    EZR_CHECK_EQ(writes[0], 1);
+    /* Nothing is left waiting: the hold ended with the write. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 40), 250);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 0);
+}
+
+EZR_TEST(test_held_media_never_waits_longer_than_the_interval)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    ezr_flush_media(&fl, &clients[0], true, T0 + 60); /* a later frame does not extend it */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 60), INTERVAL - 60);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL - 1), 0);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL - 1), 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[0], 1);
+}
+
+EZR_TEST(test_holds_end_in_the_order_they_began)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    ezr_flush_media(&fl, &clients[1], true, T0 + 50);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[0], 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL), 50);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL + 50), 1);
+    EZR_CHECK_EQ(writes[1], 1);
+}
+
+EZR_TEST(test_zero_interval_writes_every_frame_in_its_round)
+{
+    struct ezr_flusher fl;
+    setup(&fl, 0);
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+}
+
+EZR_TEST(test_large_backlog_is_written_in_its_round)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    clients[0].q.bytes = EZR_FLUSH_BYTES;
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+}
+
+EZR_TEST(test_sweep_writes_a_batch_of_players_per_round_replies_first)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        ezr_flush_media(&fl, &clients[i], false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(writes[EZR_FLUSH_BATCH - 1], 1);
+    EZR_CHECK_EQ(writes[EZR_FLUSH_BATCH], 0);
+    /* A reply queued meanwhile goes in the next round whatever the sweep has left. */
+    ezr_flush_now(&fl, &clients[NCLIENTS - 1]);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
+    EZR_CHECK_EQ(run(&fl, T0), 1 + EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(writes[NCLIENTS - 1], 1);
+    EZR_CHECK_EQ(run(&fl, T0), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0), 0);
+    for (unsigned i = 0; i < NCLIENTS - 1; i++)
+        EZR_CHECK_EQ(writes[i], 1);
+    EZR_CHECK_EQ(writes[NCLIENTS - 1], 2);
+}
+
+EZR_TEST(test_frames_arriving_during_a_sweep_go_in_the_same_write)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        ezr_flush_media(&fl, &clients[i], false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
+    /* The next video frame comes while the sweep is under way. */
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        ezr_flush_media(&fl, &clients[i], false, T0 + 40);
+    while (run(&fl, T0 + 40))
+        ;
+    /* Written before it came: once more for it; not yet reached: one write carried both. */
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        EZR_CHECK_EQ(writes[i], i < EZR_FLUSH_BATCH ? 2 : 1);
+}
+
+EZR_TEST(test_busy_reactor_spaces_its_sweeps)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_set_busy(&fl, 1.0); /* always busy: a sweep per interval */
+    ezr_flush_media(&fl, &clients[0], false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    ezr_flush_media(&fl, &clients[0], false, T0 + 10);
+    ezr_flush_now(&fl, &clients[1]);                  /* replies are never spaced */
+    ezr_flush_media(&fl, &clients[2], true, T0 + 10); /* held until T0 + 10 + INTERVAL */
+    EZR_CHECK_EQ(run(&fl, T0 + 10), 1);
+    EZR_CHECK_EQ(writes[1], 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 10), INTERVAL - 10);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[0], 2);
+    /* A hold that is up is not spaced: it never waits longer than the interval. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL), 10);
+    EZR_CHECK_EQ(run(&fl, T0 + 10 + INTERVAL), 1);
+    EZR_CHECK_EQ(writes[2], 1);
+    /* Half way between EZR_FLUSH_BUSY_FROM and always busy: half the interval. */
+    ezr_flush_set_busy(&fl, (EZR_FLUSH_BUSY_FROM + 1.0) / 2);
+    ezr_flush_media(&fl, &clients[0], false, T0 + INTERVAL + 11);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL + 11), INTERVAL / 2 - 11);
+    /* Idle enough: no gap. */
+    ezr_flush_set_busy(&fl, EZR_FLUSH_BUSY_FROM);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL + 11), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL + 11), 1);
+}
+
+EZR_TEST(test_closing_client_leaves_every_list)
+{
+    struct ezr_flusher fl;
+    setup(&fl, INTERVAL);
+    ezr_flush_media(&fl, &clients[0], true, T0);
+    ezr_flush_media(&fl, &clients[1], false, T0);
+    ezr_flush_now(&fl, &clients[1]);
+    ezr_flush_forget(&clients[0]);
+    ezr_flush_forget(&clients[1]);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 250);
+    EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 0);
+}
+
+EZR_TEST(test_audio_and_live_data_may_wait_for_video_that_is_coming)
+{
+    struct ezr_frame audio = {.kind = EZR_FRAME_AUDIO};
+    struct ezr_frame aac_header = {.kind = EZR_FRAME_AUDIO, .flags = EZR_FRAME_HEADER};
+    struct ezr_frame cue = {.kind = EZR_FRAME_SCRIPT, .flags = EZR_FRAME_LIVE};
+    struct ezr_frame metadata = {.kind = EZR_FRAME_SCRIPT};
+    struct ezr_frame video = {.kind = EZR_FRAME_VIDEO, .flags = EZR_FRAME_KEY};
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    q.need_keyframe = false; /* playing video */
+    EZR_CHECK(ezr_flush_may_wait(&audio, true, &q));
+    EZR_CHECK(ezr_flush_may_wait(&cue, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&video, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&aac_header, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&metadata, true, &q));
+    /* No video coming for this player: nothing to wait for. */
+    EZR_CHECK(!ezr_flush_may_wait(&audio, false, &q)); /* audio-only stream */
+    q.need_keyframe = true;
+    EZR_CHECK(!ezr_flush_may_wait(&audio, true, &q));
+    q.need_keyframe = false;
+    q.want_video = false;
+    EZR_CHECK(!ezr_flush_may_wait(&audio, true, &q));
+    q.want_video = true;
+    q.paused = true;
+    EZR_CHECK(!ezr_flush_may_wait(&cue, true, &q));
+}
+
+EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
+              EZR_CASE(test_video_on_an_idle_reactor_is_written_at_once),
+              EZR_CASE(test_audio_waits_for_the_next_video_frame_and_goes_with_it),
+              EZR_CASE(test_held_media_never_waits_longer_than_the_interval),
+              EZR_CASE(test_holds_end_in_the_order_they_began),
+              EZR_CASE(test_zero_interval_writes_every_frame_in_its_round),
+              EZR_CASE(test_large_backlog_is_written_in_its_round),
+              EZR_CASE(test_sweep_writes_a_batch_of_players_per_round_replies_first),
+              EZR_CASE(test_frames_arriving_during_a_sweep_go_in_the_same_write),
+              EZR_CASE(test_busy_reactor_spaces_its_sweeps),
+              EZR_CASE(test_closing_client_leaves_every_list),
+              EZR_CASE(test_audio_and_live_data_may_wait_for_video_that_is_coming))
