@@ -310,6 +310,12 @@ static void close_server(GstEzrtmpServerSink *self)
     ezr_server_pool_release(server);
 }
 
+static void clear_streamheader(GstEzrtmpServerSink *self)
+{
+    g_list_free_full(self->streamheader, (GDestroyNotify)gst_buffer_unref);
+    self->streamheader = NULL;
+}
+
 static GstStateChangeReturn change_state(GstElement *element, GstStateChange transition)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(element);
@@ -318,18 +324,23 @@ static GstStateChangeReturn change_state(GstElement *element, GstStateChange tra
     GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
     if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
         /* The pipeline stopped: its stream ended for the players (StreamEOF, UnpublishNotify,
-         * the cache emptied), who stay connected; the next PLAYING starts a fresh stream that
-         * they get from its headers and first keyframe. Without waiting for a drain. */
+         * the cached frames gone), who stay connected; the next PLAYING starts a fresh stream
+         * that they get from its headers and first keyframe. The headers stay cached, and so
+         * does the caps' streamheader here: flvmux does not always send them again after
+         * READY. Without waiting for a drain. */
         struct ezr_server *server;
         struct ezr_stream *st = stream_acquire(self, &server);
         if (st) {
             if (!ezr_server_failed(server))
-                ezr_stream_eos(st, 0);
+                ezr_stream_stop(st);
             stream_release(self);
         }
     }
-    if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
         close_server(self);
+        /* A new server starts with no cache: header buffers must reach it again. */
+        clear_streamheader(self);
+    }
     return ret;
 }
 
@@ -486,11 +497,6 @@ static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
     return ret;
 }
 
-static void clear_streamheader(GstEzrtmpServerSink *self)
-{
-    g_list_free_full(self->streamheader, (GDestroyNotify)gst_buffer_unref);
-    self->streamheader = NULL;
-}
 
 static gboolean set_caps(GstBaseSink *sink, GstCaps *caps)
 {
@@ -593,7 +599,8 @@ static gboolean start(GstBaseSink *sink)
 static gboolean stop(GstBaseSink *sink)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
-    clear_streamheader(self);
+    /* The streamheader is kept: after READY flvmux may send the same header buffers again
+     * (skipped as known) or nothing at all (the server keeps the headers). */
     ezr_flv_parser_reset(&self->parser);
     return TRUE;
 }

@@ -132,6 +132,12 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
  * timeout_ms for what players have queued to be written (0: do not wait). The cache is cleared,
  * so a later push starts a new stream. Returns 0, or EZR_EAGAIN if the wait timed out. */
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms);
+/* The pipeline stopped (PAUSED -> READY), which is not an end of its stream's codecs: players
+ * get StreamEOF and NetStream.Play.UnpublishNotify at once, the cached frames go, and the
+ * metadata and sequence headers are kept for the stream that starts again (a restarted flvmux
+ * does not always send them anew); with its first frame players get StreamBegin,
+ * NetStream.Play.PublishNotify, the headers and video from a keyframe. Returns 0 or EZR_ENOMEM. */
+int ezr_stream_stop(struct ezr_stream *st);
 /* While flushing, ezr_stream_eos() does not wait for players: a thread waiting in it returns
  * EZR_EAGAIN at once, and so does a later call (GstBaseSink's unlock/unlock_stop: a state change
  * must not wait for slow players). Any thread. */

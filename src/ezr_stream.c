@@ -307,6 +307,31 @@ void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
     pthread_mutex_unlock(&s->lock);
 }
 
+static void run_stop(struct ezr_op *op)
+{
+    struct stream_op *o = (struct stream_op *)op;
+    struct ezr_stream *st = o->st;
+    ezr_gop_forget_frames(&st->gop);
+    if (!st->ended) {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            c->proto->stream_ended(c, true);
+            c->q.need_keyframe = true;
+        }
+        st->ended = true;
+        ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s stopped", st->app, st->key);
+    }
+    free(o);
+}
+
+int ezr_stream_stop(struct ezr_stream *st)
+{
+    struct stream_op *o = calloc(1, sizeof *o);
+    if (!o)
+        return EZR_ENOMEM;
+    return post(st, run_stop, o);
+}
+
 static void run_reset(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
