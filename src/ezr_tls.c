@@ -17,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "ezr_client.h"
 #include "ezr_error.h"
@@ -46,14 +47,20 @@ static const char *openssl_reason(const char *fallback)
     return r ? r : fallback;
 }
 
-static int load_failed(const char *what, const char *file, char *msg, size_t msglen)
+/* "tls-key FILE: not a PEM private key (unsupported)": what is wrong in words, then OpenSSL's
+ * reason, which alone can be cryptic ("unsupported" is OpenSSL 3 finding no decoder for it). */
+static int load_failed(const char *what, const char *file, const char *hint, char *msg,
+                       size_t msglen)
 {
-    /* A missing file is reported by OpenSSL as a system error; say it as errno does. */
     unsigned long e = ERR_peek_error();
-    if (e && ERR_SYSTEM_ERROR(e))
+    if (e && ERR_SYSTEM_ERROR(e)) /* a missing file: say it as errno does */
         snprintf(msg, msglen, "%s %s: %s", what, file, strerror(ERR_GET_REASON(e)));
+    else if (e && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+        snprintf(msg, msglen, "%s %s: not the key of the certificate (key values mismatch)",
+                 what, file);
     else
-        snprintf(msg, msglen, "%s %s: %s", what, file, openssl_reason("cannot be loaded"));
+        snprintf(msg, msglen, "%s %s: %s (%s)", what, file, hint,
+                 openssl_reason("cannot be loaded"));
     ERR_clear_error();
     return EZR_ETLS;
 }
@@ -93,15 +100,12 @@ int ezr_tls_ctx_new(const char *cert_file, const char *key_file, struct ezr_tls_
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
         ezr_tls_ctx_free(t);
-        return load_failed("tls-certificate", cert_file, msg, msglen);
+        return load_failed("tls-certificate", cert_file, "not a PEM certificate", msg, msglen);
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
         ezr_tls_ctx_free(t);
-        return load_failed("tls-key", key_file, msg, msglen);
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ezr_tls_ctx_free(t);
-        return load_failed("tls-key", key_file, msg, msglen);
+        return load_failed("tls-key", key_file, "not a PEM private key", msg, msglen);
     }
     *out = t;
     return 0;
