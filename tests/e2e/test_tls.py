@@ -128,6 +128,10 @@ def ffprobe_streams(url, *opts):
     return sorted((x["codec_type"], x["codec_name"]) for x in json.loads(out)["streams"])
 
 
+def connections(s):
+    return s.sink.get_property("stats").get_uint("connections")[1]
+
+
 H264_AAC = [("audio", "aac"), ("video", "h264")]
 
 
@@ -396,7 +400,7 @@ def test_tls_hostile_clients(certs):
                     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
                     c.sendall(hello[:len(hello) // 2])
                     idle.append(c)
-                wait_for(lambda: s.stat("connections") >= 501, 10, "500 idle handshakes open")
+                wait_for(lambda: connections(s) >= 501, 10, "500 idle handshakes open")
                 w.check_playing("with 500 half-done handshakes")
                 late = Witness(s.port, tls=certs.client_context())
                 try:
@@ -404,7 +408,7 @@ def test_tls_hostile_clients(certs):
                 finally:
                     late.close()
                 # The timeout closes all of them.
-                wait_for(lambda: s.stat("connections") <= 1, 10,
+                wait_for(lambda: connections(s) <= 1, 10,
                          "the half-done handshakes closed by the timeout")
             finally:
                 for c in idle:
@@ -445,7 +449,7 @@ def test_tls_idle_connection_memory(certs):
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             check(p.stdout.readline().strip() == "ready", "the idle clients did not connect")
-            wait_for(lambda: s.stat("connections") >= n, 20, "%d connections" % n)
+            wait_for(lambda: connections(s) >= n, 20, "%d connections" % n)
             after = rss_kb()
         finally:
             p.stdin.close()
