@@ -509,7 +509,7 @@ def tls_comparison(args, input_flv):
     lines = [TLS_BEGIN, "", "## TLS: RTMPS against plain RTMP", "",
              "`bench/run.sh --tls %d` (%s; load average at the end %s): %d players of a 1 Mbps "
              "stream for %d s after the last joined, first over TLS (rtmps://, `ezrload -t`, "
-             "OpenSSL on both sides, TLS 1.3 AES-256-GCM as negotiated here), then plain "
+             "OpenSSL on both sides, TLS 1.3 with its default suites), then plain "
              "rtmp://, each against a fresh server with the same certificate configured. "
              "Kernel TLS was not used: this kernel offers no `tls` ULP."
              % (n, machine(), " ".join(loadavg), n, args.seconds), "",
