@@ -50,16 +50,20 @@
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define READ_BUF (256 * 1024)
 #define HS_REPLY (1 + 2 * EZR_HANDSHAKE_SIZE)
 #define DRAIN_MS 3000 /* how long stalled players get to find their connection's end */
 #define LAG_SETTLE_MS 1000 /* lag counts from this long after the last player started */
 
-enum state { CONNECTING, HANDSHAKE, RTMP, CLOSED };
+enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, CLOSED };
 
 /* About 170 bytes plus the chunk reader's per-stream state and any partial chunk (leftover). */
 struct player {
     int fd;
+    SSL *ssl;          /* rtmps:// (-t): the TLS session on fd */
     uint8_t state;
     bool stalled;      /* stops reading after its first keyframe */
     bool stopped;      /* stalled and has stopped */
@@ -86,6 +90,7 @@ struct player {
 struct options {
     int n, rate, seconds, stalled, gap_ms;
     bool json;
+    bool tls; /* rtmps:// or -t: RTMP inside TLS, the certificate not verified */
     char host[256], port[16], app[256], stream[256], tcurl[600];
 };
 
@@ -112,6 +117,7 @@ static struct player *players;
 static int epfd;
 static bool draining; /* the run is over; only stalled players still read */
 static uint8_t rbuf[READ_BUF];
+static SSL_CTX *tls_ctx;
 
 static uint64_t now_us(void)
 {
@@ -123,9 +129,14 @@ static uint64_t now_us(void)
 static int parse_url(const char *url)
 {
     const char *p = url;
-    if (strncmp(p, "rtmp://", 7) != 0)
+    if (strncmp(p, "rtmps://", 8) == 0) {
+        opt.tls = true;
+        p += 8;
+    } else if (strncmp(p, "rtmp://", 7) == 0) {
+        p += 7;
+    } else {
         return -1;
-    p += 7;
+    }
     const char *slash = strchr(p, '/');
     if (!slash)
         return -1;
@@ -135,7 +146,7 @@ static int parse_url(const char *url)
     if (colon)
         snprintf(opt.port, sizeof opt.port, "%.*s", (int)(slash - colon - 1), colon + 1);
     else
-        snprintf(opt.port, sizeof opt.port, "1935");
+        snprintf(opt.port, sizeof opt.port, opt.tls ? "443" : "1935");
     const char *app = slash + 1;
     const char *stream = strrchr(app, '/');
     if (!stream || stream == app || !stream[1])
@@ -152,7 +163,18 @@ static void send_all(struct player *p, const struct ezr_buf *b)
 {
     size_t off = 0;
     while (off < b->len) {
-        ssize_t w = write(p->fd, b->data + off, b->len - off);
+        ssize_t w;
+        if (p->ssl) {
+            size_t n = 0;
+            w = SSL_write_ex(p->ssl, b->data + off, b->len - off, &n) == 1 ? (ssize_t)n : -1;
+            if (w < 0) {
+                ERR_clear_error();
+                p->failed = true;
+                return;
+            }
+        } else {
+            w = write(p->fd, b->data + off, b->len - off);
+        }
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -375,6 +397,8 @@ static void player_close(struct player *p, bool by_server)
         p->dropped = true; /* found while draining: the server had cut it */
     }
     epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    SSL_free(p->ssl);
+    p->ssl = NULL;
     close(p->fd);
     p->fd = -1;
     p->state = CLOSED;
@@ -402,6 +426,19 @@ static void acknowledge(struct player *p)
  * (then p is closed). */
 static ssize_t read_some(struct player *p, uint8_t *buf, size_t len)
 {
+    if (p->ssl) {
+        size_t n = 0;
+        if (SSL_read_ex(p->ssl, buf, len, &n) == 1) {
+            p->bytes += n;
+            return (ssize_t)n;
+        }
+        int e = SSL_get_error(p->ssl, 0);
+        ERR_clear_error();
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        player_close(p, true);
+        return -1;
+    }
     for (;;) {
         ssize_t r = read(p->fd, buf, len);
         if (r < 0 && errno == EINTR)
@@ -473,6 +510,25 @@ static void read_rtmp(struct player *p)
     }
 }
 
+static void start_rtmp_handshake(struct player *p);
+
+/* rtmps://: the TLS handshake, driven by the socket's events until it is done. */
+static void continue_tls(struct player *p)
+{
+    int r = SSL_connect(p->ssl);
+    if (r == 1) {
+        start_rtmp_handshake(p);
+        return;
+    }
+    int e = SSL_get_error(p->ssl, r);
+    ERR_clear_error();
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        tot.connect_failed++;
+        tot.connected--;
+        player_close(p, false);
+    }
+}
+
 static void start_handshake(struct player *p)
 {
     int err = 0;
@@ -484,6 +540,24 @@ static void start_handshake(struct player *p)
         return;
     }
     tot.connected++;
+    if (opt.tls) {
+        p->ssl = SSL_new(tls_ctx);
+        if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1) {
+            tot.connect_failed++;
+            tot.connected--;
+            player_close(p, false);
+            return;
+        }
+        SSL_set_connect_state(p->ssl);
+        p->state = TLS_HANDSHAKE;
+        continue_tls(p);
+        return;
+    }
+    start_rtmp_handshake(p);
+}
+
+static void start_rtmp_handshake(struct player *p)
+{
     p->state = HANDSHAKE;
     p->hs = malloc(HS_REPLY);
     uint8_t c0c1[1 + EZR_HANDSHAKE_SIZE] = {3};
@@ -497,6 +571,8 @@ static void on_event(struct player *p, uint32_t ev)
 {
     if (p->state == CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         start_handshake(p);
+    else if (p->state == TLS_HANDSHAKE)
+        continue_tls(p);
     if (p->state == HANDSHAKE && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
         read_handshake(p);
     if (p->state == RTMP && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
@@ -690,7 +766,8 @@ static void report(double duration_s)
 static int usage(void)
 {
     fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
-                    "[-g GAP_MS] [-j] rtmp://HOST:PORT/APP/STREAM\n");
+                    "[-g GAP_MS] [-j] [-t] rtmp[s]://HOST:PORT/APP/STREAM\n"
+                    "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n");
     return 2;
 }
 
@@ -701,7 +778,7 @@ int main(int argc, char **argv)
     opt.seconds = 10;
     opt.gap_ms = 500;
     int c;
-    while ((c = getopt(argc, argv, "n:r:d:k:g:j")) != -1) {
+    while ((c = getopt(argc, argv, "n:r:d:k:g:jt")) != -1) {
         switch (c) {
         case 'n': opt.n = atoi(optarg); break;
         case 'r': opt.rate = atoi(optarg); break;
@@ -709,6 +786,7 @@ int main(int argc, char **argv)
         case 'k': opt.stalled = atoi(optarg); break;
         case 'g': opt.gap_ms = atoi(optarg); break;
         case 'j': opt.json = true; break;
+        case 't': opt.tls = true; break;
         default: return usage();
         }
     }
@@ -730,6 +808,16 @@ int main(int argc, char **argv)
         return 1;
     }
     srand((unsigned)now_us());
+    if (opt.tls) {
+        tls_ctx = SSL_CTX_new(TLS_client_method());
+        if (!tls_ctx) {
+            fprintf(stderr, "ezrload: cannot set up TLS\n");
+            return 1;
+        }
+        /* Like the players measured: TLS 1.3 when offered; no verification (a test certificate). */
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+    }
 
     uint64_t t0 = now_us();
     int opened = 0;
@@ -754,5 +842,6 @@ int main(int argc, char **argv)
     free(audio_lags.v);
     freeaddrinfo(ai);
     close(epfd);
+    SSL_CTX_free(tls_ctx);
     return 0;
 }

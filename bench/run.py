@@ -396,6 +396,10 @@ def main():
                     help="a property of ezrtmpserversink for every ezrtmp run; may be repeated")
     ap.add_argument("--only-ezrtmp", action="store_true",
                     help="skip nginx-rtmp (for quick looks; the results then have no ratio)")
+    ap.add_argument("--tls", type=int, default=0, metavar="N",
+                    help="instead of the runs above: N RTMPS players, then N plain RTMP players, "
+                         "on the same TLS-enabled port at 1 Mbps; writes only the TLS section "
+                         "of RESULTS.md")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
     args = ap.parse_args()
@@ -409,6 +413,8 @@ def main():
     for k, path in inputs.items():
         make_input(path, k, secs[k])
 
+    if args.tls:
+        return tls_comparison(args, inputs[1000])
     rows = []
     slow = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -456,6 +462,84 @@ def main():
             plot(rows, os.path.join(args.out, "results.png"), tmp)
 
     write_results(args, rows, slow, kbps_of)
+    return 0
+
+
+def make_cert(tmp):
+    """A throwaway self-signed certificate for 127.0.0.1 (ezrload does not verify it)."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+TLS_BEGIN = "<!-- tls: written by bench/run.py --tls; the rest of this file by a full run -->"
+TLS_END = "<!-- /tls -->"
+
+
+def tls_comparison(args, input_flv):
+    """N RTMPS players, then N plain RTMP players, each against a fresh server with a certificate
+    (the same port configuration both times), same 1 Mbps input: CPU per GB and memory per
+    player of TLS against plain. Replaces only the TLS section of RESULTS.md."""
+    n = args.tls
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = make_cert(tmp)
+        props = args.set + ["tls-certificate=" + cert, "tls-key=" + key]
+        for kind in ("rtmps", "rtmp"):
+            log("TLS comparison: %d %s players, 1000 kbps" % (n, kind))
+            server = Ezrtmp(args.build, input_flv, tmp, props)
+            server.url = server.url.replace("rtmp://", kind + "://")
+            try:
+                r = load_run(args.build, server, n, args.seconds,
+                             log_path=os.path.join(tmp, "load.log"))
+            finally:
+                stats = server.close()
+            if stats and stats.get("error"):
+                raise RuntimeError("ezrtmp pipeline: %s" % stats["error"])
+            r["kind"] = kind
+            log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
+            rows.append(r)
+    with open(os.path.join(args.out, "results-tls.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    with open("/proc/loadavg") as f:
+        loadavg = f.read().split()[:3]
+    lines = [TLS_BEGIN, "", "## TLS: RTMPS against plain RTMP", "",
+             "`bench/run.sh --tls %d` (%s; load average at the end %s): %d players of a 1 Mbps "
+             "stream for %d s after the last joined, first over TLS (rtmps://, `ezrload -t`, "
+             "OpenSSL on both sides, TLS 1.3 with its default suites), then plain "
+             "rtmp://, each against a fresh server with the same certificate configured. "
+             "Kernel TLS was not used: this kernel offers no `tls` ULP."
+             % (n, machine(), " ".join(loadavg), n, args.seconds), "",
+             "| players | playing | dropped | GB sent | server CPU s | CPU s per GB | "
+             "memory per player KB | TTFK p50 / p99 ms | video lag p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ld = r["load"]
+        lines.append("| %d %s | %d | %d | %.2f | %.2f | %s | %.1f | %s / %s | %s |" % (
+            n, r["kind"], ld["playing"], ld["dropped"], r["gb"], r["cpu_s"],
+            fmt(r["cpu_per_gb"], "%.2f"), r["rss_per_player_kb"], fmt(ld["ttfk_ms"]["p50"]),
+            fmt(ld["ttfk_ms"]["p99"]), fmt((ld.get("lag_ms") or {}).get("p99"))))
+    tls_r, plain_r = rows
+    if tls_r["cpu_per_gb"] and plain_r["cpu_per_gb"]:
+        lines += ["", "TLS costs %.1fx the CPU per GB of plain RTMP and %.1f KB more memory per "
+                  "player." % (tls_r["cpu_per_gb"] / plain_r["cpu_per_gb"],
+                               tls_r["rss_per_player_kb"] - plain_r["rss_per_player_kb"])]
+    lines += ["", TLS_END]
+    section = "\n".join(lines) + "\n"
+    path = os.path.join(args.out, "RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else ""
+    if TLS_BEGIN in text and TLS_END in text:
+        a = text.index(TLS_BEGIN)
+        b = text.index(TLS_END) + len(TLS_END) + 1
+        text = text[:a] + section + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+    log("wrote the TLS section of %s" % path)
     return 0
 
 

@@ -80,6 +80,9 @@ enum {
     PROP_HTTP,
     PROP_HTTP_CORS_ORIGIN,
     PROP_METRICS,
+    PROP_TLS_CERTIFICATE,
+    PROP_TLS_KEY,
+    PROP_TLS_ONLY,
     PROP_STATS,
 };
 
@@ -114,6 +117,7 @@ static guint signals[LAST_SIGNAL];
 #define DEFAULT_HTTP FALSE
 #define DEFAULT_HTTP_CORS_ORIGIN "*"
 #define DEFAULT_METRICS FALSE
+#define DEFAULT_TLS_ONLY FALSE
 /* How long EOS waits for players to be sent what is queued for them. */
 #define EOS_DRAIN_TIMEOUT_MS 2000
 /* How long a stats query waits for the server thread. */
@@ -172,6 +176,9 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     gchar *allowed = g_strdup(self->allowed_clients);
     gchar *token = g_strdup(self->play_token);
     gchar *cors = g_strdup(self->http_cors_origin);
+    gchar *tls_cert = g_strdup(self->tls_certificate);
+    gchar *tls_key = g_strdup(self->tls_key);
+    cfg.tls_only = self->tls_only;
     cfg.http = self->http;
     cfg.metrics = self->metrics;
     cfg.port = (uint16_t)self->port;
@@ -189,6 +196,11 @@ static gboolean open_server(GstEzrtmpServerSink *self)
     GST_OBJECT_UNLOCK(self);
     cfg.host = host;
     cfg.http_cors_origin = cors;
+    cfg.tls_certificate = tls_cert;
+    cfg.tls_key = tls_key;
+    char tls_error[512] = "";
+    cfg.error_msg = tls_error;
+    cfg.error_msg_size = sizeof tls_error;
     cfg.log = server_log;
     cfg.log_ctx = NULL;
     /* host:port as in a URL, "[::]:1935" for IPv6, for messages: a DNS name is at most 253
@@ -208,7 +220,18 @@ static gboolean open_server(GstEzrtmpServerSink *self)
                           (NULL));
         goto out;
     }
+    if (cfg.tls_only && !(tls_cert && *tls_cert)) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("tls-only needs a tls-certificate"), (NULL));
+        goto out;
+    }
     server = ezr_server_pool_acquire(&cfg, &rc);
+    if (!server && rc == EZR_ETLS) {
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                          ("Could not load the TLS certificate or key: %s", tls_error),
+                          ("ezr_server_new() failed with %d", rc));
+        goto out;
+    }
     if (!server) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
                           ("Could not listen on %s: %s", where, ezr_strerror(rc)),
@@ -257,6 +280,8 @@ out:
     g_free(allowed);
     g_free(token);
     g_free(cors);
+    g_free(tls_cert);
+    g_free(tls_key);
     return server != NULL;
 }
 
@@ -613,7 +638,9 @@ static GstStructure *client_structure(const struct ezr_client_stats *c)
                              (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64,
                              (guint64)c->frames_dropped, "connected-ms", G_TYPE_UINT64,
                              (guint64)c->connected_ms, "lag-ms", G_TYPE_UINT64,
-                             (guint64)c->lag_ms, "protocol", G_TYPE_STRING, c->protocol, NULL);
+                             (guint64)c->lag_ms, "protocol", G_TYPE_STRING, c->protocol, "tls",
+                             G_TYPE_BOOLEAN, (gboolean)c->tls, "ktls", G_TYPE_BOOLEAN,
+                             (gboolean)c->ktls, NULL);
 }
 
 /* The stream's counters from the server thread; FALSE when not serving (or while the stream is
@@ -783,9 +810,22 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         break;
     case PROP_HTTP_CORS_ORIGIN:
         g_free(self->http_cors_origin);
+    g_free(self->tls_certificate);
+    g_free(self->tls_key);
         self->http_cors_origin = g_value_dup_string(value);
         if (!self->http_cors_origin)
             self->http_cors_origin = g_strdup(DEFAULT_HTTP_CORS_ORIGIN);
+        break;
+    case PROP_TLS_CERTIFICATE:
+        g_free(self->tls_certificate);
+        self->tls_certificate = g_value_dup_string(value);
+        break;
+    case PROP_TLS_KEY:
+        g_free(self->tls_key);
+        self->tls_key = g_value_dup_string(value);
+        break;
+    case PROP_TLS_ONLY:
+        self->tls_only = g_value_get_boolean(value);
         break;
     case PROP_METRICS:
         self->metrics = g_value_get_boolean(value);
@@ -864,6 +904,15 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         break;
     case PROP_HTTP_CORS_ORIGIN:
         g_value_set_string(value, self->http_cors_origin);
+        break;
+    case PROP_TLS_CERTIFICATE:
+        g_value_set_string(value, self->tls_certificate);
+        break;
+    case PROP_TLS_KEY:
+        g_value_set_string(value, self->tls_key);
+        break;
+    case PROP_TLS_ONLY:
+        g_value_set_boolean(value, self->tls_only);
         break;
     case PROP_METRICS:
         g_value_set_boolean(value, self->metrics);
@@ -1044,6 +1093,26 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                              "counters (ezrtmp_*) in Prometheus text format",
                              DEFAULT_METRICS, rw_ready));
     g_object_class_install_property(
+        gobject_class, PROP_TLS_CERTIFICATE,
+        g_param_spec_string("tls-certificate", "TLS certificate",
+                            "PEM file with the server's certificate, then any intermediate "
+                            "certificates (a chain). Set, the port also speaks TLS: "
+                            "rtmps://HOST:PORT/APP/STREAM-KEY, and with http https:// and wss://; "
+                            "a file that does not load fails the change to READY",
+                            NULL, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_TLS_KEY,
+        g_param_spec_string("tls-key", "TLS private key",
+                            "PEM file with the private key of tls-certificate (empty: the key is "
+                            "in the certificate file)",
+                            NULL, rw_ready));
+    g_object_class_install_property(
+        gobject_class, PROP_TLS_ONLY,
+        g_param_spec_boolean("tls-only", "TLS only",
+                             "With tls-certificate, close connections that do not start a TLS "
+                             "handshake (plain rtmp://, http://, ws://)",
+                             DEFAULT_TLS_ONLY, rw_ready));
+    g_object_class_install_property(
         gobject_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
                            "Input counters (tags-parsed, video-frames, audio-frames, keyframes, "
@@ -1154,6 +1223,7 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     self->http = DEFAULT_HTTP;
     self->http_cors_origin = g_strdup(DEFAULT_HTTP_CORS_ORIGIN);
     self->metrics = DEFAULT_METRICS;
+    self->tls_only = DEFAULT_TLS_ONLY;
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
 }

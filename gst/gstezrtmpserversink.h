@@ -41,6 +41,9 @@ struct _GstEzrtmpServerSink {
     gboolean http;          /* HTTP-FLV and WebSocket-FLV on the port */
     gchar *http_cors_origin;
     gboolean metrics;       /* GET /metrics */
+    gchar *tls_certificate; /* PEM chain file; NULL: no TLS */
+    gchar *tls_key;         /* PEM key file; NULL: in the certificate file */
+    gboolean tls_only;
 
     /* Open from READY to NULL. lock guards these (not the state lock: client-added/-removed
      * handlers, which run on the server thread, read stats while set_state(NULL) holds the

@@ -19,6 +19,8 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     packages+=(ffmpeg rtmpdump python3 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
                gir1.2-gst-plugins-base-1.0
                nginx libnginx-mod-rtmp clang libclang-rt-14-dev)
+    # The TLS tests make their certificates with the openssl command.
+    command -v openssl >/dev/null || packages+=(openssl)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(gnuplot-nox)

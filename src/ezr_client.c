@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -19,12 +18,13 @@ static void client_event(struct ezr_io *io, uint32_t events);
 /* Tells a level-triggered reactor what c waits for now (the epoll backend ignores it). */
 static void update_interest(struct ezr_client *c)
 {
-    uint32_t want = (c->input_paused ? 0 : EZR_IO_READ) | (c->write_blocked ? EZR_IO_WRITE : 0);
+    uint32_t want = (c->input_paused ? 0 : c->read_wants) | (c->write_blocked ? c->write_wants : 0);
     if (want != c->interest && ezr_reactor_mod(c->srv->reactor, &c->io, want) == 0)
         c->interest = want;
 }
 
 struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr,
+                                  const struct ezr_transport *transport,
                                   const struct ezr_client_proto *proto)
 {
     struct ezr_client *c = calloc(1, sizeof *c);
@@ -35,6 +35,9 @@ struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr
     c->io.fd = fd;
     c->io.fn = client_event;
     c->srv = s;
+    c->transport = transport;
+    c->read_wants = EZR_IO_READ;
+    c->write_wants = EZR_IO_WRITE;
     c->proto = proto;
     c->id = ++s->next_id;
     c->accepted_ms = c->progress_ms = c->idle_since_ms = ezr_now_ms();
@@ -72,6 +75,7 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
         ezr_stream_count_disconnect(st, code);
     ezr_stream_remove_player(c, reason);
     ezr_reactor_del(s->reactor, &c->io);
+    c->transport->close(c); /* before the socket closes: TLS says close_notify on it */
     close(c->io.fd);
     c->io.fd = -1;
     c->dead = true;
@@ -181,26 +185,25 @@ void ezr_client_flush(struct ezr_client *c)
         ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_REMOVED, "removed by the application");
         return;
     }
-    while (!c->dead && !ezr_queue_empty(&c->q)) {
+    /* Bytes the transport took but holds (a TLS record the socket had no room for) must go out
+     * too, even when the queue is empty. */
+    while (!c->dead && (!ezr_queue_empty(&c->q) || c->transport->holds_output(c))) {
         struct iovec iov[EZR_WRITEV_MAX];
         int n = ezr_queue_iov(&c->q, iov, EZR_WRITEV_MAX);
-        /* MSG_NOSIGNAL: a player that resets its connection must not raise SIGPIPE in the
-         * application that embeds us. */
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                c->write_blocked = true; /* the reactor reports WRITE when it takes more */
-                update_interest(c);
-                return;
-            }
-            if (errno == EINTR)
-                continue;
-            ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER,
-                             errno == EPIPE || errno == ECONNRESET ? "connection reset by player"
-                                                                   : "write error");
+        const char *why = NULL;
+        ssize_t w = c->transport->writev(c, iov, n, &why);
+        if (w == EZR_EAGAIN) {
+            c->write_blocked = true; /* the reactor reports when it may go on */
+            update_interest(c);
             return;
         }
+        if (w < 0) {
+            ezr_client_close(c, w == EZR_EPROTO ? EZR_LOG_WARNING : EZR_LOG_INFO,
+                             w == EZR_EPROTO ? EZR_CLOSE_PROTOCOL : EZR_CLOSE_PLAYER, why);
+            return;
+        }
+        if (w == 0 && n > 0)
+            break; /* cannot happen: a transport takes something or says EAGAIN */
         struct sent_ctx sc = {&c->srv->meter, ezr_now_us()};
         ezr_queue_advance_report(&c->q, (size_t)w, frame_sent, &sc);
         c->progress_ms = sc.now_us / 1000u;
@@ -246,18 +249,24 @@ void ezr_client_read(struct ezr_client *c)
             read_later(c);
             return;
         }
-        ssize_t n = read(c->io.fd, s->rbuf, budget < EZR_READ_BUF ? budget : EZR_READ_BUF);
+        const char *why = NULL;
+        ssize_t n = c->transport->read(c, s->rbuf, budget < EZR_READ_BUF ? budget : EZR_READ_BUF,
+                                       &why);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;
         }
+        if (n == EZR_EAGAIN) { /* the reactor reports more (TLS may wait to write first) */
+            update_interest(c);
+            return;
+        }
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == ECONNRESET)
-                ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "connection reset by player");
-            else if (errno != EAGAIN && errno != EWOULDBLOCK)
-                ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "read error");
+            if (n == EZR_EPROTO)
+                ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_PROTOCOL, why);
+            else if (n == EZR_ENOMEM)
+                ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+            else
+                ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, why);
             return;
         }
         budget -= (size_t)n;
@@ -301,9 +310,9 @@ static void client_event(struct ezr_io *io, uint32_t events)
     struct ezr_client *c = (struct ezr_client *)io;
     if (c->dead)
         return;
-    if ((events & (EZR_IO_READ | EZR_IO_HUP)) && !c->input_paused)
+    if ((events & (c->read_wants | EZR_IO_HUP)) && !c->input_paused)
         ezr_client_read(c);
     /* Only a blocked write is resumed: media held for the player's next video frame stays held. */
-    if (!c->dead && (events & EZR_IO_WRITE) && c->write_blocked)
+    if (!c->dead && (events & c->write_wants) && c->write_blocked)
         ezr_client_flush(c);
 }

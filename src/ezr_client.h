@@ -18,10 +18,13 @@
 #include "ezr_queue.h"
 #include "ezr_reactor.h"
 #include "ezr_server.h"
+#include "ezr_transport.h"
 
 struct ezr_client {
     struct ezr_io io; /* first: the reactor hands us &io */
     struct ezr_server *srv;
+    const struct ezr_transport *transport; /* what carries the bytes: TCP or TLS */
+    void *transport_state;                 /* the transport's (a TLS session), or NULL */
     const struct ezr_client_proto *proto;
     void *proto_state; /* the protocol's, from open to close */
     struct ezr_link conn_link;   /* srv->clients while open, then srv->dead */
@@ -49,14 +52,19 @@ struct ezr_client {
     bool input_paused;  /* replies back up: input is not read until they are written */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
     uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
+    uint32_t read_wants;  /* the readiness that lets a read go on: READ, or WRITE when TLS must
+                           * send before it can read */
+    uint32_t write_wants; /* the same for a blocked write: WRITE, or READ for TLS */
     enum ezr_close_reason close_code; /* what closing counts as */
     const char *close_reason;         /* static text: why the protocol ended it */
     uint64_t frames_dropped;
 };
 
 /* A new client on an accepted socket (which it owns from now on, even on failure), registered
- * with the reactor. NULL when out of memory or the reactor refused it (the socket is closed). */
+ * with the reactor, its bytes carried by transport (ezr_transport_tcp, or ezr_transport_detect on
+ * a port with TLS). NULL when out of memory or the reactor refused it (the socket is closed). */
 struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr,
+                                  const struct ezr_transport *transport,
                                   const struct ezr_client_proto *proto);
 /* Closes the socket, detaches the player from its stream (client-removed), leaves every list
  * and joins the server's dead list. Idempotent. */

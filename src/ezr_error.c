@@ -17,6 +17,7 @@ const char *ezr_strerror(int err)
     case EZR_EEXIST: return "app/stream already served";
     case EZR_ENOTFOUND: return "no such app or stream";
     case EZR_ECLOSED: return "connection closed";
+    case EZR_ETLS: return "TLS certificate or key not loaded";
     }
     return "unknown error";
 }

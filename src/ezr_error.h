@@ -18,6 +18,7 @@ enum ezr_err {
     EZR_EEXIST = -10,    /* that app/stream is already registered */
     EZR_ENOTFOUND = -11, /* no such app or stream */
     EZR_ECLOSED = -12,   /* the peer or the server closed */
+    EZR_ETLS = -13,      /* a TLS certificate or key file could not be loaded */
 };
 
 /* Never NULL; static storage. */

@@ -69,6 +69,10 @@
  * per syscall while keeping the iovec array on the stack small. */
 #define EZR_WRITEV_MAX 64
 
+/* The most plaintext one TLS record carries (RFC 8446 5.1): small queued pieces are gathered
+ * into one record of at most this before they are encrypted and sent (ezr_tls.c). */
+#define EZR_TLS_RECORD 16384u
+
 /* The server's read buffer, shared by all clients (players send little: acknowledgements). */
 #define EZR_READ_BUF (64u * 1024u)
 /* Bytes read from one connection per reactor round; the rest waits for the next round, so one

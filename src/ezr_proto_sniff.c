@@ -1,11 +1,27 @@
 /* The protocol every connection starts with: one port serves RTMP and HTTP, told apart by the
  * first byte (as h2o tells TLS from HTTP). An RTMP handshake starts with C0, version 3; an HTTP
- * request with its method, an ASCII letter. The connection then becomes that protocol and the
+ * request with its method, an ASCII letter; TLS is unwrapped before this (ezr_transport.h), so the
+ * bytes sniffed here are the plaintext either way. The connection then becomes that protocol and the
  * same bytes are fed to it. The handshake timeout, the connection limit, the read budget and the
  * reply bound stay the client's (ezr_client.c), whatever it turns out to speak. */
 #include "ezr_client.h"
 #include "ezr_error.h"
 #include "ezr_server_priv.h"
+#include "ezr_sniff.h"
+
+/* TLS's record type for handshake messages (RFC 8446 5.1): what a ClientHello starts with. */
+#define TLS_RECORD_HANDSHAKE 0x16
+
+enum ezr_sniff ezr_sniff_first_byte(uint8_t b)
+{
+    if (b == 0x03)
+        return EZR_SNIFF_RTMP;
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z'))
+        return EZR_SNIFF_HTTP;
+    if (b == TLS_RECORD_HANDSHAKE)
+        return EZR_SNIFF_TLS;
+    return EZR_SNIFF_UNKNOWN;
+}
 
 static int sniff_open(struct ezr_client *c)
 {
@@ -30,11 +46,13 @@ static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)
 {
     if (len == 0)
         return 0;
-    uint8_t b = in[0];
-    if (b == 0x03)
+    enum ezr_sniff kind = ezr_sniff_first_byte(in[0]);
+    if (kind == EZR_SNIFF_RTMP)
         return become(c, &ezr_proto_rtmp, in, len);
-    if (((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) && (c->srv->http || c->srv->metrics))
+    if (kind == EZR_SNIFF_HTTP && (c->srv->http || c->srv->metrics))
         return become(c, &ezr_proto_http, in, len);
+    /* TLS was taken off by the transport below (ezr_tls.c); a ClientHello inside TLS, or on a
+     * port without a certificate, is refused here like any other unknown byte. */
     c->close_reason = c->srv->http || c->srv->metrics
                           ? "neither RTMP (C0 is not version 3) nor HTTP"
                           : "not RTMP: C0 is not version 3";

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "ezr_net.h"
 #include "ezr_server_priv.h"
 #include "ezr_stream.h"
+#include "ezr_tls.h"
 
 /* How often the reactor wakes with nothing to do, to enforce timeouts and retry accepts. */
 #define TICK_MS 250
@@ -93,7 +95,8 @@ static void accept_clients(struct ezr_server *s)
             continue;
         }
         ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
-        struct ezr_client *c = ezr_client_new(s, fd, addr, &ezr_proto_sniff);
+        struct ezr_client *c = ezr_client_new(
+            s, fd, addr, s->tls ? &ezr_transport_detect : &ezr_transport_tcp, &ezr_proto_sniff);
         if (!c) {
             ezr_server_log(s, EZR_LOG_WARNING, "refused %s: out of memory", addr);
             continue;
@@ -194,6 +197,13 @@ static void *reactor_main(void *arg)
     reactor_of_this_thread = s;
     /* Named so that top -H, perf and bench/ can tell its CPU time from the pipeline's. */
     pthread_setname_np(pthread_self(), "ezrtmp-reactor");
+    /* OpenSSL writes TLS records with write(2), which raises SIGPIPE when a player has reset its
+     * connection; blocked on this thread, the write fails with EPIPE instead and the application
+     * that embeds us never sees the signal (plain sockets use MSG_NOSIGNAL). */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     while (!atomic_load(&s->stop)) {
         int timeout = ezr_list_empty(&s->readable)
                           ? ezr_flush_timeout(&s->flusher, TICK_MS, ezr_now_ms())
@@ -258,6 +268,8 @@ static void server_release(struct ezr_server *s)
     ezr_mailbox_clear(&s->mailbox);
     ezr_reactor_free(s->reactor);
     free(s->rbuf);
+    free(s->tls_stage);
+    ezr_tls_ctx_free(s->tls);
     free(s->cors_origin);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
@@ -267,7 +279,10 @@ static void server_release(struct ezr_server *s)
 int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 {
     *out = NULL;
-    if (!cfg || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE || cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
+    if (cfg && cfg->error_msg && cfg->error_msg_size)
+        cfg->error_msg[0] = '\0';
+    bool tls = cfg && cfg->tls_certificate && *cfg->tls_certificate;
+    if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE || cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
         (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN) ||
         (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
                                    strpbrk(cfg->http_cors_origin, "\r\n"))))
@@ -313,6 +328,25 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
 
+    /* The files first: a bad certificate fails before the port is taken. */
+    s->tls_only = cfg->tls_only;
+    if (tls) {
+        char msg[EZR_MAX_NAME_LEN + 512];
+        int trc = ezr_tls_ctx_new(cfg->tls_certificate, cfg->tls_key, &s->tls, msg, sizeof msg);
+        if (trc == 0)
+            s->tls_stage = malloc(EZR_TLS_RECORD);
+        if (trc == 0 && !s->tls_stage)
+            trc = EZR_ENOMEM;
+        if (trc < 0) {
+            if (trc == EZR_ETLS && cfg->error_msg && cfg->error_msg_size)
+                snprintf(cfg->error_msg, cfg->error_msg_size, "%s", msg);
+            ezr_server_log(s, EZR_LOG_ERROR, "TLS not set up: %s",
+                           trc == EZR_ETLS ? msg : ezr_strerror(trc));
+            server_release(s);
+            return trc;
+        }
+    }
+
     int rc = ezr_net_listen(s->host, cfg->port, LISTEN_BACKLOG, &s->port);
     if (rc < 0) {
         char where[EZR_MAX_NAME_LEN + 16];
@@ -334,8 +368,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     }
     char where[EZR_MAX_NAME_LEN + 16];
     ezr_net_format_host_port(s->host, s->port, where, sizeof where);
-    ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections)", where,
-                   s->max_connections);
+    ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections%s)", where,
+                   s->max_connections,
+                   !s->tls ? "" : s->tls_only ? ", TLS only" : ", TLS and plain");
     *out = s;
     return 0;
 }

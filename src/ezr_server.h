@@ -65,13 +65,26 @@ struct ezr_server_config {
     /* Access-Control-Allow-Origin of HTTP answers; NULL = "*". Other than "*", a WebSocket
      * whose Origin differs is refused (403): browsers apply no CORS to WebSockets. */
     const char *http_cors_origin;
+    /* TLS on the same port (a ClientHello's first byte tells): rtmps://, https:// and wss://.
+     * tls_certificate: a PEM file, the leaf certificate then any intermediates; tls_key: its PEM
+     * private key (NULL or "": in the certificate file). NULL or "": no TLS. */
+    const char *tls_certificate;
+    const char *tls_key;
+    /* With a certificate: close connections that do not start with a TLS handshake. */
+    bool tls_only;
+    /* If not NULL, receives a sentence on why ezr_server_new failed where the code alone does
+     * not say (EZR_ETLS: the file and OpenSSL's reason). */
+    char *error_msg;
+    size_t error_msg_size;
 };
 
 /* Fills in the defaults from ezr_limits.h (host "localhost", port 1935). */
 void ezr_server_config_init(struct ezr_server_config *cfg);
 
-/* Binds, listens and starts the reactor thread. Returns 0 and *out, or EZR_EADDRINUSE,
- * EZR_EACCES, EZR_EADDR, EZR_EINVAL, EZR_ENOMEM, EZR_ESYS. */
+/* Loads the TLS certificate and key if any, binds, listens and starts the reactor thread.
+ * Returns 0 and *out, or EZR_ETLS (cfg->error_msg says which file and why), EZR_EADDRINUSE,
+ * EZR_EACCES, EZR_EADDR, EZR_EINVAL (also tls_only without a certificate), EZR_ENOMEM,
+ * EZR_ESYS. */
 int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out);
 /* The port actually bound. */
 uint16_t ezr_server_port(const struct ezr_server *s);
@@ -169,6 +182,8 @@ struct ezr_client_stats {
     uint64_t connected_ms;   /* how long it has been connected */
     uint64_t lag_ms;         /* how long its oldest queued data has waited (0: all written) */
     char protocol[16];       /* "rtmp", "http-flv" or "ws-flv" */
+    bool tls;                /* over TLS (rtmps, https, wss) */
+    bool ktls;               /* TLS records sent by the kernel (kernel TLS) */
 };
 
 struct ezr_stream_stats {

@@ -18,6 +18,8 @@
 #include "ezr_reactor.h"
 #include "ezr_server.h"
 
+struct ezr_tls_ctx;
+
 struct ezr_server {
     /* Settings, fixed at ezr_server_new. */
     char host[EZR_MAX_NAME_LEN + 1];
@@ -30,6 +32,8 @@ struct ezr_server {
     bool http;
     bool metrics;
     char *cors_origin; /* Access-Control-Allow-Origin: never NULL */
+    struct ezr_tls_ctx *tls; /* the certificate and TLS settings; NULL: no TLS */
+    bool tls_only;
     ezr_log_fn log;
     void *log_ctx;
     struct ezr_queue_limits qlimits; /* max_age_ms: as configured, 0 = by stream kind */
@@ -53,6 +57,7 @@ struct ezr_server {
     struct ezr_flusher flusher;
     struct ezr_meter meter; /* busy fraction and send latency, for the stats */
     uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
+    uint8_t *tls_stage; /* EZR_TLS_RECORD bytes with TLS: a record's plaintext is gathered here */
     uint64_t next_id;
     uint64_t start_ms;
     uint64_t last_tick_ms;

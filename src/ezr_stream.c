@@ -11,6 +11,7 @@
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_server_priv.h"
+#include "ezr_tls.h"
 #include "ezr_text.h"
 
 static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct ezr_client *c,
@@ -422,6 +423,8 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
             list[n].connected_ms = now - c->accepted_ms;
             list[n].lag_ms = ezr_queue_age(&c->q, now);
             snprintf(list[n].protocol, sizeof list[n].protocol, "%s", c->proto->name);
+            list[n].tls = c->transport == &ezr_transport_tls;
+            list[n].ktls = ezr_tls_ktls_send(c);
             n++;
         }
     }

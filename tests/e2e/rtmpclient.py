@@ -113,7 +113,7 @@ class Message:
 
 
 class RtmpClient:
-    def __init__(self, host, port, timeout=10.0, rcvbuf=None):
+    def __init__(self, host, port, timeout=10.0, rcvbuf=None, tls=None):
         # host is an IPv4 or IPv6 address ("::1", no brackets) or a name.
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -123,6 +123,8 @@ class RtmpClient:
         self.sock.settimeout(timeout)
         try:
             self.sock.connect((host, port))
+            if tls:  # an ssl.SSLContext: rtmps://, the same messages inside TLS
+                self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         except OSError:
             self.sock.close()
             raise

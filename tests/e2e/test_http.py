@@ -79,8 +79,9 @@ class RtmpWitness:
 class WsClient:
     """A minimal WebSocket client (RFC 6455): handshake, masked frames out, frames in."""
 
-    def __init__(self, port, path, extra=b""):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, path, extra=b"", sock=None):
+        # sock: an already connected socket, e.g. wrapped in TLS for wss:// (test_tls.py).
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=10)
         key = base64.b64encode(os.urandom(16))
         self.sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                           b"Upgrade: websocket\r\nConnection: Upgrade\r\n"

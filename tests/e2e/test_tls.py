@@ -1,0 +1,470 @@
+"""End-to-end tests of TLS on the element's one port: rtmps://, https:// and wss:// played by
+ffprobe, GStreamer's rtmp2src and clients written here (Python's ssl module under rtmpclient.py
+and the WebSocket client of test_http.py), beside plain rtmp:// on the same port; tls-only; bad
+certificate and key files failing READY; hostile TLS clients while a TLS player is watched for
+gaps. The certificates are made by each run with the openssl command, in a temporary directory.
+Run as: test_tls.py TEST_NAME (meson registers each name as its own test)."""
+
+import json
+import os
+import re
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from ezrtest import Gst, Server, check, fail, run, wait_for
+from rtmpclient import RtmpClient
+from test_http import WsClient, flv_tags
+
+
+def openssl(*args):
+    p = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "openssl %s failed: %s" % (args[0], p.stderr))
+
+
+class Certs:
+    """A CA, a leaf for 127.0.0.1 and localhost signed by it, and a chain: a root, an
+    intermediate CA and a leaf signed by the intermediate (leaf + intermediate in one file)."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ezrtmp-tls-")
+        d = self.tmp.name
+        self.dir = d
+        p = lambda name: os.path.join(d, name)  # noqa: E731
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        with open(p("leaf.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        with open(p("ca.ext"), "w") as f:
+            f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        openssl("req", "-x509", *ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2",
+                "-subj", "/CN=ezrtmp test CA")
+        self.ca = p("ca.pem")
+        self.leaf_cert, self.leaf_key = self._sign("leaf", "ca", "leaf.ext")
+        # The chain: root -> intermediate -> leaf2.
+        openssl("req", "-x509", *ec, "-keyout", p("root.key"), "-out", p("root.pem"), "-days",
+                "2", "-subj", "/CN=ezrtmp test root")
+        self.root = p("root.pem")
+        self._sign("inter", "root", "ca.ext")
+        leaf2, self.chain_key = self._sign("leaf2", "inter", "leaf.ext")
+        self.chain_cert = p("chain.pem")
+        with open(self.chain_cert, "w") as out:
+            for part in (leaf2, p("inter.pem")):
+                out.write(open(part).read())
+
+    def _sign(self, name, issuer, ext):
+        p = lambda n: os.path.join(self.dir, n)  # noqa: E731
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj", "/CN=" + name)
+        openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p(issuer + ".pem"), "-CAkey",
+                p(issuer + ".key"), "-CAcreateserial", "-out", p(name + ".pem"), "-days", "2",
+                "-extfile", p(ext))
+        return p(name + ".pem"), p(name + ".key")
+
+    def props(self, extra=""):
+        return 'tls-certificate="%s" tls-key="%s" %s' % (self.leaf_cert, self.leaf_key, extra)
+
+    def client_context(self, cafile=None):
+        ctx = ssl.create_default_context(cafile=cafile or self.ca)
+        return ctx
+
+    def close(self):
+        self.tmp.cleanup()
+
+
+def tls_url(s, scheme, path):
+    return "%s://127.0.0.1:%d%s" % (scheme, s.port, path)
+
+
+class Witness(threading.Thread):
+    """A player reading the whole time (over TLS when given a context); records the largest
+    wall-clock gap between video frames."""
+
+    def __init__(self, port, tls=None):
+        super().__init__(daemon=True)
+        self.c = RtmpClient("127.0.0.1", port, tls=tls)
+        self.c.start_play("live", "stream")
+        self.stop = False
+        self.frames = 0
+        self.max_gap = 0.0
+        self.error = None
+        self.start()
+
+    def run(self):
+        last = None
+        try:
+            while not self.stop:
+                m = self.c.read_message(5)
+                if m.type != 9:
+                    continue
+                now = time.monotonic()
+                if last is not None:
+                    self.max_gap = max(self.max_gap, now - last)
+                last = now
+                self.frames += 1
+        except Exception as e:  # reported by the main thread
+            self.error = e
+
+    def check_playing(self, what):
+        n = self.frames
+        wait_for(lambda: self.frames >= n + 10 or self.error, 10, "%s: 10 more frames" % what)
+        check(self.error is None, "%s: the player failed: %r" % (what, self.error))
+        check(self.max_gap < 1.0, "%s: a gap of %.2f s between video frames" % (what,
+                                                                                 self.max_gap))
+
+    def close(self):
+        self.stop = True
+        self.join(10)
+        self.c.close()
+
+
+def ffprobe_streams(url, *opts):
+    rc, out, err = run(["ffprobe", "-v", "error", *opts, "-show_streams", "-of", "json", url], 30)
+    check(rc == 0, "ffprobe %s failed (%d): %s" % (url, rc, err))
+    return sorted((x["codec_type"], x["codec_name"]) for x in json.loads(out)["streams"])
+
+
+def connections(s):
+    return s.sink.get_property("stats").get_uint("connections")[1]
+
+
+H264_AAC = [("audio", "aac"), ("video", "h264")]
+
+
+def test_tls_ffprobe_rtmps_and_https(certs):
+    with Server(props=certs.props("http=true")) as s:
+        s.wait_video_frames(1)
+        kinds = ffprobe_streams(tls_url(s, "rtmps", "/live/stream"), "-tls_verify", "0")
+        check(kinds == H264_AAC, "rtmps streams: %r" % kinds)
+        # The CA given: ffmpeg verifies the certificate and its name (127.0.0.1 in the SAN).
+        kinds = ffprobe_streams(tls_url(s, "https", "/live/stream.flv"), "-tls_verify", "1",
+                                "-ca_file", certs.ca)
+        check(kinds == H264_AAC, "https streams: %r" % kinds)
+        # Three seconds of HTTPS-FLV decoded with every decoder error fatal.
+        rc, out, err = run(["ffmpeg", "-v", "error", "-xerror", "-tls_verify", "0", "-i",
+                            tls_url(s, "https", "/live/stream.flv"), "-t", "3", "-f", "null", "-",
+                            "-progress", "pipe:1", "-nostats"], 60)
+        check(rc == 0 and err.strip() == "", "ffmpeg could not decode HTTPS-FLV: %s" % err)
+        frames = [int(x) for x in re.findall(r"^frame=(\d+)$", out, re.M)]
+        check(frames and frames[-1] >= 60, "only %r video frames decoded in 3 s" % frames[-1:])
+        s.check_no_error()
+
+
+def test_tls_rtmp2src_decodes(certs):
+    with Server(props=certs.props()) as s:
+        s.wait_video_frames(1)
+        p = Gst.parse_launch(
+            "rtmp2src location=%s tls-validation-flags=0 ! flvdemux name=d "
+            "d.video ! queue ! h264parse ! avdec_h264 ! fakesink name=v signal-handoffs=true "
+            "d.audio ! queue ! fakesink" % tls_url(s, "rtmps", "/live/stream"))
+        decoded = [0]
+        p.get_by_name("v").connect("handoff", lambda *a: decoded.__setitem__(0, decoded[0] + 1))
+        p.set_state(Gst.State.PLAYING)
+        try:
+            bus = p.get_bus()
+
+            def enough():
+                m = bus.pop_filtered(Gst.MessageType.ERROR)
+                if m:
+                    fail("rtmp2src pipeline error: %s" % (m.parse_error()[0].message,))
+                return decoded[0] >= 30
+
+            wait_for(enough, 30, "30 frames decoded by rtmp2src over rtmps://")
+        finally:
+            p.set_state(Gst.State.NULL)
+        s.check_no_error()
+
+
+def test_tls_and_plain_rtmp_play_together(certs):
+    with Server(props=certs.props()) as s:
+        s.wait_video_frames(1)
+        tls = Witness(s.port, tls=certs.client_context())
+        plain = Witness(s.port)
+        try:
+            tls.check_playing("rtmps player")
+            plain.check_playing("plain rtmp player")
+            tls.check_playing("rtmps player, later")
+            st = s.sink.get_property("stats")
+            ok, clients = st.get_array("client-list")
+            check(ok, "no client-list in stats")
+            flags = sorted(bool(clients.get_nth(i).get_boolean("tls")[1])
+                           for i in range(clients.n_values))
+            check(flags == [False, True], "client-list tls flags: %r" % flags)
+        finally:
+            tls.close()
+            plain.close()
+        s.check_no_error()
+
+
+def test_tls_only_refuses_plain(certs):
+    with Server(props=certs.props("tls-only=true http=true")) as s:
+        s.wait_video_frames(1)
+        for first in (b"\x03" + bytes(1536), b"GET /live/stream.flv HTTP/1.1\r\nHost: h\r\n\r\n"):
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            try:
+                sock.sendall(first)
+                data = b""
+                try:
+                    while True:
+                        b = sock.recv(65536)
+                        if not b:
+                            break
+                        data += b
+                except ConnectionResetError:
+                    pass
+                check(data == b"", "a plain connection was answered on a tls-only port: %r"
+                      % data[:40])
+            finally:
+                sock.close()
+        w = Witness(s.port, tls=certs.client_context())
+        try:
+            w.check_playing("rtmps on a tls-only port")
+        finally:
+            w.close()
+        s.check_no_error()
+
+
+def test_tls_wss_gets_flv(certs):
+    with Server(props=certs.props("http=true")) as s:
+        s.wait_video_frames(1)
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        tls = certs.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        ws = WsClient(s.port, "/live/stream.flv", sock=tls)  # wss://
+        try:
+            check(ws.head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                  "upgrade answer: %r" % ws.head)
+            op, fin, first = ws.read_frame()
+            check(op == 2 and first[:4] == b"FLV\x01", "first message is not an FLV header")
+            tags = []
+            while len([t for t, _, b in tags if t == 9]) < 10:
+                op, fin, msg = ws.read_frame()
+                check(op == 2 and fin, "a message other than one binary frame: op %d" % op)
+                got, rest = flv_tags(msg)
+                check(len(got) == 1 and rest == b"", "a message is not exactly one FLV tag")
+                tags += got
+            check(tags[0][0] == 18 and b"onMetaData" in tags[0][2][:20], "no onMetaData first")
+            video = [b for t, _, b in tags if t == 9]
+            check(video[0][:2] == b"\x17\x00" and video[1][0] >> 4 == 1,
+                  "video does not start with the sequence header and a keyframe")
+        finally:
+            ws.close()
+        s.check_no_error()
+
+
+def test_tls_certificate_chain_verifies(certs):
+    props = 'tls-certificate="%s" tls-key="%s"' % (certs.chain_cert, certs.chain_key)
+    with Server(props=props) as s:
+        s.wait_video_frames(1)
+        # Only the root is trusted: the server must send the intermediate too.
+        c = RtmpClient("127.0.0.1", s.port, tls=certs.client_context(cafile=certs.root))
+        try:
+            chain = c.sock.getpeercert()
+            check(chain and ("commonName", "leaf2") in [x[0] for x in chain["subject"]],
+                  "peer certificate: %r" % chain)
+            c.start_play("live", "stream")
+            for _ in range(200):
+                if c.read_message(5).type == 9:
+                    break
+            else:
+                fail("no video over the chained certificate")
+        finally:
+            c.close()
+        kinds = ffprobe_streams(tls_url(s, "rtmps", "/live/stream"), "-tls_verify", "1",
+                                "-ca_file", certs.root)
+        check(kinds == H264_AAC, "rtmps streams with the chain: %r" % kinds)
+        s.check_no_error()
+
+
+def ready_error(props):
+    """Sets a pipeline with these sink properties to READY; returns the bus error text."""
+    s = Server(props=props)
+    try:
+        ret = s.pipeline.set_state(Gst.State.READY)
+        check(ret == Gst.StateChangeReturn.FAILURE, "READY succeeded with %s" % props)
+        e = s.error_text()
+        check(e is not None, "no error on the bus for %s" % props)
+        return e
+    finally:
+        s.stop()
+
+
+def test_tls_bad_files_fail_ready(certs):
+    d = certs.dir
+    missing = os.path.join(d, "missing.pem")
+    not_pem = os.path.join(d, "not.pem")
+    with open(not_pem, "w") as f:
+        f.write("this is not a certificate\n")
+    cases = [
+        ('tls-certificate="%s" tls-key="%s"' % (missing, certs.leaf_key), missing,
+         "No such file or directory"),
+        ('tls-certificate="%s" tls-key="%s"' % (not_pem, certs.leaf_key), not_pem,
+         "not a PEM certificate (no start line)"),
+        ('tls-certificate="%s" tls-key="%s"' % (certs.leaf_cert, not_pem), not_pem,
+         "not a PEM private key (unsupported)"),
+        ('tls-certificate="%s" tls-key="%s"' % (certs.leaf_cert, missing), missing,
+         "No such file or directory"),
+        # The chain's key does not belong to the leaf.
+        ('tls-certificate="%s" tls-key="%s"' % (certs.leaf_cert, certs.chain_key),
+         certs.chain_key, "not the key of the certificate (key values mismatch)"),
+    ]
+    for props, name, reason in cases:
+        e = ready_error(props)
+        check(name in e and reason in e, "error for %s does not name %s and say %r: %s"
+              % (props, name, reason, e))
+    e = ready_error("tls-only=true")
+    check("tls-only needs a tls-certificate" in e, "tls-only without a certificate: %s" % e)
+
+
+def client_hello_prefix(port):
+    """The first bytes of a real ClientHello (Python's), from a throwaway listener."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    out = []
+
+    def connect():
+        c = socket.create_connection(srv.getsockname(), timeout=5)
+        try:
+            ctx.wrap_socket(c, server_hostname="x", do_handshake_on_connect=True)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    t = threading.Thread(target=connect)
+    t.start()
+    conn, _ = srv.accept()
+    conn.settimeout(5)
+    data = b""
+    while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+        b = conn.recv(65536)
+        if not b:
+            break
+        data += b
+    conn.close()
+    srv.close()
+    t.join()
+    check(data[:1] == b"\x16", "not a ClientHello: %r" % data[:8])
+    return data
+
+
+def expect_closed(sock, timeout):
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return time.monotonic()
+    except (ConnectionResetError, socket.timeout):
+        if time.monotonic() < deadline:
+            return time.monotonic()
+    fail("the server did not close the connection within %d s" % timeout)
+
+
+def test_tls_hostile_clients(certs):
+    hello = client_hello_prefix(0)
+    with Server(props=certs.props("handshake-timeout=3")) as s:
+        s.wait_video_frames(1)
+        w = Witness(s.port, tls=certs.client_context())
+        try:
+            w.check_playing("before")
+            # Garbage after the record type: OpenSSL refuses it, the connection is closed.
+            for junk in (b"\x16" + os.urandom(4000), b"\x16\x03\x01\xff\xff" + bytes(64),
+                         b"\x16GET / HTTP/1.1\r\n\r\n"):
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                c.sendall(junk)
+                expect_closed(c, 10)
+                c.close()
+            w.check_playing("after garbage ClientHellos")
+            # Half a ClientHello, then silence: the handshake timeout closes it.
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(hello[:len(hello) // 2])
+            t0 = time.monotonic()
+            closed = expect_closed(c, 10)
+            c.close()
+            check(2.5 <= closed - t0 <= 6, "a truncated handshake closed after %.1f s, not by "
+                  "the 3 s handshake timeout" % (closed - t0))
+            # Many idle half-done handshakes at once; the player goes on and a new one plays.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(
+                resource.RLIMIT_NOFILE)[1],) * 2)
+            idle = []
+            try:
+                for _ in range(500):
+                    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                    c.sendall(hello[:len(hello) // 2])
+                    idle.append(c)
+                wait_for(lambda: connections(s) >= 501, 10, "500 idle handshakes open")
+                w.check_playing("with 500 half-done handshakes")
+                late = Witness(s.port, tls=certs.client_context())
+                try:
+                    late.check_playing("a new TLS player beside 500 half-done handshakes")
+                finally:
+                    late.close()
+                # The timeout closes all of them.
+                wait_for(lambda: connections(s) <= 1, 10,
+                         "the half-done handshakes closed by the timeout")
+            finally:
+                for c in idle:
+                    c.close()
+            w.check_playing("after")
+        finally:
+            w.close()
+        s.check_no_error()
+
+
+IDLE_CLIENT = r"""
+import socket, ssl, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+conns = []
+for _ in range(n):
+    c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="x")
+    conns.append(c)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+
+def test_tls_idle_connection_memory(certs):
+    """1,000 connections that finished the TLS handshake and send nothing: what the server
+    holds for each (RSS of this process, the pipeline's, before and after; the clients are
+    another process). SSL_MODE_RELEASE_BUFFERS keeps it to the session itself."""
+    n = 1000
+    with Server(props=certs.props("handshake-timeout=0")) as s:
+        s.wait_video_frames(1)
+        before = rss_kb()
+        p = subprocess.Popen([sys.executable, "-c", IDLE_CLIENT, str(s.port), str(n)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            check(p.stdout.readline().strip() == "ready", "the idle clients did not connect")
+            wait_for(lambda: connections(s) >= n, 20, "%d connections" % n)
+            after = rss_kb()
+        finally:
+            p.stdin.close()
+            p.wait(20)
+        per = (after - before) * 1024 / n
+        print("memory per idle TLS connection: %.0f bytes (RSS %d -> %d kB)"
+              % (per, before, after), flush=True)
+        check(per < 48 * 1024, "an idle TLS connection costs %.0f bytes" % per)
+        s.check_no_error()
+
+
+if __name__ == "__main__":
+    certs = Certs()
+    try:
+        globals()["test_" + sys.argv[1]](certs)
+    finally:
+        certs.close()
+    print("ok", flush=True)
