@@ -46,8 +46,10 @@ PIPELINE = (
 class Server:
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
-    def __init__(self, gop=30, port=0, props=""):
-        self.pipeline = Gst.parse_launch(PIPELINE.format(gop=gop, port=port, props=props))
+    def __init__(self, gop=30, port=0, props="", pipeline=PIPELINE):
+        """pipeline: a launch line with {gop}, {port} and {props} to fill in, whose sink is
+        named "sink"; the default is a live test pattern and tone."""
+        self.pipeline = Gst.parse_launch(pipeline.format(gop=gop, port=port, props=props))
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
 
