@@ -105,7 +105,8 @@ def main():
         return True
 
     def announce_playing():
-        if sink.get_property("stats").get_uint64("video-frames")[1] == 0:
+        stats = sink.get_property("stats")
+        if stats.get_uint64("video-frames")[1] + stats.get_uint64("audio-frames")[1] == 0:
             return True
         print("PLAYING", flush=True)
         return False
