@@ -1,6 +1,6 @@
 /* ezrload: N RTMP players on one epoll loop, for benchmarking RTMP servers.
  *
- *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-j] rtmp://HOST:PORT/APP/STREAM
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] rtmp://HOST:PORT/APP/STREAM
  *
  * Each player connects (non-blocking), does the simple handshake, connect, createStream after
  * connect's _result, play with the stream id createStream returned and a SetBufferLength, then
@@ -16,6 +16,8 @@
  * and are newer than the newest frame any player had when this one asked to play, so that a GOP
  * cache's join burst (old frames on purpose) is not taken for lag. Audio frames get the same
  * measure apart (audio_lag_ms).
+ * With -f FPS (the stream's video frame rate) it counts the video frames missing after each
+ * player's first keyframe: a timestamp step of k frame durations is k - 1 frames missing.
  *
  * With -k K the last K players are stalled: after their first keyframe they stop reading their
  * socket, as a player on a dead network would. At the end they read what is left, to learn
@@ -80,6 +82,7 @@ struct player {
     uint64_t bytes, acked;
     uint64_t t_start_us, last_media_us;
     uint32_t ttfk_ms, max_gap_ms, max_ts_step;
+    uint32_t missing;  /* video frames missing after the first keyframe (-f) */
     uint8_t *hs;       /* S0S1S2 as it arrives, during the handshake only */
     uint32_t hs_have;
     uint8_t *leftover; /* an incomplete chunk kept between reads */
@@ -88,7 +91,7 @@ struct player {
 };
 
 struct options {
-    int n, rate, seconds, stalled, gap_ms;
+    int n, rate, seconds, stalled, gap_ms, fps;
     bool json;
     bool tls; /* rtmps:// or -t: RTMP inside TLS, the certificate not verified */
     char host[256], port[16], app[256], stream[256], tcurl[600];
@@ -97,7 +100,8 @@ struct options {
 struct totals {
     int connected, playing, got_key, dropped, dropped_stalled, dropped_healthy, failed;
     int connect_failed, first_video_not_key, gaps_over;
-    uint64_t bytes, video_msgs, audio_msgs, ts_regressions;
+    uint64_t bytes, video_msgs, audio_msgs, ts_regressions, video_missing;
+    int players_missing;
     uint32_t max_gap_ms, max_ts_step;
 };
 
@@ -329,7 +333,8 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
         if (!key)
             tot.first_video_not_key++;
     }
-    if (key && !p->got_key) {
+    bool key_now = key && !p->got_key; /* the first keyframe: nothing before it counts */
+    if (key_now) {
         p->got_key = true;
         p->ttfk_ms = (uint32_t)((t - p->t_start_us) / 1000u);
         if (p->stalled)
@@ -340,6 +345,13 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
             tot.ts_regressions++;
         else if (p->got_key && m->timestamp - p->last_video_ts > p->max_ts_step)
             p->max_ts_step = m->timestamp - p->last_video_ts;
+        if (opt.fps && p->got_key && !key_now && m->timestamp > p->last_video_ts) {
+            /* Whole frame durations in the step, rounded: FLV stamps whole milliseconds. */
+            uint64_t frames = ((uint64_t)(m->timestamp - p->last_video_ts) * (uint64_t)opt.fps +
+                               500u) / 1000u;
+            if (frames > 1)
+                p->missing += (uint32_t)(frames - 1);
+        }
     }
     p->has_ts = true;
     p->last_video_ts = m->timestamp;
@@ -471,7 +483,11 @@ static void read_handshake(struct player *p)
     free(p->hs);
     p->hs = NULL;
     p->state = RTMP;
-    ezr_chunk_reader_init(&p->r, NULL);
+    /* A player takes what a server sends: whole keyframes of a 20 Mbps stream are far over the
+     * library's default limit for messages from players. 16 MiB - 1 is what a chunk header can
+     * state. */
+    static const struct ezr_chunk_limits player_limits = {0xFFFFFF, 64};
+    ezr_chunk_reader_init(&p->r, &player_limits);
     send_command(p, 0, "connect", 1, NULL);
 }
 
@@ -706,6 +722,8 @@ static void report(double duration_s)
             else
                 tot.dropped_healthy++;
         }
+        tot.video_missing += p->missing;
+        tot.players_missing += p->missing > 0;
         if (!p->stalled) {
             if (p->max_gap_ms > (uint32_t)opt.gap_ms)
                 tot.gaps_over++;
@@ -740,12 +758,13 @@ static void report(double duration_s)
                "\"gaps_over\": %d, \"gap_threshold_ms\": %d, \"max_gap_ms\": %u, "
                "\"max_video_ts_step_ms\": %u, \"video_msgs\": %" PRIu64 ", "
                "\"audio_msgs\": %" PRIu64 ", \"lag_ms\": %s, \"audio_lag_ms\": %s, "
+               "\"video_missing\": %" PRIu64 ", \"players_missing\": %d, "
                "\"duration_s\": %.1f, \"client_cpu_s\": %.2f}\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, tot.gaps_over,
                opt.gap_ms, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               vlag, alag, duration_s, cpu);
+               vlag, alag, tot.video_missing, tot.players_missing, duration_s, cpu);
     else
         printf("players %d (stalled %d)\nconnected %d (connect failed %d)\n"
                "playing %d (refused %d)\ngot keyframe %d\ndropped %d (stalled %d, healthy %d)\n"
@@ -755,18 +774,19 @@ static void report(double duration_s)
                "longest video timestamp step %u ms\n"
                "video messages %" PRIu64 ", audio messages %" PRIu64 "\n"
                "video lag ms %s\naudio lag ms %s\n"
+               "video frames missing %" PRIu64 " (in %d players)\n"
                "duration %.1f s, client CPU %.2f s\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, opt.gap_ms,
                tot.gaps_over, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               vlag, alag, duration_s, cpu);
+               vlag, alag, tot.video_missing, tot.players_missing, duration_s, cpu);
 }
 
 static int usage(void)
 {
     fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
-                    "[-g GAP_MS] [-j] [-t] rtmp[s]://HOST:PORT/APP/STREAM\n"
+                    "[-g GAP_MS] [-f FPS] [-j] [-t] rtmp[s]://HOST:PORT/APP/STREAM\n"
                     "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n");
     return 2;
 }
@@ -778,20 +798,21 @@ int main(int argc, char **argv)
     opt.seconds = 10;
     opt.gap_ms = 500;
     int c;
-    while ((c = getopt(argc, argv, "n:r:d:k:g:jt")) != -1) {
+    while ((c = getopt(argc, argv, "n:r:d:k:g:f:jt")) != -1) {
         switch (c) {
         case 'n': opt.n = atoi(optarg); break;
         case 'r': opt.rate = atoi(optarg); break;
         case 'd': opt.seconds = atoi(optarg); break;
         case 'k': opt.stalled = atoi(optarg); break;
         case 'g': opt.gap_ms = atoi(optarg); break;
+        case 'f': opt.fps = atoi(optarg); break;
         case 'j': opt.json = true; break;
         case 't': opt.tls = true; break;
         default: return usage();
         }
     }
     if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
-        opt.stalled > opt.n || opt.gap_ms < 1 || parse_url(argv[optind]) < 0)
+        opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0)
         return usage();
 
     /* One descriptor per player, and some. */

@@ -10,8 +10,14 @@ Then a slow-client run: ezrtmp with 1,000 players of which 10 stop reading.
 
 It writes bench/RESULTS.md (machine, commands, tables) and bench/results.png (gnuplot).
 
+With --streams it runs the realistic stream matrix instead (STREAMS below: 720p 4 Mbps, 1080p
+8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, audio only), each to N players that join spread over
+one GOP, so every one of them is a late joiner at its own point of the GOP, and writes
+bench/STREAMS.md and bench/results-streams.json.
+
     bench/run.sh                       # installs what it needs, builds, runs this
     /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10]
+    bench/run.sh --streams [--ns 100] [--seconds 10]
 """
 
 import argparse
@@ -50,15 +56,31 @@ rtmp {{
         chunk_size 4096;
         application live {{
             live on;
-            # Start players on a keyframe, as ezrtmp does; nginx-rtmp has no GOP cache, so they
-            # wait for the next one.
-            wait_key on;
-            wait_video on;
+{wait}
         }}
     }}
 }}
 """
 
+
+# Start players on a keyframe, as ezrtmp does; nginx-rtmp has no GOP cache, so they wait for
+# the next one. Not for a stream without video: its players would wait for ever.
+NGINX_WAIT_KEY = """            wait_key on;
+            wait_video on;"""
+
+# The realistic stream matrix (--streams): what cameras and OBS send. Snow (per-pixel noise)
+# cannot be compressed, so x264 really spends the bitrate asked for.
+STREAM_FPS = 30
+STREAM_AUDIO_KBPS = 128
+STREAMS = [
+    dict(name="720p30 4 Mbps snow, 2 s GOP", key="720p-4m-gop2", width=1280, height=720,
+         kbps=4000, gop_s=2, pattern="snow", tracks="av"),
+    dict(name="1080p30 8 Mbps snow, 4 s GOP", key="1080p-8m-gop4", width=1920, height=1080,
+         kbps=8000, gop_s=4, pattern="snow", tracks="av"),
+    dict(name="1080p30 20 Mbps snow, 2 s GOP", key="1080p-20m-gop2", width=1920, height=1080,
+         kbps=20000, gop_s=2, pattern="snow", tracks="av"),
+    dict(name="audio only, AAC 128 kbps", key="aac-128k", kbps=0, gop_s=2, tracks="a"),
+]
 
 SLOW_SEND_BUFFER = 65536
 SLOW_TIERS = ["queue-warning-bytes=262144", "queue-high-bytes=524288", "queue-max-bytes=1048576"]
@@ -103,6 +125,29 @@ def make_input(path, total_kbps, seconds):
         "! avenc_aac bitrate=%d ! aacparse ! m."
         % (seconds * FPS, FPS, total_kbps - AUDIO_KBPS, GOP_FRAMES, tmp,
            math.ceil(seconds * 44100 / 1024), AUDIO_KBPS * 1000))
+    subprocess.run(["gst-launch-1.0", "-q"] + pipeline.split(), check=True)
+    os.rename(tmp, path)
+
+
+def make_stream_input(path, st, seconds):
+    """One stream of the matrix as an FLV file (encoded once, faster or slower than real time)."""
+    if os.path.exists(path):
+        return
+    log("encoding %s (%s, %d s)" % (path, st["name"], seconds))
+    tmp = path + ".part"
+    audio = ("audiotestsrc num-buffers=%d samplesperbuffer=1024 wave=white-noise volume=0.3 "
+             "! audio/x-raw,rate=48000,channels=2 ! avenc_aac bitrate=%d ! aacparse ! m. "
+             % (math.ceil(seconds * 48000 / 1024), STREAM_AUDIO_KBPS * 1000))
+    video = ""
+    if "v" in st["tracks"]:
+        # scenecut=0: a keyframe exactly every GOP (noise looks like a scene cut to x264).
+        video = ("videotestsrc num-buffers=%d pattern=%s ! video/x-raw,width=%d,height=%d,"
+                 "framerate=%d/1 ! x264enc bitrate=%d key-int-max=%d speed-preset=ultrafast "
+                 "option-string=scenecut=0 ! h264parse ! m. "
+                 % (seconds * STREAM_FPS, st["pattern"], st["width"], st["height"], STREAM_FPS,
+                    st["kbps"], st["gop_s"] * STREAM_FPS))
+    pipeline = "flvmux name=m ! filesink location=%s %s%s" % (
+        tmp, video, audio if "a" in st["tracks"] else "")
     subprocess.run(["gst-launch-1.0", "-q"] + pipeline.split(), check=True)
     os.rename(tmp, path)
 
@@ -155,12 +200,12 @@ def stop(proc):
 class Ezrtmp:
     name = "ezrtmp"
 
-    def __init__(self, build, input_flv, tmp, props=()):
+    def __init__(self, build, input_flv, tmp, props=(), tracks="av"):
         self.stats_path = os.path.join(tmp, "ezrtmp-stats.json")
         env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
         self.proc = subprocess.Popen(
             [PY, os.path.join(ROOT, "bench", "serve.py"), input_flv, "--stats-out",
-             self.stats_path] + ["--set=" + p for p in props],
+             self.stats_path, "--tracks", tracks] + ["--set=" + p for p in props],
             stdout=subprocess.PIPE, env=env)
         self.pid = self.proc.pid
         self.port = int(read_line(self.proc, 20).split()[1])
@@ -179,11 +224,12 @@ class Nginx:
     name = "nginx-rtmp"
     reactor = None
 
-    def __init__(self, build, input_flv, tmp):
+    def __init__(self, build, input_flv, tmp, tracks="av"):
         self.port = free_port()
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(tmp=tmp, port=self.port))
+            f.write(NGINX_CONF.format(tmp=tmp, port=self.port,
+                                      wait=NGINX_WAIT_KEY if "v" in tracks else ""))
         self.proc = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
@@ -192,18 +238,23 @@ class Nginx:
         if self.proc.poll() is not None:
             raise RuntimeError("nginx exited: see %s/error.log" % tmp)
         self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
+        links = ""
+        if "v" in tracks:
+            links += "d.video ! queue ! h264parse ! m.video "
+        if "a" in tracks:
+            links += "d.audio ! queue ! aacparse ! m.audio"
         pipeline = ("filesrc location=%s ! flvdemux name=d flvmux name=m streamable=true "
-                    "! rtmp2sink location=%s sync=true d.video ! queue ! h264parse ! m.video "
-                    "d.audio ! queue ! aacparse ! m.audio" % (input_flv, self.url))
+                    "! rtmp2sink location=%s sync=true %s" % (input_flv, self.url, links))
         self.pusher = subprocess.Popen(["gst-launch-1.0", "-q"] + pipeline.split(),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # Published once a player gets a keyframe from it.
+        # Published once a player gets a keyframe from it (audio, for a stream without video).
         load = os.path.join(build, "bench", "ezrload")
         end = time.monotonic() + 20
         while time.monotonic() < end:
             out = subprocess.run([load, "-n", "1", "-d", "1", "-j", self.url],
                                  capture_output=True, timeout=30).stdout
-            if json.loads(out or b"{}").get("got_keyframe") == 1:
+            got = json.loads(out or b"{}")
+            if got.get("got_keyframe") == 1 or ("v" not in tracks and got.get("audio_msgs")):
                 return
         raise RuntimeError("nginx never served the pushed stream")
 
@@ -214,10 +265,10 @@ class Nginx:
         return None
 
 
-def load_run(build, server, n, seconds, stalled=0, log_path=None):
+def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, extra=()):
     """Plays n players against server; measures its CPU and RSS over the run."""
-    args = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-r", "2000", "-d",
-            str(seconds), "-j"]
+    args = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-r", str(rate), "-d",
+            str(seconds), "-j"] + list(extra)
     if stalled:
         args += ["-k", str(stalled)]
     rss0 = proc_rss_kb(server.pid)
@@ -385,7 +436,8 @@ def slow_summary(run, stats, stalled):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
-    ap.add_argument("--ns", default="100,1000,5000,10000", help="player counts")
+    ap.add_argument("--ns", default=None,
+                    help="player counts (default 100,1000,5000,10000; 100 with --streams)")
     ap.add_argument("--seconds", type=int, default=10, help="play time after the last joins")
     ap.add_argument("--big-n", type=int, default=5000,
                     help="from this N on, the 200 kbps stream instead of 1 Mbps")
@@ -402,7 +454,13 @@ def main():
                          "of RESULTS.md")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
+    ap.add_argument("--streams", action="store_true",
+                    help="the realistic stream matrix instead (writes STREAMS.md; --ns defaults "
+                    "to 100)")
     args = ap.parse_args()
+    if args.streams:
+        return streams_main(args)
+    args.ns = args.ns or "100,1000,5000,10000"
     ns = [int(x) for x in args.ns.split(",") if x]
     kbps_of = lambda n: 200 if n >= args.big_n else 1000  # noqa: E731
     cache = os.path.join(args.build, "bench-inputs")
@@ -543,6 +601,102 @@ def tls_comparison(args, input_flv):
     return 0
 
 
+def streams_main(args):
+    """The realistic stream matrix: each stream, each N, ezrtmp then nginx-rtmp."""
+    ns = [int(x) for x in (args.ns or "100").split(",") if x]
+    cache = os.path.join(args.build, "bench-inputs")
+    os.makedirs(cache, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for st in STREAMS:
+            # The ramp (one GOP), the play time, and the servers' start-up, with room to spare.
+            secs = st["gop_s"] + args.seconds + 15
+            path = os.path.join(cache, "stream-%s-%ds.flv" % (st["key"], secs))
+            make_stream_input(path, st, secs)
+            starters = [(Ezrtmp.name, lambda: Ezrtmp(args.build, path, tmp, args.set,
+                                                     st["tracks"]))]
+            if not args.only_ezrtmp:
+                starters.append((Nginx.name, lambda: Nginx(args.build, path, tmp, st["tracks"])))
+            for n in ns:
+                for name, start in starters:
+                    log("%s, %s, %d players" % (name, st["name"], n))
+                    server = start()
+                    try:
+                        # Joins spread over one GOP: every player is a late joiner at its own
+                        # point of the GOP, and gets (from ezrtmp) the cache up to there.
+                        r = load_run(args.build, server, n, args.seconds,
+                                     log_path=os.path.join(tmp, "load.log"),
+                                     rate=max(1, n // st["gop_s"]),
+                                     extra=["-f", str(STREAM_FPS)])
+                    finally:
+                        stats = server.close()
+                    if stats and stats.get("error"):
+                        raise RuntimeError("ezrtmp pipeline: %s" % stats["error"])
+                    r["stream"] = st["name"]
+                    if stats:
+                        f = stats["final"]
+                        r["server_dropped"] = (f["frames-dropped-warning"] +
+                                               f["frames-dropped-high"])
+                    log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
+                    rows.append(r)
+    with open(os.path.join(args.out, "results-streams.json"), "w") as f:
+        json.dump({"rows": rows}, f, indent=1)
+    write_streams(args, rows)
+    return 0
+
+
+def streams_table(rows):
+    out = ["| stream | N | server | playing | got keyframe | video frames delivered | video "
+           "frames missing (players) | server drops | audio frames delivered | TTFK p50 / p99 "
+           "/ max ms | first video not key | GB sent | server CPU s | CPU s/GB "
+           "| ezrtmp/nginx CPU per GB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["stream"], r["server"], r["n"]): r for r in rows}
+    for r in rows:
+        ld = r["load"]
+        other = by.get((r["stream"], "nginx-rtmp", r["n"]))
+        ratio = ""
+        if r["server"] == "ezrtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
+            ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
+        out.append("| %s | %d | %s | %d / %d | %d | %d | %d (%d) | %s | %d | %s / %s / %s | %d "
+                   "| %.3f | %.2f | %s | %s |" % (
+                       r["stream"], r["n"], r["server"], ld["playing"], ld["players"],
+                       ld["got_keyframe"], ld["video_msgs"], ld["video_missing"],
+                       ld["players_missing"],
+                       "-" if r.get("server_dropped") is None else r["server_dropped"],
+                       ld["audio_msgs"], fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
+                       fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"], r["gb"],
+                       r["cpu_s"], fmt(r["cpu_per_gb"], "%.2f"), ratio))
+    return "\n".join(out)
+
+
+def write_streams(args, rows):
+    lines = [
+        "# Benchmark: realistic streams",
+        "",
+        "Written by `bench/run.py --streams` on %s. Machine: %s." % (
+            datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine()),
+        "",
+        "Rerun: `bench/run.sh --streams --ns %s --seconds %d`." % (
+            args.ns or "100", args.seconds),
+        "",
+        "Each stream is encoded once into an FLV file (x264 `speed-preset=ultrafast`, a "
+        "keyframe exactly every GOP; AAC %d kbps 48 kHz) and served at real-time rate, as in "
+        "RESULTS.md. `bench/ezrload` starts N players spread over one GOP, so each joins at "
+        "its own point of the GOP (a late joiner: ezrtmp sends it the cached GOP up to there, "
+        "nginx-rtmp makes it wait for the next keyframe), and plays %d s after the last one "
+        "started. Video frames missing: after a player's first keyframe, each video timestamp "
+        "step of k frame durations (%d fps) counts k - 1; the number of players with any is "
+        "in brackets. Server drops: frames ezrtmp's write-queue tiers dropped. TTFK: TCP "
+        "connect to the first video keyframe." % (STREAM_AUDIO_KBPS, args.seconds, STREAM_FPS),
+        "",
+        streams_table(rows),
+        "",
+    ]
+    with open(os.path.join(args.out, "STREAMS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
 def targets(rows, slow):
     """The issue's targets, each with what this run measured and whether it was met."""
     by = {(r["server"], r["n"]): r for r in rows}
@@ -633,6 +787,12 @@ def write_results(args, rows, slow, kbps_of):
         "latency are the sink's own stats (`reactor-busy`, `send-latency-p99-us`: from "
         "render() to the socket), averaged over the play time. The load client runs on the "
         "same two cores." % args.seconds,
+        "",
+        "Realistic streams (720p 4 Mbps, 1080p 8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, "
+        "audio only), each to N players joining spread over one GOP (late joiners at every "
+        "point of it), with delivered and missing video frames, time to first keyframe and CPU "
+        "per GB against nginx-rtmp: `bench/run.sh --streams [--ns 100] [--seconds 10]`, which "
+        "writes `STREAMS.md` and `results-streams.json` beside this file.",
         "",
         "![CPU per GB, time to first keyframe and delivery lag against players](results.png)",
         "",

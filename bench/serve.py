@@ -4,7 +4,7 @@ real-time rate (sync=true), prints the port it listens on, samples the sink's re
 second, and on SIGTERM writes the final stats as JSON and exits.
 
     GST_PLUGIN_PATH=build/gst python3 bench/serve.py INPUT.flv --stats-out stats.json \\
-        [--set PROPERTY=VALUE ...]
+        [--tracks av|v|a] [--set PROPERTY=VALUE ...]
 
 Output on stdout: one line "PORT <n>" once listening, one line "PLAYING" once the first
 frame was parsed.
@@ -34,10 +34,23 @@ def counters(stats):
     return out
 
 
+def tracks_launch(tracks):
+    """The links from flvdemux d to flvmux m for the tracks ("av", "v" or "a")."""
+    out = ""
+    if "v" in tracks:
+        out += "d.video ! queue ! h264parse ! m.video "
+    if "a" in tracks:
+        out += "d.audio ! queue ! aacparse ! m.audio "
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("input", help="FLV file (H.264 + AAC)")
     ap.add_argument("--stats-out", required=True, help="where to write the final JSON")
+    ap.add_argument("--tracks", default="av", choices=["av", "v", "a"],
+                    help="the input's tracks: flvmux waits for every pad it has, so only "
+                    "those the file holds are linked")
     ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE",
                     help="a property of the sink (e.g. flush-interval=40); may be repeated")
     args = ap.parse_args()
@@ -46,9 +59,8 @@ def main():
     # flvdemux/flvmux give the buffers the timestamps that sync=true paces on.
     pipeline = Gst.parse_launch(
         "filesrc location=\"%s\" ! flvdemux name=d flvmux name=m streamable=true "
-        "! ezrtmpserversink name=sink host=127.0.0.1 port=0 sync=true %s "
-        "d.video ! queue ! h264parse ! m.video d.audio ! queue ! aacparse ! m.audio"
-        % (args.input, " ".join(args.set)))
+        "! ezrtmpserversink name=sink host=127.0.0.1 port=0 sync=true %s %s"
+        % (args.input, " ".join(args.set), tracks_launch(args.tracks)))
     sink = pipeline.get_by_name("sink")
     loop = GLib.MainLoop()
     bus = pipeline.get_bus()
@@ -96,7 +108,8 @@ def main():
         return True
 
     def announce_playing():
-        if sink.get_property("stats").get_uint64("video-frames")[1] == 0:
+        stats = sink.get_property("stats")
+        if stats.get_uint64("video-frames")[1] + stats.get_uint64("audio-frames")[1] == 0:
             return True
         print("PLAYING", flush=True)
         return False

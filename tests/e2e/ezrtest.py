@@ -48,9 +48,11 @@ PIPELINE = (
 class Server:
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
-    def __init__(self, gop=30, port=0, props="", host="127.0.0.1"):
-        self.pipeline = Gst.parse_launch(PIPELINE.format(gop=gop, port=port, props=props,
-                                                         host=host))
+    def __init__(self, gop=30, port=0, props="", host="127.0.0.1", pipeline=None):
+        """pipeline: a launch line with {gop}, {port}, {props} and {host} to fill in, whose sink
+        is named "sink"; the default is a live test pattern and tone."""
+        self.pipeline = Gst.parse_launch((pipeline or PIPELINE).format(
+            gop=gop, port=port, props=props, host=host))
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
 
