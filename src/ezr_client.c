@@ -230,9 +230,9 @@ void ezr_client_flush(struct ezr_client *c)
  * nothing but acknowledgements holds no input buffer.
  *
  * Bounded twice: nothing is read while the replies already queued are EZR_MAX_QUEUED_REPLY_BYTES
- * or more (a peer that asks and never reads cannot make us write without limit), and at most
- * EZR_READ_BUDGET bytes per call (one fast sender cannot hold the reactor); the rest waits for the
- * next round. */
+ * or more, and no read asks for more than the room left below it (a peer that asks and never
+ * reads cannot make us write without limit), and at most EZR_READ_BUDGET bytes per call (one fast
+ * sender cannot hold the reactor); the rest waits for the next round. */
 void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_server *s = c->srv;
@@ -249,9 +249,16 @@ void ezr_client_read(struct ezr_client *c)
             read_later(c);
             return;
         }
+        /* No more input than replies may still be queued: a reply is about the size of its
+         * request (a ping, a getStreamLength), so one read cannot queue far past the bound. */
+        size_t room = c->q.owned_bytes < EZR_MAX_QUEUED_REPLY_BYTES
+                          ? EZR_MAX_QUEUED_REPLY_BYTES - c->q.owned_bytes
+                          : 0;
+        if (room < EZR_MIN_READ)
+            room = EZR_MIN_READ;
+        size_t want = budget < room ? budget : room;
         const char *why = NULL;
-        ssize_t n = c->transport->read(c, s->rbuf, budget < EZR_READ_BUF ? budget : EZR_READ_BUF,
-                                       &why);
+        ssize_t n = c->transport->read(c, s->rbuf, want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;

@@ -81,8 +81,13 @@
 #define EZR_READ_BUDGET (64u * 1024u)
 /* Replies queued to one connection (and not yet taken by its socket) from which its input is no
  * longer read: a peer that sends requests and never reads the answers costs at most this. A
- * player's connect and play replies are under 1 KiB; 16 KiB keeps 1,000 such peers to 16 MiB. */
-#define EZR_MAX_QUEUED_REPLY_BYTES (16u * 1024u)
+ * player's connect and play replies are under 1 KiB; 8 KiB keeps 1,000 such peers to 8 MiB of
+ * replies (about 30 MB of process growth in e2e/flood_non_reading_clients, with their sessions
+ * and buffers). */
+#define EZR_MAX_QUEUED_REPLY_BYTES (8u * 1024u)
+/* The smallest read: a handshake's C0+C1 (1,537 bytes) fits, so a new connection is never read
+ * in slivers. */
+#define EZR_MIN_READ 2048u
 
 /* The longest a player's media may wait so that several frames go out in one write (ezr_flush.h:
  * video goes at once, audio and data wait for the next video frame, at most this). Only held audio
