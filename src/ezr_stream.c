@@ -308,53 +308,55 @@ void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The stream goes on after a break (the pipeline stopped: final; a flush upstream: not final,
+ * see ezr_client_proto.h): the cached frames go, metadata and headers stay, and players are told
+ * and resume at a keyframe when the next frame restarts the stream. */
+static void interrupt(struct ezr_stream *st, bool final)
+{
+    ezr_gop_forget_frames(&st->gop);
+    if (st->ended)
+        return;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        c->proto->stream_ended(c, final);
+        c->q.need_keyframe = true;
+    }
+    st->ended = true;
+    ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s %s", st->app, st->key,
+                   final ? "stopped" : "flushed");
+}
+
 static void run_stop(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
-    struct ezr_stream *st = o->st;
-    ezr_gop_forget_frames(&st->gop);
-    if (!st->ended) {
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-            c->proto->stream_ended(c, true);
-            c->q.need_keyframe = true;
-        }
-        st->ended = true;
-        ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s stopped", st->app, st->key);
-    }
+    interrupt(o->st, true);
     free(o);
-}
-
-int ezr_stream_stop(struct ezr_stream *st)
-{
-    struct stream_op *o = calloc(1, sizeof *o);
-    if (!o)
-        return EZR_ENOMEM;
-    return post(st, run_stop, o);
 }
 
 static void run_reset(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
-    struct ezr_stream *st = o->st;
-    ezr_gop_forget_frames(&st->gop);
-    if (!st->ended) {
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-            c->proto->stream_ended(c, false);
-            c->q.need_keyframe = true;
-        }
-        st->ended = true;
-    }
+    interrupt(o->st, false);
     free(o);
 }
 
-int ezr_stream_reset(struct ezr_stream *st)
+/* Posts a new op run by run; 0 or EZR_ENOMEM. */
+static int post_new(struct ezr_stream *st, void (*run)(struct ezr_op *))
 {
     struct stream_op *o = calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
-    return post(st, run_reset, o);
+    return post(st, run, o);
+}
+
+int ezr_stream_stop(struct ezr_stream *st)
+{
+    return post_new(st, run_stop);
+}
+
+int ezr_stream_reset(struct ezr_stream *st)
+{
+    return post_new(st, run_reset);
 }
 
 static void run_remove(struct ezr_op *op)
