@@ -43,7 +43,10 @@ AUDIO_TRACK = "d.audio ! queue ! aacparse ! m.audio "
 
 
 def fixture_dir():
-    d = os.path.join(os.environ.get("EZRTMP_BUILD_ROOT", tempfile.gettempdir()), "e2e-streams")
+    # EZRTMP_FIXTURES lets several builds share one set (scripts/test.sh: the poll build reuses
+    # the default build's), so each fixture is encoded once per checkout.
+    d = os.environ.get("EZRTMP_FIXTURES") or os.path.join(
+        os.environ.get("EZRTMP_BUILD_ROOT", tempfile.gettempdir()), "e2e-streams")
     os.makedirs(d, exist_ok=True)
     return d
 

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from ezrtest import Gst, Server, check, fail, run, wait_for
+from ezrtest import Gst, Server, check, fail, run, skip_if_sanitized, wait_for
 from rtmpclient import RtmpClient
 from test_http import WsClient, flv_tags
 
@@ -441,6 +441,7 @@ def test_tls_idle_connection_memory(certs):
     """1,000 connections that finished the TLS handshake and send nothing: what the server
     holds for each (RSS of this process, the pipeline's, before and after; the clients are
     another process). SSL_MODE_RELEASE_BUFFERS keeps it to the session itself."""
+    skip_if_sanitized("memory per idle TLS connection")
     n = 1000
     with Server(props=certs.props("handshake-timeout=0")) as s:
         s.wait_video_frames(1)
