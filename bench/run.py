@@ -855,7 +855,12 @@ def write_results(args, rows, slow, kbps_of):
             v = slow[key]
             lines.append("| %s | %s |" % (key, "%.2f" % v if isinstance(v, float) else v))
         lines.append("")
-    with open(os.path.join(args.out, "RESULTS.md"), "w") as f:
+    path = os.path.join(args.out, "RESULTS.md")
+    # The TLS section comes from its own run (--tls): kept as it is.
+    old = open(path).read() if os.path.exists(path) else ""
+    if TLS_BEGIN in old and TLS_END in old:
+        lines += [old[old.index(TLS_BEGIN):old.index(TLS_END) + len(TLS_END)], ""]
+    with open(path, "w") as f:
         f.write("\n".join(lines))
 
 
