@@ -1,6 +1,9 @@
-/* ezrload: N RTMP players on one epoll loop, for benchmarking RTMP servers.
+/* ezrload: N RTMP or HTTP-FLV players on one epoll loop, for benchmarking RTMP servers.
  *
- *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] rtmp://HOST:PORT/APP/STREAM
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] URL
+ *
+ * URL is rtmp://HOST:PORT/APP/STREAM, rtmps://... (or -t) for RTMP inside TLS, or
+ * http://HOST:PORT/APP/STREAM.flv for HTTP-FLV players (see below).
  *
  * Each player connects (non-blocking), does the simple handshake, connect, createStream after
  * connect's _result, play with the stream id createStream returned and a SetBufferLength, then
@@ -23,6 +26,14 @@
  * socket, as a player on a dead network would. At the end they read what is left, to learn
  * whether the server closed them.
  *
+ * HTTP-FLV (http://): a player sends GET /APP/STREAM.flv, reads the response head (a 200 makes it
+ * "playing"; any other status, or a chunked body, counts it as refused) and then the FLV file as it
+ * comes: the 9-byte header and PreviousTagSize0, then tags (11-byte header, body, 4-byte
+ * PreviousTagSize). Audio and video tags go to the same per-player accounting as RTMP messages
+ * (FLV tag types are RTMP message types, tag timestamps RTMP timestamps), so every figure above
+ * means the same for both. A tag must fit in the read buffer (256 KiB): plenty for the
+ * benchmark's streams.
+ *
  * One thread, one epoll set (edge-triggered), one 256 KiB read buffer shared by every player;
  * per player only its state and the chunk reader's (see struct player). The library's chunk
  * reader and AMF0 code parse what comes in. */
@@ -37,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -59,8 +71,13 @@
 #define HS_REPLY (1 + 2 * EZR_HANDSHAKE_SIZE)
 #define DRAIN_MS 3000 /* how long stalled players get to find their connection's end */
 #define LAG_SETTLE_MS 1000 /* lag counts from this long after the last player started */
+#define HTTP_HEAD_MAX 8192 /* a response head longer than this is not one we can read */
+#define FLV_FILE_HEADER 9
+#define FLV_TAG_HEADER 11
+#define FLV_PREV_SIZE 4
 
-enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, CLOSED };
+/* From RTMP on, the player reads a media stream (see streaming()). */
+enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, HTTP_HEAD, FLV_HEADER, FLV_TAGS, CLOSED };
 
 /* About 170 bytes plus the chunk reader's per-stream state and any partial chunk (leftover). */
 struct player {
@@ -94,7 +111,9 @@ struct options {
     int n, rate, seconds, stalled, gap_ms, fps;
     bool json;
     bool tls; /* rtmps:// or -t: RTMP inside TLS, the certificate not verified */
+    bool http; /* http://: HTTP-FLV players */
     char host[256], port[16], app[256], stream[256], tcurl[600];
+    char path[600]; /* http://: the request target, "/APP/STREAM.flv" */
 };
 
 struct totals {
@@ -138,6 +157,9 @@ static int parse_url(const char *url)
         p += 8;
     } else if (strncmp(p, "rtmp://", 7) == 0) {
         p += 7;
+    } else if (strncmp(p, "http://", 7) == 0) {
+        opt.http = true;
+        p += 7;
     } else {
         return -1;
     }
@@ -150,7 +172,7 @@ static int parse_url(const char *url)
     if (colon)
         snprintf(opt.port, sizeof opt.port, "%.*s", (int)(slash - colon - 1), colon + 1);
     else
-        snprintf(opt.port, sizeof opt.port, opt.tls ? "443" : "1935");
+        snprintf(opt.port, sizeof opt.port, opt.http ? "80" : opt.tls ? "443" : "1935");
     const char *app = slash + 1;
     const char *stream = strrchr(app, '/');
     if (!stream || stream == app || !stream[1])
@@ -158,6 +180,7 @@ static int parse_url(const char *url)
     snprintf(opt.app, sizeof opt.app, "%.*s", (int)(stream - app), app);
     snprintf(opt.stream, sizeof opt.stream, "%s", stream + 1);
     snprintf(opt.tcurl, sizeof opt.tcurl, "%.*s", (int)(stream - url), url);
+    snprintf(opt.path, sizeof opt.path, "%s", slash);
     return 0;
 }
 
@@ -363,6 +386,13 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
     on_media(p, t);
 }
 
+static void on_audio(struct player *p, const struct ezr_chunk_msg *m, uint64_t t)
+{
+    tot.audio_msgs++;
+    lag_sample(&audio_lags, p, m->timestamp, t);
+    on_media(p, t);
+}
+
 static int on_msg(void *ctx, const struct ezr_chunk_msg *m)
 {
     struct player *p = ctx;
@@ -389,9 +419,7 @@ static int on_msg(void *ctx, const struct ezr_chunk_msg *m)
         on_video(p, m, t);
         break;
     case EZR_MSG_AUDIO:
-        tot.audio_msgs++;
-        lag_sample(&audio_lags, p, m->timestamp, t);
-        on_media(p, t);
+        on_audio(p, m, t);
         break;
     default:
         break;
@@ -491,12 +519,106 @@ static void read_handshake(struct player *p)
     send_command(p, 0, "connect", 1, NULL);
 }
 
-/* Reads until the socket is empty (edge-triggered), feeding the chunk reader from the shared
- * buffer; an incomplete chunk at the end is kept in p->leftover. */
-static void read_rtmp(struct player *p)
+static bool streaming(const struct player *p)
 {
-    while (p->state == RTMP && !(p->stopped && !draining)) {
+    return p->state >= RTMP && p->state < CLOSED;
+}
+
+/* http://: the response head at the start of b. Returns its length once it is all there (the
+ * FLV file follows it), 0 while more is needed, -1 when it is not a 200 with a body we read
+ * as it comes (a chunked one is not). */
+static int http_response_head(struct player *p, const uint8_t *b, size_t len)
+{
+    const uint8_t *end = memmem(b, len, "\r\n\r\n", 4);
+    if (!end)
+        return len > HTTP_HEAD_MAX ? -1 : 0;
+    size_t head_len = (size_t)(end - b) + 4;
+    const char *line = (const char *)b, *stop = (const char *)end + 2;
+    char status_line[128]; /* NUL-terminated, for sscanf */
+    snprintf(status_line, sizeof status_line, "%.*s", (int)strcspn(line, "\r"), line);
+    int status = 0;
+    if (sscanf(status_line, "HTTP/1.%*1[01] %3d", &status) != 1 || status != 200) {
+        fprintf(stderr, "ezrload: player %td: answered \"%s\"\n", p - players, status_line);
+        return -1;
+    }
+    /* The headers, one a line up to the blank one: only a chunked body changes how we read. */
+    for (line = strchr(line, '\n') + 1; line < stop; line = strchr(line, '\n') + 1) {
+        if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
+            fprintf(stderr, "ezrload: player %td: a chunked body is not read\n", p - players);
+            return -1;
+        }
+    }
+    p->playing = true;
+    p->state = FLV_HEADER;
+    return (int)head_len;
+}
+
+/* http://: the FLV file from the start of b: its header (checked) and PreviousTagSize0, then
+ * whole tags, audio and video ones measured as the RTMP messages they would be. Returns the
+ * bytes used (an incomplete tag is left), or -1 for a stream that is not FLV. */
+static int flv_feed(struct player *p, const uint8_t *b, size_t len)
+{
+    size_t off = 0;
+    if (p->state == FLV_HEADER) {
+        if (len < FLV_FILE_HEADER)
+            return 0;
+        uint32_t data_offset = ezr_rd_be32(b + 5); /* the header's own length */
+        if (memcmp(b, "FLV\x01", 4) != 0 || data_offset < FLV_FILE_HEADER ||
+            data_offset > HTTP_HEAD_MAX)
+            return -1;
+        if (len < data_offset + FLV_PREV_SIZE)
+            return 0;
+        off = data_offset + FLV_PREV_SIZE;
+        p->state = FLV_TAGS;
+    }
+    uint64_t t = now_us();
+    while (len - off >= FLV_TAG_HEADER) {
+        const uint8_t *tag = b + off;
+        uint32_t size = ezr_rd_be24(tag + 1);
+        if (len - off < FLV_TAG_HEADER + (size_t)size + FLV_PREV_SIZE)
+            break;
+        if (ezr_rd_be32(tag + FLV_TAG_HEADER + size) != FLV_TAG_HEADER + size)
+            return -1; /* PreviousTagSize does not match: we lost the tag boundaries */
+        struct ezr_chunk_msg m = {
+            .type = tag[0] & 0x1f, /* above: the filter (encryption) bit */
+            .timestamp = ezr_rd_be24(tag + 4) | (uint32_t)tag[7] << 24,
+            .length = size,
+            .payload = tag + FLV_TAG_HEADER,
+        };
+        if (m.type == EZR_MSG_VIDEO)
+            on_video(p, &m, t);
+        else if (m.type == EZR_MSG_AUDIO)
+            on_audio(p, &m, t);
+        off += FLV_TAG_HEADER + (size_t)size + FLV_PREV_SIZE;
+    }
+    return (int)off;
+}
+
+/* What a player reads, to the parser of its protocol. Returns the bytes used, or < 0. */
+static int feed(struct player *p, const uint8_t *b, size_t len)
+{
+    if (p->state == RTMP)
+        return ezr_chunk_reader_feed(&p->r, b, len, on_msg, p);
+    int head = 0;
+    if (p->state == HTTP_HEAD && (head = http_response_head(p, b, len)) <= 0)
+        return head;
+    int used = flv_feed(p, b + head, len - (size_t)head);
+    return used < 0 ? used : head + used;
+}
+
+/* Reads until the socket is empty (edge-triggered), feeding the player's parser from the shared
+ * buffer; an incomplete message at the end is kept in p->leftover. */
+static void read_stream(struct player *p)
+{
+    while (streaming(p) && !(p->stopped && !draining)) {
         uint32_t have = p->leftover_len;
+        if (have == sizeof rbuf) {
+            fprintf(stderr, "ezrload: player %td: a message over %d bytes\n", p - players,
+                    READ_BUF);
+            p->failed = true;
+            player_close(p, false);
+            return;
+        }
         if (have)
             memcpy(rbuf, p->leftover, have);
         ssize_t r = read_some(p, rbuf + have, sizeof rbuf - have);
@@ -506,10 +628,10 @@ static void read_rtmp(struct player *p)
         if (draining && p->stalled)
             continue; /* only looking for the end of the connection */
         size_t len = have + (size_t)r;
-        int used = ezr_chunk_reader_feed(&p->r, rbuf, len, on_msg, p);
+        int used = feed(p, rbuf, len);
         if (used < 0) {
-            fprintf(stderr, "ezrload: player %td: bad chunk stream: %s\n", p - players,
-                    ezr_strerror(used));
+            fprintf(stderr, "ezrload: player %td: bad %s stream\n", p - players,
+                    p->state == RTMP ? "chunk" : "HTTP-FLV");
             p->failed = true;
             player_close(p, false);
             return;
@@ -522,8 +644,24 @@ static void read_rtmp(struct player *p)
         if (rest)
             memcpy(p->leftover, rbuf + used, rest);
         p->leftover_len = (uint32_t)rest;
-        acknowledge(p);
+        if (p->state == RTMP)
+            acknowledge(p);
     }
+}
+
+/* http://: the request, sent once connected; the response is read by read_stream. */
+static void start_http(struct player *p)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: ezrload\r\nAccept: */*\r\n\r\n",
+                     opt.path, opt.host, opt.port);
+    struct ezr_buf out = {.data = (uint8_t *)req, .len = (size_t)n};
+    /* As play does for RTMP: what was live before this point is the join burst. */
+    p->has_live_from = has_newest_ts;
+    p->live_from_ts = newest_video_ts;
+    p->state = HTTP_HEAD;
+    send_all(p, &out);
 }
 
 static void start_rtmp_handshake(struct player *p);
@@ -556,6 +694,10 @@ static void start_handshake(struct player *p)
         return;
     }
     tot.connected++;
+    if (opt.http) {
+        start_http(p);
+        return;
+    }
     if (opt.tls) {
         p->ssl = SSL_new(tls_ctx);
         if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1) {
@@ -591,8 +733,8 @@ static void on_event(struct player *p, uint32_t ev)
         continue_tls(p);
     if (p->state == HANDSHAKE && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
         read_handshake(p);
-    if (p->state == RTMP && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
-        read_rtmp(p);
+    if (streaming(p) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+        read_stream(p);
 }
 
 static struct addrinfo *resolve(void)
@@ -689,20 +831,24 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* {"p50": ms, "p99": ms, "max": ms, "frames": n} of the lags relative to their minimum. */
+/* {"p50": ms, "p99": ms, "max": ms, "frames": n, "base_ms": ms} of the lags relative to their
+ * minimum, base_ms: CLOCK_MONOTONIC is the machine's, so two ezrload runs at the same time
+ * (one per protocol) can put their lags on one baseline. */
 static void lag_json(struct lags *l, char *out, size_t outlen)
 {
     if (!l->n) {
-        snprintf(out, outlen, "{\"p50\": null, \"p99\": null, \"max\": null, \"frames\": 0}");
+        snprintf(out, outlen, "{\"p50\": null, \"p99\": null, \"max\": null, \"frames\": 0, "
+                              "\"base_ms\": null}");
         return;
     }
     qsort(l->v, l->n, sizeof *l->v, cmp_i64);
     int64_t base = l->v[0];
     size_t r50 = (size_t)(0.50 * (double)l->n + 0.999999), r99 = (size_t)(0.99 * (double)l->n + 0.999999);
-    snprintf(out, outlen, "{\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f, \"frames\": %zu}",
+    snprintf(out, outlen,
+             "{\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f, \"frames\": %zu, \"base_ms\": %.3f}",
              (double)(l->v[r50 ? r50 - 1 : 0] - base) / 1000.0,
              (double)(l->v[r99 ? r99 - 1 : 0] - base) / 1000.0,
-             (double)(l->v[l->n - 1] - base) / 1000.0, l->n);
+             (double)(l->v[l->n - 1] - base) / 1000.0, l->n, (double)base / 1000.0);
 }
 
 static void report(double duration_s)
@@ -746,7 +892,7 @@ static void report(double duration_s)
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    char vlag[160], alag[160];
+    char vlag[200], alag[200];
     lag_json(&video_lags, vlag, sizeof vlag);
     lag_json(&audio_lags, alag, sizeof alag);
     if (opt.json)
@@ -786,7 +932,9 @@ static void report(double duration_s)
 static int usage(void)
 {
     fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
-                    "[-g GAP_MS] [-f FPS] [-j] [-t] rtmp[s]://HOST:PORT/APP/STREAM\n"
+                    "[-g GAP_MS] [-f FPS] [-j] [-t] URL\n"
+                    "  URL: rtmp[s]://HOST:PORT/APP/STREAM, or http://HOST:PORT/APP/STREAM.flv "
+                    "(HTTP-FLV)\n"
                     "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n");
     return 2;
 }
@@ -812,7 +960,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
-        opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0)
+        opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0 ||
+        (opt.http && opt.tls))
         return usage();
 
     /* One descriptor per player, and some. */
@@ -851,8 +1000,8 @@ int main(int argc, char **argv)
         /* Stalled players now read what is left, to find out whether the server closed them. */
         draining = true;
         for (int i = 0; i < opt.n; i++)
-            if (players[i].stalled && players[i].state == RTMP)
-                read_rtmp(&players[i]);
+            if (players[i].stalled && streaming(&players[i]))
+                read_stream(&players[i]);
         run_loop(now_us() + DRAIN_MS * 1000u, &opened, ai, t0);
     }
     report(duration);

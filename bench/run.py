@@ -15,9 +15,13 @@ With --streams it runs the realistic stream matrix instead (STREAMS below: 720p 
 one GOP, so every one of them is a late joiner at its own point of the GOP, and writes
 bench/STREAMS.md and bench/results-streams.json.
 
+With --tls N (RTMPS against plain RTMP) or --http N (N HTTP-FLV players beside N RTMP players,
+at the same time, on one server) it writes only its own section of bench/RESULTS.md.
+
     bench/run.sh                       # installs what it needs, builds, runs this
     /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10]
     bench/run.sh --streams [--ns 100] [--seconds 10]
+    bench/run.sh --http 1000 [--seconds 10]
 """
 
 import argparse
@@ -452,6 +456,10 @@ def main():
                     help="instead of the runs above: N RTMPS players, then N plain RTMP players, "
                          "on the same TLS-enabled port at 1 Mbps; writes only the TLS section "
                          "of RESULTS.md")
+    ap.add_argument("--http", type=int, default=0, metavar="N",
+                    help="instead of the runs above: N HTTP-FLV players and N RTMP players at "
+                         "the same time against one server with http=true, at 1 Mbps; writes "
+                         "only the HTTP section of RESULTS.md")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
     ap.add_argument("--streams", action="store_true",
@@ -473,6 +481,8 @@ def main():
 
     if args.tls:
         return tls_comparison(args, inputs[1000])
+    if args.http:
+        return http_comparison(args, inputs[1000])
     rows = []
     slow = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -586,18 +596,129 @@ def tls_comparison(args, input_flv):
                   "player." % (tls_r["cpu_per_gb"] / plain_r["cpu_per_gb"],
                                tls_r["rss_per_player_kb"] - plain_r["rss_per_player_kb"])]
     lines += ["", TLS_END]
+    replace_section(os.path.join(args.out, "RESULTS.md"), TLS_BEGIN, TLS_END, lines)
+    return 0
+
+
+def replace_section(path, begin, end, lines):
+    """Puts lines (from the begin marker to the end marker) in place of that section of the
+    file, or at its end when it has none; the rest of the file is kept."""
     section = "\n".join(lines) + "\n"
-    path = os.path.join(args.out, "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else ""
-    if TLS_BEGIN in text and TLS_END in text:
-        a = text.index(TLS_BEGIN)
-        b = text.index(TLS_END) + len(TLS_END) + 1
+    if begin in text and end in text:
+        a = text.index(begin)
+        b = text.index(end) + len(end) + 1
         text = text[:a] + section + text[b:]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     with open(path, "w") as f:
         f.write(text)
-    log("wrote the TLS section of %s" % path)
+    log("wrote a section of %s" % path)
+
+
+HTTP_BEGIN = "<!-- http: written by bench/run.py --http; the rest of this file by a full run -->"
+HTTP_END = "<!-- /http -->"
+
+
+def load_together(build, server, urls, n, seconds, log_dir):
+    """One ezrload of n players per URL, all started together against one server; the server's
+    CPU and RSS over the whole run (from the first start to the last exit)."""
+    base = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-d", str(seconds),
+            "-f", str(FPS), "-j"]
+    rss0 = proc_rss_kb(server.pid)
+    cpu0 = proc_cpu(server.pid)
+    rcpu0 = proc_cpu(server.pid, server.reactor)
+    t0 = time.monotonic()
+    loads = []
+    for i, url in enumerate(urls):
+        err = open(os.path.join(log_dir, "load-%d.log" % i), "w")
+        loads.append((subprocess.Popen(base + [url], stdout=subprocess.PIPE, stderr=err), err))
+    rss_max = rss0
+    while any(p.poll() is None for p, _ in loads):
+        rss_max = max(rss_max, proc_rss_kb(server.pid))
+        time.sleep(0.25)
+    wall = time.monotonic() - t0
+    cpu = proc_cpu(server.pid) - cpu0
+    rcpu = proc_cpu(server.pid, server.reactor) - rcpu0
+    results = []
+    for p, err in loads:
+        err.close()
+        results.append(json.loads(p.stdout.read()))
+    return {"loads": results, "wall_s": round(wall, 1), "cpu_s": round(cpu, 2),
+            "reactor_cpu_s": round(rcpu, 2), "rss0_mb": round(rss0 / 1024, 1),
+            "rss_max_mb": round(rss_max / 1024, 1),
+            "rss_per_player_kb": round((rss_max - rss0) / (n * len(urls)), 2)}
+
+
+def http_comparison(args, input_flv):
+    """N HTTP-FLV players and N RTMP players at the same time (two ezrload processes started
+    together) against one server with http=true, same 1 Mbps input: per protocol players playing,
+    time to first keyframe and video lag; CPU per GB of the server over both. Replaces only the
+    HTTP section of RESULTS.md."""
+    n = args.http
+    with tempfile.TemporaryDirectory() as tmp:
+        log("HTTP-FLV beside RTMP: %d + %d players, 1000 kbps" % (n, n))
+        server = Ezrtmp(args.build, input_flv, tmp, args.set + ["http=true"])
+        http_url = "http://127.0.0.1:%d/live/stream.flv" % server.port
+        try:
+            run = load_together(args.build, server, [http_url, server.url], n, args.seconds, tmp)
+        finally:
+            stats = server.close()
+        if stats and stats.get("error"):
+            raise RuntimeError("ezrtmp pipeline: %s" % stats["error"])
+    with open("/proc/loadavg") as f:
+        run["loadavg"] = f.read().split()[:3]
+    run["protocols"] = ["http-flv", "rtmp"]
+    total_gb = sum(ld["bytes"] for ld in run["loads"]) / 1e9
+    run["gb"] = round(total_gb, 3)
+    run["cpu_per_gb"] = round(run["cpu_s"] / total_gb, 2) if total_gb else None
+    # Both processes' lags on one baseline: the best-served video frame of either protocol
+    # (their clocks are the same CLOCK_MONOTONIC).
+    bases = [(ld.get("lag_ms") or {}).get("base_ms") for ld in run["loads"]]
+    common = min((b for b in bases if b is not None), default=None)
+    for ld, b in zip(run["loads"], bases):
+        lag = ld.get("lag_ms") or {}
+        shift = b - common if b is not None else None
+        ld["lag_common_ms"] = {k: None if lag.get(k) is None else round(lag[k] + shift, 1)
+                               for k in ("p50", "p99", "max")}
+    log("  " + json.dumps({k: v for k, v in run.items() if k != "loads"}))
+    with open(os.path.join(args.out, "results-http.json"), "w") as f:
+        json.dump(run, f, indent=1)
+
+    lines = [HTTP_BEGIN, "", "## HTTP-FLV beside RTMP", "",
+             "`bench/run.sh --http %d --seconds %d` (%s; load average at the end %s): one "
+             "server with `http=true` serving the 1 Mbps stream of the table above; %d HTTP-FLV "
+             "players (`ezrload http://127.0.0.1:PORT/live/stream.flv`: GET, the response head, "
+             "then the FLV header and tags) and %d RTMP players (`ezrload rtmp://...`), two "
+             "ezrload processes started together, each opening its players at 2,000/s and "
+             "playing %d s after its last one started. TTFK and video lag as above; the lag of "
+             "both protocols is relative to the best-served video frame of either (the two "
+             "processes share the machine's monotonic clock), so the rows compare. Video frames "
+             "missing: after a player's first keyframe, each video timestamp step of k frame "
+             "durations (%d fps) counts k - 1."
+             % (n, args.seconds, machine(), " ".join(run["loadavg"]), n, n, args.seconds, FPS),
+             "",
+             "| protocol | playing | dropped | got keyframe | GB received | TTFK p50 / p99 ms "
+             "| video lag p50 / p99 ms | video frames missing (players) | load client CPU s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for proto, ld in zip(run["protocols"], run["loads"]):
+        lag = ld["lag_common_ms"]
+        lines.append("| %s | %d / %d | %d | %d | %.3f | %s / %s | %s / %s | %d (%d) | %.2f |" % (
+            proto, ld["playing"], ld["players"], ld["dropped"], ld["got_keyframe"],
+            ld["bytes"] / 1e9, fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
+            fmt(lag["p50"]), fmt(lag["p99"]), ld["video_missing"], ld["players_missing"],
+            ld["client_cpu_s"]))
+    lines += ["",
+              "Server (one process for both protocols): CPU %.2f s (%d%% of a core; reactor "
+              "thread %.2f s) over %.1f s, %.3f GB sent in all: **%s CPU s per GB, the total** "
+              "(server CPU over the run divided by the bytes both protocols received; the "
+              "server's CPU cannot be told apart by protocol, and split by bytes it would give "
+              "both the same figure). RSS %.1f → %.1f MB, %.2f KB per player over all %d."
+              % (run["cpu_s"], round(100 * run["cpu_s"] / run["wall_s"]), run["reactor_cpu_s"],
+                 run["wall_s"], total_gb, fmt(run["cpu_per_gb"], "%.2f"), run["rss0_mb"],
+                 run["rss_max_mb"], run["rss_per_player_kb"], 2 * n),
+              "", HTTP_END]
+    replace_section(os.path.join(args.out, "RESULTS.md"), HTTP_BEGIN, HTTP_END, lines)
     return 0
 
 
@@ -856,10 +977,11 @@ def write_results(args, rows, slow, kbps_of):
             lines.append("| %s | %s |" % (key, "%.2f" % v if isinstance(v, float) else v))
         lines.append("")
     path = os.path.join(args.out, "RESULTS.md")
-    # The TLS section comes from its own run (--tls): kept as it is.
+    # The TLS and HTTP sections come from their own runs (--tls, --http): kept as they are.
     old = open(path).read() if os.path.exists(path) else ""
-    if TLS_BEGIN in old and TLS_END in old:
-        lines += [old[old.index(TLS_BEGIN):old.index(TLS_END) + len(TLS_END)], ""]
+    for begin, end in ((TLS_BEGIN, TLS_END), (HTTP_BEGIN, HTTP_END)):
+        if begin in old and end in old:
+            lines += [old[old.index(begin):old.index(end) + len(end)], ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
