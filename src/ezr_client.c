@@ -108,7 +108,10 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
     const struct ezr_queue_limits *limits = c->stream ? ezr_stream_limits(c->stream)
                                                       : &c->srv->qlimits;
     uint64_t now = ezr_now_ms();
-    size_t shed = ezr_queue_shed(&c->q, limits, now);
+    /* A player that reads, however slowly, skips ahead past what has aged; one that reads
+     * nothing at all is left to the byte tiers and client-timeout, which cut it. */
+    size_t shed = now - c->progress_ms < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now)
+                                                             : 0;
     if (shed) {
         c->frames_dropped += shed;
         if (c->stream)
