@@ -232,10 +232,11 @@ void ezr_client_flush(struct ezr_client *c)
  * tail (part of a chunk) is kept per client, in c->in, and freed once used: a player that sends
  * nothing but acknowledgements holds no input buffer.
  *
- * Bounded twice: nothing is read while the replies already queued are EZR_MAX_QUEUED_REPLY_BYTES
- * or more, and no read asks for more than the room left below it (a peer that asks and never
- * reads cannot make us write without limit), and at most EZR_READ_BUDGET bytes per call (one fast
- * sender cannot hold the reactor); the rest waits for the next round. */
+ * Bounded three ways: nothing is read while the replies already queued are
+ * EZR_MAX_QUEUED_REPLY_BYTES or more; no read asks for more than the room left below that (so a
+ * peer that asks and never reads cannot make us write without limit); and at most
+ * EZR_READ_BUDGET bytes per call (one fast sender cannot hold the reactor), the rest waiting for
+ * the next round. */
 void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_server *s = c->srv;
