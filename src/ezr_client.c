@@ -103,11 +103,10 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
     ezr_flush_now(&c->srv->flusher, c);
 }
 
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags, uint64_t now)
 {
     const struct ezr_queue_limits *limits = c->stream ? ezr_stream_limits(c->stream)
                                                       : &c->srv->qlimits;
-    uint64_t now = ezr_now_ms();
     /* A player that reads, however slowly, skips ahead past what has aged; one that reads
      * nothing at all is left to the byte tiers and client-timeout, which cut it. */
     size_t shed = now - c->progress_ms < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now)
@@ -117,14 +116,14 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags)
         if (c->stream)
             ezr_stream_count_drop(c->stream, EZR_QUEUE_HIGH, shed);
     }
-    enum ezr_queue_level level = ezr_queue_level_at(&c->q, limits, now);
     const uint8_t *bytes;
     size_t len;
     if (c->proto->frame_bytes(f, &bytes, &len) < 0) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
-    switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags)) {
+    enum ezr_queue_level level;
+    switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
             ezr_flush_now(&c->srv->flusher, c); /* a joiner starts at once */

@@ -77,8 +77,9 @@ void ezr_client_free(struct ezr_client *c);
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
 /* Offers a shared frame to the player: the tiers of its queue decide (ezr_queue.h); at the
  * critical level it is closed as too slow. flags: enum ezr_offer_flags (EZR_OFFER_BURST for
- * the replay a new player starts with). */
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags);
+ * the replay a new player starts with). now: ezr_now_ms(), read once by the caller for a whole
+ * fan-out rather than once per player. */
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags, uint64_t now);
 /* Close once what is queued is written (a final reply), counted as code. */
 void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason code);
 /* Writes as much of the queue as the socket takes, many frames per writev. */

@@ -134,10 +134,12 @@ enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct 
 enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                        const uint8_t *bytes, size_t len,
                                        const struct ezr_queue_limits *l, uint64_t now_ms,
-                                       uint32_t flags)
+                                       uint32_t flags, enum ezr_queue_level *level_out)
 {
     bool burst = flags & EZR_OFFER_BURST;
     enum ezr_queue_level level = burst ? EZR_QUEUE_NORMAL : ezr_queue_level_at(q, l, now_ms);
+    if (level_out)
+        *level_out = level;
     if (level == EZR_QUEUE_CRITICAL)
         return EZR_QUEUE_OVERFLOW;
     bool video = f->kind == EZR_FRAME_VIDEO;

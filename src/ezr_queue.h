@@ -87,17 +87,18 @@ enum ezr_offer_flags {
     EZR_OFFER_BURST = 1u << 0, /* part of a join burst: queued whole, not live bytes */
 };
 /* Applies the backpressure rule at time now and queues a reference to f when it passes; what is
- * written is bytes[0..len), which lie inside f (a protocol's serialisation of it). */
+ * written is bytes[0..len), which lie inside f (a protocol's serialisation of it). *level, if
+ * not NULL, receives the tier that decided. */
 enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                        const uint8_t *bytes, size_t len,
                                        const struct ezr_queue_limits *l, uint64_t now_ms,
-                                       uint32_t flags);
+                                       uint32_t flags, enum ezr_queue_level *level);
 /* The frame's RTMP chunks, with no age limit in play (tests). */
 static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q,
                                                            struct ezr_frame *f,
                                                            const struct ezr_queue_limits *l)
 {
-    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0);
+    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);
 }
 /* When the oldest item has waited max_age_ms: drops the queued audio and inter video not yet
  * begun (keyframes, headers, metadata and replies stay) and makes video resume at a keyframe,

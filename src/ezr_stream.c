@@ -107,7 +107,7 @@ int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const ch
 static int replay_one(void *ctx, struct ezr_frame *f)
 {
     struct ezr_client *c = ctx;
-    ezr_client_offer(c, f, EZR_OFFER_BURST);
+    ezr_client_offer(c, f, EZR_OFFER_BURST, ezr_now_ms());
     return c->dead ? 1 : 0;
 }
 
@@ -231,7 +231,8 @@ static void run_frame(struct ezr_op *op)
     /* The fan-out: one reference per player, no copy. Offering may close that player (too
      * slow), which takes it off this list: hence the safe walk. */
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f, 0);
+        ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f, 0,
+                         st->last_frame_ms);
     ezr_frame_unref(f);
     free(o);
 }

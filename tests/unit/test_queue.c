@@ -187,7 +187,7 @@ static enum ezr_queue_verdict offer_at(struct ezr_queue *q, const struct ezr_que
                                        uint64_t now, uint32_t oflags)
 {
     struct ezr_frame *f = mk(kind, fflags, payload);
-    enum ezr_queue_verdict v = ezr_queue_offer(q, f, f->data, f->len, l, now, oflags);
+    enum ezr_queue_verdict v = ezr_queue_offer(q, f, f->data, f->len, l, now, oflags, NULL);
     ezr_frame_unref(f);
     return v;
 }
