@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import gi
@@ -145,3 +146,45 @@ def run(cmd, timeout):
     except subprocess.TimeoutExpired as e:
         fail("%s did not finish within %d s; stderr: %s" % (cmd[0], timeout, e.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+def run_named_test(tests):
+    """The main of a test file: runs tests["test_" + argv[1]] (meson registers each name as its
+    own test) and says PASS when it returns."""
+    name = sys.argv[1]
+    fn = tests.get("test_" + name)
+    if not fn:
+        fail("no test %s" % name)
+    fn()
+    print("PASS: " + name)
+
+
+class GapWatcher(threading.Thread):
+    """A valid player reading the whole time (over TLS when given a context); records the
+    largest wall-clock gap between video frames. Call start(); errors are kept for the main
+    thread."""
+
+    def __init__(self, port, tls=None):
+        from rtmpclient import RtmpClient  # rtmpclient has no GStreamer: keep it apart
+        super().__init__(daemon=True)
+        self.c = RtmpClient("127.0.0.1", port, tls=tls)
+        self.c.start_play("live", "stream")
+        self.stop = False
+        self.frames = 0
+        self.max_gap = 0.0
+        self.error = None
+
+    def run(self):
+        last = None
+        try:
+            while not self.stop:
+                m = self.c.read_message(5)
+                if m.type != 9:
+                    continue
+                now = time.monotonic()
+                if last is not None:
+                    self.max_gap = max(self.max_gap, now - last)
+                last = now
+                self.frames += 1
+        except Exception as e:  # reported by the main thread
+            self.error = e

@@ -82,6 +82,16 @@ def amf0_decode_all(b):
 
 # ---- messages -----------------------------------------------------------------------------------
 
+def is_video_header(m):
+    """An AVC sequence header (video message, keyframe, AVCPacketType 0)."""
+    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
+
+
+def is_keyframe(m):
+    """A coded AVC keyframe (not its sequence header)."""
+    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
+
+
 class Message:
     def __init__(self, mtype, csid, ts, msid, payload):
         self.type, self.csid, self.ts, self.msid, self.payload = mtype, csid, ts, msid, payload

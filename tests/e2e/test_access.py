@@ -4,14 +4,9 @@ allowed-clients, played from ::1 and from 127.0.0.1. Without IPv6 on loopback th
 Run as: test_access.py TEST_NAME (meson registers each name as its own test)."""
 
 import json
-import sys
 
-from ezrtest import Gst, Server, check, fail, ipv6_loopback_missing, run, skip, wait_for
-from rtmpclient import Closed, RtmpClient
-
-
-def is_keyframe(m):
-    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
+from ezrtest import Gst, Server, check, fail, ipv6_loopback_missing, run, run_named_test, skip
+from rtmpclient import Closed, RtmpClient, is_keyframe
 
 
 def need_ipv6():
@@ -117,9 +112,4 @@ def test_ipv6_loopback_only():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

@@ -3,23 +3,14 @@ seek, closeStream and deleteStream, played by rtmpclient.py (which sends them as
 Flash do) and, for seek, by ffmpeg itself; and the liveness check of players of an ended stream.
 Run as: test_commands.py TEST_NAME (meson registers each name as its own test)."""
 
-import sys
 import time
 
-from ezrtest import Gst, Server, check, fail, run
-from rtmpclient import Closed, RtmpClient
-
-
-def is_video_header(m):
-    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
+from ezrtest import Gst, Server, check, fail, run, run_named_test
+from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 
 
 def is_video_frame(m):
     return m.type == 9 and len(m.payload) >= 2 and not is_video_header(m)
-
-
-def is_keyframe(m):
-    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
 
 
 def is_media(m):
@@ -248,9 +239,4 @@ def test_idle_stream_player_not_answering_pings_is_dropped():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

@@ -12,16 +12,8 @@ import tempfile
 import threading
 import time
 
-from ezrtest import PLAYER_ENV, Gst, Server, check, fail, run, wait_for
-from rtmpclient import Closed, RtmpClient
-
-
-def is_video_header(m):
-    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
-
-
-def is_keyframe(m):
-    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
+from ezrtest import Gst, PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
+from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 
 
 def test_ffprobe_h264_aac():
@@ -737,9 +729,4 @@ def test_example_python():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

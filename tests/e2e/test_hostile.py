@@ -5,40 +5,10 @@ Run as: test_hostile.py (one meson test; each case prints its name)."""
 import os
 import socket
 import struct
-import threading
 import time
 
-from ezrtest import Server, check, fail, wait_for
+from ezrtest import GapWatcher, Server, check, fail, wait_for
 from rtmpclient import Closed, RtmpClient, amf0_encode
-
-
-class Watcher(threading.Thread):
-    """A valid player reading the whole time; records the largest wall-clock gap between video
-    frames."""
-
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.c = RtmpClient("127.0.0.1", port)
-        self.c.start_play("live", "stream")
-        self.stop = False
-        self.frames = 0
-        self.max_gap = 0.0
-        self.error = None
-
-    def run(self):
-        last = None
-        try:
-            while not self.stop:
-                m = self.c.read_message(5)
-                if m.type != 9:
-                    continue
-                now = time.monotonic()
-                if last is not None:
-                    self.max_gap = max(self.max_gap, now - last)
-                last = now
-                self.frames += 1
-        except Exception as e:  # reported by the main thread
-            self.error = e
 
 
 def raw(port):
@@ -268,7 +238,7 @@ def main():
     props = "handshake-timeout=2"
     with Server(props=props) as s:
         s.wait_video_frames(1)
-        watcher = Watcher(s.port)
+        watcher = GapWatcher(s.port)
         watcher.start()
         for case in CASES:
             print("case " + case.__name__[5:], flush=True)

@@ -10,10 +10,9 @@ import os
 import re
 import socket
 import struct
-import sys
 import time
 
-from ezrtest import Gst, Server, check, fail, run, wait_for
+from ezrtest import Gst, Server, check, fail, run, run_named_test, wait_for
 from rtmpclient import RtmpClient
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -331,9 +330,4 @@ def test_metrics_prometheus_text():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

@@ -6,11 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 
-from ezrtest import PLAYER_ENV, Gst, check, fail, run, wait_for
-from rtmpclient import RtmpClient
+from ezrtest import Gst, PLAYER_ENV, check, run, run_named_test, wait_for
+from rtmpclient import RtmpClient, is_keyframe, is_video_header
 
 # Not live, so that it can seek; the sink paces it at real time (sync=true).
 SEEKABLE = (
@@ -18,14 +17,6 @@ SEEKABLE = (
     "! x264enc speed-preset=ultrafast key-int-max=30 bitrate=500 ! h264parse "
     "! flvmux name=mux streamable=true ! ezrtmpserversink name=sink host=127.0.0.1 port=0 "
     "audiotestsrc ! audio/x-raw,rate=44100,channels=2 ! avenc_aac ! aacparse ! mux.")
-
-
-def is_video_header(m):
-    return m.type == 9 and len(m.payload) >= 2 and m.payload[0] == 0x17 and m.payload[1] == 0
-
-
-def is_keyframe(m):
-    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
 
 
 def status(code):
@@ -132,9 +123,4 @@ def test_paused_ready_playing_starts_a_fresh_stream():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

@@ -16,14 +16,10 @@ os.environ["GST_DEBUG_FILE"] = LOG_FILE
 os.environ["GST_DEBUG_NO_COLOR"] = "1"
 
 from ezrtest import Gst, Server, check, fail, wait_for  # noqa: E402
-from rtmpclient import Closed, RtmpClient  # noqa: E402
+from rtmpclient import Closed, RtmpClient, is_keyframe  # noqa: E402
 
 TOKEN = "S3cr3tT0ken"
 WRONG = "WrongGuess123"
-
-
-def is_keyframe(m):
-    return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
 
 
 def describe(m):

@@ -13,11 +13,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
-from ezrtest import PLAYER_ENV, Server, check, fail, run, wait_for
+from ezrtest import PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
 
 FPS = 30
 AUDIO_RATE = 48000
@@ -266,9 +265,4 @@ def test_audio_only_aac_late_joiner():
 
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    fn = globals().get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
-    print("PASS: " + name)
+    run_named_test(globals())

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from ezrtest import Gst, Server, check, fail, run, skip_if_sanitized, wait_for
+from ezrtest import GapWatcher, Gst, Server, check, fail, run, skip_if_sanitized, wait_for
 from rtmpclient import RtmpClient
 from test_http import WsClient, flv_tags
 
@@ -80,34 +80,12 @@ def tls_url(s, scheme, path):
     return "%s://127.0.0.1:%d%s" % (scheme, s.port, path)
 
 
-class Witness(threading.Thread):
-    """A player reading the whole time (over TLS when given a context); records the largest
-    wall-clock gap between video frames."""
+class Witness(GapWatcher):
+    """A GapWatcher started at once, with the checks the TLS tests make of it."""
 
     def __init__(self, port, tls=None):
-        super().__init__(daemon=True)
-        self.c = RtmpClient("127.0.0.1", port, tls=tls)
-        self.c.start_play("live", "stream")
-        self.stop = False
-        self.frames = 0
-        self.max_gap = 0.0
-        self.error = None
+        super().__init__(port, tls=tls)
         self.start()
-
-    def run(self):
-        last = None
-        try:
-            while not self.stop:
-                m = self.c.read_message(5)
-                if m.type != 9:
-                    continue
-                now = time.monotonic()
-                if last is not None:
-                    self.max_gap = max(self.max_gap, now - last)
-                last = now
-                self.frames += 1
-        except Exception as e:  # reported by the main thread
-            self.error = e
 
     def check_playing(self, what):
         n = self.frames
