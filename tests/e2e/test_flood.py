@@ -18,9 +18,9 @@ import subprocess
 import sys
 import time
 
-from ezrtest import PLAYER_ENV, Server, check, fail, skip_if_sanitized, wait_for
+from ezrtest import PLAYER_ENV, GapWatcher, Server, check, fail, skip_if_sanitized, wait_for
 from rtmpclient import amf0_encode
-from test_hostile import Watcher, command
+from test_hostile import command
 
 FLOODERS = 1000
 FLOOD_SECONDS = 8
@@ -151,7 +151,7 @@ def main():
     me = os.getpid()
     with Server(props=props) as s:
         s.wait_video_frames(1)
-        watcher = Watcher(s.port)
+        watcher = GapWatcher(s.port)
         watcher.start()
         connections = lambda: s.sink.get_property("stats").get_uint("connections")[1]  # noqa
         rss_start = vmrss_mb(me)
