@@ -810,8 +810,6 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         break;
     case PROP_HTTP_CORS_ORIGIN:
         g_free(self->http_cors_origin);
-    g_free(self->tls_certificate);
-    g_free(self->tls_key);
         self->http_cors_origin = g_value_dup_string(value);
         if (!self->http_cors_origin)
             self->http_cors_origin = g_strdup(DEFAULT_HTTP_CORS_ORIGIN);
@@ -938,6 +936,8 @@ static void finalize(GObject *object)
     g_cond_clear(&self->idle);
     g_mutex_clear(&self->lock);
     g_free(self->http_cors_origin);
+    g_free(self->tls_certificate);
+    g_free(self->tls_key);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 

@@ -7,9 +7,7 @@ Run as: test_browser.py browser_http_flv | browser_ws_flv [--stand-in]
   browser_http_flv  http://127.0.0.1:PORT/live/stream.flv (HTTP-FLV)
   browser_ws_flv    ws://127.0.0.1:PORT/live/stream.flv (WebSocket-FLV, binary messages)
   --stand-in        play flvrelay.py (an RTMP-to-FLV relay of the pipeline) instead of the
-                    element's own HTTP-FLV; for developing the page and the test without it.
-Without --stand-in, an element that has no `http-cors-origin` property (no HTTP-FLV yet) makes
-the test exit 77, reported as skipped."""
+                    element's own HTTP-FLV; for developing the page and the test without it."""
 
 import functools
 import http.server
@@ -24,7 +22,7 @@ import threading
 import time
 import urllib.parse
 
-from ezrtest import PLAYER_ENV, Gst, Server, check, fail, skip
+from ezrtest import PLAYER_ENV, Gst, Server, check, fail
 from flvrelay import FlvRelay
 from rtmpclient import RtmpClient
 
@@ -164,12 +162,6 @@ def play_in_browser(page_url):
     return node.returncode, out
 
 
-def element_serves_http_flv():
-    sink = Gst.ElementFactory.make("ezrtmpserversink", None)
-    check(sink is not None, "ezrtmpserversink not found (GST_PLUGIN_PATH?)")
-    return sink.find_property("http-cors-origin") is not None
-
-
 def main():
     # meson ends a test that runs too long with SIGTERM: unwind, so that every "finally" stops
     # what it started (browser, page server, pipeline).
@@ -186,8 +178,6 @@ def main():
                         "puppeteer-core")):
         check(os.path.isdir(path), "%s is not installed (%s missing): run "
               "scripts/install-deps.sh --test" % (what, path))
-    if not stand_in and not element_serves_http_flv():
-        skip("ezrtmpserversink does not serve HTTP-FLV yet (no http-cors-origin property)")
 
     started = time.monotonic()
     with PageServer() as page:

@@ -634,6 +634,33 @@ GST_START_TEST(test_client_removed_handler_reads_stats_while_going_to_null)
 }
 GST_END_TEST;
 
+/* Each string property owns its own copy: setting one never frees another's (the TLS paths once
+ * went with every change of http-cors-origin), and the defaults read back as documented. */
+GST_START_TEST(test_string_properties_keep_their_own_values)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    gboolean http = TRUE, metrics = TRUE;
+    gchar *origin = NULL;
+    g_object_get(e, "http", &http, "metrics", &metrics, "http-cors-origin", &origin, NULL);
+    fail_if(http);
+    fail_if(metrics);
+    fail_unless_equals_string(origin, "*");
+    g_free(origin);
+    g_object_set(e, "tls-certificate", "/srv/cert.pem", "tls-key", "/srv/key.pem", NULL);
+    g_object_set(e, "http-cors-origin", "https://example.com", NULL);
+    g_object_set(e, "http-cors-origin", "https://example.org", NULL);
+    gchar *cert = NULL, *key = NULL;
+    g_object_get(e, "tls-certificate", &cert, "tls-key", &key, "http-cors-origin", &origin, NULL);
+    fail_unless_equals_string(cert, "/srv/cert.pem");
+    fail_unless_equals_string(key, "/srv/key.pem");
+    fail_unless_equals_string(origin, "https://example.org");
+    g_free(cert);
+    g_free(key);
+    g_free(origin);
+    gst_object_unref(e); /* LeakSanitizer: finalize frees the TLS paths too */
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink");
@@ -651,6 +678,7 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_multitrack_refused_with_one_warning);
     tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
+    tcase_add_test(tc, test_string_properties_keep_their_own_values);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
     tcase_add_test(tc, test_null_during_eos_drain_does_not_wait_for_players);
     tcase_add_test(tc, test_client_added_handler_reads_stats_at_once);
