@@ -22,31 +22,33 @@
 
 struct ezr_client {
     struct ezr_io io; /* first: the reactor hands us &io */
+    /* What a frame's fan-out touches, for each of thousands of players, comes first and
+     * together: a few cache lines per player instead of most of the struct. */
+    struct ezr_link player_link; /* stream->players while playing */
+    struct ezr_link media_link;  /* the flusher's held or due list, or its sweep */
+    uint64_t hold_until_ms;      /* on the flusher's held list: when its media must go; else 0 */
+    struct ezr_stream *stream;   /* the stream played, from ezr_stream_add_player until removed */
+    const struct ezr_client_proto *proto;
+    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
+    bool dead;            /* closed; freed at the end of the round */
+    struct ezr_queue q;
     struct ezr_server *srv;
     const struct ezr_transport *transport; /* what carries the bytes: TCP or TLS */
     void *transport_state;                 /* the transport's (a TLS session), or NULL */
-    const struct ezr_client_proto *proto;
     void *proto_state; /* the protocol's, from open to close */
     struct ezr_link conn_link;   /* srv->clients while open, then srv->dead */
-    struct ezr_link player_link; /* stream->players while playing */
     struct ezr_link dirty_link;  /* the flusher's `now` list */
-    struct ezr_link media_link;  /* the flusher's held or due list, or its sweep */
-    uint64_t hold_until_ms;      /* on the flusher's held list: when its media must go; else 0 */
     struct ezr_link read_link;   /* srv->readable: input left unread, to read next round */
-    struct ezr_stream *stream;   /* the stream played, from ezr_stream_add_player until removed */
     struct ezr_stream *pending;  /* admitted by ezr_stream_admit, added when play starts */
-    struct ezr_queue q;
     struct ezr_buf in; /* an incomplete tail of input, only while there is one */
     uint64_t id;
     uint64_t accepted_ms;
-    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
     uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */
     uint64_t last_ping_ms;  /* liveness: the last ping sent */
     uint64_t unanswered_ms; /* liveness: the first ping not answered yet, 0: none */
     uint64_t pongs_seen;
     char addr[EZR_ADDR_STRLEN];
     bool closing; /* close once the queue is written */
-    bool dead;    /* closed; freed at the end of the round */
     bool failed;  /* an allocation failed inside a callback */
     bool kicked;  /* removed by the application: closed at the end of the round */
     bool input_paused;  /* replies back up: input is not read until they are written */

@@ -16,9 +16,12 @@ void ezr_queue_init(struct ezr_queue *q)
     q->want_video = true;
 }
 
+/* The capacity is a power of two (QUEUE_INITIAL_CAP, doubled as it grows), so the ring index is
+ * a mask: this runs for every player on every frame. */
+_Static_assert((QUEUE_INITIAL_CAP & (QUEUE_INITIAL_CAP - 1)) == 0, "a power of two");
 static struct ezr_queue_item *item_at(const struct ezr_queue *q, size_t i)
 {
-    return &q->items[(q->head + i) % q->cap];
+    return &q->items[(q->head + i) & (q->cap - 1)];
 }
 
 static void release(struct ezr_queue_item *it)
@@ -55,7 +58,8 @@ static int append(struct ezr_queue *q, struct ezr_queue_item it)
         q->cap = cap;
     }
     *item_at(q, q->count) = it;
-    q->count++;
+    if (q->count++ == 0)
+        q->head_ms = it.queued_ms;
     q->bytes += it.len;
     if (it.uncounted)
         q->uncounted_bytes += it.len;
@@ -83,9 +87,9 @@ enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr
 
 uint64_t ezr_queue_age(const struct ezr_queue *q, uint64_t now_ms)
 {
-    if (!q->count || now_ms < item_at(q, 0)->queued_ms)
+    if (!q->count || now_ms < q->head_ms)
         return 0;
-    return now_ms - item_at(q, 0)->queued_ms;
+    return now_ms - q->head_ms;
 }
 
 static bool droppable(const struct ezr_queue_item *it)
@@ -117,6 +121,8 @@ size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uin
         *item_at(q, kept++) = it;
     }
     q->count = kept;
+    if (kept)
+        q->head_ms = item_at(q, 0)->queued_ms;
     q->dropped[EZR_QUEUE_HIGH] += dropped;
     return dropped;
 }
@@ -241,9 +247,11 @@ void ezr_queue_advance_report(struct ezr_queue *q, size_t n, ezr_queue_sent_fn s
         if (sent)
             sent(ctx, it);
         release(it);
-        q->head = (q->head + 1) % q->cap;
+        q->head = (q->head + 1) & (q->cap - 1);
         q->count--;
         q->offset = 0;
+        if (q->count)
+            q->head_ms = item_at(q, 0)->queued_ms;
     }
     /* A backlog (a late joiner's GOP, a slow moment) grew the ring: give the memory back once it
      * is written, so that an idle player costs the initial ring only. */

@@ -62,6 +62,8 @@ struct ezr_queue {
     struct ezr_queue_item *items; /* ring buffer */
     size_t head, count, cap;
     size_t offset;       /* bytes of items[head] already written */
+    uint64_t head_ms;    /* items[head].queued_ms while not empty: the age check runs for every
+                          * player on every frame, and the ring is one cache miss further */
     size_t bytes;        /* queued and not yet written */
     size_t uncounted_bytes; /* of those, in uncounted items */
     size_t owned_bytes;     /* of those, in owned blocks (replies) */
@@ -117,6 +119,13 @@ void ezr_queue_advance(struct ezr_queue *q, size_t n);
  * send latency the stats report is measured there). */
 typedef void (*ezr_queue_sent_fn)(void *ctx, const struct ezr_queue_item *it);
 void ezr_queue_advance_report(struct ezr_queue *q, size_t n, ezr_queue_sent_fn sent, void *ctx);
+/* Asks the CPU for the ring slot the next item will take (a fan-out does it for the player
+ * after the one it is offering to). Reads the queue's own fields only. */
+static inline void ezr_queue_prefetch_tail(const struct ezr_queue *q)
+{
+    if (q->items && q->count < q->cap)
+        __builtin_prefetch(&q->items[(q->head + q->count) & (q->cap - 1)], 1);
+}
 static inline bool ezr_queue_empty(const struct ezr_queue *q)
 {
     return q->count == 0;

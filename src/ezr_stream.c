@@ -229,10 +229,24 @@ static void run_frame(struct ezr_op *op)
     if (ezr_gop_add(&st->gop, f) < 0)
         ezr_server_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
     /* The fan-out: one reference per player, no copy. Offering may close that player (too
-     * slow), which takes it off this list: hence the safe walk. */
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
+     * slow), which takes it off this list: hence the safe walk. With thousands of players the
+     * walk waits on memory, not on work, so it fetches ahead: the player after next's link and
+     * queue, and the next one's ring slot (found from its queue, fetched one player ago). */
+    const struct ezr_link *end = &st->players.head;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        if (nx != end) {
+            const struct ezr_link *n2 = nx->next;
+            if (n2 != end) {
+                const struct ezr_client *c2 = EZR_CONTAINER_OF(n2, struct ezr_client, player_link);
+                __builtin_prefetch(n2);
+                __builtin_prefetch(&c2->q);
+                __builtin_prefetch(&c2->q.need_keyframe);
+            }
+            ezr_queue_prefetch_tail(&EZR_CONTAINER_OF(nx, struct ezr_client, player_link)->q);
+        }
         ezr_client_offer(EZR_CONTAINER_OF(it, struct ezr_client, player_link), f, 0,
                          st->last_frame_ms);
+    }
     ezr_frame_unref(f);
     free(o);
 }
