@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 
+from gi.repository import GObject
+
 from ezrtest import GapWatcher, Gst, Server, check, fail, run, skip_if_sanitized, wait_for
 from rtmpclient import RtmpClient
 from test_http import WsClient, flv_tags
@@ -157,8 +159,36 @@ def test_tls_rtmp2src_decodes(certs):
         s.check_no_error()
 
 
+class ElementLog:
+    """The element's debug lines (the library's log included) at INFO and above, collected in
+    this process while in use."""
+
+    def __init__(self):
+        self.lines = []
+        self.lock = threading.Lock()
+
+    def _log(self, cat, level, file, func, line, obj, msg, *user):
+        if cat.get_name() == "ezrtmpserversink":
+            with self.lock:
+                self.lines.append(msg.get())
+
+    def __enter__(self):
+        Gst.debug_set_active(True)
+        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.INFO)
+        Gst.debug_add_log_function(self._log, None)
+        return self
+
+    def __exit__(self, *exc):
+        Gst.debug_remove_log_function(self._log)
+        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.NONE)
+
+    def matching(self, pattern):
+        with self.lock:
+            return [m for m in (re.search(pattern, x) for x in self.lines) if m]
+
+
 def test_tls_and_plain_rtmp_play_together(certs):
-    with Server(props=certs.props()) as s:
+    with ElementLog() as log, Server(props=certs.props()) as s:
         s.wait_video_frames(1)
         tls = Witness(s.port, tls=certs.client_context())
         plain = Witness(s.port)
@@ -169,9 +199,29 @@ def test_tls_and_plain_rtmp_play_together(certs):
             st = s.sink.get_property("stats")
             ok, clients = st.get_array("client-list")
             check(ok, "no client-list in stats")
-            flags = sorted(bool(clients.get_nth(i).get_boolean("tls")[1])
-                           for i in range(clients.n_values))
-            check(flags == [False, True], "client-list tls flags: %r" % flags)
+            flags = []
+            for i in range(clients.n_values):
+                c = clients.get_nth(i)
+                has_tls, is_tls = c.get_boolean("tls")
+                # get_boolean is false for a field that is missing or not a boolean.
+                check(has_tls and c.get_field_type("ktls") == GObject.TYPE_BOOLEAN,
+                      "client-list entry without boolean tls and ktls: %s" % c.to_string())
+                ktls = c.get_boolean("ktls")[1]
+                check(is_tls or not ktls, "a plain player with ktls true: %s" % c.to_string())
+                flags.append((bool(is_tls), bool(ktls)))
+            check(sorted(f[0] for f in flags) == [False, True],
+                  "client-list tls flags: %r" % flags)
+            # The server says for each TLS connection whether the kernel sends and receives its
+            # records, and the stats agree with it.
+            said = log.matching(r"TLS: (TLSv1\.[23]) \S+, kernel TLS send (on|off), "
+                                r"receive (on|off)$")
+            check(len(said) == 1, "log lines on kernel TLS, one per TLS connection: %r"
+                  % [m.group(0) for m in said])
+            ktls_tls = [k for t, k in flags if t][0]
+            check((said[0].group(2) == "on") == ktls_tls,
+                  "the log says kernel TLS send %s, the stats say ktls %s"
+                  % (said[0].group(2), ktls_tls))
+            print("kernel TLS here: %s" % said[0].group(0), flush=True)
         finally:
             tls.close()
             plain.close()
