@@ -2,7 +2,7 @@
 ffprobe, GStreamer's rtmp2src and clients written here (Python's ssl module under rtmpclient.py
 and the WebSocket client of test_http.py), beside plain rtmp:// on the same port; tls-only; bad
 certificate and key files failing READY; hostile TLS clients while a TLS player is watched for
-gaps. The certificates are made by each run with the openssl command, in a temporary directory.
+gaps; a slow and a stalled TLS reader of a fast stream; kernel TLS as the stats and log report it. The certificates are made by each run with the openssl command, in a temporary directory.
 Run as: test_tls.py TEST_NAME (meson registers each name as its own test)."""
 
 import json

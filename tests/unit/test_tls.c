@@ -1,7 +1,8 @@
 /* TLS: loading the certificate and key (the exact message for each bad file), and the server's
  * TLS transport over loopback with an OpenSSL client in this process: /metrics answered inside
- * TLS, a plain client beside it, tls-only refusing plain. The certificate is made here with the
- * OpenSSL API (an EC key, self-signed for 127.0.0.1) into a temporary directory. */
+ * TLS, a plain client beside it, tls-only refusing plain, TLS 1.0 and 1.1 refused by the
+ * server's alert, a renegotiation refused with the connection kept. The certificate is made here
+ * with the OpenSSL API (an EC key, self-signed for 127.0.0.1) into a temporary directory. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
