@@ -56,8 +56,8 @@ static int load_failed(const char *what, const char *file, const char *hint, cha
     if (e && ERR_SYSTEM_ERROR(e)) /* a missing file: say it as errno does */
         snprintf(msg, msglen, "%s %s: %s", what, file, strerror(ERR_GET_REASON(e)));
     else if (e && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
-        snprintf(msg, msglen, "%s %s: not the key of the certificate (key values mismatch)",
-                 what, file);
+        snprintf(msg, msglen, "%s %s: not the key of the certificate (key values mismatch)", what,
+                 file);
     else
         snprintf(msg, msglen, "%s %s: %s (%s)", what, file, hint,
                  openssl_reason("cannot be loaded"));
@@ -119,6 +119,11 @@ void ezr_tls_ctx_free(struct ezr_tls_ctx *t)
     free(t);
 }
 
+SSL_CTX *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t)
+{
+    return t->ssl_ctx;
+}
+
 /* ---- the TLS transport ------------------------------------------------------------------ */
 
 /* Reactor-thread text for the reason of the last failure (ezr_transport.h: *why). */
@@ -168,10 +173,10 @@ static void handshake_done(struct ezr_client *c, struct tls_conn *t)
     t->ready = true;
     t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) != 0;
     t->ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) != 0;
-    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
-                   (unsigned long long)c->id, c->addr, SSL_get_version(t->ssl),
-                   SSL_get_cipher_name(t->ssl), t->ktls_send ? "on" : "off",
-                   t->ktls_recv ? "on" : "off");
+    ezr_server_log(
+        c->srv, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
+        (unsigned long long)c->id, c->addr, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
+        t->ktls_send ? "on" : "off", t->ktls_recv ? "on" : "off");
 }
 
 static ssize_t tls_read(struct ezr_client *c, uint8_t *buf, size_t len, const char **why)

@@ -11,6 +11,7 @@
 #include "ezr_transport.h"
 
 struct ezr_tls_ctx;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /* Loads a PEM certificate chain (leaf first, then intermediates) and its PEM private key
  * (key_file NULL or "": the key is in cert_file). Returns 0 and *out, or EZR_ETLS with msg
@@ -18,6 +19,10 @@ struct ezr_tls_ctx;
 int ezr_tls_ctx_new(const char *cert_file, const char *key_file, struct ezr_tls_ctx **out,
                     char *msg, size_t msglen);
 void ezr_tls_ctx_free(struct ezr_tls_ctx *t);
+
+/* The OpenSSL SSL_CTX with the server's settings, owned by t: the fuzzer hands ClientHellos to
+ * exactly what a connection would get. */
+struct ssl_ctx_st *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t);
 
 /* Was kernel TLS used for this connection's sending and receiving? (false before the handshake
  * ended, or on a plain connection) */

@@ -2,7 +2,7 @@
 ffprobe, GStreamer's rtmp2src and clients written here (Python's ssl module under rtmpclient.py
 and the WebSocket client of test_http.py), beside plain rtmp:// on the same port; tls-only; bad
 certificate and key files failing READY; hostile TLS clients while a TLS player is watched for
-gaps. The certificates are made by each run with the openssl command, in a temporary directory.
+gaps; a slow and a stalled TLS reader of a fast stream; kernel TLS as the stats and log report it. The certificates are made by each run with the openssl command, in a temporary directory.
 Run as: test_tls.py TEST_NAME (meson registers each name as its own test)."""
 
 import json
@@ -11,14 +11,18 @@ import re
 import resource
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+from gi.repository import GObject
+
 from ezrtest import GapWatcher, Gst, Server, check, fail, run, skip_if_sanitized, wait_for
-from rtmpclient import RtmpClient
+import test_streams
+from rtmpclient import Closed, RtmpClient, is_video_header
 from test_http import WsClient, flv_tags
 
 
@@ -157,8 +161,36 @@ def test_tls_rtmp2src_decodes(certs):
         s.check_no_error()
 
 
+class ElementLog:
+    """The element's debug lines (the library's log included) at INFO and above, collected in
+    this process while in use."""
+
+    def __init__(self):
+        self.lines = []
+        self.lock = threading.Lock()
+
+    def _log(self, cat, level, file, func, line, obj, msg, *user):
+        if cat.get_name() == "ezrtmpserversink":
+            with self.lock:
+                self.lines.append(msg.get())
+
+    def __enter__(self):
+        Gst.debug_set_active(True)
+        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.INFO)
+        Gst.debug_add_log_function(self._log, None)
+        return self
+
+    def __exit__(self, *exc):
+        Gst.debug_remove_log_function(self._log)
+        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.NONE)
+
+    def matching(self, pattern):
+        with self.lock:
+            return [m for m in (re.search(pattern, x) for x in self.lines) if m]
+
+
 def test_tls_and_plain_rtmp_play_together(certs):
-    with Server(props=certs.props()) as s:
+    with ElementLog() as log, Server(props=certs.props()) as s:
         s.wait_video_frames(1)
         tls = Witness(s.port, tls=certs.client_context())
         plain = Witness(s.port)
@@ -169,9 +201,29 @@ def test_tls_and_plain_rtmp_play_together(certs):
             st = s.sink.get_property("stats")
             ok, clients = st.get_array("client-list")
             check(ok, "no client-list in stats")
-            flags = sorted(bool(clients.get_nth(i).get_boolean("tls")[1])
-                           for i in range(clients.n_values))
-            check(flags == [False, True], "client-list tls flags: %r" % flags)
+            flags = []
+            for i in range(clients.n_values):
+                c = clients.get_nth(i)
+                has_tls, is_tls = c.get_boolean("tls")
+                # get_boolean is false for a field that is missing or not a boolean.
+                check(has_tls and c.get_field_type("ktls") == GObject.TYPE_BOOLEAN,
+                      "client-list entry without boolean tls and ktls: %s" % c.to_string())
+                ktls = c.get_boolean("ktls")[1]
+                check(is_tls or not ktls, "a plain player with ktls true: %s" % c.to_string())
+                flags.append((bool(is_tls), bool(ktls)))
+            check(sorted(f[0] for f in flags) == [False, True],
+                  "client-list tls flags: %r" % flags)
+            # The server says for each TLS connection whether the kernel sends and receives its
+            # records, and the stats agree with it.
+            said = log.matching(r"TLS: (TLSv1\.[23]) \S+, kernel TLS send (on|off), "
+                                r"receive (on|off)$")
+            check(len(said) == 1, "log lines on kernel TLS, one per TLS connection: %r"
+                  % [m.group(0) for m in said])
+            ktls_tls = [k for t, k in flags if t][0]
+            check((said[0].group(2) == "on") == ktls_tls,
+                  "the log says kernel TLS send %s, the stats say ktls %s"
+                  % (said[0].group(2), ktls_tls))
+            print("kernel TLS here: %s" % said[0].group(0), flush=True)
         finally:
             tls.close()
             plain.close()
@@ -394,6 +446,127 @@ def test_tls_hostile_clients(certs):
             w.check_playing("after")
         finally:
             w.close()
+        s.check_no_error()
+
+
+class PacedClient(RtmpClient):
+    """A slow rtmps:// player: a small receive buffer, and once paced() is called it reads at most
+    rate bytes a second, burst bytes at a time, waiting out its schedule between reads."""
+
+    def __init__(self, port, tls, rate, burst):
+        super().__init__("127.0.0.1", port, rcvbuf=8192, tls=tls)
+        self.rate, self.burst = rate, burst
+        self.t0 = None
+
+    def paced(self):
+        self.t0, self.taken = time.monotonic(), 0
+
+    def _fill(self, deadline):
+        if self.t0 is None:
+            return super()._fill(deadline)
+        due = self.t0 + (self.taken + self.burst) / self.rate
+        while time.monotonic() < min(due, deadline):
+            time.sleep(min(due, deadline) - time.monotonic())
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no data from the server before the deadline")
+        self.sock.settimeout(left)
+        try:
+            d = self.sock.recv(self.burst)
+        except socket.timeout:
+            raise TimeoutError("no data from the server before the deadline")
+        if not d:
+            raise Closed()
+        self.buf += d
+        self.taken += len(d)
+        self.received += len(d)
+        if self.window and self.received - self.acked >= self.window:
+            self.acked = self.received
+            self._send_chunked(2, 0, 3, 0, struct.pack(">I", self.received & 0xFFFFFFFF))
+
+
+def test_tls_slow_reader_gets_intact_messages(certs):
+    """A 4 Mbps stream (720p snow, served at its real rate) to an rtmps:// player with an 8 KB
+    receive buffer reading 4 KB at a time at 1 MB/s, the server's send buffer 16 KB: keyframes are
+    many times what the sockets hold, so the server's TLS writes block and resume mid-record all
+    the time. Every media message must be a frame of the file, byte for byte, in the file's
+    order, with video timestamps that never go back."""
+    path = test_streams.fixture("720p30_4mbps_gop2")
+    with open(path, "rb") as f:
+        tags, _ = flv_tags(f.read()[13:])  # after the FLV header and PreviousTagSize0
+    order = {(t, body): i for i, (t, _, body) in enumerate(tags) if t in (8, 9)}
+    launch = test_streams.SERVE.format(path=path, tracks=test_streams.VIDEO_TRACK +
+                                       test_streams.AUDIO_TRACK)
+    removed = []
+    with Server(pipeline=launch, props=certs.props("send-buffer-size=16384")) as s:
+        s.sink.connect("client-removed", lambda e, cid, why: removed.append(why))
+        s.wait_video_frames(1)
+        c = PacedClient(s.port, certs.client_context(), rate=1 << 20, burst=4096)
+        try:
+            c.start_play("live", "stream")
+            c.paced()
+            last_i, last_ts, video, biggest = -1, -1, 0, 0
+            end = time.monotonic() + 4
+            while time.monotonic() < end:
+                try:
+                    m = c.read_message(5)
+                except (Closed, TimeoutError) as e:
+                    fail("the slow TLS player's stream ended after %d video frames: %r"
+                         % (video, e))
+                if m.type not in (8, 9):
+                    check(m.type in (1, 4, 5, 6, 18, 20) and m.msid in (0, 1),
+                          "a message no server sends (a corrupted chunk stream?): %r" % m)
+                    continue
+                check(m.msid == 1, "media on message stream %d: %r" % (m.msid, m))
+                if is_video_header(m) or (m.type == 8 and m.payload[1:2] == b"\x00"):
+                    continue  # sequence headers: the muxer's own, not tags of the file
+                i = order.get((m.type, m.payload))
+                check(i is not None, "a media message that is no frame of the file: %r" % m)
+                check(i > last_i, "frame %d of the file after frame %d" % (i, last_i))
+                last_i = i
+                if m.type == 9:
+                    check(m.ts >= last_ts, "video timestamp %d after %d" % (m.ts, last_ts))
+                    last_ts = m.ts
+                    video += 1
+                    biggest = max(biggest, len(m.payload))
+            cut = list(removed)  # before our own close removes it
+        finally:
+            c.close()
+        print("slow TLS player: %d video frames, the largest %d bytes, %d bytes in 4 s"
+              % (video, biggest, c.received), flush=True)
+        check(video >= 60, "only %d video frames in 4 s" % video)
+        check(biggest > 64 * 1024, "no frame larger than the sockets hold (largest %d bytes)"
+              % biggest)
+        check(not cut, "the slow TLS player was disconnected: %r" % cut)
+        s.check_no_error()
+
+
+def test_tls_stalled_player_cut_plain_plays(certs):
+    """An rtmps:// player that stops reading climbs the tiers and is disconnected as too slow
+    (its socket full, so the server's TLS writes block); a plain player on the same port plays
+    on."""
+    props = certs.props("queue-warning-bytes=8000 queue-high-bytes=16000 "
+                        "queue-max-bytes=24000 client-timeout=0 send-buffer-size=16384")
+    with Server(props=props) as s:
+        removed = []
+        s.sink.connect("client-removed", lambda e, cid, why: removed.append(why))
+        s.wait_video_frames(1)
+        stalled = RtmpClient("127.0.0.1", s.port, rcvbuf=4096, tls=certs.client_context())
+        stalled.start_play("live", "stream")
+        good = Witness(s.port)
+        try:
+            wait_for(lambda: removed or good.error, 30, "the stalled TLS player disconnected")
+            good.check_playing("plain player after the TLS one was cut")
+            check(len(removed) == 1 and "slow" in removed[0],
+                  "removed: %r (the stalled TLS player only, as too slow)" % removed)
+            st = s.sink.get_property("stats")
+            check(st.get_uint64("disconnects-slow")[1] == 1, "disconnects-slow: %s"
+                  % st.to_string())
+            check(connections(s) == 1, "connections: %d, not the plain player alone"
+                  % connections(s))
+        finally:
+            good.close()
+            stalled.close()
         s.check_no_error()
 
 

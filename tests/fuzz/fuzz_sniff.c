@@ -1,15 +1,24 @@
 /* libFuzzer target: the first-bytes sniffer every connection goes through (ezr_sniff.h), on every
  * byte of the input as a connection's first, checked against what it must say: 0x03 is RTMP, a
- * letter HTTP, 0x16 a TLS handshake record, anything else unknown (closed). Inputs that a ClientHello
- * starts then go to an OpenSSL server object over memory BIOs with the server's protocol limits,
- * as the TLS transport hands them over (a certificate is not needed to parse a ClientHello). */
+ * letter HTTP, 0x16 a TLS handshake record, anything else unknown (closed). Inputs that a
+ * ClientHello starts then go to an OpenSSL server object over memory BIOs made from the server's
+ * own context (ezr_tls_ctx_new: its versions, options, modes and a certificate), as the TLS
+ * transport hands them over, so a hello that gets far enough is answered and signed for. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "ezr_sniff.h"
+#include "ezr_tls.h"
 
 static enum ezr_sniff expected(uint8_t b)
 {
@@ -20,6 +29,60 @@ static enum ezr_sniff expected(uint8_t b)
     return b == 0x16 ? EZR_SNIFF_TLS : EZR_SNIFF_UNKNOWN;
 }
 
+/* A P-256 key and a self-signed certificate for it, as PEM files. */
+static bool write_cert(const char *cert_path, const char *key_path)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    bool ok = k && x;
+    if (ok) {
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+        X509_gmtime_adj(X509_getm_notBefore(x), -60);
+        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+        X509_NAME *n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
+                                   -1, 0);
+        X509_set_issuer_name(x, n);
+        X509_set_pubkey(x, k);
+        ok = X509_sign(x, k, EVP_sha256()) > 0;
+    }
+    FILE *f = ok ? fopen(key_path, "w") : NULL;
+    ok = f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1;
+    if (f)
+        fclose(f);
+    f = ok ? fopen(cert_path, "w") : NULL;
+    ok = f && PEM_write_X509(f, x) == 1;
+    if (f)
+        fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+/* The server's TLS context, made once; the files it was loaded from are gone after. */
+static struct ezr_tls_ctx *server_ctx(void)
+{
+    static struct ezr_tls_ctx *t;
+    if (t)
+        return t;
+    char dir[] = "/tmp/ezrtmp-fuzz-sniff-XXXXXX";
+    char cert[64], key[64], msg[256] = "cannot write a test certificate";
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    bool ok = write_cert(cert, key) && ezr_tls_ctx_new(cert, key, &t, msg, sizeof msg) == 0;
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+    if (!ok) {
+        fprintf(stderr, "fuzz_sniff: no server TLS context: %s\n", msg);
+        abort();
+    }
+    return t;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (size_t i = 0; i < size; i++)
@@ -27,13 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     if (size == 0 || ezr_sniff_first_byte(data[0]) != EZR_SNIFF_TLS)
         return 0;
-    static SSL_CTX *ctx;
-    if (!ctx) {
-        ctx = SSL_CTX_new(TLS_server_method());
-        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-        SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    }
-    SSL *ssl = SSL_new(ctx);
+    SSL *ssl = SSL_new(ezr_tls_ctx_ssl(server_ctx()));
     BIO *in = BIO_new_mem_buf(data, (int)(size > 1 << 20 ? 1 << 20 : size));
     BIO *out = BIO_new(BIO_s_mem());
     SSL_set_bio(ssl, in, out);

@@ -1,7 +1,8 @@
 /* TLS: loading the certificate and key (the exact message for each bad file), and the server's
  * TLS transport over loopback with an OpenSSL client in this process: /metrics answered inside
- * TLS, a plain client beside it, tls-only refusing plain. The certificate is made here with the
- * OpenSSL API (an EC key, self-signed for 127.0.0.1) into a temporary directory. */
+ * TLS, a plain client beside it, tls-only refusing plain, TLS 1.0 and 1.1 refused by the
+ * server's alert, a renegotiation refused with the connection kept. The certificate is made here
+ * with the OpenSSL API (an EC key, self-signed for 127.0.0.1) into a temporary directory. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -62,8 +63,8 @@ static bool make_files(void)
         X509_gmtime_adj(X509_getm_notBefore(x), -60);
         X509_gmtime_adj(X509_getm_notAfter(x), 86400);
         X509_NAME *n = X509_get_subject_name(x);
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1",
-                                   -1, -1, 0);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
+                                   -1, 0);
         X509_set_issuer_name(x, n);
         X509_set_pubkey(x, k);
         ok = X509_sign(x, k, EVP_sha256()) > 0;
@@ -244,6 +245,192 @@ EZR_TEST(test_tls_only_closes_plain_unanswered)
     EZR_CHECK(tls_ok);
 }
 
+/* A blocking OpenSSL client limited to versions lo..hi. SECLEVEL 0: OpenSSL 3 otherwise refuses
+ * on its own to offer TLS 1.0 and 1.1 (their signatures are SHA-1), and the refusal to test is
+ * the server's. Returns the handshake's result (1: done) and the SSL in *out, or -1. */
+static int tls_dial(uint16_t port, int lo, int hi, SSL **out, int *fd_out)
+{
+    *out = NULL;
+    *fd_out = -1;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return -1;
+    SSL_CTX_set_min_proto_version(ctx, lo);
+    SSL_CTX_set_max_proto_version(ctx, hi);
+    SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+    SSL *ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL holds its own reference */
+    int fd = dial(port);
+    if (!ssl || fd < 0 || SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *out = ssl;
+    *fd_out = fd;
+    ERR_clear_error();
+    return SSL_connect(ssl);
+}
+
+static void tls_hangup(SSL *ssl, int fd)
+{
+    SSL_free(ssl);
+    if (fd >= 0)
+        close(fd);
+    ERR_clear_error();
+}
+
+EZR_TEST(test_tls_below_1_2_refused_by_the_server)
+{
+    EZR_CHECK(make_files());
+    struct ezr_server *s = start_tls(false);
+    EZR_CHECK(s != NULL);
+    uint16_t port = ezr_server_port(s);
+    const int old[] = {TLS1_VERSION, TLS1_1_VERSION};
+    unsigned long reason[2];
+    for (int i = 0; i < 2; i++) {
+        SSL *ssl;
+        int fd;
+        int r = tls_dial(port, old[i], old[i], &ssl, &fd);
+        /* The server's protocol_version alert, received: a client that refused by itself (no
+         * protocols, no ciphers) would fail with another reason and without sending anything. */
+        reason[i] = r == 1 ? 0 : ERR_GET_REASON(ERR_peek_last_error());
+        tls_hangup(ssl, fd);
+    }
+    SSL *ssl;
+    int fd;
+    int r12 = tls_dial(port, TLS1_2_VERSION, TLS1_2_VERSION, &ssl, &fd);
+    int v12 = r12 == 1 ? SSL_version(ssl) : 0;
+    tls_hangup(ssl, fd);
+    /* The default client still gets TLS 1.3, and the server answers it. */
+    char buf[16384];
+    ssize_t n = tls_metrics(port, buf, sizeof buf);
+    ezr_server_free(s);
+    EZR_CHECK_EQ(reason[0], SSL_R_TLSV1_ALERT_PROTOCOL_VERSION);
+    EZR_CHECK_EQ(reason[1], SSL_R_TLSV1_ALERT_PROTOCOL_VERSION);
+    EZR_CHECK_EQ(r12, 1);
+    EZR_CHECK_EQ(v12, TLS1_2_VERSION);
+    EZR_CHECK(n > 0 && strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+}
+
+/* A TLS client on memory BIOs whose bytes this test carries to and from the socket, so it sees
+ * the server's answer record by record and can keep its own reply to itself. */
+struct mem_client {
+    SSL *ssl;
+    BIO *in, *out; /* owned by ssl */
+    int fd;
+};
+
+/* What the client has written, onto the socket. */
+static bool mem_flush(struct mem_client *m)
+{
+    char b[16384];
+    int n;
+    while ((n = BIO_read(m->out, b, sizeof b)) > 0)
+        if (write(m->fd, b, (size_t)n) != n)
+            return false;
+    return true;
+}
+
+/* One whole TLS record from the socket (header in rec[0..4]); its length, or -1. */
+static int read_record(int fd, uint8_t *rec, size_t cap)
+{
+    size_t got = 0, want = 5;
+    while (got < want) {
+        ssize_t r = read(fd, rec + got, want - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        if (got == 5) {
+            want = 5 + ((size_t)rec[3] << 8 | rec[4]);
+            if (want > cap)
+                return -1;
+        }
+    }
+    return (int)got;
+}
+
+/* The full handshake, carrying records both ways until it is done. */
+static bool mem_connect(struct mem_client *m, uint16_t port)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return false;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION); /* 1.3 has no renegotiation */
+    m->ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx);
+    m->in = BIO_new(BIO_s_mem());
+    m->out = BIO_new(BIO_s_mem());
+    m->fd = dial(port);
+    if (!m->ssl || !m->in || !m->out || m->fd < 0)
+        return false;
+    SSL_set_bio(m->ssl, m->in, m->out);
+    SSL_set_connect_state(m->ssl);
+    uint8_t rec[17000];
+    int r;
+    while ((r = SSL_do_handshake(m->ssl)) != 1) {
+        int n;
+        if (SSL_get_error(m->ssl, r) != SSL_ERROR_WANT_READ || !mem_flush(m) ||
+            (n = read_record(m->fd, rec, sizeof rec)) < 0 || BIO_write(m->in, rec, n) != n)
+            return false;
+    }
+    return mem_flush(m);
+}
+
+static void mem_close(struct mem_client *m)
+{
+    SSL_free(m->ssl);
+    if (m->fd >= 0)
+        close(m->fd);
+    ERR_clear_error();
+}
+
+/* The value of "ezrtmp_connections N" in a /metrics answer, or -1. */
+static long metrics_connections(const char *buf)
+{
+    const char *p = strstr(buf, "\nezrtmp_connections ");
+    return p ? strtol(p + 20, NULL, 10) : -1;
+}
+
+EZR_TEST(test_renegotiation_refused_and_the_connection_kept)
+{
+    EZR_CHECK(make_files());
+    struct ezr_server *s = start_tls(false);
+    EZR_CHECK(s != NULL);
+    uint16_t port = ezr_server_port(s);
+    struct mem_client m = {.fd = -1};
+    bool connected = mem_connect(&m, port);
+    int version = connected ? SSL_version(m.ssl) : 0;
+    /* A renegotiation: a new ClientHello on the established session. (OpenSSL 3 servers refuse
+     * one from a client by default too; SSL_OP_ALLOW_CLIENT_RENEGOTIATION makes this fail.) */
+    bool sent = connected && SSL_renegotiate(m.ssl) == 1 && SSL_do_handshake(m.ssl) != 1 &&
+                SSL_get_error(m.ssl, -1) == SSL_ERROR_WANT_READ && mem_flush(&m);
+    uint8_t rec[17000];
+    int n = sent ? read_record(m.fd, rec, sizeof rec) : -1;
+    /* The answer is an alert record (21), not a ServerHello (22); inside, once decrypted,
+     * OpenSSL finds the no_renegotiation warning. */
+    int type = n > 0 ? rec[0] : -1;
+    unsigned long reason = 0;
+    if (n > 0 && BIO_write(m.in, rec, n) == n && SSL_do_handshake(m.ssl) != 1)
+        reason = ERR_GET_REASON(ERR_peek_last_error());
+    /* OpenSSL's client now writes a fatal alert of its own; it is kept from the server, which
+     * sent only a warning: the connection is still open and counted, beside a new one. */
+    char buf[16384];
+    ssize_t got = tls_metrics(port, buf, sizeof buf);
+    long conns = got > 0 ? metrics_connections(buf) : -1;
+    mem_close(&m);
+    ezr_server_free(s);
+    EZR_CHECK(connected);
+    EZR_CHECK_EQ(version, TLS1_2_VERSION);
+    EZR_CHECK(sent);
+    EZR_CHECK_EQ(type, SSL3_RT_ALERT);
+    EZR_CHECK_EQ(reason, SSL_R_NO_RENEGOTIATION);
+    EZR_CHECK(got > 0 && strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    EZR_CHECK_EQ(conns, 2);
+}
+
 static void cleanup(void)
 {
     if (!dir[0])
@@ -260,6 +447,8 @@ static const struct ezr_test_case_ cases[] = {
     EZR_CASE(test_server_with_a_bad_key_fails_with_the_message),
     EZR_CASE(test_metrics_over_tls_and_plain_on_one_port),
     EZR_CASE(test_tls_only_closes_plain_unanswered),
+    EZR_CASE(test_tls_below_1_2_refused_by_the_server),
+    EZR_CASE(test_renegotiation_refused_and_the_connection_kept),
 };
 
 int main(void)
