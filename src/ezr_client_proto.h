@@ -31,8 +31,8 @@ struct ezr_client_proto {
     void (*stream_ended)(struct ezr_client *c, bool final);
     void (*stream_restarted)(struct ezr_client *c);
     /* Liveness of a player whose stream sends nothing (idle or ended): ask the peer to answer
-     * (RTMP PingRequest), and how many answers came so far. NULL when the protocol cannot ask
-     * (the socket's own errors are all there is). */
+     * (RTMP PingRequest), and how many answers came so far. NULL when the protocol cannot ask:
+     * TCP keepalive on every accepted socket (ezr_net_accept) is then all there is. */
     void (*ping)(struct ezr_client *c, uint32_t timestamp);
     uint64_t (*pongs)(const struct ezr_client *c);
     /* Frees c->proto_state. */

@@ -327,7 +327,9 @@ const struct ezr_client_proto ezr_proto_http = {
     .frame_bytes = http_frame_bytes,
     .stream_ended = http_stream_ended,
     .stream_restarted = http_stream_restarted,
-    .ping = NULL, /* no way to ask: a gone peer is found by its socket's errors */
+    /* No way to ask: a gone peer of an idle stream is found by TCP keepalive (ezr_net_accept,
+     * EZR_TCP_KEEPIDLE_S), whose failure is the socket's error. */
+    .ping = NULL,
     .pongs = NULL,
     .close = http_close,
 };
