@@ -11,8 +11,8 @@ Then a slow-client run: ezrtmp with 1,000 players of which 10 stop reading.
 It writes bench/RESULTS.md (machine, commands, tables) and bench/results.png (gnuplot).
 
 With --streams it runs the realistic stream matrix instead (STREAMS below: 720p 4 Mbps, 1080p
-8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, audio only), each to N players that join spread over
-one GOP, so every one of them is a late joiner at its own point of the GOP, and writes
+8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, audio only, and video only: 1080p 8 Mbps, 4 s GOP),
+each to N players that join spread over one GOP, so every one of them is a late joiner at its own point of the GOP, and writes
 bench/STREAMS.md and bench/results-streams.json.
 
 With --tls N (RTMPS against plain RTMP) or --http N (N HTTP-FLV players beside N RTMP players,
@@ -84,6 +84,10 @@ STREAMS = [
     dict(name="1080p30 20 Mbps snow, 2 s GOP", key="1080p-20m-gop2", width=1920, height=1080,
          kbps=20000, gop_s=2, pattern="snow", tracks="av"),
     dict(name="audio only, AAC 128 kbps", key="aac-128k", kbps=0, gop_s=2, tracks="a"),
+    # No audio at all: players and servers must not wait for an audio track (flvmux gets one
+    # pad, the FLV header says video only) and the late joiner's burst is video alone.
+    dict(name="video only, 1080p30 8 Mbps snow, 4 s GOP", key="1080p-8m-gop4-video",
+         width=1920, height=1080, kbps=8000, gop_s=4, pattern="snow", tracks="v"),
 ]
 
 SLOW_SEND_BUFFER = 65536
@@ -910,7 +914,7 @@ def write_results(args, rows, slow, kbps_of):
         "same two cores." % args.seconds,
         "",
         "Realistic streams (720p 4 Mbps, 1080p 8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, "
-        "audio only), each to N players joining spread over one GOP (late joiners at every "
+        "audio only, video only), each to N players joining spread over one GOP (late joiners at every "
         "point of it), with delivered and missing video frames, time to first keyframe and CPU "
         "per GB against nginx-rtmp: `bench/run.sh --streams [--ns 100] [--seconds 10]`, which "
         "writes `STREAMS.md` and `results-streams.json` beside this file.",

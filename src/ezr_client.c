@@ -118,10 +118,13 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags,
     }
     const uint8_t *bytes;
     size_t len;
-    if (c->proto->frame_bytes(f, &bytes, &len) < 0) {
+    int made = c->proto->frame_bytes(f, &bytes, &len);
+    if (made < 0) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
+    if (made && c->stream)
+        c->stream->stats.frame_copies++;
     enum ezr_queue_level level;
     switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:

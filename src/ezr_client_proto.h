@@ -24,15 +24,17 @@ struct ezr_client_proto {
     int (*feed)(struct ezr_client *c, const uint8_t *in, size_t len);
     /* Take a frame: the bytes of f this protocol sends, a view into the shared frame valid while
      * f is referenced (no per-client copy). A protocol may build its own serialisation into the
-     * frame the first time (reactor thread only, see ezr_frame_flv). Returns 0 or EZR_ENOMEM. */
+     * frame the first time (reactor thread only, see ezr_frame_flv). Returns 1 when this call
+     * made that serialisation (counted in the stream's frame_copies), 0 when the bytes were
+     * there already, or EZR_ENOMEM. */
     int (*frame_bytes)(struct ezr_frame *f, const uint8_t **bytes, size_t *len);
     /* The stream played ended (EOS; final) or was flushed upstream (a seek: not final, it goes
      * on), or a new one started after either: tell the player. */
     void (*stream_ended)(struct ezr_client *c, bool final);
     void (*stream_restarted)(struct ezr_client *c);
     /* Liveness of a player whose stream sends nothing (idle or ended): ask the peer to answer
-     * (RTMP PingRequest), and how many answers came so far. NULL when the protocol cannot ask
-     * (the socket's own errors are all there is). */
+     * (RTMP PingRequest), and how many answers came so far. NULL when the protocol cannot ask:
+     * TCP keepalive on every accepted socket (ezr_net_accept) is then all there is. */
     void (*ping)(struct ezr_client *c, uint32_t timestamp);
     uint64_t (*pongs)(const struct ezr_client *c);
     /* Frees c->proto_state. */

@@ -88,7 +88,7 @@ struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestam
 int ezr_frame_flv(struct ezr_frame *f)
 {
     if (f->flv)
-        return 0;
+        return 0; /* made for an earlier player: shared */
     size_t tag = 11 + f->payload_len + 4;
     uint8_t *p = malloc(EZR_FRAME_FLV_HEADROOM + tag);
     if (!p)
@@ -114,7 +114,7 @@ int ezr_frame_flv(struct ezr_frame *f)
     e[3] = (uint8_t)prev;
     f->flv = p;
     f->flv_len = tag;
-    return 0;
+    return 1;
 }
 
 struct ezr_frame *ezr_frame_ref(struct ezr_frame *f)

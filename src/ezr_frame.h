@@ -60,7 +60,8 @@ void ezr_frame_unref(struct ezr_frame *f);
  * header of a WebSocket binary frame: at most 10 bytes). */
 #define EZR_FRAME_FLV_HEADROOM 10u
 /* Makes f->flv (once): the FLV tag of the frame, at f->flv + EZR_FRAME_FLV_HEADROOM. Reactor
- * thread only (see flv above). Returns 0 or EZR_ENOMEM. */
+ * thread only (see flv above). Returns 1 when this call made it, 0 when it was already made, or
+ * EZR_ENOMEM. */
 int ezr_frame_flv(struct ezr_frame *f);
 
 /* The message body inside the chunks is not contiguous; for tests, this gathers it. Returns

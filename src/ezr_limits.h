@@ -123,6 +123,17 @@
 #define EZR_PING_INTERVAL_MS 2000u
 #define EZR_PING_TIMEOUT_MS 6000u
 
+/* TCP keepalive on every accepted connection: a peer that vanished without a FIN (power cut,
+ * a NAT or Wi-Fi that dropped it) is found by the kernel once its socket has been silent for
+ * IDLE, then after COUNT unanswered probes INTERVAL apart (20 + 3 x 10 = 50 s), and the socket's
+ * error closes the client. It is the only liveness check an HTTP-FLV player of an idle stream
+ * has (HTTP cannot ask, see EZR_PING_INTERVAL_MS for RTMP and WebSocket); on a connection that
+ * carries data no probe is ever sent. Linux's defaults (2 hours, then 9 x 75 s) would hold a
+ * gone player for over two hours; tens of seconds cost a few empty segments per idle player. */
+#define EZR_TCP_KEEPIDLE_S 20
+#define EZR_TCP_KEEPINTVL_S 10
+#define EZR_TCP_KEEPCNT 3
+
 /* createStream calls one connection may make. Players make one; a loop of them is abuse. */
 #define EZR_MAX_STREAMS_PER_CONN 16u
 

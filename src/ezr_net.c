@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ezr_error.h"
+#include "ezr_limits.h"
 
 static int map_bind_errno(int e)
 {
@@ -110,6 +111,7 @@ int ezr_net_accept(int listen_fd, char *addr, size_t cap)
         return errno == EAGAIN || errno == EWOULDBLOCK ? EZR_EAGAIN : EZR_ESYS;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ezr_net_set_keepalive(fd, EZR_TCP_KEEPIDLE_S, EZR_TCP_KEEPINTVL_S, EZR_TCP_KEEPCNT);
     format_peer(&ss, addr, cap);
     return fd;
 }
@@ -126,4 +128,15 @@ void ezr_net_set_send_buffer(int fd, uint32_t bytes)
         int v = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
     }
+}
+
+int ezr_net_set_keepalive(int fd, int idle_s, int interval_s, int count)
+{
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) < 0)
+        return EZR_ESYS;
+    return 0;
 }

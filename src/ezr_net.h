@@ -1,4 +1,5 @@
-/* Socket plumbing kept out of the server logic: listen, accept, non-blocking, TCP_NODELAY. */
+/* Socket plumbing kept out of the server logic: listen, accept, non-blocking, TCP_NODELAY,
+ * keepalive. */
 #ifndef EZR_NET_H
 #define EZR_NET_H
 
@@ -14,14 +15,18 @@
  * ::ffff:a.b.c.d) whatever the system's bindv6only default. Returns the fd (>= 0) and the bound
  * port, or EZR_EADDR, EZR_EADDRINUSE, EZR_EACCES, EZR_ESYS. */
 int ezr_net_listen(const char *host, uint16_t port, int backlog, uint16_t *bound_port);
-/* Accepts one connection, non-blocking with TCP_NODELAY. Returns the fd, EZR_EAGAIN when none
- * is pending, or EZR_ESYS (errno says why: EMFILE when out of descriptors). addr receives the
- * peer as "a.b.c.d:port" or "[v6]:port" (NUL-terminated, truncated to cap; EZR_ADDR_STRLEN
- * always fits); an IPv4 peer of a dual-stack listener is written as plain IPv4. */
+/* Accepts one connection, non-blocking with TCP_NODELAY and TCP keepalive (EZR_TCP_KEEPIDLE_S,
+ * EZR_TCP_KEEPINTVL_S, EZR_TCP_KEEPCNT: a peer gone without a FIN is found). Returns the fd,
+ * EZR_EAGAIN when none is pending, or EZR_ESYS (errno says why: EMFILE when out of descriptors).
+ * addr receives the peer as "a.b.c.d:port" or "[v6]:port" (NUL-terminated, truncated to cap;
+ * EZR_ADDR_STRLEN always fits); an IPv4 peer of a dual-stack listener is written as plain IPv4. */
 int ezr_net_accept(int listen_fd, char *addr, size_t cap);
 /* Writes host and port as a URL authority: "host:port", or "[host]:port" when host is an IPv6
  * address (has a colon), so the port cannot be read as part of the address. Returns out. */
 char *ezr_net_format_host_port(const char *host, unsigned port, char *out, size_t cap);
+/* Turns on TCP keepalive: the first probe after idle_s seconds of silence, then one every
+ * interval_s, and the connection fails (ETIMEDOUT) after count unanswered. 0, or EZR_ESYS. */
+int ezr_net_set_keepalive(int fd, int idle_s, int interval_s, int count);
 /* Fixes a socket's send buffer (SO_SNDBUF); 0 keeps the kernel's autotuning. */
 void ezr_net_set_send_buffer(int fd, uint32_t bytes);
 

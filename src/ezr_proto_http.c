@@ -299,11 +299,12 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
 
 static int http_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
 {
-    if (ezr_frame_flv(f) < 0)
+    int made = ezr_frame_flv(f);
+    if (made < 0)
         return EZR_ENOMEM;
     *bytes = f->flv + EZR_FRAME_FLV_HEADROOM;
     *len = f->flv_len;
-    return 0;
+    return made;
 }
 
 static void http_stream_ended(struct ezr_client *c, bool final)
@@ -327,7 +328,9 @@ const struct ezr_client_proto ezr_proto_http = {
     .frame_bytes = http_frame_bytes,
     .stream_ended = http_stream_ended,
     .stream_restarted = http_stream_restarted,
-    .ping = NULL, /* no way to ask: a gone peer is found by its socket's errors */
+    /* No way to ask: a gone peer of an idle stream is found by TCP keepalive (ezr_net_accept,
+     * EZR_TCP_KEEPIDLE_S), whose failure is the socket's error. */
+    .ping = NULL,
     .pongs = NULL,
     .close = http_close,
 };
@@ -356,7 +359,8 @@ static int ws_feed(struct ezr_client *c, const uint8_t *in, size_t len)
 
 static int ws_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
 {
-    if (ezr_frame_flv(f) < 0)
+    int made = ezr_frame_flv(f);
+    if (made < 0)
         return EZR_ENOMEM;
     if (!f->flv_prefix_len) {
         /* One binary message per tag, its header written once into the frame's headroom. */
@@ -367,7 +371,7 @@ static int ws_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *le
     }
     *bytes = f->flv + EZR_FRAME_FLV_HEADROOM - f->flv_prefix_len;
     *len = f->flv_prefix_len + f->flv_len;
-    return 0;
+    return made;
 }
 
 static void ws_stream_ended(struct ezr_client *c, bool final)

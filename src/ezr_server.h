@@ -196,6 +196,10 @@ struct ezr_stream_stats {
      * keyframe, or receiveVideo false), [1] warning, [2] high. */
     uint64_t frames_dropped[3];
     uint64_t disconnects[EZR_CLOSE_NREASONS];
+    /* Frames serialised a second time, in a protocol's own format (the FLV tag that HTTP-FLV and
+     * WebSocket-FLV players send): once per frame however many such players take it, never once
+     * per player. */
+    uint64_t frame_copies;
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
     /* Server-wide */

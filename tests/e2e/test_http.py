@@ -153,12 +153,73 @@ def test_http_flv_ffmpeg_decodes_h264_aac():
         streams = json.loads(out)["streams"]
         kinds = sorted((x["codec_type"], x["codec_name"]) for x in streams)
         check(kinds == [("audio", "aac"), ("video", "h264")], "streams: %r" % kinds)
-        # Three seconds decoded with every decoder error fatal; the progress report counts frames.
+        # Three seconds decoded with every decoder error fatal. framecrc writes one line per
+        # decoded frame (raw video, PCM audio), "stream index, dts, ...": both are counted.
         rc, out, err = run(["ffmpeg", "-v", "error", "-xerror", "-i", http_url(s), "-t", "3",
-                            "-f", "null", "-", "-progress", "pipe:1", "-nostats"], 60)
+                            "-map", "0:v", "-map", "0:a", "-f", "framecrc", "-"], 60)
         check(rc == 0 and err.strip() == "", "ffmpeg could not decode HTTP-FLV: %s" % err)
-        frames = [int(x) for x in re.findall(r"^frame=(\d+)$", out, re.M)]
-        check(frames and frames[-1] >= 60, "only %r video frames decoded in 3 s" % frames[-1:])
+        lines = [x for x in out.splitlines() if x and not x.startswith("#")]
+        video = sum(1 for x in lines if x.split(",")[0].strip() == "0")
+        audio = sum(1 for x in lines if x.split(",")[0].strip() == "1")
+        # 30 fps, and AAC at 44.1 kHz is 43 frames of 1024 samples a second: at least two of the
+        # three seconds of each.
+        print("# %d video and %d audio frames decoded" % (video, audio))
+        check(video >= 60, "only %d video frames decoded in 3 s" % video)
+        check(audio >= 86, "only %d AAC frames decoded in 3 s" % audio)
+        s.check_no_error()
+
+
+def read_http_flv(port, until, timeout=10):
+    """GETs the stream as HTTP-FLV; returns (head, FLV header, tags) once until(tags) holds."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        sock.sendall(b"GET /live/stream.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        buf, head, tags = b"", None, []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            b = sock.recv(65536)
+            check(b, "the server ended the body early")
+            buf += b
+            if head is None and b"\r\n\r\n" in buf:
+                head, _, buf = buf.partition(b"\r\n\r\n")
+            if head is None or len(buf) < 13:
+                continue
+            got, _ = flv_tags(buf[13:])
+            if until(got):
+                return head, buf[:13], got
+        fail("timed out reading HTTP-FLV")
+    finally:
+        sock.close()
+
+
+def is_keyframe(tag):
+    t, _, b = tag
+    return t == 9 and b[0] >> 4 == 1 and b[1] == 1
+
+
+def test_http_flv_body_starts_with_headers_and_keyframe():
+    with Server(props="http=true") as s:
+        # Well into the first GOP (30 frames), so a keyframe is cached and frames follow it.
+        s.wait_video_frames(10)
+        head, header, tags = read_http_flv(s.port, lambda t: any(map(is_keyframe, t)))
+        check(head.startswith(b"HTTP/1.1 200 OK\r\n") and
+              b"\r\nContent-Type: video/x-flv\r\n" in head + b"\r\n", "answer: %r" % head)
+        # Signature, version 1, audio and video, header size 9, PreviousTagSize0 0.
+        check(header == b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00",
+              "FLV header: %r" % header)
+        check(tags[0][0] == 18 and b"onMetaData" in tags[0][2][:20],
+              "first tag is not onMetaData: %r" % (tags[0][:2],))
+        heads = tags[1:3]
+        kinds = sorted((t, b[:2]) for t, _, b in heads)
+        check(kinds == [(8, b"\xaf\x00"), (9, b"\x17\x00")],
+              "tags 2 and 3 are not the AAC and AVC sequence headers: %r" % kinds)
+        media = tags[3:]
+        first_video = next(x for x in media if x[0] == 9)
+        check(is_keyframe(first_video), "first video frame is not a keyframe")
+        check(is_keyframe(media[0]), "the first frame after the headers is not the keyframe: %r"
+              % (media[0][:2],))
+        check(all(b[1] == 1 for t, _, b in media if t in (8, 9)),
+              "a sequence header among the frames")
         s.check_no_error()
 
 

@@ -5,10 +5,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ezr_error.h"
+#include "ezr_limits.h"
 #include "ezr_net.h"
 
 /* How long a loopback connection may take to reach the listener's backlog. */
@@ -21,8 +24,7 @@ static const char *ipv6_loopback_missing(void)
     static char why[128];
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
     if (fd < 0 && errno == EAFNOSUPPORT) {
-        snprintf(why, sizeof why, "no IPv6 on this machine: socket(AF_INET6): %s",
-                 strerror(errno));
+        snprintf(why, sizeof why, "no IPv6 on this machine: socket(AF_INET6): %s", strerror(errno));
         return why;
     }
     if (fd < 0)
@@ -117,8 +119,8 @@ EZR_TEST(test_ipv6_loopback_listener_writes_peer_in_brackets)
     EZR_CHECK(l >= 0);
     EZR_CHECK_EQ(listener_family(l), AF_INET6);
     char got[EZR_ADDR_STRLEN], want[EZR_ADDR_STRLEN];
-    int rc = peer_written_as(l, port, AF_INET6, "::1", "[::1]:%u", got, sizeof got, want,
-                             sizeof want);
+    int rc =
+        peer_written_as(l, port, AF_INET6, "::1", "[::1]:%u", got, sizeof got, want, sizeof want);
     if (rc < 0)
         printf("# peer written as \"%s\", expected \"%s\"\n", got, want);
     close(l);
@@ -178,15 +180,74 @@ EZR_TEST(test_host_and_port_written_as_url_authority)
                      "[fd00::1:4307]:80") == 0);
     EZR_CHECK(strcmp(ezr_net_format_host_port("127.0.0.1", 1935, out, sizeof out),
                      "127.0.0.1:1935") == 0);
-    EZR_CHECK(strcmp(ezr_net_format_host_port("localhost", 0, out, sizeof out),
-                     "localhost:0") == 0);
+    EZR_CHECK(strcmp(ezr_net_format_host_port("localhost", 0, out, sizeof out), "localhost:0") ==
+              0);
     /* The longest peer fits. */
     EZR_CHECK(strcmp(ezr_net_format_host_port("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
                                               65535, out, sizeof out),
                      "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535") == 0);
 }
 
+static int sockopt_int(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t sl = sizeof v;
+    return getsockopt(fd, level, name, &v, &sl) < 0 ? -1 : v;
+}
+
+/* Every accepted connection (the server's only way in) has TCP keepalive with our timings: an
+ * HTTP-FLV player of an idle stream that vanished is found by the kernel, as nothing else can
+ * ask it. The client side keeps the system default (off), so the option is the accept's doing. */
+EZR_TEST(test_accepted_socket_has_tcp_keepalive_with_our_timings)
+{
+    uint16_t port = 0;
+    int l = ezr_net_listen("127.0.0.1", 0, 16, &port);
+    EZR_CHECK(l >= 0);
+    unsigned cport = 0;
+    int c = connect_to(AF_INET, "127.0.0.1", port, &cport);
+    char addr[EZR_ADDR_STRLEN];
+    int a = c >= 0 ? accept_one(l, addr, sizeof addr) : -1;
+    int client_keepalive = c >= 0 ? sockopt_int(c, SOL_SOCKET, SO_KEEPALIVE) : -1;
+    int keepalive = sockopt_int(a, SOL_SOCKET, SO_KEEPALIVE);
+    int idle = sockopt_int(a, IPPROTO_TCP, TCP_KEEPIDLE);
+    int intvl = sockopt_int(a, IPPROTO_TCP, TCP_KEEPINTVL);
+    int cnt = sockopt_int(a, IPPROTO_TCP, TCP_KEEPCNT);
+    int nodelay = sockopt_int(a, IPPROTO_TCP, TCP_NODELAY);
+    if (a >= 0)
+        close(a);
+    if (c >= 0)
+        close(c);
+    close(l);
+    EZR_CHECK(a >= 0);
+    EZR_CHECK_EQ(client_keepalive, 0);
+    EZR_CHECK_EQ(keepalive, 1);
+    EZR_CHECK_EQ(idle, EZR_TCP_KEEPIDLE_S);
+    EZR_CHECK_EQ(intvl, EZR_TCP_KEEPINTVL_S);
+    EZR_CHECK_EQ(cnt, EZR_TCP_KEEPCNT);
+    EZR_CHECK_EQ(nodelay, 1);
+}
+
+EZR_TEST(test_set_keepalive_sets_the_given_timings_and_reports_a_bad_fd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EZR_CHECK(fd >= 0);
+    int rc = ezr_net_set_keepalive(fd, 7, 3, 2);
+    int keepalive = sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE);
+    int idle = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE);
+    int intvl = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL);
+    int cnt = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT);
+    close(fd);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(keepalive, 1);
+    EZR_CHECK_EQ(idle, 7);
+    EZR_CHECK_EQ(intvl, 3);
+    EZR_CHECK_EQ(cnt, 2);
+    EZR_CHECK_EQ(ezr_net_set_keepalive(-1, 7, 3, 2), EZR_ESYS);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_ipv6_loopback_listener_writes_peer_in_brackets),
               EZR_CASE(test_dual_stack_listener_writes_ipv4_peer_plainly),
               EZR_CASE(test_localhost_listens_on_ipv4_loopback),
-              EZR_CASE(test_host_and_port_written_as_url_authority))
+              EZR_CASE(test_host_and_port_written_as_url_authority),
+              EZR_CASE(test_accepted_socket_has_tcp_keepalive_with_our_timings),
+              EZR_CASE(test_set_keepalive_sets_the_given_timings_and_reports_a_bad_fd))
