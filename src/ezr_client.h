@@ -31,16 +31,17 @@ struct ezr_client {
     const struct ezr_client_proto *proto;
     uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
     bool dead;            /* closed; freed at the end of the round */
+    size_t fan_index;     /* its place in stream->fan while playing */
     struct ezr_queue q;
     struct ezr_server *srv;
     const struct ezr_transport *transport; /* what carries the bytes: TCP or TLS */
     void *transport_state;                 /* the transport's (a TLS session), or NULL */
-    void *proto_state; /* the protocol's, from open to close */
-    struct ezr_link conn_link;   /* srv->clients while open, then srv->dead */
-    struct ezr_link dirty_link;  /* the flusher's `now` list */
-    struct ezr_link read_link;   /* srv->readable: input left unread, to read next round */
-    struct ezr_stream *pending;  /* admitted by ezr_stream_admit, added when play starts */
-    struct ezr_buf in; /* an incomplete tail of input, only while there is one */
+    void *proto_state;                     /* the protocol's, from open to close */
+    struct ezr_link conn_link;             /* srv->clients while open, then srv->dead */
+    struct ezr_link dirty_link;            /* the flusher's `now` list */
+    struct ezr_link read_link;  /* srv->readable: input left unread, to read next round */
+    struct ezr_stream *pending; /* admitted by ezr_stream_admit, added when play starts */
+    struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
     uint64_t id;
     uint64_t accepted_ms;
     uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */
@@ -48,12 +49,12 @@ struct ezr_client {
     uint64_t unanswered_ms; /* liveness: the first ping not answered yet, 0: none */
     uint64_t pongs_seen;
     char addr[EZR_ADDR_STRLEN];
-    bool closing; /* close once the queue is written */
-    bool failed;  /* an allocation failed inside a callback */
-    bool kicked;  /* removed by the application: closed at the end of the round */
-    bool input_paused;  /* replies back up: input is not read until they are written */
-    bool write_blocked; /* the socket took less than offered: waiting for WRITE */
-    uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
+    bool closing;         /* close once the queue is written */
+    bool failed;          /* an allocation failed inside a callback */
+    bool kicked;          /* removed by the application: closed at the end of the round */
+    bool input_paused;    /* replies back up: input is not read until they are written */
+    bool write_blocked;   /* the socket took less than offered: waiting for WRITE */
+    uint32_t interest;    /* what the reactor was last asked to report (EZR_IO_*) */
     uint32_t read_wants;  /* the readiness that lets a read go on: READ, or WRITE when TLS must
                            * send before it can read */
     uint32_t write_wants; /* the same for a blocked write: WRITE, or READ for TLS */

@@ -61,16 +61,16 @@ struct ezr_queue_item {
 struct ezr_queue {
     struct ezr_queue_item *items; /* ring buffer */
     size_t head, count, cap;
-    size_t offset;       /* bytes of items[head] already written */
-    uint64_t head_ms;    /* items[head].queued_ms while not empty: the age check runs for every
-                          * player on every frame, and the ring is one cache miss further */
-    size_t bytes;        /* queued and not yet written */
+    size_t offset;          /* bytes of items[head] already written */
+    uint64_t head_ms;       /* items[head].queued_ms while not empty: the age check runs for every
+                             * player on every frame, and the ring is one cache miss further */
+    size_t bytes;           /* queued and not yet written */
     size_t uncounted_bytes; /* of those, in uncounted items */
     size_t owned_bytes;     /* of those, in owned blocks (replies) */
-    bool need_keyframe;  /* video is being skipped until the next keyframe */
-    bool want_audio;     /* receiveAudio */
-    bool want_video;     /* receiveVideo */
-    bool paused;         /* pause: no media, headers and metadata only */
+    bool need_keyframe;     /* video is being skipped until the next keyframe */
+    bool want_audio;        /* receiveAudio */
+    bool want_video;        /* receiveVideo */
+    bool paused;            /* pause: no media, headers and metadata only */
     uint64_t dropped[EZR_QUEUE_CRITICAL]; /* frames dropped at each level (NORMAL: P-frame rule) */
     uint64_t bytes_written;
 };
@@ -96,8 +96,7 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                        const struct ezr_queue_limits *l, uint64_t now_ms,
                                        uint32_t flags, enum ezr_queue_level *level);
 /* The frame's RTMP chunks, with no age limit in play (tests). */
-static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q,
-                                                           struct ezr_frame *f,
+static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, struct ezr_frame *f,
                                                            const struct ezr_queue_limits *l)
 {
     return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);

@@ -28,13 +28,19 @@ struct ezr_stream {
     char *token;     /* NULL: no token needed */
     /* Reactor thread only. */
     struct ezr_gop gop;
-    struct ezr_list players;       /* by client.player_link */
-    struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
-    bool ended;                    /* EOS seen and no frame since */
-    uint64_t last_frame_ms;        /* when the last frame was pushed */
-    bool audio_seen, video_seen;   /* decide the default age limit (audio-only: shorter) */
+    struct ezr_list players; /* by client.player_link */
+    /* The same players as an array, for the fan-out alone: a walk over thousands of players
+     * that can fetch several ahead, where a list makes each next one wait for the last. A
+     * removed player leaves a NULL (the order of those left never changes under a walk);
+     * holes are squeezed out when they are a quarter of it. */
+    struct ezr_client **fan;
+    size_t nfan, fan_cap, fan_holes;
+    struct ezr_stream_stats stats;  /* the stream's part; server-wide fields filled on query */
+    bool ended;                     /* EOS seen and no frame since */
+    uint64_t last_frame_ms;         /* when the last frame was pushed */
+    bool audio_seen, video_seen;    /* decide the default age limit (audio-only: shorter) */
     struct ezr_queue_limits limits; /* its players' queue limits */
-    uint64_t eos_target;           /* the EOS whose drain is awaited, 0: none */
+    uint64_t eos_target;            /* the EOS whose drain is awaited, 0: none */
     /* Under srv->lock. */
     uint64_t eos_requested;
     uint64_t eos_done;
