@@ -53,14 +53,18 @@ bool ezr_server_on_reactor(const struct ezr_server *s)
 struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app, const char *key,
                                           size_t keylen)
 {
-    struct ezr_stream *st;
+    struct ezr_stream *found = NULL;
     pthread_mutex_lock(&s->lock);
-    for (st = s->streams; st; st = st->next)
+    EZR_LIST_FOREACH_SAFE (it, nx, &s->streams) {
+        struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(st->app, app) == 0 &&
-            (key == NULL || (strlen(st->key) == keylen && memcmp(st->key, key, keylen) == 0)))
+            (key == NULL || (strlen(st->key) == keylen && memcmp(st->key, key, keylen) == 0))) {
+            found = st;
             break;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
-    return st;
+    return found;
 }
 
 /* ---- accept ----------------------------------------------------------------------------- */
@@ -145,7 +149,7 @@ static void tick(struct ezr_server *s, uint64_t now)
 {
     if (s->accept_blocked)
         accept_clients(s);
-    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients) {
+    EZR_LIST_FOREACH_SAFE (it, nx, &s->clients) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         if (ezr_queue_empty(&c->q))
             c->progress_ms = now;
@@ -282,7 +286,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     if (cfg && cfg->error_msg && cfg->error_msg_size)
         cfg->error_msg[0] = '\0';
     bool tls = cfg && cfg->tls_certificate && *cfg->tls_certificate;
-    if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE || cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
+    if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE ||
+        cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
         (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN) ||
         (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
                                    strpbrk(cfg->http_cors_origin, "\r\n"))))
@@ -313,6 +318,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     uint32_t budget = fd_budget();
     s->max_connections = want < budget ? want : budget;
     s->start_ms = s->last_tick_ms = ezr_now_ms();
+    ezr_list_init(&s->streams);
     ezr_list_init(&s->clients);
     ezr_list_init(&s->dead);
     ezr_list_init(&s->readable);
@@ -370,7 +376,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     ezr_net_format_host_port(s->host, s->port, where, sizeof where);
     ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections%s)", where,
                    s->max_connections,
-                   !s->tls ? "" : s->tls_only ? ", TLS only" : ", TLS and plain");
+                   !s->tls       ? ""
+                   : s->tls_only ? ", TLS only"
+                                 : ", TLS and plain");
     *out = s;
     return 0;
 }
@@ -399,14 +407,11 @@ void ezr_server_free(struct ezr_server *s)
     pthread_join(s->thread, NULL);
     /* The thread is gone: what it owned is ours to release. */
     ezr_mailbox_run(&s->mailbox);
-    while (s->streams) {
-        struct ezr_stream *st = s->streams;
-        s->streams = st->next;
-        ezr_stream_free(st);
-    }
+    struct ezr_link *n;
+    while ((n = ezr_list_pop_front(&s->streams)))
+        ezr_stream_free(EZR_CONTAINER_OF(n, struct ezr_stream, registry_link));
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
     end_of_round(s, true);
-    struct ezr_link *n;
     while ((n = ezr_list_first(&s->clients)))
         ezr_client_close(EZR_CONTAINER_OF(n, struct ezr_client, conn_link), EZR_LOG_DEBUG,
                          EZR_CLOSE_SERVER, "server shutting down");
@@ -423,15 +428,15 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&s->lock);
-    for (struct ezr_stream *o = s->streams; o; o = o->next) {
+    EZR_LIST_FOREACH_SAFE (it, nx, &s->streams) {
+        const struct ezr_stream *o = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(o->app, st->app) == 0 && strcmp(o->key, st->key) == 0) {
             pthread_mutex_unlock(&s->lock);
             ezr_stream_free(st);
             return EZR_EEXIST;
         }
     }
-    st->next = s->streams;
-    s->streams = st;
+    ezr_list_push_front(&s->streams, &st->registry_link);
     pthread_mutex_unlock(&s->lock);
     ezr_server_log(s, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);
     *out = st;
@@ -443,12 +448,7 @@ void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st)
     if (!st)
         return;
     pthread_mutex_lock(&s->lock);
-    for (struct ezr_stream **pp = &s->streams; *pp; pp = &(*pp)->next) {
-        if (*pp == st) {
-            *pp = st->next;
-            break;
-        }
-    }
+    ezr_list_remove(&st->registry_link);
     /* Wake anyone still waiting for this stream's EOS. */
     st->eos_done = st->eos_requested;
     pthread_cond_broadcast(&s->cond);

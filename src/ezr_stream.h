@@ -18,7 +18,7 @@ struct ezr_client;
 
 struct ezr_stream {
     struct ezr_server *srv;
-    struct ezr_stream *next; /* the server's registry, under srv->lock */
+    struct ezr_link registry_link; /* on srv->streams, under srv->lock */
     char app[EZR_MAX_NAME_LEN + 1];
     char key[EZR_MAX_NAME_LEN + 1];
     ezr_client_fn on_client;
@@ -28,13 +28,13 @@ struct ezr_stream {
     char *token;     /* NULL: no token needed */
     /* Reactor thread only. */
     struct ezr_gop gop;
-    struct ezr_list players;       /* by client.player_link */
-    struct ezr_stream_stats stats; /* the stream's part; server-wide fields filled on query */
-    bool ended;                    /* EOS seen and no frame since */
-    uint64_t last_frame_ms;        /* when the last frame was pushed */
-    bool audio_seen, video_seen;   /* decide the default age limit (audio-only: shorter) */
+    struct ezr_list players;        /* by client.player_link */
+    struct ezr_stream_stats stats;  /* the stream's part; server-wide fields filled on query */
+    bool ended;                     /* EOS seen and no frame since */
+    uint64_t last_frame_ms;         /* when the last frame was pushed */
+    bool audio_seen, video_seen;    /* decide the default age limit (audio-only: shorter) */
     struct ezr_queue_limits limits; /* its players' queue limits */
-    uint64_t eos_target;           /* the EOS whose drain is awaited, 0: none */
+    uint64_t eos_target;            /* the EOS whose drain is awaited, 0: none */
     /* Under srv->lock. */
     uint64_t eos_requested;
     uint64_t eos_done;
