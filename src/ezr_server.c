@@ -55,7 +55,7 @@ struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app,
 {
     struct ezr_stream *found = NULL;
     pthread_mutex_lock(&s->lock);
-    EZR_LIST_FOREACH_SAFE (it, nx, &s->streams) {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
         struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(st->app, app) == 0 &&
             (key == NULL || (strlen(st->key) == keylen && memcmp(st->key, key, keylen) == 0))) {
@@ -149,7 +149,7 @@ static void tick(struct ezr_server *s, uint64_t now)
 {
     if (s->accept_blocked)
         accept_clients(s);
-    EZR_LIST_FOREACH_SAFE (it, nx, &s->clients) {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         if (ezr_queue_empty(&c->q))
             c->progress_ms = now;
@@ -182,11 +182,37 @@ static void end_of_round(struct ezr_server *s, bool all)
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
 
+/* Calls on_failed of every stream not yet told, one at a time and outside the lock (a callback
+ * may query stats, which takes it). A stream taken off the registry meanwhile is still valid: it
+ * is freed by an op, which runs on this thread after the call. */
+static void tell_failure(struct ezr_server *s)
+{
+    for (;;) {
+        struct ezr_stream *next = NULL;
+        pthread_mutex_lock(&s->lock);
+        EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
+            struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
+            if (!st->failure_told) {
+                st->failure_told = true;
+                next = st;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!next)
+            return;
+        if (next->on_failed)
+            next->on_failed(next->failed_ctx, s->port, s->failure);
+    }
+}
+
 /* The reactor failed: no socket is served any more, but ops are still answered (stats, EOS,
- * stream removal), so that the application is told at once and never waits on a dead thread. */
+ * stream removal), so that the application is told at once and never waits on a dead thread.
+ * Streams added from now on are told of the failure on the wake-up of their registration. */
 static void answer_ops_until_stopped(struct ezr_server *s)
 {
     while (!atomic_load(&s->stop)) {
+        tell_failure(s);
         struct pollfd pfd = {.fd = s->mailbox.wake.rfd, .events = POLLIN};
         poll(&pfd, 1, TICK_MS);
         ezr_wake_drain(&s->mailbox.wake);
@@ -216,9 +242,9 @@ static void *reactor_main(void *arg)
         /* What is not spent waiting there is the reactor's busy time (the stats' reactor-busy). */
         ezr_meter_idle(&s->meter, ezr_reactor_waited_us(s->reactor), ezr_now_us());
         if (rc < 0) {
-            ezr_server_log(s, EZR_LOG_ERROR,
-                           "the reactor failed (%s): no player is served any more",
-                           strerror(errno));
+            snprintf(s->failure, sizeof s->failure,
+                     "the reactor failed (%s): no player is served any more", strerror(errno));
+            ezr_server_log(s, EZR_LOG_ERROR, "%s", s->failure);
             atomic_store(&s->failed, true);
             answer_ops_until_stopped(s);
             break;
@@ -428,7 +454,7 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&s->lock);
-    EZR_LIST_FOREACH_SAFE (it, nx, &s->streams) {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
         const struct ezr_stream *o = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(o->app, st->app) == 0 && strcmp(o->key, st->key) == 0) {
             pthread_mutex_unlock(&s->lock);
@@ -438,6 +464,8 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     }
     ezr_list_push_front(&s->streams, &st->registry_link);
     pthread_mutex_unlock(&s->lock);
+    if (atomic_load(&s->failed))
+        ezr_mailbox_wake(&s->mailbox); /* so that the stopped reactor tells it at once */
     ezr_server_log(s, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);
     *out = st;
     return 0;

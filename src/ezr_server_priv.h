@@ -44,6 +44,7 @@ struct ezr_server {
     pthread_t thread;
     atomic_bool stop;
     atomic_bool failed; /* the reactor thread stopped on an error */
+    char failure[128];  /* why, as logged; written before `failed`, then never */
 
     pthread_mutex_t lock;    /* the streams registry; the streams' EOS counters; stats replies */
     pthread_cond_t cond;     /* an EOS drained, a stats reply arrived, a stream was removed */
