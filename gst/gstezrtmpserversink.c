@@ -2,17 +2,20 @@
  * SECTION:element-ezrtmpserversink
  * @title: ezrtmpserversink
  *
- * Serves the FLV stream it receives (from flvmux) to RTMP players directly: the element is the
- * RTMP server, no separate media server is needed. Players connect to
- * rtmp://HOST:PORT/APP/STREAM-KEY. Each new player is sent the metadata, the audio and video
- * sequence headers and the cached GOP from its keyframe at once, then the live frames; frames are
- * serialised once and shared by every player. Network I/O runs on the server's own thread, so a
+ * Serves the FLV stream it receives (from flvmux) to players directly: the element is the
+ * server (RTMP, and when enabled HTTP-FLV, WebSocket-FLV and TLS on the same port), no separate
+ * media server is needed. RTMP players connect to rtmp://HOST:PORT/APP/STREAM-KEY. Each new
+ * player is sent the metadata, the audio and video sequence headers and the cached GOP from its
+ * keyframe at once, then the live frames; frames are serialised once and shared by every
+ * player. Network I/O runs on the server's own thread, so a
  * slow player never blocks the pipeline.
  *
  * The listening socket opens when the element goes to READY (a busy port fails the state change
  * with a resource error) and closes in NULL. With `port=0` any free port is used; read it back
  * from #GstEzrtmpServerSink:bound-port. At end of stream players are told the stream ended
- * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS.
+ * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS. Should the server
+ * thread fail, a resource error naming the port and the cause reaches the bus at once, whether
+ * buffers flow or not; the next buffer fails too.
  *
  * `host=::` listens on every IPv4 and IPv6 address (dual stack), `host=::1` on IPv6 loopback;
  * players then open rtmp://[::1]:PORT/APP/STREAM-KEY. Player addresses (signals, bus messages,
@@ -23,6 +26,13 @@
  * (HTTP-FLV) and ws://HOST:PORT/APP/STREAM-KEY.flv (WebSocket-FLV, e.g. with flv.js or
  * mpegts.js); the first byte of a connection tells RTMP from HTTP.
  *
+ * With #GstEzrtmpServerSink:tls-certificate (a PEM chain) and #GstEzrtmpServerSink:tls-key, the
+ * same port also speaks TLS, told by a connection's first byte too: rtmps://HOST:PORT/APP/
+ * STREAM-KEY, and with #GstEzrtmpServerSink:http https:// and wss://. Plain connections are still
+ * served unless #GstEzrtmpServerSink:tls-only is set. A certificate or key that does not load
+ * fails the change to READY with a resource error naming the file. The stats' client-list tells
+ * which players use TLS (`tls`) and whether the kernel sends their records (`ktls`).
+ *
  * #GstEzrtmpServerSink:play-token is write-only and never appears in the element's log lines,
  * bus messages or stats.
  *
@@ -31,6 +41,14 @@
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
  *     flvmux streamable=true ! ezrtmpserversink port=1935
  * ffplay rtmp://localhost:1935/live/stream
+ * ]|
+ * |[
+ * openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \
+ *     -keyout key.pem -out cert.pem
+ * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
+ *     flvmux streamable=true ! \
+ *     ezrtmpserversink port=1935 tls-certificate=cert.pem tls-key=key.pem
+ * ffplay rtmps://localhost:1935/live/stream
  * ]|
  * |[
  * gst-launch-1.0 filesrc location=test.mp4 ! decodebin name=d ! queue ! videoconvert ! \
@@ -997,7 +1015,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_MAX_CONNECTIONS,
         g_param_spec_uint("max-connections", "Max connections",
-                          "Most simultaneous RTMP connections; further ones are closed at once. "
+                          "Most simultaneous connections (RTMP, HTTP and WebSocket, TLS or not); "
+                          "further ones are closed at once. "
                           "Capped at 80% of the process's file descriptor limit",
                           1, 1000000, DEFAULT_MAX_CONNECTIONS, rw_ready));
     g_object_class_install_property(
@@ -1100,7 +1119,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                             "PEM file with the server's certificate, then any intermediate "
                             "certificates (a chain). Set, the port also speaks TLS: "
                             "rtmps://HOST:PORT/APP/STREAM-KEY, and with http https:// and wss://; "
-                            "a file that does not load fails the change to READY",
+                            "a file that does not load fails the change to READY. Unset: no TLS",
                             NULL, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_TLS_KEY,
@@ -1129,7 +1148,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                            "to the socket (send-latency-p50-us, send-latency-p99-us), and "
                            "client-list, an array of per-player structures (client-id, address, "
                            "protocol: rtmp, http-flv or ws-flv, bytes-sent, bytes-queued, "
-                           "frames-dropped, connected-ms, lag-ms)",
+                           "frames-dropped, connected-ms, lag-ms, tls: over TLS, ktls: its TLS "
+                           "records sent by the kernel)",
                            GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
     /**
@@ -1165,9 +1185,10 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * @sink: the sink
      * @client_id: the player's id
      *
-     * Action signal: the player's counters (bytes-sent, bytes-queued, frames-dropped,
-     * connected-ms, address), or %NULL if no such player plays this stream. Any thread, any
-     * time, client-added/-removed handlers and pad probes included.
+     * Action signal: the player's structure of the stats' client-list (client-id, address,
+     * protocol, bytes-sent, bytes-queued, frames-dropped, connected-ms, lag-ms, tls, ktls), or
+     * %NULL if no such player plays this stream. Any thread, any time, client-added/-removed
+     * handlers and pad probes included.
      */
     signals[SIGNAL_GET_STATS] = g_signal_new_class_handler(
         "get-stats", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
@@ -1185,7 +1206,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
 
     gst_element_class_set_static_metadata(
         element_class, "RTMP server sink", "Sink/Network",
-        "Serves the FLV stream from flvmux to RTMP players from an embedded RTMP server",
+        "Serves the FLV stream from flvmux to players from an embedded server: RTMP, and when "
+        "enabled HTTP-FLV, WebSocket-FLV and TLS (rtmps, https, wss) on the same port",
         "ezrtmp developers");
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     element_class->change_state = change_state;

@@ -2,8 +2,8 @@
  * streams; see ezr_server.h. The rest of the server lives beside it (ezr_server_priv.h says
  * which file does what).
  *
- * Threads: one reactor thread does accept and all client I/O (accept is cheap, and an
- * edge-triggered accept loop drains the backlog in one wake-up, so a second thread would only add
+ * Threads: one reactor thread does accept and all client I/O (accept is cheap, and the accept
+ * loop drains the backlog until EAGAIN in one wake-up, so a second thread would only add
  * locking). Other threads reach it through the mailbox (ezr_mailbox.h). */
 #include "ezr_server.h"
 
