@@ -1,119 +1,24 @@
 /* GstHarness test of ezrtmpserversink when its server's reactor thread fails: the pipeline gets
  * an error it can act on, at once and once, instead of serving nobody in silence. The failure is
- * real, not a hook: with the epoll backend the reactor's epoll descriptor is replaced under it,
- * so its next epoll_wait fails; with the poll backend the descriptor limit is lowered below the
- * number of descriptors it polls, so its next poll fails (EINVAL, as epoll's), and restored once
- * the failure is seen. Either way the reactor's next wake-up (its tick) fails, with no buffer.
- * Under LeakSanitizer these also check that a failed server is freed with all it holds. */
-#include <dirent.h>
-#include <fcntl.h>
-#include <stdlib.h>
+ * real, not a hook, with either backend (reactor_break.h); it comes at the reactor's next wait,
+ * with no buffer. Under LeakSanitizer these also check that a failed server is freed with all
+ * it holds. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
-#include "ezr_reactor.h"
 #include "flv_fixture.h"
+#include "reactor_break.h"
 #include "rtmp_test_player.h"
 
-#define MAX_EPOLL_FDS 16
-
-static gboolean backend_is_epoll(void)
+static void break_reactor(struct reactor_break *b)
 {
-    return strcmp(ezr_reactor_backend(), "epoll") == 0;
+    fail_unless_equals_int(reactor_break(b), 0);
 }
 
-/* The process's epoll descriptors (readlink of /proc/self/fd/N is "anon_inode:[eventpoll]");
- * returns how many, at most max. */
-static int epoll_fds(int *out, int max)
+static void restore_reactor(struct reactor_break *b)
 {
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && n < max) {
-        char target[64];
-        ssize_t len = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
-        if (len < 0)
-            continue;
-        target[len] = '\0';
-        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
-            out[n++] = atoi(de->d_name);
-    }
-    closedir(d);
-    return n;
-}
-
-static gboolean contains(const int *fds, int n, int fd)
-{
-    for (int i = 0; i < n; i++)
-        if (fds[i] == fd)
-            return TRUE;
-    return FALSE;
-}
-
-/* The epoll descriptor the element's server opened: the one that was not there before. */
-static int server_epoll_fd(const int *before, int nbefore)
-{
-    int now[MAX_EPOLL_FDS];
-    int n = epoll_fds(now, MAX_EPOLL_FDS);
-    int found = -1;
-    for (int i = 0; i < n; i++) {
-        if (contains(before, nbefore, now[i]))
-            continue;
-        if (found >= 0)
-            return -2; /* more than one: cannot tell which */
-        found = now[i];
-    }
-    return found;
-}
-
-/* What a test knows before its server starts, to break that server's reactor later. */
-struct breaker {
-    int before[MAX_EPOLL_FDS]; /* epoll: the descriptors that are not the server's */
-    int nbefore;
-    struct rlimit saved; /* poll: the limit to restore */
-    gboolean lowered;
-};
-
-static void breaker_init(struct breaker *b)
-{
-    memset(b, 0, sizeof *b);
-    b->nbefore = epoll_fds(b->before, MAX_EPOLL_FDS);
-}
-
-/* Makes the reactor's next wait fail (at the latest on its tick, 250 ms). */
-static void break_reactor(struct breaker *b)
-{
-    if (backend_is_epoll()) {
-        int epfd = server_epoll_fd(b->before, b->nbefore);
-        fail_unless(epfd >= 0, "one epoll descriptor for the server, found %d", epfd);
-        /* /dev/null in its place: epoll_wait fails (EINVAL), and the number stays taken, so
-         * the server's own close() later closes our copy and nothing else. */
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        fail_unless(null_fd >= 0);
-        fail_unless_equals_int(dup2(null_fd, epfd), epfd);
-        close(null_fd);
-        return;
-    }
-    /* poll(2) fails with EINVAL when asked for more descriptors than RLIMIT_NOFILE; the
-     * reactor polls at least two (the listener and its wake-up pipe). Until restore_reactor()
-     * this thread opens nothing. */
-    fail_unless_equals_int(getrlimit(RLIMIT_NOFILE, &b->saved), 0);
-    struct rlimit one = {1, b->saved.rlim_max};
-    fail_unless_equals_int(setrlimit(RLIMIT_NOFILE, &one), 0);
-    b->lowered = TRUE;
-}
-
-/* Once the failure is seen: the process may open descriptors again. */
-static void restore_reactor(struct breaker *b)
-{
-    if (b->lowered)
-        fail_unless_equals_int(setrlimit(RLIMIT_NOFILE, &b->saved), 0);
-    b->lowered = FALSE;
+    fail_unless_equals_int(reactor_break_restore(b), 0);
 }
 
 /* The first error message on bus within 5 s, or NULL. Polls: with the limit lowered a blocking
@@ -176,8 +81,8 @@ static void check_failure_message(GstMessage *m, GstElement *e, gint port)
 
 GST_START_TEST(test_reactor_failure_is_a_resource_error_at_once)
 {
-    struct breaker br;
-    breaker_init(&br);
+    struct reactor_break br;
+    reactor_break_init(&br);
     GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
     g_object_set(e, "port", 0, "sync", FALSE, NULL);
     GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
@@ -246,8 +151,8 @@ GST_START_TEST(test_failed_shared_server_keeps_element_until_freed)
      * in the server until sink_b releases it, and freeing it then calls sink_a's
      * client-removed handler. So sink_a must outlive the server. */
     guint16 port = free_port();
-    struct breaker br;
-    breaker_init(&br);
+    struct reactor_break br;
+    reactor_break_init(&br);
     GstElement *sink_a = gst_element_factory_make("ezrtmpserversink", NULL);
     GstElement *sink_b = gst_element_factory_make("ezrtmpserversink", NULL);
     g_object_set(sink_a, "host", "127.0.0.1", "port", port, "sync", FALSE, NULL);
@@ -293,8 +198,8 @@ GST_START_TEST(test_every_element_of_a_failed_server_is_told_once)
     /* Two elements share a server; a third joins it after it failed. Each one's bus gets the
      * error, once, with no buffer pushed. */
     guint16 port = free_port();
-    struct breaker br;
-    breaker_init(&br);
+    struct reactor_break br;
+    reactor_break_init(&br);
     GstElement *sinks[3];
     GstBus *buses[3];
     for (int i = 0; i < 3; i++) {
