@@ -15,7 +15,8 @@
  * from #GstEzrtmpServerSink:bound-port. At end of stream players are told the stream ended
  * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS. Should the server
  * thread fail, a resource error naming the port and the cause reaches the bus at once, whether
- * buffers flow or not; the next buffer fails too.
+ * buffers flow or not; the next buffer fails too. It is posted from the server thread: a
+ * synchronous bus handler must not change the element's state there.
  *
  * `host=::` listens on every IPv4 and IPv6 address (dual stack), `host=::1` on IPv6 loopback;
  * players then open rtmp://[::1]:PORT/APP/STREAM-KEY. Player addresses (signals, bus messages,
