@@ -2,17 +2,21 @@
  * SECTION:element-ezrtmpserversink
  * @title: ezrtmpserversink
  *
- * Serves the FLV stream it receives (from flvmux) to RTMP players directly: the element is the
- * RTMP server, no separate media server is needed. Players connect to
- * rtmp://HOST:PORT/APP/STREAM-KEY. Each new player is sent the metadata, the audio and video
- * sequence headers and the cached GOP from its keyframe at once, then the live frames; frames are
- * serialised once and shared by every player. Network I/O runs on the server's own thread, so a
+ * Serves the FLV stream it receives (from flvmux) to players directly: the element is the
+ * server (RTMP, and when enabled HTTP-FLV, WebSocket-FLV and TLS on the same port), no separate
+ * media server is needed. RTMP players connect to rtmp://HOST:PORT/APP/STREAM-KEY. Each new
+ * player is sent the metadata, the audio and video sequence headers and the cached GOP from its
+ * keyframe at once, then the live frames; frames are serialised once and shared by every
+ * player. Network I/O runs on the server's own thread, so a
  * slow player never blocks the pipeline.
  *
  * The listening socket opens when the element goes to READY (a busy port fails the state change
  * with a resource error) and closes in NULL. With `port=0` any free port is used; read it back
  * from #GstEzrtmpServerSink:bound-port. At end of stream players are told the stream ended
- * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS.
+ * (StreamEOF and NetStream.Play.UnpublishNotify) before the sink posts EOS. Should the server
+ * thread fail, a resource error naming the port and the cause reaches the bus at once, whether
+ * buffers flow or not; the next buffer fails too. It is posted from the server thread: a
+ * synchronous bus handler must not change the element's state there.
  *
  * `host=::` listens on every IPv4 and IPv6 address (dual stack), `host=::1` on IPv6 loopback;
  * players then open rtmp://[::1]:PORT/APP/STREAM-KEY. Player addresses (signals, bus messages,
@@ -23,6 +27,13 @@
  * (HTTP-FLV) and ws://HOST:PORT/APP/STREAM-KEY.flv (WebSocket-FLV, e.g. with flv.js or
  * mpegts.js); the first byte of a connection tells RTMP from HTTP.
  *
+ * With #GstEzrtmpServerSink:tls-certificate (a PEM chain) and #GstEzrtmpServerSink:tls-key, the
+ * same port also speaks TLS, told by a connection's first byte too: rtmps://HOST:PORT/APP/
+ * STREAM-KEY, and with #GstEzrtmpServerSink:http https:// and wss://. Plain connections are still
+ * served unless #GstEzrtmpServerSink:tls-only is set. A certificate or key that does not load
+ * fails the change to READY with a resource error naming the file. The stats' client-list tells
+ * which players use TLS (`tls`) and whether the kernel sends their records (`ktls`).
+ *
  * #GstEzrtmpServerSink:play-token is write-only and never appears in the element's log lines,
  * bus messages or stats.
  *
@@ -31,6 +42,14 @@
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
  *     flvmux streamable=true ! ezrtmpserversink port=1935
  * ffplay rtmp://localhost:1935/live/stream
+ * ]|
+ * |[
+ * openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \
+ *     -keyout key.pem -out cert.pem
+ * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! \
+ *     flvmux streamable=true ! \
+ *     ezrtmpserversink port=1935 tls-certificate=cert.pem tls-key=key.pem
+ * ffplay rtmps://localhost:1935/live/stream
  * ]|
  * |[
  * gst-launch-1.0 filesrc location=test.mp4 ! decodebin name=d ! queue ! videoconvert ! \
@@ -150,12 +169,12 @@ static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_clie
     if (ev == EZR_CLIENT_ADDED) {
         GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) added", info->id, info->addr);
         g_signal_emit(self, signals[SIGNAL_CLIENT_ADDED], 0, (guint64)info->id, info->addr);
-        s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64,
-                              (guint64)info->id, "address", G_TYPE_STRING, info->addr,
-                              "protocol", G_TYPE_STRING, info->protocol, NULL);
+        s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64, (guint64)info->id,
+                              "address", G_TYPE_STRING, info->addr, "protocol", G_TYPE_STRING,
+                              info->protocol, NULL);
     } else {
-        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id,
-                        info->addr, info->reason);
+        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id, info->addr,
+                        info->reason);
         g_signal_emit(self, signals[SIGNAL_CLIENT_REMOVED], 0, (guint64)info->id, info->reason);
         s = gst_structure_new("ezrtmp-client-removed", "client-id", G_TYPE_UINT64,
                               (guint64)info->id, "address", G_TYPE_STRING, info->addr, "reason",
@@ -163,6 +182,25 @@ static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_clie
                               info->protocol, NULL);
     }
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+/* The reactor thread stopped on an error: say why and what to do, once per server opened,
+ * from whichever thread learns it first (the reactor's on_failed, or render()). */
+static void post_server_failure(GstEzrtmpServerSink *self, guint port, const gchar *why)
+{
+    if (!g_atomic_int_compare_and_exchange(&self->failure_posted, FALSE, TRUE))
+        return;
+    GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                      ("The RTMP server on port %u stopped and serves no player any more. "
+                       "Restart the pipeline (set it to NULL, then to PLAYING) to serve again.",
+                       port),
+                      ("%s", why ? why : "the reactor thread stopped on an error"));
+}
+
+/* The server thread, when it fails: the bus hears of it at once, even if no buffer comes. */
+static void on_failed(void *ctx, uint16_t port, const char *why)
+{
+    post_server_failure(ctx, port, why);
 }
 
 static gboolean open_server(GstEzrtmpServerSink *self)
@@ -221,11 +259,11 @@ static gboolean open_server(GstEzrtmpServerSink *self)
         goto out;
     }
     if (cfg.tls_only && !(tls_cert && *tls_cert)) {
-        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                          ("tls-only needs a tls-certificate"), (NULL));
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
         goto out;
     }
     server = ezr_server_pool_acquire(&cfg, &rc);
+    g_atomic_int_set(&self->failure_posted, FALSE); /* a new server, or a stream new to it */
     if (!server && rc == EZR_ETLS) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                           ("Could not load the TLS certificate or key: %s", tls_error),
@@ -243,25 +281,26 @@ static gboolean open_server(GstEzrtmpServerSink *self)
                                    .max_gops = max_gops,
                                    .on_client = on_client,
                                    .client_ctx = self,
+                                   .on_failed = on_failed,
+                                   .failed_ctx = self,
                                    .allowed_clients = allowed,
                                    .play_token = token};
     rc = ezr_server_add_stream(server, &sc, &stream);
     if (rc < 0) {
         if (rc == EZR_EINVAL && allowed && *allowed)
-            GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                              ("allowed-clients \"%s\" is not a list of addresses or CIDR ranges",
-                               allowed),
-                              ("e.g. \"127.0.0.1/32, 10.0.0.0/8, ::1\""));
+            GST_ELEMENT_ERROR(
+                self, RESOURCE, SETTINGS,
+                ("allowed-clients \"%s\" is not a list of addresses or CIDR ranges", allowed),
+                ("e.g. \"127.0.0.1/32, 10.0.0.0/8, ::1\""));
         else if (rc == EZR_EEXIST)
-            GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
-                              ("rtmp://%s/%s/%s is already served by another element", where,
-                               app, key),
-                              ("give each element on one port its own app or stream-key"));
+            GST_ELEMENT_ERROR(
+                self, RESOURCE, BUSY,
+                ("rtmp://%s/%s/%s is already served by another element", where, app, key),
+                ("give each element on one port its own app or stream-key"));
         else
-            GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                              ("Cannot serve rtmp://%s/%s/%s: %s", where, app, key,
-                               ezr_strerror(rc)),
-                              (NULL));
+            GST_ELEMENT_ERROR(
+                self, RESOURCE, SETTINGS,
+                ("Cannot serve rtmp://%s/%s/%s: %s", where, app, key, ezr_strerror(rc)), (NULL));
         ezr_server_pool_release(server);
         server = NULL;
         goto out;
@@ -431,9 +470,9 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
         flags |= EZR_FRAME_HEADER;
     if (tag->flags & EZR_FLV_LIVE_DATA)
         flags |= EZR_FRAME_LIVE;
-    int rc = self->stream ? ezr_stream_push(self->stream, kind, flags, tag->timestamp,
-                                            tag->body, tag->len)
-                          : 0;
+    int rc = self->stream
+                 ? ezr_stream_push(self->stream, kind, flags, tag->timestamp, tag->body, tag->len)
+                 : 0;
     if (rc < 0)
         GST_WARNING_OBJECT(self, "dropping a tag of type %u, %u bytes at %u ms: %s", tag->type,
                            (guint)tag->len, tag->timestamp, ezr_strerror(rc));
@@ -482,26 +521,13 @@ static guint64 now_ns(void)
     return (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
 }
 
-/* The reactor thread stopped on an error: say why and what to do. */
-static void post_server_failure(GstEzrtmpServerSink *self)
-{
-    gchar *why = ezr_server_pool_last_error(self->server);
-    g_mutex_lock(&self->lock);
-    guint port = self->bound_port;
-    g_mutex_unlock(&self->lock);
-    GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
-                      ("The RTMP server on port %u stopped and serves no player any more. "
-                       "Restart the pipeline (set it to NULL, then to PLAYING) to serve again.",
-                       port),
-                      ("%s", why ? why : "the reactor thread stopped on an error"));
-    g_free(why);
-}
-
 static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
     if (G_UNLIKELY(self->server && ezr_server_failed(self->server))) {
-        post_server_failure(self);
+        gchar *why = ezr_server_pool_last_error(self->server);
+        post_server_failure(self, ezr_server_port(self->server), why);
+        g_free(why);
         return GST_FLOW_ERROR;
     }
     /* flvmux sends its header buffers both in the caps and as the first buffers. */
@@ -521,7 +547,6 @@ static GstFlowReturn render(GstBaseSink *sink, GstBuffer *buf)
     GST_OBJECT_UNLOCK(self);
     return ret;
 }
-
 
 static gboolean set_caps(GstBaseSink *sink, GstCaps *caps)
 {
@@ -632,15 +657,13 @@ static gboolean stop(GstBaseSink *sink)
 
 static GstStructure *client_structure(const struct ezr_client_stats *c)
 {
-    return gst_structure_new("ezrtmp-client", "client-id", G_TYPE_UINT64, (guint64)c->id,
-                             "address", G_TYPE_STRING, c->addr, "bytes-sent", G_TYPE_UINT64,
-                             (guint64)c->bytes_sent, "bytes-queued", G_TYPE_UINT64,
-                             (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64,
-                             (guint64)c->frames_dropped, "connected-ms", G_TYPE_UINT64,
-                             (guint64)c->connected_ms, "lag-ms", G_TYPE_UINT64,
-                             (guint64)c->lag_ms, "protocol", G_TYPE_STRING, c->protocol, "tls",
-                             G_TYPE_BOOLEAN, (gboolean)c->tls, "ktls", G_TYPE_BOOLEAN,
-                             (gboolean)c->ktls, NULL);
+    return gst_structure_new(
+        "ezrtmp-client", "client-id", G_TYPE_UINT64, (guint64)c->id, "address", G_TYPE_STRING,
+        c->addr, "bytes-sent", G_TYPE_UINT64, (guint64)c->bytes_sent, "bytes-queued", G_TYPE_UINT64,
+        (guint64)c->bytes_queued, "frames-dropped", G_TYPE_UINT64, (guint64)c->frames_dropped,
+        "connected-ms", G_TYPE_UINT64, (guint64)c->connected_ms, "lag-ms", G_TYPE_UINT64,
+        (guint64)c->lag_ms, "protocol", G_TYPE_STRING, c->protocol, "tls", G_TYPE_BOOLEAN,
+        (gboolean)c->tls, "ktls", G_TYPE_BOOLEAN, (gboolean)c->ktls, NULL);
 }
 
 /* The stream's counters from the server thread; FALSE when not serving (or while the stream is
@@ -680,21 +703,21 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
     gst_structure_set(
         s, "clients", G_TYPE_UINT, st.clients, "clients-peak", G_TYPE_UINT, st.clients_peak,
         "clients-total", G_TYPE_UINT64, (guint64)st.clients_total, "connections", G_TYPE_UINT,
-        st.connections, "connections-accepted", G_TYPE_UINT64,
-        (guint64)st.connections_accepted, "connections-refused", G_TYPE_UINT64,
-        (guint64)st.connections_refused, "bytes-sent", G_TYPE_UINT64, (guint64)st.bytes_sent,
-        "frames-dropped-normal", G_TYPE_UINT64, (guint64)st.frames_dropped[0],
-        "frames-dropped-warning", G_TYPE_UINT64, (guint64)st.frames_dropped[1],
-        "frames-dropped-high", G_TYPE_UINT64, (guint64)st.frames_dropped[2],
-        "disconnects-player", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_PLAYER],
-        "disconnects-slow", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_SLOW],
-        "disconnects-timeout", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_TIMEOUT],
-        "disconnects-protocol", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_PROTOCOL],
-        "disconnects-removed", G_TYPE_UINT64, (guint64)st.disconnects[EZR_CLOSE_REMOVED],
-        "gop-cache-frames", G_TYPE_UINT64, (guint64)st.gop_frames, "gop-cache-bytes",
-        G_TYPE_UINT64, (guint64)st.gop_bytes, "reactor-busy", G_TYPE_DOUBLE, st.reactor_busy,
-        "send-latency-p50-us", G_TYPE_UINT64, (guint64)st.send_latency_p50_us,
-        "send-latency-p99-us", G_TYPE_UINT64, (guint64)st.send_latency_p99_us, NULL);
+        st.connections, "connections-accepted", G_TYPE_UINT64, (guint64)st.connections_accepted,
+        "connections-refused", G_TYPE_UINT64, (guint64)st.connections_refused, "bytes-sent",
+        G_TYPE_UINT64, (guint64)st.bytes_sent, "frames-dropped-normal", G_TYPE_UINT64,
+        (guint64)st.frames_dropped[0], "frames-dropped-warning", G_TYPE_UINT64,
+        (guint64)st.frames_dropped[1], "frames-dropped-high", G_TYPE_UINT64,
+        (guint64)st.frames_dropped[2], "disconnects-player", G_TYPE_UINT64,
+        (guint64)st.disconnects[EZR_CLOSE_PLAYER], "disconnects-slow", G_TYPE_UINT64,
+        (guint64)st.disconnects[EZR_CLOSE_SLOW], "disconnects-timeout", G_TYPE_UINT64,
+        (guint64)st.disconnects[EZR_CLOSE_TIMEOUT], "disconnects-protocol", G_TYPE_UINT64,
+        (guint64)st.disconnects[EZR_CLOSE_PROTOCOL], "disconnects-removed", G_TYPE_UINT64,
+        (guint64)st.disconnects[EZR_CLOSE_REMOVED], "gop-cache-frames", G_TYPE_UINT64,
+        (guint64)st.gop_frames, "gop-cache-bytes", G_TYPE_UINT64, (guint64)st.gop_bytes,
+        "reactor-busy", G_TYPE_DOUBLE, st.reactor_busy, "send-latency-p50-us", G_TYPE_UINT64,
+        (guint64)st.send_latency_p50_us, "send-latency-p99-us", G_TYPE_UINT64,
+        (guint64)st.send_latency_p99_us, NULL);
     GValue list = G_VALUE_INIT;
     g_value_init(&list, GST_TYPE_ARRAY);
     for (size_t i = 0; i < n; i++) {
@@ -968,14 +991,13 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_BOUND_PORT,
         g_param_spec_int("bound-port", "Bound port",
-                         "The TCP port actually listened on from READY on; 0 when not listening",
-                         0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-    g_object_class_install_property(
-        gobject_class, PROP_APP,
-        g_param_spec_string("app", "Application",
-                            "RTMP application name players connect to "
-                            "(rtmp://host:port/APP/stream-key)",
-                            DEFAULT_APP, rw_ready));
+                         "The TCP port actually listened on from READY on; 0 when not listening", 0,
+                         65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(gobject_class, PROP_APP,
+                                    g_param_spec_string("app", "Application",
+                                                        "RTMP application name players connect to "
+                                                        "(rtmp://host:port/APP/stream-key)",
+                                                        DEFAULT_APP, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_STREAM_KEY,
         g_param_spec_string("stream-key", "Stream key",
@@ -983,9 +1005,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                             DEFAULT_STREAM_KEY, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_CHUNK_SIZE,
-        g_param_spec_uint("chunk-size", "Chunk size",
-                          "RTMP chunk size sent to players, in bytes", EZR_PROTO_CHUNK_SIZE,
-                          EZR_MAX_CHUNK_SIZE, DEFAULT_CHUNK_SIZE, rw_ready));
+        g_param_spec_uint("chunk-size", "Chunk size", "RTMP chunk size sent to players, in bytes",
+                          EZR_PROTO_CHUNK_SIZE, EZR_MAX_CHUNK_SIZE, DEFAULT_CHUNK_SIZE, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_MAX_GOPS,
         g_param_spec_uint("max-gops", "Max GOPs",
@@ -995,7 +1016,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_MAX_CONNECTIONS,
         g_param_spec_uint("max-connections", "Max connections",
-                          "Most simultaneous RTMP connections; further ones are closed at once. "
+                          "Most simultaneous connections (RTMP, HTTP and WebSocket, TLS or not); "
+                          "further ones are closed at once. "
                           "Capped at 80% of the process's file descriptor limit",
                           1, 1000000, DEFAULT_MAX_CONNECTIONS, rw_ready));
     g_object_class_install_property(
@@ -1067,8 +1089,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                             "NetStream.Play.Failed and are closed. Empty: no token needed. "
                             "Write-only, so that property notifications (gst-launch-1.0 -v) and "
                             "pipeline dumps never show it",
-                            DEFAULT_PLAY_TOKEN, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-                                                    GST_PARAM_MUTABLE_READY));
+                            DEFAULT_PLAY_TOKEN,
+                            G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_HTTP,
         g_param_spec_boolean("http", "HTTP-FLV and WebSocket-FLV",
@@ -1098,7 +1120,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                             "PEM file with the server's certificate, then any intermediate "
                             "certificates (a chain). Set, the port also speaks TLS: "
                             "rtmps://HOST:PORT/APP/STREAM-KEY, and with http https:// and wss://; "
-                            "a file that does not load fails the change to READY",
+                            "a file that does not load fails the change to READY. Unset: no TLS",
                             NULL, rw_ready));
     g_object_class_install_property(
         gobject_class, PROP_TLS_KEY,
@@ -1127,7 +1149,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
                            "to the socket (send-latency-p50-us, send-latency-p99-us), and "
                            "client-list, an array of per-player structures (client-id, address, "
                            "protocol: rtmp, http-flv or ws-flv, bytes-sent, bytes-queued, "
-                           "frames-dropped, connected-ms, lag-ms)",
+                           "frames-dropped, connected-ms, lag-ms, tls: over TLS, ktls: its TLS "
+                           "records sent by the kernel)",
                            GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
     /**
@@ -1156,16 +1179,17 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
      * element's own counters and zero server counters, and get-stats returns %NULL.
      */
     signals[SIGNAL_CLIENT_REMOVED] =
-        g_signal_new("client-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+        g_signal_new("client-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
     /**
      * GstEzrtmpServerSink::get-stats:
      * @sink: the sink
      * @client_id: the player's id
      *
-     * Action signal: the player's counters (bytes-sent, bytes-queued, frames-dropped,
-     * connected-ms, address), or %NULL if no such player plays this stream. Any thread, any
-     * time, client-added/-removed handlers and pad probes included.
+     * Action signal: the player's structure of the stats' client-list (client-id, address,
+     * protocol, bytes-sent, bytes-queued, frames-dropped, connected-ms, lag-ms, tls, ktls), or
+     * %NULL if no such player plays this stream. Any thread, any time, client-added/-removed
+     * handlers and pad probes included.
      */
     signals[SIGNAL_GET_STATS] = g_signal_new_class_handler(
         "get-stats", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
@@ -1183,7 +1207,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
 
     gst_element_class_set_static_metadata(
         element_class, "RTMP server sink", "Sink/Network",
-        "Serves the FLV stream from flvmux to RTMP players from an embedded RTMP server",
+        "Serves the FLV stream from flvmux to players from an embedded server: RTMP, and when "
+        "enabled HTTP-FLV, WebSocket-FLV and TLS (rtmps, https, wss) on the same port",
         "ezrtmp developers");
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     element_class->change_state = change_state;

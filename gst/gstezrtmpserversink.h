@@ -38,7 +38,7 @@ struct _GstEzrtmpServerSink {
     guint flush_interval; /* ms */
     gchar *allowed_clients;
     gchar *play_token;
-    gboolean http;          /* HTTP-FLV and WebSocket-FLV on the port */
+    gboolean http; /* HTTP-FLV and WebSocket-FLV on the port */
     gchar *http_cors_origin;
     gboolean metrics;       /* GET /metrics */
     gchar *tls_certificate; /* PEM chain file; NULL: no TLS */
@@ -57,10 +57,11 @@ struct _GstEzrtmpServerSink {
     struct ezr_server *server;
     struct ezr_stream *stream;
     guint bound_port;
+    gint failure_posted; /* atomic: the server's failure is on the bus */
 
     /* Streaming thread only. */
     struct ezr_flv_parser parser;
-    GList *streamheader; /* GstBuffer refs from the caps, to skip when flvmux repeats them */
+    GList *streamheader;   /* GstBuffer refs from the caps, to skip when flvmux repeats them */
     guint refusals_warned; /* a bit per refusal and tag type already warned of since start() */
 
     /* Counters for the stats property, under the object lock. */

@@ -2,7 +2,6 @@
 #include "ezr_mailbox.h"
 
 #include "ezr_error.h"
-#include "ezr_list.h"
 
 static void wake_event(struct ezr_io *io, uint32_t events)
 {
@@ -14,7 +13,7 @@ static void wake_event(struct ezr_io *io, uint32_t events)
 int ezr_mailbox_init(struct ezr_mailbox *m, struct ezr_reactor *r)
 {
     pthread_mutex_init(&m->lock, NULL);
-    m->head = m->tail = NULL;
+    ezr_list_init(&m->ops);
     if (ezr_wake_open(&m->wake) < 0) {
         m->wake.rfd = m->wake.wfd = -1;
         return EZR_ESYS;
@@ -32,14 +31,9 @@ void ezr_mailbox_clear(struct ezr_mailbox *m)
 
 void ezr_mailbox_post(struct ezr_mailbox *m, struct ezr_op *op)
 {
-    op->next = NULL;
     pthread_mutex_lock(&m->lock);
-    bool was_empty = m->head == NULL;
-    if (m->tail)
-        m->tail->next = op;
-    else
-        m->head = op;
-    m->tail = op;
+    bool was_empty = ezr_list_empty(&m->ops);
+    ezr_list_push_back(&m->ops, &op->link);
     pthread_mutex_unlock(&m->lock);
     if (was_empty)
         ezr_wake_signal(&m->wake);
@@ -47,13 +41,16 @@ void ezr_mailbox_post(struct ezr_mailbox *m, struct ezr_op *op)
 
 void ezr_mailbox_run(struct ezr_mailbox *m)
 {
+    /* The batch is a list of its own, so that an op posted meanwhile (by run() or another
+     * thread) waits for the next batch and its wake-up, as before. */
+    struct ezr_list batch;
+    ezr_list_init(&batch);
     pthread_mutex_lock(&m->lock);
-    struct ezr_op *list = m->head;
-    m->head = m->tail = NULL;
+    ezr_list_splice_back(&batch, &m->ops);
     pthread_mutex_unlock(&m->lock);
-    while (list) {
-        struct ezr_op *op = list;
-        list = op->next; /* run() may free op */
+    struct ezr_link *n;
+    while ((n = ezr_list_pop_front(&batch))) { /* off the list before run() may free it */
+        struct ezr_op *op = EZR_CONTAINER_OF(n, struct ezr_op, link);
         op->run(op);
     }
 }

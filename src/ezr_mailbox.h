@@ -10,17 +10,18 @@
 
 #include <pthread.h>
 
+#include "ezr_list.h"
 #include "ezr_reactor.h"
 #include "ezr_wake.h"
 
 struct ezr_op {
-    struct ezr_op *next;
+    struct ezr_link link; /* on the mailbox's ops, then on the batch being run */
     void (*run)(struct ezr_op *op);
 };
 
 struct ezr_mailbox {
     pthread_mutex_t lock;
-    struct ezr_op *head, *tail;
+    struct ezr_list ops; /* posted, not yet taken; by op.link, under lock */
     struct ezr_wake wake;
     struct ezr_io io; /* wake.rfd on the reactor */
 };

@@ -114,10 +114,10 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     /* The registry is walked under its lock; the counters are the reactor's, and so are we. */
     pthread_mutex_lock(&s->lock);
     family(b, "ezrtmp_clients", "gauge", "Players playing now, by protocol.");
-    for (struct ezr_stream *st = s->streams; st; st = st->next) {
+    EZR_LIST_FOREACH_SAFE(sit, snx, &s->streams) {
+        const struct ezr_stream *st = EZR_CONTAINER_OF(sit, struct ezr_stream, registry_link);
         uint64_t by_proto[3] = {0};
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             const char *p = EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->name;
             for (size_t i = 0; i < 3; i++)
                 by_proto[i] += strcmp(p, protocols[i]) == 0;
@@ -129,7 +129,8 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     }
     for (size_t k = 0; k < sizeof simple / sizeof simple[0]; k++) {
         family(b, simple[k].name, simple[k].type, simple[k].help);
-        for (struct ezr_stream *st = s->streams; st; st = st->next) {
+        EZR_LIST_FOREACH_SAFE(sit, snx, &s->streams) {
+            const struct ezr_stream *st = EZR_CONTAINER_OF(sit, struct ezr_stream, registry_link);
             labels(st, lab, sizeof lab);
             printf_buf(b, "%s{%s} %" PRIu64 "\n", simple[k].name, lab,
                        counter(st, simple[k].which));
@@ -137,14 +138,16 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     }
     family(b, "ezrtmp_frames_dropped_total", "counter",
            "Frames not sent to a player, by the queue tier at the time.");
-    for (struct ezr_stream *st = s->streams; st; st = st->next) {
+    EZR_LIST_FOREACH_SAFE(sit, snx, &s->streams) {
+        const struct ezr_stream *st = EZR_CONTAINER_OF(sit, struct ezr_stream, registry_link);
         labels(st, lab, sizeof lab);
         for (size_t i = 0; i < 3; i++)
             printf_buf(b, "ezrtmp_frames_dropped_total{%s,tier=\"%s\"} %" PRIu64 "\n", lab,
                        tiers[i], st->stats.frames_dropped[i]);
     }
     family(b, "ezrtmp_disconnects_total", "counter", "Players disconnected, by reason.");
-    for (struct ezr_stream *st = s->streams; st; st = st->next) {
+    EZR_LIST_FOREACH_SAFE(sit, snx, &s->streams) {
+        const struct ezr_stream *st = EZR_CONTAINER_OF(sit, struct ezr_stream, registry_link);
         labels(st, lab, sizeof lab);
         for (size_t i = 0; i < EZR_CLOSE_NREASONS; i++)
             printf_buf(b, "ezrtmp_disconnects_total{%s,reason=\"%s\"} %" PRIu64 "\n", lab,

@@ -2,8 +2,8 @@
  * streams; see ezr_server.h. The rest of the server lives beside it (ezr_server_priv.h says
  * which file does what).
  *
- * Threads: one reactor thread does accept and all client I/O (accept is cheap, and an
- * edge-triggered accept loop drains the backlog in one wake-up, so a second thread would only add
+ * Threads: one reactor thread does accept and all client I/O (accept is cheap, and the accept
+ * loop drains the backlog until EAGAIN in one wake-up, so a second thread would only add
  * locking). Other threads reach it through the mailbox (ezr_mailbox.h). */
 #include "ezr_server.h"
 
@@ -53,14 +53,18 @@ bool ezr_server_on_reactor(const struct ezr_server *s)
 struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app, const char *key,
                                           size_t keylen)
 {
-    struct ezr_stream *st;
+    struct ezr_stream *found = NULL;
     pthread_mutex_lock(&s->lock);
-    for (st = s->streams; st; st = st->next)
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
+        struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(st->app, app) == 0 &&
-            (key == NULL || (strlen(st->key) == keylen && memcmp(st->key, key, keylen) == 0)))
+            (key == NULL || (strlen(st->key) == keylen && memcmp(st->key, key, keylen) == 0))) {
+            found = st;
             break;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
-    return st;
+    return found;
 }
 
 /* ---- accept ----------------------------------------------------------------------------- */
@@ -178,11 +182,37 @@ static void end_of_round(struct ezr_server *s, bool all)
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
 
+/* Calls on_failed of every stream not yet told, one at a time and outside the lock (a callback
+ * may query stats, which takes it). A stream taken off the registry meanwhile is still valid: it
+ * is freed by an op, which runs on this thread after the call. */
+static void tell_failure(struct ezr_server *s)
+{
+    for (;;) {
+        struct ezr_stream *next = NULL;
+        pthread_mutex_lock(&s->lock);
+        EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
+            struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
+            if (!st->failure_told) {
+                st->failure_told = true;
+                next = st;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!next)
+            return;
+        if (next->on_failed)
+            next->on_failed(next->failed_ctx, s->port, s->failure);
+    }
+}
+
 /* The reactor failed: no socket is served any more, but ops are still answered (stats, EOS,
- * stream removal), so that the application is told at once and never waits on a dead thread. */
+ * stream removal), so that the application is told at once and never waits on a dead thread.
+ * Streams added from now on are told of the failure on the wake-up of their registration. */
 static void answer_ops_until_stopped(struct ezr_server *s)
 {
     while (!atomic_load(&s->stop)) {
+        tell_failure(s);
         struct pollfd pfd = {.fd = s->mailbox.wake.rfd, .events = POLLIN};
         poll(&pfd, 1, TICK_MS);
         ezr_wake_drain(&s->mailbox.wake);
@@ -212,9 +242,9 @@ static void *reactor_main(void *arg)
         /* What is not spent waiting there is the reactor's busy time (the stats' reactor-busy). */
         ezr_meter_idle(&s->meter, ezr_reactor_waited_us(s->reactor), ezr_now_us());
         if (rc < 0) {
-            ezr_server_log(s, EZR_LOG_ERROR,
-                           "the reactor failed (%s): no player is served any more",
-                           strerror(errno));
+            snprintf(s->failure, sizeof s->failure,
+                     "the reactor failed (%s): no player is served any more", strerror(errno));
+            ezr_server_log(s, EZR_LOG_ERROR, "%s", s->failure);
             atomic_store(&s->failed, true);
             answer_ops_until_stopped(s);
             break;
@@ -282,7 +312,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     if (cfg && cfg->error_msg && cfg->error_msg_size)
         cfg->error_msg[0] = '\0';
     bool tls = cfg && cfg->tls_certificate && *cfg->tls_certificate;
-    if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE || cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
+    if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE ||
+        cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
         (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN) ||
         (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
                                    strpbrk(cfg->http_cors_origin, "\r\n"))))
@@ -313,6 +344,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     uint32_t budget = fd_budget();
     s->max_connections = want < budget ? want : budget;
     s->start_ms = s->last_tick_ms = ezr_now_ms();
+    ezr_list_init(&s->streams);
     ezr_list_init(&s->clients);
     ezr_list_init(&s->dead);
     ezr_list_init(&s->readable);
@@ -370,7 +402,9 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     ezr_net_format_host_port(s->host, s->port, where, sizeof where);
     ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections%s)", where,
                    s->max_connections,
-                   !s->tls ? "" : s->tls_only ? ", TLS only" : ", TLS and plain");
+                   !s->tls       ? ""
+                   : s->tls_only ? ", TLS only"
+                                 : ", TLS and plain");
     *out = s;
     return 0;
 }
@@ -399,14 +433,11 @@ void ezr_server_free(struct ezr_server *s)
     pthread_join(s->thread, NULL);
     /* The thread is gone: what it owned is ours to release. */
     ezr_mailbox_run(&s->mailbox);
-    while (s->streams) {
-        struct ezr_stream *st = s->streams;
-        s->streams = st->next;
-        ezr_stream_free(st);
-    }
+    struct ezr_link *n;
+    while ((n = ezr_list_pop_front(&s->streams)))
+        ezr_stream_free(EZR_CONTAINER_OF(n, struct ezr_stream, registry_link));
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
     end_of_round(s, true);
-    struct ezr_link *n;
     while ((n = ezr_list_first(&s->clients)))
         ezr_client_close(EZR_CONTAINER_OF(n, struct ezr_client, conn_link), EZR_LOG_DEBUG,
                          EZR_CLOSE_SERVER, "server shutting down");
@@ -423,16 +454,18 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&s->lock);
-    for (struct ezr_stream *o = s->streams; o; o = o->next) {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
+        const struct ezr_stream *o = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(o->app, st->app) == 0 && strcmp(o->key, st->key) == 0) {
             pthread_mutex_unlock(&s->lock);
             ezr_stream_free(st);
             return EZR_EEXIST;
         }
     }
-    st->next = s->streams;
-    s->streams = st;
+    ezr_list_push_front(&s->streams, &st->registry_link);
     pthread_mutex_unlock(&s->lock);
+    if (atomic_load(&s->failed))
+        ezr_mailbox_wake(&s->mailbox); /* so that the stopped reactor tells it at once */
     ezr_server_log(s, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);
     *out = st;
     return 0;
@@ -443,12 +476,7 @@ void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st)
     if (!st)
         return;
     pthread_mutex_lock(&s->lock);
-    for (struct ezr_stream **pp = &s->streams; *pp; pp = &(*pp)->next) {
-        if (*pp == st) {
-            *pp = st->next;
-            break;
-        }
-    }
+    ezr_list_remove(&st->registry_link);
     /* Wake anyone still waiting for this stream's EOS. */
     st->eos_done = st->eos_requested;
     pthread_cond_broadcast(&s->cond);

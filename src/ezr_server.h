@@ -54,7 +54,7 @@ struct ezr_server_config {
      * goes at once, audio and data wait for the player's next video frame, at most this; protocol
      * replies and a new player's first frames go at once. 0 = write every frame at once. */
     uint32_t flush_interval_ms;
-    ezr_log_fn log;                /* may be NULL */
+    ezr_log_fn log; /* may be NULL */
     void *log_ctx;
     /* HTTP on the same port (a connection's first byte tells): GET /APP/KEY.flv plays the stream
      * as HTTP-FLV, the same with Upgrade: websocket as WebSocket-FLV. Off by default: with it on,
@@ -90,8 +90,8 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 uint16_t ezr_server_port(const struct ezr_server *s);
 /* The connection limit in force after the RLIMIT_NOFILE cap. */
 uint32_t ezr_server_max_connections(const struct ezr_server *s);
-/* True once the reactor thread has stopped on an error (it logged why at EZR_LOG_ERROR): no
- * player is served any more. Any thread. */
+/* True once the reactor thread has stopped on an error (it logged why at EZR_LOG_ERROR, and
+ * told each stream's on_failed): no player is served any more. Any thread. */
 bool ezr_server_failed(const struct ezr_server *s);
 /* Stops the reactor, closes every client and the listener, frees all streams still added. */
 void ezr_server_free(struct ezr_server *s);
@@ -101,9 +101,9 @@ enum ezr_client_event {
     EZR_CLIENT_REMOVED, /* it stopped, or its connection closed */
 };
 struct ezr_client_info {
-    uint64_t id;        /* unique per server, from 1 */
-    const char *addr;   /* the player, "a.b.c.d:port" or "[v6]:port" (see ezr_net_accept) */
-    const char *reason; /* why it was removed; NULL for ADDED */
+    uint64_t id;          /* unique per server, from 1 */
+    const char *addr;     /* the player, "a.b.c.d:port" or "[v6]:port" (see ezr_net_accept) */
+    const char *reason;   /* why it was removed; NULL for ADDED */
     const char *protocol; /* "rtmp", "http-flv" or "ws-flv" */
 };
 /* Called on the reactor thread; info is valid only during the call. It may call
@@ -112,12 +112,21 @@ struct ezr_client_info {
 typedef void (*ezr_client_fn)(void *ctx, enum ezr_client_event ev,
                               const struct ezr_client_info *info);
 
+/* The server's reactor thread stopped on an error (ezr_server_failed() is true from then on):
+ * port is the server's, why the cause as logged at EZR_LOG_ERROR. Called once per stream, on the
+ * reactor thread, at once (a stream added to a failed server is told when added), so that the
+ * application can act without waiting for its next ezr_stream_push(). why is valid only during
+ * the call; the same calls as from an ezr_client_fn may be made. */
+typedef void (*ezr_failed_fn)(void *ctx, uint16_t port, const char *why);
+
 struct ezr_stream_config {
-    const char *app; /* the application name players connect to, e.g. "live" */
-    const char *key; /* the stream name players play, e.g. "stream" */
-    uint32_t max_gops; /* GOPs kept for late joiners (>= 1) */
+    const char *app;         /* the application name players connect to, e.g. "live" */
+    const char *key;         /* the stream name players play, e.g. "stream" */
+    uint32_t max_gops;       /* GOPs kept for late joiners (>= 1) */
     ezr_client_fn on_client; /* may be NULL */
     void *client_ctx;
+    ezr_failed_fn on_failed; /* may be NULL */
+    void *failed_ctx;
     /* Who may play: CIDR ranges ("127.0.0.1/32, 10.0.0.0/8, ::1, fd00::/8"); an IPv4 player of
      * a dual-stack listener matches IPv4 ranges. NULL or "" = anyone. */
     const char *allowed_clients;
@@ -164,12 +173,12 @@ int ezr_stream_reset(struct ezr_stream *st);
 
 /* Disconnect reasons, counted per stream. */
 enum ezr_close_reason {
-    EZR_CLOSE_PLAYER,    /* the player closed or stopped */
-    EZR_CLOSE_SLOW,      /* its write queue reached the maximum */
-    EZR_CLOSE_TIMEOUT,   /* handshake/play timeout */
-    EZR_CLOSE_PROTOCOL,  /* it broke the protocol or a limit */
-    EZR_CLOSE_REMOVED,   /* ezr_stream_remove_client() */
-    EZR_CLOSE_SERVER,    /* the stream or server went away */
+    EZR_CLOSE_PLAYER,   /* the player closed or stopped */
+    EZR_CLOSE_SLOW,     /* its write queue reached the maximum */
+    EZR_CLOSE_TIMEOUT,  /* handshake/play timeout */
+    EZR_CLOSE_PROTOCOL, /* it broke the protocol or a limit */
+    EZR_CLOSE_REMOVED,  /* ezr_stream_remove_client() */
+    EZR_CLOSE_SERVER,   /* the stream or server went away */
     EZR_CLOSE_NREASONS,
 };
 
@@ -187,7 +196,7 @@ struct ezr_client_stats {
 };
 
 struct ezr_stream_stats {
-    uint32_t clients;       /* playing now */
+    uint32_t clients; /* playing now */
     uint32_t clients_peak;
     uint64_t clients_total; /* players ever added */
     uint64_t bytes_sent;    /* to this stream's players */
@@ -203,7 +212,7 @@ struct ezr_stream_stats {
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
     /* Server-wide */
-    uint32_t connections;      /* open now, playing or not */
+    uint32_t connections; /* open now, playing or not */
     uint64_t connections_accepted;
     uint64_t connections_refused; /* over max-connections */
     /* Over the last one to two seconds: the fraction of wall time the reactor thread was busy

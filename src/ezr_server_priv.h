@@ -31,7 +31,7 @@ struct ezr_server {
     uint32_t send_buffer_bytes;
     bool http;
     bool metrics;
-    char *cors_origin; /* Access-Control-Allow-Origin: never NULL */
+    char *cors_origin;       /* Access-Control-Allow-Origin: never NULL */
     struct ezr_tls_ctx *tls; /* the certificate and TLS settings; NULL: no TLS */
     bool tls_only;
     ezr_log_fn log;
@@ -44,19 +44,20 @@ struct ezr_server {
     pthread_t thread;
     atomic_bool stop;
     atomic_bool failed; /* the reactor thread stopped on an error */
+    char failure[128];  /* why, as logged; written before `failed`, then never */
 
-    pthread_mutex_t lock; /* the streams registry; the streams' EOS counters; stats replies */
-    pthread_cond_t cond;  /* an EOS drained, a stats reply arrived, a stream was removed */
-    struct ezr_stream *streams;
+    pthread_mutex_t lock;    /* the streams registry; the streams' EOS counters; stats replies */
+    pthread_cond_t cond;     /* an EOS drained, a stats reply arrived, a stream was removed */
+    struct ezr_list streams; /* by stream.registry_link */
 
     /* Reactor thread only. */
-    struct ezr_list clients; /* open connections, by client.conn_link */
-    struct ezr_list dead;    /* closed this round, freed at its end, by client.conn_link */
-    size_t nclients;         /* on the clients list */
+    struct ezr_list clients;  /* open connections, by client.conn_link */
+    struct ezr_list dead;     /* closed this round, freed at its end, by client.conn_link */
+    size_t nclients;          /* on the clients list */
     struct ezr_list readable; /* input left unread (read budget, resumed input), by read_link */
     struct ezr_flusher flusher;
     struct ezr_meter meter; /* busy fraction and send latency, for the stats */
-    uint8_t *rbuf; /* EZR_READ_BUF bytes: every client reads into it */
+    uint8_t *rbuf;          /* EZR_READ_BUF bytes: every client reads into it */
     uint8_t *tls_stage; /* EZR_TLS_RECORD bytes with TLS: a record's plaintext is gathered here */
     uint64_t next_id;
     uint64_t start_ms;

@@ -55,6 +55,8 @@ int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
     snprintf(st->key, sizeof st->key, "%s", cfg->key);
     st->on_client = cfg->on_client;
     st->client_ctx = cfg->client_ctx;
+    st->on_failed = cfg->on_failed;
+    st->failed_ctx = cfg->failed_ctx;
     ezr_list_init(&st->players);
     int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
     st->token = cfg->play_token && *cfg->play_token ? strdup(cfg->play_token) : NULL;

@@ -18,11 +18,13 @@ struct ezr_client;
 
 struct ezr_stream {
     struct ezr_server *srv;
-    struct ezr_stream *next; /* the server's registry, under srv->lock */
+    struct ezr_link registry_link; /* on srv->streams, under srv->lock */
     char app[EZR_MAX_NAME_LEN + 1];
     char key[EZR_MAX_NAME_LEN + 1];
     ezr_client_fn on_client;
     void *client_ctx;
+    ezr_failed_fn on_failed;
+    void *failed_ctx;
     struct ezr_cidr allowed[EZR_MAX_ACL_RANGES];
     size_t nallowed; /* 0: anyone */
     char *token;     /* NULL: no token needed */
@@ -44,7 +46,8 @@ struct ezr_stream {
     /* Under srv->lock. */
     uint64_t eos_requested;
     uint64_t eos_done;
-    bool flushing; /* ezr_stream_set_flushing(): EOS does not wait for players */
+    bool flushing;     /* ezr_stream_set_flushing(): EOS does not wait for players */
+    bool failure_told; /* on_failed was called (or is being called) */
 };
 
 /* A stream for cfg, not yet registered. Returns 0 and *out, EZR_EINVAL, EZR_ENOMEM. */

@@ -556,32 +556,47 @@ class ArrivalWatcher(threading.Thread):
 
 def test_handlers_read_stats_any_time():
     """client-added and client-removed handlers and a pad probe on every buffer read stats and
-    emit get-stats and remove-client, as an embedding app may: (a) a player keeps receiving
-    frames without a gap over 500 ms while players come and go; (b) going to NULL with players
-    connected completes, and the client-removed handlers it runs return from their reads."""
+    emit get-stats (of their player and of a known one) and remove-client, as an embedding app
+    may, and the probe removes one player once: (a) that player is removed (client-removed,
+    reason "removed by the application") and a watching player keeps receiving frames without a
+    gap over 500 ms while players come and go; (b) going to NULL with players connected
+    completes, and the client-removed handlers it runs return from their reads."""
     s = Server(gop=30)
     s.start()
     lock = threading.Lock()
-    seen = {"added": [], "removed": [], "probe": 0}
+    seen = {"added": [], "removed": [], "probe": 0, "probe_known": 0, "probe_kicks": 0}
+    # Set by the test, read by the probe and the handlers: the watching player's id (known to
+    # play all along) and the player the probe is to remove.
+    ids = {"watcher": None, "victim": None}
 
     def read_everything(sink, cid):
         stats = sink.get_property("stats")
         one = sink.emit("get-stats", cid)
+        known = ids["watcher"]
+        watched = sink.emit("get-stats", known) if known is not None else None
         sink.emit("remove-client", cid + 1000000)  # no such player
-        return stats, one
+        return stats, one, watched
 
     def on_added(sink, cid, addr):
-        stats, one = read_everything(sink, cid)
+        stats, one, watched = read_everything(sink, cid)
         with lock:
-            seen["added"].append((cid, stats.get_uint("clients")[1], one is not None))
+            seen["added"].append((cid, stats.get_uint("clients")[1], one is not None,
+                                  watched is not None))
 
     def on_removed(sink, cid, why):
-        stats, one = read_everything(sink, cid)
+        stats, _, _ = read_everything(sink, cid)
         with lock:
             seen["removed"].append((cid, stats.get_uint64("tags-parsed")[1], why))
 
     def probe(pad, info):
         s.sink.get_property("stats")
+        known = ids["watcher"]
+        if known is not None and s.sink.emit("get-stats", known) is not None:
+            seen["probe_known"] += 1
+        victim = ids["victim"]
+        if victim is not None and not seen["probe_kicks"]:
+            seen["probe_kicks"] += 1
+            s.sink.emit("remove-client", victim)
         seen["probe"] += 1
         return Gst.PadProbeReturn.OK
 
@@ -592,31 +607,57 @@ def test_handlers_read_stats_any_time():
     watcher = ArrivalWatcher(s.port)
     watcher.start()
     wait_for(lambda: len(watcher.arrivals) >= 10, 20, "the watching player's first frames")
+    with lock:
+        ids["watcher"] = seen["added"][0][0]
 
-    # (a) Players come and go; every arrival and departure runs both kinds of reads on the
-    # server thread (each stalled every player for 1 s before they were answered at once).
+    # (a) The probe removes one player, once; then players come and go. Every arrival and
+    # departure runs the handlers' reads on the server thread (each stalled every player for
+    # 1 s before they were answered at once).
+    victim = RtmpClient("127.0.0.1", s.port)
+    victim.start_play("live", "stream")
+    victim.read_until(is_keyframe)
+    wait_for(lambda: len(seen["added"]) == 2, 10, "client-added of the player to remove")
+    with lock:
+        victim_id = seen["added"][1][0]
+    ids["victim"] = victim_id
+    expect_closed(victim)
+    victim.close()
+    wait_for(lambda: len(seen["removed"]) == 1, 10, "client-removed of the removed player")
+    with lock:
+        removed = list(seen["removed"])
+    check(removed[0][0] == victim_id and removed[0][2] == "removed by the application",
+          "client-removed after the probe's remove-client: %r" % removed)
+    check(seen["probe_kicks"] == 1, "the probe removed %d players" % seen["probe_kicks"])
+    check(s.sink.get_property("stats").get_uint64("disconnects-removed")[1] == 1,
+          "disconnects-removed not counted")
     for i in range(8):
         c = RtmpClient("127.0.0.1", s.port)
         c.start_play("live", "stream")
         c.read_until(is_keyframe)
         c.close()
-    wait_for(lambda: len(seen["removed"]) == 8, 10, "client-removed of the 8 passing players")
+    wait_for(lambda: len(seen["removed"]) == 9, 10, "client-removed of the 8 passing players")
     first = len(watcher.arrivals)
     wait_for(lambda: len(watcher.arrivals) >= first + 15, 10, "frames after the churn")
     gaps = watcher.gaps_over(0.5)
     check(not gaps, "the watching player waited over 500 ms for frames: %r" % gaps)
+    check(not watcher.closed.is_set(), "the watching player was closed")
     with lock:
         added = list(seen["added"])
-    check(len(added) == 9 and all(n >= 1 and one for _, n, one in added),
+    check(len(added) == 10 and all(n >= 1 and one for _, n, one, _ in added),
           "client-added handlers read: %r" % added)
-    check(seen["probe"] > 0, "the pad probe never ran")
+    # Once the watcher's id is known, every handler finds it with get-stats.
+    check(all(watched for _, _, _, watched in added[1:]),
+          "get-stats of the watching player from client-added: %r" % added)
+    check(seen["probe"] > 0 and seen["probe_known"] > 0,
+          "the pad probe ran %d times, got the watching player's stats %d times" %
+          (seen["probe"], seen["probe_known"]))
 
     # (b) To NULL with three players connected, in a thread: a hang fails instead of stopping.
     stay = [RtmpClient("127.0.0.1", s.port) for _ in range(2)]
     for c in stay:
         c.start_play("live", "stream")
         c.read_until(is_keyframe)
-    wait_for(lambda: len(seen["added"]) == 11, 10, "client-added of the 2 staying players")
+    wait_for(lambda: len(seen["added"]) == 12, 10, "client-added of the 2 staying players")
     result = []
     t = threading.Thread(target=lambda: result.append(s.pipeline.set_state(Gst.State.NULL)),
                          daemon=True)
@@ -633,10 +674,10 @@ def test_handlers_read_stats_any_time():
         added, removed = list(seen["added"]), list(seen["removed"])
     # Every player was removed, the three still connected during the state change; their
     # handlers' reads returned the element's own counters.
-    check(sorted(cid for cid, _, _ in removed) == sorted(cid for cid, _, _ in added),
+    check(sorted(cid for cid, _, _ in removed) == sorted(a[0] for a in added),
           "added %r, removed %r" % (added, removed))
-    check(all(tags > 0 for _, tags, _ in removed[8:]),
-          "stats read during NULL: %r" % removed[8:])
+    check(all(tags > 0 for _, tags, _ in removed[9:]),
+          "stats read during NULL: %r" % removed[9:])
     check(watcher.closed.wait(10), "the watching player was not closed")
     for c in stay:
         expect_closed(c)

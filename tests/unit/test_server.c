@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -21,6 +23,7 @@
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_server.h"
+#include "reactor_break.h"
 #include "test_player.h"
 
 static struct ezr_server *start_server(uint32_t max_conn, uint32_t hs_timeout_ms,
@@ -64,8 +67,8 @@ EZR_TEST(test_late_joiner_gets_headers_then_keyframe_first)
     uint64_t dl = mono_ms() + DEADLINE_MS;
     int seq_ok = ok && next_media(&p, dl) == 0; /* |RtmpSampleAccess */
     seq_ok = seq_ok && p.type == EZR_MSG_DATA_AMF0;
-    seq_ok = seq_ok && next_media(&p, dl) == 0 && p.type == EZR_MSG_VIDEO &&
-             p.payload[0] == 0x17 && p.payload[1] == 0 && p.payload[5] == 0xAA;
+    seq_ok = seq_ok && next_media(&p, dl) == 0 && p.type == EZR_MSG_VIDEO && p.payload[0] == 0x17 &&
+             p.payload[1] == 0 && p.payload[5] == 0xAA;
     seq_ok = seq_ok && next_media(&p, dl) == 0 && p.payload[0] == 0x17 && p.payload[5] == 2 &&
              p.ts == 40;
     seq_ok = seq_ok && next_media(&p, dl) == 0 && p.payload[0] == 0x27 && p.payload[5] == 3;
@@ -332,8 +335,8 @@ EZR_TEST(test_video_goes_at_once_and_takes_the_waiting_audio)
     int ok = start_playing(LONG_INTERVAL_MS, &s, &st, &p) == 0;
     uint64_t t0 = mono_ms();
     push_video(st, 0, 40, 2);
-    ok = ok && next_media(&p, t0 + DEADLINE_MS) == 0 && p.type == EZR_MSG_VIDEO &&
-         p.payload[5] == 2;
+    ok =
+        ok && next_media(&p, t0 + DEADLINE_MS) == 0 && p.type == EZR_MSG_VIDEO && p.payload[5] == 2;
     uint64_t video_ms = mono_ms() - t0;
     /* Audio waits for the next video frame and goes with it, well before the interval. */
     t0 = mono_ms();
@@ -390,6 +393,98 @@ EZR_TEST(test_media_waits_at_most_the_flush_interval)
     EZR_CHECK(at_once < (long)AT_ONCE_MS);
 }
 
+/* What on_failed saw, per stream. */
+struct failure_seen {
+    atomic_int calls;
+    uint16_t port;
+    char why[160];
+    bool on_other_thread; /* not the test's: the reactor's */
+};
+
+static pthread_t test_thread;
+
+static void on_failed(void *ctx, uint16_t port, const char *why)
+{
+    struct failure_seen *f = ctx;
+    f->port = port;
+    snprintf(f->why, sizeof f->why, "%s", why);
+    f->on_other_thread = !pthread_equal(pthread_self(), test_thread);
+    atomic_fetch_add(&f->calls, 1);
+}
+
+/* Waits until every one of n has been called at least once; false after DEADLINE_MS. */
+static bool wait_told(struct failure_seen *f, int n)
+{
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    for (;;) {
+        int told = 0;
+        for (int i = 0; i < n; i++)
+            told += atomic_load(&f[i].calls) > 0;
+        if (told == n)
+            return true;
+        if (mono_ms() > dl)
+            return false;
+        poll(NULL, 0, 5);
+    }
+}
+
+/* The reactor fails with no frame pushed: each stream's on_failed runs once, on the reactor
+ * thread, with the port and the cause; a stream added to the failed server is told at once. */
+EZR_TEST(test_reactor_failure_tells_every_stream_once)
+{
+    test_thread = pthread_self();
+    struct reactor_break br;
+    reactor_break_init(&br);
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    struct ezr_server *s = NULL;
+    EZR_CHECK_EQ(ezr_server_new(&cfg, &s), 0);
+    struct failure_seen seen[3];
+    memset(seen, 0, sizeof seen);
+    struct ezr_stream *st[3] = {NULL, NULL, NULL};
+    const char *keys[3] = {"a", "b", "c"};
+    int added = 0;
+    for (int i = 0; i < 2; i++) {
+        struct ezr_stream_config sc = {.app = "live",
+                                       .key = keys[i],
+                                       .max_gops = 1,
+                                       .on_failed = on_failed,
+                                       .failed_ctx = &seen[i]};
+        added += ezr_server_add_stream(s, &sc, &st[i]) == 0;
+    }
+    int broke = reactor_break(&br);
+    bool told = broke == 0 && wait_told(seen, 2);
+    int restored = reactor_break_restore(&br);
+    bool failed = ezr_server_failed(s);
+    struct ezr_stream_config late = {.app = "live",
+                                     .key = keys[2],
+                                     .max_gops = 1,
+                                     .on_failed = on_failed,
+                                     .failed_ctx = &seen[2]};
+    added += ezr_server_add_stream(s, &late, &st[2]) == 0;
+    bool late_told = wait_told(&seen[2], 1);
+    /* Past the stopped reactor's next round (250 ms): nobody is told twice. */
+    uint64_t until = mono_ms() + 300;
+    while (mono_ms() < until)
+        poll(NULL, 0, 10);
+    uint16_t port = ezr_server_port(s);
+    for (int i = 0; i < 3; i++)
+        ezr_server_remove_stream(s, st[i]);
+    ezr_server_free(s);
+    EZR_CHECK_EQ(added, 3);
+    EZR_CHECK_EQ(broke, 0);
+    EZR_CHECK_EQ(restored, 0);
+    EZR_CHECK(told);
+    EZR_CHECK(failed);
+    EZR_CHECK(late_told);
+    for (int i = 0; i < 3; i++) {
+        EZR_CHECK_EQ(atomic_load(&seen[i].calls), 1);
+        EZR_CHECK_EQ(seen[i].port, port);
+        EZR_CHECK(seen[i].on_other_thread);
+        EZR_CHECK(strstr(seen[i].why, "the reactor failed (Invalid argument)") == seen[i].why);
+    }
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_late_joiner_gets_headers_then_keyframe_first),
               EZR_CASE(test_two_players_receive_identical_frames),
@@ -400,4 +495,5 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_client_events_stats_and_removal),
               EZR_CASE(test_accept_recovers_after_descriptor_exhaustion),
               EZR_CASE(test_video_goes_at_once_and_takes_the_waiting_audio),
-              EZR_CASE(test_media_waits_at_most_the_flush_interval))
+              EZR_CASE(test_media_waits_at_most_the_flush_interval),
+              EZR_CASE(test_reactor_failure_tells_every_stream_once))
