@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 
-from ezrtest import Gst, PLAYER_ENV, check, run, run_named_test, wait_for
+from ezrtest import Gst, PLAYER_ENV, check, fail, run, run_named_test, wait_for
 from rtmpclient import RtmpClient, is_keyframe, is_video_header
 
 # Not live, so that it can seek; the sink paces it at real time (sync=true).
@@ -35,7 +36,7 @@ def start(desc):
 
 def expect_restart(c, what):
     """After an end, a player sees PublishNotify, then the video header, then video from a
-    keyframe (no inter frame before it)."""
+    keyframe (no inter frame before it). Returns that keyframe."""
     got = c.read_until(status("NetStream.Play.PublishNotify"), 20)
     check(got and got[-1].status_code() == "NetStream.Play.PublishNotify",
           "%s: no PublishNotify" % what)
@@ -46,6 +47,7 @@ def expect_restart(c, what):
           % what)
     inter = [m for m in video if not is_video_header(m) and not is_keyframe(m)]
     check(not inter, "%s: %d inter frames before the first keyframe" % (what, len(inter)))
+    return got[-1]
 
 
 def probe_h264_aac(port, what):
@@ -56,17 +58,82 @@ def probe_h264_aac(port, what):
     check(kinds == [("audio", "aac"), ("video", "h264")], "%s: ffprobe saw %r" % (what, kinds))
 
 
+def is_audio_header(m):
+    """An AAC sequence header (sound format 10, AACPacketType 0)."""
+    return m.type == 8 and len(m.payload) >= 2 and m.payload[0] >> 4 == 10 and m.payload[1] == 0
+
+
+def join(port, what):
+    """A new player; checks it gets onMetaData and both sequence headers before its first coded
+    video frame, which is a keyframe. Returns (player, that keyframe)."""
+    c = RtmpClient("127.0.0.1", port)
+    got = c.start_play("live", "stream")
+    got += c.read_until(lambda m: m.type == 9 and not is_video_header(m), 20)
+    first = got[-1]
+    check(is_keyframe(first), "%s: the first video frame is not a keyframe (byte0 0x%02x)"
+          % (what, first.payload[0]))
+    check(any(m.name() == "onMetaData" for m in got), "%s: no onMetaData" % what)
+    check(any(is_video_header(m) for m in got), "%s: no video sequence header" % what)
+    audio = [m for m in got if m.type == 8]
+    check(audio and is_audio_header(audio[0]),
+          "%s: no AAC sequence header before the first audio frame" % what)
+    return c, first
+
+
+def rtmpdump_stopped(dump, err_file):
+    """Stops a live recording as a user does (Ctrl-C). rtmpdump then exits 2 (RD_INCOMPLETE:
+    a live stream has no end to reach) after 'Caught signal'; any other exit code, or an error
+    it printed before the signal, is a failure of the recording."""
+    dump.send_signal(signal.SIGINT)
+    try:
+        dump.wait(10)
+    except subprocess.TimeoutExpired:
+        dump.kill()
+        dump.wait()
+        fail("rtmpdump did not stop on SIGINT")
+    with open(err_file, errors="replace") as f:
+        err = f.read()
+    before, sep, _ = err.partition("Caught signal")
+    check(sep, "rtmpdump ended before it was stopped (exit %d): %s"
+          % (dump.returncode, err[-500:]))
+    check(dump.returncode == 2, "rtmpdump exited %d after SIGINT, not 2 (incomplete): %s"
+          % (dump.returncode, err[-500:]))
+    check("ERROR" not in before, "rtmpdump reported an error while recording: %s"
+          % before[-500:])
+
+
+def packets(path, kind):
+    """(pts in ms, keyframe) of every packet of the recording's stream of that kind, in order."""
+    rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", kind, "-show_entries",
+                        "packet=pts,flags", "-of", "csv=p=0", path], 60)
+    check(rc == 0, "ffprobe of the recording failed: %s" % err)
+    rows = [line.split(",") for line in out.splitlines() if line]
+    return [(int(r[0]), "K" in r[1]) for r in rows]
+
+
+def after_restart(pkts, what):
+    """The packets from the point where the timestamps go back to the new stream's start."""
+    for i in range(1, len(pkts)):
+        if pkts[i][0] < pkts[i - 1][0]:
+            return pkts[i:]
+    fail("%s: the recording has no restart (timestamps never go back)" % what)
+
+
 def test_flush_restarts_players_and_joiners_get_headers():
     """A flushing seek upstream: a connected player gets a publisher restart (StreamEOF, then
     StreamBegin, PublishNotify, headers, a keyframe; no UnpublishNotify, which ends playback in
-    librtmp); rtmpdump recording across it goes on and keeps a decodable file; a player joining
-    after it (ffprobe) still finds H.264 and AAC."""
+    librtmp); rtmpdump recording across it goes on: the frames after the seek are in its file,
+    from a keyframe, none missing; a player joining just after it gets onMetaData, both sequence
+    headers and a keyframe first, and ffprobe still finds H.264 and AAC."""
     p, sink, port = start(SEEKABLE)
     tmp = tempfile.mkdtemp()
     rec = os.path.join(tmp, "rec.flv")
-    dump = subprocess.Popen(["rtmpdump", "-q", "-r", "rtmp://127.0.0.1:%d/live/stream" % port,
-                             "--live", "-o", rec], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=PLAYER_ENV)
+    err_file = os.path.join(tmp, "rtmpdump.err")
+    with open(err_file, "w") as err:
+        dump = subprocess.Popen(["rtmpdump", "-r", "rtmp://127.0.0.1:%d/live/stream" % port,
+                                 "--live", "-o", rec], stdout=subprocess.DEVNULL, stderr=err,
+                                env=PLAYER_ENV)
+    stopped = False
     try:
         c = RtmpClient("127.0.0.1", port)
         c.start_play("live", "stream")
@@ -81,33 +148,40 @@ def test_flush_restarts_players_and_joiners_get_headers():
               "a flush sent UnpublishNotify")
         expect_restart(c, "after the flush")
         c.close()
+        j, _ = join(port, "a player joining right after the flush")
+        j.close()
         probe_h264_aac(port, "a player joining after the flush")
         size = os.path.getsize(rec)
-        wait_for(lambda: os.path.getsize(rec) > size + 50000, 20, "rtmpdump to go on recording")
+        # About 2 s of the 500 kbps stream recorded after the joiners.
+        wait_for(lambda: os.path.getsize(rec) > size + 150000, 20, "rtmpdump to go on recording")
+        rtmpdump_stopped(dump, err_file)
+        stopped = True
     finally:
-        dump.send_signal(signal.SIGINT)
-        try:
-            dump.wait(10)
-        except subprocess.TimeoutExpired:
+        if not stopped:
             dump.kill()
+            dump.wait()
         p.set_state(Gst.State.NULL)
-    check(dump.returncode in (0, 1, 2), "rtmpdump exited with %r" % dump.returncode)
-    rc, out, err = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v",
-                        "-show_entries", "stream=nb_read_frames", "-of", "json", rec], 60)
-    check(rc == 0, "ffprobe of the recording failed: %s" % err)
-    frames = int(json.loads(out)["streams"][0]["nb_read_frames"])
-    check(frames >= 30, "only %d video frames decoded from the recording" % frames)
+    video = after_restart(packets(rec, "v"), "video")
+    check(video[0] == (0, True), "the recording restarts on %r, not a keyframe at 0" % (video[0],))
+    check(len(video) >= 60, "only %d video frames recorded after the seek" % len(video))
+    steps = sorted(set(b[0] - a[0] for a, b in zip(video, video[1:])))
+    check(steps and steps[0] > 0 and steps[-1] <= 34,
+          "video after the seek is not one frame every 33 ms: steps %r" % steps)
+    audio = after_restart(packets(rec, "a"), "audio")
+    check(len(audio) >= 60, "only %d audio frames recorded after the seek" % len(audio))
 
 
 def test_paused_ready_playing_starts_a_fresh_stream():
     """PAUSED -> READY ends the stream for its players; back to PLAYING starts a fresh one that
-    they and new players get from its headers and first keyframe."""
+    they and new players get from its headers and first keyframe: a joiner's first keyframe is
+    one of the new stream, never the old stream's cached GOP."""
     p, sink, port = start(SEEKABLE.replace("videotestsrc", "videotestsrc is-live=true")
                           .replace("audiotestsrc", "audiotestsrc is-live=true"))
     try:
         c = RtmpClient("127.0.0.1", port)
         c.start_play("live", "stream")
-        c.read_until(is_keyframe, 20)
+        # 2.5 s of the old stream (1 s GOPs): its cached keyframe is at 1.5 s or later.
+        old = c.read_until(lambda m: m.type == 9 and m.ts >= 2500, 20)[-1].ts
         p.set_state(Gst.State.PAUSED)
         check(p.set_state(Gst.State.READY) != Gst.StateChangeReturn.FAILURE, "no READY")
         got = c.read_until(status("NetStream.Play.UnpublishNotify"), 10)
@@ -115,7 +189,18 @@ def test_paused_ready_playing_starts_a_fresh_stream():
               "PAUSED -> READY did not end the stream for its player")
         check(sink.get_property("bound-port") == port, "the port changed in READY")
         check(p.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE, "no PLAYING")
-        expect_restart(c, "after READY -> PLAYING")
+        key = expect_restart(c, "after READY -> PLAYING")
+        since = time.monotonic()
+        j, first = join(port, "a player joining the fresh stream")
+        # Its keyframe is the new stream's first or a later one: no earlier than the connected
+        # player's first, and no later than the new stream has run. The old stream's cached
+        # keyframe (1.5 s or more into the old stream's time, or before the new one's start if
+        # time went on) is in neither.
+        ran = (time.monotonic() - since) * 1000 + 100
+        check(key.ts <= first.ts <= key.ts + ran,
+              "the joiner's first keyframe (ts %d) is not of the new stream, which started at "
+              "%d and has run %d ms (the old stream reached %d)" % (first.ts, key.ts, ran, old))
+        j.close()
         c.close()
         probe_h264_aac(port, "a player joining the fresh stream")
     finally:
