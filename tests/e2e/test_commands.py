@@ -5,7 +5,7 @@ Run as: test_commands.py TEST_NAME (meson registers each name as its own test)."
 
 import time
 
-from ezrtest import Gst, Server, check, fail, run, run_named_test
+from ezrtest import Gst, Server, check, fail, run, run_named_test, wait_for
 from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 
 
@@ -103,23 +103,83 @@ def test_pause_holds_media_without_disconnect():
         s.check_no_error()
 
 
+# Tiers small enough that a player of the 500 kbps test stream that reads nothing is cut within
+# about a second (disconnects-slow), or by client-timeout=1 (disconnects-timeout).
+SMALL_TIERS = ("queue-warning-bytes=8192 queue-high-bytes=16384 queue-max-bytes=32768 "
+               "send-buffer-size=4096 client-timeout=1")
+
+
+def cut(s):
+    return s.stat("disconnects-slow") + s.stat("disconnects-timeout")
+
+
+def test_paused_player_reading_nothing_outlives_small_tiers():
+    """A paused player that reads nothing for 3 s is not cut at tiers where a playing player
+    that reads nothing (the control, beside it) is cut within about a second: nothing is queued
+    for it while paused. Unpaused, it resumes on a keyframe."""
+    with Server(gop=60, props=SMALL_TIERS) as s:
+        s.wait_video_frames(1)
+        paused = RtmpClient("127.0.0.1", s.port, rcvbuf=4096)
+        paused.start_play("live", "stream")
+        paused.read_until(is_keyframe)
+        control = RtmpClient("127.0.0.1", s.port, rcvbuf=4096)
+        try:
+            control.start_play("live", "stream")
+            control.read_until(is_keyframe)
+            paused.pause(True, 1000)
+            paused.read_until(status_is("NetStream.Pause.Notify"), 5)
+            # From here neither reads a byte.
+            frames_before = s.stat("video-frames")
+            start = time.monotonic()
+            wait_for(lambda: cut(s) == 1, 3, "the control player (reading nothing) to be cut")
+            took = time.monotonic() - start
+            while time.monotonic() - start < 3.0:  # the rest of 3 s without reading
+                check(clients(s) == 1, "the paused player was cut after %.1f s"
+                      % (time.monotonic() - start))
+                time.sleep(0.05)
+            check(s.stat("video-frames") >= frames_before + 60,
+                  "the stream did not run during the pause")
+            check(cut(s) == 1 and clients(s) == 1,
+                  "%d players cut, %d left: the paused one was cut" % (cut(s), clients(s)))
+            print("# the control was cut after %.1f s; the paused player read nothing for 3 s"
+                  % took)
+            # Whatever waited for it in 3 s is at most the replies: no media.
+            media = [m for m in read_window(paused, 0.5) if is_media(m)]
+            check(not media, "%d media messages were queued while paused" % len(media))
+            paused.pause(False, 1000)
+            got = paused.read_until(status_is("NetStream.Unpause.Notify"), 5)
+            check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
+            m = first_video_frame(paused, 10)
+            check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
+                  "byte0=0x%02x" % m.payload[0])
+        finally:
+            paused.close()
+            control.close()
+        s.check_no_error()
+
+
 def test_unpause_resumes_on_keyframe():
-    # A 2 s GOP: resuming on whatever frame comes next would almost always be a P-frame.
+    # A 2 s GOP, and the unpause sent as soon as a watching player has seen a keyframe and then
+    # an inter frame: the server gets it mid-GOP, where the next frame is an inter frame.
     with Server(gop=60) as s:
         c = playing_client(s)
+        watcher = playing_client(s)
         try:
             c.pause(True, 1000)
             c.read_until(status_is("NetStream.Pause.Notify"), 5)
-            read_window(c, 0.7)  # unpause somewhere inside a GOP
+            watcher.read_until(is_keyframe, 5)
+            inter = watcher.read_until(is_video_frame, 5)[-1]
+            check(not is_keyframe(inter), "two keyframes in a row in a 2 s GOP")
             c.pause(False, 1000)
             got = c.read_until(status_is("NetStream.Unpause.Notify"), 5)
             check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
             m = first_video_frame(c, 10)
             check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
                   "byte0=0x%02x" % m.payload[0])
-            check(clients(s) == 1, "the player was dropped")
+            check(clients(s) == 2, "a player was dropped")
         finally:
             c.close()
+            watcher.close()
         s.check_no_error()
 
 
