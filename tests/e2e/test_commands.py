@@ -5,7 +5,7 @@ Run as: test_commands.py TEST_NAME (meson registers each name as its own test)."
 
 import time
 
-from ezrtest import Gst, Server, check, fail, run, run_named_test, wait_for
+from ezrtest import PIPELINE, Gst, Server, check, fail, run, run_named_test, wait_for
 from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 
 
@@ -262,10 +262,58 @@ def test_delete_stream_sends_play_stop_and_no_more_media():
     stop_then_no_media(lambda c: c.delete_stream(1))
 
 
+# Liveness, as src/ezr_limits.h and src/ezr_server.c have it: a stream is idle once it has ended
+# or sent no frame for 3 s (EZR_IDLE_STREAM_MS); its players get a PingRequest every 2 s
+# (EZR_PING_INTERVAL_MS), and one that has answered none for 6 s since the first unanswered
+# ping (EZR_PING_TIMEOUT_MS) is closed at the next 250 ms tick. Margins: the server's tick on
+# each side, and this process's scheduling.
+IDLE_S, PING_TIMEOUT_S, TICK_S = 3.0, 6.0, 0.25
+
+
+def pinged_players_sorted_out(alive, gone, idle_from, idle_s):
+    """From idle_from on (monotonic time) the stream sends nothing: both players are pinged
+    within idle_s (+ a tick and margin); gone, which does not answer, is closed PING_TIMEOUT_S
+    after its first ping (not before, nor more than a tick and margin later); alive, which
+    answers, is still connected a second after that."""
+    first_ping = closed_at = None
+    end = idle_from + idle_s + PING_TIMEOUT_S + 3
+    while time.monotonic() < end and (closed_at is None or
+                                       time.monotonic() < closed_at + 1):
+        if closed_at is None:
+            try:
+                gone.read_message(0.05)
+            except TimeoutError:
+                pass
+            except Closed:
+                closed_at = time.monotonic()
+            if first_ping is None and gone.ping_requests:
+                first_ping = time.monotonic()
+        try:
+            alive.read_message(0.05)
+        except TimeoutError:
+            pass
+        except Closed:
+            fail("the player that answers pings was closed")
+    check(first_ping is not None, "the player was never pinged")
+    check(first_ping - idle_from <= idle_s + TICK_S + 1.0,
+          "first ping %.2f s after the stream went quiet, over %.2f s"
+          % (first_ping - idle_from, idle_s + TICK_S))
+    check(closed_at is not None, "the player that stopped answering pings was not closed")
+    waited = closed_at - first_ping
+    check(PING_TIMEOUT_S - 0.3 <= waited <= PING_TIMEOUT_S + TICK_S + 0.75,
+          "closed %.2f s after its first ping, not %.0f s (+ a %.2f s tick)"
+          % (waited, PING_TIMEOUT_S, TICK_S))
+    print("# first ping %.2f s after the stream went quiet, closed %.2f s after it"
+          % (first_ping - idle_from, waited))
+    check(len(gone.ping_requests) >= 3, "it was pinged %d times" % len(gone.ping_requests))
+    check(len(alive.ping_requests) >= 3 and alive.pongs_sent == len(alive.ping_requests),
+          "the live player was pinged %d times, answered %d" % (len(alive.ping_requests),
+                                                                alive.pongs_sent))
+
+
 def test_idle_stream_player_not_answering_pings_is_dropped():
-    """After EOS the stream sends nothing: players are pinged; one that answers stays, one that
-    has stopped answering (a vanished peer) is closed within the ping timeout (6 s, a ping every
-    2 s; the deadline leaves room for the stream to count as idle and the timer's tick)."""
+    """After EOS the stream sends nothing: players are pinged at once; one that answers stays,
+    one that has stopped answering (a vanished peer) is closed 6 s after its first ping."""
     with Server() as s:
         alive = playing_client(s)
         gone = playing_client(s)
@@ -274,28 +322,41 @@ def test_idle_stream_player_not_answering_pings_is_dropped():
         s.pipeline.send_event(Gst.Event.new_eos())
         for c in (alive, gone):
             c.read_until(status_is("NetStream.Play.UnpublishNotify"), 15)
-        start = time.monotonic()
-        deadline = start + 15
-        closed = False
-        while time.monotonic() < deadline and not closed:
-            try:
-                gone.read_message(0.2)
-            except TimeoutError:
-                pass
-            except Closed:
-                closed = True
-            try:
-                alive.read_message(0.05)
-            except TimeoutError:
-                pass
-            except Closed:
-                fail("the player that answers pings was closed")
-        check(closed, "the player that stopped answering pings was not closed within 15 s")
-        check(len(gone.ping_requests) >= 2, "it was pinged %d times" % len(gone.ping_requests))
-        check(len(alive.ping_requests) >= 2, "the live player was pinged %d times"
-              % len(alive.ping_requests))
+        pinged_players_sorted_out(alive, gone, time.monotonic(), 0)
         check(clients(s) == 1, "%d players left, 1 expected" % clients(s))
         alive.close()
+
+
+# The test stream with a valve before the sink: closed, the stream is PLAYING but sends nothing
+# (no EOS), as when a camera stops sending.
+VALVED = PIPELINE.replace("! ezrtmpserversink", "! valve name=valve ! ezrtmpserversink")
+
+
+def test_quiet_stream_player_not_answering_pings_is_dropped():
+    """The stream stays PLAYING but sends no frame: after 3 s its players are pinged; one that
+    answers stays, one that does not is closed 6 s after its first ping."""
+    with Server(pipeline=VALVED) as s:
+        alive = playing_client(s)
+        gone = playing_client(s)
+        gone.answer_pings = False
+        s.pipeline.get_by_name("valve").set_property("drop", True)
+        # The last frame through the valve reaches both; from then on the stream is quiet.
+        quiet_from = None
+        while quiet_from is None or time.monotonic() < quiet_from + 0.5:
+            for c in (alive, gone):
+                try:
+                    if is_media(c.read_message(0.05)):
+                        quiet_from = time.monotonic()
+                except TimeoutError:
+                    pass
+            if quiet_from is None:
+                quiet_from = time.monotonic()
+        check(not gone.ping_requests, "pinged while frames still came")
+        pinged_players_sorted_out(alive, gone, quiet_from, IDLE_S)
+        check(clients(s) == 1, "%d players left, 1 expected" % clients(s))
+        check(s.stat("disconnects-timeout") == 1, "the closed player is not counted as a timeout")
+        alive.close()
+        s.check_no_error()
 
 
 if __name__ == "__main__":
