@@ -1,16 +1,18 @@
 """End-to-end tests of what players see when the pipeline itself changes: a flushing seek
-upstream, and a stop and start of the pipeline (PAUSED -> READY -> PLAYING).
+upstream, a stop and start of the pipeline (PAUSED -> READY -> PLAYING), and a cue point sent
+live.
 Run as: test_pipeline_events.py TEST_NAME (meson registers each name as its own test)."""
 
 import json
 import os
 import signal
+import struct
 import subprocess
 import tempfile
 import time
 
-from ezrtest import Gst, PLAYER_ENV, check, fail, run, run_named_test, wait_for
-from rtmpclient import RtmpClient, is_keyframe, is_video_header
+from ezrtest import Gst, PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
+from rtmpclient import RtmpClient, amf0_encode, is_keyframe, is_video_header
 
 # Not live, so that it can seek; the sink paces it at real time (sync=true).
 SEEKABLE = (
@@ -205,6 +207,75 @@ def test_paused_ready_playing_starts_a_fresh_stream():
         probe_h264_aac(port, "a player joining the fresh stream")
     finally:
         p.set_state(Gst.State.NULL)
+
+
+# FLV written by the test itself into an appsrc, so that it decides when each tag arrives. The
+# bodies are the shapes flvmux writes (tests/common/flv_fixture.h); no player here decodes them.
+FLV_HEADER = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"
+AVC_HEADER = bytes([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f])
+AVC_KEY = bytes([0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65])
+AVC_INTER = bytes([0x27, 1, 0, 0, 0x21, 0, 0, 0, 1, 0x41])
+AAC_HEADER = bytes([0xAF, 0, 0x12, 0x10])
+APPSRC = ("appsrc name=src is-live=true format=time caps=video/x-flv "
+          "! ezrtmpserversink name=sink host={host} port={port} sync=false {props}")
+
+
+def flv_tag(kind, ts, body):
+    """One tag: type, 24-bit size, 24-bit timestamp + its top byte, stream id 0, the body, then
+    PreviousTagSize."""
+    head = bytes([kind]) + struct.pack(">I", len(body))[1:]
+    head += struct.pack(">I", ts)[1:] + bytes([ts >> 24 & 0xFF]) + b"\x00\x00\x00"
+    return head + body + struct.pack(">I", 11 + len(body))
+
+
+def push(s, data):
+    ret = s.pipeline.get_by_name("src").emit("push-buffer", Gst.Buffer.new_wrapped(data))
+    check(ret == Gst.FlowReturn.OK, "push-buffer returned %r" % ret)
+
+
+def video_at(ts):
+    return lambda m: m.type == 9 and m.ts == ts
+
+
+def test_cue_point_reaches_connected_players_only():
+    """An onCuePoint script tag arriving mid-GOP is relayed live to the player already playing,
+    at once and once; a player joining afterwards gets the cached GOP without it (cue points
+    are not cached), and neither gets it again with the next frame."""
+    cue = amf0_encode("onCuePoint") + amf0_encode({"name": "cue1", "time": 0.05})
+    with Server(pipeline=APPSRC) as s:
+        push(s, FLV_HEADER + flv_tag(18, 0, amf0_encode("onMetaData") +
+                                     amf0_encode({"width": 320.0})) +
+             flv_tag(9, 0, AVC_HEADER) + flv_tag(8, 0, AAC_HEADER) + flv_tag(9, 0, AVC_KEY) +
+             flv_tag(9, 33, AVC_INTER))
+        s.wait_video_frames(2)
+        a = RtmpClient("127.0.0.1", s.port)
+        b = None
+        try:
+            a.start_play("live", "stream")
+            a.read_until(video_at(33), 10)
+            push(s, flv_tag(18, 50, cue))
+            got = a.read_until(lambda m: m.name() == "onCuePoint", 5)[-1]
+            check(got.amf() == ["onCuePoint", {"name": "cue1", "time": 0.05}] and got.ts == 50,
+                  "the connected player got %r %r" % (got, got.amf()))
+            push(s, flv_tag(9, 66, AVC_INTER))
+            later = a.read_until(video_at(66), 5)
+            check(not any(m.name() == "onCuePoint" for m in later), "the cue point came twice")
+            b = RtmpClient("127.0.0.1", s.port)
+            got = b.start_play("live", "stream") + b.read_until(video_at(66), 10)
+            check(any(is_keyframe(m) for m in got), "the joiner got no keyframe")
+            check(any(m.name() == "onMetaData" for m in got), "the joiner got no onMetaData")
+            push(s, flv_tag(9, 100, AVC_INTER))
+            got += b.read_until(video_at(100), 5)
+            check(not any(m.name() == "onCuePoint" for m in got),
+                  "the joiner got the old cue point")
+            check(not any(m.name() == "onCuePoint" for m in a.read_until(video_at(100), 5)),
+                  "the connected player got the cue point again")
+            check(s.stat("script-tags") == 2, "script-tags is %d, not 2" % s.stat("script-tags"))
+        finally:
+            a.close()
+            if b:
+                b.close()
+        s.check_no_error()
 
 
 if __name__ == "__main__":
