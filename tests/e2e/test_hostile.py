@@ -126,13 +126,13 @@ def case_thousand_silent_connections(port):
 
 
 def case_set_chunk_size_zero(port):
-    s = logged(handshaken(port), "malformed chunk stream")
+    s = logged(handshaken(port), "Set Chunk Size of 0 or with the top bit set")
     s.sendall(chunk(2, 1, struct.pack(">I", 0)))
     expect_closed(s)
 
 
 def case_set_chunk_size_top_bit(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "Set Chunk Size of 0 or with the top bit set")
     s.sendall(chunk(2, 1, struct.pack(">I", 0x80000000)))
     expect_closed(s)
 
@@ -152,13 +152,13 @@ def case_set_chunk_size_one_still_works(port):
 
 def case_sixteen_megabyte_message(port):
     # The largest length a chunk header can state (16 MiB - 1): refused from the header alone.
-    s = logged(handshaken(port), "client exceeded a chunk stream limit")
+    s = logged(handshaken(port), "message over the size limit for messages from a player")
     s.sendall(bytes([3]) + bytes(3) + (0xFFFFFF).to_bytes(3, "big") + b"\x14" + bytes(4))
     expect_closed(s)
 
 
 def case_thousands_of_chunk_stream_ids(port):
-    s = logged(handshaken(port), "client exceeded a chunk stream limit")
+    s = logged(handshaken(port), "too many chunk streams in use at once")
     out = b""
     for csid in range(320, 320 + 2000):
         # three-byte basic header (ids 320..2319), each the first 128-byte chunk of a 200-byte
@@ -189,7 +189,7 @@ def case_message_never_completes(port):
 
 
 def case_amf_nested_ten_thousand_deep(port):
-    s = logged(handshaken(port), "malformed command")
+    s = logged(handshaken(port), "command nested deeper than the AMF0 limit")
     body = amf0_encode("connect") + amf0_encode(1) + b"\x03" + (b"\x00\x01a\x03" * 10000)
     s.sendall(chunk(2, 1, struct.pack(">I", 65536)))
     s.sendall(bytes([3]) + bytes(3) + len(body).to_bytes(3, "big") + b"\x14" + bytes(4) + body)
@@ -197,7 +197,7 @@ def case_amf_nested_ten_thousand_deep(port):
 
 
 def case_string_claims_four_gigabytes(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "malformed command")
     body = amf0_encode("connect") + amf0_encode(1) + b"\x0c\xff\xff\xff\xff" + b"abc"
     s.sendall(chunk(3, 20, body))
     expect_closed(s)
