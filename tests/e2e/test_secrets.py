@@ -18,7 +18,7 @@ os.environ["GST_DEBUG"] = "ezrtmpserversink:9"
 os.environ["GST_DEBUG_FILE"] = LOG_FILE
 os.environ["GST_DEBUG_NO_COLOR"] = "1"
 
-from ezrtest import Gst, Server, check, fail, wait_for  # noqa: E402
+from ezrtest import Gst, Server, check, wait_for  # noqa: E402
 from rtmpclient import Closed, RtmpClient, is_keyframe  # noqa: E402
 
 TOKEN = "S3cr3tT0ken"
