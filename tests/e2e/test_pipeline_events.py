@@ -139,19 +139,28 @@ def test_flush_restarts_players_and_joiners_get_headers():
     try:
         c = RtmpClient("127.0.0.1", port)
         c.start_play("live", "stream")
-        c.read_until(is_keyframe, 20)
+        # 2 s of the stream (1 s GOPs): the cache holds a keyframe from 1 s or later.
+        c.read_until(lambda m: m.type == 9 and m.ts >= 2000, 20)
         wait_for(lambda: os.path.exists(rec) and os.path.getsize(rec) > 50000, 20,
                  "rtmpdump to record")
         check(p.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0),
               "the seek was refused")
+        # The flush has reached the sink when the seek returns: a player joining now finds no
+        # cached frame and starts on the restarted stream's first keyframe (its time restarts
+        # at 0, so that keyframe's timestamp is at most the time since the seek, where the old
+        # cached one was at 1 s or later).
+        seek_at = time.monotonic()
+        j, first = join(port, "a player joining right after the flush")
+        since = (time.monotonic() - seek_at) * 1000 + 100
+        j.close()
+        check(first.ts <= since, "the joiner's first keyframe (ts %d) is not of the restarted "
+              "stream (%d ms since the seek)" % (first.ts, since))
         got = c.read_until(lambda m: m.type == 4 and m.payload[:2] == b"\x00\x01", 20)
         check(got and got[-1].type == 4, "the connected player got no StreamEOF")
         check(not any(m.status_code() == "NetStream.Play.UnpublishNotify" for m in got),
               "a flush sent UnpublishNotify")
         expect_restart(c, "after the flush")
         c.close()
-        j, _ = join(port, "a player joining right after the flush")
-        j.close()
         probe_h264_aac(port, "a player joining after the flush")
         size = os.path.getsize(rec)
         # About 2 s of the 500 kbps stream recorded after the joiners.
