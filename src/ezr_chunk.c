@@ -11,15 +11,15 @@
 
 struct ezr_chunk_stream_state {
     uint32_t csid;
-    bool started;     /* a fmt 0 header was seen */
-    bool ext;         /* the last header carried an extended timestamp */
-    uint32_t ts;      /* absolute timestamp of the current/last message */
-    uint32_t delta;   /* last delta (fmt 1/2), repeated by fmt 3 new messages */
+    bool started;      /* a fmt 0 header was seen */
+    bool ext;          /* the last header carried an extended timestamp */
+    uint32_t ts;       /* absolute timestamp of the current/last message */
+    uint32_t delta;    /* last delta (fmt 1/2), repeated by fmt 3 new messages */
     uint32_t ts_field; /* the last raw timestamp field (for ext on fmt 3) */
     uint32_t length;
     uint8_t type;
     uint32_t msid;
-    uint8_t *buf;     /* partial message */
+    uint8_t *buf; /* partial message */
     uint32_t have;
 };
 
@@ -42,6 +42,13 @@ void ezr_chunk_reader_free(struct ezr_chunk_reader *r)
     r->nstreams = r->cap_streams = 0;
 }
 
+/* Refuses the input: rc with the reason the session logs. */
+static int refuse(struct ezr_chunk_reader *r, int rc, const char *why)
+{
+    r->error = why;
+    return rc;
+}
+
 static struct ezr_chunk_stream_state *find(struct ezr_chunk_reader *r, uint32_t csid)
 {
     for (size_t i = 0; i < r->nstreams; i++)
@@ -53,7 +60,7 @@ static struct ezr_chunk_stream_state *find(struct ezr_chunk_reader *r, uint32_t 
 static int add(struct ezr_chunk_reader *r, uint32_t csid, struct ezr_chunk_stream_state **out)
 {
     if (r->nstreams >= r->limits.max_chunk_streams)
-        return EZR_ELIMIT;
+        return refuse(r, EZR_ELIMIT, "too many chunk streams in use at once");
     if (r->nstreams == r->cap_streams) {
         size_t cap = r->cap_streams ? r->cap_streams * 2 : 8;
         struct ezr_chunk_stream_state *p = realloc(r->streams, cap * sizeof *p);
@@ -74,14 +81,14 @@ static int apply_control(struct ezr_chunk_reader *r, const struct ezr_chunk_msg 
 {
     if (m->type == EZR_MSG_SET_CHUNK_SIZE) {
         if (m->length < 4)
-            return EZR_EPROTO;
+            return refuse(r, EZR_EPROTO, "Set Chunk Size shorter than 4 bytes");
         uint32_t size = ezr_rd_be32(m->payload);
         if (size == 0 || (size & 0x80000000u))
-            return EZR_EPROTO;
+            return refuse(r, EZR_EPROTO, "Set Chunk Size of 0 or with the top bit set");
         r->chunk_size = size;
     } else if (m->type == EZR_MSG_ABORT) {
         if (m->length < 4)
-            return EZR_EPROTO;
+            return refuse(r, EZR_EPROTO, "Abort Message shorter than 4 bytes");
         struct ezr_chunk_stream_state *s = find(r, ezr_rd_be32(m->payload));
         if (s)
             s->have = 0;
@@ -115,14 +122,12 @@ int ezr_chunk_reader_feed(struct ezr_chunk_reader *r, const uint8_t *in, size_t 
         if (avail < h + mh_size[fmt])
             break;
         struct ezr_chunk_stream_state *s = find(r, csid);
+        if ((!s || !s->started) && fmt != 0)
+            return refuse(r, EZR_EPROTO, "chunk continuing a chunk stream that never started");
         if (!s) {
-            if (fmt != 0)
-                return EZR_EPROTO;
             int rc = add(r, csid, &s);
             if (rc < 0)
                 return rc;
-        } else if (!s->started && fmt != 0) {
-            return EZR_EPROTO;
         }
         const uint8_t *mh = p + h;
         uint32_t ts_field = fmt < 3 ? ezr_rd_be24(mh) : s->ts_field;
@@ -137,7 +142,8 @@ int ezr_chunk_reader_feed(struct ezr_chunk_reader *r, const uint8_t *in, size_t 
         if (fmt <= 1) {
             length = ezr_rd_be24(mh + 3);
             if (length > r->limits.max_msg_size)
-                return EZR_ELIMIT;
+                return refuse(r, EZR_ELIMIT,
+                              "message over the size limit for messages from a player");
         }
         /* A fmt 3 chunk continues the partial message, or starts a new one like the last. */
         bool starts = fmt < 3 || s->have == 0;
@@ -339,8 +345,8 @@ void ezr_chunk_writer_free(struct ezr_chunk_writer *w)
 }
 
 void ezr_chunk_writer_write(struct ezr_chunk_writer *w, struct ezr_buf *out, uint32_t csid,
-                            uint32_t timestamp, uint8_t type, uint32_t msid,
-                            const uint8_t *payload, size_t len)
+                            uint32_t timestamp, uint8_t type, uint32_t msid, const uint8_t *payload,
+                            size_t len)
 {
     struct ezr_chunk_writer_stream *s = NULL;
     for (size_t i = 0; i < w->nstreams; i++)

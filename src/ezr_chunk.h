@@ -44,6 +44,9 @@ struct ezr_chunk_reader {
     size_t nstreams;
     size_t cap_streams;
     uint64_t bytes_in; /* total bytes consumed: for acknowledgements */
+    /* Why the reader refused the input (a static string for the log), set with its EZR_EPROTO
+     * or EZR_ELIMIT; NULL when the error was the callback's or out of memory. */
+    const char *error;
 };
 
 /* limits may be NULL for the defaults from ezr_limits.h. */
@@ -88,7 +91,7 @@ struct ezr_chunk_writer {
 void ezr_chunk_writer_init(struct ezr_chunk_writer *w, uint32_t chunk_size);
 void ezr_chunk_writer_free(struct ezr_chunk_writer *w);
 void ezr_chunk_writer_write(struct ezr_chunk_writer *w, struct ezr_buf *out, uint32_t csid,
-                            uint32_t timestamp, uint8_t type, uint32_t msid,
-                            const uint8_t *payload, size_t len);
+                            uint32_t timestamp, uint8_t type, uint32_t msid, const uint8_t *payload,
+                            size_t len);
 
 #endif

@@ -292,7 +292,9 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
     if (rc < 0 || !name || n < 2 || v[1].type != EZR_AMF0_NUMBER) {
         for (size_t i = 0; i < n; i++)
             ezr_amf0_value_clear(&v[i]);
-        return close_with(s, rc == EZR_ELIMIT ? EZR_ELIMIT : EZR_EPROTO, "malformed command");
+        return rc == EZR_ELIMIT
+                   ? close_with(s, EZR_ELIMIT, "command nested deeper than the AMF0 limit")
+                   : close_with(s, EZR_EPROTO, "malformed command");
     }
     double txid = v[1].u.number;
     const struct ezr_amf0_value *obj = n > 2 ? &v[2] : NULL;
@@ -462,8 +464,9 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
             s->acked_at = s->reader.bytes_in;
         }
     } else if (!s->close_reason) {
-        s->close_reason = rc == EZR_ELIMIT ? "client exceeded a chunk stream limit"
-                                           : "malformed chunk stream";
+        s->close_reason = s->reader.error    ? s->reader.error
+                          : rc == EZR_ELIMIT ? "client exceeded a chunk stream limit"
+                                             : "malformed chunk stream";
     }
     bool oom = ezr_buf_failed(&s->out);
     flush(s);

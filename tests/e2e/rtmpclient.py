@@ -92,6 +92,87 @@ def is_keyframe(m):
     return m.type == 9 and (m.payload[0] >> 4) == 1 and m.payload[1] == 1
 
 
+class _Bits:
+    """An H.264 RBSP read bit by bit, with Exp-Golomb codes (ITU-T H.264 7.2, 9.1)."""
+
+    def __init__(self, nal):
+        rbsp, zeros = bytearray(), 0
+        for b in nal:
+            if zeros >= 2 and b == 3:  # emulation prevention byte
+                zeros = 0
+                continue
+            zeros = zeros + 1 if b == 0 else 0
+            rbsp.append(b)
+        self.data, self.pos = bytes(rbsp), 0
+
+    def u(self, n):
+        v = 0
+        for _ in range(n):
+            v = (v << 1) | ((self.data[self.pos >> 3] >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return v
+
+    def ue(self):
+        n = 0
+        while self.u(1) == 0:
+            n += 1
+        return (1 << n) - 1 + self.u(n)
+
+    def se(self):
+        k = self.ue()
+        return (k + 1) // 2 if k & 1 else -(k // 2)
+
+
+def avc_header_size(m):
+    """(width, height) of the first SPS in an AVC sequence header message (FLV video tag body:
+    5 bytes, then the AVCDecoderConfigurationRecord), parsed as H.264 7.3.2.1.1 says."""
+    rec = m.payload[5:]
+    sps_len = struct.unpack(">H", rec[6:8])[0]
+    b = _Bits(rec[8:8 + sps_len][1:])  # without the NAL header byte
+    profile = b.u(8)
+    b.u(16)  # constraint flags, level
+    b.ue()  # seq_parameter_set_id
+    chroma = 1
+    if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+        chroma = b.ue()
+        if chroma == 3:
+            b.u(1)
+        b.ue()
+        b.ue()  # bit depths
+        b.u(1)
+        if b.u(1):  # scaling matrices
+            for i in range(12 if chroma == 3 else 8):
+                if b.u(1):
+                    last = nxt = 8
+                    for _ in range(16 if i < 6 else 64):
+                        if nxt:
+                            nxt = (last + b.se() + 256) % 256
+                        last = nxt or last
+    b.ue()  # log2_max_frame_num_minus4
+    poc = b.ue()
+    if poc == 0:
+        b.ue()
+    elif poc == 1:
+        b.u(1)
+        b.se()
+        b.se()
+        for _ in range(b.ue()):
+            b.se()
+    b.ue()  # max_num_ref_frames
+    b.u(1)
+    w_mbs, h_units = b.ue() + 1, b.ue() + 1
+    frame_mbs_only = b.u(1)
+    if not frame_mbs_only:
+        b.u(1)
+    b.u(1)  # direct_8x8_inference
+    crop = [0, 0, 0, 0]
+    if b.u(1):
+        crop = [b.ue() for _ in range(4)]
+    cx, cy = (1, 2 - frame_mbs_only) if chroma == 0 else (2, 2 * (2 - frame_mbs_only))
+    return (w_mbs * 16 - cx * (crop[0] + crop[1]),
+            (2 - frame_mbs_only) * h_units * 16 - cy * (crop[2] + crop[3]))
+
+
 class Message:
     def __init__(self, mtype, csid, ts, msid, payload):
         self.type, self.csid, self.ts, self.msid, self.payload = mtype, csid, ts, msid, payload

@@ -13,7 +13,7 @@ import threading
 import time
 
 from ezrtest import Gst, PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
-from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
+from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 
 
 def test_ffprobe_h264_aac():
@@ -686,8 +686,9 @@ def test_handlers_read_stats_any_time():
 
 
 def test_new_sequence_header_reaches_players():
-    """A resolution change mid-stream: connected players get the new AVC header, and a player
-    joining afterwards starts with it."""
+    """A resolution change mid-stream: a connected player gets the new AVC header (its SPS says
+    640x480 where the first said 320x240) followed by a keyframe, and a player joining
+    afterwards starts with it."""
     desc = ("videotestsrc is-live=true ! capsfilter name=size "
             "caps=video/x-raw,width=320,height=240,framerate=30/1 "
             "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
@@ -701,19 +702,28 @@ def test_new_sequence_header_reaches_players():
                  "a keyframe")
         c = RtmpClient("127.0.0.1", port)
         c.start_play("live", "stream")
+        old = c.read_until(is_video_header)[-1]
+        check(avc_header_size(old) == (320, 240), "the first header's SPS says %r"
+              % (avc_header_size(old),))
         c.read_until(is_keyframe)
         headers_before = sink.get_property("stats").get_uint64("sequence-headers")[1]
         p.get_by_name("size").set_property(
             "caps", Gst.Caps.from_string("video/x-raw,width=640,height=480,framerate=30/1"))
-        got = c.read_until(is_video_header, 20)
+        new = c.read_until(is_video_header, 20)[-1]
+        check(new.payload != old.payload, "the connected player got the old header again")
+        check(avc_header_size(new) == (640, 480), "the new header's SPS says %r"
+              % (avc_header_size(new),))
+        after = c.read_until(lambda m: m.type == 9 and not is_video_header(m), 10)[-1]
         c.close()
-        check(got, "no new sequence header reached the connected player")
+        check(is_keyframe(after), "the new header is followed by a video frame 0x%02x%02x, not "
+              "a keyframe" % (after.payload[0], after.payload[1]))
         check(sink.get_property("stats").get_uint64("sequence-headers")[1] > headers_before,
               "the element saw no new sequence header")
         rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
                             "rtmp://127.0.0.1:%d/live/stream" % port], 30)
+        check(rc == 0, "ffprobe of a new player failed (%d): %s" % (rc, err))
         v = [x for x in json.loads(out)["streams"] if x["codec_type"] == "video"]
-        check(v and v[0]["width"] == 640, "a new player got %r" % v)
+        check(v and (v[0]["width"], v[0]["height"]) == (640, 480), "a new player got %r" % v)
     finally:
         p.set_state(Gst.State.NULL)
 

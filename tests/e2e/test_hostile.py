@@ -1,14 +1,49 @@
 """Hostile clients against a real pipeline: each is closed or answered as a well-behaved RTMP
-server would, while a valid player beside them keeps receiving frames without a gap.
+server would, while a valid player beside them keeps receiving frames without a gap; the
+malformed ones leave a warning naming the connection and the reason.
 Run as: test_hostile.py (one meson test; each case prints its name)."""
 
 import os
+import re
+import shutil
 import socket
 import struct
+import tempfile
 import time
 
-from ezrtest import GapWatcher, Server, check, fail, wait_for
-from rtmpclient import Closed, RtmpClient, amf0_encode
+# The element's warnings go to a file, to check what a malformed peer leaves in the log. Set
+# before GStreamer starts (ezrtest calls Gst.init()); level 2 (WARN): what an operator sees
+# with GStreamer's defaults.
+LOG_DIR = tempfile.mkdtemp(prefix="ezrtmp-hostile-")
+LOG_FILE = os.path.join(LOG_DIR, "gst-debug.log")
+os.environ["GST_DEBUG"] = "ezrtmpserversink:2"
+os.environ["GST_DEBUG_FILE"] = LOG_FILE
+os.environ["GST_DEBUG_NO_COLOR"] = "1"
+
+from ezrtest import GapWatcher, Server, check, fail, wait_for  # noqa: E402
+from rtmpclient import Closed, RtmpClient, amf0_encode  # noqa: E402
+
+
+# (local port of a hostile connection, the reason its close must be logged with).
+EXPECT_LOGGED = []
+
+
+def logged(sock, reason):
+    """The server must log this connection's close as a warning naming it and the reason."""
+    EXPECT_LOGGED.append((sock.getsockname()[1], reason))
+    return sock
+
+
+def check_logged():
+    with open(LOG_FILE, errors="replace") as f:
+        log = f.read().splitlines()
+    for port, reason in EXPECT_LOGGED:
+        want = re.compile(r" WARN .*client \d+ \(127\.0\.0\.1:%d\) closed: %s$"
+                          % (port, re.escape(reason)))
+        lines = [x for x in log if want.search(x)]
+        mine = [x for x in log if "(127.0.0.1:%d)" % port in x]
+        check(len(lines) == 1, "no warning 'client N (127.0.0.1:%d) closed: %s' in the log; "
+              "its lines: %r" % (port, reason, mine))
 
 
 def raw(port):
@@ -73,7 +108,7 @@ def case_garbage_instead_of_c0(port):
 
 
 def case_wrong_version_byte(port):
-    s = raw(port)
+    s = logged(raw(port), "not RTMP: C0 is not version 3")
     s.sendall(b"\x06" + os.urandom(1536))
     expect_closed(s)
 
@@ -91,13 +126,13 @@ def case_thousand_silent_connections(port):
 
 
 def case_set_chunk_size_zero(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "Set Chunk Size of 0 or with the top bit set")
     s.sendall(chunk(2, 1, struct.pack(">I", 0)))
     expect_closed(s)
 
 
 def case_set_chunk_size_top_bit(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "Set Chunk Size of 0 or with the top bit set")
     s.sendall(chunk(2, 1, struct.pack(">I", 0x80000000)))
     expect_closed(s)
 
@@ -117,19 +152,20 @@ def case_set_chunk_size_one_still_works(port):
 
 def case_sixteen_megabyte_message(port):
     # The largest length a chunk header can state (16 MiB - 1): refused from the header alone.
-    s = handshaken(port)
+    s = logged(handshaken(port), "message over the size limit for messages from a player")
     s.sendall(bytes([3]) + bytes(3) + (0xFFFFFF).to_bytes(3, "big") + b"\x14" + bytes(4))
     expect_closed(s)
 
 
 def case_thousands_of_chunk_stream_ids(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "too many chunk streams in use at once")
     out = b""
     for csid in range(320, 320 + 2000):
-        # three-byte basic header (ids 320..2319), each a message that never completes
+        # three-byte basic header (ids 320..2319), each the first 128-byte chunk of a 200-byte
+        # message that never completes
         n = csid - 64
-        out += bytes([1, n & 0xFF, n >> 8]) + bytes(3) + (100).to_bytes(3, "big") + b"\x12"
-        out += bytes(4) + b"x"
+        out += bytes([1, n & 0xFF, n >> 8]) + bytes(3) + (200).to_bytes(3, "big") + b"\x12"
+        out += bytes(4) + b"x" * 128
     try:
         s.sendall(out)
     except (BrokenPipeError, ConnectionResetError):
@@ -153,7 +189,7 @@ def case_message_never_completes(port):
 
 
 def case_amf_nested_ten_thousand_deep(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "command nested deeper than the AMF0 limit")
     body = amf0_encode("connect") + amf0_encode(1) + b"\x03" + (b"\x00\x01a\x03" * 10000)
     s.sendall(chunk(2, 1, struct.pack(">I", 65536)))
     s.sendall(bytes([3]) + bytes(3) + len(body).to_bytes(3, "big") + b"\x14" + bytes(4) + body)
@@ -161,7 +197,7 @@ def case_amf_nested_ten_thousand_deep(port):
 
 
 def case_string_claims_four_gigabytes(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "malformed command")
     body = amf0_encode("connect") + amf0_encode(1) + b"\x0c\xff\xff\xff\xff" + b"abc"
     s.sendall(chunk(3, 20, body))
     expect_closed(s)
@@ -181,19 +217,19 @@ def case_unknown_message_types_ignored(port):
 
 
 def case_command_before_connect(port):
-    s = handshaken(port)
+    s = logged(handshaken(port), "command before connect")
     s.sendall(command("createStream", 2, None))
     expect_closed(s)
 
 
 def case_play_before_create_stream(port):
-    s = connected(port)
+    s = logged(connected(port), "play before createStream")
     s.sendall(command("play", 0, None, "stream", msid=1))
     expect_closed(s)
 
 
 def case_many_create_stream_calls(port):
-    s = connected(port)
+    s = logged(connected(port), "too many createStream calls")
     s.sendall(b"".join(command("createStream", 2 + i, None) for i in range(50)))
     expect_closed(s)
 
@@ -255,8 +291,12 @@ def main():
         wait_for(lambda: s.sink.get_property("stats").get_uint("connections")[1] == 1, 15,
                  "every hostile connection to be closed")
         s.check_no_error()
+    check_logged()
     print("PASS: hostile")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)

@@ -1,10 +1,13 @@
 """End-to-end test that the play token stays secret: with play-token set, one player with the
-right token and one with a wrong one, neither token appears in the element's and the library's log
-lines (at the most verbose level), in any bus message, in the signals' arguments or in the stats.
+right token and one with a wrong one, over RTMP and over HTTP-FLV (`?token=`, http=true): neither
+token appears in the element's and the library's log lines (at the most verbose level), in any
+bus message, in the signals' arguments or in the stats.
 Run as: test_secrets.py"""
 
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 
@@ -15,7 +18,7 @@ os.environ["GST_DEBUG"] = "ezrtmpserversink:9"
 os.environ["GST_DEBUG_FILE"] = LOG_FILE
 os.environ["GST_DEBUG_NO_COLOR"] = "1"
 
-from ezrtest import Gst, Server, check, fail, wait_for  # noqa: E402
+from ezrtest import Gst, Server, check, wait_for  # noqa: E402
 from rtmpclient import Closed, RtmpClient, is_keyframe  # noqa: E402
 
 TOKEN = "S3cr3tT0ken"
@@ -47,8 +50,31 @@ def play(port, name):
         return c, "closed"
 
 
+def http_play(port, token):
+    """GET /live/stream.flv?token=TOKEN; returns (status, socket). A 200 is read up to the FLV
+    header and its first tag header, and the socket left open (the player plays on); any other
+    answer is read to the server's close and the socket is None."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /live/stream.flv?token=" + token.encode() +
+                 b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or len(data) < data.find(b"\r\n\r\n") + 4 + 13 + 11:
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", data)
+    code = int(m.group(1)) if m else None
+    if code == 200:
+        body = data[data.find(b"\r\n\r\n") + 4:]
+        check(body[:3] == b"FLV", "the HTTP-FLV body does not start with FLV: %r" % body[:16])
+        return code, sock
+    sock.close()
+    return code, None
+
+
 def test_play_token_never_logged():
-    s = Server()
+    s = Server(props="http=true")
     messages, signals, stats = [], [], []
     bus = s.pipeline.get_bus()
     # Every message as it is posted (a pipeline going to NULL flushes its bus).
@@ -64,24 +90,34 @@ def test_play_token_never_logged():
         s.start()
         s.wait_video_frames(1)
         good, code = play(s.port, "stream?token=" + TOKEN)
+        web = None
         try:
             check(code == "NetStream.Play.Start", "the right token got %s" % code)
             good.read_until(is_keyframe)
             bad, code = play(s.port, "stream?token=" + WRONG)
             bad.close()
             check(code == "NetStream.Play.Failed", "a wrong token got %s" % code)
-            wait_for(lambda: signals, 5, "client-added")
-            cid = signals[0][1]
+            # The same over HTTP-FLV, the token in the query string.
+            code, web = http_play(s.port, TOKEN)
+            check(code == 200, "HTTP-FLV with the right token got %r" % code)
+            code, _ = http_play(s.port, WRONG)
+            check(code == 403, "HTTP-FLV with a wrong token got %r" % code)
+            wait_for(lambda: len(signals) == 2, 5, "client-added of both players")
             st = s.sink.get_property("stats")
             stats.append(st.to_string())
-            one = s.sink.emit("get-stats", cid)
-            check(one is not None, "get-stats of the playing client is NULL")
-            stats.append(one.to_string())
+            check("http-flv" in stats[-1] and "rtmp" in stats[-1],
+                  "client-list does not show both players: %s" % stats[-1])
+            for _, cid, _ in signals:
+                one = s.sink.emit("get-stats", cid)
+                check(one is not None, "get-stats of playing client %d is NULL" % cid)
+                stats.append(one.to_string())
         finally:
             good.close()
-        wait_for(lambda: len(signals) == 2, 5, "client-removed")
+            if web:
+                web.close()
+        wait_for(lambda: len(signals) == 4, 5, "client-removed of both players")
         wait_for(lambda: s.sink.get_property("stats").get_uint("connections")[1] == 0, 5,
-                 "both connections to close")
+                 "every connection to close")
         stats.append(s.sink.get_property("stats").to_string())
     finally:
         s.stop()
@@ -90,6 +126,8 @@ def test_play_token_never_logged():
     # The log and the notifications were really captured, or the test would prove nothing.
     check(any("wrong or missing play token" in x for x in log),
           "the library's refusal line is not in the debug log (%d lines)" % len(log))
+    check(len([x for x in log if "/live/stream.flv" in x and "query not shown" in x]) >= 2,
+          "the library's lines of the two HTTP requests are not in the debug log")
     check(any("serving rtmp://" in x for x in log), "the element's lines are not in the log")
     check(any("app = 'live'" in x for x in messages), "property notifications not captured")
     check(any("ezrtmp-client-added" in x for x in messages), "no client-added message")

@@ -39,8 +39,7 @@ static struct got *got_new(void)
 }
 
 /* Feeds all of b in slices of `step`, keeping unconsumed bytes as a socket reader would. */
-static int feed_all(struct ezr_chunk_reader *r, const struct ezr_buf *b, size_t step,
-                    struct got *g)
+static int feed_all(struct ezr_chunk_reader *r, const struct ezr_buf *b, size_t step, struct got *g)
 {
     struct ezr_buf pend;
     ezr_buf_init(&pend);
@@ -224,7 +223,7 @@ EZR_TEST(test_interleaved_chunk_streams_reassemble)
     ezr_buf_init(&a);
     ezr_buf_init(&v);
     ezr_buf_init(&b);
-    ezr_chunk_write(&a, 4, 10, EZR_MSG_AUDIO, 1, payload, 200, 128);      /* 140 + 77 */
+    ezr_chunk_write(&a, 4, 10, EZR_MSG_AUDIO, 1, payload, 200, 128);     /* 140 + 77 */
     ezr_chunk_write(&v, 6, 20, EZR_MSG_VIDEO, 1, payload + 1, 200, 128); /* 140 + 73 */
     /* audio chunk 1, video chunk 1, audio chunk 2, video chunk 2 */
     ezr_buf_append(&b, a.data, 140);
@@ -289,30 +288,43 @@ EZR_TEST(test_abort_drops_partial_message)
     ezr_buf_free(&b);
 }
 
-static int feed_bytes(const uint8_t *p, size_t n, const struct ezr_chunk_limits *lim)
+/* Feeds one buffer to a new reader; *why gets the reason it gave (NULL: none). */
+static int feed_bytes(const uint8_t *p, size_t n, const struct ezr_chunk_limits *lim,
+                      const char **why)
 {
     struct ezr_chunk_reader r;
     ezr_chunk_reader_init(&r, lim);
     struct got *g = got_new();
     int rc = ezr_chunk_reader_feed(&r, p, n, collect, g);
+    *why = r.error;
     free(g);
     ezr_chunk_reader_free(&r);
     return rc;
 }
 
-EZR_TEST(test_malformed_input_is_refused)
+static bool same_text(const char *a, const char *b)
 {
+    return a && b && strcmp(a, b) == 0;
+}
+
+EZR_TEST(test_malformed_input_is_refused_with_the_reason)
+{
+    const char *why;
     /* fmt 1 on a chunk stream never started */
     const uint8_t fmt1[] = {0x44, 0, 0, 0, 0, 0, 1, 8, 'x'};
-    EZR_CHECK_EQ(feed_bytes(fmt1, sizeof fmt1, NULL), EZR_EPROTO);
+    EZR_CHECK_EQ(feed_bytes(fmt1, sizeof fmt1, NULL, &why), EZR_EPROTO);
+    EZR_CHECK(same_text(why, "chunk continuing a chunk stream that never started"));
     /* Set Chunk Size 0 and with the top bit set */
     const uint8_t scs0[] = {0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-    EZR_CHECK_EQ(feed_bytes(scs0, sizeof scs0, NULL), EZR_EPROTO);
+    EZR_CHECK_EQ(feed_bytes(scs0, sizeof scs0, NULL, &why), EZR_EPROTO);
+    EZR_CHECK(same_text(why, "Set Chunk Size of 0 or with the top bit set"));
     const uint8_t scs31[] = {0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0x80, 0, 0, 0};
-    EZR_CHECK_EQ(feed_bytes(scs31, sizeof scs31, NULL), EZR_EPROTO);
+    EZR_CHECK_EQ(feed_bytes(scs31, sizeof scs31, NULL, &why), EZR_EPROTO);
+    EZR_CHECK(same_text(why, "Set Chunk Size of 0 or with the top bit set"));
     /* A 16 MB message is refused from its header, before any payload */
     const uint8_t big[] = {0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 20, 0, 0, 0, 0};
-    EZR_CHECK_EQ(feed_bytes(big, sizeof big, NULL), EZR_ELIMIT);
+    EZR_CHECK_EQ(feed_bytes(big, sizeof big, NULL, &why), EZR_ELIMIT);
+    EZR_CHECK(same_text(why, "message over the size limit for messages from a player"));
 }
 
 EZR_TEST(test_too_many_chunk_streams_is_a_limit)
@@ -325,6 +337,7 @@ EZR_TEST(test_too_many_chunk_streams_is_a_limit)
     ezr_chunk_reader_init(&r, &(struct ezr_chunk_limits){1024, 8});
     struct got *g = got_new();
     EZR_CHECK_EQ(ezr_chunk_reader_feed(&r, b.data, b.len, collect, g), EZR_ELIMIT);
+    EZR_CHECK(same_text(r.error, "too many chunk streams in use at once"));
     EZR_CHECK_EQ(g->n, 8);
     free(g);
     ezr_chunk_reader_free(&r);
@@ -342,6 +355,7 @@ EZR_TEST(test_callback_error_stops_the_reader)
     struct got *g = got_new();
     g->fail_at = 1;
     EZR_CHECK_EQ(ezr_chunk_reader_feed(&r, b.data, b.len, collect, g), EZR_EPROTO);
+    EZR_CHECK(r.error == NULL); /* the callback's error: it gives its own reason */
     EZR_CHECK_EQ(g->n, 1);
     free(g);
     ezr_chunk_reader_free(&r);
@@ -356,6 +370,6 @@ EZR_TEST_MAIN(EZR_CASE(test_small_message_exact_bytes), EZR_CASE(test_control_me
               EZR_CASE(test_interleaved_chunk_streams_reassemble),
               EZR_CASE(test_set_chunk_size_applies_to_next_chunk),
               EZR_CASE(test_abort_drops_partial_message),
-              EZR_CASE(test_malformed_input_is_refused),
+              EZR_CASE(test_malformed_input_is_refused_with_the_reason),
               EZR_CASE(test_too_many_chunk_streams_is_a_limit),
               EZR_CASE(test_callback_error_stops_the_reader))
