@@ -695,6 +695,9 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         G_TYPE_UINT64, (guint64)st.gop_bytes, "reactor-busy", G_TYPE_DOUBLE, st.reactor_busy,
         "send-latency-p50-us", G_TYPE_UINT64, (guint64)st.send_latency_p50_us,
         "send-latency-p99-us", G_TYPE_UINT64, (guint64)st.send_latency_p99_us, NULL);
+    gst_structure_set(s, "queue-max-age-ms", G_TYPE_UINT, st.queue_max_age_ms,
+                      "connections-bytes-queued", G_TYPE_UINT64,
+                      (guint64)st.connections_bytes_queued, NULL);
     GValue list = G_VALUE_INIT;
     g_value_init(&list, GST_TYPE_ARRAY);
     for (size_t i = 0; i < n; i++) {

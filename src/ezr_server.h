@@ -198,8 +198,13 @@ struct ezr_stream_stats {
     uint64_t disconnects[EZR_CLOSE_NREASONS];
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
+    /* The age limit its players' lag meets now: queue_max_age_ms as configured or, when that is
+     * 0, by what the stream carries (5 s once it has audio and no video, 10 s otherwise). */
+    uint32_t queue_max_age_ms;
     /* Server-wide */
-    uint32_t connections;      /* open now, playing or not */
+    uint32_t connections; /* open now, playing or not */
+    /* Bytes queued to all of them (replies and media), not yet taken by their sockets. */
+    uint64_t connections_bytes_queued;
     uint64_t connections_accepted;
     uint64_t connections_refused; /* over max-connections */
     /* Over the last one to two seconds: the fraction of wall time the reactor thread was busy
