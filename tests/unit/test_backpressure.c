@@ -324,6 +324,57 @@ EZR_TEST(test_player_reading_nothing_is_closed_after_client_timeout)
     EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
 }
 
+/* Keyframes larger than queue-max-bytes, with no client timeout: the player that reads gets every
+ * one whole; the one that reads nothing is cut at the critical tier at the second that waits
+ * (one oversized frame at a time is not lag), so its queue never holds more than two. */
+#define HUGE_FRAME (320u * 1024)
+EZR_TEST(test_frames_over_max_reach_a_reader_and_a_non_reader_is_cut)
+{
+    struct log_capture lc = {0};
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.queue_warning_bytes = WARNING;
+    cfg.queue_high_bytes = HIGH;
+    cfg.queue_max_bytes = MAX;
+    cfg.send_buffer_bytes = TINY;
+    cfg.flush_interval_ms = 0;
+    cfg.client_timeout_ms = 0;
+    cfg.log = on_log;
+    cfg.log_ctx = &lc;
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    struct player slow, good;
+    int ok = open_slow_and_good(ezr_server_port(s), &slow, &good);
+    static uint8_t body[HUGE_FRAME];
+    body[0] = 0x17;
+    body[1] = 1;
+    struct ezr_stream_stats stats = {0};
+    long largest = 0;
+    int every = ok, cut = 0;
+    for (uint32_t ts = 0; every && ts < 8; ts++) {
+        ezr_stream_push(st, EZR_FRAME_VIDEO, EZR_FRAME_KEY, ts * 40, body, sizeof body);
+        uint64_t dl = mono_ms() + DEADLINE_MS;
+        /* A message is delivered once whole (its payload here is cut at 64 KiB). */
+        every = next_media(&good, dl) == 0 && good.ts == ts * 40 && good.type == EZR_MSG_VIDEO;
+        every = every && ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0;
+        if ((long)stats.connections_bytes_queued > largest)
+            largest = (long)stats.connections_bytes_queued;
+        cut = cut || stats.disconnects[EZR_CLOSE_SLOW] == 1;
+    }
+    player_close(&slow);
+    player_close(&good);
+    ezr_server_free(s);
+    printf("# largest queued %ld bytes\n", largest);
+    EZR_CHECK(ok);
+    EZR_CHECK(every); /* the reader got all eight, whole */
+    EZR_CHECK(cut);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 1);
+    EZR_CHECK_EQ(stats.clients, 1);
+    EZR_CHECK(largest <= (long)(2 * HUGE_FRAME + 4096));
+    EZR_CHECK_EQ(__atomic_load_n(&lc.slow_warnings, __ATOMIC_SEQ_CST), 1);
+}
+
 /* A player that reads a quarter of a paced stream of audio (~44 KB/s) while it takes ~11 KB/s:
  * far below every byte tier, so only the age limit bounds its lag. Once its oldest queued live
  * frame has waited that long, new audio is dropped until it catches up, so its backlog stays
@@ -477,6 +528,7 @@ EZR_TEST(test_default_age_limit_follows_stream_kind)
 EZR_TEST_MAIN(EZR_CASE(test_warning_and_high_levels_then_keyframe_rule),
               EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame),
               EZR_CASE(test_player_reading_nothing_is_closed_after_client_timeout),
+              EZR_CASE(test_frames_over_max_reach_a_reader_and_a_non_reader_is_cut),
               EZR_CASE(test_audio_only_slow_reader_lag_bounded_by_age),
               EZR_CASE(test_configured_age_limit_makes_slow_reader_shed),
               EZR_CASE(test_default_age_limit_follows_stream_kind))
