@@ -1022,8 +1022,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_QUEUE_MAX_AGE,
         g_param_spec_uint("queue-max-age", "Queue maximum age",
-                          "Milliseconds a player's oldest queued data may wait before it gets "
-                          "only keyframes, headers and metadata until it catches up (its lag "
+                          "Milliseconds a player's oldest queued live data may wait before it "
+                          "gets only keyframes, headers and metadata until it catches up (its lag "
                           "bounded in time, not only in bytes); 0 = 10000, or 5000 on an "
                           "audio-only stream",
                           0, 600000, DEFAULT_QUEUE_MAX_AGE, rw_ready));

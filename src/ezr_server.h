@@ -44,8 +44,9 @@ struct ezr_server_config {
     uint32_t queue_warning_bytes;
     uint32_t queue_high_bytes;
     uint32_t queue_max_bytes;
-    /* A player whose oldest queued item has waited this long gets only keyframes, headers and
-     * metadata until it catches up. 0 = the default: 10 s, or 5 s on an audio-only stream. */
+    /* A player whose oldest queued live item (not of its join burst) has waited this long gets
+     * only keyframes, headers and metadata until it catches up. 0 = the default: 10 s, or 5 s
+     * on an audio-only stream. */
     uint32_t queue_max_age_ms;
     /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
      * megabytes in the kernel before our queue, and its tiers, see any of it). */
