@@ -718,6 +718,9 @@ static GstStructure *make_stats(GstEzrtmpServerSink *self)
         "reactor-busy", G_TYPE_DOUBLE, st.reactor_busy, "send-latency-p50-us", G_TYPE_UINT64,
         (guint64)st.send_latency_p50_us, "send-latency-p99-us", G_TYPE_UINT64,
         (guint64)st.send_latency_p99_us, NULL);
+    gst_structure_set(s, "queue-max-age-ms", G_TYPE_UINT, st.queue_max_age_ms,
+                      "connections-bytes-queued", G_TYPE_UINT64,
+                      (guint64)st.connections_bytes_queued, NULL);
     GValue list = G_VALUE_INIT;
     g_value_init(&list, GST_TYPE_ARRAY);
     for (size_t i = 0; i < n; i++) {
@@ -1041,8 +1044,8 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_QUEUE_MAX_AGE,
         g_param_spec_uint("queue-max-age", "Queue maximum age",
-                          "Milliseconds a player's oldest queued data may wait before it gets "
-                          "only keyframes, headers and metadata until it catches up (its lag "
+                          "Milliseconds a player's oldest queued live data may wait before it "
+                          "gets only keyframes, headers and metadata until it catches up (its lag "
                           "bounded in time, not only in bytes); 0 = 10000, or 5000 on an "
                           "audio-only stream",
                           0, 600000, DEFAULT_QUEUE_MAX_AGE, rw_ready));

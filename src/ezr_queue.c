@@ -24,6 +24,22 @@ static struct ezr_queue_item *item_at(const struct ezr_queue *q, size_t i)
     return &q->items[(q->head + i) & (q->cap - 1)];
 }
 
+/* The live frame of warning_bytes or more let through uncounted (one at a time). */
+static bool is_oversized(const struct ezr_queue_item *it)
+{
+    return it->uncounted && !it->burst;
+}
+
+/* Keeps burst_lead maximal: every item before it is of a join burst, the one at it is not. Each
+ * item joins the lead once, so this costs O(1) per item queued. */
+static void extend_burst_lead(struct ezr_queue *q)
+{
+    while (q->burst_lead < q->count && item_at(q, q->burst_lead)->burst)
+        q->burst_lead++;
+    if (q->burst_lead < q->count)
+        q->live_ms = item_at(q, q->burst_lead)->queued_ms;
+}
+
 static void release(struct ezr_queue_item *it)
 {
     if (it->frame)
@@ -58,8 +74,15 @@ static int append(struct ezr_queue *q, struct ezr_queue_item it)
         q->cap = cap;
     }
     *item_at(q, q->count) = it;
-    if (q->count++ == 0)
-        q->head_ms = it.queued_ms;
+    q->count++;
+    if (q->burst_lead == q->count - 1) {
+        if (it.burst)
+            q->burst_lead++;
+        else
+            q->live_ms = it.queued_ms; /* the first live item */
+    }
+    if (is_oversized(&it))
+        q->oversized = true;
     q->bytes += it.len;
     if (it.uncounted)
         q->uncounted_bytes += it.len;
@@ -87,24 +110,35 @@ enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr
 
 uint64_t ezr_queue_age(const struct ezr_queue *q, uint64_t now_ms)
 {
-    if (!q->count || now_ms < q->head_ms)
+    if (!q->count || now_ms < item_at(q, 0)->queued_ms)
         return 0;
-    return now_ms - q->head_ms;
+    return now_ms - item_at(q, 0)->queued_ms;
 }
 
+uint64_t ezr_queue_live_age(const struct ezr_queue *q, uint64_t now_ms)
+{
+    if (q->burst_lead >= q->count || now_ms < q->live_ms)
+        return 0;
+    return now_ms - q->live_ms;
+}
+
+/* A join burst is the replay a new player is owed whole; past the age limit only live frames
+ * go. */
 static bool droppable(const struct ezr_queue_item *it)
 {
     const struct ezr_frame *f = it->frame;
-    if (!f || (f->flags & EZR_FRAME_HEADER) || f->kind == EZR_FRAME_SCRIPT)
+    if (!f || it->burst || (f->flags & EZR_FRAME_HEADER) || f->kind == EZR_FRAME_SCRIPT)
         return false;
     return f->kind == EZR_FRAME_AUDIO || !(f->flags & EZR_FRAME_KEY);
 }
 
 size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uint64_t now_ms)
 {
-    if (!l->max_age_ms || ezr_queue_age(q, now_ms) < l->max_age_ms)
+    if (!l->max_age_ms || ezr_queue_live_age(q, now_ms) < l->max_age_ms)
         return 0;
-    /* Compacts the ring in place; the head item stays if it is partly written. */
+    /* Compacts the ring in place; the head item stays if it is partly written. Burst items are
+     * kept, so the lead of them stays where it is; it may grow where a live item between two
+     * bursts (a replay after a restart) went. */
     size_t first = q->offset ? 1 : 0, kept = first, dropped = 0;
     for (size_t i = first; i < q->count; i++) {
         struct ezr_queue_item it = *item_at(q, i);
@@ -112,6 +146,8 @@ size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uin
             q->bytes -= it.len;
             if (it.uncounted)
                 q->uncounted_bytes -= it.len;
+            if (is_oversized(&it))
+                q->oversized = false;
             if (ezr_frame_is_video(it.frame))
                 q->need_keyframe = true;
             release(&it);
@@ -121,8 +157,7 @@ size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uin
         *item_at(q, kept++) = it;
     }
     q->count = kept;
-    if (kept)
-        q->head_ms = item_at(q, 0)->queued_ms;
+    extend_burst_lead(q);
     q->dropped[EZR_QUEUE_HIGH] += dropped;
     return dropped;
 }
@@ -132,7 +167,7 @@ enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct 
 {
     enum ezr_queue_level level = ezr_queue_level(q, l);
     if (level < EZR_QUEUE_HIGH && l->max_age_ms && q->count &&
-        ezr_queue_age(q, now_ms) >= l->max_age_ms)
+        ezr_queue_live_age(q, now_ms) >= l->max_age_ms)
         level = EZR_QUEUE_HIGH;
     return level;
 }
@@ -175,11 +210,14 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
         if (key)
             q->need_keyframe = false;
     }
+    /* One oversized live frame is not lag (it may exceed every tier alone); a second while the
+     * first still waits is: a player that reads nothing is then cut by the tiers. */
+    bool oversized = !burst && len >= l->warning_bytes && !q->oversized;
     struct ezr_queue_item it = {.frame = ezr_frame_ref(f),
                                 .bytes = bytes,
                                 .len = len,
                                 .queued_ms = now_ms,
-                                .uncounted = burst || len >= l->warning_bytes,
+                                .uncounted = burst || oversized,
                                 .burst = burst};
     if (append(q, it) < 0) {
         ezr_frame_unref(f);
@@ -240,19 +278,22 @@ void ezr_queue_advance_report(struct ezr_queue *q, size_t n, ezr_queue_sent_fn s
         if (n < left) {
             q->offset += n;
             uncount(q, it, n);
-            return;
+            break;
         }
         uncount(q, it, left);
         n -= left;
         if (sent)
             sent(ctx, it);
+        if (q->burst_lead)
+            q->burst_lead--;
+        if (is_oversized(it))
+            q->oversized = false;
         release(it);
         q->head = (q->head + 1) & (q->cap - 1);
         q->count--;
         q->offset = 0;
-        if (q->count)
-            q->head_ms = item_at(q, 0)->queued_ms;
     }
+    extend_burst_lead(q); /* a burst queued after live items (a replay) now leads */
     /* A backlog (a late joiner's GOP, a slow moment) grew the ring: give the memory back once it
      * is written, so that an idle player costs the initial ring only. */
     if (q->count == 0 && q->cap > QUEUE_INITIAL_CAP) {

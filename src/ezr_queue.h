@@ -13,11 +13,15 @@
  * the first video frame a player receives is a keyframe.
  *
  * Live bytes leave out what is not lag: a new player's join burst (the cached GOPs, offered with
- * EZR_OFFER_BURST and always queued whole) and any single frame of warning_bytes or more (a 5 MB
- * keyframe still reaches a player that reads). Lag is bounded in time as well: when the oldest
- * queued item has waited max_age_ms, what is queued and droppable goes (ezr_queue_shed: audio
- * and inter video not yet begun) and the player is treated as at the high tier (only keyframes,
- * headers and metadata) until it catches up. Replies count as live bytes like media.
+ * EZR_OFFER_BURST and always queued whole) and one live frame of warning_bytes or more at a time
+ * (a 5 MB keyframe still reaches a player that reads; while it is queued, the next such frame
+ * counts, so a player that reads nothing of a stream of huge frames still meets the tiers).
+ * Lag is bounded in time as well: when the oldest queued live item (not of a join burst) has
+ * waited max_age_ms, what is queued and droppable goes (ezr_queue_shed: live audio and inter
+ * video not yet begun) and the player is treated as at the high tier (only keyframes, headers
+ * and metadata) until it catches up. A join burst is never shed and its items' wait is not lag:
+ * a joiner that reads at its link speed gets the whole cached replay however long it takes.
+ * Replies count as live bytes like media.
  * Not thread-safe: one queue belongs to one client on the reactor thread. */
 #ifndef EZR_QUEUE_H
 #define EZR_QUEUE_H
@@ -54,7 +58,7 @@ struct ezr_queue_item {
     const uint8_t *bytes;    /* inside frame, or owned (malloc) when frame is NULL */
     size_t len;
     uint64_t queued_ms; /* when it was queued, for the age limit */
-    bool uncounted;     /* not live bytes: join burst, or one frame of warning_bytes or more */
+    bool uncounted;     /* not live bytes: join burst, or the one oversized live frame */
     bool burst;         /* part of a join burst (a cached frame, pushed long ago) */
 };
 
@@ -62,15 +66,17 @@ struct ezr_queue {
     struct ezr_queue_item *items; /* ring buffer */
     size_t head, count, cap;
     size_t offset;          /* bytes of items[head] already written */
-    uint64_t head_ms;       /* items[head].queued_ms while not empty: the age check runs for every
-                             * player on every frame, and the ring is one cache miss further */
     size_t bytes;           /* queued and not yet written */
     size_t uncounted_bytes; /* of those, in uncounted items */
     size_t owned_bytes;     /* of those, in owned blocks (replies) */
-    bool need_keyframe;     /* video is being skipped until the next keyframe */
-    bool want_audio;        /* receiveAudio */
-    bool want_video;        /* receiveVideo */
-    bool paused;            /* pause: no media, headers and metadata only */
+    size_t burst_lead;  /* the first items that are all of a join burst: live age starts after */
+    uint64_t live_ms;   /* queued_ms of the item at burst_lead, while there is one: the age check
+                         * runs for every player on every frame, the ring is a cache miss away */
+    bool oversized;     /* an uncounted live frame of warning_bytes or more is queued */
+    bool need_keyframe; /* video is being skipped until the next keyframe */
+    bool want_audio;    /* receiveAudio */
+    bool want_video;    /* receiveVideo */
+    bool paused;        /* pause: no media, headers and metadata only */
     uint64_t dropped[EZR_QUEUE_CRITICAL]; /* frames dropped at each level (NORMAL: P-frame rule) */
     uint64_t bytes_written;
 };
@@ -80,8 +86,8 @@ void ezr_queue_init(struct ezr_queue *q);
 void ezr_queue_clear(struct ezr_queue *q);
 /* The tier of the live bytes alone. */
 enum ezr_queue_level ezr_queue_level(const struct ezr_queue *q, const struct ezr_queue_limits *l);
-/* The tier that decides at time now: the live bytes' tier, raised to high when the oldest item
- * has waited max_age_ms. */
+/* The tier that decides at time now: the live bytes' tier, raised to high when the oldest live
+ * item has waited max_age_ms. */
 enum ezr_queue_level ezr_queue_level_at(const struct ezr_queue *q, const struct ezr_queue_limits *l,
                                         uint64_t now_ms);
 
@@ -101,12 +107,15 @@ static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, 
 {
     return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);
 }
-/* When the oldest item has waited max_age_ms: drops the queued audio and inter video not yet
- * begun (keyframes, headers, metadata and replies stay) and makes video resume at a keyframe,
- * so the player skips ahead instead of falling further behind. Returns the frames dropped. */
+/* When the oldest live item has waited max_age_ms: drops the queued live audio and inter video
+ * not yet begun (keyframes, headers, metadata, replies and a join burst stay) and makes video
+ * resume at a keyframe, so the player skips ahead instead of falling further behind. Returns the
+ * frames dropped. */
 size_t ezr_queue_shed(struct ezr_queue *q, const struct ezr_queue_limits *l, uint64_t now_ms);
-/* How long the oldest item has waited at time now; 0 when empty. */
+/* How long the oldest item has waited at time now; 0 when empty (the stats' lag). */
 uint64_t ezr_queue_age(const struct ezr_queue *q, uint64_t now_ms);
+/* The same for the oldest live item, past a join burst ahead of it (the age limit's measure). */
+uint64_t ezr_queue_live_age(const struct ezr_queue *q, uint64_t now_ms);
 /* Queues a copy of bytes at time now (protocol replies are never dropped; the caller bounds them
  * by not reading input while owned_bytes is high). Returns 0 or EZR_ENOMEM. */
 int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, uint64_t now_ms);

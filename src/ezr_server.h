@@ -44,8 +44,9 @@ struct ezr_server_config {
     uint32_t queue_warning_bytes;
     uint32_t queue_high_bytes;
     uint32_t queue_max_bytes;
-    /* A player whose oldest queued item has waited this long gets only keyframes, headers and
-     * metadata until it catches up. 0 = the default: 10 s, or 5 s on an audio-only stream. */
+    /* A player whose oldest queued live item (not of its join burst) has waited this long gets
+     * only keyframes, headers and metadata until it catches up. 0 = the default: 10 s, or 5 s
+     * on an audio-only stream. */
     uint32_t queue_max_age_ms;
     /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
      * megabytes in the kernel before our queue, and its tiers, see any of it). */
@@ -211,8 +212,13 @@ struct ezr_stream_stats {
     uint64_t frame_copies;
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
+    /* The age limit its players' lag meets now: queue_max_age_ms as configured or, when that is
+     * 0, by what the stream carries (5 s once it has audio and no video, 10 s otherwise). */
+    uint32_t queue_max_age_ms;
     /* Server-wide */
     uint32_t connections; /* open now, playing or not */
+    /* Bytes queued to all of them (replies and media), not yet taken by their sockets. */
+    uint64_t connections_bytes_queued;
     uint64_t connections_accepted;
     uint64_t connections_refused; /* over max-connections */
     /* Over the last one to two seconds: the fraction of wall time the reactor thread was busy

@@ -468,7 +468,13 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     struct ezr_stream_stats out = st->stats;
     out.gop_frames = st->gop.count;
     out.gop_bytes = st->gop.bytes;
+    out.queue_max_age_ms = st->limits.max_age_ms;
     out.connections = (uint32_t)s->nclients;
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients)
+    {
+        const struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
+        out.connections_bytes_queued += c->q.bytes;
+    }
     out.connections_accepted = s->accepted;
     out.connections_refused = s->refused;
     uint64_t now_us = ezr_now_us();

@@ -25,6 +25,11 @@ from test_hostile import command
 FLOODERS = 1000
 FLOOD_SECONDS = 8
 MAX_GROWTH_MB = 64
+# What the flooders must at least push for the test to prove anything: 64 KiB per connection on
+# average, eight times the replies the server lets wait for one (8 KiB), so that a server that
+# read and answered it all would hold 64 MB. Measured on a loaded 2-core machine: about 390 KiB
+# per connection (most of it waiting in the kernel's buffers once the server stops reading).
+MIN_FLOOD_BYTES = FLOODERS * 65536
 # Past this the flood is stopped at once: the test has failed, and the machine is shared.
 ABORT_GROWTH_MB = 1024
 # Small receive buffers on the flooders: what the server sends them backs up in its own process
@@ -44,6 +49,24 @@ def vmrss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     fail("no VmRSS for %d" % pid)
+
+
+class Settled:
+    """True once the connects' replies are written (what is left queued is the valid player's
+    few held frames, under 64 KiB, against 1,000 flooders' replies) and RSS has held still
+    (within 0.25 MB) over five samples, each taken when called: with wait_for, a baseline taken
+    once the connections have settled instead of after a guessed delay."""
+
+    def __init__(self, rss, queued):
+        self.rss, self.queued = rss, queued
+        self.last, self.steady = None, 0
+
+    def __call__(self):
+        now = self.rss()
+        still = self.last is not None and abs(now - self.last) < 0.25 and self.queued() < 65536
+        self.steady = self.steady + 1 if still else 0
+        self.last = now
+        return self.steady >= 5
 
 
 def flood_prefix():
@@ -154,6 +177,8 @@ def main():
         watcher = GapWatcher(s.port)
         watcher.start()
         connections = lambda: s.sink.get_property("stats").get_uint("connections")[1]  # noqa
+        queued = lambda: s.sink.get_property("stats").get_uint64(  # noqa
+            "connections-bytes-queued")[1]
         rss_start = vmrss_mb(me)
         child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--flooder",
                                   str(s.port), str(FLOODERS), str(FLOOD_SECONDS)],
@@ -163,7 +188,9 @@ def main():
             read_line(child, 60, "its connections")
             wait_for(lambda: connections() == FLOODERS + 1, 20,
                      "the server to hold %d connections" % (FLOODERS + 1))
-            time.sleep(0.5)  # not synchronisation: lets the connects' replies settle in RSS
+            # Sampled every 20 ms: five still samples take about 0.1 s once nothing moves.
+            wait_for(Settled(lambda: vmrss_mb(me), queued), 20,
+                     "the connects' replies to settle (RSS and queued bytes still)")
             rss0 = vmrss_mb(me)
             print("%d flooders connected: RSS %.1f -> %.1f MB" % (FLOODERS, rss_start, rss0),
                   flush=True)
@@ -187,17 +214,24 @@ def main():
             sent, took, closed = int(done[1]), float(done[2]), int(done[3])
             rss1 = vmrss_mb(me)
             print("flood: %d connections pushed %.1f MB in %.1f s (%.1f MB/s); the server "
-                  "closed %d of them; pipeline process RSS %.1f MB before, peak %.1f, "
-                  "after %.1f (growth %.1f MB peak, %.1f MB at the end); the player's "
-                  "largest gap %.0f ms" % (
-                      FLOODERS, sent / 1e6, took, sent / 1e6 / took, closed, rss0, peak, rss1,
-                      peak - rss0, rss1 - rss0, watcher.max_gap * 1000), flush=True)
+                  "closed %d of them; pipeline process RSS %.1f MB before they connected, "
+                  "%.1f before the flood, peak %.1f, after %.1f (growth %.1f MB peak, %.1f MB "
+                  "at the end, %.1f MB from before they connected); the player's largest gap "
+                  "%.0f ms" % (
+                      FLOODERS, sent / 1e6, took, sent / 1e6 / took, closed, rss_start, rss0,
+                      peak, rss1, peak - rss0, rss1 - rss0, peak - rss_start,
+                      watcher.max_gap * 1000), flush=True)
             check(watcher.error is None, "the valid player failed: %r" % watcher.error)
             check(watcher.max_gap < 0.5, "the valid player saw a %.0f ms gap (%.0f ms before "
                   "the flood)" % (watcher.max_gap * 1000, gap_before * 1000))
             check(peak - rss0 < MAX_GROWTH_MB, "the pipeline process grew by %.1f MB during "
                   "the flood (limit %d MB)" % (peak - rss0, MAX_GROWTH_MB))
-            check(sent > 0, "the flooders could not send anything")
+            # The connections and their replies count too: the whole cost of 1,000 flooders.
+            check(peak - rss_start < MAX_GROWTH_MB, "the pipeline process grew by %.1f MB from "
+                  "before the flooders connected (limit %d MB)" % (peak - rss_start,
+                                                                   MAX_GROWTH_MB))
+            check(sent >= MIN_FLOOD_BYTES, "the flooders pushed only %.1f MB (at least %.1f MB "
+                  "needed to prove a flood)" % (sent / 1e6, MIN_FLOOD_BYTES / 1e6))
             frames = watcher.frames
             wait_for(lambda: watcher.frames > frames or watcher.error, 5,
                      "the valid player to keep receiving after the flood")

@@ -20,9 +20,9 @@
 #define WARNING (64u * 1024)
 #define HIGH (128u * 1024)
 #define MAX (256u * 1024)
-#define FRAME 8192   /* video frame size */
-#define AUDIO 1024   /* audio frame size */
-#define TINY 4096    /* SO_SNDBUF of the server's player sockets, SO_RCVBUF of the stalled player */
+#define FRAME 8192 /* video frame size */
+#define AUDIO 1024 /* audio frame size */
+#define TINY 4096  /* SO_SNDBUF of the server's player sockets, SO_RCVBUF of the stalled player */
 #define MAX_FRAMES 512
 
 struct log_capture {
@@ -104,7 +104,7 @@ struct expect {
     uint32_t ts[MAX_FRAMES];
     uint8_t type[MAX_FRAMES];
     size_t n;
-    bool need_key; /* mirrors the queue: video skipped until a keyframe */
+    bool need_key;     /* mirrors the queue: video skipped until a keyframe */
     int offered_at[3]; /* frames offered at normal, warning, high */
 };
 
@@ -324,30 +324,93 @@ EZR_TEST(test_player_reading_nothing_is_closed_after_client_timeout)
     EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
 }
 
-/* An audio-only stream of ~44 KB/s and a player that takes ~11 KB/s: far below every byte tier
- * for minutes, so only the age limit (5 s on an audio-only stream, by default) bounds its lag.
- * Once its oldest queued frame has waited that long, new audio is dropped until it catches up,
- * so its backlog stays near 5 s of what it reads (~55 KB) instead of growing by ~33 KB/s. */
-EZR_TEST(test_audio_only_slow_reader_lag_bounded_by_age)
+/* Keyframes larger than queue-max-bytes, with no client timeout: the player that reads gets every
+ * one whole; the one that reads nothing is cut at the critical tier at the second that waits
+ * (one oversized frame at a time is not lag), so its queue never holds more than two. */
+#define HUGE_FRAME (320u * 1024)
+EZR_TEST(test_frames_over_max_reach_a_reader_and_a_non_reader_is_cut)
+{
+    struct log_capture lc = {0};
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.queue_warning_bytes = WARNING;
+    cfg.queue_high_bytes = HIGH;
+    cfg.queue_max_bytes = MAX;
+    cfg.send_buffer_bytes = TINY;
+    cfg.flush_interval_ms = 0;
+    cfg.client_timeout_ms = 0;
+    cfg.log = on_log;
+    cfg.log_ctx = &lc;
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    struct player slow, good;
+    int ok = open_slow_and_good(ezr_server_port(s), &slow, &good);
+    static uint8_t body[HUGE_FRAME];
+    body[0] = 0x17;
+    body[1] = 1;
+    struct ezr_stream_stats stats = {0};
+    long largest = 0;
+    int every = ok, cut = 0;
+    for (uint32_t ts = 0; every && ts < 8; ts++) {
+        ezr_stream_push(st, EZR_FRAME_VIDEO, EZR_FRAME_KEY, ts * 40, body, sizeof body);
+        uint64_t dl = mono_ms() + DEADLINE_MS;
+        /* A message is delivered once whole (its payload here is cut at 64 KiB). */
+        every = next_media(&good, dl) == 0 && good.ts == ts * 40 && good.type == EZR_MSG_VIDEO;
+        every = every && ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0;
+        if ((long)stats.connections_bytes_queued > largest)
+            largest = (long)stats.connections_bytes_queued;
+        cut = cut || stats.disconnects[EZR_CLOSE_SLOW] == 1;
+    }
+    player_close(&slow);
+    player_close(&good);
+    ezr_server_free(s);
+    printf("# largest queued %ld bytes\n", largest);
+    EZR_CHECK(ok);
+    EZR_CHECK(every); /* the reader got all eight, whole */
+    EZR_CHECK(cut);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 1);
+    EZR_CHECK_EQ(stats.clients, 1);
+    EZR_CHECK(largest <= (long)(2 * HUGE_FRAME + 4096));
+    EZR_CHECK_EQ(__atomic_load_n(&lc.slow_warnings, __ATOMIC_SEQ_CST), 1);
+}
+
+/* A player that reads a quarter of a paced stream of audio (~44 KB/s) while it takes ~11 KB/s:
+ * far below every byte tier, so only the age limit bounds its lag. Once its oldest queued live
+ * frame has waited that long, new audio is dropped until it catches up, so its backlog stays
+ * near the limit instead of growing by ~33 KB/s. With video, a keyframe is played first (the
+ * stream then has video, which decides the default limit). Plays for run_ms; returns the
+ * largest lag the stats reported, *stats and *players as at the last sample. */
+static uint64_t slow_reader_max_lag(uint32_t max_age_ms, bool video, uint64_t run_ms,
+                                    struct ezr_stream_stats *stats, size_t *players)
 {
     struct ezr_server_config cfg;
     test_server_config(&cfg);
     cfg.send_buffer_bytes = TINY;
     cfg.flush_interval_ms = 0;
+    cfg.queue_max_age_ms = max_age_ms;
     struct ezr_stream *st;
     struct ezr_server *s = start_live_stream(&cfg, &st);
-    EZR_CHECK(s != NULL);
+    memset(stats, 0, sizeof *stats);
+    *players = 0;
+    if (!s)
+        return 0;
     struct player p;
     uint32_t ts = 0;
-    push(st, SOUND, ts);
-    EZR_CHECK_EQ(player_open(&p, ezr_server_port(s), "live", "stream", TINY), 0);
-    EZR_CHECK_EQ(next_media(&p, mono_ms() + DEADLINE_MS), 0);
-    /* 9 s of the stream at its own pace: a frame every 23 ms, 256 bytes read after each. */
+    if (!video)
+        push(st, SOUND, ts);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int ok =
+        player_open(&p, ezr_server_port(s), "live", "stream", TINY) == 0 && next_media(&p, dl) == 0;
+    if (ok && video) { /* the keyframe, read whole: nothing of it is left queued */
+        push(st, KEY, ts);
+        while ((ok = next_media(&p, dl) == 0) && p.type != EZR_MSG_VIDEO)
+            ;
+    }
+    /* The stream at its own pace: a frame every 23 ms, 256 bytes read after each. */
     uint8_t sink[256];
     uint64_t start = mono_ms(), max_lag = 0;
-    struct ezr_stream_stats stats;
-    size_t players = 0;
-    for (uint64_t tick = start + 23, k = 0; tick < start + 9000; tick += 23, k++) {
+    for (uint64_t tick = start + 23, k = 0; ok && tick < start + run_ms; tick += 23, k++) {
         ts += 23;
         push(st, SOUND, ts);
         struct pollfd pfd = {p.fd, POLLIN, 0};
@@ -355,32 +418,117 @@ EZR_TEST(test_audio_only_slow_reader_lag_bounded_by_age)
             break;
         if (k % 20 == 0) { /* its lag as the reactor sees it, about twice a second */
             struct ezr_client_stats *list = NULL;
-            players = 0;
-            EZR_CHECK_EQ(ezr_stream_get_stats(st, &stats, &list, &players, DEADLINE_MS), 0);
-            if (players == 1 && list[0].lag_ms > max_lag)
+            *players = 0;
+            if (ezr_stream_get_stats(st, stats, &list, players, DEADLINE_MS) < 0)
+                break;
+            if (*players == 1 && list[0].lag_ms > max_lag)
                 max_lag = list[0].lag_ms;
             free(list);
         }
-        /* The source's own pace, as a live encoder produces it. */
         uint64_t now = mono_ms();
         if (now < tick)
             poll(NULL, 0, (int)(tick - now));
     }
-    EZR_CHECK_EQ(players, 1); /* still playing: never cut */
-    /* Without the limit its oldest frame would have waited ~6.7 s by the end (it takes a quarter
-     * of what comes); with it, never much more than the limit, which it does reach. */
+    player_close(&p);
+    ezr_server_free(s);
+    return max_lag;
+}
+
+/* The default on an audio-only stream: 5 s. Without it the oldest frame would have waited
+ * ~6.7 s by the end of 9 s; with it, never much more than the limit, which it does reach. */
+EZR_TEST(test_audio_only_slow_reader_lag_bounded_by_age)
+{
+    struct ezr_stream_stats stats;
+    size_t players;
+    uint64_t max_lag = slow_reader_max_lag(0, false, 9000, &stats, &players);
     printf("# largest lag %llu ms, %llu frames dropped by age\n", (unsigned long long)max_lag,
            (unsigned long long)stats.frames_dropped[2]);
+    EZR_CHECK_EQ(players, 1); /* still playing: never cut */
+    EZR_CHECK_EQ(stats.queue_max_age_ms, EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS);
     EZR_CHECK(max_lag >= EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS - 1000);
     EZR_CHECK(max_lag <= EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS + 500);
     EZR_CHECK(stats.frames_dropped[2] > 0);   /* by age: treated as the high tier */
     EZR_CHECK_EQ(stats.frames_dropped[1], 0); /* never near a byte tier */
     EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
-    player_close(&p);
+}
+
+/* queue_max_age_ms takes effect, over the default by stream kind (10 s with video): at 400 ms a
+ * slow player of a stream with video sheds within a second and its lag stays near 400 ms. */
+#define SHORT_AGE_MS 400u
+EZR_TEST(test_configured_age_limit_makes_slow_reader_shed)
+{
+    struct ezr_stream_stats stats;
+    size_t players;
+    uint64_t max_lag = slow_reader_max_lag(SHORT_AGE_MS, true, 2500, &stats, &players);
+    printf("# largest lag %llu ms, %llu frames dropped by age\n", (unsigned long long)max_lag,
+           (unsigned long long)stats.frames_dropped[2]);
+    EZR_CHECK_EQ(players, 1);
+    EZR_CHECK_EQ(stats.queue_max_age_ms, SHORT_AGE_MS);
+    EZR_CHECK(max_lag >= SHORT_AGE_MS - 200);
+    EZR_CHECK(max_lag <= SHORT_AGE_MS + 500);
+    EZR_CHECK(stats.frames_dropped[2] > 0);
+    EZR_CHECK_EQ(stats.frames_dropped[1], 0);
+    EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
+}
+
+/* The stream's age limit after what has been pushed so far, from the stats (which the reactor
+ * answers after the frames posted before them), or 0. */
+static uint32_t age_limit(struct ezr_stream *st)
+{
+    struct ezr_stream_stats stats;
+    return ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) == 0 ? stats.queue_max_age_ms
+                                                                          : 0;
+}
+
+/* The default decided by stream kind: 10 s before anything is known, 5 s once audio comes
+ * without video, 10 s as soon as video appears, and decided afresh after an end of stream. A
+ * configured limit holds whatever the stream carries. */
+EZR_TEST(test_default_age_limit_follows_stream_kind)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    uint32_t unknown = age_limit(st);
+    push(st, SOUND, 0);
+    push(st, SOUND, 23);
+    uint32_t audio_only = age_limit(st);
+    push(st, KEY, 40);
+    uint32_t with_video = age_limit(st);
+    push(st, SOUND, 46);
+    uint32_t still_video = age_limit(st);
+    int eos = ezr_stream_eos(st, 0);
+    uint32_t after_eos = age_limit(st);
+    push(st, SOUND, 0);
+    uint32_t audio_again = age_limit(st);
     ezr_server_free(s);
+    EZR_CHECK_EQ(unknown, EZR_DEFAULT_QUEUE_MAX_AGE_MS);
+    EZR_CHECK_EQ(audio_only, EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS);
+    EZR_CHECK_EQ(with_video, EZR_DEFAULT_QUEUE_MAX_AGE_MS);
+    EZR_CHECK_EQ(still_video, EZR_DEFAULT_QUEUE_MAX_AGE_MS);
+    EZR_CHECK_EQ(eos, 0);
+    EZR_CHECK_EQ(after_eos, EZR_DEFAULT_QUEUE_MAX_AGE_MS);
+    EZR_CHECK_EQ(audio_again, EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS);
+
+    cfg.queue_max_age_ms = 1234;
+    s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    uint32_t set_unknown = age_limit(st);
+    push(st, SOUND, 0);
+    uint32_t set_audio = age_limit(st);
+    push(st, KEY, 40);
+    uint32_t set_video = age_limit(st);
+    ezr_server_free(s);
+    EZR_CHECK_EQ(set_unknown, 1234);
+    EZR_CHECK_EQ(set_audio, 1234);
+    EZR_CHECK_EQ(set_video, 1234);
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_warning_and_high_levels_then_keyframe_rule),
               EZR_CASE(test_critical_level_disconnects_while_another_player_gets_every_frame),
               EZR_CASE(test_player_reading_nothing_is_closed_after_client_timeout),
-              EZR_CASE(test_audio_only_slow_reader_lag_bounded_by_age))
+              EZR_CASE(test_frames_over_max_reach_a_reader_and_a_non_reader_is_cut),
+              EZR_CASE(test_audio_only_slow_reader_lag_bounded_by_age),
+              EZR_CASE(test_configured_age_limit_makes_slow_reader_shed),
+              EZR_CASE(test_default_age_limit_follows_stream_kind))

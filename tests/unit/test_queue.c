@@ -252,6 +252,129 @@ EZR_TEST(test_oldest_item_over_max_age_keeps_only_keyframes_and_headers)
     ezr_queue_clear(&q);
 }
 
+/* Frames already queued when the oldest has waited the age limit: live audio and inter video go,
+ * keyframes, headers, metadata and replies stay, and the head item stays if it is partly
+ * written; video then resumes only at a keyframe. */
+EZR_TEST(test_shed_drops_aged_audio_and_inter_video_then_waits_for_keyframe)
+{
+    const struct ezr_queue_limits aged = {1000, 2000, 4000, 1000};
+    static const uint8_t reply[20];
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 10, 0, 0),
+                 EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_SCRIPT, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(ezr_queue_push_bytes(&q, reply, sizeof reply, 0), 0);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 0, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.count, 9);
+    size_t frame_len = q.items[0].len;               /* every frame here has the same length */
+    ezr_queue_advance(&q, 3);                        /* the head audio frame is being written */
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 999), 0); /* not yet */
+    EZR_CHECK_EQ(q.count, 9);
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 1000), 4);
+    /* Kept, in order: the partly written audio, header, metadata, keyframe, reply. */
+    EZR_CHECK_EQ(q.count, 5);
+    EZR_CHECK_EQ(q.items[0].frame->kind, EZR_FRAME_AUDIO);
+    EZR_CHECK(q.items[1].frame->flags & EZR_FRAME_HEADER);
+    EZR_CHECK_EQ(q.items[2].frame->kind, EZR_FRAME_SCRIPT);
+    EZR_CHECK(q.items[3].frame->flags & EZR_FRAME_KEY);
+    EZR_CHECK(q.items[4].frame == NULL);
+    EZR_CHECK_EQ(q.bytes, 4 * frame_len - 3 + sizeof reply);
+    EZR_CHECK_EQ(q.owned_bytes, sizeof reply);
+    EZR_CHECK_EQ(q.dropped[EZR_QUEUE_HIGH], 4);
+    EZR_CHECK(q.need_keyframe);
+    /* Caught up: inter video still waits for a keyframe, audio goes at once. */
+    ezr_queue_advance(&q, q.bytes);
+    EZR_CHECK(ezr_queue_empty(&q));
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 1001, 0), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 1001, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10, 1001, 0),
+                 EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 1001, 0), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
+/* A joiner that takes longer than the age limit to read the cached replay loses none of it: the
+ * burst is never shed, and the age limit is measured on the live items behind it. */
+EZR_TEST(test_shed_keeps_join_burst_and_measures_age_on_live_items)
+{
+    const struct ezr_queue_limits aged = {1000, 2000, 4000, 1000};
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10, 0, EZR_OFFER_BURST),
+                 EZR_QUEUE_QUEUED);
+    for (int i = 0; i < 3; i++) {
+        EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 0, EZR_OFFER_BURST),
+                     EZR_QUEUE_QUEUED);
+        EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 0, EZR_OFFER_BURST),
+                     EZR_QUEUE_QUEUED);
+    }
+    /* Long past the limit with only the burst queued: no lag, nothing goes. */
+    EZR_CHECK_EQ(ezr_queue_live_age(&q, 5000), 0);
+    EZR_CHECK_EQ(ezr_queue_level_at(&q, &aged, 5000), EZR_QUEUE_NORMAL);
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 5000), 0);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, 0, 10, 5000, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 5000, 0), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(q.count, 9);
+    /* The live items behind it age from when they were queued. */
+    EZR_CHECK_EQ(ezr_queue_live_age(&q, 5999), 999);
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 5999), 0);
+    EZR_CHECK_EQ(ezr_queue_level_at(&q, &aged, 6000), EZR_QUEUE_HIGH);
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 6000), 2);
+    EZR_CHECK_EQ(q.count, 7); /* the whole burst */
+    for (size_t i = 0; i < q.count; i++)
+        EZR_CHECK(q.items[i].burst);
+    /* A replay after a restart queues a second burst behind a live frame: once that frame is
+     * written, the second burst leads and no live item waits. */
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10, 6000, 0),
+                 EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_at(&q, &aged, EZR_FRAME_AUDIO, 0, 10, 6000, EZR_OFFER_BURST),
+                 EZR_QUEUE_QUEUED);
+    size_t second = q.items[8].len;
+    EZR_CHECK_EQ(ezr_queue_live_age(&q, 6500), 500);
+    ezr_queue_advance(&q, q.bytes - second);
+    EZR_CHECK_EQ(q.count, 1);
+    EZR_CHECK_EQ(ezr_queue_live_age(&q, 9000), 0);
+    EZR_CHECK_EQ(ezr_queue_shed(&q, &aged, 9000), 0);
+    ezr_queue_clear(&q);
+}
+
+/* One frame over every tier reaches a player that reads, each time; a player that reads nothing
+ * of a stream of such frames is cut at the second, its queue never holding more than two. */
+EZR_TEST(test_one_oversized_frame_at_a_time_is_not_lag)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    for (int i = 0; i < 3; i++) { /* the reader: each written before the next comes */
+        EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_QUEUED);
+        EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_NORMAL);
+        ezr_queue_advance(&q, q.bytes);
+        EZR_CHECK(!q.oversized);
+    }
+    /* A mid-size frame while one oversized waits counts: the warning tier. */
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 1200), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_WARNING);
+    ezr_queue_advance(&q, q.bytes);
+    /* The non-reader: the second oversized frame counts, crosses the maximum, and is the last. */
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_QUEUED);
+    size_t one = q.bytes;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_OVERFLOW);
+    EZR_CHECK_EQ(ezr_queue_level(&q, &lim), EZR_QUEUE_CRITICAL);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 5000), EZR_QUEUE_OVERFLOW);
+    EZR_CHECK_EQ(q.bytes, 2 * one);
+    /* Once the first is written the next oversized frame is the uncounted one again. */
+    ezr_queue_advance(&q, one);
+    EZR_CHECK(!q.oversized);
+    EZR_CHECK_EQ(q.uncounted_bytes, 0);
+    ezr_queue_clear(&q);
+}
+
 EZR_TEST(test_paused_queue_takes_headers_only_and_resumes_at_keyframe)
 {
     struct ezr_queue q;
@@ -309,6 +432,9 @@ EZR_TEST_MAIN(EZR_CASE(test_first_video_frame_must_be_keyframe),
               EZR_CASE(test_join_burst_is_queued_whole_and_is_not_lag),
               EZR_CASE(test_frame_larger_than_max_reaches_a_reading_player),
               EZR_CASE(test_oldest_item_over_max_age_keeps_only_keyframes_and_headers),
+              EZR_CASE(test_shed_drops_aged_audio_and_inter_video_then_waits_for_keyframe),
+              EZR_CASE(test_shed_keeps_join_burst_and_measures_age_on_live_items),
+              EZR_CASE(test_one_oversized_frame_at_a_time_is_not_lag),
               EZR_CASE(test_paused_queue_takes_headers_only_and_resumes_at_keyframe),
               EZR_CASE(test_receive_video_back_on_resumes_at_keyframe),
               EZR_CASE(test_replies_count_as_live_bytes))

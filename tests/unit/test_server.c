@@ -483,6 +483,207 @@ EZR_TEST(test_reactor_failure_tells_every_stream_once)
         EZR_CHECK(seen[i].on_other_thread);
         EZR_CHECK(strstr(seen[i].why, "the reactor failed (Invalid argument)") == seen[i].why);
     }
+/* ---- input bounds: a peer cannot make us hold more than the reply budget or hold the reactor */
+
+/* Bytes queued to every connection of s, as the reactor sees them now, or -1. */
+static long queued_all(struct ezr_stream *st)
+{
+    struct ezr_stream_stats stats;
+    if (ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS) < 0)
+        return -1;
+    return (long)stats.connections_bytes_queued;
+}
+
+/* n PingRequests, each a whole message with its own type-0 header (18 bytes). */
+#define PING_BYTES 18u
+static void put_pings(struct ezr_buf *out, size_t n)
+{
+    static const uint8_t ping[6] = {0, EZR_UC_PING_REQUEST, 0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        ezr_chunk_write(out, EZR_CSID_PROTOCOL, 0, EZR_MSG_USER_CONTROL, 0, ping, sizeof ping,
+                        EZR_PROTO_CHUNK_SIZE);
+}
+
+static int count_pongs(void *ctx, const struct ezr_chunk_msg *m)
+{
+    if (m->type == EZR_MSG_USER_CONTROL && m->length >= 2 &&
+        ezr_rd_be16(m->payload) == EZR_UC_PING_RESPONSE)
+        (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Writes what the socket takes of b from *off on (cycling), without blocking; returns the bytes
+ * it took. */
+static size_t send_some(int fd, const struct ezr_buf *b, size_t *off)
+{
+    size_t took = 0;
+    for (;;) {
+        ssize_t w = send(fd, b->data + *off, b->len - *off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w <= 0)
+            return took;
+        took += (size_t)w;
+        *off = (*off + (size_t)w) % b->len;
+    }
+}
+
+/* A connection (connected, not playing) that sends PingRequests as fast as it can and reads
+ * nothing: once EZR_MAX_QUEUED_REPLY_BYTES of answers wait, its input is no longer read, so what
+ * the server holds for it stays under that bound plus one read while it sends far more than that
+ * in requests. Once it reads, every request is answered. */
+EZR_TEST(test_peer_that_never_reads_is_not_read_past_the_reply_bound)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.send_buffer_bytes = 4096; /* the kernel takes little of the replies */
+    cfg.handshake_timeout_ms = 0; /* it never plays */
+    struct ezr_stream *st;
+    struct ezr_server *s = start_live_stream(&cfg, &st);
+    EZR_CHECK(s != NULL);
+    struct player p;
+    int ok = player_open(&p, ezr_server_port(s), "live", NULL, 4096) == 0;
+    /* A send buffer of its own size: what it manages to send is then about what the server
+     * took, not megabytes waiting in the kernel. */
+    int sndbuf = 65536;
+    ok = ok && setsockopt(p.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == 0;
+    struct ezr_buf block;
+    ezr_buf_init(&block);
+    put_pings(&block, 4096);
+    /* Flood until the socket has taken nothing across several samples of the server's queue
+     * (each answered by the reactor after it handled what came before). */
+    size_t off = 0, sent = 0;
+    long q = 0, largest = 0;
+    int still = 0;
+    uint64_t end = mono_ms() + DEADLINE_MS;
+    while (ok && still < 5 && mono_ms() < end && sent < 64u * 1024 * 1024) {
+        size_t took = send_some(p.fd, &block, &off);
+        sent += took;
+        q = queued_all(st);
+        ok = q >= 0;
+        if (q > largest)
+            largest = q;
+        still = took == 0 ? still + 1 : 0;
+        struct pollfd pfd = {p.fd, POLLOUT, 0};
+        poll(&pfd, 1, 20);
+    }
+    long held = q;
+    /* It reads: the server writes, reads again, and answers every request it was sent (the last
+     * one whole first). */
+    size_t pongs = 0, partial = (PING_BYTES - sent % PING_BYTES) % PING_BYTES;
+    int answered = 0;
+    end = mono_ms() + DEADLINE_MS;
+    while (ok && !answered && mono_ms() < end) {
+        struct pollfd pfd = {p.fd, POLLIN | (partial ? POLLOUT : 0), 0};
+        if (poll(&pfd, 1, 100) < 0)
+            break;
+        if (partial && (pfd.revents & POLLOUT)) {
+            ssize_t w = send(p.fd, block.data + off, partial, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0) {
+                sent += (size_t)w;
+                off += (size_t)w;
+                partial -= (size_t)w;
+            }
+        }
+        if (pfd.revents & POLLIN) {
+            uint8_t buf[16384];
+            ssize_t r = read(p.fd, buf, sizeof buf);
+            if (r <= 0)
+                break;
+            ezr_buf_append(&p.in, buf, (size_t)r);
+            int used = ezr_chunk_reader_feed(&p.r, p.in.data, p.in.len, count_pongs, &pongs);
+            if (used < 0)
+                break;
+            ezr_buf_consume(&p.in, (size_t)used);
+        }
+        answered = !partial && pongs == sent / PING_BYTES;
+    }
+    printf("# sent %zu bytes of requests; the server held at most %ld bytes, %ld when stalled; "
+           "%zu of %zu answered\n",
+           sent, largest, held, pongs, sent / PING_BYTES);
+    ezr_buf_free(&block);
+    player_close(&p);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK_EQ(still, 5); /* it stalled: the server stopped reading it */
+    /* Reading all it was sent would have queued many times the bound. */
+    EZR_CHECK(sent > 8 * EZR_MAX_QUEUED_REPLY_BYTES);
+    EZR_CHECK(sent < 4u * 1024 * 1024); /* a server that read on would have taken all it got */
+    EZR_CHECK(held > 0);
+    EZR_CHECK(largest <= (long)(EZR_MAX_QUEUED_REPLY_BYTES + EZR_MIN_READ));
+    EZR_CHECK(answered);
+}
+
+/* A sender whose input is never-ending acknowledgements (they ask for nothing back) and that
+ * reads whatever comes. */
+struct fast_sender {
+    int fd;
+    atomic_bool stop;
+    size_t sent;
+};
+
+static void *fast_sender_run(void *arg)
+{
+    struct fast_sender *fs = arg;
+    struct ezr_buf block;
+    ezr_buf_init(&block);
+    while (block.len < 64 * 1024)
+        ezr_chunk_write_ack(&block, (uint32_t)block.len);
+    size_t off = 0;
+    while (!atomic_load(&fs->stop)) {
+        struct pollfd pfd = {fs->fd, POLLIN | POLLOUT, 0};
+        if (poll(&pfd, 1, 100) < 0)
+            break;
+        if (pfd.revents & POLLIN) {
+            uint8_t sink[4096];
+            if (read(fs->fd, sink, sizeof sink) <= 0)
+                break;
+        }
+        if (pfd.revents & POLLOUT)
+            fs->sent += send_some(fs->fd, &block, &off);
+    }
+    ezr_buf_free(&block);
+    return NULL;
+}
+
+/* While one connection sends as fast as the loopback carries, another player's frames still
+ * arrive at once: the server reads at most EZR_READ_BUDGET from a connection per round. The
+ * sender is read too, many budgets' worth. */
+EZR_TEST(test_fast_sender_does_not_hold_the_reactor)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_server(0, 0, &st);
+    EZR_CHECK(s != NULL);
+    struct player flood, p;
+    int ok = player_open(&flood, ezr_server_port(s), "live", NULL, 0) == 0 &&
+             player_open(&p, ezr_server_port(s), "live", "stream", 0) == 0 &&
+             next_media(&p, mono_ms() + DEADLINE_MS) == 0; /* playing */
+    struct fast_sender fs = {.fd = flood.fd};
+    atomic_init(&fs.stop, false);
+    pthread_t t;
+    int started = ok && pthread_create(&t, NULL, fast_sender_run, &fs) == 0;
+    uint64_t worst = 0;
+    int every = started;
+    for (uint32_t i = 0; every && i < 40; i++) {
+        uint64_t t0 = mono_ms();
+        push_video(st, EZR_FRAME_KEY, i * 33, (uint8_t)i);
+        every = next_media(&p, t0 + DEADLINE_MS) == 0 && p.payload[5] == (uint8_t)i;
+        uint64_t took = mono_ms() - t0;
+        if (took > worst)
+            worst = took;
+        poll(NULL, 0, 20); /* the stream's own pace */
+    }
+    atomic_store(&fs.stop, true);
+    if (started)
+        pthread_join(t, NULL);
+    printf("# the flood sent %zu bytes; slowest frame %llu ms\n", fs.sent,
+           (unsigned long long)worst);
+    player_close(&flood);
+    player_close(&p);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(started);
+    EZR_CHECK(every);
+    EZR_CHECK(worst < AT_ONCE_MS);
+    EZR_CHECK(fs.sent > 16 * EZR_READ_BUDGET);
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
@@ -496,4 +697,6 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_accept_recovers_after_descriptor_exhaustion),
               EZR_CASE(test_video_goes_at_once_and_takes_the_waiting_audio),
               EZR_CASE(test_media_waits_at_most_the_flush_interval),
-              EZR_CASE(test_reactor_failure_tells_every_stream_once))
+              EZR_CASE(test_reactor_failure_tells_every_stream_once),
+              EZR_CASE(test_peer_that_never_reads_is_not_read_past_the_reply_bound),
+              EZR_CASE(test_fast_sender_does_not_hold_the_reactor))

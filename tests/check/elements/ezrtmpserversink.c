@@ -661,6 +661,53 @@ GST_START_TEST(test_string_properties_keep_their_own_values)
 }
 GST_END_TEST;
 
+static guint stat_uint(GstElement *e, const gchar *field)
+{
+    GstStructure *s = NULL;
+    guint v = G_MAXUINT;
+    g_object_get(e, "stats", &s, NULL);
+    fail_unless(s != NULL);
+    fail_unless(gst_structure_get_uint(s, field, &v), "no field %s", field);
+    gst_structure_free(s);
+    return v;
+}
+
+/* Pushes an FLV file header and, audio-only, an AAC header and frame; then a keyframe. Returns
+ * the age limit in force after each (the stats read back what the server decided). */
+static void age_limits(guint queue_max_age, guint *audio_only, guint *with_video)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    g_object_set(e, "port", 0, "sync", FALSE, "queue-max-age", queue_max_age, NULL);
+    GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
+    gst_object_unref(e);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    guint8 t[512];
+    gsize n = sizeof flv_file_header;
+    memcpy(t, flv_file_header, n);
+    n += flv_put_tag(t + n, 8, 0, flv_aac_hdr, sizeof flv_aac_hdr);
+    n += flv_put_tag(t + n, 8, 23, flv_aac_raw, sizeof flv_aac_raw);
+    push_bytes(h, t, n, 0);
+    *audio_only = stat_uint(h->element, "queue-max-age-ms");
+    n = flv_put_tag(t, 9, 40, flv_avc_key, sizeof flv_avc_key);
+    push_bytes(h, t, n, 0);
+    *with_video = stat_uint(h->element, "queue-max-age-ms");
+    gst_harness_teardown(h);
+}
+
+/* queue-max-age reaches the server: 0 leaves the default by stream kind (5 s audio-only, 10 s
+ * once video comes), another value holds for every kind. */
+GST_START_TEST(test_queue_max_age_property_sets_the_age_limit)
+{
+    guint audio_only = 0, with_video = 0;
+    age_limits(0, &audio_only, &with_video);
+    fail_unless_equals_int(audio_only, 5000);
+    fail_unless_equals_int(with_video, 10000);
+    age_limits(700, &audio_only, &with_video);
+    fail_unless_equals_int(audio_only, 700);
+    fail_unless_equals_int(with_video, 700);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink");
@@ -679,6 +726,7 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_string_properties_keep_their_own_values);
+    tcase_add_test(tc, test_queue_max_age_property_sets_the_age_limit);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
     tcase_add_test(tc, test_null_during_eos_drain_does_not_wait_for_players);
     tcase_add_test(tc, test_client_added_handler_reads_stats_at_once);
