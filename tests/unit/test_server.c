@@ -483,6 +483,8 @@ EZR_TEST(test_reactor_failure_tells_every_stream_once)
         EZR_CHECK(seen[i].on_other_thread);
         EZR_CHECK(strstr(seen[i].why, "the reactor failed (Invalid argument)") == seen[i].why);
     }
+}
+
 /* ---- input bounds: a peer cannot make us hold more than the reply budget or hold the reactor */
 
 /* Bytes queued to every connection of s, as the reactor sees them now, or -1. */
