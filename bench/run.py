@@ -91,7 +91,7 @@ STREAMS = [
 ]
 
 SLOW_SEND_BUFFER = 65536
-SLOW_TIERS = ["queue-warning-bytes=262144", "queue-high-bytes=524288", "queue-max-bytes=1048576"]
+SLOW_TIERS = ["queue-warning-bytes=131072", "queue-high-bytes=262144", "queue-max-bytes=524288"]
 
 
 def log(msg):
