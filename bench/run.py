@@ -511,10 +511,11 @@ def main():
         if not args.no_slow:
             # Stalled players' kernel buffers are kept small (send-buffer-size), so that our
             # queue, and its tiers, see their backlog within the run instead of the kernel's
-            # autotuned megabytes. The tiers are a quarter of the defaults: above the high tier
-            # a stalled player's queue grows by keyframes only (about 12 KB/s here), so at the
-            # defaults it would take minutes to reach the critical level (client-timeout, off
-            # here, closes such a player after 30 s anyway).
+            # autotuned megabytes. The tiers are an eighth of the defaults: above the high tier,
+            # and once its oldest data is past the age limit (10 s), a stalled player's queue
+            # grows by keyframes only (about 10 KB/s here), so at the defaults it would take
+            # minutes to reach the critical level (client-timeout, off here, closes such a
+            # player after 30 s anyway).
             stalled = 10
             log("slow-client run: 1000 players, %d stalled, %d s" % (stalled, args.slow_seconds))
             server = Ezrtmp(args.build, inputs[1000], tmp,
@@ -957,12 +958,12 @@ def write_results(args, rows, slow, kbps_of):
             "ezrtmp, 1 Mbps stream, %d players of which the last %d stop reading after their "
             "first keyframe; `send-buffer-size=%d` so that their backlog reaches our queue "
             "instead of the kernel's autotuned buffers; `client-timeout=0` so that only the "
-            "tiers act; tiers at a quarter of the defaults (`%s`). Above the high tier a "
-            "stalled player's queue grows by the keyframes alone, about 12 KB/s for this "
-            "stream, so at the default 2 and 4 MiB it would take minutes to reach the critical "
-            "level (an earlier 150 s run at the defaults reached the high tier, not the "
-            "critical one); with the defaults, `client-timeout` (30 s) closes such a player "
-            "first. The cut is at the first one-second sample where all %d are counted as "
+            "tiers act; tiers at an eighth of the defaults (`%s`). Above the high tier, and once "
+            "its oldest queued data has waited the age limit (10 s), a stalled player's queue "
+            "grows by the keyframes alone, about 10 KB/s for this stream, so at the default 2 "
+            "and 4 MiB it would take minutes to reach the critical level (a run at a quarter "
+            "of the defaults, 100 s, reached the high tier, not the critical one); with the "
+            "defaults, `client-timeout` (30 s) closes such a player first. The cut is at the first one-second sample where all %d are counted as "
             "disconnected for being slow; render() time is the sink's mean per buffer in each "
             "one-second sample, averaged before and after it." % (
                 slow["players"], slow["stalled"], slow["send_buffer_size"],

@@ -19,6 +19,7 @@
 
 #include "ezr_sniff.h"
 #include "ezr_tls.h"
+#include "test_cert.h"
 
 static enum ezr_sniff expected(uint8_t b)
 {
@@ -33,20 +34,8 @@ static enum ezr_sniff expected(uint8_t b)
 static bool write_cert(const char *cert_path, const char *key_path)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    bool ok = k && x;
-    if (ok) {
-        X509_set_version(x, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-        X509_gmtime_adj(X509_getm_notBefore(x), -60);
-        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-        X509_NAME *n = X509_get_subject_name(x);
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
-                                   -1, 0);
-        X509_set_issuer_name(x, n);
-        X509_set_pubkey(x, k);
-        ok = X509_sign(x, k, EVP_sha256()) > 0;
-    }
+    X509 *x = test_self_signed_cert(k);
+    bool ok = x != NULL;
     FILE *f = ok ? fopen(key_path, "w") : NULL;
     ok = f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1;
     if (f)

@@ -41,16 +41,7 @@ static struct ezr_server *start(struct ezr_stream **st, struct log_capture *lc,
                                 uint32_t client_timeout_ms)
 {
     struct ezr_server_config cfg;
-    test_server_config(&cfg);
-    cfg.queue_warning_bytes = WARNING;
-    cfg.queue_high_bytes = HIGH;
-    cfg.queue_max_bytes = MAX;
-    cfg.send_buffer_bytes = TINY;
-    /* Every frame is written (or found unwritable) as it is offered, so that the queue the test
-     * reads back is the one the next frame meets, not one a pending flush is about to shrink. */
-    cfg.flush_interval_ms = 0;
-    if (client_timeout_ms)
-        cfg.client_timeout_ms = client_timeout_ms;
+    test_tiered_config(&cfg, WARNING, HIGH, MAX, TINY, client_timeout_ms);
     cfg.log = on_log;
     cfg.log_ctx = lc;
     return start_live_stream(&cfg, st);

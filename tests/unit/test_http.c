@@ -690,16 +690,8 @@ EZR_TEST(test_over_limit_websocket_player_refused_beside_an_http_flv_one)
 static struct ezr_server *start_tiered(uint32_t client_timeout_ms, struct ezr_stream **st)
 {
     struct ezr_server_config cfg;
-    test_server_config(&cfg);
+    test_tiered_config(&cfg, SLOW_WARNING, SLOW_HIGH, SLOW_MAX, SLOW_TINY, client_timeout_ms);
     cfg.http = true;
-    cfg.queue_warning_bytes = SLOW_WARNING;
-    cfg.queue_high_bytes = SLOW_HIGH;
-    cfg.queue_max_bytes = SLOW_MAX;
-    cfg.send_buffer_bytes = SLOW_TINY;
-    /* Each frame is written (or found unwritable) as it is offered. */
-    cfg.flush_interval_ms = 0;
-    if (client_timeout_ms)
-        cfg.client_timeout_ms = client_timeout_ms;
     return start_live_stream(&cfg, st);
 }
 

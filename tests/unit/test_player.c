@@ -57,7 +57,6 @@ ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t deadline)
     return (ssize_t)got;
 }
 
-
 static int on_msg(void *ctx, const struct ezr_chunk_msg *m)
 {
     struct player *p = ctx;
@@ -178,7 +177,11 @@ void push_video(struct ezr_stream *st, uint32_t flags, uint32_t ts, uint8_t tag)
 {
     /* byte0: frame type (1 key, 2 inter) | codec 7 (AVC); byte1: AVC packet type. */
     uint8_t body[64] = {(uint8_t)(((flags & EZR_FRAME_KEY) ? 0x10 : 0x20) | 7),
-                        (uint8_t)((flags & EZR_FRAME_HEADER) ? 0 : 1), 0, 0, 0, tag};
+                        (uint8_t)((flags & EZR_FRAME_HEADER) ? 0 : 1),
+                        0,
+                        0,
+                        0,
+                        tag};
     if (flags & EZR_FRAME_HEADER)
         body[0] = 0x17;
     ezr_stream_push(st, EZR_FRAME_VIDEO, flags, ts, body, sizeof body);
@@ -196,6 +199,19 @@ void test_server_config(struct ezr_server_config *cfg)
     ezr_server_config_init(cfg);
     cfg->host = "127.0.0.1";
     cfg->port = 0;
+}
+
+void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_t high,
+                        uint32_t max, uint32_t send_buffer, uint32_t client_timeout_ms)
+{
+    test_server_config(cfg);
+    cfg->queue_warning_bytes = warning;
+    cfg->queue_high_bytes = high;
+    cfg->queue_max_bytes = max;
+    cfg->send_buffer_bytes = send_buffer;
+    cfg->flush_interval_ms = 0;
+    if (client_timeout_ms)
+        cfg->client_timeout_ms = client_timeout_ms;
 }
 
 struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st)

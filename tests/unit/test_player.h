@@ -54,6 +54,12 @@ int next_media(struct player *p, uint64_t deadline);
 
 /* The defaults, on 127.0.0.1 and an ephemeral port. */
 void test_server_config(struct ezr_server_config *cfg);
+/* test_server_config() with small tiers and socket buffers, so that a player that stops reading
+ * meets them within a test: every frame is written (or found unwritable) as it is offered, so the
+ * queue a test reads back is the one the next frame meets, not one a pending flush is about to
+ * shrink. client_timeout_ms 0 keeps the default. */
+void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_t high,
+                        uint32_t max, uint32_t send_buffer, uint32_t client_timeout_ms);
 /* A server with the one stream live/stream (one GOP cached), or NULL. */
 struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st);
 

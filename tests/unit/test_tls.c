@@ -21,6 +21,7 @@
 #include "ezr_server.h"
 #include "ezr_test.h"
 #include "ezr_tls.h"
+#include "test_cert.h"
 
 static char dir[64];
 static char cert_path[128], key_path[128], other_key_path[128], not_pem_path[128],
@@ -55,20 +56,8 @@ static bool make_files(void)
     snprintf(missing_path, sizeof missing_path, "%s/missing.pem", dir);
     EVP_PKEY *k = write_key(key_path);
     EVP_PKEY *other = write_key(other_key_path);
-    X509 *x = X509_new();
-    bool ok = k && other && x;
-    if (ok) {
-        X509_set_version(x, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-        X509_gmtime_adj(X509_getm_notBefore(x), -60);
-        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-        X509_NAME *n = X509_get_subject_name(x);
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
-                                   -1, 0);
-        X509_set_issuer_name(x, n);
-        X509_set_pubkey(x, k);
-        ok = X509_sign(x, k, EVP_sha256()) > 0;
-    }
+    X509 *x = test_self_signed_cert(k);
+    bool ok = other && x;
     FILE *f = ok ? fopen(cert_path, "w") : NULL;
     ok = f && PEM_write_X509(f, x) == 1;
     if (f)
