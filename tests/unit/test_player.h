@@ -60,6 +60,11 @@ void test_server_config(struct ezr_server_config *cfg);
  * shrink. client_timeout_ms 0 keeps the default. */
 void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_t high,
                         uint32_t max, uint32_t send_buffer, uint32_t client_timeout_ms);
+/* Polls st's stats every 20 ms until one player has been closed for code, or deadline; *stats
+ * receives the last read. 1 when it was, 0 when not by then, -1 when the stats could not be read.
+ */
+int wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
+                    struct ezr_stream_stats *stats);
 /* A server with the one stream live/stream (one GOP cached), or NULL. */
 struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st);
 
