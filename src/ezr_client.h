@@ -31,7 +31,7 @@ struct ezr_client {
     const struct ezr_client_proto *proto;
     uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
     bool dead;            /* closed; freed at the end of the round */
-    size_t fan_index;     /* its place in stream->fan while playing */
+    size_t fan_index;     /* its place in stream->fan (ezr_fan.h) while playing */
     struct ezr_queue q;
     struct ezr_server *srv;
     const struct ezr_transport *transport; /* what carries the bytes: TCP or TLS */

@@ -82,7 +82,7 @@ void ezr_stream_free(struct ezr_stream *st)
         ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
     }
     ezr_gop_clear(&st->gop);
-    free(st->fan);
+    ezr_fan_free(&st->fan);
     free(st->token);
     free(st);
 }
@@ -114,47 +114,9 @@ static int replay_one(void *ctx, struct ezr_frame *f)
     return c->dead ? 1 : 0;
 }
 
-/* Squeezes the holes out of the fan-out array, keeping the players' order. */
-static void fan_compact(struct ezr_stream *st)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < st->nfan; i++) {
-        struct ezr_client *c = st->fan[i];
-        if (c) {
-            c->fan_index = kept;
-            st->fan[kept++] = c;
-        }
-    }
-    st->nfan = kept;
-    st->fan_holes = 0;
-}
-
-static int fan_add(struct ezr_stream *st, struct ezr_client *c)
-{
-    if (st->nfan == st->fan_cap && st->fan_holes)
-        fan_compact(st);
-    if (st->nfan == st->fan_cap) {
-        size_t cap = st->fan_cap ? st->fan_cap * 2 : 16;
-        struct ezr_client **fan = realloc(st->fan, cap * sizeof *fan);
-        if (!fan)
-            return EZR_ENOMEM;
-        st->fan = fan;
-        st->fan_cap = cap;
-    }
-    c->fan_index = st->nfan;
-    st->fan[st->nfan++] = c;
-    return 0;
-}
-
-static void fan_remove(struct ezr_stream *st, struct ezr_client *c)
-{
-    st->fan[c->fan_index] = NULL;
-    st->fan_holes++;
-}
-
 void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
 {
-    if (fan_add(st, c) < 0) {
+    if (ezr_fan_add(&st->fan, c) < 0) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
@@ -179,7 +141,7 @@ void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
     if (!st)
         return;
     ezr_list_remove(&c->player_link);
-    fan_remove(st, c);
+    ezr_fan_remove(&st->fan, c);
     c->stream = NULL;
     c->idle_since_ms = ezr_now_ms(); /* it may play again, within the handshake timeout */
     st->stats.clients--;
@@ -191,8 +153,8 @@ void ezr_stream_check_drained(struct ezr_stream *st)
     if (!st->eos_target)
         return;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-    if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
-        return;
+        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
+            return;
     struct ezr_server *s = st->srv;
     pthread_mutex_lock(&s->lock);
     st->eos_done = st->eos_target;
@@ -251,10 +213,6 @@ static int post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct stre
     return 0;
 }
 
-/* How many players ahead the fan-out asks for a player's queue: enough to cover a cache miss
- * (a few hundred ns on a virtual machine) with the work of offering to the players between. */
-#define FAN_AHEAD 4
-
 static void run_frame(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
@@ -264,8 +222,7 @@ static void run_frame(struct ezr_op *op)
         /* A new stream after an end or a flush: as a publisher restart, with the cached
          * metadata and headers again (after a flush the pipeline does not send them anew). */
         st->ended = false;
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
             c->proto->stream_restarted(c);
             ezr_gop_replay(&st->gop, replay_one, c);
@@ -279,24 +236,8 @@ static void run_frame(struct ezr_op *op)
                  st->video_seen || f->kind == EZR_FRAME_VIDEO);
     if (ezr_gop_add(&st->gop, f) < 0)
         ezr_server_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
-    /* The fan-out: one reference per player, no copy. Offering may close that player (too
-     * slow), which leaves a hole in the array, never a shift. With thousands of players the walk
-     * waits on memory, not on work, so it asks for what it will touch ahead of time: the queue
-     * of the player FAN_AHEAD places on, and the ring slot of the next one (whose queue came
-     * in earlier). */
-    for (size_t i = 0; i < st->nfan; i++) {
-        if (i + FAN_AHEAD < st->nfan && st->fan[i + FAN_AHEAD]) {
-            const struct ezr_client *ahead = st->fan[i + FAN_AHEAD];
-            __builtin_prefetch(&ahead->q);
-            __builtin_prefetch(&ahead->q.need_keyframe);
-        }
-        if (i + 1 < st->nfan && st->fan[i + 1])
-            ezr_queue_prefetch_tail(&st->fan[i + 1]->q);
-        if (st->fan[i])
-            ezr_client_offer(st->fan[i], f, 0, st->last_frame_ms);
-    }
-    if (st->fan_holes > st->nfan / 4)
-        fan_compact(st);
+    /* The fan-out: one reference per player, no copy. */
+    ezr_fan_offer(&st->fan, f, st->last_frame_ms);
     ezr_frame_unref(f);
     free(o);
 }
@@ -329,8 +270,7 @@ static void run_eos(struct ezr_op *op)
     struct stream_op *o = (struct stream_op *)op;
     struct ezr_stream *st = o->st;
     /* Ended already (EOS, then the pipeline stopped): the players were told. */
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-    {
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
         if (!st->ended)
             c->proto->stream_ended(c, true);
@@ -382,8 +322,7 @@ static void interrupt(struct ezr_stream *st, bool final)
     ezr_gop_forget_frames(&st->gop);
     if (st->ended)
         return;
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-    {
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
         c->proto->stream_ended(c, final);
         c->q.need_keyframe = true;
@@ -470,8 +409,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     out.gop_bytes = st->gop.bytes;
     out.queue_max_age_ms = st->limits.max_age_ms;
     out.connections = (uint32_t)s->nclients;
-    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients)
-    {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients) {
         const struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         out.connections_bytes_queued += c->q.bytes;
     }
@@ -486,8 +424,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     if (q->want_clients && st->stats.clients) {
         list = calloc(st->stats.clients, sizeof *list);
         uint64_t now = ezr_now_ms();
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        {
+        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             if (!list || n == st->stats.clients)
                 break;
             struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
@@ -566,8 +503,7 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
  * player off a list that is being walked (this may run inside a client callback). */
 static void kick(struct ezr_stream *st, uint64_t id)
 {
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-    {
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
         if (c->id == id) {
             c->kicked = true;

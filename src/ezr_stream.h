@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ezr_acl.h"
+#include "ezr_fan.h"
 #include "ezr_gop.h"
 #include "ezr_limits.h"
 #include "ezr_list.h"
@@ -30,13 +31,8 @@ struct ezr_stream {
     char *token;     /* NULL: no token needed */
     /* Reactor thread only. */
     struct ezr_gop gop;
-    struct ezr_list players; /* by client.player_link */
-    /* The same players as an array, for the fan-out alone: a walk over thousands of players
-     * that can fetch several ahead, where a list makes each next one wait for the last. A
-     * removed player leaves a NULL (the order of those left never changes under a walk);
-     * holes are squeezed out when they are a quarter of it. */
-    struct ezr_client **fan;
-    size_t nfan, fan_cap, fan_holes;
+    struct ezr_list players;        /* by client.player_link */
+    struct ezr_fan fan;             /* the same players, for the fan-out (ezr_fan.h) */
     struct ezr_stream_stats stats;  /* the stream's part; server-wide fields filled on query */
     bool ended;                     /* EOS seen and no frame since */
     uint64_t last_frame_ms;         /* when the last frame was pushed */
