@@ -64,23 +64,6 @@ static void push(struct ezr_stream *st, enum kind k, uint32_t ts)
     ezr_stream_push(st, EZR_FRAME_VIDEO, k == KEY ? EZR_FRAME_KEY : 0, ts, body, FRAME);
 }
 
-/* The largest of the players' queued bytes, as the reactor sees them after everything pushed so
- * far; -1 unless the stream has exactly `players` players. */
-static long largest_queue(struct ezr_stream *st, struct ezr_stream_stats *out, size_t players)
-{
-    struct ezr_stream_stats tmp;
-    struct ezr_client_stats *list = NULL;
-    size_t n = 0;
-    if (ezr_stream_get_stats(st, out ? out : &tmp, &list, &n, DEADLINE_MS) < 0)
-        return -1;
-    long q = n == players ? 0 : -1;
-    for (size_t i = 0; q >= 0 && i < n; i++)
-        if ((long)list[i].bytes_queued > q)
-            q = (long)list[i].bytes_queued;
-    free(list);
-    return q;
-}
-
 /* A player with a tiny receive buffer, to be stalled, and one that reads; both have received
  * their first media message. Returns 1 if so. */
 static int open_slow_and_good(uint16_t port, struct player *slow, struct player *good)

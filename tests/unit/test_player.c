@@ -228,6 +228,23 @@ int wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t 
     }
 }
 
+/* The largest of the players' queued bytes, as the reactor sees them after everything pushed so
+ * far; -1 unless the stream has exactly `players` players. */
+long largest_queue(struct ezr_stream *st, struct ezr_stream_stats *out, size_t players)
+{
+    struct ezr_stream_stats tmp;
+    struct ezr_client_stats *list = NULL;
+    size_t n = 0;
+    if (ezr_stream_get_stats(st, out ? out : &tmp, &list, &n, DEADLINE_MS) < 0)
+        return -1;
+    long q = n == players ? 0 : -1;
+    for (size_t i = 0; q >= 0 && i < n; i++)
+        if ((long)list[i].bytes_queued > q)
+            q = (long)list[i].bytes_queued;
+    free(list);
+    return q;
+}
+
 struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st)
 {
     struct ezr_server *s = NULL;

@@ -65,6 +65,10 @@ void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_
  */
 int wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
                     struct ezr_stream_stats *stats);
+/* The largest of the players' queued bytes, as the reactor sees them after everything pushed so
+ * far (*out, if not NULL, receives the stream's stats); -1 unless the stream has exactly `players`
+ * players. */
+long largest_queue(struct ezr_stream *st, struct ezr_stream_stats *out, size_t players);
 /* A server with the one stream live/stream (one GOP cached), or NULL. */
 struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st);
 
