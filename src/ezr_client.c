@@ -105,12 +105,12 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
 
 void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags, uint64_t now)
 {
-    const struct ezr_queue_limits *limits = c->stream ? ezr_stream_limits(c->stream)
-                                                      : &c->srv->qlimits;
+    const struct ezr_queue_limits *limits =
+        c->stream ? ezr_stream_limits(c->stream) : &c->srv->qlimits;
     /* A player that reads, however slowly, skips ahead past what has aged; one that reads
      * nothing at all is left to the byte tiers and client-timeout, which cut it. */
-    size_t shed = now - c->progress_ms < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now)
-                                                             : 0;
+    size_t shed =
+        now - c->progress_ms < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now) : 0;
     if (shed) {
         c->frames_dropped += shed;
         if (c->stream)
@@ -132,8 +132,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags,
             ezr_flush_now(&c->srv->flusher, c); /* a joiner starts at once */
         else
             ezr_flush_media(&c->srv->flusher, c,
-                            ezr_flush_may_wait(f, c->stream && c->stream->video_seen, &c->q),
-                            now);
+                            ezr_flush_may_wait(f, c->stream && c->stream->video_seen, &c->q), now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;
@@ -234,11 +233,12 @@ void ezr_client_flush(struct ezr_client *c)
  * tail (part of a chunk) is kept per client, in c->in, and freed once used: a player that sends
  * nothing but acknowledgements holds no input buffer.
  *
- * Bounded three ways: nothing is read while the replies already queued are
+ * Bounded four ways: nothing is read while the replies already queued are
  * EZR_MAX_QUEUED_REPLY_BYTES or more; no read asks for more than the room left below that (so a
- * peer that asks and never reads cannot make us write without limit); and at most
- * EZR_READ_BUDGET bytes per call (one fast sender cannot hold the reactor), the rest waiting for
- * the next round. */
+ * peer that asks and never reads cannot make us write without limit); at most EZR_READ_BUDGET
+ * bytes per call (one fast sender cannot hold the reactor), and at most EZR_ROUND_READ_BUDGET
+ * from all clients in one reactor round (a thousand senders cannot either), the rest waiting
+ * for the next round. */
 void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_server *s = c->srv;
@@ -251,7 +251,7 @@ void ezr_client_read(struct ezr_client *c)
             update_interest(c);
             return;
         }
-        if (budget == 0) {
+        if (budget == 0 || s->round_read >= EZR_ROUND_READ_BUDGET) {
             read_later(c);
             return;
         }
@@ -283,6 +283,7 @@ void ezr_client_read(struct ezr_client *c)
             return;
         }
         budget -= (size_t)n;
+        s->round_read += (size_t)n;
         if (c->closing) /* a final reply is on its way: the rest is not read */
             continue;
         const uint8_t *data = s->rbuf;

@@ -79,6 +79,12 @@
  * fast sender cannot hold the reactor while the others wait. A player's whole conversation is a
  * few KiB: this only ever slows a flood. */
 #define EZR_READ_BUDGET (64u * 1024u)
+/* Bytes read from all connections together per reactor round; the connections left wait on the
+ * readable list for the next round (first come, first read), and the media due is written in
+ * between. Without it, a thousand peers flooding requests at once made one round a thousand
+ * reads and parses long, and players waited that long for their frames. Four connections'
+ * budgets: far more than any number of players send. */
+#define EZR_ROUND_READ_BUDGET (4u * EZR_READ_BUDGET)
 /* Replies queued to one connection (and not yet taken by its socket) from which its input is no
  * longer read: a peer that sends requests and never reads the answers costs at most this. A
  * player's connect and play replies are under 1 KiB; 8 KiB keeps 1,000 such peers to 8 MiB of

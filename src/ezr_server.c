@@ -238,6 +238,7 @@ static void *reactor_main(void *arg)
         int timeout = ezr_list_empty(&s->readable)
                           ? ezr_flush_timeout(&s->flusher, TICK_MS, ezr_now_ms())
                           : 0;
+        s->round_read = 0; /* a new round: the events below and end_of_round() read again */
         int rc = ezr_reactor_poll(s->reactor, timeout);
         /* What is not spent waiting there is the reactor's busy time (the stats' reactor-busy). */
         ezr_meter_idle(&s->meter, ezr_reactor_waited_us(s->reactor), ezr_now_us());

@@ -55,6 +55,7 @@ struct ezr_server {
     struct ezr_list dead;     /* closed this round, freed at its end, by client.conn_link */
     size_t nclients;          /* on the clients list */
     struct ezr_list readable; /* input left unread (read budget, resumed input), by read_link */
+    size_t round_read;        /* bytes read this reactor round, against EZR_ROUND_READ_BUDGET */
     struct ezr_flusher flusher;
     struct ezr_meter meter; /* busy fraction and send latency, for the stats */
     uint8_t *rbuf;          /* EZR_READ_BUF bytes: every client reads into it */
