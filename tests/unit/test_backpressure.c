@@ -276,12 +276,7 @@ EZR_TEST(test_player_reading_nothing_is_closed_after_client_timeout)
         ok = q >= 0;
     }
     uint64_t stalled_at = mono_ms();
-    int closed = 0;
-    if (ok) {
-        closed = wait_disconnect(st, EZR_CLOSE_TIMEOUT, stalled_at + DEADLINE_MS, &stats);
-        ok = closed >= 0;
-        closed = closed > 0;
-    }
+    bool closed = ok && wait_disconnect(st, EZR_CLOSE_TIMEOUT, stalled_at + DEADLINE_MS, &stats);
     uint64_t waited = mono_ms() - stalled_at;
     push(st, KEY, ts);
     int still = ok && next_media(&good, mono_ms() + DEADLINE_MS) == 0 && good.ts == ts;

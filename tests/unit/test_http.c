@@ -795,12 +795,7 @@ EZR_TEST(test_http_flv_player_reading_nothing_closed_after_client_timeout)
     }
     uint64_t stalled_at = mono_ms();
     struct ezr_stream_stats stats = {0};
-    int closed = 0;
-    if (ok) {
-        closed = wait_disconnect(st, EZR_CLOSE_TIMEOUT, stalled_at + DEADLINE_MS, &stats);
-        ok = closed >= 0;
-        closed = closed > 0;
-    }
+    bool closed = ok && wait_disconnect(st, EZR_CLOSE_TIMEOUT, stalled_at + DEADLINE_MS, &stats);
     uint64_t waited = mono_ms() - stalled_at;
     bool eof = closed && reads_to_the_end(hp[0].fd);
     push_big(st, true, ts);

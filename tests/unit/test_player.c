@@ -214,16 +214,16 @@ void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_
         cfg->client_timeout_ms = client_timeout_ms;
 }
 
-int wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
-                    struct ezr_stream_stats *stats)
+bool wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
+                     struct ezr_stream_stats *stats)
 {
     for (;;) {
         if (ezr_stream_get_stats(st, stats, NULL, NULL, DEADLINE_MS) < 0)
-            return -1;
+            return false;
         if (stats->disconnects[code] == 1)
-            return 1;
+            return true;
         if (mono_ms() >= deadline)
-            return 0;
+            return false;
         poll(NULL, 0, 20);
     }
 }

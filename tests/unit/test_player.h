@@ -5,6 +5,7 @@
 #ifndef TEST_PLAYER_H
 #define TEST_PLAYER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,10 +62,9 @@ void test_server_config(struct ezr_server_config *cfg);
 void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_t high,
                         uint32_t max, uint32_t send_buffer, uint32_t client_timeout_ms);
 /* Polls st's stats every 20 ms until one player has been closed for code, or deadline; *stats
- * receives the last read. 1 when it was, 0 when not by then, -1 when the stats could not be read.
- */
-int wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
-                    struct ezr_stream_stats *stats);
+ * receives the last read. False when not by then, or when the stats could not be read. */
+bool wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
+                     struct ezr_stream_stats *stats);
 /* The largest of the players' queued bytes, as the reactor sees them after everything pushed so
  * far (*out, if not NULL, receives the stream's stats); -1 unless the stream has exactly `players`
  * players. */
