@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """ezrtmpserversink against nginx-rtmp, in one run, on the same pre-encoded input.
 
-For each N, each server serves one H.264 + AAC stream from the same FLV file at real-time rate
-to N players of bench/ezrload (one process, one epoll loop):
+For each N, three times by default (--repeat, the servers taking turns), each server serves one
+H.264 + AAC stream from the same FLV file at real-time rate to N players of bench/ezrload (one
+process, one epoll loop):
   ezrtmp: bench/serve.py, a pipeline filesrc ! flvdemux ! flvmux ! ezrtmpserversink;
   nginx:  Debian's nginx with libnginx-mod-rtmp (one process, config of our own), fed by
           filesrc ! flvdemux ! flvmux ! rtmp2sink in a separate gst-launch-1.0.
@@ -19,7 +20,7 @@ With --tls N (RTMPS against plain RTMP) or --http N (N HTTP-FLV players beside N
 at the same time, on one server) it writes only its own section of bench/RESULTS.md.
 
     bench/run.sh                       # installs what it needs, builds, runs this
-    /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10]
+    /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10] [--repeat 3]
     bench/run.sh --streams [--ns 100] [--seconds 10]
     bench/run.sh --http 1000 [--seconds 10]
 """
@@ -32,8 +33,8 @@ import os
 import platform
 import select
 import shutil
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
