@@ -4,6 +4,7 @@ an ephemeral port, and external players run with deadlines."""
 import errno
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -147,6 +148,18 @@ def run(cmd, timeout):
     except subprocess.TimeoutExpired as e:
         fail("%s did not finish within %d s; stderr: %s" % (cmd[0], timeout, e.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+def stop_rtmpdump(p):
+    """Stops a live recording as a user does (Ctrl-C): rtmpdump closes its file cleanly on
+    SIGINT. One that does not stop within 10 s is killed and fails the test."""
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        fail("rtmpdump did not stop on SIGINT")
 
 
 # flvmux itself now and then writes two AAC tags of the same millisecond (seen in its own file

@@ -80,6 +80,17 @@ def first_video_frame(c, timeout=10):
     return c.read_until(is_video_frame, timeout)[-1]
 
 
+
+def unpause_expect_keyframe(c):
+    """Unpauses a paused player: NetStream.Unpause.Notify with no error status, then video that
+    starts on a keyframe."""
+    c.pause(False, 1000)
+    got = c.read_until(status_is("NetStream.Unpause.Notify"), 5)
+    check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
+    m = first_video_frame(c, 10)
+    check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
+          "byte0=0x%02x" % m.payload[0])
+
 def test_pause_holds_media_without_disconnect():
     # client-timeout=1: a paused player has nothing queued, so it must not count as one that
     # reads nothing while data waits for it.
@@ -146,12 +157,7 @@ def test_paused_player_reading_nothing_outlives_small_tiers():
             # Whatever waited for it in 3 s is at most the replies: no media.
             media = [m for m in read_window(paused, 0.5) if is_media(m)]
             check(not media, "%d media messages were queued while paused" % len(media))
-            paused.pause(False, 1000)
-            got = paused.read_until(status_is("NetStream.Unpause.Notify"), 5)
-            check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
-            m = first_video_frame(paused, 10)
-            check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
-                  "byte0=0x%02x" % m.payload[0])
+            unpause_expect_keyframe(paused)
         finally:
             paused.close()
             control.close()
@@ -170,12 +176,7 @@ def test_unpause_resumes_on_keyframe():
             watcher.read_until(is_keyframe, 5)
             inter = watcher.read_until(is_video_frame, 5)[-1]
             check(not is_keyframe(inter), "two keyframes in a row in a 2 s GOP")
-            c.pause(False, 1000)
-            got = c.read_until(status_is("NetStream.Unpause.Notify"), 5)
-            check(not errors_in(got), "error status on unpause: %r" % errors_in(got))
-            m = first_video_frame(c, 10)
-            check(is_keyframe(m), "first video frame after unpause is not a keyframe: "
-                  "byte0=0x%02x" % m.payload[0])
+            unpause_expect_keyframe(c)
             check(clients(s) == 2, "a player was dropped")
         finally:
             c.close()

@@ -4,7 +4,6 @@ Run as: test_e2e.py TEST_NAME (meson registers each name as its own test)."""
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import threading
 import time
 
 from ezrtest import (Gst, PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
-                     wait_for)
+                     stop_rtmpdump, wait_for)
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 
 
@@ -46,12 +45,7 @@ def test_rtmpdump_record():
             # Record 3 s of the stream: 90 frames at 30 fps pass through the sink.
             s.wait_video_frames(start + 90, 20)
         finally:
-            p.send_signal(signal.SIGINT)  # rtmpdump closes its file cleanly on SIGINT
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                fail("rtmpdump did not stop on SIGINT")
+            stop_rtmpdump(p)
         rc, _, err = run(["ffmpeg", "-v", "error", "-xerror", "-i", out, "-f", "null", "-"], 60)
         check(rc == 0 and not decode_errors(err),
               "ffmpeg could not decode the recording: %s" % err)

@@ -5,13 +5,13 @@ Run as: test_pipeline_events.py TEST_NAME (meson registers each name as its own 
 
 import json
 import os
-import signal
 import struct
 import subprocess
 import tempfile
 import time
 
-from ezrtest import Gst, PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
+from ezrtest import (Gst, PLAYER_ENV, Server, check, fail, run, run_named_test, stop_rtmpdump,
+                     wait_for)
 from rtmpclient import RtmpClient, amf0_encode, is_keyframe, is_video_header
 
 # Not live, so that it can seek; the sink paces it at real time (sync=true).
@@ -86,13 +86,7 @@ def rtmpdump_stopped(dump, err_file):
     """Stops a live recording as a user does (Ctrl-C). rtmpdump then exits 2 (RD_INCOMPLETE:
     a live stream has no end to reach) after 'Caught signal'; any other exit code, or an error
     it printed before the signal, is a failure of the recording."""
-    dump.send_signal(signal.SIGINT)
-    try:
-        dump.wait(10)
-    except subprocess.TimeoutExpired:
-        dump.kill()
-        dump.wait()
-        fail("rtmpdump did not stop on SIGINT")
+    stop_rtmpdump(dump)
     with open(err_file, errors="replace") as f:
         err = f.read()
     before, sep, _ = err.partition("Caught signal")

@@ -11,12 +11,12 @@ Run as: test_streams.py CASE (meson registers each case as its own test)."""
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
 
-from ezrtest import PLAYER_ENV, Server, check, fail, run, run_named_test, wait_for
+from ezrtest import (PLAYER_ENV, Server, check, fail, run, run_named_test, stop_rtmpdump,
+                     wait_for)
 
 FPS = 30
 AUDIO_RATE = 48000
@@ -155,13 +155,7 @@ def record(s, seconds, stop_at_ms, frames_field, fps):
         # What is flushed within flush-interval (100 ms) of the live edge reaches the file too.
         time.sleep(0.3)  # not synchronisation: a margin of recording past the edge
     finally:
-        p.send_signal(signal.SIGINT)  # rtmpdump closes its file cleanly on SIGINT
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            fail("rtmpdump did not stop on SIGINT")
+        stop_rtmpdump(p)
     s.check_no_error()
     check(os.path.exists(out), "rtmpdump wrote nothing: %s" % p.stderr.read().decode())
     return out, (joined[0] - 1) * 1000 / fps

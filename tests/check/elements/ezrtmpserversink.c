@@ -46,12 +46,19 @@ static GstHarness *new_harness(void)
     return h;
 }
 
-static guint64 stat(GstElement *e, const gchar *field)
+/* The element's stats structure now; the caller frees it. */
+static GstStructure *stats_of(GstElement *e)
 {
     GstStructure *s = NULL;
-    guint64 v = G_MAXUINT64;
     g_object_get(e, "stats", &s, NULL);
     fail_unless(s != NULL);
+    return s;
+}
+
+static guint64 stat(GstElement *e, const gchar *field)
+{
+    GstStructure *s = stats_of(e);
+    guint64 v = G_MAXUINT64;
     fail_unless(gst_structure_get_uint64(s, field, &v), "no field %s", field);
     gst_structure_free(s);
     return v;
@@ -430,9 +437,8 @@ static void wait_stat_at_least(GstElement *e, const gchar *field, guint64 min)
 /* Bytes queued for the first player in the stats' client-list, 0 if none. */
 static guint64 first_player_queued(GstElement *e)
 {
-    GstStructure *s = NULL;
+    GstStructure *s = stats_of(e);
     guint64 queued = 0;
-    g_object_get(e, "stats", &s, NULL);
     const GValue *list = gst_structure_get_value(s, "client-list");
     if (list && gst_value_array_get_size(list) > 0)
         gst_structure_get_uint64(gst_value_get_structure(gst_value_array_get_value(list, 0)),
@@ -663,10 +669,8 @@ GST_END_TEST;
 
 static guint stat_uint(GstElement *e, const gchar *field)
 {
-    GstStructure *s = NULL;
+    GstStructure *s = stats_of(e);
     guint v = G_MAXUINT;
-    g_object_get(e, "stats", &s, NULL);
-    fail_unless(s != NULL);
     fail_unless(gst_structure_get_uint(s, field, &v), "no field %s", field);
     gst_structure_free(s);
     return v;
