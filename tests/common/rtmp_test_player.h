@@ -1,87 +1,67 @@
-/* A minimal RTMP player for the element's harness tests: it plays, then reads only what the
- * test asks for (a player that reads nothing is how a test holds the server's queues full).
- * Header-only; needs gstcheck (fail_unless) and the library's AMF0 and chunk writers. */
+/* The tests' RTMP player over a real loopback socket, built from the library's client-side
+ * handshake and chunk code: handshake, connect, createStream, play, then the server's messages
+ * one at a time. The library's server tests read what it is sent; the element's harness tests use
+ * play() for a player that plays and then reads only what the test asks for (one that reads
+ * nothing is how a test holds the server's queues full). The end-to-end tests check the same
+ * against independent players. Every wait takes an absolute deadline (mono_ms() + ...). */
 #ifndef RTMP_TEST_PLAYER_H
 #define RTMP_TEST_PLAYER_H
 
-#include <arpa/inet.h>
-#include <gst/check/gstcheck.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
-#include "ezr_amf0.h"
+#include "ezr_buf.h"
 #include "ezr_chunk.h"
 
-/* A player that gets as far as play: handshake, connect, createStream, play. Returns the socket
- * once the server answered the play, or -1. rcvbuf (bytes, 0 = the kernel's) is set before
- * connecting, so that a player that then reads nothing holds back little. */
-static inline int play_rcvbuf(guint16 port, int rcvbuf)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(fd);
-        return -1;
-    }
-    struct ezr_buf out, body;
-    ezr_buf_init(&out);
-    ezr_buf_init(&body);
-    guint8 c0c1[1537] = {3};
-    ezr_buf_append(&out, c0c1, sizeof c0c1);
-    ezr_buf_append(&out, c0c1 + 1, 1536); /* C2: the server does not check it */
-    const char *cmds[3] = {"connect", "createStream", "play"};
-    for (int i = 0; i < 3; i++) {
-        ezr_buf_reset(&body);
-        ezr_amf0_put_cstring(&body, cmds[i]);
-        ezr_amf0_put_number(&body, i + 1);
-        if (i == 0) {
-            ezr_amf0_put_object_begin(&body);
-            ezr_amf0_put_key(&body, "app");
-            ezr_amf0_put_cstring(&body, "live");
-            ezr_amf0_put_object_end(&body);
-        } else {
-            ezr_amf0_put_null(&body);
-        }
-        if (i == 2)
-            ezr_amf0_put_cstring(&body, "stream");
-        ezr_chunk_write(&out, 3, 0, 20, i == 2 ? 1 : 0, body.data, body.len, 128);
-    }
-    gboolean ok = write(fd, out.data, out.len) == (ssize_t)out.len;
-    ezr_buf_free(&out);
-    ezr_buf_free(&body);
-    /* Read until the server has sent well past the handshake (the play replies). */
-    guint8 buf[8192];
-    size_t got = 0;
-    while (ok && got < 3073 + 400) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        ok = n > 0;
-        got += ok ? (size_t)n : 0;
-    }
-    if (!ok) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
+#define DEADLINE_MS 5000
+#define PENDING_MAX 512
 
-static inline int play(guint16 port)
-{
-    return play_rcvbuf(port, 0);
-}
+uint64_t mono_ms(void);
+/* A connected socket to 127.0.0.1:port, or -1. rcvbuf > 0 sets SO_RCVBUF before connecting. */
+int dial(uint16_t port, int rcvbuf);
+/* Reads exactly n bytes before the deadline; returns n, 0 on EOF, -1 on timeout/error. */
+ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t deadline);
 
-/* Reads until the server closes the connection, then closes it. */
-static inline void expect_closed_by_server(int fd)
-{
-    guint8 b[65536];
-    ssize_t n;
-    while ((n = read(fd, b, sizeof b)) > 0)
-        ;
-    fail_unless_equals_int(n, 0);
-    close(fd);
-}
+struct pending {
+    uint8_t type;
+    uint32_t ts;
+    uint8_t *payload; /* owned */
+    size_t len;
+};
+
+struct player {
+    int fd;
+    struct ezr_chunk_reader r;
+    struct ezr_chunk_writer w;
+    struct ezr_buf in;
+    struct pending q[PENDING_MAX]; /* parsed, not yet taken by next_msg() */
+    size_t qhead, qlen;
+    /* the message next_msg() took last (payload cut at 64 KiB, len the full length) */
+    uint8_t type;
+    uint32_t ts;
+    uint8_t payload[65536];
+    size_t len;
+};
+
+/* Opens p (which player_close() must release even on failure) and asks to play name (NULL: only
+ * connect and createStream). rcvbuf as for dial(). Returns 0 or -1. */
+int player_open(struct player *p, uint16_t port, const char *app, const char *name, int rcvbuf);
+void player_close(struct player *p);
+/* Next message from the server, or -1 on timeout/close. */
+int next_msg(struct player *p, uint64_t deadline);
+/* Skips to the next media message (audio/video/data), or -1. */
+int next_media(struct player *p, uint64_t deadline);
+
+/* Plays live/stream on 127.0.0.1:port and returns the bare socket (the caller closes it) once the
+ * server answered NetStream.Play.Start, or -1. rcvbuf as for dial(): a small one makes a player
+ * that then reads nothing hold back little. What the server sent after the answer and the player
+ * had already read is discarded. */
+int play_rcvbuf(uint16_t port, int rcvbuf);
+int play(uint16_t port);
+/* Reads fd until the server closes the connection (true) or the deadline passes or the read
+ * fails (false), then closes fd. */
+bool closed_by_server(int fd, uint64_t deadline);
 
 #endif

@@ -180,14 +180,29 @@ def decode_errors(err):
     return "\n".join(lines)
 
 
-def run_named_test(tests):
-    """The main of a test file: runs tests["test_" + argv[1]] (meson registers each name as its
-    own test) and says PASS when it returns."""
-    name = sys.argv[1]
-    fn = tests.get("test_" + name)
-    if not fn:
-        fail("no test %s" % name)
-    fn()
+def test_names(tests):
+    """The names of the cases a test file defines: its functions test_NAME, without the prefix
+    (functions it imported do not count)."""
+    return [k[5:] for k, v in tests.items() if k.startswith("test_") and callable(v)
+            and getattr(v, "__module__", None) == tests["__name__"]]
+
+
+def run_named_test(tests, fixture=None):
+    """The main of a test file: runs tests["test_" + argv[1]] and says PASS when it returns;
+    with fixture (a context manager factory) the case is called with what the fixture gives.
+    With --list it prints the names of the cases instead, one a line: tests/e2e/meson.build
+    registers each as its own meson test from that list."""
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(test_names(tests)))
+        return
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in test_names(tests):
+        fail("no test %r (--list names them)" % name)
+    if fixture is None:
+        tests["test_" + name]()
+    else:
+        with fixture() as ctx:
+            tests["test_" + name](ctx)
     print("PASS: " + name)
 
 

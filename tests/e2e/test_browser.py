@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.parse
 
-from ezrtest import PLAYER_ENV, Gst, Server, check, fail
+from ezrtest import PLAYER_ENV, Gst, Server, check, run_named_test
 from flvrelay import FlvRelay
 from rtmpclient import RtmpClient
 
@@ -162,17 +162,16 @@ def play_in_browser(page_url):
     return node.returncode, out
 
 
-def main():
-    # meson ends a test that runs too long with SIGTERM: unwind, so that every "finally" stops
-    # what it started (browser, page server, pipeline).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: stopped by SIGTERM"))
-    names = {"browser_http_flv": "http", "browser_ws_flv": "ws"}
-    args = sys.argv[1:]
-    stand_in = "--stand-in" in args
-    args = [a for a in args if a != "--stand-in"]
-    if len(args) != 1 or args[0] not in names:
-        fail("usage: test_browser.py browser_http_flv|browser_ws_flv [--stand-in]")
-    scheme = names[args[0]]
+def test_browser_http_flv():
+    play_page("http")
+
+
+def test_browser_ws_flv():
+    play_page("ws")
+
+
+def play_page(scheme):
+    stand_in = "--stand-in" in sys.argv[2:]
     for path, what in ((os.path.join(WEB_DIR, "node_modules", "mpegts.js"), "mpegts.js"),
                        (os.path.join(BROWSER_DIR, "node_modules", "puppeteer-core"),
                         "puppeteer-core")):
@@ -209,8 +208,8 @@ def main():
                   "the RTMP player received %d video frames while the browser played, "
                   "expected at least %d" % (frames_after - frames_before, MIN_FRAMES))
             srv.check_no_error()
-    print("PASS: %s played %s from %s; the RTMP player on the same port got %d video frames "
-          "meanwhile; %.1f s in all" % (args[0], stream_url, page_origin,
+    print("the page played %s from %s; the RTMP player on the same port got %d video frames "
+          "meanwhile; %.1f s in all" % (stream_url, page_origin,
                                         frames_after - frames_before,
                                         time.monotonic() - started), flush=True)
 
@@ -225,4 +224,7 @@ def run_page(page_port, scheme, stream_port, watcher):
 
 
 if __name__ == "__main__":
-    main()
+    # meson ends a test that runs too long with SIGTERM: unwind, so that every "finally" stops
+    # what it started (browser, page server, pipeline).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: stopped by SIGTERM"))
+    run_named_test(globals())

@@ -7,7 +7,7 @@ The flooders run in a child process (this file with --flooder) so that their buf
 the RSS measured: this process hosts the pipeline and the one valid player, whose messages are
 dropped as they are read.
 
-Run as: test_flood.py (one meson test, e2e/flood_non_reading_clients)."""
+Run as: test_flood.py flood_non_reading_clients (its one case; --list names it)."""
 
 import os
 import resource
@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 
-from ezrtest import PLAYER_ENV, GapWatcher, Server, check, fail, skip_if_sanitized, wait_for
+from ezrtest import (PLAYER_ENV, GapWatcher, Server, check, fail, run_named_test, skip_if_sanitized,
+                     wait_for)
 from rtmpclient import amf0_encode
 from test_hostile import command
 
@@ -165,7 +166,7 @@ def read_line(proc, timeout, what):
     return line
 
 
-def main():
+def test_flood_non_reading_clients():
     skip_if_sanitized("the pipeline's memory growth under a flood")
     # No handshake or client timeout: only the bound on what is queued for a connection may
     # keep the server's memory in check, not a timer that happens to close the flooders first.
@@ -248,10 +249,9 @@ def main():
         watcher.join(10)
         check(watcher.error is None, "the valid player failed: %r" % watcher.error)
         s.check_no_error()
-    print("PASS: flood_non_reading_clients")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--flooder":
         sys.exit(flooder(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
-    main()
+    run_named_test(globals())

@@ -2,13 +2,12 @@
 right token and one with a wrong one, over RTMP and over HTTP-FLV (`?token=`, http=true): neither
 token appears in the element's and the library's log lines (at the most verbose level), in any
 bus message, in the signals' arguments or in the stats.
-Run as: test_secrets.py"""
+Run as: test_secrets.py play_token_never_logged"""
 
 import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 
 # The debug log must be configured before GStreamer starts (ezrtest calls Gst.init()).
@@ -18,7 +17,7 @@ os.environ["GST_DEBUG"] = "ezrtmpserversink:9"
 os.environ["GST_DEBUG_FILE"] = LOG_FILE
 os.environ["GST_DEBUG_NO_COLOR"] = "1"
 
-from ezrtest import Gst, Server, check, wait_for  # noqa: E402
+from ezrtest import Gst, Server, check, run_named_test, wait_for  # noqa: E402
 from rtmpclient import Closed, RtmpClient, is_keyframe  # noqa: E402
 
 TOKEN = "S3cr3tT0ken"
@@ -141,8 +140,6 @@ def test_play_token_never_logged():
 
 if __name__ == "__main__":
     try:
-        test_play_token_never_logged()
+        run_named_test(globals())
     finally:
         shutil.rmtree(LOG_DIR, ignore_errors=True)
-    print("PASS: play_token_never_logged")
-    sys.exit(0)

@@ -5,6 +5,7 @@ certificate and key files failing READY; hostile TLS clients while a TLS player 
 gaps; a slow and a stalled TLS reader of a fast stream; kernel TLS as the stats and log report it. The certificates are made by each run with the openssl command, in a temporary directory.
 Run as: test_tls.py TEST_NAME (meson registers each name as its own test)."""
 
+import contextlib
 import json
 import os
 import re
@@ -20,8 +21,8 @@ import time
 
 from gi.repository import GObject
 
-from ezrtest import (GapWatcher, Gst, Server, check, decode_errors, fail, run, skip_if_sanitized,
-                     wait_for)
+from ezrtest import (GapWatcher, Gst, Server, check, decode_errors, fail, run, run_named_test,
+                     skip_if_sanitized, wait_for)
 import test_streams
 from rtmpclient import Closed, RtmpClient, is_video_header
 from test_http import WsClient, flv_tags
@@ -615,9 +616,4 @@ def test_tls_idle_connection_memory(certs):
 
 
 if __name__ == "__main__":
-    certs = Certs()
-    try:
-        globals()["test_" + sys.argv[1]](certs)
-    finally:
-        certs.close()
-    print("ok", flush=True)
+    run_named_test(globals(), lambda: contextlib.closing(Certs()))

@@ -14,7 +14,7 @@
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_server.h"
-#include "test_player.h"
+#include "server_fixture.h"
 
 /* Small tiers so that a test moves through them with a few hundred KiB. */
 #define WARNING (64u * 1024)

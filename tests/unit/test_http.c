@@ -16,7 +16,7 @@
 #include "ezr_proto.h"
 #include "ezr_server.h"
 #include "ezr_ws.h"
-#include "test_player.h"
+#include "server_fixture.h"
 
 /* ---- the parser ------------------------------------------------------------------------- */
 

@@ -24,7 +24,7 @@
 #include "ezr_proto.h"
 #include "ezr_server.h"
 #include "reactor_break.h"
-#include "test_player.h"
+#include "server_fixture.h"
 
 static struct ezr_server *start_server(uint32_t max_conn, uint32_t hs_timeout_ms,
                                        struct ezr_stream **st)

@@ -1,57 +1,15 @@
-/* A test player over a real loopback socket, built from the library's client-side handshake and
- * chunk code: handshake, connect, createStream, play, then the server's messages one at a time.
- * Shared by the server tests; the end-to-end tests check the same against independent players.
- * Every wait takes an absolute deadline (mono_ms() + ...). */
-#ifndef TEST_PLAYER_H
-#define TEST_PLAYER_H
+/* What the library's server tests share: the RTMP player (tests/common/rtmp_test_player.h), a
+ * server with one live stream, small frames to push into it and its stats read back. */
+#ifndef SERVER_FIXTURE_H
+#define SERVER_FIXTURE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ezr_buf.h"
-#include "ezr_chunk.h"
 #include "ezr_server.h"
-
-#define DEADLINE_MS 5000
-#define PENDING_MAX 512
-
-uint64_t mono_ms(void);
-/* A connected socket to 127.0.0.1:port, or -1. rcvbuf > 0 sets SO_RCVBUF before connecting. */
-int dial(uint16_t port, int rcvbuf);
-/* Reads exactly n bytes before the deadline; returns n, 0 on EOF, -1 on timeout/error. */
-ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t deadline);
-
-struct pending {
-    uint8_t type;
-    uint32_t ts;
-    uint8_t *payload; /* owned */
-    size_t len;
-};
-
-struct player {
-    int fd;
-    struct ezr_chunk_reader r;
-    struct ezr_chunk_writer w;
-    struct ezr_buf in;
-    struct pending q[PENDING_MAX]; /* parsed, not yet taken by next_msg() */
-    size_t qhead, qlen;
-    /* the message next_msg() took last (payload cut at 64 KiB, len the full length) */
-    uint8_t type;
-    uint32_t ts;
-    uint8_t payload[65536];
-    size_t len;
-};
-
-/* Opens p (which player_close() must release even on failure) and asks to play name (NULL: only
- * connect and createStream). rcvbuf as for dial(). Returns 0 or -1. */
-int player_open(struct player *p, uint16_t port, const char *app, const char *name, int rcvbuf);
-void player_close(struct player *p);
-/* Next message from the server, or -1 on timeout/close. */
-int next_msg(struct player *p, uint64_t deadline);
-/* Skips to the next media message (audio/video/data), or -1. */
-int next_media(struct player *p, uint64_t deadline);
+#include "rtmp_test_player.h"
 
 /* The defaults, on 127.0.0.1 and an ephemeral port. */
 void test_server_config(struct ezr_server_config *cfg);

@@ -1,5 +1,5 @@
-/* The test player: see test_player.h. */
-#include "test_player.h"
+/* The tests' RTMP player: see rtmp_test_player.h. */
+#include "rtmp_test_player.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -173,87 +173,40 @@ int next_media(struct player *p, uint64_t deadline)
     return -1;
 }
 
-void push_video(struct ezr_stream *st, uint32_t flags, uint32_t ts, uint8_t tag)
+int play_rcvbuf(uint16_t port, int rcvbuf)
 {
-    /* byte0: frame type (1 key, 2 inter) | codec 7 (AVC); byte1: AVC packet type. */
-    uint8_t body[64] = {(uint8_t)(((flags & EZR_FRAME_KEY) ? 0x10 : 0x20) | 7),
-                        (uint8_t)((flags & EZR_FRAME_HEADER) ? 0 : 1),
-                        0,
-                        0,
-                        0,
-                        tag};
-    if (flags & EZR_FRAME_HEADER)
-        body[0] = 0x17;
-    ezr_stream_push(st, EZR_FRAME_VIDEO, flags, ts, body, sizeof body);
-}
-
-void push_audio(struct ezr_stream *st, uint32_t ts, uint8_t tag)
-{
-    /* byte0: AAC, 44 kHz, 16 bit, stereo; byte1: AAC packet type 1 (raw). */
-    uint8_t body[32] = {0xAF, 1, tag};
-    ezr_stream_push(st, EZR_FRAME_AUDIO, 0, ts, body, sizeof body);
-}
-
-void test_server_config(struct ezr_server_config *cfg)
-{
-    ezr_server_config_init(cfg);
-    cfg->host = "127.0.0.1";
-    cfg->port = 0;
-}
-
-void test_tiered_config(struct ezr_server_config *cfg, uint32_t warning, uint32_t high,
-                        uint32_t max, uint32_t send_buffer, uint32_t client_timeout_ms)
-{
-    test_server_config(cfg);
-    cfg->queue_warning_bytes = warning;
-    cfg->queue_high_bytes = high;
-    cfg->queue_max_bytes = max;
-    cfg->send_buffer_bytes = send_buffer;
-    cfg->flush_interval_ms = 0;
-    if (client_timeout_ms)
-        cfg->client_timeout_ms = client_timeout_ms;
-}
-
-bool wait_disconnect(struct ezr_stream *st, enum ezr_close_reason code, uint64_t deadline,
-                     struct ezr_stream_stats *stats)
-{
-    for (;;) {
-        if (ezr_stream_get_stats(st, stats, NULL, NULL, DEADLINE_MS) < 0)
-            return false;
-        if (stats->disconnects[code] == 1)
-            return true;
-        if (mono_ms() >= deadline)
-            return false;
-        poll(NULL, 0, 20);
+    struct player *p = malloc(sizeof *p);
+    uint64_t deadline = mono_ms() + DEADLINE_MS;
+    bool ok = p && player_open(p, port, "live", "stream", rcvbuf) == 0;
+    while (ok && !(p->type == EZR_MSG_COMMAND_AMF0 &&
+                   memmem(p->payload, p->len, "NetStream.Play.Start", 20)))
+        ok = next_msg(p, deadline) == 0;
+    int fd = -1;
+    if (p) {
+        if (ok) {
+            fd = p->fd;
+            p->fd = -1; /* handed to the caller */
+        }
+        player_close(p);
+        free(p);
     }
+    return fd;
 }
 
-/* The largest of the players' queued bytes, as the reactor sees them after everything pushed so
- * far; -1 unless the stream has exactly `players` players. */
-long largest_queue(struct ezr_stream *st, struct ezr_stream_stats *out, size_t players)
+int play(uint16_t port)
 {
-    struct ezr_stream_stats tmp;
-    struct ezr_client_stats *list = NULL;
-    size_t n = 0;
-    if (ezr_stream_get_stats(st, out ? out : &tmp, &list, &n, DEADLINE_MS) < 0)
-        return -1;
-    long q = n == players ? 0 : -1;
-    for (size_t i = 0; q >= 0 && i < n; i++)
-        if ((long)list[i].bytes_queued > q)
-            q = (long)list[i].bytes_queued;
-    free(list);
-    return q;
+    return play_rcvbuf(port, 0);
 }
 
-struct ezr_server *start_live_stream(const struct ezr_server_config *cfg, struct ezr_stream **st)
+bool closed_by_server(int fd, uint64_t deadline)
 {
-    struct ezr_server *s = NULL;
-    if (ezr_server_new(cfg, &s) < 0)
-        return NULL;
-    struct ezr_stream_config sc = {.app = "live", .key = "stream", .max_gops = 1};
-    if (ezr_server_add_stream(s, &sc, st) < 0) {
-        ezr_server_free(s);
-        return NULL;
-    }
-    return s;
+    uint8_t b[65536];
+    ssize_t n;
+    do {
+        int left = (int)(deadline > mono_ms() ? deadline - mono_ms() : 0);
+        struct pollfd pfd = {fd, POLLIN, 0};
+        n = poll(&pfd, 1, left) == 1 ? read(fd, b, sizeof b) : -1;
+    } while (n > 0);
+    close(fd);
+    return n == 0;
 }
