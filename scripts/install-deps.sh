@@ -18,7 +18,8 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     # python3-gst-1.0: the overrides that turn GstValueArray (the stats' client-list) into a list.
     packages+=(ffmpeg rtmpdump python3 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
                gir1.2-gst-plugins-base-1.0
-               nginx libnginx-mod-rtmp clang libclang-rt-14-dev)
+               nginx libnginx-mod-rtmp clang libclang-rt-14-dev
+               prometheus) # promtool checks the /metrics answer
     # The TLS tests make their certificates with the openssl command.
     command -v openssl >/dev/null || packages+=(openssl)
 fi

@@ -183,22 +183,49 @@ enum ezr_close_reason {
     EZR_CLOSE_NREASONS,
 };
 
+/* The fields of the two structs below are listed once more in ezr_stats_schema.c, with the
+ * names the element and /metrics give them; a field added here and not there fails the build.
+ * So that the check can see a missing field, each struct is ordered by size, widest first (the
+ * only padding is at the end). */
 struct ezr_client_stats {
     uint64_t id;
-    char addr[64];
     uint64_t bytes_sent;
     uint64_t bytes_queued;
     uint64_t frames_dropped; /* by backpressure and the keyframe rule */
     uint64_t connected_ms;   /* how long it has been connected */
     uint64_t lag_ms;         /* how long its oldest queued data has waited (0: all written) */
-    char protocol[16];       /* "rtmp", "http-flv" or "ws-flv" */
-    bool tls;                /* over TLS (rtmps, https, wss) */
-    bool ktls;               /* TLS records sent by the kernel (kernel TLS) */
+    char addr[64];
+    char protocol[16]; /* "rtmp", "http-flv" or "ws-flv" */
+    bool tls;          /* over TLS (rtmps, https, wss) */
+    bool ktls;         /* TLS records sent by the kernel (kernel TLS) */
+};
+
+/* What the application counts of its input before ezr_stream_push() (the element: the FLV it
+ * parses and its render() calls), told to the library with ezr_stream_report_ingest() so that
+ * /metrics shows it beside the server's counters. */
+struct ezr_ingest_stats {
+    uint64_t tags;             /* FLV tags parsed */
+    uint64_t video_frames;     /* video tags other than sequence headers */
+    uint64_t audio_frames;     /* audio tags other than sequence headers */
+    uint64_t keyframes;        /* video keyframes (sequence headers included) */
+    uint64_t script_tags;      /* metadata and other script data */
+    uint64_t tags_refused;     /* enhanced RTMP tags that cannot be relayed (multitrack, ...) */
+    uint64_t sequence_headers; /* audio and video */
+    uint64_t bytes_in;         /* tag bodies */
+    uint64_t renders;          /* input buffers that fed the parser */
+    uint64_t render_ns;        /* their total time */
+    uint64_t render_max_ns;    /* the longest */
+};
+
+/* Players by protocol, in ezr_stream_stats.clients_by_protocol. */
+enum ezr_stats_protocol {
+    EZR_STATS_RTMP,
+    EZR_STATS_HTTP_FLV,
+    EZR_STATS_WS_FLV,
+    EZR_STATS_NPROTOCOLS,
 };
 
 struct ezr_stream_stats {
-    uint32_t clients; /* playing now */
-    uint32_t clients_peak;
     uint64_t clients_total; /* players ever added */
     uint64_t bytes_sent;    /* to this stream's players */
     uint64_t frames_in;     /* pushed */
@@ -212,12 +239,10 @@ struct ezr_stream_stats {
     uint64_t frame_copies;
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
-    /* The age limit its players' lag meets now: queue_max_age_ms as configured or, when that is
-     * 0, by what the stream carries (5 s once it has audio and no video, 10 s otherwise). */
-    uint32_t queue_max_age_ms;
+    /* As last told by ezr_stream_report_ingest() (zero if never). */
+    struct ezr_ingest_stats ingest;
     /* Server-wide */
-    uint32_t connections; /* open now, playing or not */
-    /* Bytes queued to all of them (replies and media), not yet taken by their sockets. */
+    /* Bytes queued to all connections (replies and media), not yet taken by their sockets. */
     uint64_t connections_bytes_queued;
     uint64_t connections_accepted;
     uint64_t connections_refused; /* over max-connections */
@@ -226,8 +251,16 @@ struct ezr_stream_stats {
      * each, see flush_interval_ms); and the time frames took from ezr_stream_push() to the
      * socket, median and 99th percentile in microseconds (0: none written). */
     double reactor_busy;
-    uint32_t send_latency_p50_us;
-    uint32_t send_latency_p99_us;
+    uint64_t send_latency_p50_us;
+    uint64_t send_latency_p99_us;
+    /* 32-bit fields last (see above). */
+    uint32_t clients; /* playing now */
+    uint32_t clients_by_protocol[EZR_STATS_NPROTOCOLS];
+    uint32_t clients_peak;
+    /* The age limit its players' lag meets now: queue_max_age_ms as configured or, when that is
+     * 0, by what the stream carries (5 s once it has audio and no video, 10 s otherwise). */
+    uint32_t queue_max_age_ms;
+    uint32_t connections; /* server-wide: open now, playing or not */
 };
 
 /* A consistent snapshot taken on the reactor thread; waits at most timeout_ms for it (called on
@@ -238,5 +271,8 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
                          struct ezr_client_stats **clients, size_t *nclients, int timeout_ms);
 /* Disconnects the player with that id if it plays this stream. Asynchronous. */
 int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id);
+/* The application's input counters, for /metrics and ezr_stream_get_stats(); copied. Any thread;
+ * cheap enough for once per input buffer (one mutex). */
+void ezr_stream_report_ingest(struct ezr_stream *st, const struct ezr_ingest_stats *in);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_server_priv.h"
+#include "ezr_stats.h"
 #include "ezr_tls.h"
 #include "ezr_text.h"
 
@@ -404,21 +405,9 @@ static void query_unref(struct stats_query *q)
 static void answer_stats(struct ezr_stream *st, struct stats_query *q)
 {
     struct ezr_server *s = st->srv;
-    struct ezr_stream_stats out = st->stats;
-    out.gop_frames = st->gop.count;
-    out.gop_bytes = st->gop.bytes;
-    out.queue_max_age_ms = st->limits.max_age_ms;
-    out.connections = (uint32_t)s->nclients;
-    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients) {
-        const struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
-        out.connections_bytes_queued += c->q.bytes;
-    }
-    out.connections_accepted = s->accepted;
-    out.connections_refused = s->refused;
-    uint64_t now_us = ezr_now_us();
-    out.reactor_busy = ezr_meter_busy(&s->meter, now_us);
-    out.send_latency_p50_us = ezr_meter_latency_percentile(&s->meter, 50);
-    out.send_latency_p99_us = ezr_meter_latency_percentile(&s->meter, 99);
+    struct ezr_stream_stats out = {0};
+    ezr_stats_fill_stream(st, &out);
+    ezr_stats_fill_server(s, &out);
     struct ezr_client_stats *list = NULL;
     size_t n = 0;
     if (q->want_clients && st->stats.clients) {
@@ -443,6 +432,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     }
     pthread_mutex_lock(&s->lock);
     q->stats = out;
+    q->stats.ingest = st->ingest;
     q->clients = list;
     q->nclients = list ? n : 0;
     q->done = true;

@@ -44,6 +44,7 @@ struct ezr_stream {
     uint64_t eos_done;
     bool flushing;     /* ezr_stream_set_flushing(): EOS does not wait for players */
     bool failure_told; /* on_failed was called (or is being called) */
+    struct ezr_ingest_stats ingest; /* as told by ezr_stream_report_ingest() */
 };
 
 /* A stream for cfg, not yet registered. Returns 0 and *out, EZR_EINVAL, EZR_ENOMEM. */
