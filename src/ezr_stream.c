@@ -206,12 +206,12 @@ struct stream_op {
     bool *done;                /* remove: set under srv->lock when the stream is gone */
 };
 
-static int post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct stream_op *o)
+/* Cannot fail: the op is allocated by the caller, the mailbox is a list. */
+static void post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct stream_op *o)
 {
     o->op.run = run;
     o->st = st;
     ezr_mailbox_post(&st->srv->mailbox, &o->op);
-    return 0;
 }
 
 static void run_frame(struct ezr_op *op)
@@ -263,7 +263,8 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
         return EZR_ENOMEM;
     }
     o->frame->pushed_us = ezr_now_us();
-    return post(st, run_frame, o);
+    post(st, run_frame, o);
+    return 0;
 }
 
 static void run_eos(struct ezr_op *op)
@@ -294,9 +295,10 @@ int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
     pthread_mutex_lock(&s->lock);
     uint64_t seq = o->arg = ++st->eos_requested;
     pthread_mutex_unlock(&s->lock);
-    int rc = post(st, run_eos, o);
-    if (rc < 0 || timeout_ms <= 0)
-        return rc;
+    post(st, run_eos, o);
+    if (timeout_ms <= 0)
+        return 0;
+    int rc = 0;
     struct timespec deadline = ezr_deadline_after(timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (st->eos_done < seq && rc == 0)
@@ -353,7 +355,8 @@ static int post_new(struct ezr_stream *st, void (*run)(struct ezr_op *))
     struct stream_op *o = calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
-    return post(st, run, o);
+    post(st, run, o);
+    return 0;
 }
 
 int ezr_stream_stop(struct ezr_stream *st)
@@ -522,5 +525,6 @@ int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
     if (!o)
         return EZR_ENOMEM;
     o->arg = id;
-    return post(st, run_kick, o);
+    post(st, run_kick, o);
+    return 0;
 }
