@@ -1,7 +1,7 @@
-/* FLV push parser; see ezrflvparser.h. Layout (FLV spec 10.1, Annex E): a 9-byte header whose
+/* FLV push parser; see ezr_flv_parser.h. Layout (FLV spec 10.1, Annex E): a 9-byte header whose
  * last field is the header size, PreviousTagSize0, then tags of 11-byte header + body, each
  * followed by a 4-byte PreviousTagSize. */
-#include "ezrflvparser.h"
+#include "ezr_flv_parser.h"
 
 #include <stdlib.h>
 #include <string.h>

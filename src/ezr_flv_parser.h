@@ -1,7 +1,12 @@
 /* A push parser for FLV as flvmux writes it: an optional file header, then tags each followed by
- * its PreviousTagSize. Plain C with no GLib, so the element, the unit tests and the fuzzers share
- * it. Bytes go in in any slices (a tag may span calls, a call may hold many tags); whole tags come
- * out through a callback, classified for the server (keyframe, sequence header, metadata). */
+ * its PreviousTagSize. Bytes go in in any slices (a tag may span calls, a call may hold many tags);
+ * whole tags come out through a callback, classified for the server (keyframe, sequence header,
+ * metadata), ready for ezr_stream_push().
+ *
+ * It is part of the library, not of the element: it is plain C with no GLib and no I/O (like the
+ * protocol cores), what every producer of FLV bytes needs in front of ezr_stream_push() (the
+ * element, an embedder reading ffmpeg's FLV output), and so the element, the unit tests and the
+ * fuzzer all reach it through libezrtmp, built and tested with or without GStreamer. */
 #ifndef EZR_FLV_PARSER_H
 #define EZR_FLV_PARSER_H
 

@@ -114,8 +114,7 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
         char app[2 * EZR_MAX_NAME_LEN + 1], key[2 * EZR_MAX_NAME_LEN + 1];
         label_value(app, sizeof app, st->app);
         label_value(key, sizeof key, st->key);
-        snprintf(streams[i].labels, sizeof streams[i].labels, "app=\"%s\",stream=\"%s\"", app,
-                 key);
+        snprintf(streams[i].labels, sizeof streams[i].labels, "app=\"%s\",stream=\"%s\"", app, key);
         i++;
     }
     pthread_mutex_unlock(&s->lock);

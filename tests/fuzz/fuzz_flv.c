@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ezrflvparser.h"
+#include "ezr_flv_parser.h"
 
 static int on_tag(void *ctx, const struct ezr_flv_tag *t)
 {

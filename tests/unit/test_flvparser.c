@@ -1,7 +1,7 @@
 /* The element's FLV parser: tags out of any split of the input, classified for the server. */
 #include "ezr_test.h"
 
-#include "ezrflvparser.h"
+#include "ezr_flv_parser.h"
 #include "flv_fixture.h"
 
 struct seen {

@@ -1,0 +1,412 @@
+/* The property table; see ezrsinkprops.h. Each entry is a property as gst-inspect-1.0 shows it
+ * (name, nick, blurb, range, default, flags), where its value lives, and where the library's
+ * config takes it. The few whose value is computed (bound-port, stats, location) have get/set
+ * functions instead of a field. */
+#include "ezrsinkprops.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "ezr_limits.h"
+#include "gstezrtmpserversinkpriv.h"
+
+enum prop_type { P_STRING, P_INT, P_UINT, P_BOOLEAN, P_STRUCTURE };
+enum prop_target { TO_NONE, TO_SERVER, TO_STREAM }; /* struct ezr_server/stream_config */
+enum cfg_type { C_STR, C_U16, C_U32, C_BOOL };
+
+struct prop {
+    const char *name, *nick, *blurb;
+    enum prop_type type;
+    GParamFlags flags;
+    gssize field; /* offset in struct ezr_sink_settings, or -1 */
+    gint64 min, max, def;
+    const char *def_str; /* a string's default, also what setting it to NULL restores */
+    enum prop_target to;
+    size_t cfg_offset;
+    enum cfg_type cfg_type;
+    guint scale; /* cfg value = property value * scale (seconds to ms) */
+    void (*get)(GstEzrtmpServerSink *self, GValue *v);       /* without the object lock */
+    void (*set)(GstEzrtmpServerSink *self, const GValue *v); /* with the object lock */
+};
+
+#define RW_READY (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+#define FIELD(f) .field = offsetof(struct ezr_sink_settings, f)
+#define NO_FIELD .field = -1
+#define TO_SRV(f, t)                                                                               \
+    .to = TO_SERVER, .cfg_offset = offsetof(struct ezr_server_config, f), .cfg_type = t
+#define TO_ST(f, t)                                                                                \
+    .to = TO_STREAM, .cfg_offset = offsetof(struct ezr_stream_config, f), .cfg_type = t
+#define UINT_RANGE(lo, hi, d) .type = P_UINT, .min = (lo), .max = (hi), .def = (d)
+
+static void get_bound_port(GstEzrtmpServerSink *self, GValue *v)
+{
+    g_mutex_lock(&self->lock);
+    g_value_set_int(v, (gint)self->bound_port);
+    g_mutex_unlock(&self->lock);
+}
+
+static void get_stats(GstEzrtmpServerSink *self, GValue *v)
+{
+    g_value_take_boxed(v, ezr_sink_make_stats(self));
+}
+
+static void get_location(GstEzrtmpServerSink *self, GValue *v)
+{
+    GST_OBJECT_LOCK(self);
+    g_mutex_lock(&self->lock);
+    guint bound = self->bound_port;
+    g_mutex_unlock(&self->lock);
+    g_value_take_string(v, ezr_sink_location_get(&self->settings, bound));
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void set_location(GstEzrtmpServerSink *self, const GValue *v)
+{
+    ezr_sink_location_set(&self->settings, g_value_get_string(v));
+}
+
+enum {
+    PROP_0,
+    PROP_HOST,
+    PROP_PORT,
+    PROP_BOUND_PORT,
+    PROP_APP,
+    PROP_STREAM_KEY,
+    PROP_LOCATION,
+    PROP_CHUNK_SIZE,
+    PROP_MAX_GOPS,
+    PROP_MAX_CONNECTIONS,
+    PROP_QUEUE_WARNING_BYTES,
+    PROP_QUEUE_HIGH_BYTES,
+    PROP_QUEUE_MAX_BYTES,
+    PROP_QUEUE_MAX_AGE,
+    PROP_HANDSHAKE_TIMEOUT,
+    PROP_CLIENT_TIMEOUT,
+    PROP_SEND_BUFFER_SIZE,
+    PROP_FLUSH_INTERVAL,
+    PROP_ALLOWED_CLIENTS,
+    PROP_PLAY_TOKEN,
+    PROP_HTTP,
+    PROP_HTTP_CORS_ORIGIN,
+    PROP_METRICS,
+    PROP_TLS_CERTIFICATE,
+    PROP_TLS_KEY,
+    PROP_TLS_ONLY,
+    PROP_STATS,
+    N_PROPS,
+};
+
+static const struct prop props[N_PROPS] = {
+    [PROP_HOST] = {"host", "Host",
+                   "Address or host name to listen on (\"0.0.0.0\" for every IPv4 interface, "
+                   "\"::\" for every IPv4 and IPv6 one, \"::1\" for IPv6 loopback); applied when "
+                   "the element goes to READY",
+                   .type = P_STRING, .flags = RW_READY, FIELD(host), .def_str = "localhost",
+                   TO_SRV(host, C_STR)},
+    [PROP_PORT] = {"port", "Port", "TCP port to listen on; 0 picks a free port (see bound-port)",
+                   .type = P_INT, .flags = RW_READY, FIELD(port), .min = 0, .max = 65535,
+                   .def = 1935, TO_SRV(port, C_U16)},
+    [PROP_BOUND_PORT] = {"bound-port", "Bound port",
+                         "The TCP port actually listened on from READY on; 0 when not listening",
+                         .type = P_INT, .flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS,
+                         NO_FIELD, .min = 0, .max = 65535, .def = 0, .get = get_bound_port},
+    [PROP_APP] = {"app", "Application",
+                  "RTMP application name players connect to (rtmp://host:port/APP/stream-key)",
+                  .type = P_STRING, .flags = RW_READY, FIELD(app), .def_str = "live",
+                  TO_ST(app, C_STR)},
+    [PROP_STREAM_KEY] = {"stream-key", "Stream key",
+                         "Stream name players play (rtmp://host:port/app/STREAM-KEY)",
+                         .type = P_STRING, .flags = RW_READY, FIELD(stream_key),
+                         .def_str = "stream", TO_ST(key, C_STR)},
+    [PROP_LOCATION] = {"location", "Location",
+                       "The URL players open, rtmp://HOST:PORT/APP/STREAM-KEY (as rtmp2sink's "
+                       "location): setting it sets host, port (1935 if left out, 443 for "
+                       "rtmps://), app and stream-key at once; rtmps:// also needs "
+                       "tls-certificate. Read back, it is built from those properties (the bound "
+                       "port once listening; rtmps:// with a certificate). A URL that does not "
+                       "parse fails the change to READY",
+                       .type = P_STRING, .flags = RW_READY, NO_FIELD, .get = get_location,
+                       .set = set_location},
+    [PROP_CHUNK_SIZE] = {"chunk-size", "Chunk size", "RTMP chunk size sent to players, in bytes",
+                         UINT_RANGE(EZR_PROTO_CHUNK_SIZE, EZR_MAX_CHUNK_SIZE,
+                                    EZR_DEFAULT_CHUNK_SIZE),
+                         .flags = RW_READY, FIELD(chunk_size), TO_SRV(chunk_size, C_U32)},
+    [PROP_MAX_GOPS] = {"max-gops", "Max GOPs",
+                       "Groups of pictures kept for players that join late (each starts at a "
+                       "keyframe)",
+                       UINT_RANGE(1, 100, EZR_DEFAULT_MAX_GOPS), .flags = RW_READY, FIELD(max_gops),
+                       TO_ST(max_gops, C_U32)},
+    [PROP_MAX_CONNECTIONS] = {"max-connections", "Max connections",
+                              "Most simultaneous connections (RTMP, HTTP and WebSocket, TLS or "
+                              "not); further ones are closed at once. Capped at 80% of the "
+                              "process's file descriptor limit",
+                              UINT_RANGE(1, 1000000, EZR_DEFAULT_MAX_CONNECTIONS),
+                              .flags = RW_READY, FIELD(max_connections),
+                              TO_SRV(max_connections, C_U32)},
+    [PROP_QUEUE_WARNING_BYTES] = {"queue-warning-bytes", "Queue warning level",
+                                  "Bytes queued for a player from which its non-key video frames "
+                                  "are dropped (audio, keyframes and headers still go)",
+                                  UINT_RANGE(1, G_MAXUINT32 - 2, EZR_DEFAULT_QUEUE_WARNING_BYTES),
+                                  .flags = RW_READY, FIELD(queue_warning_bytes),
+                                  TO_SRV(queue_warning_bytes, C_U32)},
+    [PROP_QUEUE_HIGH_BYTES] = {"queue-high-bytes", "Queue high level",
+                               "Bytes queued for a player from which only keyframes and headers "
+                               "are sent; must be above queue-warning-bytes",
+                               UINT_RANGE(2, G_MAXUINT32 - 1, EZR_DEFAULT_QUEUE_HIGH_BYTES),
+                               .flags = RW_READY, FIELD(queue_high_bytes),
+                               TO_SRV(queue_high_bytes, C_U32)},
+    [PROP_QUEUE_MAX_BYTES] = {"queue-max-bytes", "Queue maximum",
+                              "Bytes queued for a player at which it is disconnected; must be "
+                              "above queue-high-bytes",
+                              UINT_RANGE(3, G_MAXUINT32, EZR_DEFAULT_QUEUE_MAX_BYTES),
+                              .flags = RW_READY, FIELD(queue_max_bytes),
+                              TO_SRV(queue_max_bytes, C_U32)},
+    /* 0: by stream kind, 10 s, or 5 s audio-only. */
+    [PROP_QUEUE_MAX_AGE] = {"queue-max-age", "Queue maximum age",
+                            "Milliseconds a player's oldest queued live data may wait before it "
+                            "gets only keyframes, headers and metadata until it catches up (its "
+                            "lag bounded in time, not only in bytes); 0 = 10000, or 5000 on an "
+                            "audio-only stream",
+                            UINT_RANGE(0, 600000, 0), .flags = RW_READY, FIELD(queue_max_age),
+                            TO_SRV(queue_max_age_ms, C_U32)},
+    [PROP_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "Handshake timeout",
+                                "Seconds a connection may take to finish the handshake and start "
+                                "playing before it is closed (0 = no limit)",
+                                UINT_RANGE(0, 3600, EZR_DEFAULT_HANDSHAKE_TIMEOUT_S),
+                                .flags = RW_READY, FIELD(handshake_timeout),
+                                TO_SRV(handshake_timeout_ms, C_U32), .scale = 1000},
+    [PROP_CLIENT_TIMEOUT] = {"client-timeout", "Client timeout",
+                             "Seconds a player may read nothing while data waits for it before "
+                             "it is closed (0 = no limit)",
+                             UINT_RANGE(0, 3600, EZR_DEFAULT_CLIENT_TIMEOUT_S), .flags = RW_READY,
+                             FIELD(client_timeout), TO_SRV(client_timeout_ms, C_U32),
+                             .scale = 1000},
+    [PROP_SEND_BUFFER_SIZE] = {"send-buffer-size", "Send buffer size",
+                               "Kernel send buffer of each player socket in bytes (SO_SNDBUF); 0 "
+                               "keeps the kernel's autotuning. A small value makes the queue "
+                               "levels react sooner to a slow player",
+                               UINT_RANGE(0, G_MAXINT32, 0), .flags = RW_READY,
+                               FIELD(send_buffer_size), TO_SRV(send_buffer_bytes, C_U32)},
+    [PROP_FLUSH_INTERVAL] = {"flush-interval", "Flush interval",
+                             "The most milliseconds a player's media may wait so that several "
+                             "frames go out in one write (far less CPU than a write per frame): "
+                             "video is written at once, audio and data wait for the next video "
+                             "frame, at most this; protocol replies and a new player's first "
+                             "frames are written at once. 0 = write every frame at once",
+                             UINT_RANGE(0, 1000, EZR_DEFAULT_FLUSH_INTERVAL_MS), .flags = RW_READY,
+                             FIELD(flush_interval), TO_SRV(flush_interval_ms, C_U32)},
+    [PROP_ALLOWED_CLIENTS] = {"allowed-clients", "Allowed clients",
+                              "Addresses or CIDR ranges that may play, separated by commas "
+                              "(\"127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\"); an IPv4 player on a "
+                              "dual-stack host=:: matches IPv4 ranges. Empty: anyone. Others get "
+                              "NetStream.Play.Failed and are closed",
+                              .type = P_STRING, .flags = RW_READY, FIELD(allowed_clients),
+                              .def_str = "", TO_ST(allowed_clients, C_STR)},
+    [PROP_PLAY_TOKEN] = {"play-token", "Play token",
+                         "If not empty, players must play STREAM-KEY?token=THIS; others get "
+                         "NetStream.Play.Failed and are closed. Empty: no token needed. "
+                         "Write-only, so that property notifications (gst-launch-1.0 -v) and "
+                         "pipeline dumps never show it",
+                         .type = P_STRING,
+                         .flags =
+                             G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY,
+                         FIELD(play_token), .def_str = "", TO_ST(play_token, C_STR)},
+    /* Off: with HTTP on, any web page open in a browser that can reach the port may read the
+     * stream (CORS), which an RTMP-only port never allowed; turn it on to serve browsers. */
+    [PROP_HTTP] = {"http", "HTTP-FLV and WebSocket-FLV",
+                   "Also serve browsers on the same port: http://HOST:PORT/APP/STREAM-KEY.flv "
+                   "(HTTP-FLV) and ws://HOST:PORT/APP/STREAM-KEY.flv (WebSocket-FLV), with the "
+                   "same allowed-clients and play-token (?token=). Off by default because it lets "
+                   "a web page in any browser that reaches the port read the stream (see "
+                   "http-cors-origin), which an RTMP-only port never allowed",
+                   .type = P_BOOLEAN, .flags = RW_READY, FIELD(http), .def = FALSE,
+                   TO_SRV(http, C_BOOL)},
+    [PROP_HTTP_CORS_ORIGIN] = {"http-cors-origin", "HTTP CORS origin",
+                               "Access-Control-Allow-Origin of HTTP answers: \"*\" lets any web "
+                               "page play; an origin (\"https://example.com\") lets only that "
+                               "one play, and WebSockets from another Origin are refused (403)",
+                               .type = P_STRING, .flags = RW_READY, FIELD(http_cors_origin),
+                               .def_str = "*", TO_SRV(http_cors_origin, C_STR)},
+    [PROP_METRICS] = {"metrics", "Prometheus metrics",
+                      "Serve GET /metrics on the port: the server's and its streams' counters "
+                      "(ezrtmp_*) in Prometheus text format",
+                      .type = P_BOOLEAN, .flags = RW_READY, FIELD(metrics), .def = FALSE,
+                      TO_SRV(metrics, C_BOOL)},
+    [PROP_TLS_CERTIFICATE] = {"tls-certificate", "TLS certificate",
+                              "PEM file with the server's certificate, then any intermediate "
+                              "certificates (a chain). Set, the port also speaks TLS: "
+                              "rtmps://HOST:PORT/APP/STREAM-KEY, and with http https:// and "
+                              "wss://; a file that does not load fails the change to READY. "
+                              "Unset: no TLS",
+                              .type = P_STRING, .flags = RW_READY, FIELD(tls_certificate),
+                              TO_SRV(tls_certificate, C_STR)},
+    [PROP_TLS_KEY] = {"tls-key", "TLS private key",
+                      "PEM file with the private key of tls-certificate (empty: the key is in "
+                      "the certificate file)",
+                      .type = P_STRING, .flags = RW_READY, FIELD(tls_key), TO_SRV(tls_key, C_STR)},
+    [PROP_TLS_ONLY] = {"tls-only", "TLS only",
+                       "With tls-certificate, close connections that do not start a TLS "
+                       "handshake (plain rtmp://, http://, ws://)",
+                       .type = P_BOOLEAN, .flags = RW_READY, FIELD(tls_only), .def = FALSE,
+                       TO_SRV(tls_only, C_BOOL)},
+    /* The blurb is made from the stats schema (ezr_sink_stats_blurb). */
+    [PROP_STATS] = {"stats", "Statistics", NULL, .type = P_STRUCTURE,
+                    .flags = G_PARAM_READABLE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK, NO_FIELD,
+                    .get = get_stats},
+};
+
+static void *field_of(const struct ezr_sink_settings *s, const struct prop *p)
+{
+    return (char *)s + p->field;
+}
+
+void ezr_sink_settings_init(struct ezr_sink_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    for (guint id = 1; id < N_PROPS; id++) {
+        const struct prop *p = &props[id];
+        if (p->field < 0)
+            continue;
+        void *f = field_of(s, p);
+        if (p->type == P_STRING)
+            *(gchar **)f = g_strdup(p->def_str);
+        else if (p->type == P_INT)
+            *(gint *)f = (gint)p->def;
+        else if (p->type == P_UINT)
+            *(guint *)f = (guint)p->def;
+        else if (p->type == P_BOOLEAN)
+            *(gboolean *)f = (gboolean)p->def;
+    }
+}
+
+void ezr_sink_settings_clear(struct ezr_sink_settings *s)
+{
+    for (guint id = 1; id < N_PROPS; id++)
+        if (props[id].field >= 0 && props[id].type == P_STRING)
+            g_clear_pointer((gchar **)field_of(s, &props[id]), g_free);
+    g_clear_pointer(&s->bad_location, g_free);
+    g_clear_pointer(&s->bad_location_why, g_free);
+}
+
+void ezr_sink_settings_copy(struct ezr_sink_settings *dst, const struct ezr_sink_settings *src)
+{
+    *dst = *src;
+    for (guint id = 1; id < N_PROPS; id++)
+        if (props[id].field >= 0 && props[id].type == P_STRING) {
+            gchar **f = field_of(dst, &props[id]);
+            *f = g_strdup(*f);
+        }
+    dst->bad_location = g_strdup(src->bad_location);
+    dst->bad_location_why = g_strdup(src->bad_location_why);
+}
+
+void ezr_sink_settings_to_config(const struct ezr_sink_settings *s, struct ezr_server_config *cfg,
+                                 struct ezr_stream_config *sc)
+{
+    for (guint id = 1; id < N_PROPS; id++) {
+        const struct prop *p = &props[id];
+        if (p->to == TO_NONE)
+            continue;
+        char *dst = (p->to == TO_SERVER ? (char *)cfg : (char *)sc) + p->cfg_offset;
+        const void *f = field_of(s, p);
+        guint scale = p->scale ? p->scale : 1;
+        if (p->cfg_type == C_STR) {
+            const char *v = *(gchar *const *)f;
+            memcpy(dst, &v, sizeof v);
+        } else if (p->cfg_type == C_U16) {
+            uint16_t v = (uint16_t) * (const gint *)f;
+            memcpy(dst, &v, sizeof v);
+        } else if (p->cfg_type == C_U32) {
+            uint32_t v = *(const guint *)f * scale;
+            memcpy(dst, &v, sizeof v);
+        } else {
+            bool v = *(const gboolean *)f;
+            memcpy(dst, &v, sizeof v);
+        }
+    }
+}
+
+static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    if (id == 0 || id >= N_PROPS) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        return;
+    }
+    const struct prop *p = &props[id];
+    GST_OBJECT_LOCK(self);
+    if (p->set) {
+        p->set(self, value);
+    } else {
+        void *f = field_of(&self->settings, p);
+        if (p->type == P_STRING) {
+            g_free(*(gchar **)f);
+            *(gchar **)f = g_value_dup_string(value);
+            if (!*(gchar **)f)
+                *(gchar **)f = g_strdup(p->def_str);
+        } else if (p->type == P_INT) {
+            *(gint *)f = g_value_get_int(value);
+        } else if (p->type == P_UINT) {
+            *(guint *)f = g_value_get_uint(value);
+        } else if (p->type == P_BOOLEAN) {
+            *(gboolean *)f = g_value_get_boolean(value);
+        }
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    if (id == 0 || id >= N_PROPS) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        return;
+    }
+    const struct prop *p = &props[id];
+    if (p->get) {
+        p->get(self, value);
+        return;
+    }
+    GST_OBJECT_LOCK(self);
+    const void *f = field_of(&self->settings, p);
+    if (p->type == P_STRING)
+        g_value_set_string(value, *(gchar *const *)f);
+    else if (p->type == P_INT)
+        g_value_set_int(value, *(const gint *)f);
+    else if (p->type == P_UINT)
+        g_value_set_uint(value, *(const guint *)f);
+    else if (p->type == P_BOOLEAN)
+        g_value_set_boolean(value, *(const gboolean *)f);
+    GST_OBJECT_UNLOCK(self);
+}
+
+static GParamSpec *make_pspec(const struct prop *p)
+{
+    switch (p->type) {
+    case P_STRING:
+        return g_param_spec_string(p->name, p->nick, p->blurb, p->def_str, p->flags);
+    case P_INT:
+        return g_param_spec_int(p->name, p->nick, p->blurb, (gint)p->min, (gint)p->max,
+                                (gint)p->def, p->flags);
+    case P_UINT:
+        return g_param_spec_uint(p->name, p->nick, p->blurb, (guint)p->min, (guint)p->max,
+                                 (guint)p->def, p->flags);
+    case P_BOOLEAN:
+        return g_param_spec_boolean(p->name, p->nick, p->blurb, (gboolean)p->def, p->flags);
+    case P_STRUCTURE: {
+        gchar *blurb = ezr_sink_stats_blurb(); /* copied: the flags do not say it is static */
+        GParamSpec *ps = g_param_spec_boxed(p->name, p->nick, blurb, GST_TYPE_STRUCTURE, p->flags);
+        g_free(blurb);
+        return ps;
+    }
+    }
+    return NULL;
+}
+
+void ezr_sink_props_install(GObjectClass *klass)
+{
+    klass->set_property = set_property;
+    klass->get_property = get_property;
+    for (guint id = 1; id < N_PROPS; id++)
+        g_object_class_install_property(klass, id, make_pspec(&props[id]));
+}
