@@ -8,11 +8,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import struct
+import subprocess
 import time
 
-from ezrtest import Gst, Server, check, decode_errors, fail, run, run_named_test, wait_for
+from ezrtest import (Gst, Server, check, decode_errors, fail, run, run_named_test, skip,
+                     wait_for)
 from rtmpclient import RtmpClient
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -370,12 +373,13 @@ def test_metrics_prometheus_text():
             if m:
                 declared.setdefault(m.group(2), set()).add(m.group(1))
                 continue
-            m = re.match(r'^(\w+)(\{(\w+="[^"]*"(,\w+="[^"]*")*)\})? (\d+)$', line)
+            m = re.match(r'^(\w+)(\{(\w+="[^"]*"(,\w+="[^"]*")*)\})? (\d+(\.\d+)?(e-?\d+)?)$',
+                         line)
             check(m is not None, "not a Prometheus sample line: %r" % line)
             name = m.group(1)
             check(name.startswith("ezrtmp_") and declared.get(name) == {"HELP", "TYPE"},
                   "%s without HELP and TYPE first" % name)
-            samples[(name, m.group(3) or "")] = int(m.group(5))
+            samples[(name, m.group(3) or "")] = float(m.group(5))
         lab = 'app="live",stream="stream"'
         for name in ["ezrtmp_clients_total", "ezrtmp_bytes_sent_total", "ezrtmp_frames_in_total",
                      "ezrtmp_gop_cache_frames", "ezrtmp_gop_cache_bytes"]:
@@ -387,6 +391,35 @@ def test_metrics_prometheus_text():
         check(("ezrtmp_disconnects_total", lab + ',reason="slow"') in samples, "no disconnects")
         check(samples[("ezrtmp_connections_accepted_total", "")] >= 2, "connections accepted")
         check(("ezrtmp_connections", "") in samples, "no ezrtmp_connections")
+        check(samples[("ezrtmp_ingest_tags_total", lab)] > 0, "the element's input not counted")
+        s.check_no_error()
+
+
+def test_metrics_pass_promtool():
+    """promtool, Prometheus' own checker, accepts the /metrics answer of a server with an RTMP
+    and an HTTP-FLV player (so that every series, frame copies included, has a value)."""
+    if shutil.which("promtool") is None:
+        skip("promtool not installed (scripts/install-deps.sh --test installs package prometheus)")
+    with Server(props="http=true metrics=true") as s:
+        s.wait_video_frames(1)
+        w = RtmpWitness(s.port)
+        flv = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        try:
+            flv.sendall(b"GET /live/stream.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            w.drain(0.5)
+            check(len(flv.recv(65536)) > 0, "the HTTP-FLV player got nothing")
+            a = get(s.port, "/metrics")
+        finally:
+            flv.close()
+            w.close()
+        check(status_of(a) == 200, "metrics answer: %r" % a[:60])
+        body = a.partition(b"\r\n\r\n")[2]
+        check(b"ezrtmp_frame_copies_total{" in body, "no frame copies series")
+        p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                           timeout=30)
+        check(p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(),
+              "promtool check metrics (exit %d): %s%s" % (p.returncode, p.stdout.decode(),
+                                                          p.stderr.decode()))
         s.check_no_error()
 
 
