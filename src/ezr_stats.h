@@ -5,7 +5,7 @@
 
 #include "ezr_server.h"
 
-/* The stream's own fields (not ingest, which is under srv->lock: see ezr_stream.ingest).
+/* The stream's own fields; out->ingest is left as it is (the stream's copy is under srv->lock).
  * Reactor thread. */
 void ezr_stats_fill_stream(const struct ezr_stream *st, struct ezr_stream_stats *out);
 /* The server-wide fields. Reactor thread. */
