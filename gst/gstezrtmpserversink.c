@@ -4,7 +4,8 @@
  *
  * Serves the FLV stream it receives (from flvmux) to players directly: the element is the
  * server (RTMP, and when enabled HTTP-FLV, WebSocket-FLV and TLS on the same port), no separate
- * media server is needed. RTMP players connect to rtmp://HOST:PORT/APP/STREAM-KEY. Each new
+ * media server is needed. RTMP players connect to rtmp://HOST:PORT/APP/STREAM-KEY (the
+ * #GstEzrtmpServerSink:location property sets or reads that URL whole). Each new
  * player is sent the metadata, the audio and video sequence headers and the cached GOP from its
  * keyframe at once, then the live frames; frames are serialised once and shared by every
  * player. Network I/O runs on the server's own thread, so a
