@@ -64,8 +64,9 @@ void ezr_frame_unref(struct ezr_frame *f);
  * EZR_ENOMEM. */
 int ezr_frame_flv(struct ezr_frame *f);
 
-/* The message body inside the chunks is not contiguous; for tests, this gathers it. Returns
- * payload_len bytes written to out (which must hold payload_len). */
+/* The message body inside the chunks is not contiguous: this gathers it (ezr_frame_flv builds the
+ * FLV tag with it, and the tests compare bodies with it). Returns payload_len bytes written to
+ * out (which must hold payload_len). */
 size_t ezr_frame_copy_payload(const struct ezr_frame *f, uint8_t *out);
 
 static inline int ezr_frame_is_video(const struct ezr_frame *f)

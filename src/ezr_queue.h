@@ -101,12 +101,6 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
                                        const uint8_t *bytes, size_t len,
                                        const struct ezr_queue_limits *l, uint64_t now_ms,
                                        uint32_t flags, enum ezr_queue_level *level);
-/* The frame's RTMP chunks, with no age limit in play (tests). */
-static inline enum ezr_queue_verdict ezr_queue_offer_frame(struct ezr_queue *q, struct ezr_frame *f,
-                                                           const struct ezr_queue_limits *l)
-{
-    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);
-}
 /* When the oldest live item has waited max_age_ms: drops the queued live audio and inter video
  * not yet begun (keyframes, headers, metadata, replies and a join burst stay) and makes video
  * resume at a keyframe, so the player skips ahead instead of falling further behind. Returns the

@@ -5,6 +5,13 @@
 #include "ezr_queue.h"
 #include "ezr_server.h"
 
+/* The frame's RTMP chunks, with no age limit in play. */
+static enum ezr_queue_verdict offer_frame(struct ezr_queue *q, struct ezr_frame *f,
+                                          const struct ezr_queue_limits *l)
+{
+    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);
+}
+
 /* Small tiers so a few frames cross them: 1000 / 2000 / 4000 bytes. */
 static const struct ezr_queue_limits lim = {1000, 2000, 4000, 0};
 
@@ -19,7 +26,7 @@ static void fill_to(struct ezr_queue *q, size_t bytes)
 {
     while (q->bytes < bytes) {
         struct ezr_frame *f = mk(EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100);
-        ezr_queue_offer_frame(q, f, &lim);
+        offer_frame(q, f, &lim);
         ezr_frame_unref(f);
     }
 }
@@ -28,7 +35,7 @@ static enum ezr_queue_verdict offer_new(struct ezr_queue *q, enum ezr_frame_kind
                                         uint32_t flags, size_t payload)
 {
     struct ezr_frame *f = mk(kind, flags, payload);
-    enum ezr_queue_verdict v = ezr_queue_offer_frame(q, f, &lim);
+    enum ezr_queue_verdict v = offer_frame(q, f, &lim);
     ezr_frame_unref(f);
     return v;
 }
@@ -125,7 +132,7 @@ EZR_TEST(test_partial_write_moves_offset_only)
     struct ezr_queue q;
     ezr_queue_init(&q);
     struct ezr_frame *f = mk(EZR_FRAME_VIDEO, EZR_FRAME_KEY, 100);
-    ezr_queue_offer_frame(&q, f, &lim);
+    offer_frame(&q, f, &lim);
     const uint8_t ctl[3] = {1, 2, 3};
     EZR_CHECK_EQ(ezr_queue_push_bytes(&q, ctl, sizeof ctl, 0), 0);
     struct iovec iov[8];
@@ -157,7 +164,7 @@ EZR_TEST(test_iov_gathers_many_frames_in_order)
     struct ezr_frame *fs[40];
     for (int i = 0; i < 40; i++) {
         fs[i] = mk(EZR_FRAME_VIDEO, i == 0 ? EZR_FRAME_KEY : 0, 10);
-        EZR_CHECK_EQ(ezr_queue_offer_frame(&q, fs[i], &lim), EZR_QUEUE_QUEUED);
+        EZR_CHECK_EQ(offer_frame(&q, fs[i], &lim), EZR_QUEUE_QUEUED);
     }
     struct iovec iov[64];
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 64), 40);
