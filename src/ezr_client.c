@@ -10,38 +10,62 @@
 
 #include "ezr_clock.h"
 #include "ezr_error.h"
-#include "ezr_server_priv.h"
-#include "ezr_stream.h"
+#include "ezr_limits.h"
 
 static void client_event(struct ezr_io *io, uint32_t events);
 
 /* Tells a level-triggered reactor what c waits for now (the epoll backend ignores it). */
 static void update_interest(struct ezr_client *c)
 {
-    uint32_t want = (c->input_paused ? 0 : c->read_wants) | (c->write_blocked ? c->write_wants : 0);
-    if (want != c->interest && ezr_reactor_mod(c->srv->reactor, &c->io, want) == 0)
+    uint32_t want =
+        (c->input_paused ? 0 : c->conn.read_wants) | (c->write_blocked ? c->conn.write_wants : 0);
+    if (want != c->interest && ezr_reactor_mod(c->set->reactor, &c->conn.io, want) == 0)
         c->interest = want;
 }
 
-struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr,
-                                  const struct ezr_transport *transport,
-                                  const struct ezr_client_proto *proto)
+/* Writes of the flusher (ezr_flush.h). */
+static void flush_entry(struct ezr_flush_entry *e)
+{
+    ezr_client_flush(EZR_CONTAINER_OF(e, struct ezr_client, flush));
+}
+
+static void flush_now(struct ezr_client *c)
+{
+    if (!c->dead)
+        ezr_flush_now(&c->set->flusher, &c->flush);
+}
+
+void ezr_client_set_init(struct ezr_client_set *set, uint32_t flush_interval_ms)
+{
+    *set = (struct ezr_client_set){0};
+    ezr_flush_init(&set->flusher, flush_interval_ms, flush_entry);
+    ezr_list_init(&set->open);
+    ezr_list_init(&set->dead);
+    ezr_list_init(&set->readable);
+}
+
+struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server *srv, int fd,
+                                  const char *addr, const struct ezr_transport *transport,
+                                  void *transport_state, const struct ezr_client_proto *proto)
 {
     struct ezr_client *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
         return NULL;
     }
-    c->io.fd = fd;
-    c->io.fn = client_event;
-    c->srv = s;
-    c->transport = transport;
-    c->read_wants = EZR_IO_READ;
-    c->write_wants = EZR_IO_WRITE;
+    c->conn.io.fd = fd;
+    c->conn.io.fn = client_event;
+    c->conn.transport = transport;
+    c->conn.transport_state = transport_state;
+    c->conn.read_wants = EZR_IO_READ;
+    c->conn.write_wants = EZR_IO_WRITE;
+    c->conn.id = ++set->next_id;
+    c->conn.log = set->log;
+    snprintf(c->conn.addr, sizeof c->conn.addr, "%s", addr);
+    c->set = set;
+    c->srv = srv;
     c->proto = proto;
-    c->id = ++s->next_id;
     c->accepted_ms = c->progress_ms = c->idle_since_ms = ezr_now_ms();
-    snprintf(c->addr, sizeof c->addr, "%s", addr);
     ezr_queue_init(&c->q);
     ezr_buf_init(&c->in);
     if (proto->open(c) < 0) {
@@ -50,16 +74,24 @@ struct ezr_client *ezr_client_new(struct ezr_server *s, int fd, const char *addr
         return NULL;
     }
     c->interest = EZR_IO_READ | EZR_IO_WRITE;
-    if (ezr_reactor_add(s->reactor, &c->io, c->interest) < 0) {
+    if (ezr_reactor_add(set->reactor, &c->conn.io, c->interest) < 0) {
         close(fd);
         c->proto->close(c);
         free(c);
         return NULL;
     }
-    ezr_list_push_back(&s->clients, &c->conn_link);
-    s->nclients++;
+    ezr_list_push_back(&set->open, &c->conn_link);
+    set->n++;
     update_interest(c);
     return c;
+}
+
+int ezr_client_set_proto(struct ezr_client *c, const struct ezr_client_proto *proto)
+{
+    c->proto->close(c);
+    c->proto_state = NULL;
+    c->proto = proto;
+    return proto->open(c);
 }
 
 void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_close_reason code,
@@ -67,25 +99,23 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
 {
     if (c->dead)
         return;
-    struct ezr_server *s = c->srv;
-    struct ezr_stream *st = c->stream;
-    ezr_server_log(s, level, "client %llu (%s) closed: %s", (unsigned long long)c->id, c->addr,
-                   reason);
-    if (st)
-        ezr_stream_count_disconnect(st, code);
-    ezr_stream_remove_player(c, reason);
-    ezr_reactor_del(s->reactor, &c->io);
-    c->transport->close(c); /* before the socket closes: TLS says close_notify on it */
-    close(c->io.fd);
-    c->io.fd = -1;
+    struct ezr_client_set *set = c->set;
+    ezr_log(set->log, level, "client %llu (%s) closed: %s", (unsigned long long)c->conn.id,
+            c->conn.addr, reason);
+    /* First, while it is still whole: the stream counts it, takes it off its players and may
+     * find its EOS drained without it. */
+    if (c->stream)
+        c->player->closed(c, code, reason);
+    ezr_reactor_del(set->reactor, &c->conn.io);
+    c->conn.transport->close(&c->conn); /* before the socket closes: TLS says close_notify */
+    close(c->conn.io.fd);
+    c->conn.io.fd = -1;
     c->dead = true;
-    ezr_flush_forget(c);
+    ezr_flush_forget(&c->flush);
     ezr_list_remove(&c->read_link);
     ezr_list_remove(&c->conn_link);
-    ezr_list_push_back(&s->dead, &c->conn_link);
-    s->nclients--;
-    if (st)
-        ezr_stream_check_drained(st);
+    ezr_list_push_back(&set->dead, &c->conn_link);
+    set->n--;
 }
 
 void ezr_client_free(struct ezr_client *c)
@@ -100,21 +130,21 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
 {
     if (ezr_queue_push_bytes(&c->q, bytes, len, ezr_now_ms()) < 0)
         c->failed = true;
-    ezr_flush_now(&c->srv->flusher, c);
+    flush_now(c);
 }
 
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags, uint64_t now)
+void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ezr_client_offer *o)
 {
-    const struct ezr_queue_limits *limits =
-        c->stream ? ezr_stream_limits(c->stream) : &c->srv->qlimits;
+    const struct ezr_queue_limits *limits = o->limits;
+    uint64_t now = o->now;
+    uint32_t flags = o->flags;
     /* A player that reads, however slowly, skips ahead past what has aged; one that reads
      * nothing at all is left to the byte tiers and client-timeout, which cut it. */
     size_t shed =
         now - c->progress_ms < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now) : 0;
     if (shed) {
         c->frames_dropped += shed;
-        if (c->stream)
-            ezr_stream_count_drop(c->stream, EZR_QUEUE_HIGH, shed);
+        o->dropped[EZR_QUEUE_HIGH] += shed;
     }
     const uint8_t *bytes;
     size_t len;
@@ -123,21 +153,21 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, uint32_t flags,
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
-    if (made && c->stream)
-        c->stream->stats.frame_copies++;
+    if (made)
+        (*o->copies)++;
     enum ezr_queue_level level;
     switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
-            ezr_flush_now(&c->srv->flusher, c); /* a joiner starts at once */
+            flush_now(c); /* a joiner starts at once */
         else
-            ezr_flush_media(&c->srv->flusher, c,
-                            ezr_flush_may_wait(f, c->stream && c->stream->video_seen, &c->q), now);
+            ezr_flush_media(&c->set->flusher, &c->flush, ezr_flush_may_wait(f, o->has_video, &c->q),
+                            c->q.bytes, now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;
-        if (c->stream && level < EZR_QUEUE_CRITICAL)
-            ezr_stream_count_drop(c->stream, level, 1);
+        if (level < EZR_QUEUE_CRITICAL)
+            o->dropped[level]++;
         break;
     case EZR_QUEUE_OVERFLOW:
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SLOW,
@@ -150,7 +180,13 @@ void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason co
 {
     c->closing = true;
     c->close_code = code;
-    ezr_flush_now(&c->srv->flusher, c);
+    flush_now(c);
+}
+
+void ezr_client_kick(struct ezr_client *c)
+{
+    c->kicked = true;
+    flush_now(c);
 }
 
 /* Input is read again next round: what is left in the socket (edge-triggered: no new event
@@ -158,7 +194,7 @@ void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason co
 static void read_later(struct ezr_client *c)
 {
     if (!ezr_link_linked(&c->read_link))
-        ezr_list_push_back(&c->srv->readable, &c->read_link);
+        ezr_list_push_back(&c->set->readable, &c->read_link);
 }
 
 /* Replies are written: the peer may ask for more. */
@@ -191,11 +227,11 @@ void ezr_client_flush(struct ezr_client *c)
     }
     /* Bytes the transport took but holds (a TLS record the socket had no room for) must go out
      * too, even when the queue is empty. */
-    while (!c->dead && (!ezr_queue_empty(&c->q) || c->transport->holds_output(c))) {
+    while (!c->dead && (!ezr_queue_empty(&c->q) || c->conn.transport->holds_output(&c->conn))) {
         struct iovec iov[EZR_WRITEV_MAX];
         int n = ezr_queue_iov(&c->q, iov, EZR_WRITEV_MAX);
         const char *why = NULL;
-        ssize_t w = c->transport->writev(c, iov, n, &why);
+        ssize_t w = c->conn.transport->writev(&c->conn, iov, n, &why);
         if (w == EZR_EAGAIN) {
             c->write_blocked = true; /* the reactor reports when it may go on */
             update_interest(c);
@@ -208,11 +244,11 @@ void ezr_client_flush(struct ezr_client *c)
         }
         if (w == 0 && n > 0)
             break; /* cannot happen: a transport takes something or says EAGAIN */
-        struct sent_ctx sc = {&c->srv->meter, ezr_now_us()};
+        struct sent_ctx sc = {c->set->meter, ezr_now_us()};
         ezr_queue_advance_report(&c->q, (size_t)w, frame_sent, &sc);
         c->progress_ms = sc.now_us / 1000u;
         if (c->stream)
-            ezr_stream_count_sent(c->stream, (uint64_t)w);
+            c->player->sent(c, (uint64_t)w);
     }
     if (c->dead)
         return;
@@ -226,7 +262,7 @@ void ezr_client_flush(struct ezr_client *c)
     if (c->input_paused)
         resume_input(c);
     if (c->stream)
-        ezr_stream_check_drained(c->stream);
+        c->player->written(c);
 }
 
 /* Reads into the server's one read buffer and feeds the protocol from there; only an incomplete
@@ -241,7 +277,7 @@ void ezr_client_flush(struct ezr_client *c)
  * for the next round. */
 void ezr_client_read(struct ezr_client *c)
 {
-    struct ezr_server *s = c->srv;
+    struct ezr_client_set *s = c->set;
     size_t budget = EZR_READ_BUDGET;
     for (;;) {
         if (c->dead)
@@ -264,7 +300,8 @@ void ezr_client_read(struct ezr_client *c)
             room = EZR_MIN_READ;
         size_t want = budget < room ? budget : room;
         const char *why = NULL;
-        ssize_t n = c->transport->read(c, s->rbuf, want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
+        ssize_t n = c->conn.transport->read(&c->conn, s->rbuf,
+                                            want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;
@@ -294,8 +331,9 @@ void ezr_client_read(struct ezr_client *c)
             len = c->in.len;
         }
         int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : c->proto->feed(c, data, len);
-        if (c->failed || rc == EZR_ENOMEM) {
-            ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        if (c->failed || rc == EZR_ENOMEM || rc == EZR_ESYS) {
+            ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER,
+                             rc == EZR_ESYS && c->close_reason ? c->close_reason : "out of memory");
             return;
         }
         if (c->dead)
@@ -321,12 +359,12 @@ void ezr_client_read(struct ezr_client *c)
 
 static void client_event(struct ezr_io *io, uint32_t events)
 {
-    struct ezr_client *c = (struct ezr_client *)io;
+    struct ezr_client *c = EZR_CONTAINER_OF(io, struct ezr_client, conn.io);
     if (c->dead)
         return;
-    if ((events & (c->read_wants | EZR_IO_HUP)) && !c->input_paused)
+    if ((events & (c->conn.read_wants | EZR_IO_HUP)) && !c->input_paused)
         ezr_client_read(c);
     /* Only a blocked write is resumed: media held for the player's next video frame stays held. */
-    if (!c->dead && (events & c->write_wants) && c->write_blocked)
+    if (!c->dead && (events & c->conn.write_wants) && c->write_blocked)
         ezr_client_flush(c);
 }

@@ -1,9 +1,9 @@
-/* What a client's protocol must do: the seam between one connection's wire format (RTMP today;
- * HTTP-FLV or WebSocket next) and everything protocol-blind (the client's socket, queue and
- * timeouts; the stream's GOP cache, fan-out and backpressure). A protocol turns the peer's bytes
- * into decisions (play this stream: ezr_stream_admit/ezr_stream_add_player) and replies
- * (ezr_client_send), and says which bytes of a shared frame it sends; the stream and fan-out code
- * never asks which protocol a player speaks. */
+/* What a client's protocol must do: the seam between one connection's wire format (RTMP,
+ * HTTP-FLV, WebSocket-FLV, and the sniffer that picks one) and everything protocol-blind (the
+ * client's socket, queue and timeouts; the stream's GOP cache, fan-out and backpressure). A
+ * protocol turns the peer's bytes into decisions (play this stream:
+ * ezr_stream_admit/ezr_stream_add_player) and replies (ezr_client_send), and says which bytes of a
+ * shared frame it sends; the stream and fan-out code never asks which protocol a player speaks. */
 #ifndef EZR_CLIENT_PROTO_H
 #define EZR_CLIENT_PROTO_H
 
@@ -16,7 +16,9 @@ struct ezr_frame;
 
 struct ezr_client_proto {
     const char *name; /* "rtmp", "http-flv", "ws-flv": shown in logs and stats */
-    /* Sets up c->proto_state for a new connection. Returns 0 or EZR_ENOMEM. */
+    /* Sets up c->proto_state: for a new connection, or when the client switches to this
+     * protocol (ezr_client_set_proto, which closes the one before). Returns 0, EZR_ENOMEM, or
+     * EZR_ESYS (c->close_reason says which call failed). */
     int (*open)(struct ezr_client *c);
     /* Bytes from the peer. Returns how many were consumed (the rest is fed again with more);
      * EZR_ECLOSED: a final reply is queued, close once it is written; any other negative value:
@@ -37,7 +39,7 @@ struct ezr_client_proto {
      * TCP keepalive on every accepted socket (ezr_net_accept) is then all there is. */
     void (*ping)(struct ezr_client *c, uint32_t timestamp);
     uint64_t (*pongs)(const struct ezr_client *c);
-    /* Frees c->proto_state. */
+    /* Frees c->proto_state; also called after a failed open (then proto_state is NULL). */
     void (*close)(struct ezr_client *c);
 };
 

@@ -54,7 +54,7 @@ void ezr_fan_remove(struct ezr_fan *fan, struct ezr_client *c)
     fan->holes++;
 }
 
-void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, uint64_t now)
+void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, const struct ezr_client_offer *o)
 {
     /* The walk waits on memory, not on work, so it asks ahead of time for what it will touch:
      * the queue of the player FAN_AHEAD places on, and the ring slot of the next one (whose
@@ -68,7 +68,7 @@ void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, uint64_t now)
         if (i + 1 < fan->n && fan->v[i + 1])
             ezr_queue_prefetch_tail(&fan->v[i + 1]->q);
         if (fan->v[i])
-            ezr_client_offer(fan->v[i], f, 0, now);
+            ezr_client_offer(fan->v[i], f, o);
     }
     if (fan->holes > fan->n / 4)
         compact(fan);

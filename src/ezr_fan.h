@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct ezr_client;
+struct ezr_client_offer;
 struct ezr_frame;
 
 struct ezr_fan {
@@ -24,8 +25,8 @@ void ezr_fan_free(struct ezr_fan *fan);
 int ezr_fan_add(struct ezr_fan *fan, struct ezr_client *c);
 /* Leaves a hole where c was. */
 void ezr_fan_remove(struct ezr_fan *fan, struct ezr_client *c);
-/* Offers f to every player (ezr_client_offer, flags 0, at now); an offer may close that player,
- * which removes it. */
-void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, uint64_t now);
+/* Offers f to every player (ezr_client_offer with o, the same for all); an offer may close that
+ * player, which removes it. */
+void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, const struct ezr_client_offer *o);
 
 #endif

@@ -1,11 +1,11 @@
 /* Write scheduling; see ezr_flush.h. */
 #include "ezr_flush.h"
 
-#include "ezr_client.h"
 #include "ezr_limits.h"
 #include "ezr_queue.h"
 
-void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms)
+void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms,
+                    void (*write)(struct ezr_flush_entry *e))
 {
     ezr_list_init(&fl->now);
     ezr_list_init(&fl->held);
@@ -14,7 +14,7 @@ void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms)
     fl->interval_ms = interval_ms;
     fl->gap_ms = 0;
     fl->sweep_began_ms = 0;
-    fl->write = ezr_client_flush;
+    fl->write = write;
 }
 
 void ezr_flush_set_busy(struct ezr_flusher *fl, double busy)
@@ -24,10 +24,10 @@ void ezr_flush_set_busy(struct ezr_flusher *fl, double busy)
                                                 : (uint32_t)(over * fl->interval_ms);
 }
 
-void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c)
+void ezr_flush_now(struct ezr_flusher *fl, struct ezr_flush_entry *e)
 {
-    if (!c->dead && !ezr_link_linked(&c->dirty_link))
-        ezr_list_push_back(&fl->now, &c->dirty_link);
+    if (!ezr_link_linked(&e->dirty_link))
+        ezr_list_push_back(&fl->now, &e->dirty_link);
 }
 
 bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
@@ -39,12 +39,10 @@ bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
     return rider && stream_has_video && q->want_video && !q->paused && !q->need_keyframe;
 }
 
-void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c, bool may_wait,
-                     uint64_t now_ms)
+void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may_wait,
+                     uint64_t queued, uint64_t now_ms)
 {
-    if (c->dead)
-        return;
-    if (!fl->interval_ms || c->q.bytes >= EZR_FLUSH_BYTES) {
+    if (!fl->interval_ms || queued >= EZR_FLUSH_BYTES) {
         ezr_flush_now(fl, c);
         return;
     }
@@ -67,17 +65,17 @@ void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c, bool may_wait
     }
 }
 
-void ezr_flush_forget(struct ezr_client *c)
+void ezr_flush_forget(struct ezr_flush_entry *c)
 {
     ezr_list_remove(&c->dirty_link);
     ezr_list_remove(&c->media_link);
     c->hold_until_ms = 0;
 }
 
-static struct ezr_client *first_held(const struct ezr_flusher *fl)
+static struct ezr_flush_entry *first_held(const struct ezr_flusher *fl)
 {
     struct ezr_link *n = ezr_list_first(&fl->held);
-    return n ? EZR_CONTAINER_OF(n, struct ezr_client, media_link) : NULL;
+    return n ? EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link) : NULL;
 }
 
 /* When the next sweep may begin. */
@@ -93,7 +91,7 @@ int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
     uint64_t until = UINT64_MAX;
     if (!ezr_list_empty(&fl->due))
         until = next_sweep_ms(fl);
-    struct ezr_client *c = first_held(fl);
+    struct ezr_flush_entry *c = first_held(fl);
     if (c && c->hold_until_ms < until)
         until = c->hold_until_ms;
     if (until == UINT64_MAX)
@@ -108,10 +106,10 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
 {
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&fl->now)))
-        fl->write(EZR_CONTAINER_OF(n, struct ezr_client, dirty_link));
+        fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
     /* Holds that are up join the sweep under way, in the order they began: never spaced, so
      * that nothing waits longer than the interval. */
-    struct ezr_client *c;
+    struct ezr_flush_entry *c;
     while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms)) {
         ezr_list_remove(&c->media_link);
         c->hold_until_ms = 0;
@@ -125,6 +123,6 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         }
         if (!(n = ezr_list_pop_front(&fl->sweep)))
             break;
-        fl->write(EZR_CONTAINER_OF(n, struct ezr_client, media_link));
+        fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link));
     }
 }

@@ -34,41 +34,50 @@
 #include "ezr_frame.h"
 #include "ezr_list.h"
 
-struct ezr_client;
 struct ezr_queue;
 
+/* What the flusher keeps of one writer (a client embeds it): which of its lists it is on. */
+struct ezr_flush_entry {
+    struct ezr_link media_link; /* the held or due list, or the sweep */
+    uint64_t hold_until_ms;     /* on the held list: when its media must go; else 0 */
+    struct ezr_link dirty_link; /* the `now` list */
+};
+
 struct ezr_flusher {
-    struct ezr_list now;   /* by client.dirty_link */
-    struct ezr_list held;  /* by client.media_link, in hold order: until client.hold_until_ms */
-    struct ezr_list due;   /* by client.media_link: media to go with the next sweep */
-    struct ezr_list sweep; /* by client.media_link: being written, EZR_FLUSH_BATCH per round */
+    struct ezr_list now;   /* by entry.dirty_link */
+    struct ezr_list held;  /* by entry.media_link, in hold order: until entry.hold_until_ms */
+    struct ezr_list due;   /* by entry.media_link: media to go with the next sweep */
+    struct ezr_list sweep; /* by entry.media_link: being written, EZR_FLUSH_BATCH per round */
     uint32_t interval_ms;  /* the longest media may wait; 0: nothing waits */
     uint32_t gap_ms;       /* between the starts of two sweeps, from the busy fraction */
     uint64_t sweep_began_ms;
-    void (*write)(struct ezr_client *c); /* ezr_client_flush; another in tests */
+    void (*write)(struct ezr_flush_entry *e); /* writes the queue of e's owner */
 };
 
-void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms);
+/* write: what writes an entry's queue (the client's flush; another in tests). */
+void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms,
+                    void (*write)(struct ezr_flush_entry *e));
 /* The reactor's busy fraction (0..1) over the last seconds: sets the gap between sweeps. */
 void ezr_flush_set_busy(struct ezr_flusher *fl, double busy);
-/* c has bytes to write at the end of this round. */
-void ezr_flush_now(struct ezr_flusher *fl, struct ezr_client *c);
+/* e has bytes to write at the end of this round (its owner is not closed). */
+void ezr_flush_now(struct ezr_flusher *fl, struct ezr_flush_entry *e);
 /* May frame f, just queued for a player with queue q, wait for the player's next video frame?
  * stream_has_video: its stream has carried video. Audio and live script data may, when the
  * player takes video now (not paused, receiveVideo, no keyframe awaited); video, headers and
  * metadata never. */
 bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
                         const struct ezr_queue *q);
-/* c has new media: may_wait as above. Goes with the next sweep, or waits (at most the interval
- * from now_ms) for media that may not, or now if its backlog is large already. */
-void ezr_flush_media(struct ezr_flusher *fl, struct ezr_client *c, bool may_wait,
-                     uint64_t now_ms);
-/* c is closing: off every list. */
-void ezr_flush_forget(struct ezr_client *c);
+/* e has new media: may_wait as above, queued: the bytes its queue holds. Goes with the next
+ * sweep, or waits (at most the interval from now_ms) for media that may not, or now if its
+ * backlog is large already. */
+void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *e, bool may_wait,
+                     uint64_t queued, uint64_t now_ms);
+/* e's owner is closing: off every list. */
+void ezr_flush_forget(struct ezr_flush_entry *e);
 /* How long the reactor may sleep at now_ms before a write is due (at most max_ms). */
 int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms);
-/* Writes what is due at now_ms: every `now` client, then up to EZR_FLUSH_BATCH clients of the
- * sweep (with all: every waiting client, held or not). */
+/* Writes what is due at now_ms: every `now` entry, then up to EZR_FLUSH_BATCH entries of the
+ * sweep (with all: every waiting one, held or not). */
 void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms);
 
 #endif

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "ezr_server_priv.h"
-#include "ezr_stats.h"
 #include "ezr_stats_schema.h"
 #include "ezr_stream.h"
 
@@ -94,7 +93,7 @@ static void write_schema(struct ezr_buf *b, const struct ezr_stream_stats *serve
 void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
 {
     struct ezr_stream_stats server = {0};
-    ezr_stats_fill_server(s, &server);
+    ezr_server_fill_stats(s, &server);
 
     /* The registry is walked under its lock; the counters are the reactor's, and so are we. */
     pthread_mutex_lock(&s->lock);
@@ -110,7 +109,7 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
             break;
         const struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         streams[i].stats.ingest = st->ingest;
-        ezr_stats_fill_stream(st, &streams[i].stats);
+        ezr_stream_fill_stats(st, &streams[i].stats);
         char app[2 * EZR_MAX_NAME_LEN + 1], key[2 * EZR_MAX_NAME_LEN + 1];
         label_value(app, sizeof app, st->app);
         label_value(key, sizeof key, st->key);

@@ -40,10 +40,19 @@ struct http_conn {
     struct ezr_http_parser parser;
     struct ezr_http_request req;
     bool answered; /* the request had its answer: what the peer sends later is discarded */
+};
+
+/* After the upgrade (ezr_proto_ws): the request is done with, the messages are read. */
+struct ws_conn {
     struct ezr_ws_reader ws;
 };
 
 static struct http_conn *conn_of(const struct ezr_client *c)
+{
+    return c->proto_state;
+}
+
+static struct ws_conn *ws_of(const struct ezr_client *c)
 {
     return c->proto_state;
 }
@@ -54,8 +63,17 @@ static int http_open(struct ezr_client *c)
     if (!h)
         return EZR_ENOMEM;
     ezr_http_parser_init(&h->parser);
-    ezr_ws_reader_init(&h->ws);
     c->proto_state = h;
+    return 0;
+}
+
+static int ws_open(struct ezr_client *c)
+{
+    struct ws_conn *w = calloc(1, sizeof *w);
+    if (!w)
+        return EZR_ENOMEM;
+    ezr_ws_reader_init(&w->ws);
+    c->proto_state = w;
     return 0;
 }
 
@@ -182,7 +200,8 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
     return 0;
 }
 
-/* The 101 answer of RFC 6455 4.2.2; NULL reason when it was sent, else why it was refused. */
+/* The 101 answer of RFC 6455 4.2.2: 0 when it was queued, else what answer_error() returned
+ * for the refusal, or EZR_ENOMEM. */
 static int answer_upgrade(struct ezr_client *c, const struct ezr_http_request *req)
 {
     char accept[EZR_WS_ACCEPT_LEN + 1];
@@ -251,8 +270,9 @@ static int answer_play(struct ezr_client *c, const struct ezr_http_request *req)
     if (send_buf(c, &b) < 0)
         return EZR_ENOMEM;
     conn_of(c)->answered = true;
-    if (ws)
-        c->proto = &ezr_proto_ws;
+    /* The request is answered: from here the connection speaks WebSocket (req is gone). */
+    if (ws && ezr_client_set_proto(c, &ezr_proto_ws) < 0)
+        return EZR_ENOMEM;
     ezr_stream_add_player(st, c);
     return 0;
 }
@@ -260,15 +280,15 @@ static int answer_play(struct ezr_client *c, const struct ezr_http_request *req)
 static int answer(struct ezr_client *c, const struct ezr_http_request *req)
 {
     char esc[96];
-    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
-                   (unsigned long long)c->id, c->addr,
-                   req->method == EZR_HTTP_GET       ? "GET"
-                   : req->method == EZR_HTTP_HEAD    ? "HEAD"
-                   : req->method == EZR_HTTP_OPTIONS ? "OPTIONS"
-                                                     : "(other method)",
-                   ezr_text_escape(esc, sizeof esc, req->path, strlen(req->path)),
-                   req->query[0] ? " (query not shown)" : "",
-                   req->upgrade_websocket ? " (WebSocket)" : "");
+    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
+            (unsigned long long)c->conn.id, c->conn.addr,
+            req->method == EZR_HTTP_GET       ? "GET"
+            : req->method == EZR_HTTP_HEAD    ? "HEAD"
+            : req->method == EZR_HTTP_OPTIONS ? "OPTIONS"
+                                              : "(other method)",
+            ezr_text_escape(esc, sizeof esc, req->path, strlen(req->path)),
+            req->query[0] ? " (query not shown)" : "",
+            req->upgrade_websocket ? " (WebSocket)" : "");
     if (req->method == EZR_HTTP_OTHER)
         return answer_error(c, 405, "HTTP method not allowed");
     if (req->has_body)
@@ -290,7 +310,7 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
         return 0;
     if (rc < 0)
         return answer_error(c, h->parser.status, h->parser.reason);
-    int arc = answer(c, &h->req);
+    int arc = answer(c, &h->req); /* h is freed when the client became WebSocket */
     if (arc < 0)
         return arc;
     /* WebSocket frames may follow the head in the same read: fed again to ezr_proto_ws. */
@@ -339,7 +359,7 @@ const struct ezr_client_proto ezr_proto_http = {
 
 static int ws_feed(struct ezr_client *c, const uint8_t *in, size_t len)
 {
-    struct http_conn *h = conn_of(c);
+    struct ws_conn *h = ws_of(c);
     struct ezr_buf out;
     ezr_buf_init(&out);
     int rc = ezr_ws_feed(&h->ws, in, len, &out);
@@ -376,12 +396,12 @@ static int ws_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *le
 
 static void ws_stream_ended(struct ezr_client *c, bool final)
 {
-    if (!final || conn_of(c)->ws.closed)
+    if (!final || ws_of(c)->ws.closed)
         return;
     struct ezr_buf b;
     ezr_buf_init(&b);
     ezr_ws_put_close(&b, EZR_WS_CLOSE_NORMAL);
-    conn_of(c)->ws.closed = true;
+    ws_of(c)->ws.closed = true;
     send_buf(c, &b);
     c->close_reason = "stream ended";
     ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
@@ -400,12 +420,12 @@ static void ws_ping(struct ezr_client *c, uint32_t timestamp)
 
 static uint64_t ws_pongs(const struct ezr_client *c)
 {
-    return conn_of(c)->ws.pongs;
+    return ws_of(c)->ws.pongs;
 }
 
 const struct ezr_client_proto ezr_proto_ws = {
     .name = "ws-flv",
-    .open = http_open,
+    .open = ws_open,
     .feed = ws_feed,
     .frame_bytes = ws_frame_bytes,
     .stream_ended = ws_stream_ended,

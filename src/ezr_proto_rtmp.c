@@ -31,10 +31,10 @@ static int cb_connect(void *ctx, const char *app)
     struct ezr_client *c = ctx;
     char esc[128];
     bool found = ezr_server_find_stream(c->srv, app, NULL, 0) != NULL;
-    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
-                   (unsigned long long)c->id, c->addr,
-                   ezr_text_escape(esc, sizeof esc, app, strlen(app)),
-                   found ? "" : ": no such app, rejected");
+    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
+            (unsigned long long)c->conn.id, c->conn.addr,
+            ezr_text_escape(esc, sizeof esc, app, strlen(app)),
+            found ? "" : ": no such app, rejected");
     return found ? 0 : EZR_ENOTFOUND;
 }
 
@@ -46,10 +46,10 @@ static int cb_play(void *ctx, const char *name)
      * may hold a secret, so it is never logged. */
     size_t keylen = strcspn(name, "?");
     struct ezr_stream *st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen);
-    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
-                   (unsigned long long)c->id, c->addr,
-                   ezr_text_escape(esc, sizeof esc, name, keylen),
-                   name[keylen] ? " (query not shown)" : "", st ? "" : ": no such stream");
+    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
+            (unsigned long long)c->conn.id, c->conn.addr,
+            ezr_text_escape(esc, sizeof esc, name, keylen),
+            name[keylen] ? " (query not shown)" : "", st ? "" : ": no such stream");
     if (!st)
         return EZR_ENOTFOUND;
     int rc = ezr_stream_admit(st, c, name);
@@ -71,8 +71,8 @@ static void cb_play_started(void *ctx)
 static void cb_play_stopped(void *ctx)
 {
     struct ezr_client *c = ctx;
-    ezr_server_log(c->srv, EZR_LOG_INFO, "client %llu (%s) stopped playing",
-                   (unsigned long long)c->id, c->addr);
+    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) stopped playing",
+            (unsigned long long)c->conn.id, c->conn.addr);
     ezr_stream_remove_player(c, "stopped playing");
 }
 
@@ -104,12 +104,14 @@ static const struct ezr_session_callbacks session_cb = {
 
 static int rtmp_open(struct ezr_client *c)
 {
-    struct ezr_session *sess = malloc(sizeof *sess);
     uint8_t random[EZR_HANDSHAKE_SIZE];
-    if (!sess || getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
-        free(sess);
-        return EZR_ENOMEM;
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        c->close_reason = "no random bytes for the handshake (getrandom failed)";
+        return EZR_ESYS;
     }
+    struct ezr_session *sess = malloc(sizeof *sess);
+    if (!sess)
+        return EZR_ENOMEM;
     ezr_session_init(sess, &session_cb, c, c->srv->chunk_size, random,
                      (uint32_t)(c->accepted_ms - c->srv->start_ms));
     c->proto_state = sess;

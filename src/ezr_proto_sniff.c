@@ -1,8 +1,8 @@
 /* The protocol every connection starts with: one port serves RTMP and HTTP, told apart by the
  * first byte (as h2o tells TLS from HTTP). An RTMP handshake starts with C0, version 3; an HTTP
- * request with its method, an ASCII letter; TLS is unwrapped before this (ezr_transport.h), so the
- * bytes sniffed here are the plaintext either way. The connection then becomes that protocol and the
- * same bytes are fed to it. The handshake timeout, the connection limit, the read budget and the
+ * request with its method, an ASCII letter; TLS is unwrapped before this by the connection's
+ * transport (ezr_tls.h), so the bytes sniffed here are the plaintext either way. The connection
+ * then becomes that protocol (ezr_client_set_proto) and the same bytes are fed to it. The handshake timeout, the connection limit, the read budget and the
  * reply bound stay the client's (ezr_client.c), whatever it turns out to speak. */
 #include "ezr_client.h"
 #include "ezr_error.h"
@@ -29,17 +29,13 @@ static int sniff_open(struct ezr_client *c)
     return 0;
 }
 
+/* The connection speaks proto from now on: the sniffer closes, proto opens and is fed the same
+ * bytes. */
 static int become(struct ezr_client *c, const struct ezr_client_proto *proto, const uint8_t *in,
                   size_t len)
 {
-    c->proto = proto;
-    int rc = proto->open(c);
-    if (rc < 0) {
-        /* Still closable: the sniffer's close frees nothing. */
-        c->proto = &ezr_proto_sniff;
-        return rc;
-    }
-    return proto->feed(c, in, len);
+    int rc = ezr_client_set_proto(c, proto);
+    return rc < 0 ? rc : proto->feed(c, in, len);
 }
 
 static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)

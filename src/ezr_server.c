@@ -8,7 +8,6 @@
 #include "ezr_server.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "ezr_server_priv.h"
 #include "ezr_stream.h"
 #include "ezr_tls.h"
+#include "ezr_transport.h"
 
 /* How often the reactor wakes with nothing to do, to enforce timeouts and retry accepts. */
 #define TICK_MS 250
@@ -33,21 +33,36 @@
  * answered directly instead of waiting for the reactor (itself). */
 static _Thread_local const struct ezr_server *reactor_of_this_thread;
 
-void ezr_server_log(struct ezr_server *s, enum ezr_log_level level, const char *fmt, ...)
-{
-    if (!s->log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    s->log(s->log_ctx, level, msg);
-}
-
 bool ezr_server_on_reactor(const struct ezr_server *s)
 {
     return reactor_of_this_thread == s;
+}
+
+/* ---- what the streams are given of the server (struct ezr_stream_host) ------------------ */
+
+static bool host_on_reactor(const struct ezr_stream_host *h)
+{
+    return ezr_server_on_reactor(EZR_CONTAINER_OF(h, struct ezr_server, stream_host));
+}
+
+void ezr_server_fill_stats(const struct ezr_server *s, struct ezr_stream_stats *out)
+{
+    out->connections = (uint32_t)s->clients.n;
+    out->connections_bytes_queued = 0;
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients.open) {
+        const struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
+        out->connections_bytes_queued += c->q.bytes;
+    }
+    out->connections_accepted = s->accepted;
+    out->connections_refused = s->refused;
+    out->reactor_busy = ezr_meter_busy(&s->meter, ezr_now_us());
+    out->send_latency_p50_us = ezr_meter_latency_percentile(&s->meter, 50);
+    out->send_latency_p99_us = ezr_meter_latency_percentile(&s->meter, 99);
+}
+
+static void host_server_stats(const struct ezr_stream_host *h, struct ezr_stream_stats *out)
+{
+    ezr_server_fill_stats(EZR_CONTAINER_OF(h, struct ezr_server, stream_host), out);
 }
 
 struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app, const char *key,
@@ -82,32 +97,33 @@ static void accept_clients(struct ezr_server *s)
             if (errno == EMFILE || errno == ENFILE) {
                 /* Pending connections stay in the backlog; retried on the tick. */
                 if (!s->accept_blocked)
-                    ezr_server_log(s, EZR_LOG_WARNING, "out of file descriptors: accept paused");
+                    ezr_log(&s->log, EZR_LOG_WARNING, "out of file descriptors: accept paused");
                 s->accept_blocked = true;
                 return;
             }
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            ezr_server_log(s, EZR_LOG_WARNING, "accept failed: %s", strerror(errno));
+            ezr_log(&s->log, EZR_LOG_WARNING, "accept failed: %s", strerror(errno));
             return;
         }
-        if (s->nclients >= s->max_connections) {
-            ezr_server_log(s, EZR_LOG_WARNING, "refused %s: connection limit %u reached", addr,
-                           s->max_connections);
+        if (s->clients.n >= s->max_connections) {
+            ezr_log(&s->log, EZR_LOG_WARNING, "refused %s: connection limit %u reached", addr,
+                    s->max_connections);
             s->refused++;
             close(fd);
             continue;
         }
         ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
-        struct ezr_client *c = ezr_client_new(
-            s, fd, addr, s->tls ? &ezr_transport_detect : &ezr_transport_tcp, &ezr_proto_sniff);
+        struct ezr_client *c = ezr_client_new(&s->clients, s, fd, addr,
+                                              s->tls ? &ezr_transport_detect : &ezr_transport_tcp,
+                                              s->tls, &ezr_proto_sniff);
         if (!c) {
-            ezr_server_log(s, EZR_LOG_WARNING, "refused %s: out of memory", addr);
+            ezr_log(&s->log, EZR_LOG_WARNING, "refused %s: out of memory", addr);
             continue;
         }
         s->accepted++;
-        ezr_server_log(s, EZR_LOG_INFO, "client %llu (%s) connected", (unsigned long long)c->id,
-                       addr);
+        ezr_log(&s->log, EZR_LOG_INFO, "client %llu (%s) connected", (unsigned long long)c->conn.id,
+                addr);
     }
 }
 
@@ -149,7 +165,7 @@ static void tick(struct ezr_server *s, uint64_t now)
 {
     if (s->accept_blocked)
         accept_clients(s);
-    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients) {
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->clients.open) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         if (ezr_queue_empty(&c->q))
             c->progress_ms = now;
@@ -172,13 +188,13 @@ static void end_of_round(struct ezr_server *s, bool all)
     /* Input left for this round: each client once (what it leaves again waits for the next). */
     struct ezr_list pending;
     ezr_list_init(&pending);
-    ezr_list_splice_back(&pending, &s->readable);
+    ezr_list_splice_back(&pending, &s->clients.readable);
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&pending)))
         ezr_client_read(EZR_CONTAINER_OF(n, struct ezr_client, read_link));
-    ezr_flush_set_busy(&s->flusher, ezr_meter_busy(&s->meter, ezr_now_us()));
-    ezr_flush_run(&s->flusher, all, ezr_now_ms());
-    while ((n = ezr_list_pop_front(&s->dead)))
+    ezr_flush_set_busy(&s->clients.flusher, ezr_meter_busy(&s->meter, ezr_now_us()));
+    ezr_flush_run(&s->clients.flusher, all, ezr_now_ms());
+    while ((n = ezr_list_pop_front(&s->clients.dead)))
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }
 
@@ -235,17 +251,17 @@ static void *reactor_main(void *arg)
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     while (!atomic_load(&s->stop)) {
-        int timeout = ezr_list_empty(&s->readable)
-                          ? ezr_flush_timeout(&s->flusher, TICK_MS, ezr_now_ms())
+        int timeout = ezr_list_empty(&s->clients.readable)
+                          ? ezr_flush_timeout(&s->clients.flusher, TICK_MS, ezr_now_ms())
                           : 0;
-        s->round_read = 0; /* a new round: the events below and end_of_round() read again */
+        s->clients.round_read = 0; /* a new round: the events below and end_of_round() read again */
         int rc = ezr_reactor_poll(s->reactor, timeout);
         /* What is not spent waiting there is the reactor's busy time (the stats' reactor-busy). */
         ezr_meter_idle(&s->meter, ezr_reactor_waited_us(s->reactor), ezr_now_us());
         if (rc < 0) {
             snprintf(s->failure, sizeof s->failure,
                      "the reactor failed (%s): no player is served any more", strerror(errno));
-            ezr_server_log(s, EZR_LOG_ERROR, "%s", s->failure);
+            ezr_log(&s->log, EZR_LOG_ERROR, "%s", s->failure);
             atomic_store(&s->failed, true);
             answer_ops_until_stopped(s);
             break;
@@ -298,8 +314,7 @@ static void server_release(struct ezr_server *s)
         close(s->listen_io.fd);
     ezr_mailbox_clear(&s->mailbox);
     ezr_reactor_free(s->reactor);
-    free(s->rbuf);
-    free(s->tls_stage);
+    free(s->clients.rbuf);
     ezr_tls_ctx_free(s->tls);
     free(s->cors_origin);
     pthread_cond_destroy(&s->cond);
@@ -325,19 +340,19 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "localhost");
     s->chunk_size = cfg->chunk_size;
     s->handshake_timeout_ms = cfg->handshake_timeout_ms;
-    s->log = cfg->log;
-    s->log_ctx = cfg->log_ctx;
+    s->log = (struct ezr_log){cfg->log, cfg->log_ctx};
     s->client_timeout_ms = cfg->client_timeout_ms;
     s->send_buffer_bytes = cfg->send_buffer_bytes;
     s->http = cfg->http;
     s->metrics = cfg->metrics;
-    s->qlimits = (struct ezr_queue_limits){
+    struct ezr_stream_host *h = &s->stream_host;
+    h->qlimits = (struct ezr_queue_limits){
         cfg->queue_warning_bytes ? cfg->queue_warning_bytes : EZR_DEFAULT_QUEUE_WARNING_BYTES,
         cfg->queue_high_bytes ? cfg->queue_high_bytes : EZR_DEFAULT_QUEUE_HIGH_BYTES,
         cfg->queue_max_bytes ? cfg->queue_max_bytes : EZR_DEFAULT_QUEUE_MAX_BYTES,
         cfg->queue_max_age_ms};
-    if (!(s->qlimits.warning_bytes < s->qlimits.high_bytes &&
-          s->qlimits.high_bytes < s->qlimits.max_bytes)) {
+    if (!(h->qlimits.warning_bytes < h->qlimits.high_bytes &&
+          h->qlimits.high_bytes < h->qlimits.max_bytes)) {
         free(s);
         return EZR_EINVAL;
     }
@@ -346,10 +361,16 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->max_connections = want < budget ? want : budget;
     s->start_ms = s->last_tick_ms = ezr_now_ms();
     ezr_list_init(&s->streams);
-    ezr_list_init(&s->clients);
-    ezr_list_init(&s->dead);
-    ezr_list_init(&s->readable);
-    ezr_flush_init(&s->flusher, cfg->flush_interval_ms);
+    h->lock = &s->lock;
+    h->cond = &s->cond;
+    h->mailbox = &s->mailbox;
+    h->log = &s->log;
+    h->chunk_size = s->chunk_size;
+    h->on_reactor = host_on_reactor;
+    h->server_stats = host_server_stats;
+    ezr_client_set_init(&s->clients, cfg->flush_interval_ms);
+    s->clients.log = &s->log;
+    s->clients.meter = &s->meter;
     ezr_meter_init(&s->meter, ezr_now_us());
     s->listen_io.fd = -1;
     s->cors_origin = strdup(cfg->http_cors_origin ? cfg->http_cors_origin : "*");
@@ -362,19 +383,16 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     pthread_condattr_destroy(&ca);
 
     /* The files first: a bad certificate fails before the port is taken. */
-    s->tls_only = cfg->tls_only;
     if (tls) {
         char msg[EZR_MAX_NAME_LEN + 512];
         int trc = ezr_tls_ctx_new(cfg->tls_certificate, cfg->tls_key, &s->tls, msg, sizeof msg);
         if (trc == 0)
-            s->tls_stage = malloc(EZR_TLS_RECORD);
-        if (trc == 0 && !s->tls_stage)
-            trc = EZR_ENOMEM;
+            ezr_tls_ctx_set_only(s->tls, cfg->tls_only);
         if (trc < 0) {
             if (trc == EZR_ETLS && cfg->error_msg && cfg->error_msg_size)
                 snprintf(cfg->error_msg, cfg->error_msg_size, "%s", msg);
-            ezr_server_log(s, EZR_LOG_ERROR, "TLS not set up: %s",
-                           trc == EZR_ETLS ? msg : ezr_strerror(trc));
+            ezr_log(&s->log, EZR_LOG_ERROR, "TLS not set up: %s",
+                    trc == EZR_ETLS ? msg : ezr_strerror(trc));
             server_release(s);
             return trc;
         }
@@ -384,15 +402,15 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     if (rc < 0) {
         char where[EZR_MAX_NAME_LEN + 16];
         ezr_net_format_host_port(s->host, cfg->port, where, sizeof where);
-        ezr_server_log(s, EZR_LOG_ERROR, "cannot listen on %s: %s", where, ezr_strerror(rc));
+        ezr_log(&s->log, EZR_LOG_ERROR, "cannot listen on %s: %s", where, ezr_strerror(rc));
         server_release(s);
         return rc;
     }
     s->listen_io.fd = rc;
     s->listen_io.fn = listen_event;
-    s->reactor = ezr_reactor_new();
-    s->rbuf = malloc(EZR_READ_BUF);
-    if (!s->reactor || !s->rbuf || !s->cors_origin ||
+    s->reactor = s->clients.reactor = ezr_reactor_new();
+    s->clients.rbuf = malloc(EZR_READ_BUF);
+    if (!s->reactor || !s->clients.rbuf || !s->cors_origin ||
         ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         pthread_create(&s->thread, NULL, reactor_main, s) != 0) {
@@ -401,11 +419,11 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     }
     char where[EZR_MAX_NAME_LEN + 16];
     ezr_net_format_host_port(s->host, s->port, where, sizeof where);
-    ezr_server_log(s, EZR_LOG_INFO, "listening on %s (max %u connections%s)", where,
-                   s->max_connections,
-                   !s->tls       ? ""
-                   : s->tls_only ? ", TLS only"
-                                 : ", TLS and plain");
+    ezr_log(&s->log, EZR_LOG_INFO, "listening on %s (max %u connections%s)", where,
+            s->max_connections,
+            !s->tls         ? ""
+            : cfg->tls_only ? ", TLS only"
+                            : ", TLS and plain");
     *out = s;
     return 0;
 }
@@ -413,11 +431,6 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
 uint16_t ezr_server_port(const struct ezr_server *s)
 {
     return s->port;
-}
-
-uint32_t ezr_server_max_connections(const struct ezr_server *s)
-{
-    return s->max_connections;
 }
 
 bool ezr_server_failed(const struct ezr_server *s)
@@ -439,7 +452,7 @@ void ezr_server_free(struct ezr_server *s)
         ezr_stream_free(EZR_CONTAINER_OF(n, struct ezr_stream, registry_link));
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
     end_of_round(s, true);
-    while ((n = ezr_list_first(&s->clients)))
+    while ((n = ezr_list_first(&s->clients.open)))
         ezr_client_close(EZR_CONTAINER_OF(n, struct ezr_client, conn_link), EZR_LOG_DEBUG,
                          EZR_CLOSE_SERVER, "server shutting down");
     end_of_round(s, true);
@@ -450,7 +463,7 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
                           struct ezr_stream **out)
 {
     struct ezr_stream *st;
-    int rc = ezr_stream_new(s, cfg, &st);
+    int rc = ezr_stream_new(&s->stream_host, cfg, &st);
     *out = NULL;
     if (rc < 0)
         return rc;
@@ -467,7 +480,7 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     pthread_mutex_unlock(&s->lock);
     if (atomic_load(&s->failed))
         ezr_mailbox_wake(&s->mailbox); /* so that the stopped reactor tells it at once */
-    ezr_server_log(s, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);
+    ezr_log(&s->log, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);
     *out = st;
     return 0;
 }

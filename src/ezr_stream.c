@@ -10,16 +10,13 @@
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
-#include "ezr_server_priv.h"
-#include "ezr_stats.h"
-#include "ezr_tls.h"
-#include "ezr_text.h"
+#include "ezr_mailbox.h"
 
 static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct ezr_client *c,
                    const char *reason)
 {
     if (st->on_client) {
-        struct ezr_client_info info = {c->id, c->addr, reason, c->proto->name};
+        struct ezr_client_info info = {c->conn.id, c->conn.addr, reason, c->proto->name};
         st->on_client(st->client_ctx, ev, &info);
     }
 }
@@ -30,18 +27,26 @@ static void set_kind(struct ezr_stream *st, bool audio, bool video)
 {
     st->audio_seen = audio;
     st->video_seen = video;
-    st->limits = st->srv->qlimits;
+    st->limits = st->host->qlimits;
     if (!st->limits.max_age_ms)
         st->limits.max_age_ms = audio && !video ? EZR_DEFAULT_QUEUE_MAX_AGE_AUDIO_ONLY_MS
                                                 : EZR_DEFAULT_QUEUE_MAX_AGE_MS;
 }
 
-const struct ezr_queue_limits *ezr_stream_limits(const struct ezr_stream *st)
+/* What the fan-out of a frame hands every player, found once for all of them. */
+static struct ezr_client_offer offer_of(struct ezr_stream *st, uint32_t flags, uint64_t now)
 {
-    return &st->limits;
+    return (struct ezr_client_offer){
+        .limits = &st->limits,
+        .has_video = st->video_seen,
+        .flags = flags,
+        .now = now,
+        .dropped = st->stats.frames_dropped,
+        .copies = &st->stats.frame_copies,
+    };
 }
 
-int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
+int ezr_stream_new(struct ezr_stream_host *h, const struct ezr_stream_config *cfg,
                    struct ezr_stream **out)
 {
     *out = NULL;
@@ -51,7 +56,7 @@ int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
     struct ezr_stream *st = calloc(1, sizeof *st);
     if (!st)
         return EZR_ENOMEM;
-    st->srv = s;
+    st->host = h;
     snprintf(st->app, sizeof st->app, "%s", cfg->app);
     snprintf(st->key, sizeof st->key, "%s", cfg->key);
     st->on_client = cfg->on_client;
@@ -67,7 +72,7 @@ int ezr_stream_new(struct ezr_server *s, const struct ezr_stream_config *cfg,
         return nallowed < 0 ? EZR_EINVAL : EZR_ENOMEM;
     }
     st->nallowed = (size_t)nallowed;
-    ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, s->chunk_size);
+    ezr_gop_init(&st->gop, cfg->max_gops ? cfg->max_gops : EZR_DEFAULT_MAX_GOPS, h->chunk_size);
     set_kind(st, false, false);
     *out = st;
     return 0;
@@ -92,17 +97,17 @@ void ezr_stream_free(struct ezr_stream *st)
 
 int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const char *name)
 {
-    if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->addr)) {
-        ezr_server_log(st->srv, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
-                       (unsigned long long)c->id, c->addr);
+    if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->conn.addr)) {
+        ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
+                (unsigned long long)c->conn.id, c->conn.addr);
         return EZR_EACCES;
     }
     char given[EZR_MAX_NAME_LEN + 1];
     if (st->token && !(ezr_acl_query_value(name, "token", given, sizeof given) &&
                        ezr_acl_token_equal(given, st->token))) {
-        ezr_server_log(st->srv, EZR_LOG_INFO,
-                       "client %llu (%s) refused: wrong or missing play token",
-                       (unsigned long long)c->id, c->addr);
+        ezr_log(st->host->log, EZR_LOG_INFO,
+                "client %llu (%s) refused: wrong or missing play token",
+                (unsigned long long)c->conn.id, c->conn.addr);
         return EZR_EACCES;
     }
     return 0;
@@ -111,9 +116,51 @@ int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const ch
 static int replay_one(void *ctx, struct ezr_frame *f)
 {
     struct ezr_client *c = ctx;
-    ezr_client_offer(c, f, EZR_OFFER_BURST, ezr_now_ms());
+    struct ezr_client_offer o = offer_of(c->stream, EZR_OFFER_BURST, ezr_now_ms());
+    ezr_client_offer(c, f, &o);
     return c->dead ? 1 : 0;
 }
+
+/* An awaited EOS is done once every player's queue is written. */
+static void check_drained(struct ezr_stream *st)
+{
+    if (!st->eos_target)
+        return;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
+        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
+            return;
+    pthread_mutex_lock(st->host->lock);
+    st->eos_done = st->eos_target;
+    pthread_cond_broadcast(st->host->cond);
+    pthread_mutex_unlock(st->host->lock);
+    st->eos_target = 0;
+}
+
+/* ---- what players tell their stream (struct ezr_client_player_ops) ----------------------- */
+
+static void player_closed(struct ezr_client *c, enum ezr_close_reason code, const char *reason)
+{
+    struct ezr_stream *st = c->stream;
+    st->stats.disconnects[code]++;
+    ezr_stream_remove_player(c, reason);
+    check_drained(st);
+}
+
+static void player_sent(struct ezr_client *c, uint64_t bytes)
+{
+    c->stream->stats.bytes_sent += bytes;
+}
+
+static void player_written(struct ezr_client *c)
+{
+    check_drained(c->stream);
+}
+
+static const struct ezr_client_player_ops player_ops = {
+    .closed = player_closed,
+    .sent = player_sent,
+    .written = player_written,
+};
 
 void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
 {
@@ -122,6 +169,7 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
         return;
     }
     c->stream = st;
+    c->player = &player_ops;
     ezr_list_push_back(&st->players, &c->player_link);
     st->stats.clients++;
     st->stats.clients_total++;
@@ -132,8 +180,8 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
         return; /* the application's handler removed it */
     /* Metadata, headers, then the cached GOP from its keyframe: the player starts at once. */
     ezr_gop_replay(&st->gop, replay_one, c);
-    ezr_server_log(st->srv, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%zu cached frames)",
-                   (unsigned long long)c->id, c->addr, st->app, st->key, st->gop.count);
+    ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%zu cached frames)",
+            (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key, st->gop.count);
 }
 
 void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
@@ -144,39 +192,10 @@ void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
     ezr_list_remove(&c->player_link);
     ezr_fan_remove(&st->fan, c);
     c->stream = NULL;
+    c->player = NULL;
     c->idle_since_ms = ezr_now_ms(); /* it may play again, within the handshake timeout */
     st->stats.clients--;
     notify(st, EZR_CLIENT_REMOVED, c, reason);
-}
-
-void ezr_stream_check_drained(struct ezr_stream *st)
-{
-    if (!st->eos_target)
-        return;
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
-            return;
-    struct ezr_server *s = st->srv;
-    pthread_mutex_lock(&s->lock);
-    st->eos_done = st->eos_target;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    st->eos_target = 0;
-}
-
-void ezr_stream_count_disconnect(struct ezr_stream *st, enum ezr_close_reason code)
-{
-    st->stats.disconnects[code]++;
-}
-
-void ezr_stream_count_drop(struct ezr_stream *st, enum ezr_queue_level level, uint64_t n)
-{
-    st->stats.frames_dropped[level] += n;
-}
-
-void ezr_stream_count_sent(struct ezr_stream *st, uint64_t bytes)
-{
-    st->stats.bytes_sent += bytes;
 }
 
 bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now)
@@ -187,7 +206,7 @@ bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now)
 /* ---- ops from other threads ------------------------------------------------------------- */
 
 /* A stats request: shared by the asking thread and the reactor; freed by the last of the two
- * (the asker may give up on a timeout before the reactor gets to it). Under srv->lock. */
+ * (the asker may give up on a timeout before the reactor gets to it). Under host->lock. */
 struct stats_query {
     int refs;
     bool done;
@@ -203,7 +222,7 @@ struct stream_op {
     struct ezr_frame *frame;   /* push: the op owns one reference */
     uint64_t arg;              /* eos: the sequence number; kick: the client id */
     struct stats_query *query; /* stats */
-    bool *done;                /* remove: set under srv->lock when the stream is gone */
+    bool *done;                /* remove: set under host->lock when the stream is gone */
 };
 
 /* Cannot fail: the op is allocated by the caller, the mailbox is a list. */
@@ -211,7 +230,7 @@ static void post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct str
 {
     o->op.run = run;
     o->st = st;
-    ezr_mailbox_post(&st->srv->mailbox, &o->op);
+    ezr_mailbox_post(st->host->mailbox, &o->op);
 }
 
 static void run_frame(struct ezr_op *op)
@@ -236,9 +255,10 @@ static void run_frame(struct ezr_op *op)
         set_kind(st, st->audio_seen || f->kind == EZR_FRAME_AUDIO,
                  st->video_seen || f->kind == EZR_FRAME_VIDEO);
     if (ezr_gop_add(&st->gop, f) < 0)
-        ezr_server_log(st->srv, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
+        ezr_log(st->host->log, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
     /* The fan-out: one reference per player, no copy. */
-    ezr_fan_offer(&st->fan, f, st->last_frame_ms);
+    struct ezr_client_offer offer = offer_of(st, 0, st->last_frame_ms);
+    ezr_fan_offer(&st->fan, f, &offer);
     ezr_frame_unref(f);
     free(o);
 }
@@ -257,7 +277,7 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
      * Live script data (cue points, captions) keeps its time: it belongs there. */
     if (kind == EZR_FRAME_SCRIPT && !(flags & EZR_FRAME_LIVE))
         timestamp_ms = 0;
-    o->frame = ezr_frame_new((uint8_t)kind, flags, timestamp_ms, data, len, st->srv->chunk_size);
+    o->frame = ezr_frame_new((uint8_t)kind, flags, timestamp_ms, data, len, st->host->chunk_size);
     if (!o->frame) {
         free(o);
         return EZR_ENOMEM;
@@ -281,40 +301,39 @@ static void run_eos(struct ezr_op *op)
     st->ended = true;
     st->eos_target = o->arg;
     set_kind(st, false, false);
-    ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s ended", st->app, st->key);
-    ezr_stream_check_drained(st);
+    ezr_log(st->host->log, EZR_LOG_INFO, "stream %s/%s ended", st->app, st->key);
+    check_drained(st);
     free(o);
 }
 
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
 {
-    struct ezr_server *s = st->srv;
+    struct ezr_stream_host *h = st->host;
     struct stream_op *o = calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     uint64_t seq = o->arg = ++st->eos_requested;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(h->lock);
     post(st, run_eos, o);
     if (timeout_ms <= 0)
         return 0;
     int rc = 0;
     struct timespec deadline = ezr_deadline_after(timeout_ms);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     while (st->eos_done < seq && rc == 0)
-        if (st->flushing || pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+        if (st->flushing || pthread_cond_timedwait(h->cond, h->lock, &deadline) == ETIMEDOUT)
             rc = EZR_EAGAIN;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(h->lock);
     return rc;
 }
 
 void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
 {
-    struct ezr_server *s = st->srv;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(st->host->lock);
     st->flushing = flushing;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    pthread_cond_broadcast(st->host->cond);
+    pthread_mutex_unlock(st->host->lock);
 }
 
 /* The stream goes on after a break (the pipeline stopped: final; a flush upstream: not final,
@@ -331,8 +350,8 @@ static void interrupt(struct ezr_stream *st, bool final)
         c->q.need_keyframe = true;
     }
     st->ended = true;
-    ezr_server_log(st->srv, EZR_LOG_INFO, "stream %s/%s %s", st->app, st->key,
-                   final ? "stopped" : "flushed");
+    ezr_log(st->host->log, EZR_LOG_INFO, "stream %s/%s %s", st->app, st->key,
+            final ? "stopped" : "flushed");
 }
 
 static void run_stop(struct ezr_op *op)
@@ -372,45 +391,69 @@ int ezr_stream_reset(struct ezr_stream *st)
 static void run_remove(struct ezr_op *op)
 {
     struct stream_op *o = (struct stream_op *)op;
-    struct ezr_server *s = o->st->srv;
+    struct ezr_stream_host *h = o->st->host;
     bool *done = o->done;
     ezr_stream_free(o->st);
     /* The op is on the waiting caller's stack: after `done` it is gone. */
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     *done = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    pthread_cond_broadcast(h->cond);
+    pthread_mutex_unlock(h->lock);
 }
 
 void ezr_stream_remove_and_wait(struct ezr_stream *st)
 {
-    struct ezr_server *s = st->srv;
+    struct ezr_stream_host *h = st->host;
     /* On our stack: we wait for the reactor to finish with it, so that no client callback of
      * this stream runs after we return. */
     bool done = false;
     struct stream_op o = {.done = &done};
     post(st, run_remove, &o);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     while (!done)
-        pthread_cond_wait(&s->cond, &s->lock);
-    pthread_mutex_unlock(&s->lock);
+        pthread_cond_wait(h->cond, h->lock);
+    pthread_mutex_unlock(h->lock);
 }
 
 static void query_unref(struct stats_query *q)
 {
-    /* Under srv->lock. */
+    /* Under host->lock. */
     if (--q->refs == 0) {
         free(q->clients);
         free(q);
     }
 }
 
+static const char *const protocol_names[EZR_STATS_NPROTOCOLS] = {"rtmp", "http-flv", "ws-flv"};
+
+void ezr_stream_fill_stats(const struct ezr_stream *st, struct ezr_stream_stats *out)
+{
+    struct ezr_ingest_stats ingest = out->ingest;
+    *out = st->stats;
+    out->ingest = ingest;
+    out->gop_frames = st->gop.count;
+    out->gop_bytes = st->gop.bytes;
+    out->queue_max_age_ms = st->limits.max_age_ms;
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
+        const char *p = EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->name;
+        for (size_t i = 0; i < EZR_STATS_NPROTOCOLS; i++)
+            out->clients_by_protocol[i] += strcmp(p, protocol_names[i]) == 0;
+    }
+}
+
+void ezr_stream_report_ingest(struct ezr_stream *st, const struct ezr_ingest_stats *in)
+{
+    pthread_mutex_lock(st->host->lock);
+    st->ingest = *in;
+    pthread_mutex_unlock(st->host->lock);
+}
+
 static void answer_stats(struct ezr_stream *st, struct stats_query *q)
 {
-    struct ezr_server *s = st->srv;
+    struct ezr_stream_host *h = st->host;
     struct ezr_stream_stats out = {0};
-    ezr_stats_fill_stream(st, &out);
-    ezr_stats_fill_server(s, &out);
+    ezr_stream_fill_stats(st, &out);
+    h->server_stats(h, &out);
     struct ezr_client_stats *list = NULL;
     size_t n = 0;
     if (q->want_clients && st->stats.clients) {
@@ -420,28 +463,28 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
             if (!list || n == st->stats.clients)
                 break;
             struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-            list[n].id = c->id;
-            snprintf(list[n].addr, sizeof list[n].addr, "%s", c->addr);
+            list[n].id = c->conn.id;
+            snprintf(list[n].addr, sizeof list[n].addr, "%s", c->conn.addr);
             list[n].bytes_sent = c->q.bytes_written;
             list[n].bytes_queued = c->q.bytes;
             list[n].frames_dropped = c->frames_dropped;
             list[n].connected_ms = now - c->accepted_ms;
             list[n].lag_ms = ezr_queue_age(&c->q, now);
             snprintf(list[n].protocol, sizeof list[n].protocol, "%s", c->proto->name);
-            list[n].tls = c->transport == &ezr_transport_tls;
-            list[n].ktls = ezr_tls_ktls_send(c);
+            list[n].tls = c->conn.secure;
+            list[n].ktls = c->conn.ktls_send;
             n++;
         }
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     q->stats = out;
     q->stats.ingest = st->ingest;
     q->clients = list;
     q->nclients = list ? n : 0;
     q->done = true;
-    pthread_cond_broadcast(&s->cond);
+    pthread_cond_broadcast(h->cond);
     query_unref(q);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(h->lock);
 }
 
 static void run_stats(struct ezr_op *op)
@@ -454,14 +497,14 @@ static void run_stats(struct ezr_op *op)
 int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
                          struct ezr_client_stats **clients, size_t *nclients, int timeout_ms)
 {
-    struct ezr_server *s = st->srv;
+    struct ezr_stream_host *h = st->host;
     struct stats_query *q = calloc(1, sizeof *q);
     if (!q)
         return EZR_ENOMEM;
     q->refs = 2; /* ours and the reactor's */
     q->want_clients = clients != NULL;
     int rc = 0;
-    if (ezr_server_on_reactor(s)) {
+    if (h->on_reactor(h)) {
         /* From a client callback: the reactor is us, so answer now instead of waiting on it. */
         answer_stats(st, q);
     } else {
@@ -474,9 +517,9 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
         post(st, run_stats, o);
     }
     struct timespec deadline = ezr_deadline_after(timeout_ms);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(h->lock);
     while (!q->done && rc == 0)
-        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT)
+        if (pthread_cond_timedwait(h->cond, h->lock, &deadline) == ETIMEDOUT)
             rc = EZR_EAGAIN;
     if (q->done) {
         rc = 0;
@@ -488,7 +531,7 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
         }
     }
     query_unref(q);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(h->lock);
     return rc;
 }
 
@@ -498,9 +541,8 @@ static void kick(struct ezr_stream *st, uint64_t id)
 {
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-        if (c->id == id) {
-            c->kicked = true;
-            ezr_flush_now(&st->srv->flusher, c);
+        if (c->conn.id == id) {
+            ezr_client_kick(c);
             return;
         }
     }
@@ -515,7 +557,7 @@ static void run_kick(struct ezr_op *op)
 
 int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
 {
-    if (ezr_server_on_reactor(st->srv)) {
+    if (st->host->on_reactor(st->host)) {
         /* From a client callback: at once, as the stream may be on its way out (an op would
          * run after it is freed). */
         kick(st, id);

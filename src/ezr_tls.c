@@ -19,24 +19,27 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "ezr_client.h"
 #include "ezr_error.h"
-#include "ezr_server_priv.h"
+#include "ezr_limits.h"
 #include "ezr_sniff.h"
+#include "ezr_transport.h"
 
+/* Everything TLS of one server, owned by it and given to each connection's transport. */
 struct ezr_tls_ctx {
     SSL_CTX *ssl_ctx;
+    uint8_t *stage; /* EZR_TLS_RECORD bytes: a record's plaintext is gathered here (one per
+                     * server: the reactor writes one connection at a time) */
+    bool only;      /* close connections that do not start with a TLS handshake */
 };
 
 struct tls_conn {
     SSL *ssl;
+    struct ezr_tls_ctx *ctx;
     uint8_t *unsent; /* an SSL_write that blocked: its bytes, retried until written */
     size_t unsent_len;
     size_t unsent_off;
     bool ready;  /* the handshake is done */
     bool broken; /* a fatal error: no close_notify may be sent */
-    bool ktls_send;
-    bool ktls_recv;
 };
 
 /* OpenSSL's reason for the oldest error queued on this thread, or a fallback. */
@@ -83,6 +86,11 @@ int ezr_tls_ctx_new(const char *cert_file, const char *key_file, struct ezr_tls_
         ERR_clear_error();
         return EZR_ENOMEM;
     }
+    t->stage = malloc(EZR_TLS_RECORD);
+    if (!t->stage) {
+        ezr_tls_ctx_free(t);
+        return EZR_ENOMEM;
+    }
     SSL_CTX *ctx = t->ssl_ctx;
     /* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -116,7 +124,13 @@ void ezr_tls_ctx_free(struct ezr_tls_ctx *t)
     if (!t)
         return;
     SSL_CTX_free(t->ssl_ctx);
+    free(t->stage);
     free(t);
+}
+
+void ezr_tls_ctx_set_only(struct ezr_tls_ctx *t, bool only)
+{
+    t->only = only;
 }
 
 SSL_CTX *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t)
@@ -130,7 +144,7 @@ SSL_CTX *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t)
 static _Thread_local char why_buf[160];
 
 /* An SSL call that did not succeed: what to wait for, or why it ends the connection. */
-static ssize_t tls_outcome(struct ezr_client *c, struct tls_conn *t, int r, bool reading,
+static ssize_t tls_outcome(struct ezr_conn *c, struct tls_conn *t, int r, bool reading,
                            const char *what, const char **why)
 {
     uint32_t *wants = reading ? &c->read_wants : &c->write_wants;
@@ -168,18 +182,17 @@ static ssize_t tls_outcome(struct ezr_client *c, struct tls_conn *t, int r, bool
     return rc;
 }
 
-static void handshake_done(struct ezr_client *c, struct tls_conn *t)
+static void handshake_done(struct ezr_conn *c, struct tls_conn *t)
 {
     t->ready = true;
-    t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) != 0;
-    t->ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) != 0;
-    ezr_server_log(
-        c->srv, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
-        (unsigned long long)c->id, c->addr, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
-        t->ktls_send ? "on" : "off", t->ktls_recv ? "on" : "off");
+    c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) != 0;
+    bool ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) != 0;
+    ezr_log(c->log, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
+            (unsigned long long)c->id, c->addr, SSL_get_version(t->ssl),
+            SSL_get_cipher_name(t->ssl), c->ktls_send ? "on" : "off", ktls_recv ? "on" : "off");
 }
 
-static ssize_t tls_read(struct ezr_client *c, uint8_t *buf, size_t len, const char **why)
+static ssize_t tls_read(struct ezr_conn *c, uint8_t *buf, size_t len, const char **why)
 {
     struct tls_conn *t = c->transport_state;
     ERR_clear_error();
@@ -197,7 +210,7 @@ static ssize_t tls_read(struct ezr_client *c, uint8_t *buf, size_t len, const ch
 }
 
 /* Writes the bytes of a blocked write. 0: all gone; EZR_EAGAIN or an error. */
-static ssize_t write_unsent(struct ezr_client *c, struct tls_conn *t, const char **why)
+static ssize_t write_unsent(struct ezr_conn *c, struct tls_conn *t, const char **why)
 {
     while (t->unsent) {
         size_t w = 0;
@@ -215,7 +228,7 @@ static ssize_t write_unsent(struct ezr_client *c, struct tls_conn *t, const char
     return 0;
 }
 
-static ssize_t tls_writev(struct ezr_client *c, const struct iovec *iov, int n, const char **why)
+static ssize_t tls_writev(struct ezr_conn *c, const struct iovec *iov, int n, const char **why)
 {
     struct tls_conn *t = c->transport_state;
     ssize_t rc = write_unsent(c, t, why);
@@ -228,7 +241,7 @@ static ssize_t tls_writev(struct ezr_client *c, const struct iovec *iov, int n, 
         return EZR_EAGAIN;
     }
     /* Gather up to one record: the first piece may be larger (a keyframe) and is cut. */
-    uint8_t *stage = c->srv->tls_stage;
+    uint8_t *stage = t->ctx->stage;
     size_t g = 0;
     for (int i = 0; i < n && g < EZR_TLS_RECORD; i++) {
         size_t take = iov[i].iov_len < EZR_TLS_RECORD - g ? iov[i].iov_len : EZR_TLS_RECORD - g;
@@ -256,13 +269,13 @@ static ssize_t tls_writev(struct ezr_client *c, const struct iovec *iov, int n, 
     return (ssize_t)g;
 }
 
-static bool tls_holds_output(const struct ezr_client *c)
+static bool tls_holds_output(const struct ezr_conn *c)
 {
     const struct tls_conn *t = c->transport_state;
     return t->unsent != NULL;
 }
 
-static void tls_close(struct ezr_client *c)
+static void tls_close(struct ezr_conn *c)
 {
     struct tls_conn *t = c->transport_state;
     if (!t)
@@ -277,6 +290,8 @@ static void tls_close(struct ezr_client *c)
     free(t->unsent);
     free(t);
     c->transport_state = NULL;
+    c->secure = false;
+    c->ktls_send = false;
 }
 
 const struct ezr_transport ezr_transport_tls = {
@@ -287,25 +302,16 @@ const struct ezr_transport ezr_transport_tls = {
     .close = tls_close,
 };
 
-bool ezr_tls_ktls_send(const struct ezr_client *c)
-{
-    return c->transport == &ezr_transport_tls && ((struct tls_conn *)c->transport_state)->ktls_send;
-}
-
-bool ezr_tls_ktls_recv(const struct ezr_client *c)
-{
-    return c->transport == &ezr_transport_tls && ((struct tls_conn *)c->transport_state)->ktls_recv;
-}
-
 /* ---- TLS or plain: the first byte decides ----------------------------------------------- */
 
-static int tls_start(struct ezr_client *c)
+static int tls_start(struct ezr_conn *c, struct ezr_tls_ctx *ctx)
 {
     struct tls_conn *t = calloc(1, sizeof *t);
     if (!t)
         return EZR_ENOMEM;
     ERR_clear_error();
-    t->ssl = SSL_new(c->srv->tls->ssl_ctx);
+    t->ctx = ctx;
+    t->ssl = SSL_new(ctx->ssl_ctx);
     if (!t->ssl || SSL_set_fd(t->ssl, c->io.fd) != 1) {
         SSL_free(t->ssl);
         free(t);
@@ -313,13 +319,15 @@ static int tls_start(struct ezr_client *c)
         return EZR_ENOMEM;
     }
     SSL_set_accept_state(t->ssl);
-    c->transport_state = t;
-    c->transport = &ezr_transport_tls;
+    ezr_conn_set_transport(c, &ezr_transport_tls, t);
+    c->secure = true;
     return 0;
 }
 
-static ssize_t detect_read(struct ezr_client *c, uint8_t *buf, size_t len, const char **why)
+/* Detection's state is the server's TLS context (not owned). */
+static ssize_t detect_read(struct ezr_conn *c, uint8_t *buf, size_t len, const char **why)
 {
+    struct ezr_tls_ctx *ctx = c->transport_state;
     uint8_t b;
     ssize_t n;
     do
@@ -328,31 +336,31 @@ static ssize_t detect_read(struct ezr_client *c, uint8_t *buf, size_t len, const
     if (n <= 0) /* nothing yet, the end, or an error: as a plain read says it */
         return ezr_transport_tcp.read(c, buf, len, why);
     if (ezr_sniff_first_byte(b) == EZR_SNIFF_TLS) {
-        if (tls_start(c) < 0) {
+        if (tls_start(c, ctx) < 0) {
             *why = "out of memory";
             return EZR_ENOMEM;
         }
-    } else if (c->srv->tls_only) {
+    } else if (ctx->only) {
         *why = "plain connection on a tls-only port";
         return EZR_EPROTO;
     } else {
-        c->transport = &ezr_transport_tcp;
+        ezr_conn_set_transport(c, &ezr_transport_tcp, NULL);
     }
     return c->transport->read(c, buf, len, why);
 }
 
-static ssize_t detect_writev(struct ezr_client *c, const struct iovec *iov, int n, const char **why)
+static ssize_t detect_writev(struct ezr_conn *c, const struct iovec *iov, int n, const char **why)
 {
     return ezr_transport_tcp.writev(c, iov, n, why);
 }
 
-static bool detect_holds_output(const struct ezr_client *c)
+static bool detect_holds_output(const struct ezr_conn *c)
 {
     (void)c;
     return false;
 }
 
-static void detect_close(struct ezr_client *c)
+static void detect_close(struct ezr_conn *c)
 {
     (void)c;
 }

@@ -1,6 +1,7 @@
-/* TLS on the server's one port: the certificate and settings (an OpenSSL SSL_CTX, loaded once
- * when the server starts) and the TLS transport of a connection (ezr_transport.h) that
- * ezr_transport_detect switches to when a ClientHello comes. Non-blocking on the edge-triggered
+/* TLS on the server's one port: the TLS context (the certificate and settings in an OpenSSL
+ * SSL_CTX, loaded once when the server starts, tls-only, the staging buffer), which the server
+ * owns, and the TLS transport of a connection (ezr_conn.h) that ezr_transport_detect switches to
+ * when a ClientHello comes. Non-blocking on the edge-triggered
  * reactor: what OpenSSL waits for (WANT_READ, WANT_WRITE) becomes the client's reactor interest. */
 #ifndef EZR_TLS_H
 #define EZR_TLS_H
@@ -8,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ezr_transport.h"
+#include "ezr_conn.h"
 
 struct ezr_tls_ctx;
 struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
@@ -24,12 +25,16 @@ void ezr_tls_ctx_free(struct ezr_tls_ctx *t);
  * exactly what a connection would get. */
 struct ssl_ctx_st *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t);
 
-/* Was kernel TLS used for this connection's sending and receiving? (false before the handshake
- * ended, or on a plain connection) */
-bool ezr_tls_ktls_send(const struct ezr_client *c);
-bool ezr_tls_ktls_recv(const struct ezr_client *c);
+/* With only: connections that do not start with a TLS handshake are closed (tls-only). */
+void ezr_tls_ctx_set_only(struct ezr_tls_ctx *t, bool only);
 
-/* A TLS session on an accepted socket, server side. */
+/* A TLS session on an accepted socket, server side. While it runs, c->secure is true and
+ * c->ktls_send says whether the kernel sends its records (known once the handshake ended). */
 extern const struct ezr_transport ezr_transport_tls;
+/* What a connection starts with on a port with TLS configured, its state the server's TLS
+ * context (not owned): its first byte, peeked and left in the socket, picks TLS (a handshake
+ * record, 0x16) or, unless the context is tls-only, plain TCP (ezr_transport_tcp); the protocol
+ * sniffer (ezr_proto_sniff.c) then sees the same first bytes either way. */
+extern const struct ezr_transport ezr_transport_detect;
 
 #endif

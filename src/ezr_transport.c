@@ -5,10 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ezr_client.h"
 #include "ezr_error.h"
 
-static ssize_t tcp_read(struct ezr_client *c, uint8_t *buf, size_t len, const char **why)
+static ssize_t tcp_read(struct ezr_conn *c, uint8_t *buf, size_t len, const char **why)
 {
     for (;;) {
         ssize_t n = read(c->io.fd, buf, len);
@@ -25,7 +24,7 @@ static ssize_t tcp_read(struct ezr_client *c, uint8_t *buf, size_t len, const ch
     }
 }
 
-static ssize_t tcp_writev(struct ezr_client *c, const struct iovec *iov, int n, const char **why)
+static ssize_t tcp_writev(struct ezr_conn *c, const struct iovec *iov, int n, const char **why)
 {
     if (n == 0)
         return 0;
@@ -48,13 +47,13 @@ static ssize_t tcp_writev(struct ezr_client *c, const struct iovec *iov, int n, 
     }
 }
 
-static bool tcp_holds_output(const struct ezr_client *c)
+static bool tcp_holds_output(const struct ezr_conn *c)
 {
     (void)c;
     return false;
 }
 
-static void tcp_close(struct ezr_client *c)
+static void tcp_close(struct ezr_conn *c)
 {
     (void)c;
 }

@@ -1,8 +1,7 @@
-/* The write scheduler's rules (ezr_flush.h), on clients that are never connected: the flusher
- * writes through a hook that records who was written when, and every time is passed in. */
+/* The write scheduler's rules (ezr_flush.h), on entries of no client: the flusher writes through
+ * a hook that records who was written when, every time and queue size is passed in. */
 #include "ezr_test.h"
 
-#include "ezr_client.h"
 #include "ezr_flush.h"
 #include "ezr_limits.h"
 #include "ezr_queue.h"
@@ -11,24 +10,29 @@
 #define T0 1000000u /* any ezr_now_ms() value */
 #define NCLIENTS 600u
 
-static struct ezr_client clients[NCLIENTS];
+static struct ezr_flush_entry clients[NCLIENTS];
+static uint64_t queued[NCLIENTS]; /* the bytes each one's queue holds */
 static unsigned writes[NCLIENTS]; /* per client */
 static unsigned nwritten;          /* in the last ezr_flush_run() */
 
-static void record_write(struct ezr_client *c)
+static void record_write(struct ezr_flush_entry *e)
 {
-    writes[c - clients]++;
+    writes[e - clients]++;
     nwritten++;
+}
+
+/* Media for client i, its queue as it is. */
+static void media(struct ezr_flusher *fl, unsigned i, bool may_wait, uint64_t now_ms)
+{
+    ezr_flush_media(fl, &clients[i], may_wait, queued[i], now_ms);
 }
 
 static void setup(struct ezr_flusher *fl, uint32_t interval_ms)
 {
     memset(clients, 0, sizeof clients);
+    memset(queued, 0, sizeof queued);
     memset(writes, 0, sizeof writes);
-    for (unsigned i = 0; i < NCLIENTS; i++)
-        ezr_queue_init(&clients[i].q);
-    ezr_flush_init(fl, interval_ms);
-    fl->write = record_write;
+    ezr_flush_init(fl, interval_ms, record_write);
 }
 
 static unsigned run(struct ezr_flusher *fl, uint64_t now_ms)
@@ -54,7 +58,7 @@ EZR_TEST(test_video_on_an_idle_reactor_is_written_at_once)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    ezr_flush_media(&fl, &clients[0], false, T0);
+    media(&fl, 0, false, T0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
     EZR_CHECK_EQ(run(&fl, T0), 0);
@@ -64,12 +68,12 @@ EZR_TEST(test_audio_waits_for_the_next_video_frame_and_goes_with_it)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    ezr_flush_media(&fl, &clients[0], true, T0);
+    media(&fl, 0, true, T0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), INTERVAL);
     EZR_CHECK_EQ(run(&fl, T0), 0);
-    ezr_flush_media(&fl, &clients[0], true, T0 + 23); /* more audio: still waiting */
+    media(&fl, 0, true, T0 + 23); /* more audio: still waiting */
     EZR_CHECK_EQ(run(&fl, T0 + 23), 0);
-    ezr_flush_media(&fl, &clients[0], false, T0 + 40); /* the video frame */
+    media(&fl, 0, false, T0 + 40); /* the video frame */
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 40), 0);
     EZR_CHECK_EQ(run(&fl, T0 + 40), 1);
     EZR_CHECK_EQ(writes[0], 1);
@@ -82,8 +86,8 @@ EZR_TEST(test_held_media_never_waits_longer_than_the_interval)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    ezr_flush_media(&fl, &clients[0], true, T0);
-    ezr_flush_media(&fl, &clients[0], true, T0 + 60); /* a later frame does not extend it */
+    media(&fl, 0, true, T0);
+    media(&fl, 0, true, T0 + 60); /* a later frame does not extend it */
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 60), INTERVAL - 60);
     EZR_CHECK_EQ(run(&fl, T0 + INTERVAL - 1), 0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL - 1), 1);
@@ -96,8 +100,8 @@ EZR_TEST(test_holds_end_in_the_order_they_began)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    ezr_flush_media(&fl, &clients[0], true, T0);
-    ezr_flush_media(&fl, &clients[1], true, T0 + 50);
+    media(&fl, 0, true, T0);
+    media(&fl, 1, true, T0 + 50);
     EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
     EZR_CHECK_EQ(writes[0], 1);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL), 50);
@@ -109,7 +113,7 @@ EZR_TEST(test_zero_interval_writes_every_frame_in_its_round)
 {
     struct ezr_flusher fl;
     setup(&fl, 0);
-    ezr_flush_media(&fl, &clients[0], true, T0);
+    media(&fl, 0, true, T0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
 }
@@ -118,8 +122,8 @@ EZR_TEST(test_large_backlog_is_written_in_its_round)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    clients[0].q.bytes = EZR_FLUSH_BYTES;
-    ezr_flush_media(&fl, &clients[0], true, T0);
+    queued[0] = EZR_FLUSH_BYTES;
+    media(&fl, 0, true, T0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
 }
 
@@ -128,7 +132,7 @@ EZR_TEST(test_sweep_writes_a_batch_of_players_per_round_replies_first)
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
     for (unsigned i = 0; i < NCLIENTS; i++)
-        ezr_flush_media(&fl, &clients[i], false, T0);
+        media(&fl, i, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
     EZR_CHECK_EQ(writes[EZR_FLUSH_BATCH - 1], 1);
     EZR_CHECK_EQ(writes[EZR_FLUSH_BATCH], 0);
@@ -149,11 +153,11 @@ EZR_TEST(test_frames_arriving_during_a_sweep_go_in_the_same_write)
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
     for (unsigned i = 0; i < NCLIENTS; i++)
-        ezr_flush_media(&fl, &clients[i], false, T0);
+        media(&fl, i, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
     /* The next video frame comes while the sweep is under way. */
     for (unsigned i = 0; i < NCLIENTS; i++)
-        ezr_flush_media(&fl, &clients[i], false, T0 + 40);
+        media(&fl, i, false, T0 + 40);
     while (run(&fl, T0 + 40))
         ;
     /* Written before it came: once more for it; not yet reached: one write carried both. */
@@ -166,11 +170,11 @@ EZR_TEST(test_busy_reactor_spaces_its_sweeps)
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
     ezr_flush_set_busy(&fl, 1.0); /* always busy: a sweep per interval */
-    ezr_flush_media(&fl, &clients[0], false, T0);
+    media(&fl, 0, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
-    ezr_flush_media(&fl, &clients[0], false, T0 + 10);
+    media(&fl, 0, false, T0 + 10);
     ezr_flush_now(&fl, &clients[1]);                  /* replies are never spaced */
-    ezr_flush_media(&fl, &clients[2], true, T0 + 10); /* held until T0 + 10 + INTERVAL */
+    media(&fl, 2, true, T0 + 10); /* held until T0 + 10 + INTERVAL */
     EZR_CHECK_EQ(run(&fl, T0 + 10), 1);
     EZR_CHECK_EQ(writes[1], 1);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 10), INTERVAL - 10);
@@ -183,7 +187,7 @@ EZR_TEST(test_busy_reactor_spaces_its_sweeps)
     EZR_CHECK_EQ(writes[2], 1);
     /* Half way between EZR_FLUSH_BUSY_FROM and always busy: half the interval. */
     ezr_flush_set_busy(&fl, (EZR_FLUSH_BUSY_FROM + 1.0) / 2);
-    ezr_flush_media(&fl, &clients[0], false, T0 + INTERVAL + 11);
+    media(&fl, 0, false, T0 + INTERVAL + 11);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + INTERVAL + 11), INTERVAL / 2 - 11);
     /* Idle enough: no gap. */
     ezr_flush_set_busy(&fl, EZR_FLUSH_BUSY_FROM);
@@ -195,8 +199,8 @@ EZR_TEST(test_closing_client_leaves_every_list)
 {
     struct ezr_flusher fl;
     setup(&fl, INTERVAL);
-    ezr_flush_media(&fl, &clients[0], true, T0);
-    ezr_flush_media(&fl, &clients[1], false, T0);
+    media(&fl, 0, true, T0);
+    media(&fl, 1, false, T0);
     ezr_flush_now(&fl, &clients[1]);
     ezr_flush_forget(&clients[0]);
     ezr_flush_forget(&clients[1]);
