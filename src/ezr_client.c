@@ -160,7 +160,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
             flush_now(c); /* a joiner starts at once */
-        else
+        else if (!c->dead)
             ezr_flush_media(&c->set->flusher, &c->flush, ezr_flush_may_wait(f, o->has_video, &c->q),
                             c->q.bytes, now);
         break;

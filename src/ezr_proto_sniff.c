@@ -9,20 +9,6 @@
 #include "ezr_server_priv.h"
 #include "ezr_sniff.h"
 
-/* TLS's record type for handshake messages (RFC 8446 5.1): what a ClientHello starts with. */
-#define TLS_RECORD_HANDSHAKE 0x16
-
-enum ezr_sniff ezr_sniff_first_byte(uint8_t b)
-{
-    if (b == 0x03)
-        return EZR_SNIFF_RTMP;
-    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z'))
-        return EZR_SNIFF_HTTP;
-    if (b == TLS_RECORD_HANDSHAKE)
-        return EZR_SNIFF_TLS;
-    return EZR_SNIFF_UNKNOWN;
-}
-
 static int sniff_open(struct ezr_client *c)
 {
     c->proto_state = NULL;

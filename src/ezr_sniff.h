@@ -1,5 +1,5 @@
 /* What a connection's first byte says it speaks: one port serves RTMP, HTTP and TLS around either.
- * Pure, so the fuzzer and the tests drive it without sockets (ezr_proto_sniff.c). */
+ * Pure, so the fuzzer and the tests drive it without sockets (ezr_sniff.c). */
 #ifndef EZR_SNIFF_H
 #define EZR_SNIFF_H
 
