@@ -10,9 +10,11 @@
 #include "ezr_limits.h"
 #include "gstezrtmpserversinkpriv.h"
 
-enum prop_type { P_STRING, P_INT, P_UINT, P_BOOLEAN, P_STRUCTURE };
+enum prop_type { P_STRING, P_INT, P_UINT, P_BOOLEAN, P_ENUM, P_STRUCTURE };
 enum prop_target { TO_NONE, TO_SERVER, TO_STREAM }; /* struct ezr_server/stream_config */
-enum cfg_type { C_STR, C_U16, C_U32, C_BOOL };
+enum cfg_type { C_STR, C_U16, C_U32, C_BOOL, C_ENUM };
+/* C_ENUM copies an int: the library's enums are int-sized. */
+_Static_assert(sizeof(enum ezr_sync_method) == sizeof(int), "sync_method is an int");
 
 struct prop {
     const char *name, *nick, *blurb;
@@ -25,6 +27,7 @@ struct prop {
     size_t cfg_offset;
     enum cfg_type cfg_type;
     guint scale; /* cfg value = property value * scale (seconds to ms) */
+    GType (*enum_type)(void); /* P_ENUM */
     void (*get)(GstEzrtmpServerSink *self, GValue *v);       /* without the object lock */
     void (*set)(GstEzrtmpServerSink *self, const GValue *v); /* with the object lock */
 };
@@ -37,6 +40,30 @@ struct prop {
 #define TO_ST(f, t)                                                                                \
     .to = TO_STREAM, .cfg_offset = offsetof(struct ezr_stream_config, f), .cfg_type = t
 #define UINT_RANGE(lo, hi, d) .type = P_UINT, .min = (lo), .max = (hi), .def = (d)
+
+/* The nicks are GstMultiHandleSink's sync-method ones where the meaning is the same; the type
+ * has its own name, as tcpserversink's GstSyncMethod may be loaded beside it. See docs/join.md. */
+static GType sync_method_get_type(void)
+{
+    static gsize type = 0;
+    static const GEnumValue values[] = {
+        {EZR_SYNC_LIVE_EDGE,
+         "Metadata, headers and the video from the newest keyframe, retimed so that playback is "
+         "at the live edge at once (a brief fast-forward)",
+         "live-edge"},
+        {EZR_SYNC_LATEST_KEYFRAME,
+         "Metadata, headers and the cached GOP at its own timestamps (a player pacing by "
+         "timestamps stays up to a GOP behind live; what a recorder wants)",
+         "latest-keyframe"},
+        {EZR_SYNC_NEXT_KEYFRAME,
+         "Metadata and headers at once, then audio and video from the next keyframe",
+         "next-keyframe"},
+        {0, NULL, NULL},
+    };
+    if (g_once_init_enter(&type))
+        g_once_init_leave(&type, g_enum_register_static("GstEzrtmpServerSinkSyncMethod", values));
+    return (GType)type;
+}
 
 static void get_bound_port(GstEzrtmpServerSink *self, GValue *v)
 {
@@ -75,6 +102,7 @@ enum {
     PROP_LOCATION,
     PROP_CHUNK_SIZE,
     PROP_MAX_GOPS,
+    PROP_SYNC_METHOD,
     PROP_MAX_CONNECTIONS,
     PROP_QUEUE_WARNING_BYTES,
     PROP_QUEUE_HIGH_BYTES,
@@ -136,6 +164,13 @@ static const struct prop props[N_PROPS] = {
                        "keyframe)",
                        UINT_RANGE(1, 100, EZR_DEFAULT_MAX_GOPS), .flags = RW_READY, FIELD(max_gops),
                        TO_ST(max_gops, C_U32)},
+    [PROP_SYNC_METHOD] = {"sync-method", "Sync method",
+                          "How a player joining mid-stream starts; a player may ask for another "
+                          "with ?sync-method=NICK after the stream key (RTMP play name, HTTP-FLV "
+                          "and WebSocket-FLV URL)",
+                          .type = P_ENUM, .enum_type = sync_method_get_type,
+                          .def = EZR_SYNC_LIVE_EDGE, .flags = RW_READY, FIELD(sync_method),
+                          TO_ST(sync_method, C_ENUM)},
     [PROP_MAX_CONNECTIONS] = {"max-connections", "Max connections",
                               "Most simultaneous connections (RTMP, HTTP and WebSocket, TLS or "
                               "not); further ones are closed at once. Capped at 80% of the "
@@ -270,7 +305,7 @@ void ezr_sink_settings_init(struct ezr_sink_settings *s)
         void *f = field_of(s, p);
         if (p->type == P_STRING)
             *(gchar **)f = g_strdup(p->def_str);
-        else if (p->type == P_INT)
+        else if (p->type == P_INT || p->type == P_ENUM)
             *(gint *)f = (gint)p->def;
         else if (p->type == P_UINT)
             *(guint *)f = (guint)p->def;
@@ -319,6 +354,9 @@ void ezr_sink_settings_to_config(const struct ezr_sink_settings *s, struct ezr_s
         } else if (p->cfg_type == C_U32) {
             uint32_t v = *(const guint *)f * scale;
             memcpy(dst, &v, sizeof v);
+        } else if (p->cfg_type == C_ENUM) {
+            int v = *(const gint *)f;
+            memcpy(dst, &v, sizeof v);
         } else {
             bool v = *(const gboolean *)f;
             memcpy(dst, &v, sizeof v);
@@ -350,6 +388,8 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
             *(guint *)f = g_value_get_uint(value);
         } else if (p->type == P_BOOLEAN) {
             *(gboolean *)f = g_value_get_boolean(value);
+        } else if (p->type == P_ENUM) {
+            *(gint *)f = g_value_get_enum(value);
         }
     }
     GST_OBJECT_UNLOCK(self);
@@ -377,6 +417,8 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         g_value_set_uint(value, *(const guint *)f);
     else if (p->type == P_BOOLEAN)
         g_value_set_boolean(value, *(const gboolean *)f);
+    else if (p->type == P_ENUM)
+        g_value_set_enum(value, *(const gint *)f);
     GST_OBJECT_UNLOCK(self);
 }
 
@@ -393,6 +435,10 @@ static GParamSpec *make_pspec(const struct prop *p)
                                  (guint)p->def, p->flags);
     case P_BOOLEAN:
         return g_param_spec_boolean(p->name, p->nick, p->blurb, (gboolean)p->def, p->flags);
+    case P_ENUM:
+        gst_type_mark_as_plugin_api(p->enum_type(), 0);
+        return g_param_spec_enum(p->name, p->nick, p->blurb, p->enum_type(), (gint)p->def,
+                                 p->flags);
     case P_STRUCTURE: {
         gchar *blurb = ezr_sink_stats_blurb(); /* copied: the flags do not say it is static */
         GParamSpec *ps = g_param_spec_boxed(p->name, p->nick, blurb, GST_TYPE_STRUCTURE, p->flags);

@@ -21,6 +21,7 @@ struct ezr_sink_settings {
     gchar *stream_key;
     guint chunk_size;
     guint max_gops;
+    gint sync_method; /* enum ezr_sync_method */
     guint max_connections;
     guint queue_warning_bytes;
     guint queue_high_bytes;

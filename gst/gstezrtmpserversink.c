@@ -6,10 +6,12 @@
  * server (RTMP, and when enabled HTTP-FLV, WebSocket-FLV and TLS on the same port), no separate
  * media server is needed. RTMP players connect to rtmp://HOST:PORT/APP/STREAM-KEY (the
  * #GstEzrtmpServerSink:location property sets or reads that URL whole). Each new
- * player is sent the metadata, the audio and video sequence headers and the cached GOP from its
- * keyframe at once, then the live frames; frames are serialised once and shared by every
- * player. Network I/O runs on the server's own thread, so a
- * slow player never blocks the pipeline.
+ * player is sent the metadata, the audio and video sequence headers and the cached video from
+ * the newest keyframe at once, retimed so that it plays at the live edge at once, then the live
+ * frames (#GstEzrtmpServerSink:sync-method chooses another way to join; a player may ask for one
+ * with STREAM-KEY?sync-method=latest-keyframe). Frames are serialised once and shared by every
+ * player. Network I/O runs on the server's own thread, so a slow player never blocks the
+ * pipeline.
  *
  * The listening socket opens when the element goes to READY (a busy port fails the state change
  * with a resource error) and closes in NULL. With `port=0` any free port is used; read it back

@@ -87,6 +87,7 @@ struct ezr_client {
     struct ezr_link conn_link;  /* set->open while open, then set->dead */
     struct ezr_link read_link;  /* set->readable: input left unread, to read next round */
     struct ezr_stream *pending; /* admitted by ezr_stream_admit, added when play starts */
+    uint8_t sync_method;        /* enum ezr_sync_method, chosen by ezr_stream_admit */
     struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
     uint64_t accepted_ms;
     uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */

@@ -15,11 +15,19 @@ static void set_frame(struct ezr_frame **slot, struct ezr_frame *f)
     *slot = f;
 }
 
+static void invalidate_replay(struct ezr_gop *g)
+{
+    if (g->replay_valid)
+        ezr_replay_clear(&g->replay);
+    g->replay_valid = 0;
+}
+
 static void invalidate_join(struct ezr_gop *g)
 {
     set_frame(&g->join_video_header, NULL);
     set_frame(&g->join_audio_header, NULL);
     g->join_valid = 0;
+    invalidate_replay(g);
 }
 
 void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size)
@@ -108,6 +116,8 @@ int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
     }
     g->frames[g->count++] = ezr_frame_ref(f);
     g->bytes += f->len;
+    if (ezr_frame_is_video(f))
+        invalidate_replay(g); /* a new join moment: the replay must end at this frame */
     if (key)
         g->ngops++;
     return 0;
@@ -127,11 +137,26 @@ static struct ezr_frame *joinable(struct ezr_gop *g, struct ezr_frame *orig,
     return *slot ? *slot : orig;
 }
 
-int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
+/* Calls fn for each of the n frames that are not NULL. */
+static int visit(struct ezr_frame *const *v, size_t n, ezr_gop_visit_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]) {
+            int rc = fn(ctx, v[i]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Metadata, then the headers stamped with the GOP's first timestamp. */
+static int visit_heads(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
 {
     uint32_t ts = g->count ? g->frames[0]->timestamp : 0;
     if (!g->join_valid || g->join_ts != ts) {
-        invalidate_join(g);
+        set_frame(&g->join_video_header, NULL);
+        set_frame(&g->join_audio_header, NULL);
         g->join_ts = ts;
         g->join_valid = 1;
     }
@@ -140,17 +165,52 @@ int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
         joinable(g, g->video_header, &g->join_video_header),
         joinable(g, g->audio_header, &g->join_audio_header),
     };
-    for (size_t i = 0; i < 3; i++) {
-        if (heads[i]) {
-            int rc = fn(ctx, heads[i]);
-            if (rc)
-                return rc;
-        }
-    }
-    for (size_t i = 0; i < g->count; i++) {
-        int rc = fn(ctx, g->frames[i]);
-        if (rc)
-            return rc;
-    }
+    return visit(heads, 3, fn, ctx);
+}
+
+int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx)
+{
+    int rc = visit_heads(g, fn, ctx);
+    return rc ? rc : visit(g->frames, g->count, fn, ctx);
+}
+
+/* Builds the replay of this join moment from the video of the newest cached GOP. Returns 0,
+ * EZR_ENOTFOUND when no keyframe is cached, or EZR_ENOMEM. */
+static int build_replay(struct ezr_gop *g)
+{
+    size_t key = g->count;
+    while (key > 0 && !(ezr_frame_is_video(g->frames[key - 1]) &&
+                        (g->frames[key - 1]->flags & EZR_FRAME_KEY)))
+        key--;
+    if (key == 0)
+        return EZR_ENOTFOUND;
+    key--;
+    struct ezr_frame **video = malloc((g->count - key) * sizeof *video);
+    if (!video)
+        return EZR_ENOMEM;
+    size_t n = 0;
+    for (size_t i = key; i < g->count; i++)
+        if (ezr_frame_is_video(g->frames[i]))
+            video[n++] = g->frames[i];
+    int rc = ezr_replay_build(&g->replay, video, n, g->video_header, g->audio_header,
+                              EZR_GOP_REPLAY_STEP_MS, g->chunk_size);
+    free(video);
+    if (rc < 0)
+        return rc;
+    g->replay_valid = 1;
+    g->replays_built++;
     return 0;
+}
+
+int ezr_gop_join(struct ezr_gop *g, enum ezr_sync_method m, ezr_gop_visit_fn fn, void *ctx)
+{
+    if (m == EZR_SYNC_NEXT_KEYFRAME)
+        return visit_heads(g, fn, ctx);
+    if (m == EZR_SYNC_LIVE_EDGE && !g->replay_valid && build_replay(g) == EZR_ENOTFOUND)
+        return visit_heads(g, fn, ctx);
+    if (m == EZR_SYNC_LATEST_KEYFRAME || !g->replay_valid)
+        return ezr_gop_replay(g, fn, ctx);
+    struct ezr_frame *heads[3] = {g->metadata, g->replay.video_header, g->replay.audio_header};
+    int rc = visit(heads, 3, fn, ctx);
+    return rc ? rc : visit(g->replay.frames, g->replay.count, fn, ctx);
 }

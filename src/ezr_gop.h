@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "ezr_frame.h"
+#include "ezr_join.h"
+#include "ezr_replay.h"
 
 struct ezr_gop {
     uint32_t max_gops;
@@ -30,6 +32,11 @@ struct ezr_gop {
     struct ezr_frame *join_audio_header;
     uint32_t join_ts;
     int join_valid;
+    /* The live-edge replay of this join moment (ezr_replay.h), built by its first live-edge
+     * joiner and shared by the rest; dropped when the cached video or a header changes. */
+    struct ezr_replay replay;
+    int replay_valid;
+    uint64_t replays_built; /* since ezr_gop_init, whatever is cleared */
 };
 
 void ezr_gop_init(struct ezr_gop *g, uint32_t max_gops, uint32_t chunk_size);
@@ -48,5 +55,18 @@ int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f);
  * non-zero and returns that value. */
 typedef int (*ezr_gop_visit_fn)(void *ctx, struct ezr_frame *f);
 int ezr_gop_replay(struct ezr_gop *g, ezr_gop_visit_fn fn, void *ctx);
+
+/* Spacing of a live-edge replay's frames: the smallest step that keeps every timestamp after the
+ * one before (a 4 s GOP of 120 frames runs through in 120 ms). */
+#define EZR_GOP_REPLAY_STEP_MS 1u
+
+/* What a player joining under method m is sent, as ezr_gop_replay() (enum ezr_sync_method):
+ *   latest-keyframe  that replay: metadata, headers, every cached frame at its own time;
+ *   next-keyframe    metadata and headers only (the player waits for the next keyframe);
+ *   live-edge        metadata, then the join moment's replay (headers and the video from the
+ *                    newest keyframe, retimed); without a cached keyframe (audio only, after a
+ *                    flush) metadata and headers, and out of memory the latest-keyframe replay.
+ */
+int ezr_gop_join(struct ezr_gop *g, enum ezr_sync_method m, ezr_gop_visit_fn fn, void *ctx);
 
 #endif

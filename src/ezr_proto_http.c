@@ -100,11 +100,16 @@ static void put_common(struct ezr_client *c, struct ezr_buf *b)
 }
 
 /* An error answer with a one-line text body, then close. Returns EZR_ECLOSED. */
-static int answer_error(struct ezr_client *c, int status, const char *why)
+/* An error answer whose body tells the player why, when the player can act on it (said: NULL,
+ * or a sentence without secrets). */
+static int answer_error_saying(struct ezr_client *c, int status, const char *why, const char *said)
 {
     struct ezr_buf b;
-    char body[64], len[16];
-    int n = snprintf(body, sizeof body, "%d %s\n", status, ezr_http_status_text(status));
+    char body[160], len[16];
+    int n = snprintf(body, sizeof body, "%d %s%s%s\n", status, ezr_http_status_text(status),
+                     said ? ": " : "", said ? said : "");
+    if (n >= (int)sizeof body)
+        n = (int)sizeof body - 1;
     snprintf(len, sizeof len, "%d", n);
     ezr_buf_init(&b);
     ezr_http_put_status(&b, status);
@@ -121,6 +126,11 @@ static int answer_error(struct ezr_client *c, int status, const char *why)
     c->close_reason = why;
     conn_of(c)->answered = true;
     return send_buf(c, &b) < 0 ? EZR_ENOMEM : EZR_ECLOSED;
+}
+
+static int answer_error(struct ezr_client *c, int status, const char *why)
+{
+    return answer_error_saying(c, status, why, NULL);
 }
 
 static int answer_preflight(struct ezr_client *c)
@@ -236,7 +246,12 @@ static int answer_play(struct ezr_client *c, const struct ezr_http_request *req)
     /* Admission as for RTMP, which reads the token from "key?query". */
     char name[EZR_MAX_NAME_LEN + 2 + EZR_HTTP_MAX_TARGET];
     snprintf(name, sizeof name, "%s%s%s", key, req->query[0] ? "?" : "", req->query);
-    if (ezr_stream_admit(st, c, name) < 0)
+    int admitted = ezr_stream_admit(st, c, name);
+    if (admitted == EZR_EINVAL) {
+        const char *why = "unknown sync-method: latest-keyframe, next-keyframe or live-edge";
+        return answer_error_saying(c, 400, why, why);
+    }
+    if (admitted < 0)
         return answer_error(c, 403, "refused by allowed-clients or play-token");
     struct ezr_buf b;
     ezr_buf_init(&b);

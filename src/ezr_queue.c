@@ -200,7 +200,7 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
         else if (video)
             keep = true; /* keyframes survive every level below critical */
         else
-            keep = level < EZR_QUEUE_HIGH; /* audio */
+            keep = level < EZR_QUEUE_HIGH && !q->audio_waits_key; /* audio */
         if (!keep) {
             q->dropped[level]++;
             if (video)
@@ -208,7 +208,7 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
             return EZR_QUEUE_DROPPED;
         }
         if (key)
-            q->need_keyframe = false;
+            q->need_keyframe = q->audio_waits_key = false;
     }
     /* One oversized live frame is not lag (it may exceed every tier alone); a second while the
      * first still waits is: a player that reads nothing is then cut by the tiers. */

@@ -181,6 +181,11 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
         send_status(s, msid, "error", "NetStream.Play.Failed", "Access denied");
         return close_with(s, EZR_ECLOSED, "play refused by access control");
     }
+    if (allowed == EZR_EINVAL) {
+        send_status(s, msid, "error", "NetStream.Play.Failed",
+                    "Unknown sync-method: latest-keyframe, next-keyframe or live-edge");
+        return close_with(s, EZR_ECLOSED, "play refused: unknown sync-method");
+    }
     if (allowed != 0) {
         send_status(s, msid, "error", "NetStream.Play.StreamNotFound", "No such stream");
         return close_with(s, EZR_ECLOSED, "play of an unknown stream");

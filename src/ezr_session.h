@@ -25,7 +25,8 @@ struct ezr_session_callbacks {
     int (*connect)(void *ctx, const char *app);
     /* play name (as sent, query string included): return 0 if it is served, EZR_ENOTFOUND if
      * not (the session answers NetStream.Play.StreamNotFound and closes), EZR_EACCES if this
-     * player may not (NetStream.Play.Failed, then close). */
+     * player may not (NetStream.Play.Failed, then close), EZR_EINVAL if the name's query asks
+     * for no known sync-method (NetStream.Play.Failed saying so, then close). */
     int (*play)(void *ctx, const char *name);
     /* The Reset/Start replies have been sent: queue metadata, headers and media now. */
     void (*play_started)(void *ctx);

@@ -58,6 +58,8 @@
       "ezrtmp_disconnects_total", "reason=\"server\"", 1, NULL)                                    \
     X(frame_copies, STREAM, "frame-copies", COUNTER, "ezrtmp_frame_copies_total", NULL, 1,         \
       "Frames serialised a second time for HTTP-FLV and WebSocket-FLV players (once per frame).")  \
+    X(replays_built, STREAM, "replays-built", COUNTER, "ezrtmp_replays_built_total", NULL, 1,      \
+      "Live-edge replays built: one per join moment, shared by its joiners.")                      \
     X(gop_frames, STREAM, "gop-cache-frames", GAUGE, "ezrtmp_gop_cache_frames", NULL, 1,           \
       "Frames in the GOP cache.")                                                                  \
     X(gop_bytes, STREAM, "gop-cache-bytes", GAUGE, "ezrtmp_gop_cache_bytes", NULL, 1,              \

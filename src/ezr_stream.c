@@ -63,6 +63,11 @@ int ezr_stream_new(struct ezr_stream_host *h, const struct ezr_stream_config *cf
     st->client_ctx = cfg->client_ctx;
     st->on_failed = cfg->on_failed;
     st->failed_ctx = cfg->failed_ctx;
+    if ((unsigned)cfg->sync_method >= EZR_SYNC_NMETHODS) {
+        free(st);
+        return EZR_EINVAL;
+    }
+    st->sync_method = cfg->sync_method;
     ezr_list_init(&st->players);
     int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
     st->token = cfg->play_token && *cfg->play_token ? strdup(cfg->play_token) : NULL;
@@ -95,7 +100,7 @@ void ezr_stream_free(struct ezr_stream *st)
 
 /* ---- players ---------------------------------------------------------------------------- */
 
-int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const char *name)
+int ezr_stream_admit(struct ezr_stream *st, struct ezr_client *c, const char *name)
 {
     if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->conn.addr)) {
         ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
@@ -110,6 +115,15 @@ int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const ch
                 (unsigned long long)c->conn.id, c->conn.addr);
         return EZR_EACCES;
     }
+    enum ezr_sync_method m;
+    if (ezr_join_method_from_query(name, st->sync_method, &m) < 0) {
+        ezr_log(st->host->log, EZR_LOG_INFO,
+                "client %llu (%s) refused: unknown sync-method (latest-keyframe, "
+                "next-keyframe or live-edge)",
+                (unsigned long long)c->conn.id, c->conn.addr);
+        return EZR_EINVAL;
+    }
+    c->sync_method = (uint8_t)m;
     return 0;
 }
 
@@ -178,10 +192,16 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
     notify(st, EZR_CLIENT_ADDED, c, NULL);
     if (c->dead || c->kicked)
         return; /* the application's handler removed it */
-    /* Metadata, headers, then the cached GOP from its keyframe: the player starts at once. */
-    ezr_gop_replay(&st->gop, replay_one, c);
-    ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%zu cached frames)",
-            (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key, st->gop.count);
+    /* Metadata and headers, then what the join policy gives (ezr_gop_join). Under next-keyframe
+     * video waits for the next keyframe as any new queue does, and audio with it when the
+     * stream has video, so that the player starts both at once. */
+    enum ezr_sync_method m = (enum ezr_sync_method)c->sync_method;
+    c->q.need_keyframe = true;
+    c->q.audio_waits_key = m == EZR_SYNC_NEXT_KEYFRAME && st->video_seen;
+    ezr_gop_join(&st->gop, m, replay_one, c);
+    ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%s, %zu cached frames)",
+            (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key,
+            ezr_join_method_name(m), st->gop.count);
 }
 
 void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
@@ -433,6 +453,7 @@ void ezr_stream_fill_stats(const struct ezr_stream *st, struct ezr_stream_stats 
     out->ingest = ingest;
     out->gop_frames = st->gop.count;
     out->gop_bytes = st->gop.bytes;
+    out->replays_built = st->gop.replays_built;
     out->queue_max_age_ms = st->limits.max_age_ms;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         const char *p = EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->name;

@@ -50,6 +50,7 @@ struct ezr_stream {
     struct ezr_cidr allowed[EZR_MAX_ACL_RANGES];
     size_t nallowed; /* 0: anyone */
     char *token;     /* NULL: no token needed */
+    enum ezr_sync_method sync_method; /* players' join policy unless their play name asks */
     /* Reactor thread only. */
     struct ezr_gop gop;
     struct ezr_list players;        /* by client.player_link */
@@ -78,8 +79,9 @@ void ezr_stream_remove_and_wait(struct ezr_stream *st);
 void ezr_stream_free(struct ezr_stream *st);
 
 /* May the client at c->addr play `name` (the query string holds the token)? 0, or EZR_EACCES
- * (logged, without the query: it holds a secret). */
-int ezr_stream_admit(struct ezr_stream *st, const struct ezr_client *c, const char *name);
+ * (logged, without the query: it holds a secret), or EZR_EINVAL when the query's sync-method
+ * names no method. Admitted, c->sync_method is the join policy it asked for or the stream's. */
+int ezr_stream_admit(struct ezr_stream *st, struct ezr_client *c, const char *name);
 /* c starts playing st: client-added, then metadata, headers and the cached GOP from its
  * keyframe. */
 void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ezr_frame.h" /* enum ezr_frame_kind, enum ezr_frame_flags */
+#include "ezr_join.h"  /* enum ezr_sync_method */
 #include "ezr_types.h"
 
 struct ezr_stream;
@@ -51,6 +52,9 @@ struct ezr_stream_config {
     const char *allowed_clients;
     /* If set, players must play "key?token=THIS"; compared in constant time. */
     const char *play_token;
+    /* How a player joining mid-stream starts (0: EZR_SYNC_LIVE_EDGE); a player may ask for
+     * another with "key?sync-method=NICK" (RTMP play name, HTTP-FLV and WebSocket-FLV query). */
+    enum ezr_sync_method sync_method;
 };
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
@@ -135,6 +139,9 @@ struct ezr_stream_stats {
      * WebSocket-FLV players send): once per frame however many such players take it, never once
      * per player. */
     uint64_t frame_copies;
+    /* Live-edge replays built: one per join moment (the newest cached video frame), shared by
+     * every player joining then, never one per player (ezr_replay.h). */
+    uint64_t replays_built;
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
     /* As last told by ezr_stream_report_ingest() (zero if never). */

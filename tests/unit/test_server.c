@@ -62,8 +62,10 @@ EZR_TEST(test_late_joiner_gets_headers_then_keyframe_first)
     push_video(st, 0, 10, 1);             /* before any keyframe */
     push_video(st, EZR_FRAME_KEY, 40, 2); /* the GOP */
     push_video(st, 0, 73, 3);
+    /* The cache at its own timestamps (ts 40 below); the default, live-edge, is in test_join. */
     struct player p;
-    int ok = player_open(&p, ezr_server_port(s), "live", "stream", 0) == 0;
+    int ok = player_open(&p, ezr_server_port(s), "live", "stream?sync-method=latest-keyframe",
+                         0) == 0;
     uint64_t dl = mono_ms() + DEADLINE_MS;
     int seq_ok = ok && next_media(&p, dl) == 0; /* |RtmpSampleAccess */
     seq_ok = seq_ok && p.type == EZR_MSG_DATA_AMF0;
