@@ -243,6 +243,10 @@ EZR_TEST(test_error_answers_are_exact)
         {"GET live HTTP/1.1\r\nHost: h\r\n\r\n",
          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
          "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n400 Bad Request\n"},
+        {"GET /live/stream.flv?sync-method=fastest HTTP/1.1\r\nHost: h\r\n\r\n",
+         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 82\r\n"
+         "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n400 Bad Request: unknown "
+         "sync-method: latest-keyframe, next-keyframe or live-edge\n"},
         {"HEAD /live/stream.flv HTTP/1.1\r\nHost: h\r\n\r\n",
          "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n"
          "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n"},
