@@ -47,8 +47,10 @@ static void put_si24(uint8_t *p, int64_t v)
 }
 
 /* The squeeze as a function of time: the original decoding times d[0..n) go to
- * start + i * step, times between two of them in proportion, times outside the GOP at the
- * GOP's average rate. It never decreases, so presentation order is kept. */
+ * start + i * step, times between two of them in proportion, times before the GOP at the GOP's
+ * average rate, and times past its newest frame stay as they are: the live frames that follow
+ * keep theirs, and a replayed frame shown after some of them (a P-frame's, past the B-frames
+ * that come live) must still be. It never decreases, so presentation order is kept. */
 struct squeeze {
     struct ezr_frame *const *v;
     size_t n;
@@ -65,11 +67,10 @@ static int64_t div_round(int64_t num, int64_t den)
 static int64_t squeeze_at(const struct squeeze *sq, int64_t t, size_t hint)
 {
     int64_t d0 = sq->v[0]->timestamp, dl = sq->v[sq->n - 1]->timestamp;
-    int64_t last = (int64_t)sq->start + (int64_t)(sq->n - 1) * sq->step;
     if (t <= d0)
         return sq->start + div_round((t - d0) * sq->window, sq->span);
     if (t >= dl)
-        return last + div_round((t - dl) * sq->window, sq->span);
+        return t; /* the newest frame keeps its time: the squeeze ends there */
     /* d[j] <= t < d[j+1]; a composition offset is a few frames, so walk from the frame's own. */
     size_t j = hint;
     while (j > 0 && (int64_t)sq->v[j]->timestamp > t)

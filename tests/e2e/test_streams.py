@@ -31,6 +31,11 @@ FIXTURES = {
     "720p30_4mbps_gop2": dict(width=1280, height=720, kbps=4000, gop_s=2, seconds=10),
     "1080p30_8mbps_gop4": dict(width=1920, height=1080, kbps=8000, gop_s=4, seconds=18),
     "1080p30_20mbps_gop2": dict(width=1920, height=1080, kbps=20000, gop_s=2, seconds=10),
+    # The late joiners of test_join.py: a low-latency encoder's stream, and one with B-frames.
+    "720p30_2mbps_gop4": dict(width=1280, height=720, kbps=2000, gop_s=4, seconds=12,
+                              x264="tune=zerolatency"),
+    "720p30_2mbps_gop4_bframes": dict(width=1280, height=720, kbps=2000, gop_s=4, seconds=12,
+                                      x264="bframes=2"),
 }
 
 # The served pipeline: demuxed and muxed again so every buffer carries its timestamp and the sink
@@ -89,14 +94,15 @@ def encode(path, f):
     launch = (
         "videotestsrc num-buffers={frames} pattern=snow "
         "! video/x-raw,width={width},height={height},framerate={fps}/1 "
-        "! x264enc bitrate={kbps} key-int-max={gop} speed-preset=ultrafast "
+        "! x264enc bitrate={kbps} key-int-max={gop} speed-preset=ultrafast {x264} "
         "option-string=scenecut=0 ! h264parse ! flvmux name=m ! filesink location={part} "
         "audiotestsrc num-buffers={aframes} samplesperbuffer={aac} wave=white-noise "
         "volume=0.3 ! audio/x-raw,rate={rate},channels=2 ! avenc_aac bitrate={abps} "
         "! aacparse ! m.").format(
             frames=f["seconds"] * FPS, fps=FPS, gop=gop, part=part, aac=AAC_FRAME,
             aframes=f["seconds"] * AUDIO_RATE // AAC_FRAME + 1, rate=AUDIO_RATE,
-            abps=AUDIO_KBPS * 1000, width=f["width"], height=f["height"], kbps=f["kbps"])
+            abps=AUDIO_KBPS * 1000, width=f["width"], height=f["height"], kbps=f["kbps"],
+            x264=f.get("x264", ""))
     t0 = time.monotonic()
     print("encoding fixture %s" % os.path.basename(path), flush=True)
     rc, _, err = run(["gst-launch-1.0", "-q"] + launch.split(), 600)
@@ -174,7 +180,8 @@ def late_joiner_av(name, video=True, audio=True, max_gops=1, join_s=3.5, record_
     gop_ms = f["gop_s"] * 1000
     step = 1000 / FPS
     tracks = (VIDEO_TRACK if video else "") + (AUDIO_TRACK if audio else "")
-    props = "max-gops=%d" % max_gops
+    # A recorder: the cache at its own timestamps (test_join.py has the live-edge default).
+    props = "max-gops=%d sync-method=latest-keyframe" % max_gops
     with serve(name, tracks, props) as s:
         s.wait_video_frames(int(join_s * FPS) + 1, 30)
         out, joined_ms = record(s, record_s, (join_s + record_s) * 1000, "video-frames", FPS)

@@ -98,9 +98,16 @@ EZR_TEST(test_bframe_composition_offsets_are_squeezed_alike_and_keep_presentatio
     struct ezr_replay r;
     EZR_CHECK_EQ(ezr_replay_build(&r, v, N, NULL, NULL, 1, CHUNK), 0);
     /* Decoding slot k is now 1 ms after k-1, so the frame shown p-th is shown at slot p + 1:
-     * its offset is exactly (p + 1 - k) ms, the last frames' (past the GOP's end) included. */
-    for (uint32_t k = 0; k < N; k++)
-        EZR_CHECK_EQ(cts_of(r.frames[k]), (int32_t)(shown_as(k) + 1) - (int32_t)k);
+     * its offset is exactly (p + 1 - k) ms. A frame shown after the newest frame's time keeps
+     * its own presentation time: the live frames that follow (B-frames shown before it) keep
+     * theirs. */
+    uint32_t end = at30(90000, N - 1);
+    for (uint32_t k = 0; k < N; k++) {
+        uint32_t p = shown_as(k) + 1, dts = end - (N - 1 - k);
+        int32_t want = p <= N - 1 ? (int32_t)p - (int32_t)k : (int32_t)(at30(90000, p) - dts);
+        EZR_CHECK_EQ(cts_of(r.frames[k]), want);
+    }
+    EZR_CHECK(cts_of(r.frames[N - 3]) > 33); /* the last P-frame, shown after live B-frames */
     /* Presented in the original order: the same frame is p-th both ways. */
     for (uint32_t k = 0; k < N; k++)
         for (uint32_t j = 0; j < N; j++)

@@ -1,0 +1,386 @@
+"""Late joiners under each sync-method (docs/join.md), with streams like users send and real
+players: a timestamp-paced model player built on rtmpclient.py (its latency behind live), ffmpeg
+decoding a late join with -v error, ffprobe on the frames of a B-frame stream, HTTP-FLV, and an
+nginx-rtmp edge pulling from us.
+
+The 720p30 2 Mbps 4 s GOP streams are FLV fixtures (test_streams.py encodes them once) served at
+real-time rate with sync=true, so a joiner "3.5 s after a keyframe" is one at frame 105.
+
+Run as: test_join.py CASE (meson registers each case as its own test)."""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+
+from ezrtest import (PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
+                     wait_for)
+from rtmpclient import RtmpClient, is_keyframe, is_video_header
+from test_e2e import NGINX_EDGE_CONF, free_port, port_open
+from test_streams import AUDIO_TRACK, FPS, VIDEO_TRACK, serve
+
+# The issue's targets.
+LATENCY_ABOVE_KEYFRAME_JOIN_MS = 250  # a mid-GOP joiner's latency above a right-after-key one's
+FIRST_KEYFRAME_MS = 100  # from connect to the first keyframe
+AV_SPREAD_MS = 150  # newest audio vs newest video timestamp a player holds
+
+
+class Watcher(threading.Thread):
+    """An RTMP player that records every media message with its arrival time, from its connect
+    until the stream's sink has rendered `until_frame` video frames. Errors are kept for the
+    main thread (check())."""
+
+    def __init__(self, s, name, until_frame):
+        super().__init__(daemon=True)
+        self.s, self.name, self.until_frame = s, name, until_frame
+        self.msgs = []  # (arrival, type, ts, keyframe, header, payload crc)
+        self.error = None
+        self.t_connect = None
+        self.joined_frame = None
+
+    def run(self):
+        try:
+            self.joined_frame = self.s.stat("video-frames")
+            self.t_connect = time.monotonic()
+            c = RtmpClient("127.0.0.1", self.s.port)
+            try:
+                c.start_play("live", self.name)
+                while self.s.stat("video-frames") < self.until_frame:
+                    m = c.read_message(5)
+                    if m.type in (8, 9):
+                        header = is_video_header(m) if m.type == 9 else m.payload[1] == 0
+                        self.msgs.append((time.monotonic(), m.type, m.ts,
+                                          m.type == 9 and is_keyframe(m), header,
+                                          zlib.crc32(m.payload[5:] if m.type == 9 else
+                                                     m.payload[2:])))
+            finally:
+                c.close()
+        except Exception as e:  # reported by the main thread
+            self.error = e
+
+    def check(self):
+        self.join(60)
+        check(not self.is_alive(), "%s: still reading" % self.name)
+        check(self.error is None, "%s: %r" % (self.name, self.error))
+
+    def frames(self, mtype):
+        return [m for m in self.msgs if m[1] == mtype and not m[4]]
+
+
+def check_clean_timeline(w):
+    """Timestamps never go backwards (video strictly forward, audio may repeat one: flvmux's),
+    and from the first audio on the newest audio and video a player holds stay close."""
+    for mtype, what in ((9, "video"), (8, "audio")):
+        ts = [m[2] for m in w.frames(mtype)]
+        check(ts, "%s: no %s" % (w.name, what))
+        back = [(a, b) for a, b in zip(ts, ts[1:]) if b < a or (mtype == 9 and b == a)]
+        check(not back, "%s: %s timestamps go back: %r" % (w.name, what, back[:5]))
+    newest = {8: None, 9: None}
+    worst = 0
+    for m in w.msgs:
+        if m[4]:
+            continue
+        newest[m[1]] = m[2]
+        if newest[8] is not None and newest[9] is not None:
+            worst = max(worst, abs(newest[8] - newest[9]))
+    check(worst <= AV_SPREAD_MS, "%s: newest audio and video timestamps %d ms apart"
+          % (w.name, worst))
+    return worst
+
+
+def first_keyframe_ms(w):
+    key = next(m for m in w.msgs if m[1] == 9 and m[3] and not m[4])
+    return (key[0] - w.t_connect) * 1000
+
+
+def live_arrivals(watchers):
+    """The earliest arrival of each video frame (by payload) at any player: when it was live."""
+    first = {}
+    for w in watchers:
+        for m in w.frames(9):
+            first[m[5]] = min(first.get(m[5], m[0]), m[0])
+    return first
+
+
+def model_latency_ms(w, live, after_s):
+    """The player that presents every frame at its timestamp's pace and never skips (ffplay,
+    VLC and OBS by default): frame i is shown at max(its arrival, frame i-1's showing + the
+    timestamp step). Its latency after_s seconds after connecting: the frame shown then, minus
+    when that frame was live."""
+    shown_at, prev = None, None
+    at = w.t_connect + after_s
+    latency = None
+    for m in w.frames(9):
+        shown = m[0] if prev is None else max(m[0], shown_at + (m[2] - prev) / 1000)
+        shown_at, prev = shown, m[2]
+        if shown > at:
+            break
+        latency = (shown - live[m[5]]) * 1000
+    check(latency is not None, "%s: nothing shown %.1f s after connecting" % (w.name, after_s))
+    return latency
+
+
+def join_at_frame(s, frame):
+    s.wait_video_frames(frame, 40)
+
+
+def test_live_edge_720p30_gop4_model_player_at_live_edge():
+    """Three players of a 720p30 2 Mbps 4 s GOP stream (tune=zerolatency): live-edge and
+    latest-keyframe joining 3.5 s after a keyframe, live-edge right after the next one. 5 s
+    later the mid-GOP live-edge joiner is at most 250 ms behind the right-after-keyframe one;
+    each gets its first keyframe within 100 ms; timestamps never go back; audio and video stay
+    together."""
+    gop = 4 * FPS
+    with serve("720p30_2mbps_gop4", VIDEO_TRACK + AUDIO_TRACK) as s:
+        end = gop + int(5.3 * FPS) + 1  # 5 s after the right-after-keyframe join, and a margin
+        join_at_frame(s, int(3.5 * FPS) + 1)
+        mid = Watcher(s, "stream", end)
+        old = Watcher(s, "stream?sync-method=latest-keyframe", end)
+        mid.start()
+        old.start()
+        join_at_frame(s, gop + 1)
+        key = Watcher(s, "stream", end)
+        key.start()
+        for w in (mid, old, key):
+            w.check()
+        built = s.stat("replays-built")
+        s.check_no_error()
+    live = live_arrivals([mid, old, key])
+    lat = {w: model_latency_ms(w, live, 5.0) for w in (mid, old, key)}
+    print("joined at frames %d (live-edge, latest-keyframe) and %d (live-edge); model player "
+          "latency 5 s later: %.0f ms, %.0f ms, %.0f ms; first keyframe %.0f, %.0f, %.0f ms "
+          "after connect; replays built: %d" % (
+              mid.joined_frame, key.joined_frame, lat[mid], lat[old], lat[key],
+              first_keyframe_ms(mid), first_keyframe_ms(old), first_keyframe_ms(key), built),
+          flush=True)
+    check(lat[mid] <= lat[key] + LATENCY_ABOVE_KEYFRAME_JOIN_MS,
+          "live-edge mid-GOP joiner %.0f ms behind live, right after a keyframe %.0f ms"
+          % (lat[mid], lat[key]))
+    # The instrument sees the gap this closes: the replay at its own timestamps stays behind.
+    check(lat[old] >= 3000, "latest-keyframe joiner only %.0f ms behind live" % lat[old])
+    for w in (mid, old, key):
+        check(first_keyframe_ms(w) <= FIRST_KEYFRAME_MS, "%s: first keyframe %.0f ms after "
+              "connect" % (w.name, first_keyframe_ms(w)))
+        spread = check_clean_timeline(w)
+        print("%s: %d video, %d audio frames, newest audio and video at most %d ms apart"
+              % (w.name, len(w.frames(9)), len(w.frames(8)), spread), flush=True)
+    check(built >= 2, "replays-built is %d for two live-edge joins at two moments" % built)
+
+
+# Decoding to nothing: every frame is decoded (a decoder error is reported at -v error), and
+# the output keeps what has a time of its own in the output's time base. The null muxer takes
+# the stream's frame rate for that time base (1/30 s), where the replay's frames 1 ms apart
+# share a tick: passed through as they are (the null muxer's default), ffmpeg calls them
+# non-increasing; a player or a muxer of 1 ms ticks (FLV) has no such trouble (docs/join.md).
+DECODE_TO_NULL = ["-fps_mode", "vfr", "-f", "null", "-"]
+
+
+def ffmpeg_late_join(name, join_frame, seconds, out=None):
+    """ffmpeg -v error playing a late join for `seconds` (decoding it, or copying it to out);
+    returns the stream's replays-built after."""
+    with serve(name, VIDEO_TRACK + AUDIO_TRACK) as s:
+        join_at_frame(s, join_frame)
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", s.url(), "-t", str(seconds)]
+        cmd += ["-c", "copy", "-y", out] if out else DECODE_TO_NULL
+        t0 = time.monotonic()
+        rc, _, err = run(cmd, seconds + 30)
+        print("%s joined at frame %d: ffmpeg ran %.1f s" % (name, join_frame,
+                                                            time.monotonic() - t0), flush=True)
+        check(rc == 0, "ffmpeg failed (%d): %s" % (rc, err))
+        check(not decode_errors(err), "ffmpeg reported: %s" % decode_errors(err))
+        built = s.stat("replays-built")
+        s.check_no_error()
+    check(built >= 1, "no replay built for ffmpeg's join")
+    return built
+
+
+def test_live_edge_720p30_gop4_ffmpeg_decodes_late_join():
+    ffmpeg_late_join("720p30_2mbps_gop4", int(3.5 * FPS) + 1, 5)
+
+
+def frames_of(path):
+    """Decoded frames of a file, in the order the decoder outputs them: (pts, pict_type)."""
+    rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames",
+                        "-show_entries", "frame=pts,pict_type", "-of", "json", path], 120)
+    check(rc == 0 and not decode_errors(err), "ffprobe %s: %s" % (path, err))
+    return [(int(f["pts"]), f["pict_type"]) for f in json.loads(out)["frames"]
+            if f.get("pts") is not None]
+
+
+def test_live_edge_bframes_presented_in_order():
+    """x264 bframes=2 (no tune=zerolatency): the retimed replay's composition offsets are
+    squeezed with its timestamps, so ffmpeg decodes the late join into frames whose
+    presentation times rise in output order, through the replay and into the live frames."""
+    # In the second GOP: flvmux stamps the first frames of a B-frame stream with repeated
+    # times of its own (decoding and presentation), which no retiming can order.
+    replay = int(3.5 * FPS) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "join.flv")
+        ffmpeg_late_join("720p30_2mbps_gop4_bframes", 4 * FPS + replay, 3.5, out)
+        frames = frames_of(out)
+    types = "".join(t for _, t in frames)
+    pts = [p for p, _ in frames]
+    print("%d frames decoded, %d B-frames; first 12 presentation times %r" % (
+        len(frames), types.count("B"), pts[:12]), flush=True)
+    check(types.count("B") >= len(frames) // 3, "few B-frames: %s" % types[:60])
+    check(len(frames) >= replay + 2 * FPS, "only %d frames decoded" % len(frames))
+    back = [(i, a, b) for i, (a, b) in enumerate(zip(pts, pts[1:])) if b <= a]
+    check(not back, "presentation times out of order at %r" % back[:5])
+    # The replay's frames are shown 1 ms apart, in order, none on another's time.
+    steps = [b - a for a, b in zip(pts[:replay - 2], pts[1:replay - 2])]
+    check(set(steps) == {1}, "the replay is presented %r ms apart" % sorted(set(steps)))
+
+
+def test_live_edge_1080p30_20mbps_gop2_snow():
+    """1080p30 20 Mbps snow, 2 s GOP, joined 1.5 s into a GOP: ffmpeg decodes it with no error;
+    the model player is at the live edge 5 s later; and what decoding the retimed GOP costs a
+    player: ffmpeg's time to decode those frames, which their timestamps squeeze into ms."""
+    join = int(3.5 * FPS) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "join.flv")
+        ffmpeg_late_join("1080p30_20mbps_gop2", join, 3, out)
+        replay = (join - 1) % (2 * FPS) + 1
+        took = {}
+        for n in (1, replay):  # ffmpeg's start and the keyframe, then the whole replay
+            t0 = time.monotonic()
+            rc, _, err = run(["ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-i", out,
+                              "-frames:v", str(n)] + DECODE_TO_NULL, 120)
+            took[n] = (time.monotonic() - t0) * 1000
+            check(rc == 0, "decoding the recording failed: %s" % err)
+    print("decoding the %d-frame retimed replay took ffmpeg (one thread) %.0f ms more than its "
+          "keyframe alone (%.0f ms with its start), where their timestamps give %d ms: a "
+          "decoding player shows live about that much later" % (
+              replay, took[replay] - took[1], took[1], replay - 1), flush=True)
+    with serve("1080p30_20mbps_gop2", VIDEO_TRACK + AUDIO_TRACK) as s:
+        join_at_frame(s, join)
+        w = Watcher(s, "stream", join + int(5.3 * FPS))
+        w.start()
+        w.check()
+    lat = model_latency_ms(w, live_arrivals([w]), 5.0)
+    spread = check_clean_timeline(w)
+    print("model player latency 5 s after a join 1.5 s into a 2 s GOP: %.0f ms; first "
+          "keyframe %.0f ms after connect; audio and video at most %d ms apart"
+          % (lat, first_keyframe_ms(w), spread), flush=True)
+    # The frames were live when this player first got them, once past the replay: its latency
+    # is its pacing alone.
+    check(lat <= LATENCY_ABOVE_KEYFRAME_JOIN_MS, "%.0f ms behind live" % lat)
+    check(first_keyframe_ms(w) <= FIRST_KEYFRAME_MS,
+          "first keyframe %.0f ms after connect" % first_keyframe_ms(w))
+
+
+def test_next_keyframe_waits_with_audio_for_the_keyframe():
+    """next-keyframe: metadata and headers at once, then nothing until the next keyframe, which
+    comes first, audio only after it."""
+    with Server(gop=60) as s:
+        s.wait_video_frames(60 + 35)
+        # A player of the cache beside it, for the keyframe the cache starts on.
+        cached = RtmpClient("127.0.0.1", s.port)
+        c = RtmpClient("127.0.0.1", s.port)
+        try:
+            cached.start_play("live", "stream?sync-method=latest-keyframe")
+            got = c.start_play("live", "stream?sync-method=next-keyframe")
+            old_key = cached.read_until(lambda m: m.type == 9 and not is_video_header(m), 10)[-1]
+            got += c.read_until(lambda m: m.type == 9 and not is_video_header(m), 10)
+            got += c.read_until(lambda m: m.type == 8 and m.payload[1] != 0, 10)
+        finally:
+            c.close()
+            cached.close()
+    media = [m for m in got if m.type in (8, 9)]
+    heads = [m for m in media if is_video_header(m) or (m.type == 8 and m.payload[1] == 0)]
+    check(len(heads) == 2 and media[:2] == heads, "headers first: %r" % media[:3])
+    first = media[2]
+    check(first.type == 9 and is_keyframe(first), "after the headers: %r" % first)
+    check(first.ts >= old_key.ts + 1900, "keyframe at %d ms, the cached one at %d ms"
+          % (first.ts, old_key.ts))
+    check(media[3].type == 8, "audio after the keyframe: %r" % media[3])
+
+
+def flv_tags(port, path, n):
+    """The first n audio and video tags of an HTTP-FLV answer: (type, ts, body bytes 0 and 1);
+    the answer's bytes instead when it is not a 200."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200"):
+            return head + b"\r\n\r\n" + buf + sock.recv(65536)
+        pos, tags = 13, []
+        while len(tags) < n:
+            while len(buf) < pos + 11 or len(buf) < pos + 15 + int.from_bytes(
+                    buf[pos + 1:pos + 4], "big"):
+                d = sock.recv(65536)
+                check(d, "HTTP-FLV answer ended")
+                buf += d
+            size = int.from_bytes(buf[pos + 1:pos + 4], "big")
+            ts = int.from_bytes(buf[pos + 4:pos + 7], "big") | buf[pos + 7] << 24
+            if buf[pos] in (8, 9):
+                tags.append((buf[pos], ts, buf[pos + 11], buf[pos + 12]))
+            pos += 15 + size
+        return tags
+    finally:
+        sock.close()
+
+
+def test_sync_method_in_http_flv_query():
+    """/live/stream.flv plays live-edge (the cached video 1 ms apart), ?sync-method=
+    latest-keyframe the cache at its own timestamps (33 ms apart), and an unknown method is
+    refused with a 400 saying which methods there are."""
+    with Server(gop=60, props="http=true") as s:
+        s.wait_video_frames(60 + 35)
+        edge = flv_tags(s.port, "/live/stream.flv", 12)
+        old = flv_tags(s.port, "/live/stream.flv?sync-method=latest-keyframe", 12)
+        bad = flv_tags(s.port, "/live/stream.flv?sync-method=fast", 0)
+    for name, tags, step in (("live-edge", edge, 1), ("latest-keyframe", old, 30)):
+        video = [t for t in tags if t[0] == 9 and t[3] == 1]  # AVC NAL units
+        check(video and video[0][2] == 0x17, "%s: first frame not a keyframe: %r"
+              % (name, tags))
+        gaps = [b[1] - a[1] for a, b in zip(video, video[1:])]
+        check(all((g == 1) if step == 1 else (g >= step) for g in gaps),
+              "%s: video %r ms apart" % (name, gaps))
+        if step == 1:  # the audio header, but no cached audio frame
+            check(not [t for t in tags if t[0] == 8 and t[3] == 1],
+                  "live-edge replayed audio: %r" % tags)
+    check(bad.startswith(b"HTTP/1.1 400 ") and b"unknown sync-method: latest-keyframe, "
+          b"next-keyframe or live-edge" in bad, "unknown method answered %r" % bad[:300])
+
+
+def test_nginx_edge_relays_a_live_edge_late_join():
+    """nginx-rtmp pulling from us joins mid-GOP under the default (it is a late joiner itself,
+    pacing nothing): ffmpeg through the edge decodes with no error."""
+    with Server(gop=60) as s, tempfile.TemporaryDirectory() as tmp:
+        s.wait_video_frames(60 + 45)
+        edge_port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=s.port))
+        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 env=PLAYER_ENV)
+        try:
+            wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
+                     "nginx to listen")
+            check(nginx.poll() is None, "nginx exited: %s" % nginx.stderr.read().decode())
+            rc, _, err = run(["ffmpeg", "-nostdin", "-v", "error", "-i",
+                              "rtmp://127.0.0.1:%d/live/stream" % edge_port, "-t", "3"] +
+                             DECODE_TO_NULL, 40)
+            check(rc == 0, "ffmpeg through nginx failed: %s" % err)
+            check(not decode_errors(err), "ffmpeg through nginx: %s" % decode_errors(err))
+            check(s.stat("replays-built") >= 1, "nginx did not join under live-edge")
+        finally:
+            nginx.terminate()
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait()
+
+
+if __name__ == "__main__":
+    run_named_test(globals())
