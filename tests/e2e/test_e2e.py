@@ -2,6 +2,7 @@
 rtmpdump, GStreamer's rtmp2src) and by rtmpclient.py, an independent witness of the bytes.
 Run as: test_e2e.py TEST_NAME (meson registers each name as its own test)."""
 
+import contextlib
 import json
 import os
 import socket
@@ -361,20 +362,36 @@ def port_open(port):
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_nginx_edge_pull():
-    """nginx-rtmp as an edge pulling from the element; a player reads the stream from nginx."""
-    with Server() as s, tempfile.TemporaryDirectory() as tmp:
-        s.wait_video_frames(1)
+@contextlib.contextmanager
+def nginx_edge(origin_port):
+    """An nginx-rtmp edge that pulls live/ from the origin when its first player comes; yields
+    the edge's port and stops nginx after."""
+    with tempfile.TemporaryDirectory() as tmp:
         edge_port = free_port()
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=s.port))
+            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=origin_port))
         nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
         try:
             wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
                      "nginx to listen")
             check(nginx.poll() is None, "nginx exited: %s" % nginx.stderr.read().decode())
+            yield edge_port
+        finally:
+            nginx.terminate()
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait()
+
+
+def test_nginx_edge_pull():
+    """nginx-rtmp as an edge pulling from the element; a player reads the stream from nginx."""
+    with Server() as s:
+        s.wait_video_frames(1)
+        with nginx_edge(s.port) as edge_port:
             rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
                                 "rtmp://127.0.0.1:%d/live/stream" % edge_port], 30)
             check(rc == 0, "ffprobe through nginx failed: %s" % err)
@@ -383,13 +400,6 @@ def test_nginx_edge_pull():
             check(codecs == ["aac", "h264"], "streams through nginx: %r" % codecs)
             check(s.sink.get_property("stats").get_uint64("clients-total")[1] >= 1,
                   "nginx never played from the origin")
-        finally:
-            nginx.terminate()
-            try:
-                nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
 
 
 def test_sync_false_and_latency():

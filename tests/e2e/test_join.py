@@ -11,16 +11,14 @@ Run as: test_join.py CASE (meson registers each case as its own test)."""
 import json
 import os
 import socket
-import subprocess
 import tempfile
 import threading
 import time
 import zlib
 
-from ezrtest import (PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
-                     wait_for)
+from ezrtest import Server, check, decode_errors, run, run_named_test
 from rtmpclient import RtmpClient, is_keyframe, is_video_header
-from test_e2e import NGINX_EDGE_CONF, free_port, port_open
+from test_e2e import nginx_edge
 from test_streams import AUDIO_TRACK, FPS, VIDEO_TRACK, serve
 
 # The issue's targets.
@@ -354,32 +352,15 @@ def test_sync_method_in_http_flv_query():
 def test_nginx_edge_relays_a_live_edge_late_join():
     """nginx-rtmp pulling from us joins mid-GOP under the default (it is a late joiner itself,
     pacing nothing): ffmpeg through the edge decodes with no error."""
-    with Server(gop=60) as s, tempfile.TemporaryDirectory() as tmp:
+    with Server(gop=60) as s:
         s.wait_video_frames(60 + 45)
-        edge_port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=s.port))
-        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 env=PLAYER_ENV)
-        try:
-            wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
-                     "nginx to listen")
-            check(nginx.poll() is None, "nginx exited: %s" % nginx.stderr.read().decode())
+        with nginx_edge(s.port) as edge_port:
             rc, _, err = run(["ffmpeg", "-nostdin", "-v", "error", "-i",
                               "rtmp://127.0.0.1:%d/live/stream" % edge_port, "-t", "3"] +
                              DECODE_TO_NULL, 40)
             check(rc == 0, "ffmpeg through nginx failed: %s" % err)
             check(not decode_errors(err), "ffmpeg through nginx: %s" % decode_errors(err))
             check(s.stat("replays-built") >= 1, "nginx did not join under live-edge")
-        finally:
-            nginx.terminate()
-            try:
-                nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
 
 
 if __name__ == "__main__":
