@@ -328,14 +328,20 @@ def flv_tags(port, path, n):
 
 def test_sync_method_in_http_flv_query():
     """/live/stream.flv plays live-edge (the cached video 1 ms apart), ?sync-method=
-    latest-keyframe the cache at its own timestamps (33 ms apart), and an unknown method is
-    refused with a 400 saying which methods there are."""
+    latest-keyframe the cache at its own timestamps (33 ms apart), as does the plain URL when
+    the element's sync-method is latest-keyframe; an unknown method is refused with a 400 saying
+    which methods there are."""
     with Server(gop=60, props="http=true") as s:
         s.wait_video_frames(60 + 35)
         edge = flv_tags(s.port, "/live/stream.flv", 12)
         old = flv_tags(s.port, "/live/stream.flv?sync-method=latest-keyframe", 12)
         bad = flv_tags(s.port, "/live/stream.flv?sync-method=fast", 0)
-    for name, tags, step in (("live-edge", edge, 1), ("latest-keyframe", old, 30)):
+    # The element's property is the default the query overrides.
+    with Server(gop=60, props="http=true sync-method=latest-keyframe") as s:
+        s.wait_video_frames(60 + 35)
+        prop = flv_tags(s.port, "/live/stream.flv", 12)
+    for name, tags, step in (("live-edge", edge, 1), ("latest-keyframe", old, 30),
+                             ("the property's latest-keyframe", prop, 30)):
         video = [t for t in tags if t[0] == 9 and t[3] == 1]  # AVC NAL units
         check(video and video[0][2] == 0x17, "%s: first frame not a keyframe: %r"
               % (name, tags))

@@ -671,6 +671,28 @@ GST_START_TEST(test_string_properties_keep_their_own_values)
 }
 GST_END_TEST;
 
+/* sync-method: live-edge by default, GstMultiHandleSink's nicks for the methods it shares, and
+ * a counter of the replays built in the stats (the joins themselves are in tests/e2e). */
+GST_START_TEST(test_sync_method_defaults_to_live_edge)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "sync-method");
+    fail_unless(ps != NULL && G_IS_PARAM_SPEC_ENUM(ps));
+    GEnumClass *ec = G_PARAM_SPEC_ENUM(ps)->enum_class;
+    gint m = -1;
+    g_object_get(e, "sync-method", &m, NULL);
+    fail_unless_equals_string(g_enum_get_value(ec, m)->value_nick, "live-edge");
+    fail_unless(g_enum_get_value_by_nick(ec, "next-keyframe") != NULL);
+    gst_util_set_object_arg(G_OBJECT(e), "sync-method", "latest-keyframe");
+    g_object_get(e, "sync-method", &m, NULL);
+    fail_unless_equals_string(g_enum_get_value(ec, m)->value_nick, "latest-keyframe");
+    gst_object_unref(e);
+    GstHarness *h = new_harness();
+    fail_unless_equals_int(stat(h->element, "replays-built"), 0);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 static guint stat_uint(GstElement *e, const gchar *field)
 {
     GstStructure *s = stats_of(e);
@@ -735,6 +757,7 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_string_properties_keep_their_own_values);
     tcase_add_test(tc, test_queue_max_age_property_sets_the_age_limit);
+    tcase_add_test(tc, test_sync_method_defaults_to_live_edge);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);
     tcase_add_test(tc, test_null_during_eos_drain_does_not_wait_for_players);
     tcase_add_test(tc, test_client_added_handler_reads_stats_at_once);
