@@ -578,6 +578,7 @@ EZR_TEST(test_metrics_answer_prometheus_text)
     EZR_CHECK(
         strstr(b, "ezrtmp_disconnects_total{app=\"live\",stream=\"stream\",reason=\"slow\"} 0\n"));
     EZR_CHECK(strstr(b, "# HELP ezrtmp_gop_cache_bytes "));
+    EZR_CHECK(strstr(b, "ezrtmp_replays_built_total{app=\"live\",stream=\"stream\"} 0\n"));
 }
 
 /* ---- HTTP players are players ------------------------------------------------------------ */
