@@ -200,7 +200,8 @@ enum ezr_queue_verdict ezr_queue_offer(struct ezr_queue *q, struct ezr_frame *f,
         else if (video)
             keep = true; /* keyframes survive every level below critical */
         else
-            keep = level < EZR_QUEUE_HIGH && !q->audio_waits_key; /* audio */
+            /* audio; one that waits for the keyframe waits only while video is wanted */
+            keep = level < EZR_QUEUE_HIGH && !(q->audio_waits_key && q->want_video);
         if (!keep) {
             q->dropped[level]++;
             if (video)

@@ -74,7 +74,9 @@ struct ezr_queue {
                          * runs for every player on every frame, the ring is a cache miss away */
     bool oversized;     /* an uncounted live frame of warning_bytes or more is queued */
     bool need_keyframe; /* video is being skipped until the next keyframe */
-    bool audio_waits_key; /* audio is skipped too until that keyframe (a next-keyframe join) */
+    /* A next-keyframe join: audio is skipped too until that keyframe (not with receiveVideo
+     * false: no keyframe comes then). */
+    bool audio_waits_key;
     bool want_audio;    /* receiveAudio */
     bool want_video;    /* receiveVideo */
     bool paused;        /* pause: no media, headers and metadata only */

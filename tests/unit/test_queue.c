@@ -188,6 +188,29 @@ EZR_TEST(test_receive_video_false_drops_video)
     ezr_queue_clear(&q);
 }
 
+/* A next-keyframe join: audio waits with video for the keyframe, once; with receiveVideo false
+ * (no keyframe would come) it does not wait. */
+EZR_TEST(test_audio_waiting_for_the_keyframe_goes_with_it)
+{
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    q.audio_waits_key = true;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, EZR_FRAME_HEADER, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, 0, 10), EZR_QUEUE_DROPPED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 10), EZR_QUEUE_QUEUED);
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    /* A later drop makes video wait for a keyframe again, never audio. */
+    q.need_keyframe = true;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+    ezr_queue_init(&q);
+    q.audio_waits_key = true;
+    q.want_video = false;
+    EZR_CHECK_EQ(offer_new(&q, EZR_FRAME_AUDIO, 0, 10), EZR_QUEUE_QUEUED);
+    ezr_queue_clear(&q);
+}
+
 /* Offers a new frame at time now with flags (EZR_OFFER_BURST). */
 static enum ezr_queue_verdict offer_at(struct ezr_queue *q, const struct ezr_queue_limits *l,
                                        enum ezr_frame_kind kind, uint32_t fflags, size_t payload,
@@ -436,6 +459,7 @@ EZR_TEST_MAIN(EZR_CASE(test_first_video_frame_must_be_keyframe),
               EZR_CASE(test_partial_write_moves_offset_only),
               EZR_CASE(test_iov_gathers_many_frames_in_order),
               EZR_CASE(test_receive_video_false_drops_video),
+              EZR_CASE(test_audio_waiting_for_the_keyframe_goes_with_it),
               EZR_CASE(test_join_burst_is_queued_whole_and_is_not_lag),
               EZR_CASE(test_frame_larger_than_max_reaches_a_reading_player),
               EZR_CASE(test_oldest_item_over_max_age_keeps_only_keyframes_and_headers),
