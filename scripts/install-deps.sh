@@ -35,6 +35,8 @@ fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     # Headless browser tests (tests/browser) drive Debian's chromium, never a downloaded one.
     packages+=(chromium)
+    # The join-latency tests (tests/e2e/test_join_latency.py) play with mpv as well.
+    packages+=(mpv)
 fi
 
 # npm ci installs exactly the committed package-lock.json; skipped when node_modules matches it.

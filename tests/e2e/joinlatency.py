@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.parse
 
-from ezrtest import PLAYER_ENV, Gst, check, fail, run
+from ezrtest import PLAYER_ENV, Gst, check, decode_errors, fail, run
 from joinplayers import media_crc
 from test_browser import PageServer, kill_processes_using
 from test_streams import fixture_dir, kbps, probe_packets
@@ -46,6 +46,9 @@ MEASURE_AT = 5.0
 MEASURE_HALF_WINDOW = 0.25
 LATE_MARGIN = 0.5  # "3.5 s into a 4 s GOP": this long before the next keyframe
 RIGHT_AFTER = 0.05  # "right after a keyframe": this long after it entered the sink
+# Audio and video may be apart while the first frames arrive (a replay is a burst); from this
+# long after the first frame on, the newest of each a player holds must be close.
+AV_SETTLE = 1.0
 
 # name -> encoding. The 720p ones are issue 19's stream (x264enc tune=zerolatency
 # key-int-max=120 at 2 Mbps), and the same with B-frames and no tune=zerolatency; the 1080p one
@@ -204,6 +207,10 @@ class Player:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def spawn(self):
+        """joinplayers.py's player of this kind."""
+        self._spawn([sys.executable, "joinplayers.py", self.kind, self.url, str(self.run_for)])
+
     def _spawn(self, cmd):
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=PLAYER_ENV,
@@ -233,9 +240,6 @@ class ModelPlayer(Player):
     kind = "model"
     lead = 0.03
 
-    def spawn(self):
-        self._spawn([sys.executable, "joinplayers.py", "model", self.url, str(self.run_for)])
-
     def samples(self, server, r):
         video = [m for m in r["messages"] if m["type"] == 9]
         if not video:
@@ -250,12 +254,29 @@ class ModelPlayer(Player):
         return out
 
 
+    def checks(self, r):
+        """What else issue 19 asks of a join, from what the model player received: first_key
+        (seconds from its connect to the first keyframe), backwards (the first (type, earlier,
+        later) timestamps that went back, or None) and av_gap (the largest distance between the
+        newest audio and the newest video timestamp it held, from AV_SETTLE after its first
+        frame on)."""
+        media = r["messages"]
+        keys = [m["t"] for m in media if m["type"] == 9 and m["key"]]
+        backwards, newest, gap = None, {}, 0
+        for m in media:
+            last = newest.get(m["type"])
+            if backwards is None and last is not None and m["dts"] < last:
+                backwards = ("video" if m["type"] == 9 else "audio", last, m["dts"])
+            newest[m["type"]] = m["dts"]
+            if len(newest) == 2 and m["t"] >= media[0]["t"] + AV_SETTLE:
+                gap = max(gap, abs(newest[8] - newest[9]) / 1000)
+        return {"first_key": keys[0] - r["connect"] if keys else None,
+                "backwards": backwards, "av_gap": gap}
+
+
 class Rtmp2srcPlayer(Player):
     kind = "rtmp2src"
     lead = 0.1
-
-    def spawn(self):
-        self._spawn([sys.executable, "joinplayers.py", "rtmp2src", self.url, str(self.run_for)])
 
     def presented(self, server, r):
         """(time, entry) of every frame fakesink presented, in order."""
@@ -271,6 +292,48 @@ class Rtmp2srcPlayer(Player):
 
     def samples(self, server, r):
         return [(t, t - e["t"]) for t, e in self.presented(server, r)]
+
+    def out_of_order(self, server, r):
+        """How many frames fakesink presented, and the first pair of them (original PTS, ms)
+        presented out of the stream's order (None if none)."""
+        shown = [e["pts"] for _, e in self.presented(server, r)]
+        bad = next(((a, b) for a, b in zip(shown, shown[1:]) if b <= a), None)
+        return len(shown), bad
+
+
+class FfmpegPlayer(Player):
+    """ffmpeg -v error decoding the stream to nothing; started at the join (it cannot wait for
+    one) and asked to quit ('q' on stdin) after run_for. Its result: the lines of its error
+    output that are errors (ezrtest.decode_errors) and how many frames it decoded."""
+
+    kind = "ffmpeg"
+    lead = 0.15
+    run_for = 3.0
+
+    def spawn(self):
+        pass
+
+    def go(self):
+        self.proc = subprocess.Popen(
+            ["ffmpeg", "-v", "error", "-progress", "pipe:1", "-i", self.url, "-f", "null", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=PLAYER_ENV, start_new_session=True)
+        self.go_t = time.monotonic()
+
+    def collect(self):
+        time.sleep(max(0, self.go_t + self.run_for - time.monotonic()))
+        try:
+            out, err = self.proc.communicate("q", timeout=20)
+        except subprocess.TimeoutExpired:
+            self.close()
+            fail("ffmpeg did not quit")
+        frames = [int(line.split("=")[1]) for line in out.splitlines()
+                  if line.startswith("frame=")]
+        return {"errors": decode_errors(err), "frames": frames[-1] if frames else 0,
+                "rc": self.proc.returncode}
+
+    def samples(self, server, r):
+        return []
 
 
 class MpvPlayer(Player):
@@ -402,7 +465,8 @@ class ChromiumPlayer(Player):
                 if s["end"] is not None and s["cur"] > 0]
 
 
-PLAYERS = {p.kind: p for p in (ModelPlayer, Rtmp2srcPlayer, MpvPlayer, ChromiumPlayer)}
+PLAYERS = {p.kind: p for p in (ModelPlayer, Rtmp2srcPlayer, MpvPlayer, ChromiumPlayer,
+                               FfmpegPlayer)}
 
 
 class Join:
@@ -431,10 +495,10 @@ def stream_url(server, kind, method):
     return "rtmp://127.0.0.1:%d/live/stream%s" % (server.port, query)
 
 
-def measure(stream, joins, method=None, props=""):
+def measure(stream, joins, method=None, props="", run_for=None):
     """Serves stream and runs joins, a list of (player kind, GOP index, phase); method None
-    leaves the player's sync-method to the element. Returns the Join objects, analysed, and the
-    server (its entries)."""
+    leaves the player's sync-method to the element; run_for, if given, is how long each player
+    plays. Returns the Join objects, analysed, and the server (its entries)."""
     browser = any(kind == "chromium" for kind, _, _ in joins)
     if browser:
         ChromiumPlayer.page = PageServer().__enter__()
@@ -446,6 +510,8 @@ def measure(stream, joins, method=None, props=""):
         todo = [Join(kind, gop, phase, stream_url(server, kind, method))
                 for kind, gop, phase in joins]
         for j in todo:
+            if run_for:
+                j.player.run_for = run_for
             j.player.spawn()
         server.play()
         gop_s = server.stream["gop_s"]
