@@ -28,7 +28,7 @@ def check_phase(j):
 
 def late_and_baseline(kind):
     """kind joins 3.5 s into GOP 0 and right after the keyframe of GOP 1 (both play at once);
-    checks the latency target; returns both Joins and the server."""
+    returns both Joins, printed and checked for being on time, and the server."""
     gop = jl.STREAMS[STREAM]["gop_s"]
     done, server = jl.measure(STREAM, [(kind, 0, gop - jl.LATE_MARGIN),
                                        (kind, 1, jl.RIGHT_AFTER)])
@@ -37,46 +37,57 @@ def late_and_baseline(kind):
         print("%s joined %.3f s after a keyframe: %s ms behind live %.0f s later "
               "(%d presentations)" % (kind, j.phase, j.latency and round(j.latency * 1000),
                                       jl.MEASURE_AT, len(j.samples)), flush=True)
+    for j in (late, base):
         check_phase(j)
         check(j.latency is not None, "%s presented nothing %.0f s after it joined %.2f s after "
               "a keyframe" % (kind, jl.MEASURE_AT, j.phase))
+    return late, base
+
+
+def check_target(late, base):
     diff = late.latency - base.latency
     check(diff <= TARGET, "%s joining %.2f s after a keyframe is %.0f ms behind live, %.0f ms "
           "more than joining %.2f s after one (at most %.0f ms more)" % (
-              kind, late.phase, late.latency * 1000, diff * 1000, base.phase, TARGET * 1000))
-    return late, base, server
+              late.kind, late.phase, late.latency * 1000, diff * 1000, base.phase,
+              TARGET * 1000))
 
 
 def test_join_model_player_latency_first_picture_timestamps():
     """The timestamp-paced model player: the latency target, and for both joins the first
     keyframe within 100 ms of the connect, no timestamp going back, audio and video together."""
-    for j in late_and_baseline("model")[:2]:
-        c = j.player.checks(j.result)
-        print("  first keyframe %.0f ms after the connect; newest audio and video at most "
-              "%.0f ms apart; timestamps going back: %s" % (
-                  c["first_key"] * 1000, c["av_gap"] * 1000, c["backwards"]), flush=True)
+    late, base = late_and_baseline("model")
+    checks = [j.player.checks(j.result) for j in (late, base)]
+    for j, c in zip((late, base), checks):
+        print("%.2f s in: first keyframe %.0f ms after the connect; newest audio and video at "
+              "most %.0f ms apart; timestamps going back: %s" % (
+                  j.phase, c["first_key"] * 1000, c["av_gap"] * 1000, c["backwards"]),
+              flush=True)
+    for c in checks:
         check(c["first_key"] <= FIRST_PICTURE, "the first keyframe came %.0f ms after the "
               "connect (at most %.0f)" % (c["first_key"] * 1000, FIRST_PICTURE * 1000))
-        check(c["backwards"] is None, "%s timestamps went back from %d to %d ms" % c["backwards"]
-              if c["backwards"] else "")
+        b = c["backwards"]
+        check(b is None, b and "%s timestamps went back from %d to %d ms" % b)
         check(c["av_gap"] <= AV_GAP, "the newest audio and video timestamps held were %.0f ms "
               "apart (at most %.0f)" % (c["av_gap"] * 1000, AV_GAP * 1000))
+    check_target(late, base)
 
 
 def test_join_rtmp2src_latency():
-    for j in late_and_baseline("rtmp2src")[:2]:
+    late, base = late_and_baseline("rtmp2src")
+    for j in (late, base):
         check(j.result["error"] is None, "rtmp2src's pipeline failed: %s" % j.result["error"])
+    check_target(late, base)
 
 
 def test_join_mpv_latency():
-    late_and_baseline("mpv")
+    check_target(*late_and_baseline("mpv"))
 
 
 def test_join_chromium_latency():
     for d in (os.path.join(jl.SOURCE_ROOT, "examples", "web", "node_modules", "mpegts.js"),
               os.path.join(jl.SOURCE_ROOT, "tests", "browser", "node_modules", "puppeteer-core")):
         check(os.path.isdir(d), "%s is missing: run scripts/install-deps.sh --test" % d)
-    late_and_baseline("chromium")
+    check_target(*late_and_baseline("chromium"))
 
 
 def test_join_ffmpeg_decodes_late_join_clean():
