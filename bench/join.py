@@ -15,7 +15,7 @@ takes to come within 250 ms of the latency of a joiner right after a keyframe.
 Prints a table and writes bench/JOIN.md (--out). Streams are encoded once into the build
 directory (e2e-streams/).
 
-    bench/join.sh                                     # installs, builds build-bench, runs this
+    bench/run.sh --join [ARGS]                        # installs, builds build-bench, runs this
     /usr/bin/python3 bench/join.py --build build-bench [--repeat 1] [--streams 720p30_2mbps_gop4]
         [--players model,mpv] [--methods latest-keyframe,live-edge] [--out FILE]
 """
@@ -23,9 +23,10 @@ directory (e2e-streams/).
 import argparse
 import datetime
 import os
-import platform
 import subprocess
 import sys
+
+import run  # bench/run.py: its description of the machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STREAMS = ["720p30_2mbps_gop4", "1080p30_20mbps_gop2"]
@@ -151,15 +152,7 @@ def extras_lines(rows, extras):
 
 
 def machine():
-    cpu = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return "%s, %d cores (%s), load average %s" % (
-        platform.platform(), os.cpu_count(), cpu, " ".join(
-            "%.2f" % x for x in os.getloadavg()))
+    return "%s; load average %s" % (run.machine(), " ".join("%.2f" % x for x in os.getloadavg()))
 
 
 def main():
@@ -175,11 +168,11 @@ def main():
     import joinlatency as jl
 
     methods = args.methods.split(",") if args.methods else methods_of_element()
-    # join.sh passes --build build-bench itself: the command to rerun is what was typed.
+    # run.sh passes --build build-bench itself: the command to rerun is what was typed.
     argv = sys.argv[1:]
     if argv[:2] == ["--build", "build-bench"]:
         argv = argv[2:]
-    command = " ".join(["bench/join.sh"] + argv)
+    command = " ".join(["bench/run.sh", "--join"] + argv)
     started, load0 = datetime.datetime.now(datetime.timezone.utc), machine()
     runs = []
     for rep in range(args.repeat):
@@ -203,7 +196,7 @@ def write_report(path, jl, runs, command, started, load0, methods):
     out = ["# Late joiners: latency behind live at real players (issue 19)", "",
            "Written by `bench/join.py` (rerun: `%s`) on %s at commit `%s`." % (
                command, started.strftime("%Y-%m-%d %H:%M UTC"), commit[:100]), "",
-           "Machine: %s at the start; %s at the end." % (load0, machine().rsplit(", ", 1)[1]),
+           "Machine: %s at the start; %s at the end." % (load0, machine().rsplit("; ", 1)[1]),
            "It is shared with other developers' builds and tests, so a figure can carry their "
            "load: every run is listed.", ""]
     out += METHOD_NOTE.format(methods=", ".join(m or TODAY for m in methods)).splitlines()

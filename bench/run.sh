@@ -10,4 +10,6 @@ if [[ ! -f build-bench/build.ninja ]]; then
     meson setup build-bench --buildtype=release >/dev/null
 fi
 ninja -C build-bench
+# --join [ARGS]: the late joiners' latency at real players instead (bench/join.py, JOIN.md).
+[[ "${1:-}" == "--join" ]] && exec /usr/bin/python3 bench/join.py --build build-bench "${@:2}"
 exec /usr/bin/python3 bench/run.py --build build-bench "$@"
