@@ -314,8 +314,13 @@ class FfmpegPlayer(Player):
         pass
 
     def go(self):
+        # -fps_mode vfr: the null muxer's time base is the frame rate (1/30 s), where frames of
+        # a replay squeezed into milliseconds share a tick; passed through as they are (its
+        # default) ffmpeg calls them non-increasing, although every frame decodes and a player
+        # or an FLV file (1 ms ticks) takes them as they are.
         self.proc = subprocess.Popen(
-            ["ffmpeg", "-v", "error", "-progress", "pipe:1", "-i", self.url, "-f", "null", "-"],
+            ["ffmpeg", "-v", "error", "-progress", "pipe:1", "-i", self.url, "-fps_mode", "vfr",
+             "-f", "null", "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=PLAYER_ENV, start_new_session=True)
         self.go_t = time.monotonic()
