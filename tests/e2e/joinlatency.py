@@ -493,17 +493,18 @@ class Join:
         self.phase = self.joined - key["t"] if key else None
 
 
-def stream_url(server, kind, method):
-    query = "?sync-method=" + method if method else ""
+def stream_url(server, kind):
     if kind == "chromium":
-        return "http://127.0.0.1:%d/live/stream.flv%s" % (server.port, query)
-    return "rtmp://127.0.0.1:%d/live/stream%s" % (server.port, query)
+        return "http://127.0.0.1:%d/live/stream.flv" % server.port
+    return "rtmp://127.0.0.1:%d/live/stream" % server.port
 
 
 def measure(stream, joins, method=None, props="", run_for=None):
-    """Serves stream and runs joins, a list of (player kind, GOP index, phase); method None
-    leaves the player's sync-method to the element; run_for, if given, is how long each player
+    """Serves stream and runs joins, a list of (player kind, GOP index, phase); method, if given,
+    is the element's sync-method (else its default); run_for, if given, is how long each player
     plays. Returns the Join objects, analysed, and the server (its entries)."""
+    if method:
+        props += " sync-method=" + method
     browser = any(kind == "chromium" for kind, _, _ in joins)
     if browser:
         ChromiumPlayer.page = PageServer().__enter__()
@@ -512,7 +513,7 @@ def measure(stream, joins, method=None, props="", run_for=None):
     done = []
     try:
         server.ready()
-        todo = [Join(kind, gop, phase, stream_url(server, kind, method))
+        todo = [Join(kind, gop, phase, stream_url(server, kind))
                 for kind, gop, phase in joins]
         for j in todo:
             if run_for:
