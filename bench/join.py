@@ -56,8 +56,9 @@ def methods_of_element():
     spec = sink.find_property("sync-method")
     if spec is None:
         return [None]
-    default = spec.get_default_value().value_nick
-    nicks = [v.value_nick for v in spec.enum_class.values.values()]
+    value = sink.get_property("sync-method")
+    default = value.value_nick
+    nicks = [v.value_nick for v in type(value).__enum_values__.values()]
     return [default] + sorted(n for n in nicks if n != default)
 
 
