@@ -4,9 +4,9 @@ after a keyframe, and right after the next one; 5 s later the first may be at mo
 further behind live than the second. joinlatency.py is the instrument (bench/join.py runs it
 for every method and writes bench/JOIN.md).
 
-Run as: test_join_latency.py CASE (meson registers each case as its own test)."""
+Chromium's case is test_join_browser.py's, registered with the browser tests.
 
-import os
+Run as: test_join_latency.py CASE (meson registers each case as its own test)."""
 
 import joinlatency as jl
 from ezrtest import check, run_named_test
@@ -81,13 +81,6 @@ def test_join_rtmp2src_latency():
 
 def test_join_mpv_latency():
     check_target(*late_and_baseline("mpv"))
-
-
-def test_join_chromium_latency():
-    for d in (os.path.join(jl.SOURCE_ROOT, "examples", "web", "node_modules", "mpegts.js"),
-              os.path.join(jl.SOURCE_ROOT, "tests", "browser", "node_modules", "puppeteer-core")):
-        check(os.path.isdir(d), "%s is missing: run scripts/install-deps.sh --test" % d)
-    check_target(*late_and_baseline("chromium"))
 
 
 def test_join_ffmpeg_decodes_late_join_clean():
