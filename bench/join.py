@@ -226,6 +226,7 @@ beside each figure is when the player really joined, after the keyframe before i
 
 NOTES = """## How it is measured
 
+- All four players run headless on this machine, none needs a display or a sound card.
 - The stream is an FLV file encoded once (snow, so x264 spends the bitrate asked for, with
   48 kHz AAC) and served at its own pace: `filesrc ! flvdemux ! flvmux ! identity sync=true !
   ezrtmpserversink`, the element at its defaults (plus `http=true` for chromium), so every frame
@@ -253,6 +254,14 @@ NOTES = """## How it is measured
   buffered: that is not live yet).
 - "no picture": the player presented nothing 4.75 to 5.25 s after it joined (mpv joining right
   after a keyframe under next-keyframe waits almost a GOP, then fills its own buffer first).
+- ffmpeg is `ffmpeg -v error -i URL -fps_mode vfr -f null -`, stopped with `q` after 3 s; its
+  frame count is of what reached the null output. Without `-fps_mode vfr` it reports
+  "non monotonically increasing dts to muxer" for a live-edge replay: the replay's frames 1 ms
+  apart share a tick of the null muxer's 1/30 s time base (every frame still decodes).
+- The first keyframe's delay is until the model player (Python) has the whole message: the
+  1080p stream's keyframes are about 1.1 MB.
+- tests/e2e/test_join_latency.py checks the same at the default method more briefly: both joins
+  of a player in one run (3.5 s into the first GOP and right after the second keyframe).
 - B-frames: the 720p stream again with `x264enc bframes=2` and without `tune=zerolatency`,
   joined 3.5 s into its second GOP (GStreamer's flvmux clamps the negative decoding times of a
   B-frame stream's first frames, which garbles the first GOP of the file itself)."""
