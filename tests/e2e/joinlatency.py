@@ -13,9 +13,10 @@ time. Players (each its own process, started before the stream so that a join is
   rtmp2src  rtmp2src ! flvdemux ! h264parse ! avdec_h264 ! fakesink sync=true: the PTS of what
             fakesink presents, mapped to the frame by a probe after flvdemux
   mpv       Debian's mpv, headless (--vo=null --ao=null keep its timing: the null outputs play
-            in real time), its video-pts read through --input-ipc-server
+            in real time), its time-pos (the PTS shown) read through --input-ipc-server
   chromium  Debian's headless chromium playing examples/web's page (mpegts.js) over HTTP-FLV:
             latency is how far video.currentTime is behind the end of what is buffered
+  ffmpeg    ffmpeg -v error decoding to nothing: its error lines (no latency)
 Times are time.monotonic() (CLOCK_MONOTONIC) in every process."""
 
 import fcntl
@@ -211,9 +212,9 @@ class Player:
         """joinplayers.py's player of this kind."""
         self._spawn([sys.executable, "joinplayers.py", self.kind, self.url, str(self.run_for)])
 
-    def _spawn(self, cmd):
+    def _spawn(self, cmd, env=PLAYER_ENV):
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=PLAYER_ENV,
+                                     stderr=subprocess.PIPE, text=True, env=env,
                                      start_new_session=True, cwd=HERE)
         line = self.proc.stdout.readline()
         if line.strip() != "READY":
@@ -277,6 +278,15 @@ class ModelPlayer(Player):
 class Rtmp2srcPlayer(Player):
     kind = "rtmp2src"
     lead = 0.1
+
+    def spawn(self):
+        # GStreamer's own plugins only, with a registry of their own: a sanitizer build's plugin
+        # would fail to load in a process without its runtime, and the build's registry would
+        # then remember it as broken for the tests after.
+        env = {k: v for k, v in PLAYER_ENV.items() if k != "GST_PLUGIN_PATH"}
+        env["GST_REGISTRY"] = os.path.join(fixture_dir(), "player-registry.bin")
+        self._spawn([sys.executable, "joinplayers.py", self.kind, self.url, str(self.run_for)],
+                    env)
 
     def presented(self, server, r):
         """(time, entry) of every frame fakesink presented, in order."""
