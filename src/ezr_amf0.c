@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_bytes.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
@@ -39,7 +40,7 @@ static void value_init(struct ezr_amf0_value *v)
  * bytes remain, so a length field claiming more than the message holds never reaches malloc. */
 static int rd_copy(struct amf0_reader *r, size_t n, char **out)
 {
-    char *s = malloc(n + 1);
+    char *s = ezr_malloc(n + 1);
     if (!s)
         return EZR_ENOMEM;
     if (n)
@@ -58,7 +59,7 @@ static int grow(void **arr, size_t *cap, size_t count, size_t size)
     size_t ncap = *cap ? *cap * 2 : AMF0_INITIAL_SLOTS;
     if (ncap < *cap || ncap > SIZE_MAX / size)
         return EZR_ENOMEM;
-    void *p = realloc(*arr, ncap * size);
+    void *p = ezr_realloc(*arr, ncap * size);
     if (!p)
         return EZR_ENOMEM;
     *arr = p;

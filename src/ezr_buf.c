@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_bytes.h"
 #include "ezr_error.h"
 
@@ -41,7 +42,7 @@ int ezr_buf_reserve(struct ezr_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
+    uint8_t *p = ezr_realloc(b->data, cap);
     if (!p) {
         b->failed = true;
         return EZR_ENOMEM;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_bytes.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
@@ -63,7 +64,7 @@ static int add(struct ezr_chunk_reader *r, uint32_t csid, struct ezr_chunk_strea
         return refuse(r, EZR_ELIMIT, "too many chunk streams in use at once");
     if (r->nstreams == r->cap_streams) {
         size_t cap = r->cap_streams ? r->cap_streams * 2 : 8;
-        struct ezr_chunk_stream_state *p = realloc(r->streams, cap * sizeof *p);
+        struct ezr_chunk_stream_state *p = ezr_realloc(r->streams, cap * sizeof *p);
         if (!p)
             return EZR_ENOMEM;
         r->streams = p;
@@ -180,7 +181,7 @@ int ezr_chunk_reader_feed(struct ezr_chunk_reader *r, const uint8_t *in, size_t 
             free(s->buf);
             s->buf = NULL;
             if (s->length > take) {
-                s->buf = malloc(s->length); /* bounded by max_msg_size */
+                s->buf = ezr_malloc(s->length); /* bounded by max_msg_size */
                 if (!s->buf)
                     return EZR_ENOMEM;
             }
@@ -355,7 +356,7 @@ void ezr_chunk_writer_write(struct ezr_chunk_writer *w, struct ezr_buf *out, uin
     if (!s) {
         if (w->nstreams == w->cap_streams) {
             size_t cap = w->cap_streams ? w->cap_streams * 2 : 8;
-            struct ezr_chunk_writer_stream *p = realloc(w->streams, cap * sizeof *p);
+            struct ezr_chunk_writer_stream *p = ezr_realloc(w->streams, cap * sizeof *p);
             if (!p) {
                 out->failed = true;
                 return;

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ezr_alloc.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
@@ -48,7 +49,7 @@ struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server 
                                   const char *addr, const struct ezr_transport *transport,
                                   void *transport_state, const struct ezr_client_proto *proto)
 {
-    struct ezr_client *c = calloc(1, sizeof *c);
+    struct ezr_client *c = ezr_calloc(1, sizeof *c);
     if (!c) {
         close(fd);
         return NULL;

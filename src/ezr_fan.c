@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "ezr_alloc.h"
 #include "ezr_client.h"
 #include "ezr_error.h"
 
@@ -37,7 +38,7 @@ int ezr_fan_add(struct ezr_fan *fan, struct ezr_client *c)
         compact(fan);
     if (fan->n == fan->cap) {
         size_t cap = fan->cap ? fan->cap * 2 : 16;
-        struct ezr_client **v = realloc(fan->v, cap * sizeof *v);
+        struct ezr_client **v = ezr_realloc(fan->v, cap * sizeof *v);
         if (!v)
             return EZR_ENOMEM;
         fan->v = v;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
+
 #define FLV_HEADER_MIN 9u
 #define TAG_HEADER 11u
 #define PREV_TAG_SIZE 4u
@@ -315,7 +317,7 @@ int ezr_flv_parser_feed(struct ezr_flv_parser *p, const uint8_t *data, size_t le
             size_t cap = p->cap ? p->cap : 4096;
             while (cap < p->len + n)
                 cap *= 2;
-            uint8_t *nb = realloc(p->buf, cap);
+            uint8_t *nb = ezr_realloc(p->buf, cap);
             if (!nb)
                 return EZR_FLV_ENOMEM;
             p->buf = nb;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_buf.h"
 #include "ezr_chunk.h"
 #include "ezr_error.h"
@@ -27,7 +28,7 @@ struct ezr_frame *ezr_frame_new(uint8_t kind, uint32_t flags, uint32_t timestamp
 {
     uint32_t csid = csid_for_kind(kind);
     size_t len = ezr_chunk_write_size(csid, timestamp, payload_len, chunk_size);
-    struct ezr_frame *f = malloc(sizeof *f + len);
+    struct ezr_frame *f = ezr_malloc(sizeof *f + len);
     if (!f)
         return NULL;
     atomic_init(&f->refs, 1);
@@ -75,7 +76,7 @@ size_t ezr_frame_copy_payload(const struct ezr_frame *f, uint8_t *out)
 struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestamp,
                                     uint32_t chunk_size)
 {
-    uint8_t *payload = malloc(f->payload_len ? f->payload_len : 1);
+    uint8_t *payload = ezr_malloc(f->payload_len ? f->payload_len : 1);
     if (!payload)
         return NULL;
     ezr_frame_copy_payload(f, payload);
@@ -90,7 +91,7 @@ int ezr_frame_flv(struct ezr_frame *f)
     if (f->flv)
         return 0; /* made for an earlier player: shared */
     size_t tag = 11 + f->payload_len + 4;
-    uint8_t *p = malloc(EZR_FRAME_FLV_HEADROOM + tag);
+    uint8_t *p = ezr_malloc(EZR_FRAME_FLV_HEADROOM + tag);
     if (!p)
         return EZR_ENOMEM;
     uint8_t *t = p + EZR_FRAME_FLV_HEADROOM;

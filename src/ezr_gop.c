@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
 
@@ -108,7 +109,7 @@ int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
     }
     if (g->count == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 64;
-        struct ezr_frame **p = realloc(g->frames, cap * sizeof *p);
+        struct ezr_frame **p = ezr_realloc(g->frames, cap * sizeof *p);
         if (!p)
             return EZR_ENOMEM;
         g->frames = p;
@@ -185,7 +186,7 @@ static int build_replay(struct ezr_gop *g)
     if (key == 0)
         return EZR_ENOTFOUND;
     key--;
-    struct ezr_frame **video = malloc((g->count - key) * sizeof *video);
+    struct ezr_frame **video = ezr_malloc((g->count - key) * sizeof *video);
     if (!video)
         return EZR_ENOMEM;
     size_t n = 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_server_priv.h"
 #include "ezr_stats_schema.h"
 #include "ezr_stream.h"
@@ -100,7 +101,7 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     size_t n = 0;
     EZR_LIST_FOREACH_SAFE(it, nx, &s->streams)
         n++;
-    struct stream_sample *streams = n ? calloc(n, sizeof *streams) : NULL;
+    struct stream_sample *streams = n ? ezr_calloc(n, sizeof *streams) : NULL;
     if (!streams)
         n = 0; /* out of memory: the server's series only */
     size_t i = 0;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_client.h"
 #include "ezr_error.h"
 #include "ezr_frame.h"
@@ -59,7 +60,7 @@ static struct ws_conn *ws_of(const struct ezr_client *c)
 
 static int http_open(struct ezr_client *c)
 {
-    struct http_conn *h = calloc(1, sizeof *h);
+    struct http_conn *h = ezr_calloc(1, sizeof *h);
     if (!h)
         return EZR_ENOMEM;
     ezr_http_parser_init(&h->parser);
@@ -69,7 +70,7 @@ static int http_open(struct ezr_client *c)
 
 static int ws_open(struct ezr_client *c)
 {
-    struct ws_conn *w = calloc(1, sizeof *w);
+    struct ws_conn *w = ezr_calloc(1, sizeof *w);
     if (!w)
         return EZR_ENOMEM;
     ezr_ws_reader_init(&w->ws);

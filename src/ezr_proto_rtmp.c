@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ezr_alloc.h"
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
@@ -109,7 +110,7 @@ static int rtmp_open(struct ezr_client *c)
         c->close_reason = "no random bytes for the handshake (getrandom failed)";
         return EZR_ESYS;
     }
-    struct ezr_session *sess = malloc(sizeof *sess);
+    struct ezr_session *sess = ezr_malloc(sizeof *sess);
     if (!sess)
         return EZR_ENOMEM;
     ezr_session_init(sess, &session_cb, c, c->srv->chunk_size, random,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_error.h"
 
 #define QUEUE_INITIAL_CAP 16
@@ -63,7 +64,7 @@ static int append(struct ezr_queue *q, struct ezr_queue_item it)
 {
     if (q->count == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : QUEUE_INITIAL_CAP;
-        struct ezr_queue_item *p = malloc(cap * sizeof *p);
+        struct ezr_queue_item *p = ezr_malloc(cap * sizeof *p);
         if (!p)
             return EZR_ENOMEM;
         for (size_t i = 0; i < q->count; i++)
@@ -231,7 +232,7 @@ int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, 
 {
     if (len == 0)
         return 0;
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = ezr_malloc(len);
     if (!copy)
         return EZR_ENOMEM;
     memcpy(copy, bytes, len);

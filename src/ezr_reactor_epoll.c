@@ -1,5 +1,6 @@
 /* The reactor's Linux backend: edge-triggered epoll, and an eventfd as the wake-up channel.
  * See ezr_reactor.h for the contract and ezr_reactor_poll.c for the POSIX backend. */
+#include "ezr_alloc.h"
 #include "ezr_reactor.h"
 #include "ezr_wake.h"
 
@@ -26,7 +27,7 @@ struct ezr_reactor {
 
 struct ezr_reactor *ezr_reactor_new(void)
 {
-    struct ezr_reactor *r = malloc(sizeof *r);
+    struct ezr_reactor *r = ezr_malloc(sizeof *r);
     if (!r)
         return NULL;
     r->epfd = epoll_create1(EPOLL_CLOEXEC);

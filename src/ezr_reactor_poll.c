@@ -5,6 +5,7 @@
 #undef _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L
 
+#include "ezr_alloc.h"
 #include "ezr_reactor.h"
 #include "ezr_wake.h"
 
@@ -55,11 +56,11 @@ static int slot_of(const struct ezr_reactor *r, const struct ezr_io *io)
 static int grow(struct ezr_reactor *r)
 {
     size_t cap = r->cap ? r->cap * 2 : EZR_POLL_INITIAL_SLOTS;
-    struct pollfd *fds = realloc(r->fds, cap * sizeof *fds);
+    struct pollfd *fds = ezr_realloc(r->fds, cap * sizeof *fds);
     if (!fds)
         return EZR_ESYS; /* errno is ENOMEM */
     r->fds = fds; /* larger than cap until owners grows too: harmless */
-    struct ezr_io **owners = realloc(r->owners, cap * sizeof *owners);
+    struct ezr_io **owners = ezr_realloc(r->owners, cap * sizeof *owners);
     if (!owners)
         return EZR_ESYS;
     r->owners = owners;
@@ -86,7 +87,7 @@ static void compact(struct ezr_reactor *r)
 
 struct ezr_reactor *ezr_reactor_new(void)
 {
-    return calloc(1, sizeof(struct ezr_reactor));
+    return ezr_calloc(1, sizeof(struct ezr_reactor));
 }
 
 void ezr_reactor_free(struct ezr_reactor *r)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_error.h"
 
 /* Enhanced RTMP (the ExVideoTagHeader): IsExHeader in the top bit, the packet type in the low
@@ -107,7 +108,7 @@ static int stamp_header(struct ezr_frame **slot, struct ezr_frame *h, uint32_t t
         return 0;
     }
     if (h->payload_len > *cap) {
-        uint8_t *p = realloc(*buf, h->payload_len);
+        uint8_t *p = ezr_realloc(*buf, h->payload_len);
         if (!p)
             return EZR_ENOMEM;
         *buf = p;
@@ -131,12 +132,12 @@ int ezr_replay_build(struct ezr_replay *r, struct ezr_frame *const *video, size_
     r->as_cached = end < d0 || (uint64_t)(end - d0) <= window;
     r->start_ts = r->as_cached ? d0 : end - (uint32_t)window;
     r->end_ts = end;
-    r->frames = malloc(n * sizeof *r->frames);
+    r->frames = ezr_malloc(n * sizeof *r->frames);
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
         if (!r->as_cached && video[i]->payload_len > cap)
             cap = video[i]->payload_len;
-    uint8_t *buf = malloc(cap ? cap : 1);
+    uint8_t *buf = ezr_malloc(cap ? cap : 1);
     if (!r->frames || !buf)
         goto fail;
     struct squeeze sq = {video, n, r->start_ts, step_ms, (int64_t)window,

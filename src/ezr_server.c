@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "ezr_alloc.h"
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
@@ -334,7 +335,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
         (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
                                    strpbrk(cfg->http_cors_origin, "\r\n"))))
         return EZR_EINVAL;
-    struct ezr_server *s = calloc(1, sizeof *s);
+    struct ezr_server *s = ezr_calloc(1, sizeof *s);
     if (!s)
         return EZR_ENOMEM;
     snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "localhost");
@@ -373,7 +374,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->clients.meter = &s->meter;
     ezr_meter_init(&s->meter, ezr_now_us());
     s->listen_io.fd = -1;
-    s->cors_origin = strdup(cfg->http_cors_origin ? cfg->http_cors_origin : "*");
+    s->cors_origin = ezr_strdup(cfg->http_cors_origin ? cfg->http_cors_origin : "*");
     s->mailbox.wake.rfd = s->mailbox.wake.wfd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
@@ -409,7 +410,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->listen_io.fd = rc;
     s->listen_io.fn = listen_event;
     s->reactor = s->clients.reactor = ezr_reactor_new();
-    s->clients.rbuf = malloc(EZR_READ_BUF);
+    s->clients.rbuf = ezr_malloc(EZR_READ_BUF);
     if (!s->reactor || !s->clients.rbuf || !s->cors_origin ||
         ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||

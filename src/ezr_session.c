@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_amf0.h"
 #include "ezr_bytes.h"
 #include "ezr_error.h"
@@ -427,7 +428,7 @@ void ezr_session_init(struct ezr_session *s, const struct ezr_session_callbacks 
     s->chunk_size = chunk_size;
     s->want_audio = true;
     s->want_video = true;
-    s->hs = malloc(sizeof *s->hs);
+    s->hs = ezr_malloc(sizeof *s->hs);
     if (s->hs)
         ezr_handshake_server_init(s->hs, random, epoch);
     ezr_chunk_reader_init(&s->reader, NULL);

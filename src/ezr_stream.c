@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ezr_alloc.h"
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
@@ -53,7 +54,7 @@ int ezr_stream_new(struct ezr_stream_host *h, const struct ezr_stream_config *cf
     if (!cfg || !cfg->app || !cfg->key || !*cfg->app || !*cfg->key ||
         strlen(cfg->app) > EZR_MAX_NAME_LEN || strlen(cfg->key) > EZR_MAX_NAME_LEN)
         return EZR_EINVAL;
-    struct ezr_stream *st = calloc(1, sizeof *st);
+    struct ezr_stream *st = ezr_calloc(1, sizeof *st);
     if (!st)
         return EZR_ENOMEM;
     st->host = h;
@@ -70,7 +71,7 @@ int ezr_stream_new(struct ezr_stream_host *h, const struct ezr_stream_config *cf
     st->sync_method = cfg->sync_method;
     ezr_list_init(&st->players);
     int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
-    st->token = cfg->play_token && *cfg->play_token ? strdup(cfg->play_token) : NULL;
+    st->token = cfg->play_token && *cfg->play_token ? ezr_strdup(cfg->play_token) : NULL;
     if (nallowed < 0 || (cfg->play_token && *cfg->play_token && !st->token)) {
         free(st->token);
         free(st);
@@ -289,7 +290,7 @@ int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t fl
     if (!st || (kind != EZR_FRAME_AUDIO && kind != EZR_FRAME_VIDEO && kind != EZR_FRAME_SCRIPT) ||
         (len && !data) || len > 0xFFFFFF)
         return EZR_EINVAL;
-    struct stream_op *o = calloc(1, sizeof *o);
+    struct stream_op *o = ezr_calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
     /* Metadata goes out at time 0: ffmpeg takes a script message at any other time for a
@@ -329,7 +330,7 @@ static void run_eos(struct ezr_op *op)
 int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
 {
     struct ezr_stream_host *h = st->host;
-    struct stream_op *o = calloc(1, sizeof *o);
+    struct stream_op *o = ezr_calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
     pthread_mutex_lock(h->lock);
@@ -391,7 +392,7 @@ static void run_reset(struct ezr_op *op)
 /* Posts a new op run by run; 0 or EZR_ENOMEM. */
 static int post_new(struct ezr_stream *st, void (*run)(struct ezr_op *))
 {
-    struct stream_op *o = calloc(1, sizeof *o);
+    struct stream_op *o = ezr_calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
     post(st, run, o);
@@ -478,7 +479,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     struct ezr_client_stats *list = NULL;
     size_t n = 0;
     if (q->want_clients && st->stats.clients) {
-        list = calloc(st->stats.clients, sizeof *list);
+        list = ezr_calloc(st->stats.clients, sizeof *list);
         uint64_t now = ezr_now_ms();
         EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             if (!list || n == st->stats.clients)
@@ -519,7 +520,7 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
                          struct ezr_client_stats **clients, size_t *nclients, int timeout_ms)
 {
     struct ezr_stream_host *h = st->host;
-    struct stats_query *q = calloc(1, sizeof *q);
+    struct stats_query *q = ezr_calloc(1, sizeof *q);
     if (!q)
         return EZR_ENOMEM;
     q->refs = 2; /* ours and the reactor's */
@@ -529,7 +530,7 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
         /* From a client callback: the reactor is us, so answer now instead of waiting on it. */
         answer_stats(st, q);
     } else {
-        struct stream_op *o = calloc(1, sizeof *o);
+        struct stream_op *o = ezr_calloc(1, sizeof *o);
         if (!o) {
             free(q);
             return EZR_ENOMEM;
@@ -584,7 +585,7 @@ int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
         kick(st, id);
         return 0;
     }
-    struct stream_op *o = calloc(1, sizeof *o);
+    struct stream_op *o = ezr_calloc(1, sizeof *o);
     if (!o)
         return EZR_ENOMEM;
     o->arg = id;

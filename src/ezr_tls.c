@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ezr_alloc.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
 #include "ezr_sniff.h"
@@ -76,7 +77,7 @@ int ezr_tls_ctx_new(const char *cert_file, const char *key_file, struct ezr_tls_
         msg[0] = '\0';
     if (!key_file || !*key_file)
         key_file = cert_file;
-    struct ezr_tls_ctx *t = calloc(1, sizeof *t);
+    struct ezr_tls_ctx *t = ezr_calloc(1, sizeof *t);
     if (!t)
         return EZR_ENOMEM;
     ERR_clear_error();
@@ -86,7 +87,7 @@ int ezr_tls_ctx_new(const char *cert_file, const char *key_file, struct ezr_tls_
         ERR_clear_error();
         return EZR_ENOMEM;
     }
-    t->stage = malloc(EZR_TLS_RECORD);
+    t->stage = ezr_malloc(EZR_TLS_RECORD);
     if (!t->stage) {
         ezr_tls_ctx_free(t);
         return EZR_ENOMEM;
@@ -258,7 +259,7 @@ static ssize_t tls_writev(struct ezr_conn *c, const struct iovec *iov, int n, co
         return rc;
     /* Blocked: OpenSSL holds a record made of these bytes and the retry must offer them again;
      * they become ours to keep, taken from the queue. */
-    t->unsent = malloc(g);
+    t->unsent = ezr_malloc(g);
     if (!t->unsent) {
         *why = "out of memory";
         return EZR_ENOMEM;
@@ -306,7 +307,7 @@ const struct ezr_transport ezr_transport_tls = {
 
 static int tls_start(struct ezr_conn *c, struct ezr_tls_ctx *ctx)
 {
-    struct tls_conn *t = calloc(1, sizeof *t);
+    struct tls_conn *t = ezr_calloc(1, sizeof *t);
     if (!t)
         return EZR_ENOMEM;
     ERR_clear_error();
