@@ -3,6 +3,7 @@
  * a test build is not measured for speed. */
 #include "ezr_alloc.h"
 
+#include <errno.h>
 #include <pthread.h>
 
 #define SITES_MAX 4096 /* src/ has a few dozen; OpenSSL's TLS handshake reaches some hundreds */
@@ -13,10 +14,11 @@ static uint64_t target;      /* N of the mode */
 static uint64_t rng;         /* xorshift64 state for EZR_FAILMALLOC_RANDOM */
 static uint64_t calls;       /* counted since the last arm */
 static uint64_t failures;    /* made since the last arm */
+static int last_failed = -1; /* the site of the last of them */
 static struct ezr_failmalloc_site sites[SITES_MAX];
 static size_t nsites;
-static int32_t trace[EZR_FAILMALLOC_TRACE]; /* site of each counted call since the last arm */
 static _Thread_local bool exempt;
+static void (*on_failure)(const char *file, int line);
 
 /* The index of file:line in sites, added if new; -1 when the table is full. */
 static int site_index(const char *file, int line, bool openssl)
@@ -47,17 +49,23 @@ static bool should_fail(const char *file, int line, bool openssl)
     pthread_mutex_lock(&lock);
     int si = site_index(file, line, openssl);
     uint64_t k = ++calls;
-    if (k <= EZR_FAILMALLOC_TRACE)
-        trace[k - 1] = si;
     bool fail = (mode == EZR_FAILMALLOC_NTH && k == target) ||
                 (mode == EZR_FAILMALLOC_AFTER && k >= target) ||
-                (mode == EZR_FAILMALLOC_RANDOM && target && next_random() % target == 0);
+                (mode == EZR_FAILMALLOC_RANDOM && target && next_random() % target == 0) ||
+                (mode == EZR_FAILMALLOC_SITE && si >= 0 && (uint64_t)si == target && !failures);
     if (si >= 0) {
         sites[si].calls++;
+        sites[si].calls_since_arm++;
         sites[si].failed += fail;
     }
     failures += fail;
+    if (fail)
+        last_failed = si;
     pthread_mutex_unlock(&lock);
+    if (fail && on_failure)
+        on_failure(file, line);
+    if (fail)
+        errno = ENOMEM; /* as the C library's allocators set it */
     return fail;
 }
 
@@ -111,7 +119,30 @@ void ezr_failmalloc_arm(enum ezr_failmalloc_mode m, uint64_t n, uint64_t seed)
     rng = seed ? seed : 0x9e3779b97f4a7c15u;
     calls = 0;
     failures = 0;
+    last_failed = -1;
+    for (size_t i = 0; i < nsites; i++)
+        sites[i].calls_since_arm = 0;
     pthread_mutex_unlock(&lock);
+}
+
+void ezr_failmalloc_on_failure(void (*fn)(const char *file, int line))
+{
+    on_failure = fn;
+}
+
+void ezr_failmalloc_disarm(void)
+{
+    pthread_mutex_lock(&lock);
+    mode = EZR_FAILMALLOC_OFF;
+    pthread_mutex_unlock(&lock);
+}
+
+int ezr_failmalloc_last_failed_site(void)
+{
+    pthread_mutex_lock(&lock);
+    int si = last_failed;
+    pthread_mutex_unlock(&lock);
+    return si;
 }
 
 uint64_t ezr_failmalloc_calls(void)
@@ -147,12 +178,4 @@ size_t ezr_failmalloc_sites(struct ezr_failmalloc_site *out, size_t max)
     memcpy(out, sites, (n < max ? n : max) * sizeof *out);
     pthread_mutex_unlock(&lock);
     return n;
-}
-
-int ezr_failmalloc_site_of_call(uint64_t k)
-{
-    pthread_mutex_lock(&lock);
-    int si = k >= 1 && k <= calls && k <= EZR_FAILMALLOC_TRACE ? trace[k - 1] : -1;
-    pthread_mutex_unlock(&lock);
-    return si;
 }

@@ -54,11 +54,14 @@ enum ezr_failmalloc_mode {
     EZR_FAILMALLOC_NTH,    /* only the Nth counted allocation fails */
     EZR_FAILMALLOC_AFTER,  /* the Nth and every later one fail */
     EZR_FAILMALLOC_RANDOM, /* each fails with probability 1/N, from a seed */
+    EZR_FAILMALLOC_SITE,   /* the first call at site number N (ezr_failmalloc_sites) fails */
 };
 
 /* Starts counting afresh (the call count and the failures are reset; sites keep their totals).
  * n counts from 1; seed is used by EZR_FAILMALLOC_RANDOM only. Any thread. */
 void ezr_failmalloc_arm(enum ezr_failmalloc_mode mode, uint64_t n, uint64_t seed);
+/* Stops failing (mode OFF) but keeps the counts since the last arm, which the next arm resets. */
+void ezr_failmalloc_disarm(void);
 /* Allocations counted, and made to fail, since the last arm. */
 uint64_t ezr_failmalloc_calls(void);
 uint64_t ezr_failmalloc_failures(void);
@@ -80,13 +83,14 @@ struct ezr_failmalloc_site {
     bool openssl;
     uint64_t calls;
     uint64_t failed;
+    uint64_t calls_since_arm;
 };
+/* Called (outside the injector's lock) on every failure it makes, e.g. to print a stack. */
+void ezr_failmalloc_on_failure(void (*fn)(const char *file, int line));
+/* The site of the last failure since the last arm, -1 if none. */
+int ezr_failmalloc_last_failed_site(void);
 /* Copies up to max sites into out; returns how many there are. */
 size_t ezr_failmalloc_sites(struct ezr_failmalloc_site *out, size_t max);
-/* The site of the counted allocation number k (from 1) since the last arm, if k is among the
- * first EZR_FAILMALLOC_TRACE; -1 otherwise. Lets a test fail each site's first call. */
-#define EZR_FAILMALLOC_TRACE 65536
-int ezr_failmalloc_site_of_call(uint64_t k);
 
 #endif
 

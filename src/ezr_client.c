@@ -134,6 +134,12 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
     flush_now(c);
 }
 
+void ezr_client_fail(struct ezr_client *c)
+{
+    c->failed = true;
+    flush_now(c);
+}
+
 void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ezr_client_offer *o)
 {
     const struct ezr_queue_limits *limits = o->limits;
@@ -222,6 +228,10 @@ static void frame_sent(void *ctx, const struct ezr_queue_item *it)
 
 void ezr_client_flush(struct ezr_client *c)
 {
+    if (c->failed) { /* a reply is missing: what follows it would make no sense to the peer */
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        return;
+    }
     if (c->kicked) {
         ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_REMOVED, "removed by the application");
         return;
@@ -239,8 +249,12 @@ void ezr_client_flush(struct ezr_client *c)
             return;
         }
         if (w < 0) {
-            ezr_client_close(c, w == EZR_EPROTO ? EZR_LOG_WARNING : EZR_LOG_INFO,
-                             w == EZR_EPROTO ? EZR_CLOSE_PROTOCOL : EZR_CLOSE_PLAYER, why);
+            /* Out of memory is ours, not the player's doing (TLS keeping a blocked record). */
+            ezr_client_close(c, w == EZR_EPROTO || w == EZR_ENOMEM ? EZR_LOG_WARNING : EZR_LOG_INFO,
+                             w == EZR_EPROTO   ? EZR_CLOSE_PROTOCOL
+                             : w == EZR_ENOMEM ? EZR_CLOSE_SERVER
+                                               : EZR_CLOSE_PLAYER,
+                             why);
             return;
         }
         if (w == 0 && n > 0)

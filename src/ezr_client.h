@@ -127,8 +127,13 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
 /* Frees a dead client. */
 void ezr_client_free(struct ezr_client *c);
 
-/* Queues a copy of bytes the protocol sends (replies, control), written this round. */
+/* Queues a copy of bytes the protocol sends (replies, control), written this round; when the
+ * copy cannot be made, ezr_client_fail(). */
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
+/* An allocation failed where the protocol cannot answer it (a reply could not be built): the
+ * connection closes ("out of memory") when it is flushed, at the end of this round, since the
+ * caller may still be using it. */
+void ezr_client_fail(struct ezr_client *c);
 /* Offers a shared frame to the player: the tiers of its queue decide (ezr_queue.h); at the
  * critical level it is closed as too slow. */
 void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ezr_client_offer *o);

@@ -39,7 +39,8 @@ static const uint8_t fms_key[68] = {
 #define SERVER_VERSION 0x0D0E0A0Du
 #define CLIENT_VERSION 0x09007C02u /* 9.0.124.2, what Flash Player 9 sent */
 
-static void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *a, size_t alen,
+/* False when OpenSSL could not compute it (it allocates): out is then not a digest. */
+static bool hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *a, size_t alen,
                         const uint8_t *b, size_t blen, uint8_t out[DIGEST_LEN])
 {
     /* The message is a (and optionally b) concatenated: C1 with its digest cut out. */
@@ -48,7 +49,7 @@ static void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *a, siz
     if (blen)
         memcpy(msg + alen, b, blen);
     unsigned int len = DIGEST_LEN;
-    HMAC(EVP_sha256(), key, (int)keylen, msg, alen + blen, out, &len);
+    return HMAC(EVP_sha256(), key, (int)keylen, msg, alen + blen, out, &len) != NULL;
 }
 
 static size_t digest_offset(const uint8_t *p, int scheme)
@@ -59,10 +60,10 @@ static size_t digest_offset(const uint8_t *p, int scheme)
 }
 
 /* The digest over the packet without the 32 bytes at off. */
-static void packet_digest(const uint8_t *p, size_t off, const uint8_t *key, size_t keylen,
+static bool packet_digest(const uint8_t *p, size_t off, const uint8_t *key, size_t keylen,
                           uint8_t out[DIGEST_LEN])
 {
-    hmac_sha256(key, keylen, p, off, p + off + DIGEST_LEN, EZR_HANDSHAKE_SIZE - off - DIGEST_LEN,
+    return hmac_sha256(key, keylen, p, off, p + off + DIGEST_LEN, EZR_HANDSHAKE_SIZE - off - DIGEST_LEN,
                 out);
 }
 
@@ -70,34 +71,35 @@ int ezr_handshake_find_digest(const uint8_t *c1, int scheme, const uint8_t *key,
 {
     size_t off = digest_offset(c1, scheme);
     uint8_t d[DIGEST_LEN];
-    packet_digest(c1, off, key, keylen, d);
+    if (!packet_digest(c1, off, key, keylen, d))
+        return EZR_ENOMEM;
     return CRYPTO_memcmp(d, c1 + off, DIGEST_LEN) == 0 ? (int)off : -1;
 }
 
 /* Places a digest in p by the scheme. */
-static void sign_packet(uint8_t *p, int scheme, const uint8_t *key, size_t keylen)
+static bool sign_packet(uint8_t *p, int scheme, const uint8_t *key, size_t keylen)
 {
     size_t off = digest_offset(p, scheme);
-    packet_digest(p, off, key, keylen, p + off);
+    return packet_digest(p, off, key, keylen, p + off);
 }
 
 /* S2/C2 in the digest form: random bytes, then an HMAC of them keyed with
  * HMAC(full key, the peer's digest). */
-static void sign_response(uint8_t *p, const uint8_t *peer_digest, const uint8_t *key,
+static bool sign_response(uint8_t *p, const uint8_t *peer_digest, const uint8_t *key,
                           size_t keylen)
 {
     uint8_t k[DIGEST_LEN];
-    hmac_sha256(key, keylen, peer_digest, DIGEST_LEN, NULL, 0, k);
-    hmac_sha256(k, DIGEST_LEN, p, S2_SIG_OFFSET, NULL, 0, p + S2_SIG_OFFSET);
+    return hmac_sha256(key, keylen, peer_digest, DIGEST_LEN, NULL, 0, k) &&
+           hmac_sha256(k, DIGEST_LEN, p, S2_SIG_OFFSET, NULL, 0, p + S2_SIG_OFFSET);
 }
 
 static bool response_valid(const uint8_t *p, const uint8_t *my_digest, const uint8_t *key,
                            size_t keylen)
 {
     uint8_t k[DIGEST_LEN], sig[DIGEST_LEN];
-    hmac_sha256(key, keylen, my_digest, DIGEST_LEN, NULL, 0, k);
-    hmac_sha256(k, DIGEST_LEN, p, S2_SIG_OFFSET, NULL, 0, sig);
-    return CRYPTO_memcmp(sig, p + S2_SIG_OFFSET, DIGEST_LEN) == 0;
+    return hmac_sha256(key, keylen, my_digest, DIGEST_LEN, NULL, 0, k) &&
+           hmac_sha256(k, DIGEST_LEN, p, S2_SIG_OFFSET, NULL, 0, sig) &&
+           CRYPTO_memcmp(sig, p + S2_SIG_OFFSET, DIGEST_LEN) == 0;
 }
 
 void ezr_handshake_server_init(struct ezr_handshake *hs, const uint8_t *random, uint32_t epoch)
@@ -108,8 +110,9 @@ void ezr_handshake_server_init(struct ezr_handshake *hs, const uint8_t *random, 
     memcpy(hs->random, random, EZR_HANDSHAKE_SIZE);
 }
 
-/* Appends S0 S1 S2 answering C1 (hs->in + 1). */
-static void answer(struct ezr_handshake *hs, struct ezr_buf *out)
+/* Appends S0 S1 S2 answering C1 (hs->in + 1); 0, or EZR_ENOMEM if a digest could not be made
+ * (then nothing is appended: a wrong digest would only make the client give up later). */
+static int answer(struct ezr_handshake *hs, struct ezr_buf *out)
 {
     const uint8_t *c1 = hs->in + 1;
     uint8_t s1[EZR_HANDSHAKE_SIZE], s2[EZR_HANDSHAKE_SIZE];
@@ -117,6 +120,8 @@ static void answer(struct ezr_handshake *hs, struct ezr_buf *out)
     if (ezr_rd_be32(c1 + 4) != 0) {
         for (int scheme = 0; scheme < 2 && off < 0; scheme++) {
             off = ezr_handshake_find_digest(c1, scheme, fp_key, FP_KEY_TEXT);
+            if (off == EZR_ENOMEM)
+                return EZR_ENOMEM;
             hs->scheme = scheme;
         }
     }
@@ -125,11 +130,13 @@ static void answer(struct ezr_handshake *hs, struct ezr_buf *out)
     if (off >= 0) {
         hs->complex = true;
         ezr_wr_be32(s1 + 4, SERVER_VERSION);
-        sign_packet(s1, hs->scheme, fms_key, FMS_KEY_TEXT);
+        if (!sign_packet(s1, hs->scheme, fms_key, FMS_KEY_TEXT))
+            return EZR_ENOMEM;
         /* S2's random part: S1's bytes reversed, cheap and not equal to anything sent. */
         for (size_t i = 0; i < EZR_HANDSHAKE_SIZE; i++)
             s2[i] = hs->random[EZR_HANDSHAKE_SIZE - 1 - i];
-        sign_response(s2, c1 + off, fms_key, sizeof fms_key);
+        if (!sign_response(s2, c1 + off, fms_key, sizeof fms_key))
+            return EZR_ENOMEM;
     } else {
         /* Simple form (spec 5.2.3): S1 time + zero + random, S2 echoes C1. */
         memset(s1 + 4, 0, 4);
@@ -138,6 +145,7 @@ static void answer(struct ezr_handshake *hs, struct ezr_buf *out)
     ezr_buf_put_u8(out, EZR_RTMP_VERSION);
     ezr_buf_append(out, s1, sizeof s1);
     ezr_buf_append(out, s2, sizeof s2);
+    return 0;
 }
 
 int ezr_handshake_server_feed(struct ezr_handshake *hs, const uint8_t *in, size_t len,
@@ -154,7 +162,9 @@ int ezr_handshake_server_feed(struct ezr_handshake *hs, const uint8_t *in, size_
         used += n;
         if (hs->in_len < 1 + EZR_HANDSHAKE_SIZE)
             return (int)used;
-        answer(hs, out);
+        int rc = answer(hs, out);
+        if (rc < 0)
+            return rc;
         hs->state = EZR_HS_WAIT_C2;
         hs->in_len = 0;
     }

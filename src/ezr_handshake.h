@@ -70,7 +70,7 @@ int ezr_handshake_client_finish(struct ezr_handshake_client *hc, const uint8_t *
                                 struct ezr_buf *out);
 
 /* Exposed for tests: find a valid client digest in C1 (1536 bytes) under `scheme`; returns the
- * digest offset or -1. */
+ * digest offset, -1, or EZR_ENOMEM when OpenSSL could not compute the digest. */
 int ezr_handshake_find_digest(const uint8_t *c1, int scheme, const uint8_t *key, size_t keylen);
 
 #endif

@@ -220,7 +220,10 @@ static int answer_upgrade(struct ezr_client *c, const struct ezr_http_request *r
         return answer_error(c, 400, "WebSocket upgrade without GET or Connection: Upgrade");
     if (req->ws_version != 13)
         return answer_error(c, 426, "WebSocket version other than 13");
-    if (ezr_ws_accept_key(req->ws_key, accept) < 0)
+    int krc = ezr_ws_accept_key(req->ws_key, accept);
+    if (krc == EZR_ENOMEM) /* OpenSSL's SHA-1 could not allocate: the key may be fine */
+        return krc;
+    if (krc < 0)
         return answer_error(c, 400, "bad Sec-WebSocket-Key");
     /* Browsers apply no CORS to WebSockets: the server checks the page's origin itself. */
     if (strcmp(c->srv->cors_origin, "*") != 0 && req->origin[0] &&
@@ -262,6 +265,10 @@ static int answer_play(struct ezr_client *c, const struct ezr_http_request *req)
         if (rc < 0)
             return rc;
         put_flv_header(st, &b);
+        if (ezr_buf_failed(&b)) {
+            ezr_buf_free(&b);
+            return EZR_ENOMEM;
+        }
         uint8_t h[EZR_WS_MAX_HEADER];
         size_t hl = ezr_ws_header(h, EZR_WS_BINARY, b.len);
         struct ezr_buf framed;

@@ -27,6 +27,11 @@ static void cb_send(void *ctx, const uint8_t *data, size_t len)
     ezr_client_send(ctx, data, len);
 }
 
+static void cb_failed(void *ctx)
+{
+    ezr_client_fail(ctx);
+}
+
 static int cb_connect(void *ctx, const char *app)
 {
     struct ezr_client *c = ctx;
@@ -95,6 +100,7 @@ static void cb_pause(void *ctx, bool paused)
 
 static const struct ezr_session_callbacks session_cb = {
     .send = cb_send,
+    .failed = cb_failed,
     .connect = cb_connect,
     .play = cb_play,
     .play_started = cb_play_started,
@@ -149,6 +155,8 @@ static void rtmp_stream_ended(struct ezr_client *c, bool final)
     ezr_chunk_write_user_control(&b, EZR_UC_STREAM_EOF, EZR_MEDIA_MSID);
     if (!ezr_buf_failed(&b))
         ezr_client_send(c, b.data, b.len);
+    else
+        ezr_client_fail(c);
     ezr_buf_free(&b);
 }
 

@@ -410,9 +410,13 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->listen_io.fd = rc;
     s->listen_io.fn = listen_event;
     s->reactor = s->clients.reactor = ezr_reactor_new();
+    bool oom = !s->reactor && errno == ENOMEM;
     s->clients.rbuf = ezr_malloc(EZR_READ_BUF);
-    if (!s->reactor || !s->clients.rbuf || !s->cors_origin ||
-        ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
+    if (oom || !s->clients.rbuf || !s->cors_origin) {
+        server_release(s);
+        return EZR_ENOMEM;
+    }
+    if (!s->reactor || ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         pthread_create(&s->thread, NULL, reactor_main, s) != 0) {
         server_release(s);

@@ -20,7 +20,9 @@ static uint32_t out_chunk_size(const struct ezr_session *s)
 
 static void flush(struct ezr_session *s)
 {
-    if (s->out.len && !ezr_buf_failed(&s->out))
+    if (ezr_buf_failed(&s->out) && s->cb->failed)
+        s->cb->failed(s->ctx);
+    else if (s->out.len && !ezr_buf_failed(&s->out))
         s->cb->send(s->ctx, s->out.data, s->out.len);
     /* Freed, not kept: once playing, replies are rare and every idle player's buffer counts. */
     ezr_buf_free(&s->out);
@@ -454,7 +456,7 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
         int rc = ezr_handshake_server_feed(s->hs, in, len, &s->out);
         flush(s);
         if (rc < 0)
-            return close_with(s, rc, "bad handshake");
+            return close_with(s, rc, rc == EZR_ENOMEM ? "out of memory" : "bad handshake");
         used = (size_t)rc;
         if (!ezr_handshake_done(s->hs))
             return (int)used;

@@ -41,6 +41,8 @@ struct ezr_session_callbacks {
      * with false; then resume at a keyframe. The Pause/Unpause.Notify reply has already been
      * sent, so on unpause it precedes the media queued from here. */
     void (*pause)(void *ctx, bool paused);
+    /* Replies could not be built (out of memory): the connection must close. May be NULL. */
+    void (*failed)(void *ctx);
 };
 
 enum ezr_session_state {

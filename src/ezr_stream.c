@@ -235,6 +235,7 @@ struct stats_query {
     bool want_clients;
     struct ezr_client_stats *clients;
     size_t nclients;
+    bool failed; /* the list of clients could not be allocated */
 };
 
 struct stream_op {
@@ -503,6 +504,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
     q->stats.ingest = st->ingest;
     q->clients = list;
     q->nclients = list ? n : 0;
+    q->failed = q->want_clients && st->stats.clients && !list;
     q->done = true;
     pthread_cond_broadcast(h->cond);
     query_unref(q);
@@ -543,7 +545,9 @@ int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
     while (!q->done && rc == 0)
         if (pthread_cond_timedwait(h->cond, h->lock, &deadline) == ETIMEDOUT)
             rc = EZR_EAGAIN;
-    if (q->done) {
+    if (q->done && q->failed) {
+        rc = EZR_ENOMEM; /* not a list with the players missing */
+    } else if (q->done) {
         rc = 0;
         *out = q->stats;
         if (clients) {

@@ -52,19 +52,27 @@ static const char *openssl_reason(const char *fallback)
 }
 
 /* "tls-key FILE: not a PEM private key (unsupported)": what is wrong in words, then OpenSSL's
- * reason, which alone can be cryptic ("unsupported" is OpenSSL 3 finding no decoder for it). */
+ * reason, which alone can be cryptic ("unsupported" is OpenSSL 3 finding no decoder for it).
+ * EZR_ENOMEM instead when OpenSSL could not allocate on the way: the file is not to blame. */
 static int load_failed(const char *what, const char *file, const char *hint, char *msg,
                        size_t msglen)
 {
     unsigned long e = ERR_peek_error();
+    const char *reason = openssl_reason("cannot be loaded"); /* static strings */
+    bool oom = false;
+    for (unsigned long x; (x = ERR_get_error()) != 0;)
+        oom = oom || ERR_GET_REASON(x) == ERR_GET_REASON(ERR_R_MALLOC_FAILURE);
+    if (oom) {
+        snprintf(msg, msglen, "%s %s: out of memory", what, file);
+        return EZR_ENOMEM;
+    }
     if (e && ERR_SYSTEM_ERROR(e)) /* a missing file: say it as errno does */
         snprintf(msg, msglen, "%s %s: %s", what, file, strerror(ERR_GET_REASON(e)));
     else if (e && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
         snprintf(msg, msglen, "%s %s: not the key of the certificate (key values mismatch)", what,
                  file);
     else
-        snprintf(msg, msglen, "%s %s: %s (%s)", what, file, hint,
-                 openssl_reason("cannot be loaded"));
+        snprintf(msg, msglen, "%s %s: %s (%s)", what, file, hint, reason);
     ERR_clear_error();
     return EZR_ETLS;
 }

@@ -124,7 +124,7 @@ static void send_cmd(struct player *p, uint32_t msid, const char *name, double t
     ezr_buf_free(&out);
 }
 
-int player_open(struct player *p, uint16_t port, const char *app, const char *name, int rcvbuf)
+int player_handshake(struct player *p, uint16_t port, int rcvbuf, uint64_t deadline)
 {
     memset(p, 0, sizeof *p);
     ezr_chunk_reader_init(&p->r, &(struct ezr_chunk_limits){1 << 24, 64});
@@ -140,12 +140,17 @@ int player_open(struct player *p, uint16_t port, const char *app, const char *na
     ezr_handshake_client_start(&hc, true, 0, random, &out);
     uint8_t s[1 + 2 * EZR_HANDSHAKE_SIZE];
     int ok = write(p->fd, out.data, out.len) == (ssize_t)out.len &&
-             read_full(p->fd, s, sizeof s, mono_ms() + DEADLINE_MS) == (ssize_t)sizeof s;
+             read_full(p->fd, s, sizeof s, deadline) == (ssize_t)sizeof s;
     ezr_buf_reset(&out);
     ok = ok && ezr_handshake_client_finish(&hc, s, &out) == 0 &&
          write(p->fd, out.data, out.len) == (ssize_t)out.len;
     ezr_buf_free(&out);
-    if (!ok)
+    return ok ? 0 : -1;
+}
+
+int player_open(struct player *p, uint16_t port, const char *app, const char *name, int rcvbuf)
+{
+    if (player_handshake(p, port, rcvbuf, mono_ms() + DEADLINE_MS) < 0)
         return -1;
     send_cmd(p, 0, "connect", 1, app, NULL);
     send_cmd(p, 0, "createStream", 2, NULL, NULL);

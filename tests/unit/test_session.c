@@ -83,7 +83,7 @@ static void cb_pause(void *ctx, bool paused)
 }
 
 static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
-                                                 cb_stopped, cb_receive, cb_pause};
+                                                 cb_stopped, cb_receive, cb_pause, NULL};
 
 static int on_reply(void *ctx, const struct ezr_chunk_msg *m)
 {
