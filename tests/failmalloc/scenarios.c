@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "ezr_error.h"
+#include "ezr_flv_parser.h"
 #include "ezr_proto.h"
+#include "flv_fixture.h"
 
 #define FINAL_MARK 0xEE  /* the keyframe pushed after the armed part */
 #define HEADER_MARK 0xAA /* the AVC sequence header */
@@ -449,6 +451,65 @@ static bool stream_controls(struct run *r)
     return finish(&fx, r, v + 1, 1, ok);
 }
 
+/* What the element does with flvmux's output: FLV bytes in slices through the library's parser
+ * (a keyframe spans slices and is gathered), each tag pushed, one RTMP player watching. */
+static int ingest_tag(void *ctx, const struct ezr_flv_tag *t)
+{
+    struct ezr_stream *st = ctx;
+    if (t->flags & (EZR_FLV_NOT_MEDIA | EZR_FLV_REFUSED))
+        return 0;
+    uint32_t flags = ((t->flags & EZR_FLV_KEYFRAME) ? EZR_FRAME_KEY : 0) |
+                     ((t->flags & EZR_FLV_SEQ_HEADER) ? EZR_FRAME_HEADER : 0) |
+                     ((t->flags & EZR_FLV_LIVE_DATA) ? EZR_FRAME_LIVE : 0);
+    int rc = ezr_stream_push(st, (enum ezr_frame_kind)t->type, flags, t->timestamp, t->body,
+                             t->len);
+    return rc == EZR_ENOMEM ? EZR_FLV_ENOMEM : rc; /* the element stops on an error */
+}
+
+static size_t flv_tag_of(uint8_t *o, uint8_t type, uint32_t ts, uint8_t b0, uint8_t mark,
+                         size_t len)
+{
+    memset(body, 0x33, len);
+    body[0] = b0;
+    body[1] = 1; /* AVC NALU (not a sequence header) */
+    body[2] = body[3] = body[4] = 0;
+    body[5] = mark;
+    return flv_put_tag(o, type, ts, body, len);
+}
+
+static bool flv_ingest(struct run *r)
+{
+    struct fixture fx;
+    static struct viewer v;
+    if (!start_playing(&fx, &v, 1, 1, 0, r))
+        return false;
+    static uint8_t flv[32768];
+    size_t n = 0;
+    memcpy(flv, flv_file_header, sizeof flv_file_header);
+    n += sizeof flv_file_header;
+    n += flv_put_tag(flv + n, EZR_FLV_SCRIPT, 0, flv_meta, sizeof flv_meta);
+    n += flv_put_tag(flv + n, EZR_FLV_AUDIO, 0, flv_aac_hdr, sizeof flv_aac_hdr);
+    n += flv_tag_of(flv + n, EZR_FLV_VIDEO, 1000, 0x17, 60, 6000);
+    n += flv_put_tag(flv + n, EZR_FLV_AUDIO, 1010, flv_aac_raw, sizeof flv_aac_raw);
+    n += flv_tag_of(flv + n, EZR_FLV_VIDEO, 1040, 0x27, 61, 3000);
+    n += flv_put_tag(flv + n, EZR_FLV_SCRIPT, 1050, flv_cue_point, sizeof flv_cue_point);
+    n += flv_tag_of(flv + n, EZR_FLV_VIDEO, 1080, 0x27, 62, 3000);
+    struct ezr_flv_parser p;
+    ezr_flv_parser_init(&p);
+    fm_arm();
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += 1000)
+        rc = LIB(ezr_flv_parser_feed(&p, flv + off, n - off < 1000 ? n - off : 1000, ingest_tag,
+                                     fx.st));
+    if (rc == 0)
+        viewer_until(&v, 62, armed_deadline());
+    fm_disarm(r);
+    ezr_flv_parser_clear(&p);
+    bool ok = rc == 0 || (rc == EZR_FLV_ENOMEM && r->failures) ||
+              fail(r, "ezr_flv_parser_feed answered", rc);
+    return finish(&fx, r, &v, 1, ok);
+}
+
 /* The player side of the library, which the server never runs (the load client and the test
  * players use it): the chunk writer's state per chunk stream, one stream after another. A
  * failure must show in the output buffer, which the caller checks. */
@@ -489,6 +550,7 @@ const struct scenario scenarios[] = {
     {"push_to_ten_players", push_to_ten},
     {"stats_and_metrics", stats_and_metrics},
     {"stream_controls", stream_controls},
+    {"flv_ingest", flv_ingest},
     {"player_side_chunk_writer", player_side_writer},
 };
 const size_t nscenarios = sizeof scenarios / sizeof scenarios[0];
