@@ -91,14 +91,20 @@ static void accept_clients(struct ezr_server *s)
         char addr[EZR_ADDR_STRLEN];
         int fd = ezr_net_accept(s->listen_io.fd, addr, sizeof addr);
         if (fd == EZR_EAGAIN) {
+            if (s->accept_blocked) /* the backlog is empty: listen again */
+                ezr_reactor_mod(s->reactor, &s->listen_io, EZR_IO_READ);
             s->accept_blocked = false;
             return;
         }
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
-                /* Pending connections stay in the backlog; retried on the tick. */
-                if (!s->accept_blocked)
+                /* Pending connections stay in the backlog; retried on the tick. The listener is
+                 * not watched meanwhile: a level-triggered backend would report it ready in
+                 * every round, and the reactor would spin until descriptors are freed. */
+                if (!s->accept_blocked) {
                     ezr_log(&s->log, EZR_LOG_WARNING, "out of file descriptors: accept paused");
+                    ezr_reactor_mod(s->reactor, &s->listen_io, 0);
+                }
                 s->accept_blocked = true;
                 return;
             }
