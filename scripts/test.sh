@@ -5,7 +5,9 @@
 #               (suite streams) the 20 Mbps one (logs testlog-poll*)
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
 #               realistic streams (suite streams: x264 and ffmpeg at 8-20 Mbps, the same paths
-#               of our code as the other e2e tests at a cost that would double the run)
+#               of our code as the other e2e tests at a cost that would double the run); built
+#               with the failing allocator (-Dfailmalloc=true, idle unless a test arms it), it
+#               also runs the failmalloc sweep, sampled (FAILMALLOC_FULL=1: every allocation)
 #   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10)
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared.
 # Exits non-zero if anything failed.
@@ -37,11 +39,18 @@ if [[ ! -f build-asan/build.ninja ]]; then
     meson setup build-asan -Dtests=enabled -De2e=enabled \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
 fi
+meson configure build-asan -Dfailmalloc=true \
+    -Dfailmalloc_full="$([[ ${FAILMALLOC_FULL:-0} != 0 ]] && echo true || echo false)" >/dev/null || exit 1
 ninja -C build-asan || exit 1
 # LeakSanitizer is on for both: any definite leak fails the test.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 meson test -C build-asan --print-errorlogs --suite unit --suite check --num-processes 2 \
     --logbase testlog-asan || status=1
+# Every allocation site of the library made to fail in some scenario; its last line says how many.
+meson test -C build-asan --print-errorlogs --suite failmalloc --logbase testlog-failmalloc \
+    || status=1
+grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
+    build-asan/meson-logs/testlog-failmalloc.txt
 # The end-to-end tests load the instrumented plugin into Python and gst tools, so the sanitizer
 # runtimes are preloaded; leak detection stays with the tests above (Python never frees all).
 ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \

@@ -33,7 +33,7 @@
 #endif
 
 /* The sampled sweep runs about this many Ns per scenario besides each site's first call. */
-#define SAMPLES 24
+#define SAMPLES 16
 #define PRINT_MAX 8 /* failing runs described per scenario */
 
 char fm_cert_path[128], fm_key_path[128];
