@@ -422,11 +422,13 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
         server_release(s);
         return EZR_ENOMEM;
     }
+    errno = 0;
     if (!s->reactor || ezr_mailbox_init(&s->mailbox, s->reactor) < 0 ||
         ezr_reactor_add(s->reactor, &s->listen_io, EZR_IO_READ) < 0 ||
         pthread_create(&s->thread, NULL, reactor_main, s) != 0) {
+        int err = errno; /* ENOMEM: the poll backend could not grow its array */
         server_release(s);
-        return EZR_ESYS;
+        return err == ENOMEM ? EZR_ENOMEM : EZR_ESYS;
     }
     char where[EZR_MAX_NAME_LEN + 16];
     ezr_net_format_host_port(s->host, s->port, where, sizeof where);
