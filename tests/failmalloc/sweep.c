@@ -59,9 +59,9 @@ void fm_arm(void)
 
 void fm_disarm(struct run *r)
 {
-    r->calls = ezr_failmalloc_calls();
+    ezr_failmalloc_disarm(); /* first: no failure comes after the count read */
     r->failures = ezr_failmalloc_failures();
-    ezr_failmalloc_disarm();
+    r->calls = ezr_failmalloc_calls();
     size_t ns = ezr_failmalloc_sites(seen, sizeof seen / sizeof seen[0]);
     memset(r->site_calls, 0, sizeof r->site_calls);
     for (size_t i = 0; i < ns && i < sizeof seen / sizeof seen[0]; i++)
