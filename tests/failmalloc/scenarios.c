@@ -213,6 +213,8 @@ static bool finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t 
 static bool play_all(struct fixture *fx, struct viewer *v, size_t n, size_t rtmp, size_t http,
                      struct run *r)
 {
+    for (size_t i = 0; i < n; i++)
+        viewer_init(&v[i]); /* finish() may release them all whatever happens below */
     for (size_t i = 0; i < n; i++) {
         enum viewer_kind k = i < rtmp ? VIEW_RTMP : i < rtmp + http ? VIEW_HTTP_FLV : VIEW_WS_FLV;
         if (viewer_open(&v[i], k, fx->port, "stream", mono_ms() + WAIT_MS) != VIEW_GOT ||

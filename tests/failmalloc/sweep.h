@@ -60,6 +60,8 @@ int viewer_video(struct viewer *v, uint8_t *mark, uint64_t deadline);
 /* Skips to the video frame marked mark. */
 int viewer_until(struct viewer *v, uint8_t mark, uint64_t deadline);
 void viewer_close(struct viewer *v);
+/* A viewer not opened, which viewer_close() leaves alone. */
+void viewer_init(struct viewer *v);
 /* SSL_CTX for the TLS viewers (made once, exempt). */
 void viewer_tls_init(void);
 void viewer_tls_free(void);

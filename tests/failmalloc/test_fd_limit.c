@@ -106,7 +106,7 @@ EZR_TEST(test_at_the_fd_limit_no_spin_players_play_and_accept_resumes)
     EZR_CHECK_EQ(src, 0);
     EZR_CHECK(stats.reactor_busy < 0.5);
     EZR_CHECK(served);
-    EZR_CHECK(served_ms < 1000); /* the accept is retried on the reactor's tick (250 ms) */
+    EZR_CHECK(served_ms < 1500); /* the accept is retried on the reactor's tick (250 ms) */
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_at_the_fd_limit_no_spin_players_play_and_accept_resumes))

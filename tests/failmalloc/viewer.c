@@ -365,6 +365,13 @@ int viewer_until(struct viewer *v, uint8_t mark, uint64_t deadline)
     return r;
 }
 
+void viewer_init(struct viewer *v)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = VIEW_HTTP_FLV;
+    v->fd = v->rtmp.fd = -1;
+}
+
 void viewer_close(struct viewer *v)
 {
     if (v->kind == VIEW_RTMP) {
