@@ -115,7 +115,8 @@ static bool settled(struct fixture *fx)
     return ezr_stream_get_stats(fx->st, &stats, NULL, NULL, WAIT_MS) == 0;
 }
 
-/* A server with live/stream, its header and keyframe 1 pushed; the injector idle. */
+/* A server with live/stream, its header and keyframe 1 pushed; the injector idle. The keyframe
+ * is later than the header: a joiner gets the header restamped to it. */
 static bool setup(struct fixture *fx, bool tls, struct run *r)
 {
     memset(fx, 0, sizeof *fx);
@@ -133,7 +134,7 @@ static bool setup(struct fixture *fx, bool tls, struct run *r)
     }
     fx->port = ezr_server_port(fx->s);
     if (push_video_of(fx, EZR_FRAME_HEADER, 0, HEADER_MARK, 64) < 0 ||
-        push_video_of(fx, EZR_FRAME_KEY, 0, 1, 64) < 0 || !settled(fx)) {
+        push_video_of(fx, EZR_FRAME_KEY, 20, 1, 64) < 0 || !settled(fx)) {
         snprintf(r->why, sizeof r->why, "setup: push failed");
         return false;
     }
@@ -285,7 +286,7 @@ static bool one_player(struct run *r, enum viewer_kind kind)
     bool ok = true, played = false;
     if (viewer_open(&v, kind, fx.port, "stream", armed_deadline()) == VIEW_GOT &&
         viewer_until(&v, 1, armed_deadline()) == VIEW_GOT) {
-        int a = push_other(&fx, EZR_FRAME_AUDIO, 0, 20);
+        int a = push_other(&fx, EZR_FRAME_AUDIO, 0, 30);
         int b = push_video_of(&fx, 0, 40, 2, 64);
         ok = answered(r, "ezr_stream_push", a) && answered(r, "ezr_stream_push", b);
         played = ok && (b < 0 || viewer_until(&v, 2, armed_deadline()) == VIEW_GOT);
