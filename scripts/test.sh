@@ -27,12 +27,37 @@ if [[ ! -f build-test/build.ninja ]]; then
     meson setup build-test -Dtests=enabled -De2e=enabled >/dev/null || exit 1
 fi
 ninja -C build-test || exit 1
+
+# The other builds compile meanwhile, at the lowest priority and one job at a time: the
+# end-to-end tests run one by one and mostly wait on streams in real time, so the spare CPU
+# builds the rest instead of the run waiting for it afterwards.
+setup_others() {
+    if [[ ! -f build-poll/build.ninja ]]; then
+        meson setup build-poll -Dreactor=poll -Dtests=enabled -De2e=enabled >/dev/null || return 1
+    fi
+    if [[ ! -f build-asan/build.ninja ]]; then
+        meson setup build-asan -Dtests=enabled -De2e=enabled \
+            -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || return 1
+    fi
+    meson configure build-asan -Dfailmalloc=true \
+        -Dfailmalloc_full="$([[ ${FAILMALLOC_FULL:-0} != 0 ]] && echo true || echo false)" \
+        >/dev/null || return 1
+    if command -v clang >/dev/null && [[ ! -f build-fuzz/build.ninja ]]; then
+        CC=clang meson setup build-fuzz -Dfuzzing=true -Dfuzz_seconds="${FUZZ_SECONDS:-10}" \
+            -Dtests=disabled -Dgst=disabled >/dev/null || return 1
+    fi
+    local b
+    for b in build-poll build-asan build-fuzz; do
+        [[ -f $b/build.ninja ]] || continue
+        nice -n 19 ninja -C $b -j 1 >"$b/prebuild.log" 2>&1 || { cat "$b/prebuild.log"; return 1; }
+    done
+}
+setup_others &
+others=$!
 meson test -C build-test --print-errorlogs --num-processes 2 || status=1
+wait $others || exit 1
 
 # The same suites through the portable reactor backend, so that both backends serve real players.
-if [[ ! -f build-poll/build.ninja ]]; then
-    meson setup build-poll -Dreactor=poll -Dtests=enabled -De2e=enabled >/dev/null || exit 1
-fi
 ninja -C build-poll || exit 1
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
     --suite e2e --no-suite streams --no-suite join --logbase testlog-poll || status=1
@@ -40,12 +65,6 @@ meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suit
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
 
-if [[ ! -f build-asan/build.ninja ]]; then
-    meson setup build-asan -Dtests=enabled -De2e=enabled \
-        -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
-fi
-meson configure build-asan -Dfailmalloc=true \
-    -Dfailmalloc_full="$([[ ${FAILMALLOC_FULL:-0} != 0 ]] && echo true || echo false)" >/dev/null || exit 1
 ninja -C build-asan || exit 1
 # LeakSanitizer is on for both: any definite leak fails the test.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
@@ -65,10 +84,6 @@ ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
 unset UBSAN_OPTIONS ASAN_OPTIONS
 # libFuzzer targets, each run for a bounded time (clang is installed with the test packages).
 if command -v clang >/dev/null; then
-    if [[ ! -f build-fuzz/build.ninja ]]; then
-        CC=clang meson setup build-fuzz -Dfuzzing=true -Dfuzz_seconds="${FUZZ_SECONDS:-10}" \
-            -Dtests=disabled -Dgst=disabled >/dev/null || exit 1
-    fi
     ninja -C build-fuzz || exit 1
     meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
 fi

@@ -37,6 +37,14 @@
         // a live stream should stay live rather than smooth.
         enableStashBuffer: false,
         liveBufferLatencyChasing: true,
+        // Play a little faster (1.2x) while more than half a second is buffered, back to normal
+        // at 0.3 s: a player that fell behind (it joined mid-GOP and stalled while decoding the
+        // server's fast-forward, or the network hiccuped) creeps back to the live edge without
+        // the jump that latency chasing makes only past 1.5 s.
+        liveSync: true,
+        liveSyncMaxLatency: 0.5,
+        liveSyncTargetLatency: 0.3,
+        liveSyncPlaybackRate: 1.2,
     });
 
     player.on(mpegts.Events.ERROR, function (type, detail, info) {

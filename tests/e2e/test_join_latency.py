@@ -98,21 +98,5 @@ def test_join_ffmpeg_decodes_late_join_clean():
           % j.result["frames"])
 
 
-def test_join_bframes_presented_in_order():
-    """x264enc bframes=2 without tune=zerolatency: rtmp2src joining 3.5 s into a GOP presents
-    every frame in the stream's presentation order (GOP 1: flvmux clamps the negative decoding
-    times of the stream's first frames, which garbles the fixture's own first GOP)."""
-    done, server = jl.measure(STREAM + "_bframes", [("rtmp2src", 1, 4 - jl.LATE_MARGIN)],
-                              run_for=3.0)
-    j = done[0]
-    n, bad = j.player.out_of_order(server, j.result)
-    print("rtmp2src joined %.3f s after a keyframe and presented %d frames; first pair out of "
-          "order: %s" % (j.phase, n, bad), flush=True)
-    check_phase(j)
-    check(j.result["error"] is None, "rtmp2src's pipeline failed: %s" % j.result["error"])
-    check(n >= jl.FPS * 2, "rtmp2src presented only %d frames" % n)
-    check(bad is None, "frame of PTS %d ms presented after the one of %d ms" % (bad or (0, 0))[::-1])
-
-
 if __name__ == "__main__":
     run_named_test(globals())
