@@ -4,14 +4,15 @@
 #include "ezr_limits.h"
 #include "ezr_queue.h"
 
-void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms,
+void ezr_flush_init(struct ezr_flusher *fl, int32_t interval_ms,
                     void (*write)(struct ezr_flush_entry *e))
 {
+    fl->hold_all = interval_ms != EZR_FLUSH_AUTO;
+    fl->interval_ms = fl->hold_all ? (uint32_t)interval_ms : EZR_FLUSH_AUTO_WAIT_MS;
     ezr_list_init(&fl->now);
     ezr_list_init(&fl->held);
     ezr_list_init(&fl->due);
     ezr_list_init(&fl->sweep);
-    fl->interval_ms = interval_ms;
     fl->gap_ms = 0;
     fl->sweep_began_ms = 0;
     fl->write = write;
@@ -30,13 +31,16 @@ void ezr_flush_now(struct ezr_flusher *fl, struct ezr_flush_entry *e)
         ezr_list_push_back(&fl->now, &e->dirty_link);
 }
 
-bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
-                        const struct ezr_queue *q)
+bool ezr_flush_may_wait(const struct ezr_flusher *fl, const struct ezr_frame *f,
+                        bool stream_has_video, const struct ezr_queue *q, bool awaited_key)
 {
-    bool rider = (f->kind == EZR_FRAME_AUDIO && !(f->flags & EZR_FRAME_HEADER)) ||
-                 (f->kind == EZR_FRAME_SCRIPT && (f->flags & EZR_FRAME_LIVE));
+    bool media = f->kind == EZR_FRAME_SCRIPT ? (f->flags & EZR_FRAME_LIVE) != 0
+                                              : !(f->flags & EZR_FRAME_HEADER);
+    if (fl->hold_all)
+        return media && !(stream_has_video && awaited_key);
     /* Without video on its way to this player, the wait would be the whole interval. */
-    return rider && stream_has_video && q->want_video && !q->paused && !q->need_keyframe;
+    return media && f->kind != EZR_FRAME_VIDEO && stream_has_video && q->want_video &&
+           !q->paused && !q->need_keyframe;
 }
 
 void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may_wait,
@@ -46,6 +50,9 @@ void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may
         ezr_flush_now(fl, c);
         return;
     }
+    if (fl->hold_all && !c->had_media)
+        may_wait = false; /* a joiner's first live frame */
+    c->had_media = true;
     if (ezr_link_linked(&c->media_link)) {
         /* Already due or in the sweep: the write to come takes this frame too. Held: a frame
          * that may not wait ends the hold. */
