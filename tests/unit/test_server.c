@@ -376,9 +376,10 @@ EZR_TEST(test_video_goes_at_once_and_takes_the_waiting_audio)
     EZR_CHECK(stats.reactor_busy >= 0.0 && stats.reactor_busy <= 1.0);
 }
 
-/* With no video after it, audio waits the whole interval and no longer; with an interval of 0
- * it goes at once. Returns how long the audio took to arrive, or -1. */
-static long audio_alone_ms(int32_t interval_ms)
+/* The time one frame pushed after the player's start (an inter video frame, or with no video
+ * after it an audio frame) takes to arrive, or -1. Audio alone waits the whole interval and no
+ * longer; with an interval of 0 it goes at once. */
+static long frame_alone_ms(int32_t interval_ms, bool video)
 {
     struct ezr_server *s = NULL;
     struct ezr_stream *st;
@@ -386,13 +387,22 @@ static long audio_alone_ms(int32_t interval_ms)
     long took = -1;
     if (start_playing(interval_ms, &s, &st, &p) == 0) {
         uint64_t t0 = mono_ms();
-        push_audio(st, 23, 5);
-        if (next_media(&p, t0 + DEADLINE_MS) == 0 && p.type == EZR_MSG_AUDIO && p.payload[2] == 5)
+        if (video)
+            push_video(st, 0, 40, 5);
+        else
+            push_audio(st, 23, 5);
+        if (next_media(&p, t0 + DEADLINE_MS) == 0 &&
+            p.type == (video ? EZR_MSG_VIDEO : EZR_MSG_AUDIO) && p.payload[video ? 5 : 2] == 5)
             took = (long)(mono_ms() - t0);
     }
     player_close(&p);
     ezr_server_free(s);
     return took;
+}
+
+static long audio_alone_ms(int32_t interval_ms)
+{
+    return frame_alone_ms(interval_ms, false);
 }
 
 EZR_TEST(test_media_waits_at_most_the_flush_interval)
@@ -415,31 +425,13 @@ EZR_TEST(test_auto_lets_audio_alone_wait_its_hundred_ms)
     EZR_CHECK(waited < (long)(EZR_FLUSH_AUTO_WAIT_MS + SLACK_MS));
 }
 
-/* The time a video frame pushed after the player's start takes to arrive, or -1. */
-static long video_after_start_ms(int32_t interval_ms)
-{
-    struct ezr_server *s = NULL;
-    struct ezr_stream *st;
-    struct player p;
-    long took = -1;
-    if (start_playing(interval_ms, &s, &st, &p) == 0) {
-        uint64_t t0 = mono_ms();
-        push_video(st, 0, 40, 2);
-        if (next_media(&p, t0 + DEADLINE_MS) == 0 && p.type == EZR_MSG_VIDEO && p.payload[5] == 2)
-            took = (long)(mono_ms() - t0);
-    }
-    player_close(&p);
-    ezr_server_free(s);
-    return took;
-}
-
 /* An interval in ms holds video too, as long as the interval and no longer; but a joiner's first
  * frame, the keyframe it awaited (nothing was cached when it joined), goes at once even when the
  * interval is long. */
 EZR_TEST(test_an_interval_in_ms_holds_video_but_never_a_joiners_start)
 {
     long key_ms = -1;
-    long waited = video_after_start_ms(SHORT_INTERVAL_MS);
+    long waited = frame_alone_ms(SHORT_INTERVAL_MS, true);
     EZR_CHECK(waited >= (long)SHORT_INTERVAL_MS - 2);
     EZR_CHECK(waited < (long)(SHORT_INTERVAL_MS + SLACK_MS));
     struct ezr_server *s = NULL;
