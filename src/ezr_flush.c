@@ -15,6 +15,8 @@ void ezr_flush_init(struct ezr_flusher *fl, int32_t interval_ms,
     ezr_list_init(&fl->sweep);
     fl->gap_ms = 0;
     fl->sweep_began_ms = 0;
+    fl->sweep_start_ms = 0;
+    fl->sweep_ms = 0;
     fl->write = write;
 }
 
@@ -85,6 +87,17 @@ static struct ezr_flush_entry *first_held(const struct ezr_flusher *fl)
     return n ? EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link) : NULL;
 }
 
+/* At an interval in ms, how much before its end a hold joins the sweep: the time the last sweeps
+ * took, so that a player the sweep reaches last has still waited no longer than the interval
+ * (thousands of players' holds began with the same frame and end together); at most half the
+ * interval, so that a sweep longer than that still leaves each write carrying more. */
+static uint64_t hold_lead_ms(const struct ezr_flusher *fl)
+{
+    if (!fl->hold_all)
+        return 0;
+    return fl->sweep_ms < fl->interval_ms / 2 ? fl->sweep_ms : fl->interval_ms / 2;
+}
+
 /* When the next sweep may begin. */
 static uint64_t next_sweep_ms(const struct ezr_flusher *fl)
 {
@@ -99,8 +112,8 @@ int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
     if (!ezr_list_empty(&fl->due))
         until = next_sweep_ms(fl);
     struct ezr_flush_entry *c = first_held(fl);
-    if (c && c->hold_until_ms < until)
-        until = c->hold_until_ms;
+    if (c && c->hold_until_ms - hold_lead_ms(fl) < until)
+        until = c->hold_until_ms - hold_lead_ms(fl);
     if (until == UINT64_MAX)
         return max_ms;
     if (until <= now_ms)
@@ -116,8 +129,10 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
     /* Holds that are up join the sweep under way, in the order they began: never spaced, so
      * that nothing waits longer than the interval. */
+    bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now is timed from its first write */
+    uint64_t lead = hold_lead_ms(fl);
     struct ezr_flush_entry *c;
-    while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms)) {
+    while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms + lead)) {
         ezr_list_remove(&c->media_link);
         c->hold_until_ms = 0;
         ezr_list_push_back(&fl->sweep, &c->media_link);
@@ -130,6 +145,16 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         }
         if (!(n = ezr_list_pop_front(&fl->sweep)))
             break;
+        if (starting) {
+            fl->sweep_start_ms = now_ms;
+            starting = false;
+        }
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link));
+    }
+    if (!starting && ezr_list_empty(&fl->sweep)) {
+        /* A sweep ended: a longer one counts at once, a shorter one slowly (the long sweeps are
+         * those of the holds that end together). */
+        uint32_t took = (uint32_t)(now_ms - fl->sweep_start_ms);
+        fl->sweep_ms = took >= fl->sweep_ms ? took : (fl->sweep_ms * 7u + took) / 8u;
     }
 }

@@ -22,7 +22,9 @@
  *   held, so that a joiner's start is never delayed: a player's first live media frame, and any
  *   frame while a player of a stream with video awaits a keyframe (none cached when it joined,
  *   or its video dropped), the keyframe included. Headers and metadata never wait, and end the
- *   hold. With 0 nothing waits: a write per frame.
+ *   hold. With 0 nothing waits: a write per frame. Holds end early by the time the last sweeps
+ *   took (at most half the interval), so that the players a sweep reaches last have not waited
+ *   longer than the interval either.
  * - Self-clocking: players with media due are written EZR_FLUSH_BATCH per round (the sweep), so
  *   that with thousands of players the handshakes of the next round are not held back; frames
  *   that arrive while a sweep is under way join the queues of the players it has not reached yet,
@@ -61,7 +63,9 @@ struct ezr_flusher {
     uint32_t interval_ms;  /* the longest held media may wait; 0: nothing waits */
     bool hold_all;         /* an interval in ms: video waits too (else auto) */
     uint32_t gap_ms;       /* between the starts of two sweeps, from the busy fraction */
-    uint64_t sweep_began_ms;
+    uint64_t sweep_began_ms; /* the last sweep of due entries began (for the gap) */
+    uint64_t sweep_start_ms; /* the sweep under way wrote its first entry */
+    uint32_t sweep_ms;       /* how long sweeps take, from their first write to their last */
     void (*write)(struct ezr_flush_entry *e); /* writes the queue of e's owner */
 };
 

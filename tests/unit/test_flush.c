@@ -321,6 +321,38 @@ EZR_TEST(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog)
     EZR_CHECK_EQ(writes[0], 3);
 }
 
+/* At an interval in ms, the holds of many players that began together end early by the time
+ * their last sweep took, so that the last one written has not waited longer either; auto holds
+ * are not moved. */
+EZR_TEST(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    for (unsigned i = 0; i < NCLIENTS; i++) {
+        media(&fl, i, false, T0); /* their first live frames */
+        media(&fl, i, true, T0 + 1);
+    }
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH); /* the first frames' sweep: 20 ms */
+    EZR_CHECK_EQ(run(&fl, T0 + 10), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        media(&fl, i, true, T0 + 40);
+    /* Held from T0 + 40 (the frames at T0 + 1 went with the first sweep): written from 20 ms
+     * before the end. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD - 20);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 21), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 20), EZR_FLUSH_BATCH);
+    /* Auto: audio alone waits its whole time, whatever the sweeps took. */
+    setup(&fl, EZR_FLUSH_AUTO);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        media(&fl, i, false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 10), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    media(&fl, 0, true, T0 + 30);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 30), INTERVAL);
+}
+
 /* A busy reactor spaces its sweeps up to the interval in ms as it does up to auto's wait. */
 EZR_TEST(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps)
 {
@@ -348,4 +380,5 @@ EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_an_interval_in_ms_lets_every_media_frame_wait_but_a_start),
               EZR_CASE(test_an_interval_in_ms_holds_video_and_writes_it_all_at_once),
               EZR_CASE(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog),
+              EZR_CASE(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes),
               EZR_CASE(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps))
