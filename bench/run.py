@@ -237,13 +237,16 @@ def table(rows, kbps_of):
 
 def median_of(rows, server, proto, n, key):
     """The median over the runs of (server, protocol, n) of one figure: "cpu" (s per GB),
-    "ttfk" (p99) or "lag" (video, p99); None when no run has it."""
+    "reactor" (its reactor thread's s per GB), "ttfk" (p99) or "lag" (video, p99); None when no
+    run has it."""
     vs = []
     for r in rows:
         if (r["server"], protocol(r), r["n"]) != (server, proto, n):
             continue
         if key == "cpu":
             v = r["cpu_per_gb"]
+        elif key == "reactor":
+            v = r["reactor_cpu_s"] / r["gb"] if r["reactor_cpu_s"] is not None and r["gb"] else None
         elif key == "ttfk":
             v = r["load"]["ttfk_ms"]["p99"]
         else:
@@ -1002,8 +1005,8 @@ def servers_text(args):
 
 def trade_table(rows):
     """ezrtmp's settings (and SRS's, for comparison) at each N and protocol: medians."""
-    out = ["| players | protocol | server and setting | CPU s per GB | video lag p99 ms "
-           "| TTFK p99 ms |", "|---|---|---|---|---|---|"]
+    out = ["| players | protocol | server and setting | CPU s per GB | of which ezrtmp's reactor "
+           "thread | video lag p99 ms | TTFK p99 ms |", "|---|---|---|---|---|---|---|"]
     names = [n for n in names_in_order(rows) if n.startswith(("ezrtmp", "SRS"))]
     for n in sorted({r["n"] for r in rows}):
         for proto in PROTOCOLS:
@@ -1011,8 +1014,10 @@ def trade_table(rows):
                 cpu = median_of(rows, name, proto, n, "cpu")
                 if cpu is None:
                     continue
-                out.append("| %d | %s | %s | %.2f | %s | %s |" % (
-                    n, PROTOCOLS[proto], name, cpu, fmt(median_of(rows, name, proto, n, "lag")),
+                out.append("| %d | %s | %s | %.2f | %s | %s | %s |" % (
+                    n, PROTOCOLS[proto], name, cpu,
+                    fmt(median_of(rows, name, proto, n, "reactor"), "%.2f"),
+                    fmt(median_of(rows, name, proto, n, "lag")),
                     fmt(median_of(rows, name, proto, n, "ttfk"))))
     return "\n".join(out)
 
@@ -1072,7 +1077,9 @@ def write_results(args, rows, slow, kbps_of):
         "## Latency against CPU: ezrtmp's `flush-interval`",
         "",
         "Each setting's median over the runs (CPU per GB and lag p99 are those of the frontier "
-        "plot).",
+        "plot). ezrtmp's CPU is its whole pipeline process; the reactor thread alone is what "
+        "the setting changes (at 100 players the pipeline's own share, about the same at any N, "
+        "is most of the figure).",
         "",
         trade_table(rows),
         "",
@@ -1086,14 +1093,24 @@ def write_results(args, rows, slow, kbps_of):
         "writes, so each server's CPU includes delivering to the players. What costs is the "
         "number of writes, not the bytes: in perf profiles taken while tuning this benchmark "
         "`writev` was about 80%% of the reactor's time at 10,000 players, most of it the "
-        "loopback receive path. This is why ezrtmp writes a player's video as it comes but "
-        "lets audio wait for the next video frame (at most `flush-interval`, %s), so that a "
-        "player costs one `writev` per video frame instead of one per frame, and why under "
-        "load each sweep over the players carries every frame that came meanwhile; nginx-rtmp "
-        "writes each frame as it comes. It is also why CPU per GB is higher for the 200 kbps "
-        "rows: the same number of writes carries a fifth of the bytes." % (
-            next((p.split("=", 1)[1] + " ms" for p in reversed(args.set)
-                  if p.startswith("flush-interval=")), "the default, 100 ms")),
+        "loopback receive path. This is why ezrtmp at its default (`flush-interval` -1, auto) "
+        "writes a player's video as it comes but lets audio wait for the next video frame (at "
+        "most 100 ms), so that a player costs one `writev` per video frame instead of one per "
+        "frame, and why under load each sweep over the players carries every frame that came "
+        "meanwhile; nginx-rtmp and SRS realtime write each frame as it comes. With "
+        "`flush-interval` in ms video waits too, at most that long, and each write carries "
+        "everything that came meanwhile (at 350 ms about nine video frames), as SRS's default "
+        "merged writes (`mw_latency` 350) do: fewer writes for more latency, the table above. "
+        "It is also why CPU per GB is higher for the 200 kbps rows: the same number of writes "
+        "carries a fifth of the bytes.",
+        "- SRS realtime with HTTP-FLV players costs far more than with RTMP players. Its "
+        "HTTP-FLV loop (`SrsLiveStream::do_serve_http` in SRS 6.0.157) sleeps `mw_latency` "
+        "whenever a player's queue is empty and looks again, where its RTMP loop waits on a "
+        "condition the publisher signals: at `mw_latency 0` every HTTP-FLV player's coroutine "
+        "polls. Profiled at 100 players while this benchmark was written: 82% of a core, "
+        "`perf` put 48% of SRS's time in state-threads' timer heap (`heap_insert`, "
+        "`heap_delete`, from `st_usleep`) and `strace -c` counted 29,266 `epoll_wait` against "
+        "18,803 `writev` in 3 s.",
         "- nginx-rtmp serves a live stream from one worker process. Where its CPU is near "
         "100% of a core that worker is saturated: players still connecting or waiting for "
         "their first keyframe when the run ends are the difference between `playing` and N "
