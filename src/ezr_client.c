@@ -162,10 +162,10 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
         if (flags & EZR_OFFER_BURST)
             flush_now(c); /* a joiner starts at once */
         else if (!c->dead)
-            ezr_flush_media(&c->set->flusher, &c->flush,
-                            ezr_flush_may_wait(&c->set->flusher, f, o->has_video, &c->q,
-                                               awaited_key),
-                            c->q.bytes, now);
+            ezr_flush_media(
+                &c->set->flusher, &c->flush,
+                ezr_flush_may_wait(&c->set->flusher, f, o->has_video, &c->q, awaited_key),
+                c->q.bytes, now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;

@@ -37,12 +37,12 @@ bool ezr_flush_may_wait(const struct ezr_flusher *fl, const struct ezr_frame *f,
                         bool stream_has_video, const struct ezr_queue *q, bool awaited_key)
 {
     bool media = f->kind == EZR_FRAME_SCRIPT ? (f->flags & EZR_FRAME_LIVE) != 0
-                                              : !(f->flags & EZR_FRAME_HEADER);
+                                             : !(f->flags & EZR_FRAME_HEADER);
     if (fl->hold_all)
         return media && !(stream_has_video && awaited_key);
     /* Without video on its way to this player, the wait would be the whole interval. */
-    return media && f->kind != EZR_FRAME_VIDEO && stream_has_video && q->want_video &&
-           !q->paused && !q->need_keyframe;
+    return media && f->kind != EZR_FRAME_VIDEO && stream_has_video && q->want_video && !q->paused &&
+           !q->need_keyframe;
 }
 
 void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may_wait,
@@ -129,7 +129,8 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
     /* Holds that are up join the sweep under way, in the order they began: never spaced, so
      * that nothing waits longer than the interval. */
-    bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now is timed from its first write */
+    /* A sweep that begins now is timed from its first write. */
+    bool starting = ezr_list_empty(&fl->sweep);
     uint64_t lead = hold_lead_ms(fl);
     struct ezr_flush_entry *c;
     while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms + lead)) {

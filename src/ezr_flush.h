@@ -7,8 +7,8 @@
  *
  * - Replies, a join burst and a large backlog (`now`, EZR_FLUSH_BYTES) go at the end of the round
  *   they were queued in, at every interval.
- * - Auto: video sets the pace. A player's video frame goes at the end of the round it arrived in (when
- *   the reactor is idle, at once), and the same writev carries whatever else waits for that
+ * - Auto: video sets the pace. A player's video frame goes at the end of the round it arrived in
+ *   (when the reactor is idle, at once), and the same writev carries whatever else waits for that
  *   player. Audio and live data of a stream with video, for a player that takes the video, wait
  *   for its next video frame (one frame interval: 40 ms at 25 fps): a player then costs one write
  *   per video frame instead of one per frame (25 a second instead of 68 for 25 fps video and
@@ -56,13 +56,13 @@ struct ezr_flush_entry {
 };
 
 struct ezr_flusher {
-    struct ezr_list now;   /* by entry.dirty_link */
-    struct ezr_list held;  /* by entry.media_link, in hold order: until entry.hold_until_ms */
-    struct ezr_list due;   /* by entry.media_link: media to go with the next sweep */
-    struct ezr_list sweep; /* by entry.media_link: being written, EZR_FLUSH_BATCH per round */
-    uint32_t interval_ms;  /* the longest held media may wait; 0: nothing waits */
-    bool hold_all;         /* an interval in ms: video waits too (else auto) */
-    uint32_t gap_ms;       /* between the starts of two sweeps, from the busy fraction */
+    struct ezr_list now;     /* by entry.dirty_link */
+    struct ezr_list held;    /* by entry.media_link, in hold order: until entry.hold_until_ms */
+    struct ezr_list due;     /* by entry.media_link: media to go with the next sweep */
+    struct ezr_list sweep;   /* by entry.media_link: being written, EZR_FLUSH_BATCH per round */
+    uint32_t interval_ms;    /* the longest held media may wait; 0: nothing waits */
+    bool hold_all;           /* an interval in ms: video waits too (else auto) */
+    uint32_t gap_ms;         /* between the starts of two sweeps, from the busy fraction */
     uint64_t sweep_began_ms; /* the last sweep of due entries began (for the gap) */
     uint64_t sweep_start_ms; /* the sweep under way wrote its first entry */
     uint32_t sweep_ms;       /* how long sweeps take, from their first write to their last */

@@ -44,8 +44,8 @@ struct ezr_server_config {
     /* flush-interval (ezr_flush.h): EZR_FLUSH_AUTO (the default), video goes at once, audio and
      * data wait for the player's next video frame, at most EZR_FLUSH_AUTO_WAIT_MS; 0 and up
      * (the element takes up to EZR_FLUSH_INTERVAL_MAX_MS), the most ms that any media, video
-     * too, may wait so that more goes out in one write (0: a write per frame). Protocol replies and a new player's first
-     * frames go at once at every value. */
+     * too, may wait so that more goes out in one write (0: a write per frame). Protocol replies
+     * and a new player's first frames go at once at every value. */
     int32_t flush_interval_ms;
     ezr_log_fn log; /* may be NULL */
     void *log_ctx;

@@ -7,8 +7,8 @@
 #include "ezr_queue.h"
 
 #define INTERVAL EZR_FLUSH_AUTO_WAIT_MS /* what auto holds audio for, at most */
-#define HOLD 350u                        /* an interval in ms: every media frame waits */
-#define T0 1000000u /* any ezr_now_ms() value */
+#define HOLD 350u                       /* an interval in ms: every media frame waits */
+#define T0 1000000u                     /* any ezr_now_ms() value */
 #define NCLIENTS 600u
 
 static struct ezr_flush_entry clients[NCLIENTS];
@@ -266,7 +266,7 @@ EZR_TEST(test_an_interval_in_ms_lets_every_media_frame_wait_but_a_start)
     EZR_CHECK(!ezr_flush_may_wait(&fl, &aac_header, true, &q, false));
     EZR_CHECK(!ezr_flush_may_wait(&fl, &avc_header, true, &q, false));
     EZR_CHECK(!ezr_flush_may_wait(&fl, &metadata, true, &q, false));
-    EZR_CHECK(!ezr_flush_may_wait(&fl, &key, true, &q, true)); /* the keyframe it awaited */
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &key, true, &q, true));   /* the keyframe it awaited */
     EZR_CHECK(!ezr_flush_may_wait(&fl, &audio, true, &q, true)); /* before it */
 }
 
