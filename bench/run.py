@@ -198,7 +198,8 @@ def protocol(row):
 
 
 def table(rows, kbps_of):
-    out = ["| N | stream | server and setting | players | playing | dropped | GB sent | server CPU s (% of a core) "
+    out = ["| N | stream | server and setting | players | playing | dropped | GB sent "
+           "| server CPU s (% of a core) "
            "| CPU s/GB | RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
            "| video lag p50 / p99 / max ms | audio lag p99 ms | reactor busy, send latency p99 ms "
            "| first video not key | load client CPU s | both cores busy | ezrtmp/nginx CPU per GB |",
@@ -209,7 +210,8 @@ def table(rows, kbps_of):
         ld = r["load"]
         other = by.get(("nginx-rtmp", "rtmp", r["n"], r.get("run", 1)))
         ratio = ""
-        if r["server"].startswith("ezrtmp") and protocol(r) == "rtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
+        if (r["server"].startswith("ezrtmp") and protocol(r) == "rtmp" and other
+                and other["cpu_per_gb"] and r["cpu_per_gb"]):
             ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
         cpu = "%.2f (%d%%)" % (r["cpu_s"], round(100 * r["cpu_s"] / r["wall_s"]))
         if r["reactor_cpu_s"] is not None:
