@@ -263,52 +263,45 @@ def names_in_order(rows):
 
 
 def plot(rows, png, players_png, tmp):
-    """png: the frontier, CPU per GB against video lag p99 of every server, setting and protocol,
-    one panel per player count; players_png: CPU per GB, TTFK p99 and lag p99 against players,
-    RTMP, a line per server and setting."""
+    """png: the frontier, CPU per GB against video lag p99 of every server and setting, one panel
+    per player count and protocol; players_png: CPU per GB, TTFK p99 and lag p99 against
+    players, RTMP, a line per server and setting."""
     ns = sorted({r["n"] for r in rows})
     names = names_in_order(rows)
     panels = []
     for n in ns:
-        data = os.path.join(tmp, "frontier-%d.dat" % n)
-        blocks = []
-        with open(data, "w") as f:
-            for proto in PROTOCOLS:
-                points = [(name, median_of(rows, name, proto, n, "lag"),
-                           median_of(rows, name, proto, n, "cpu")) for name in names]
-                points = [p for p in points if p[1] is not None and p[2] is not None]
-                if not points:
-                    continue
-                for name, lag, cpu in points:
-                    f.write('"%s" %s %s\n' % (name, max(lag, 0.1), cpu))
-                f.write("\n\n")
-                blocks.append(proto)
-        if not blocks:
-            continue
         kbps = next(r.get("kbps") for r in rows if r["n"] == n)
-        plots = []
-        for i, proto in enumerate(blocks):
-            plots.append("'%s' index %d using 2:3 with points pt %d ps 2 title '%s'"
-                         % (data, i, 7 if proto == "rtmp" else 5, PROTOCOLS[proto] + " players"))
-            plots.append("'' index %d using 2:3:1 with labels offset char 1,%s left font ',9' "
-                         "notitle" % (i, "0.6" if proto == "rtmp" else "-0.6"))
-        panels.append("set title '%d players%s'\nplot %s" % (
-            n, "" if kbps is None else ", %s kbps" % kbps, ", ".join(plots)))
+        for proto in PROTOCOLS:
+            points = [(name, median_of(rows, name, proto, n, "lag"),
+                       median_of(rows, name, proto, n, "cpu")) for name in names]
+            points = [p for p in points if p[1] is not None and p[2] is not None]
+            if not points:
+                continue
+            data = os.path.join(tmp, "frontier-%d-%s.dat" % (n, proto))
+            with open(data, "w") as f:
+                for name, lag, cpu in points:
+                    label = name.replace("flush-interval=", "") + (
+                        " ms" if "flush-interval=" in name else "")
+                    family = 1 if name.startswith("ezrtmp") else 7 if name.startswith("SRS") else 4
+                    f.write('"%s" %s %s %d\n' % (label, max(lag, 0.1), cpu, family))
+            panels.append(
+                "set title '%d %s players%s'\nplot '%s' using 2:3:4 with points pt 7 ps 2 lc variable "
+                "notitle, "
+                "'' using 2:3:1 with labels offset char 1,0.7 left font ',9' notitle" % (
+                    n, PROTOCOLS[proto], "" if kbps is None else " of %s kbps" % kbps, data))
     if panels:
         script = """
 set terminal pngcairo size %d,560 font ",11"
 set output '%s'
-set multiplot layout 1,%d title "The frontier: server CPU seconds per GB against video delivery lag p99\\n(same input, same players, this machine; median of the runs; lower left is better)"
-set logscale x
+set multiplot layout 1,%d title "The frontier: server CPU seconds per GB against video delivery lag p99\\n(same input, same players, this machine; median of the runs; lower left is better; ezrtmp purple, SRS red, nginx-rtmp orange)"
+set logscale xy
 set xlabel 'video delivery lag p99 (ms)'
 set ylabel 'server CPU s per GB'
 set grid
-set key top right
-set yrange [0:*]
-set offsets graph 0.05, graph 0.3, graph 0.1, 0
+set offsets graph 0.05, graph 0.35, graph 0.1, graph 0.05
 %s
 unset multiplot
-""" % (700 * len(panels), png, len(panels), "\n".join(panels))
+""" % (620 * len(panels), png, len(panels), "\n".join(panels))
         subprocess.run(["gnuplot"], input=script.encode(), check=True)
 
     rtmp = [name for name in names if any(r["server"] == name and protocol(r) == "rtmp"
