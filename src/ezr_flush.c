@@ -127,10 +127,9 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&fl->now)))
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
+    bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now: timed from its first write */
     /* Holds that are up join the sweep under way, in the order they began: never spaced, so
      * that nothing waits longer than the interval. */
-    /* A sweep that begins now is timed from its first write. */
-    bool starting = ezr_list_empty(&fl->sweep);
     uint64_t lead = hold_lead_ms(fl);
     struct ezr_flush_entry *c;
     while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms + lead)) {
