@@ -492,6 +492,7 @@ def main():
             r.update(server=name, protocol=proto, run=run, kbps=kbps_of(n))
             log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
             rows.append(r)
+            save_results(args, rows, None)  # a run that fails later keeps these (--replot)
         if not args.no_slow:
             # Stalled players' kernel buffers are kept small (send-buffer-size), so that our
             # queue, and its tiers, see their backlog within the run instead of the kernel's
@@ -513,15 +514,19 @@ def main():
             slow["send_buffer_size"] = SLOW_SEND_BUFFER
             log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
         # The figures first: a failing plot must not lose the run.
-        with open(os.path.join(args.out, "results.json"), "w") as f:
-            json.dump({"rows": rows, "slow": slow, "srs": getattr(args, "srs_version", None),
-                       "srs_skipped": getattr(args, "srs_skipped", None)}, f, indent=1)
+        save_results(args, rows, slow)
         if rows:
             plot(rows, os.path.join(args.out, "results.png"),
                  os.path.join(args.out, "results-players.png"), tmp)
 
     write_results(args, rows, slow, kbps_of)
     return 0
+
+
+def save_results(args, rows, slow):
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "slow": slow, "srs": getattr(args, "srs_version", None),
+                   "srs_skipped": getattr(args, "srs_skipped", None)}, f, indent=1)
 
 
 def flush_label(ms):
