@@ -27,9 +27,9 @@
  * whether the server closed them.
  *
  * HTTP-FLV (http://): a player sends GET /APP/STREAM.flv, reads the response head (a 200 makes it
- * "playing"; any other status, or a chunked body, counts it as refused) and then the FLV file as it
- * comes: the 9-byte header and PreviousTagSize0, then tags (11-byte header, body, 4-byte
- * PreviousTagSize). Audio and video tags go to the same per-player accounting as RTMP messages
+ * "playing"; any other status counts it as refused) and then the FLV file as it comes: the 9-byte
+ * header and PreviousTagSize0, then tags (11-byte header, body, 4-byte PreviousTagSize). A body
+ * sent with Transfer-Encoding: chunked (SRS does) has its chunk framing taken out as it arrives. Audio and video tags go to the same per-player accounting as RTMP messages
  * (FLV tag types are RTMP message types, tag timestamps RTMP timestamps), so every figure above
  * means the same for both. A tag must fit in the read buffer (256 KiB): plenty for the
  * benchmark's streams.
@@ -79,6 +79,10 @@
 /* From RTMP on, the player reads a media stream (see streaming()). */
 enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, HTTP_HEAD, FLV_HEADER, FLV_TAGS, CLOSED };
 
+/* Where a chunked body's next byte is: the chunk-size line (hex digits, then anything up to LF),
+ * the chunk's data, the CRLF after it; after the last chunk (size 0) nothing is read. */
+enum chunk_state { CHUNK_SIZE, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_LAST };
+
 /* About 170 bytes plus the chunk reader's per-stream state and any partial chunk (leftover). */
 struct player {
     int fd;
@@ -93,6 +97,9 @@ struct player {
     bool failed;       /* refused (_error, Rejected, StreamNotFound, ...) */
     bool has_ts;
     bool has_live_from; /* live_from_ts is set */
+    bool chunked;      /* http://: the body comes in chunks (Transfer-Encoding: chunked) */
+    uint8_t chunk_state; /* enum chunk_state: where in the chunk framing the next byte is */
+    uint32_t chunk_left; /* bytes of the current chunk's data still to come, or its size so far */
     uint32_t last_video_ts;
     uint32_t live_from_ts; /* the newest video timestamp any player had when this one played */
     uint32_t window;   /* the server's Window Acknowledgement Size */
@@ -525,8 +532,8 @@ static bool streaming(const struct player *p)
 }
 
 /* http://: the response head at the start of b. Returns its length once it is all there (the
- * FLV file follows it), 0 while more is needed, -1 when it is not a 200 with a body we read
- * as it comes (a chunked one is not). */
+ * FLV file follows it, chunked when p->chunked is set now), 0 while more is needed, -1 when it is
+ * not a 200. */
 static int http_response_head(struct player *p, const uint8_t *b, size_t len)
 {
     const uint8_t *end = memmem(b, len, "\r\n\r\n", 4);
@@ -544,13 +551,71 @@ static int http_response_head(struct player *p, const uint8_t *b, size_t len)
     /* The headers, one a line up to the blank one: only a chunked body changes how we read. */
     for (line = strchr(line, '\n') + 1; line < stop; line = strchr(line, '\n') + 1) {
         if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
-            fprintf(stderr, "ezrload: player %td: a chunked body is not read\n", p - players);
-            return -1;
+            const char *v = line + 18;
+            v += strspn(v, " \t");
+            if (strncasecmp(v, "chunked", 7) != 0) {
+                fprintf(stderr, "ezrload: player %td: a body in \"%.*s\" is not read\n",
+                        p - players, (int)strcspn(v, "\r"), v);
+                return -1;
+            }
+            p->chunked = true;
         }
     }
     p->playing = true;
     p->state = FLV_HEADER;
     return (int)head_len;
+}
+
+static int hex_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* http://, a chunked body: takes the chunk framing out of the len bytes at b, in place (the data
+ * only moves down). Returns how many bytes of the body are now at b, or -1 for a chunk too large
+ * to be one of ours (a framing we misread). The framing may be split anywhere between reads:
+ * p->chunk_state and p->chunk_left carry it over. */
+static ssize_t dechunk(struct player *p, uint8_t *b, size_t len)
+{
+    size_t in = 0, out = 0;
+    while (in < len) {
+        uint8_t c = b[in];
+        switch (p->chunk_state) {
+        case CHUNK_SIZE:
+        case CHUNK_SIZE_LINE:
+            in++;
+            if (c == '\n') {
+                p->chunk_state = p->chunk_left ? CHUNK_DATA : CHUNK_LAST;
+            } else if (p->chunk_state == CHUNK_SIZE && hex_digit(c) >= 0) {
+                if (p->chunk_left >= READ_BUF * 16u)
+                    return -1;
+                p->chunk_left = p->chunk_left * 16u + (uint32_t)hex_digit(c);
+            } else {
+                p->chunk_state = CHUNK_SIZE_LINE; /* CR, or a chunk extension: up to LF */
+            }
+            break;
+        case CHUNK_DATA: {
+            size_t n = len - in < p->chunk_left ? len - in : p->chunk_left;
+            memmove(b + out, b + in, n);
+            in += n;
+            out += n;
+            p->chunk_left -= (uint32_t)n;
+            if (!p->chunk_left)
+                p->chunk_state = CHUNK_DATA_END;
+            break;
+        }
+        case CHUNK_DATA_END:
+            in++;
+            if (c == '\n')
+                p->chunk_state = CHUNK_SIZE;
+            break;
+        case CHUNK_LAST:
+            in = len;
+            break;
+        }
+    }
+    return (ssize_t)out;
 }
 
 /* http://: the FLV file from the start of b: its header (checked) and PreviousTagSize0, then
@@ -594,15 +659,25 @@ static int flv_feed(struct player *p, const uint8_t *b, size_t len)
     return (int)off;
 }
 
-/* What a player reads, to the parser of its protocol. Returns the bytes used, or < 0. */
-static int feed(struct player *p, const uint8_t *b, size_t len)
+/* What a player reads, to the parser of its protocol. Returns the bytes used, or < 0. A chunked
+ * HTTP body (found in the response head) has its framing taken out of what follows the head,
+ * which makes *len shorter. */
+static int feed(struct player *p, uint8_t *b, size_t *len)
 {
     if (p->state == RTMP)
-        return ezr_chunk_reader_feed(&p->r, b, len, on_msg, p);
+        return ezr_chunk_reader_feed(&p->r, b, *len, on_msg, p);
     int head = 0;
-    if (p->state == HTTP_HEAD && (head = http_response_head(p, b, len)) <= 0)
-        return head;
-    int used = flv_feed(p, b + head, len - (size_t)head);
+    if (p->state == HTTP_HEAD) {
+        if ((head = http_response_head(p, b, *len)) <= 0)
+            return head;
+        if (p->chunked) {
+            ssize_t body = dechunk(p, b + head, *len - (size_t)head);
+            if (body < 0)
+                return -1;
+            *len = (size_t)head + (size_t)body;
+        }
+    }
+    int used = flv_feed(p, b + head, *len - (size_t)head);
     return used < 0 ? used : head + used;
 }
 
@@ -627,8 +702,10 @@ static void read_stream(struct player *p)
         tot.bytes += (uint64_t)r;
         if (draining && p->stalled)
             continue; /* only looking for the end of the connection */
-        size_t len = have + (size_t)r;
-        int used = feed(p, rbuf, len);
+        /* The leftover was taken out of its chunk framing already; what was just read not yet. */
+        ssize_t body = p->chunked ? dechunk(p, rbuf + have, (size_t)r) : r;
+        size_t len = have + (size_t)(body < 0 ? 0 : body);
+        int used = body < 0 ? -1 : feed(p, rbuf, &len);
         if (used < 0) {
             fprintf(stderr, "ezrload: player %td: bad %s stream\n", p - players,
                     p->state == RTMP ? "chunk" : "HTTP-FLV");

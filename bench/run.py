@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""ezrtmpserversink against nginx-rtmp, in one run, on the same pre-encoded input.
+"""ezrtmpserversink against nginx-rtmp and SRS, in one run, on the same pre-encoded input.
 
-For each N, three times by default (--repeat, the servers taking turns), each server serves one
-H.264 + AAC stream from the same FLV file at real-time rate to N players of bench/ezrload (one
-process, one epoll loop):
-  ezrtmp: bench/serve.py, a pipeline filesrc ! flvdemux ! flvmux ! ezrtmpserversink;
-  nginx:  Debian's nginx with libnginx-mod-rtmp (one process, config of our own), fed by
-          filesrc ! flvdemux ! flvmux ! rtmp2sink in a separate gst-launch-1.0.
+For each N, three times by default (--repeat, the servers taking turns), each server and setting
+serves one H.264 + AAC stream from the same FLV file at real-time rate to N players of
+bench/ezrload (one process, one epoll loop), RTMP players and, at the N of --http-ns, HTTP-FLV
+players (see bench/servers.py):
+  ezrtmp: at its defaults and at each flush-interval of --flush-intervals;
+  nginx-rtmp: RTMP only;
+  SRS: its defaults and realtime settings, when its kit is beside the checkout (skipped, and
+       said so, when not).
 Then a slow-client run: ezrtmp with 1,000 players of which 10 stop reading.
 
-It writes bench/RESULTS.md (machine, commands, tables) and bench/results.png (gnuplot).
+It writes bench/RESULTS.md (machine, commands, tables), bench/results.png (gnuplot: the
+frontier, CPU per GB against lag p99 of every server and setting) and bench/results-players.png.
 
 With --streams it runs the realistic stream matrix instead (STREAMS below: 720p 4 Mbps, 1080p
 8 Mbps noise with a 4 s GOP, 1080p 20 Mbps, audio only, and video only: 1080p 8 Mbps, 4 s GOP),
@@ -31,48 +34,18 @@ import json
 import math
 import os
 import platform
-import select
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PY = "/usr/bin/python3"  # Debian's, with python3-gi
+from servers import ROOT, SRS_SETTINGS, Ezrtmp, Nginx, Srs, log, srs_install
+
 TICK = os.sysconf("SC_CLK_TCK")
 FPS = 25
 GOP_FRAMES = 50  # a keyframe every 2 s, as streaming services ask for
 AUDIO_KBPS = 64
-
-NGINX_CONF = """
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 30000;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 20000; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        chunk_size 4096;
-        application live {{
-            live on;
-{wait}
-        }}
-    }}
-}}
-"""
-
-
-# Start players on a keyframe, as ezrtmp does; nginx-rtmp has no GOP cache, so they wait for
-# the next one. Not for a stream without video: its players would wait for ever.
-NGINX_WAIT_KEY = """            wait_key on;
-            wait_video on;"""
 
 # The realistic stream matrix (--streams): what cameras and OBS send. Snow (per-pixel noise)
 # cannot be compressed, so x264 really spends the bitrate asked for.
@@ -94,30 +67,6 @@ STREAMS = [
 
 SLOW_SEND_BUFFER = 65536
 SLOW_TIERS = ["queue-warning-bytes=131072", "queue-high-bytes=262144", "queue-max-bytes=524288"]
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for(cond, seconds, what):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise RuntimeError("timed out waiting for " + what)
 
 
 def make_input(path, total_kbps, seconds):
@@ -187,105 +136,9 @@ def proc_rss_kb(pid):
     return 0
 
 
-def thread_named(pid, name):
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            if f.read().strip() == name:
-                return int(tid)
-    return None
-
-
-def read_line(proc, seconds):
-    """One line of a child's stdout, or RuntimeError after seconds."""
-    ready, _, _ = select.select([proc.stdout], [], [], seconds)
-    if not ready:
-        raise RuntimeError("no output from %s" % proc.args[0])
-    line = proc.stdout.readline().decode().strip()
-    if not line:
-        raise RuntimeError("%s exited (%s)" % (proc.args[0], proc.poll()))
-    return line
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class Ezrtmp:
-    name = "ezrtmp"
-
-    def __init__(self, build, input_flv, tmp, props=(), tracks="av"):
-        self.stats_path = os.path.join(tmp, "ezrtmp-stats.json")
-        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
-        self.proc = subprocess.Popen(
-            [PY, os.path.join(ROOT, "bench", "serve.py"), input_flv, "--stats-out",
-             self.stats_path, "--tracks", tracks] + ["--set=" + p for p in props],
-            stdout=subprocess.PIPE, env=env)
-        self.pid = self.proc.pid
-        self.port = int(read_line(self.proc, 20).split()[1])
-        if read_line(self.proc, 20) != "PLAYING":
-            raise RuntimeError("serve.py did not start playing")
-        self.reactor = thread_named(self.pid, "ezrtmp-reactor")
-        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
-
-    def close(self):
-        stop(self.proc)
-        with open(self.stats_path) as f:
-            return json.load(f)
-
-
-class Nginx:
-    name = "nginx-rtmp"
-    reactor = None
-
-    def __init__(self, build, input_flv, tmp, tracks="av"):
-        self.port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(tmp=tmp, port=self.port,
-                                      wait=NGINX_WAIT_KEY if "v" in tracks else ""))
-        self.proc = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.pid = self.proc.pid
-        self.pusher = None
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "nginx")
-        if self.proc.poll() is not None:
-            raise RuntimeError("nginx exited: see %s/error.log" % tmp)
-        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
-        links = ""
-        if "v" in tracks:
-            links += "d.video ! queue ! h264parse ! m.video "
-        if "a" in tracks:
-            links += "d.audio ! queue ! aacparse ! m.audio"
-        pipeline = ("filesrc location=%s ! flvdemux name=d flvmux name=m streamable=true "
-                    "! rtmp2sink location=%s sync=true %s" % (input_flv, self.url, links))
-        self.pusher = subprocess.Popen(["gst-launch-1.0", "-q"] + pipeline.split(),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # Published once a player gets a keyframe from it (audio, for a stream without video).
-        load = os.path.join(build, "bench", "ezrload")
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            out = subprocess.run([load, "-n", "1", "-d", "1", "-j", self.url],
-                                 capture_output=True, timeout=30).stdout
-            got = json.loads(out or b"{}")
-            if got.get("got_keyframe") == 1 or ("v" not in tracks and got.get("audio_msgs")):
-                return
-        raise RuntimeError("nginx never served the pushed stream")
-
-    def close(self):
-        if self.pusher:
-            stop(self.pusher)
-        stop(self.proc)
-        return None
-
-
-def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, extra=()):
-    """Plays n players against server; measures its CPU and RSS over the run."""
+def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, extra=(), url=None):
+    """Plays n players against server (at url, else its RTMP URL); measures its CPU and RSS over
+    the run."""
     args = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-r", str(rate), "-d",
             str(seconds), "-j"] + list(extra)
     if stalled:
@@ -296,7 +149,7 @@ def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, ext
     busy0, total0 = machine_ticks()
     t0 = time.monotonic()
     with open(log_path or os.devnull, "w") as err:
-        load = subprocess.Popen(args + [server.url], stdout=subprocess.PIPE, stderr=err)
+        load = subprocess.Popen(args + [url or server.url], stdout=subprocess.PIPE, stderr=err)
         rss_max = rss0
         while load.poll() is None:
             rss_max = max(rss_max, proc_rss_kb(server.pid))
@@ -318,11 +171,12 @@ def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, ext
     }
 
 
-def serve_and_load(args, server, n, tmp):
+def serve_and_load(args, server, n, tmp, url=None):
     """load_run() of n players against a started server, which it then stops; with the sink's
     own figures for ezrtmp. A pipeline error fails the benchmark."""
     try:
-        r = load_run(args.build, server, n, args.seconds, log_path=os.path.join(tmp, "load.log"))
+        r = load_run(args.build, server, n, args.seconds, log_path=os.path.join(tmp, "load.log"),
+                     url=url)
     finally:
         stats = server.close()
     if stats and stats.get("error"):
@@ -336,19 +190,28 @@ def fmt(v, spec="%.1f"):
     return "-" if v is None else spec % v
 
 
+PROTOCOLS = {"rtmp": "RTMP", "http-flv": "HTTP-FLV"}
+
+
+def protocol(row):
+    return row.get("protocol", "rtmp")
+
+
 def table(rows, kbps_of):
-    out = ["| N | stream | server | playing | dropped | GB sent | server CPU s (% of a core) "
+    out = ["| N | stream | server and setting | players | playing | dropped | GB sent "
+           "| server CPU s (% of a core) "
            "| CPU s/GB | RSS MB (before → max) | RSS/player KB | TTFK p50 / p99 / max ms "
            "| video lag p50 / p99 / max ms | audio lag p99 ms | reactor busy, send latency p99 ms "
            "| first video not key | load client CPU s | both cores busy | ezrtmp/nginx CPU per GB |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    by = {(r["server"], r["n"], r.get("run", 1)): r for r in rows}
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["server"], protocol(r), r["n"], r.get("run", 1)): r for r in rows}
     repeated = any(r.get("run", 1) > 1 for r in rows)
     for r in rows:
         ld = r["load"]
-        other = by.get(("nginx-rtmp", r["n"], r.get("run", 1)))
+        other = by.get(("nginx-rtmp", "rtmp", r["n"], r.get("run", 1)))
         ratio = ""
-        if r["server"] == "ezrtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
+        if (r["server"].startswith("ezrtmp") and protocol(r) == "rtmp" and other
+                and other["cpu_per_gb"] and r["cpu_per_gb"]):
             ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
         cpu = "%.2f (%d%%)" % (r["cpu_s"], round(100 * r["cpu_s"] / r["wall_s"]))
         if r["reactor_cpu_s"] is not None:
@@ -359,10 +222,11 @@ def table(rows, kbps_of):
         own = "-" if not sink else "%.2f, %s" % (sink["reactor_busy"],
                                                  fmt(sink["send_latency_p99_ms"]))
         busy = r.get("machine_busy")
-        out.append("| %s | %d kbps | %s | %d / %d | %d | %.3f | %s | %s | %s → %s | %s "
+        out.append("| %s | %d kbps | %s | %s | %d / %d | %d | %.3f | %s | %s | %s → %s | %s "
                    "| %s / %s / %s | %s / %s / %s | %s | %s | %d | %.2f | %s | %s |" % (
                        "%d, run %d" % (r["n"], r.get("run", 1)) if repeated else r["n"],
-                       kbps_of(r["n"]), r["server"], ld["playing"], ld["players"],
+                       kbps_of(r["n"]), r["server"], PROTOCOLS[protocol(r)], ld["playing"],
+                       ld["players"],
                        ld["dropped"], r["gb"], cpu, fmt(r["cpu_per_gb"], "%.2f"),
                        r["rss0_mb"], r["rss_max_mb"], fmt(r["rss_per_player_kb"], "%.2f"),
                        fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
@@ -373,51 +237,107 @@ def table(rows, kbps_of):
     return "\n".join(out)
 
 
-def plot(rows, png, tmp):
-    data = os.path.join(tmp, "plot.dat")
+def median_of(rows, server, proto, n, key):
+    """The median over the runs of (server, protocol, n) of one figure: "cpu" (s per GB),
+    "reactor" (its reactor thread's s per GB), "ttfk" (p99) or "lag" (video, p99); None when no
+    run has it."""
+    vs = []
+    for r in rows:
+        if (r["server"], protocol(r), r["n"]) != (server, proto, n):
+            continue
+        if key == "cpu":
+            v = r["cpu_per_gb"]
+        elif key == "reactor":
+            v = r["reactor_cpu_s"] / r["gb"] if r["reactor_cpu_s"] is not None and r["gb"] else None
+        elif key == "ttfk":
+            v = r["load"]["ttfk_ms"]["p99"]
+        else:
+            v = (r["load"].get("lag_ms") or {}).get("p99")
+        if v is not None:
+            vs.append(v)
+    return statistics.median(vs) if vs else None
+
+
+def names_in_order(rows):
+    return list(dict.fromkeys(r["server"] for r in rows))
+
+
+def plot(rows, png, players_png, tmp):
+    """png: the frontier, CPU per GB against video lag p99 of every server and setting, one panel
+    per player count and protocol; players_png: CPU per GB, TTFK p99 and lag p99 against
+    players, RTMP, a line per server and setting."""
     ns = sorted({r["n"] for r in rows})
-
-    def val(server, n, key):
-        """The median over the runs of (server, n)."""
-        vs = []
-        for r in rows:
-            if (r["server"], r["n"]) != (server, n):
+    names = names_in_order(rows)
+    panels = []
+    for n in ns:
+        kbps = next(r.get("kbps") for r in rows if r["n"] == n)
+        for proto in PROTOCOLS:
+            points = [(name, median_of(rows, name, proto, n, "lag"),
+                       median_of(rows, name, proto, n, "cpu")) for name in names]
+            points = [p for p in points if p[1] is not None and p[2] is not None]
+            if not points:
                 continue
-            if key == "cpu":
-                v = r["cpu_per_gb"]
-            elif key == "ttfk":
-                v = r["load"]["ttfk_ms"]["p99"]
-            else:
-                v = (r["load"].get("lag_ms") or {}).get("p99")
-            if v is not None:
-                vs.append(v)
-        return str(statistics.median(vs)) if vs else "NaN"
+            data = os.path.join(tmp, "frontier-%d-%s.dat" % (n, proto))
+            with open(data, "w") as f:
+                for name, lag, cpu in points:
+                    label = name.replace("flush-interval=", "") + (
+                        " ms" if "flush-interval=" in name else "")
+                    family = 1 if name.startswith("ezrtmp") else 7 if name.startswith("SRS") else 4
+                    f.write('"%s" %s %s %d\n' % (label, max(lag, 0.1), cpu, family))
+            panels.append(
+                "set title '%d %s players%s'\nplot '%s' using 2:3:4 with points pt 7 ps 2 lc variable "
+                "notitle, "
+                "'' using 2:3:1 with labels offset char 1,0.7 left font ',9' notitle" % (
+                    n, PROTOCOLS[proto], "" if kbps is None else " of %s kbps" % kbps, data))
+    if panels:
+        script = """
+set terminal pngcairo size %d,560 font ",11"
+set output '%s'
+set multiplot layout 1,%d title "The frontier: server CPU seconds per GB against video delivery lag p99\\n(same input, same players, this machine; median of the runs; lower left is better; ezrtmp purple, SRS red, nginx-rtmp orange)"
+set logscale xy
+set xlabel 'video delivery lag p99 (ms)'
+set ylabel 'server CPU s per GB'
+set grid
+set offsets graph 0.05, graph 0.35, graph 0.1, graph 0.05
+%s
+unset multiplot
+""" % (620 * len(panels), png, len(panels), "\n".join(panels))
+        subprocess.run(["gnuplot"], input=script.encode(), check=True)
 
+    rtmp = [name for name in names if any(r["server"] == name and protocol(r) == "rtmp"
+                                          for r in rows)]
+    data = os.path.join(tmp, "players.dat")
     with open(data, "w") as f:
         for n in ns:
-            f.write("%d %s %s %s %s %s %s\n" % (
-                n, val("ezrtmp", n, "cpu"), val("nginx-rtmp", n, "cpu"), val("ezrtmp", n, "ttfk"),
-                val("nginx-rtmp", n, "ttfk"), val("ezrtmp", n, "lag"),
-                val("nginx-rtmp", n, "lag")))
+            f.write("%d %s\n" % (n, " ".join(
+                "NaN" if v is None else str(v) for key in ("cpu", "ttfk", "lag")
+                for v in (median_of(rows, name, "rtmp", n, key) for name in rtmp))))
+
+    def lines(first):
+        return ", ".join("'%s' using 1:%d with linespoints lw 2 title '%s'"
+                         % (data if i == 0 else "", first + i, name)
+                         for i, name in enumerate(rtmp))
+
     script = """
 set terminal pngcairo size 1800,480 font ",11"
 set output '{png}'
-set multiplot layout 1,3 title 'ezrtmpserversink vs nginx-rtmp (same input, same players, this machine; median of the runs)'
+set multiplot layout 1,3 title 'RTMP players: every server and setting (same input, same players, this machine; median of the runs)'
 set logscale x
 set xlabel 'players'
 set grid
 set key top left
 set title 'server CPU seconds per GB delivered'
 set yrange [0:*]
-plot '{data}' using 1:2 with linespoints lw 2 title 'ezrtmp', '' using 1:3 with linespoints lw 2 title 'nginx-rtmp'
+plot {cpu}
 set title 'time to first keyframe, p99 (ms)'
 set logscale y
 set yrange [*:*]
-plot '{data}' using 1:4 with linespoints lw 2 title 'ezrtmp', '' using 1:5 with linespoints lw 2 title 'nginx-rtmp'
+plot {ttfk}
 set title 'video delivery lag, p99 (ms)'
-plot '{data}' using 1:6 with linespoints lw 2 title 'ezrtmp', '' using 1:7 with linespoints lw 2 title 'nginx-rtmp'
+plot {lag}
 unset multiplot
-""".format(png=png, data=data)
+""".format(png=players_png, cpu=lines(2), ttfk=lines(2 + len(rtmp)),
+           lag=lines(2 + 2 * len(rtmp)))
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
 
 
@@ -493,7 +413,18 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE",
                     help="a property of ezrtmpserversink for every ezrtmp run; may be repeated")
     ap.add_argument("--only-ezrtmp", action="store_true",
-                    help="skip nginx-rtmp (for quick looks; the results then have no ratio)")
+                    help="skip nginx-rtmp and SRS (for quick looks; the results then have no "
+                    "ratio)")
+    ap.add_argument("--flush-intervals", default="350", metavar="MS,...",
+                    help="ezrtmp with flush-interval=MS beside its defaults, for each MS (the "
+                    "latency against CPU table; empty: defaults only)")
+    ap.add_argument("--http-ns", default="1000", metavar="N,...",
+                    help="the player counts (of --ns) also run with HTTP-FLV players, for each "
+                    "server that serves HTTP-FLV (not nginx-rtmp)")
+    ap.add_argument("--no-srs", action="store_true", help="skip SRS")
+    ap.add_argument("--srs-kit", default=None, metavar="DIR",
+                    help="the SRS kit (default: ../shared/peers/srs beside the checkout); SRS "
+                    "is built from it into BUILD/srs-O2 and skipped when there is none")
     ap.add_argument("--tls", type=int, default=0, metavar="N",
                     help="instead of the runs above: N RTMPS players, then N plain RTMP players, "
                          "on the same TLS-enabled port at 1 Mbps; writes only the TLS section "
@@ -502,6 +433,9 @@ def main():
                     help="instead of the runs above: N HTTP-FLV players and N RTMP players at "
                          "the same time against one server with http=true, at 1 Mbps; writes "
                          "only the HTTP section of RESULTS.md")
+    ap.add_argument("--replot", action="store_true",
+                    help="run nothing: the plots and RESULTS.md again from results.json in "
+                    "--out (give the options of the run that wrote it)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
     ap.add_argument("--streams", action="store_true",
@@ -526,22 +460,39 @@ def main():
         return tls_comparison(args, inputs[1000])
     if args.http:
         return http_comparison(args, inputs[1000])
+    if args.replot:
+        with open(os.path.join(args.out, "results.json")) as f:
+            saved = json.load(f)
+        args.srs_version, args.srs_skipped = saved.get("srs"), saved.get("srs_skipped")
+        with tempfile.TemporaryDirectory() as tmp:
+            plot(saved["rows"], os.path.join(args.out, "results.png"),
+                 os.path.join(args.out, "results-players.png"), tmp)
+        write_results(args, saved["rows"], saved["slow"], kbps_of)
+        return 0
     rows = []
     slow = None
+    http_ns = {int(x) for x in args.http_ns.split(",") if x}
+    srs = None
+    if not args.only_ezrtmp and not args.no_srs:
+        srs, args.srs_version = srs_install(args.build, args.srs_kit)
+        if not srs:
+            args.srs_skipped = args.srs_version
+            log("SRS skipped: " + args.srs_skipped)
     with tempfile.TemporaryDirectory() as tmp:
-        starters = [(Ezrtmp.name, lambda flv: Ezrtmp(args.build, flv, tmp, args.set))]
-        if not args.only_ezrtmp:
-            starters.append((Nginx.name, lambda flv: Nginx(args.build, flv, tmp)))
         # The servers alternate run by run, so that a change in the machine over time falls
-        # on both.
-        runs = [(n, run, st) for n in ns for run in range(1, args.repeat + 1) for st in starters]
-        for n, run, (name, start) in runs:
-            log("%s, %d players, %d kbps, run %d of %d"
-                % (name, n, kbps_of(n), run, args.repeat))
-            r = serve_and_load(args, start(inputs[kbps_of(n)]), n, tmp)
-            r["run"] = run
+        # on all of them.
+        runs = [(n, run, proto, name, start) for n in ns for run in range(1, args.repeat + 1)
+                for proto in ("rtmp", "http-flv") if proto == "rtmp" or n in http_ns
+                for name, start, protos in contenders(args, srs, tmp) if proto in protos]
+        for n, run, proto, name, start in runs:
+            log("%s, %s, %d players, %d kbps, run %d of %d"
+                % (name, proto, n, kbps_of(n), run, args.repeat))
+            server = start(inputs[kbps_of(n)], proto)
+            r = serve_and_load(args, server, n, tmp, server.urls[proto])
+            r.update(server=name, protocol=proto, run=run, kbps=kbps_of(n))
             log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
             rows.append(r)
+            save_results(args, rows, None)  # a run that fails later keeps these (--replot)
         if not args.no_slow:
             # Stalled players' kernel buffers are kept small (send-buffer-size), so that our
             # queue, and its tiers, see their backlog within the run instead of the kernel's
@@ -563,13 +514,44 @@ def main():
             slow["send_buffer_size"] = SLOW_SEND_BUFFER
             log("  " + json.dumps({k: v for k, v in slow.items() if k != "render_series"}))
         # The figures first: a failing plot must not lose the run.
-        with open(os.path.join(args.out, "results.json"), "w") as f:
-            json.dump({"rows": rows, "slow": slow}, f, indent=1)
+        save_results(args, rows, slow)
         if rows:
-            plot(rows, os.path.join(args.out, "results.png"), tmp)
+            plot(rows, os.path.join(args.out, "results.png"),
+                 os.path.join(args.out, "results-players.png"), tmp)
 
     write_results(args, rows, slow, kbps_of)
     return 0
+
+
+def save_results(args, rows, slow):
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "slow": slow, "srs": getattr(args, "srs_version", None),
+                   "srs_skipped": getattr(args, "srs_skipped", None)}, f, indent=1)
+
+
+def flush_label(ms):
+    return "ezrtmp flush-interval=%s" % ms
+
+
+def contenders(args, srs, tmp):
+    """(name, start(input_flv, protocol) -> server, protocols) of every server and setting the
+    run compares: ezrtmp at its defaults and at each --flush-intervals, nginx-rtmp, and SRS at
+    each of SRS_SETTINGS when it was built (srs: its install directory)."""
+    def ezrtmp(props):
+        return lambda flv, proto: Ezrtmp(args.build, flv, tmp, args.set + props + (
+            ["http=true"] if proto == "http-flv" else []))
+
+    both = ("rtmp", "http-flv")
+    out = [(Ezrtmp.name, ezrtmp([]), both)]
+    out += [(flush_label(ms), ezrtmp(["flush-interval=" + ms]), both)
+            for ms in args.flush_intervals.split(",") if ms]
+    if args.only_ezrtmp:
+        return out
+    out.append((Nginx.name, lambda flv, proto: Nginx(args.build, flv, tmp), ("rtmp",)))
+    for setting in SRS_SETTINGS if srs else ():
+        out.append(("SRS " + setting, lambda flv, proto, setting=setting: Srs(
+            args.build, srs, setting, flv, tmp), both))
+    return out
 
 
 def make_cert(tmp):
@@ -853,8 +835,9 @@ def write_streams(args, rows):
 
 def run_targets(rows):
     """The issue's targets judged on one run's rows: (target, measured, met) each."""
-    by = {(r["server"], r["n"]): r for r in rows}
-    ez = sorted((r for r in rows if r["server"] == "ezrtmp"), key=lambda r: r["n"])
+    by = {(r["server"], r["n"]): r for r in rows if protocol(r) == "rtmp"}
+    ez = sorted((r for r in rows if r["server"] == "ezrtmp" and protocol(r) == "rtmp"),
+                key=lambda r: r["n"])
     out = []
 
     def row(target, measured, met):
@@ -867,7 +850,6 @@ def run_targets(rows):
             "%d of %d playing, %d dropped, %d got a keyframe" % (
                 ld["playing"], ld["players"], ld["dropped"], ld["got_keyframe"]),
             ld["playing"] == ld["players"] == ld["got_keyframe"] and ld["dropped"] == 0)
-    lag99 = lambda r: (r["load"].get("lag_ms") or {}).get("p99")  # noqa: E731
     if big:
         row("10,000 players all playing with video lag p99 under 150 ms (200 kbps)",
             "%d of %d playing, lag p99 %s ms" % (ld["playing"], ld["players"], lag99(big)),
@@ -888,13 +870,57 @@ def run_targets(rows):
     if small:
         row("video lag p99 under 10 ms, 100 players", "%s ms" % lag99(small),
             lag99(small) is not None and lag99(small) < 10)
-    for r in ez:
+    # The knob never delays a joiner's first frames: the same target at every setting.
+    for r in sorted((r for r in rows if r["server"].startswith("ezrtmp")),
+                    key=lambda r: (r["n"], protocol(r) != "rtmp")):
         p99 = r["load"]["ttfk_ms"]["p99"]
-        row("time to first keyframe p99 under 50 ms, %d players" % r["n"], "%s ms" % p99,
-            p99 is not None and p99 < 50)
+        setting = "" if r["server"] == "ezrtmp" and protocol(r) == "rtmp" else " (%s%s)" % (
+            r["server"], "" if protocol(r) == "rtmp" else ", HTTP-FLV")
+        row("time to first keyframe p99 under 50 ms, %d players%s" % (r["n"], setting),
+            "%s ms" % p99, p99 is not None and p99 < 50)
     for r in ez:
         row("memory per player under 8 KB, %d players" % r["n"],
             "%.2f KB" % r["rss_per_player_kb"], r["rss_per_player_kb"] < 8)
+    return out + srs_targets(rows)
+
+
+def lag99(r):
+    return (r["load"].get("lag_ms") or {}).get("p99")
+
+
+# Issue 20's comparisons with SRS: (our setting, SRS's, lag p99 allowed over SRS's in ms, most
+# CPU per GB as a fraction of SRS's), at 1,000 players, for RTMP and HTTP-FLV alike.
+SRS_TARGETS = [("ezrtmp", "SRS realtime", 5, 0.6), (flush_label(350), "SRS defaults", 0, 0.7)]
+
+
+def srs_targets(rows):
+    """The targets against SRS judged on one run's rows: (target, measured, met) each."""
+    by = {(r["server"], protocol(r), r["n"]): r for r in rows}
+    out = []
+    for proto in PROTOCOLS:
+        for ours, theirs, slack, most in SRS_TARGETS:
+            a, b = by.get((ours, proto, 1000)), by.get((theirs, proto, 1000))
+            if not (a and b and a["cpu_per_gb"] and b["cpu_per_gb"] and lag99(a) is not None
+                    and lag99(b) is not None):
+                continue
+            ratio = a["cpu_per_gb"] / b["cpu_per_gb"]
+            out.append(("%s players, 1,000: %s against %s: video lag p99 at most SRS's%s and "
+                        "CPU per GB at most %.1fx SRS's" % (
+                            PROTOCOLS[proto], ours, theirs, " + %d ms" % slack if slack else "",
+                            most),
+                        "lag p99 %.1f vs %.1f ms; %.2f vs %.2f s/GB: %.2f" % (
+                            lag99(a), lag99(b), a["cpu_per_gb"], b["cpu_per_gb"], ratio),
+                        lag99(a) <= lag99(b) + slack and ratio <= most))
+    a, b = by.get(("ezrtmp", "rtmp", 10000)), by.get(("SRS defaults", "rtmp", 10000))
+    if a and b and a["cpu_per_gb"] and b["cpu_per_gb"]:
+        ld = a["load"]
+        out.append(("RTMP players, 10,000 (200 kbps): ezrtmp all playing, CPU per GB at most SRS "
+                    "defaults', video lag p99 under 150 ms",
+                    "%d of %d playing; %.2f vs %.2f s/GB; lag p99 %s ms" % (
+                        ld["playing"], ld["players"], a["cpu_per_gb"], b["cpu_per_gb"],
+                        fmt(lag99(a))),
+                    ld["playing"] == ld["players"] and a["cpu_per_gb"] <= b["cpu_per_gb"]
+                    and lag99(a) is not None and lag99(a) < 150))
     return out
 
 
@@ -941,6 +967,61 @@ def targets(rows, slow):
     return "\n".join(out)
 
 
+def build_name(build):
+    """The build directory as RESULTS.md names it: relative to the checkout."""
+    rel = os.path.relpath(os.path.abspath(build), ROOT)
+    return "BUILD" if rel.startswith("..") else rel
+
+
+def servers_text(args):
+    """What was compared, for the top of RESULTS.md."""
+    srs = getattr(args, "srs_version", None)
+    if args.only_ezrtmp or args.no_srs:
+        srs_line = "SRS: not run (%s)." % ("--only-ezrtmp" if args.only_ezrtmp else "--no-srs")
+    elif getattr(args, "srs_skipped", None):
+        srs_line = "SRS: **skipped**, %s." % args.srs_skipped
+    else:
+        srs_line = (
+            "SRS %s, built by `bench/run.py` from the kit in `../shared/peers/srs` beside the "
+            "checkout with its `SRS_EXTRA_FLAGS=-O2 build.sh` (the optimised variant; upstream "
+            "builds `-g -O0`) into `%s/srs-O2`; one process (SRS is single-threaded), fed by "
+            "a separate gst-launch-1.0 as nginx-rtmp is, its GOP cache on, RTMP and HTTP-FLV "
+            "(`http_remux`, which SRS sends with `Transfer-Encoding: chunked`; ezrload takes the "
+            "chunk framing out). Both settings with `time_jitter off`: SRS's default, `full`, "
+            "rewrites each player's timestamps to start near 0 from its own join (and smooths "
+            "steps over 250 ms), so one frame carries a different timestamp for every player and "
+            "the delivery lag, arrival time against timestamp, would not compare across players "
+            "or with the other servers; `off` sends the timestamps as published. SRS defaults: "
+            "merged writes, each player's messages gathered for up to `mw_latency` 350 ms (and "
+            "at least `mw_msgs` 8) and written together; SRS realtime: `min_latency on`, "
+            "`tcp_nodelay on`, `mw_latency 0`." % (srs, build_name(args.build)))
+    flush = ", ".join("`flush-interval=%s`" % ms for ms in args.flush_intervals.split(",") if ms)
+    return ("Servers and settings, each started fresh for each row: ezrtmp at its defaults%s; "
+            "nginx-rtmp (RTMP only: its module has no HTTP-FLV); %s Players: RTMP at every N, "
+            "HTTP-FLV also at N = %s, against every server that serves it, the same `bench/"
+            "ezrload` for both protocols." % (" and at " + flush if flush else "", srs_line,
+                                              args.http_ns or "none"))
+
+
+def trade_table(rows):
+    """ezrtmp's settings (and SRS's, for comparison) at each N and protocol: medians."""
+    out = ["| players | protocol | server and setting | CPU s per GB | of which ezrtmp's reactor "
+           "thread | video lag p99 ms | TTFK p99 ms |", "|---|---|---|---|---|---|---|"]
+    names = [n for n in names_in_order(rows) if n.startswith(("ezrtmp", "SRS"))]
+    for n in sorted({r["n"] for r in rows}):
+        for proto in PROTOCOLS:
+            for name in names:
+                cpu = median_of(rows, name, proto, n, "cpu")
+                if cpu is None:
+                    continue
+                out.append("| %d | %s | %s | %.2f | %s | %s | %s |" % (
+                    n, PROTOCOLS[proto], name, cpu,
+                    fmt(median_of(rows, name, proto, n, "reactor"), "%.2f"),
+                    fmt(median_of(rows, name, proto, n, "lag")),
+                    fmt(median_of(rows, name, proto, n, "ttfk"))))
+    return "\n".join(out)
+
+
 def write_results(args, rows, slow, kbps_of):
     lines = [
         "# Benchmark results",
@@ -950,16 +1031,20 @@ def write_results(args, rows, slow, kbps_of):
         "",
         "Rerun: `bench/run.sh` (installs what it needs, builds `build-bench` in release mode, "
         "runs everything, rewrites this file and `results.png`), or after a build "
-        "`/usr/bin/python3 bench/run.py --build build-bench --ns %s --seconds %d --repeat %d`."
-        % (args.ns, args.seconds, args.repeat),
+        "`/usr/bin/python3 bench/run.py --build build-bench --ns %s --seconds %d --repeat %d "
+        "--flush-intervals %s --http-ns %s%s`."
+        % (args.ns, args.seconds, args.repeat, args.flush_intervals or "''", args.http_ns,
+           " --no-slow" if args.no_slow else ""),
+        "",
+        servers_text(args),
         "",
         "Each row: one server process started fresh, serving the same pre-encoded 640x360 "
         "25 fps H.264 + AAC FLV (keyframe every 2 s) at real-time rate; `bench/ezrload` opens "
         "N players at 2,000 connections/s and plays %d s after the last one started. Server CPU "
         "is user + system time of the server process over the load run, from /proc (for "
         "ezrtmp that is the whole pipeline process: flvdemux, flvmux and the sink as well as "
-        "the reactor thread, also shown alone; for nginx-rtmp it is the nginx process, "
-        "while its publisher runs in a separate gst-launch-1.0). RSS is the server process's "
+        "the reactor thread, also shown alone; for nginx-rtmp and SRS it is the nginx or srs "
+        "process, while their publisher runs in a separate gst-launch-1.0). RSS is the server process's "
         "resident memory before the players and its maximum during the run; per player is the "
         "difference over N (kernel socket buffers are not in RSS). TTFK: time from starting "
         "the TCP connect to the first video keyframe message, per player. Video lag: for each "
@@ -981,9 +1066,22 @@ def write_results(args, rows, slow, kbps_of):
         "per GB against nginx-rtmp: `bench/run.sh --streams [--ns 100] [--seconds 10]`, which "
         "writes `STREAMS.md` and `results-streams.json` beside this file.",
         "",
-        "![CPU per GB, time to first keyframe and delivery lag against players](results.png)",
+        "![The frontier: CPU per GB against video lag p99, every server and setting]"
+        "(results.png)",
+        "",
+        "![RTMP players: CPU per GB, time to first keyframe and delivery lag against players]"
+        "(results-players.png)",
         "",
         table(rows, kbps_of),
+        "",
+        "## Latency against CPU: ezrtmp's `flush-interval`",
+        "",
+        "Each setting's median over the runs (CPU per GB and lag p99 are those of the frontier "
+        "plot). ezrtmp's CPU is its whole pipeline process; the reactor thread alone is what "
+        "the setting changes (at 100 players the pipeline's own share, about the same at any N, "
+        "is most of the figure).",
+        "",
+        trade_table(rows),
         "",
         "## Targets",
         "",
@@ -995,14 +1093,24 @@ def write_results(args, rows, slow, kbps_of):
         "writes, so each server's CPU includes delivering to the players. What costs is the "
         "number of writes, not the bytes: in perf profiles taken while tuning this benchmark "
         "`writev` was about 80%% of the reactor's time at 10,000 players, most of it the "
-        "loopback receive path. This is why ezrtmp writes a player's video as it comes but "
-        "lets audio wait for the next video frame (at most `flush-interval`, %s), so that a "
-        "player costs one `writev` per video frame instead of one per frame, and why under "
-        "load each sweep over the players carries every frame that came meanwhile; nginx-rtmp "
-        "writes each frame as it comes. It is also why CPU per GB is higher for the 200 kbps "
-        "rows: the same number of writes carries a fifth of the bytes." % (
-            next((p.split("=", 1)[1] + " ms" for p in reversed(args.set)
-                  if p.startswith("flush-interval=")), "the default, 100 ms")),
+        "loopback receive path. This is why ezrtmp at its default (`flush-interval` -1, auto) "
+        "writes a player's video as it comes but lets audio wait for the next video frame (at "
+        "most 100 ms), so that a player costs one `writev` per video frame instead of one per "
+        "frame, and why under load each sweep over the players carries every frame that came "
+        "meanwhile; nginx-rtmp and SRS realtime write each frame as it comes. With "
+        "`flush-interval` in ms video waits too, at most that long, and each write carries "
+        "everything that came meanwhile (at 350 ms about nine video frames), as SRS's default "
+        "merged writes (`mw_latency` 350) do: fewer writes for more latency, the table above. "
+        "It is also why CPU per GB is higher for the 200 kbps rows: the same number of writes "
+        "carries a fifth of the bytes.",
+        "- SRS realtime with HTTP-FLV players costs far more than with RTMP players. Its "
+        "HTTP-FLV loop (`SrsLiveStream::do_serve_http` in SRS 6.0.157) sleeps `mw_latency` "
+        "whenever a player's queue is empty and looks again, where its RTMP loop waits on a "
+        "condition the publisher signals: at `mw_latency 0` every HTTP-FLV player's coroutine "
+        "polls. Profiled at 100 players while this benchmark was written: 82% of a core, "
+        "`perf` put 48% of SRS's time in state-threads' timer heap (`heap_insert`, "
+        "`heap_delete`, from `st_usleep`) and `strace -c` counted 29,266 `epoll_wait` against "
+        "18,803 `writev` in 3 s.",
         "- nginx-rtmp serves a live stream from one worker process. Where its CPU is near "
         "100% of a core that worker is saturated: players still connecting or waiting for "
         "their first keyframe when the run ends are the difference between `playing` and N "

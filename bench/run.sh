@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the benchmark needs (Debian packages: the test set, nginx with its RTMP module,
-# gnuplot), builds build-bench in release mode and runs bench/run.py, which rewrites
-# bench/RESULTS.md and bench/results.png. Arguments go to run.py (e.g. --ns 100,1000).
+# gnuplot), builds build-bench in release mode and runs bench/run.py, which builds SRS from its
+# kit when it is beside the checkout and rewrites bench/RESULTS.md and its plots. Arguments go to
+# run.py (e.g. --ns 100,1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,9 +12,10 @@
 
 enum prop_type { P_STRING, P_INT, P_UINT, P_BOOLEAN, P_ENUM, P_STRUCTURE };
 enum prop_target { TO_NONE, TO_SERVER, TO_STREAM }; /* struct ezr_server/stream_config */
-enum cfg_type { C_STR, C_U16, C_U32, C_BOOL, C_ENUM };
-/* C_ENUM copies an int: the library's enums are int-sized. */
+enum cfg_type { C_STR, C_U16, C_U32, C_I32, C_BOOL, C_ENUM };
+/* C_I32 and C_ENUM copy an int: the library's enums are int-sized. */
 _Static_assert(sizeof(enum ezr_sync_method) == sizeof(int), "sync_method is an int");
+_Static_assert(sizeof(int32_t) == sizeof(int), "flush_interval_ms is an int");
 
 struct prop {
     const char *name, *nick, *blurb;
@@ -223,13 +224,15 @@ static const struct prop props[N_PROPS] = {
                                UINT_RANGE(0, G_MAXINT32, 0), .flags = RW_READY,
                                FIELD(send_buffer_size), TO_SRV(send_buffer_bytes, C_U32)},
     [PROP_FLUSH_INTERVAL] = {"flush-interval", "Flush interval",
-                             "The most milliseconds a player's media may wait so that several "
-                             "frames go out in one write (far less CPU than a write per frame): "
-                             "video is written at once, audio and data wait for the next video "
-                             "frame, at most this; protocol replies and a new player's first "
-                             "frames are written at once. 0 = write every frame at once",
-                             UINT_RANGE(0, 1000, EZR_DEFAULT_FLUSH_INTERVAL_MS), .flags = RW_READY,
-                             FIELD(flush_interval), TO_SRV(flush_interval_ms, C_U32)},
+                             "The most milliseconds that any of a player's media, video too, may "
+                             "wait so that more of it goes out in one write: latency for CPU (a "
+                             "write costs far more than its bytes). -1 = auto: video is written "
+                             "as it comes, audio and data wait for the next video frame, at most "
+                             "100 ms. 0 = write every frame at once. Protocol replies and a new "
+                             "player's first frames are written at once at every value",
+                             .type = P_INT, .min = EZR_FLUSH_AUTO, .max = EZR_FLUSH_INTERVAL_MAX_MS,
+                             .def = EZR_DEFAULT_FLUSH_INTERVAL_MS, .flags = RW_READY,
+                             FIELD(flush_interval), TO_SRV(flush_interval_ms, C_I32)},
     [PROP_ALLOWED_CLIENTS] = {"allowed-clients", "Allowed clients",
                               "Addresses or CIDR ranges that may play, separated by commas "
                               "(\"127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\"); an IPv4 player on a "
@@ -354,7 +357,7 @@ void ezr_sink_settings_to_config(const struct ezr_sink_settings *s, struct ezr_s
         } else if (p->cfg_type == C_U32) {
             uint32_t v = *(const guint *)f * scale;
             memcpy(dst, &v, sizeof v);
-        } else if (p->cfg_type == C_ENUM) {
+        } else if (p->cfg_type == C_I32 || p->cfg_type == C_ENUM) {
             int v = *(const gint *)f;
             memcpy(dst, &v, sizeof v);
         } else {

@@ -30,7 +30,7 @@ struct ezr_sink_settings {
     guint handshake_timeout; /* s */
     guint client_timeout;    /* s */
     guint send_buffer_size;
-    guint flush_interval; /* ms */
+    gint flush_interval; /* ms, or EZR_FLUSH_AUTO */
     gchar *allowed_clients;
     gchar *play_token;
     gboolean http; /* HTTP-FLV and WebSocket-FLV on the port */

@@ -36,7 +36,7 @@ static void flush_now(struct ezr_client *c)
         ezr_flush_now(&c->set->flusher, &c->flush);
 }
 
-void ezr_client_set_init(struct ezr_client_set *set, uint32_t flush_interval_ms)
+void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms)
 {
     *set = (struct ezr_client_set){0};
     ezr_flush_init(&set->flusher, flush_interval_ms, flush_entry);
@@ -163,13 +163,16 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
     if (made)
         (*o->copies)++;
     enum ezr_queue_level level;
+    bool awaited_key = c->q.need_keyframe; /* a frame that starts the player is not held */
     switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
             flush_now(c); /* a joiner starts at once */
         else if (!c->dead)
-            ezr_flush_media(&c->set->flusher, &c->flush, ezr_flush_may_wait(f, o->has_video, &c->q),
-                            c->q.bytes, now);
+            ezr_flush_media(
+                &c->set->flusher, &c->flush,
+                ezr_flush_may_wait(&c->set->flusher, f, o->has_video, &c->q, awaited_key),
+                c->q.bytes, now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;

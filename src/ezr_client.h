@@ -106,7 +106,7 @@ struct ezr_client {
 };
 
 /* An empty set, its flusher writing with ezr_client_flush; the server fills in the pointers. */
-void ezr_client_set_init(struct ezr_client_set *set, uint32_t flush_interval_ms);
+void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms);
 
 /* A new client of set on an accepted socket (which it owns from now on, even on failure),
  * registered with the reactor, its bytes carried by transport with its state (ezr_transport_tcp

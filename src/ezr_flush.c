@@ -4,16 +4,19 @@
 #include "ezr_limits.h"
 #include "ezr_queue.h"
 
-void ezr_flush_init(struct ezr_flusher *fl, uint32_t interval_ms,
+void ezr_flush_init(struct ezr_flusher *fl, int32_t interval_ms,
                     void (*write)(struct ezr_flush_entry *e))
 {
+    fl->hold_all = interval_ms != EZR_FLUSH_AUTO;
+    fl->interval_ms = fl->hold_all ? (uint32_t)interval_ms : EZR_FLUSH_AUTO_WAIT_MS;
     ezr_list_init(&fl->now);
     ezr_list_init(&fl->held);
     ezr_list_init(&fl->due);
     ezr_list_init(&fl->sweep);
-    fl->interval_ms = interval_ms;
     fl->gap_ms = 0;
     fl->sweep_began_ms = 0;
+    fl->sweep_start_ms = 0;
+    fl->sweep_ms = 0;
     fl->write = write;
 }
 
@@ -30,13 +33,16 @@ void ezr_flush_now(struct ezr_flusher *fl, struct ezr_flush_entry *e)
         ezr_list_push_back(&fl->now, &e->dirty_link);
 }
 
-bool ezr_flush_may_wait(const struct ezr_frame *f, bool stream_has_video,
-                        const struct ezr_queue *q)
+bool ezr_flush_may_wait(const struct ezr_flusher *fl, const struct ezr_frame *f,
+                        bool stream_has_video, const struct ezr_queue *q, bool awaited_key)
 {
-    bool rider = (f->kind == EZR_FRAME_AUDIO && !(f->flags & EZR_FRAME_HEADER)) ||
-                 (f->kind == EZR_FRAME_SCRIPT && (f->flags & EZR_FRAME_LIVE));
+    bool media = f->kind == EZR_FRAME_SCRIPT ? (f->flags & EZR_FRAME_LIVE) != 0
+                                             : !(f->flags & EZR_FRAME_HEADER);
+    if (fl->hold_all)
+        return media && !(stream_has_video && awaited_key);
     /* Without video on its way to this player, the wait would be the whole interval. */
-    return rider && stream_has_video && q->want_video && !q->paused && !q->need_keyframe;
+    return media && f->kind != EZR_FRAME_VIDEO && stream_has_video && q->want_video && !q->paused &&
+           !q->need_keyframe;
 }
 
 void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may_wait,
@@ -46,6 +52,9 @@ void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may
         ezr_flush_now(fl, c);
         return;
     }
+    if (fl->hold_all && !c->had_media)
+        may_wait = false; /* a joiner's first live frame */
+    c->had_media = true;
     if (ezr_link_linked(&c->media_link)) {
         /* Already due or in the sweep: the write to come takes this frame too. Held: a frame
          * that may not wait ends the hold. */
@@ -78,6 +87,17 @@ static struct ezr_flush_entry *first_held(const struct ezr_flusher *fl)
     return n ? EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link) : NULL;
 }
 
+/* At an interval in ms, how much before its end a hold joins the sweep: the time the last sweeps
+ * took, so that a player the sweep reaches last has still waited no longer than the interval
+ * (thousands of players' holds began with the same frame and end together); at most half the
+ * interval, so that a sweep longer than that still leaves each write carrying more. */
+static uint64_t hold_lead_ms(const struct ezr_flusher *fl)
+{
+    if (!fl->hold_all)
+        return 0;
+    return fl->sweep_ms < fl->interval_ms / 2 ? fl->sweep_ms : fl->interval_ms / 2;
+}
+
 /* When the next sweep may begin. */
 static uint64_t next_sweep_ms(const struct ezr_flusher *fl)
 {
@@ -92,8 +112,8 @@ int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
     if (!ezr_list_empty(&fl->due))
         until = next_sweep_ms(fl);
     struct ezr_flush_entry *c = first_held(fl);
-    if (c && c->hold_until_ms < until)
-        until = c->hold_until_ms;
+    if (c && c->hold_until_ms - hold_lead_ms(fl) < until)
+        until = c->hold_until_ms - hold_lead_ms(fl);
     if (until == UINT64_MAX)
         return max_ms;
     if (until <= now_ms)
@@ -107,10 +127,12 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&fl->now)))
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
+    bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now: timed from its first write */
     /* Holds that are up join the sweep under way, in the order they began: never spaced, so
      * that nothing waits longer than the interval. */
+    uint64_t lead = hold_lead_ms(fl);
     struct ezr_flush_entry *c;
-    while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms)) {
+    while ((c = first_held(fl)) && (all || c->hold_until_ms <= now_ms + lead)) {
         ezr_list_remove(&c->media_link);
         c->hold_until_ms = 0;
         ezr_list_push_back(&fl->sweep, &c->media_link);
@@ -123,6 +145,16 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         }
         if (!(n = ezr_list_pop_front(&fl->sweep)))
             break;
+        if (starting) {
+            fl->sweep_start_ms = now_ms;
+            starting = false;
+        }
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link));
+    }
+    if (!starting && ezr_list_empty(&fl->sweep)) {
+        /* A sweep ended: a longer one counts at once, a shorter one slowly (the long sweeps are
+         * those of the holds that end together). */
+        uint32_t took = (uint32_t)(now_ms - fl->sweep_start_ms);
+        fl->sweep_ms = took >= fl->sweep_ms ? took : (fl->sweep_ms * 7u + took) / 8u;
     }
 }

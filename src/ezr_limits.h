@@ -95,11 +95,16 @@
  * in slivers. */
 #define EZR_MIN_READ 2048u
 
-/* The longest a player's media may wait so that several frames go out in one write (ezr_flush.h:
- * video goes at once, audio and data wait for the next video frame, at most this). Only held audio
- * or data whose video stalls (or is dropped for that player) reaches it; 100 ms is far below any
- * player's buffer. (SRS merges writes for 350 ms by default.) */
-#define EZR_DEFAULT_FLUSH_INTERVAL_MS 100u
+/* flush-interval's default (ezr_flush.h), auto: video goes at once, audio and data wait for the
+ * next video frame, at most EZR_FLUSH_AUTO_WAIT_MS. Only held audio or data whose video stalls
+ * (or is dropped for that player) reaches that; 100 ms is far below any player's buffer. Any
+ * other value is the most ms that any media may wait (SRS merges writes for 350 ms by default);
+ * the element takes up to EZR_FLUSH_INTERVAL_MAX_MS, the range the setting has always had (a
+ * queue is written anyway once it holds EZR_FLUSH_BYTES). */
+#define EZR_FLUSH_AUTO (-1)
+#define EZR_DEFAULT_FLUSH_INTERVAL_MS EZR_FLUSH_AUTO
+#define EZR_FLUSH_AUTO_WAIT_MS 100u
+#define EZR_FLUSH_INTERVAL_MAX_MS 1000
 /* The stats' reactor-busy and send latencies cover the last one to two windows of this: long
  * enough to hold thousands of writes, short enough that an operator sees a change within
  * seconds. */

@@ -336,7 +336,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
         cfg->error_msg[0] = '\0';
     bool tls = cfg && cfg->tls_certificate && *cfg->tls_certificate;
     if (!cfg || (cfg->tls_only && !tls) || cfg->chunk_size < EZR_PROTO_CHUNK_SIZE ||
-        cfg->chunk_size > EZR_MAX_CHUNK_SIZE ||
+        cfg->chunk_size > EZR_MAX_CHUNK_SIZE || cfg->flush_interval_ms < EZR_FLUSH_AUTO ||
         (cfg->host && strlen(cfg->host) > EZR_MAX_NAME_LEN) ||
         (cfg->http_cors_origin && (strlen(cfg->http_cors_origin) > EZR_HTTP_MAX_ORIGIN ||
                                    strpbrk(cfg->http_cors_origin, "\r\n"))))

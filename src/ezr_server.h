@@ -41,10 +41,12 @@ struct ezr_server_config {
     /* SO_SNDBUF of player sockets; 0 leaves the kernel's autotuning (which on Linux may buffer
      * megabytes in the kernel before our queue, and its tiers, see any of it). */
     uint32_t send_buffer_bytes;
-    /* The longest a player's media may wait so that several frames go out in one write: video
-     * goes at once, audio and data wait for the player's next video frame, at most this; protocol
-     * replies and a new player's first frames go at once. 0 = write every frame at once. */
-    uint32_t flush_interval_ms;
+    /* flush-interval (ezr_flush.h): EZR_FLUSH_AUTO (the default), video goes at once, audio and
+     * data wait for the player's next video frame, at most EZR_FLUSH_AUTO_WAIT_MS; 0 and up
+     * (the element takes up to EZR_FLUSH_INTERVAL_MAX_MS), the most ms that any media, video
+     * too, may wait so that more goes out in one write (0: a write per frame). Protocol replies
+     * and a new player's first frames go at once at every value. */
+    int32_t flush_interval_ms;
     ezr_log_fn log; /* may be NULL */
     void *log_ctx;
     /* HTTP on the same port (a connection's first byte tells): GET /APP/KEY.flv plays the stream

@@ -404,6 +404,39 @@ def test_nginx_edge_pull():
                   "nginx never played from the origin")
 
 
+def test_flush_interval_in_ms_batches_media_and_starts_players_at_once():
+    """flush-interval=350: ffprobe, a real player, reads both tracks; a player's first keyframe
+    (the join burst) comes at once, and then its live media in bursts, about three a second, each
+    no later than the interval (and slack for a loaded machine) after the one before. At the
+    default the same player gets a write per video frame, 30 a second."""
+    with Server(props="flush-interval=350") as s:
+        s.wait_video_frames(35)
+        rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", s.url()], 30)
+        check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
+        kinds = sorted(x["codec_name"] for x in json.loads(out)["streams"])
+        check(kinds == ["aac", "h264"], "streams: %r" % kinds)
+        c = RtmpClient("127.0.0.1", s.port)
+        try:
+            t0 = time.monotonic()
+            c.start_play("live", "stream")
+            c.read_until(lambda m: m.type == 9 and not is_video_header(m))
+            first_key_s = time.monotonic() - t0
+            arrivals = []
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                if c.read_message(5).type in (8, 9):
+                    arrivals.append(time.monotonic())
+        finally:
+            c.close()
+        s.check_no_error()
+    check(first_key_s < 1.0, "the first keyframe took %.2f s" % first_key_s)
+    # One write arrives within a few ms; a burst starts after a pause of 100 ms or more.
+    bursts = [arrivals[0]] + [b for a, b in zip(arrivals, arrivals[1:]) if b - a > 0.1]
+    gaps = [b - a for a, b in zip(bursts, bursts[1:])]
+    check(5 <= len(bursts) <= 12, "%d bursts in 3 s: %r" % (len(bursts), gaps))
+    check(max(gaps) < 0.35 + 0.7, "a gap of %.2f s between bursts" % max(gaps))
+
+
 def test_sync_false_and_latency():
     """sync=false serves a live source without clock throttling; latency queries are answered
     as GstBaseSink does (live with sync=true)."""

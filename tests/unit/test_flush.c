@@ -6,8 +6,9 @@
 #include "ezr_limits.h"
 #include "ezr_queue.h"
 
-#define INTERVAL 100u
-#define T0 1000000u /* any ezr_now_ms() value */
+#define INTERVAL EZR_FLUSH_AUTO_WAIT_MS /* what auto holds audio for, at most */
+#define HOLD 350u                       /* an interval in ms: every media frame waits */
+#define T0 1000000u                     /* any ezr_now_ms() value */
 #define NCLIENTS 600u
 
 static struct ezr_flush_entry clients[NCLIENTS];
@@ -27,7 +28,7 @@ static void media(struct ezr_flusher *fl, unsigned i, bool may_wait, uint64_t no
     ezr_flush_media(fl, &clients[i], may_wait, queued[i], now_ms);
 }
 
-static void setup(struct ezr_flusher *fl, uint32_t interval_ms)
+static void setup(struct ezr_flusher *fl, int32_t interval_ms)
 {
     memset(clients, 0, sizeof clients);
     memset(queued, 0, sizeof queued);
@@ -45,7 +46,7 @@ static unsigned run(struct ezr_flusher *fl, uint64_t now_ms)
 EZR_TEST(test_reply_is_written_in_the_round_it_is_queued)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     ezr_flush_now(&fl, &clients[0]);
     ezr_flush_now(&fl, &clients[0]); /* once per round, however many replies */
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
@@ -57,7 +58,7 @@ EZR_TEST(test_reply_is_written_in_the_round_it_is_queued)
 EZR_TEST(test_video_on_an_idle_reactor_is_written_at_once)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     media(&fl, 0, false, T0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), 0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
@@ -67,7 +68,7 @@ EZR_TEST(test_video_on_an_idle_reactor_is_written_at_once)
 EZR_TEST(test_audio_waits_for_the_next_video_frame_and_goes_with_it)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     media(&fl, 0, true, T0);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0), INTERVAL);
     EZR_CHECK_EQ(run(&fl, T0), 0);
@@ -85,7 +86,7 @@ EZR_TEST(test_audio_waits_for_the_next_video_frame_and_goes_with_it)
 EZR_TEST(test_held_media_never_waits_longer_than_the_interval)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     media(&fl, 0, true, T0);
     media(&fl, 0, true, T0 + 60); /* a later frame does not extend it */
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 250, T0 + 60), INTERVAL - 60);
@@ -99,7 +100,7 @@ EZR_TEST(test_held_media_never_waits_longer_than_the_interval)
 EZR_TEST(test_holds_end_in_the_order_they_began)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     media(&fl, 0, true, T0);
     media(&fl, 1, true, T0 + 50);
     EZR_CHECK_EQ(run(&fl, T0 + INTERVAL), 1);
@@ -121,7 +122,7 @@ EZR_TEST(test_zero_interval_writes_every_frame_in_its_round)
 EZR_TEST(test_large_backlog_is_written_in_its_round)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     queued[0] = EZR_FLUSH_BYTES;
     media(&fl, 0, true, T0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
@@ -130,7 +131,7 @@ EZR_TEST(test_large_backlog_is_written_in_its_round)
 EZR_TEST(test_sweep_writes_a_batch_of_players_per_round_replies_first)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     for (unsigned i = 0; i < NCLIENTS; i++)
         media(&fl, i, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
@@ -151,7 +152,7 @@ EZR_TEST(test_sweep_writes_a_batch_of_players_per_round_replies_first)
 EZR_TEST(test_frames_arriving_during_a_sweep_go_in_the_same_write)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     for (unsigned i = 0; i < NCLIENTS; i++)
         media(&fl, i, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
@@ -168,7 +169,7 @@ EZR_TEST(test_frames_arriving_during_a_sweep_go_in_the_same_write)
 EZR_TEST(test_busy_reactor_spaces_its_sweeps)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     ezr_flush_set_busy(&fl, 1.0); /* always busy: a sweep per interval */
     media(&fl, 0, false, T0);
     EZR_CHECK_EQ(run(&fl, T0), 1);
@@ -198,7 +199,7 @@ EZR_TEST(test_busy_reactor_spaces_its_sweeps)
 EZR_TEST(test_closing_client_leaves_every_list)
 {
     struct ezr_flusher fl;
-    setup(&fl, INTERVAL);
+    setup(&fl, EZR_FLUSH_AUTO);
     media(&fl, 0, true, T0);
     media(&fl, 1, false, T0);
     ezr_flush_now(&fl, &clients[1]);
@@ -215,24 +216,153 @@ EZR_TEST(test_audio_and_live_data_may_wait_for_video_that_is_coming)
     struct ezr_frame cue = {.kind = EZR_FRAME_SCRIPT, .flags = EZR_FRAME_LIVE};
     struct ezr_frame metadata = {.kind = EZR_FRAME_SCRIPT};
     struct ezr_frame video = {.kind = EZR_FRAME_VIDEO, .flags = EZR_FRAME_KEY};
+    struct ezr_flusher fl;
+    setup(&fl, EZR_FLUSH_AUTO);
     struct ezr_queue q;
     ezr_queue_init(&q);
     q.need_keyframe = false; /* playing video */
-    EZR_CHECK(ezr_flush_may_wait(&audio, true, &q));
-    EZR_CHECK(ezr_flush_may_wait(&cue, true, &q));
-    EZR_CHECK(!ezr_flush_may_wait(&video, true, &q));
-    EZR_CHECK(!ezr_flush_may_wait(&aac_header, true, &q));
-    EZR_CHECK(!ezr_flush_may_wait(&metadata, true, &q));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &audio, true, &q, false));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &cue, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &video, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &aac_header, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &metadata, true, &q, false));
     /* No video coming for this player: nothing to wait for. */
-    EZR_CHECK(!ezr_flush_may_wait(&audio, false, &q)); /* audio-only stream */
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &audio, false, &q, false)); /* audio-only stream */
     q.need_keyframe = true;
-    EZR_CHECK(!ezr_flush_may_wait(&audio, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &audio, true, &q, true));
     q.need_keyframe = false;
     q.want_video = false;
-    EZR_CHECK(!ezr_flush_may_wait(&audio, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &audio, true, &q, false));
     q.want_video = true;
     q.paused = true;
-    EZR_CHECK(!ezr_flush_may_wait(&cue, true, &q));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &cue, true, &q, false));
+}
+
+/* flush-interval in ms: every media frame may wait, video too, and for audio-only streams and
+ * players that take no video as well; headers and metadata never; nor, for a stream with video,
+ * anything offered while the player awaited a keyframe (its start), that keyframe included. */
+EZR_TEST(test_an_interval_in_ms_lets_every_media_frame_wait_but_a_start)
+{
+    struct ezr_frame audio = {.kind = EZR_FRAME_AUDIO};
+    struct ezr_frame aac_header = {.kind = EZR_FRAME_AUDIO, .flags = EZR_FRAME_HEADER};
+    struct ezr_frame cue = {.kind = EZR_FRAME_SCRIPT, .flags = EZR_FRAME_LIVE};
+    struct ezr_frame metadata = {.kind = EZR_FRAME_SCRIPT};
+    struct ezr_frame key = {.kind = EZR_FRAME_VIDEO, .flags = EZR_FRAME_KEY};
+    struct ezr_frame inter = {.kind = EZR_FRAME_VIDEO};
+    struct ezr_frame avc_header = {.kind = EZR_FRAME_VIDEO, .flags = EZR_FRAME_HEADER};
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    struct ezr_queue q;
+    ezr_queue_init(&q);
+    q.need_keyframe = false;
+    EZR_CHECK(ezr_flush_may_wait(&fl, &key, true, &q, false));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &inter, true, &q, false));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &audio, true, &q, false));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &cue, true, &q, false));
+    EZR_CHECK(ezr_flush_may_wait(&fl, &audio, false, &q, true)); /* audio-only: no keyframe */
+    q.want_video = false;
+    EZR_CHECK(ezr_flush_may_wait(&fl, &audio, true, &q, false));
+    q.want_video = true;
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &aac_header, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &avc_header, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &metadata, true, &q, false));
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &key, true, &q, true));   /* the keyframe it awaited */
+    EZR_CHECK(!ezr_flush_may_wait(&fl, &audio, true, &q, true)); /* before it */
+}
+
+/* At an interval in ms video waits too, from the first frame held: a later frame neither ends
+ * nor extends the hold, and the one write at its end carries them all. */
+EZR_TEST(test_an_interval_in_ms_holds_video_and_writes_it_all_at_once)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    media(&fl, 0, false, T0); /* its first live frame goes with the next sweep */
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    media(&fl, 0, true, T0 + 40); /* a video frame */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD);
+    for (uint64_t t = T0 + 63; t < T0 + 40 + HOLD; t += 23) { /* audio and video meanwhile */
+        media(&fl, 0, true, t);
+        EZR_CHECK_EQ(run(&fl, t), 0);
+    }
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40 + HOLD - 1), 1);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD), 1);
+    EZR_CHECK_EQ(writes[0], 2);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40 + HOLD), 1000);
+}
+
+/* Held media is written earlier only for what may not wait: a reply (written alone, the hold
+ * goes on), a header (ends the hold), or a backlog of EZR_FLUSH_BYTES. */
+EZR_TEST(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    for (unsigned i = 0; i < 3; i++) {
+        media(&fl, i, false, T0); /* their first live frames */
+        media(&fl, i, true, T0 + 1);
+    }
+    while (run(&fl, T0 + 1))
+        ;
+    media(&fl, 0, true, T0 + 40);
+    media(&fl, 1, true, T0 + 40);
+    ezr_flush_now(&fl, &clients[0]); /* a reply: this round, and the hold stays */
+    EZR_CHECK_EQ(run(&fl, T0 + 41), 1);
+    media(&fl, 1, false, T0 + 50); /* a header */
+    EZR_CHECK_EQ(run(&fl, T0 + 50), 1);
+    queued[2] = EZR_FLUSH_BYTES;
+    media(&fl, 2, true, T0 + 60); /* a backlog, held or not */
+    EZR_CHECK_EQ(run(&fl, T0 + 60), 1);
+    EZR_CHECK_EQ(writes[0], 2);
+    EZR_CHECK_EQ(writes[1], 2);
+    EZR_CHECK_EQ(writes[2], 2);
+    /* Client 0's hold still ends when it began plus the interval. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 60), HOLD - 20);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD), 1);
+    EZR_CHECK_EQ(writes[0], 3);
+}
+
+/* At an interval in ms, the holds of many players that began together end early by the time
+ * their last sweep took, so that the last one written has not waited longer either; auto holds
+ * are not moved. */
+EZR_TEST(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    for (unsigned i = 0; i < NCLIENTS; i++) {
+        media(&fl, i, false, T0); /* their first live frames */
+        media(&fl, i, true, T0 + 1);
+    }
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH); /* the first frames' sweep: 20 ms */
+    EZR_CHECK_EQ(run(&fl, T0 + 10), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        media(&fl, i, true, T0 + 40);
+    /* Held from T0 + 40 (the frames at T0 + 1 went with the first sweep): written from 20 ms
+     * before the end. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD - 20);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 21), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 20), EZR_FLUSH_BATCH);
+    /* Auto: audio alone waits its whole time, whatever the sweeps took. */
+    setup(&fl, EZR_FLUSH_AUTO);
+    for (unsigned i = 0; i < NCLIENTS; i++)
+        media(&fl, i, false, T0);
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 10), EZR_FLUSH_BATCH);
+    EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    media(&fl, 0, true, T0 + 30);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 30), INTERVAL);
+}
+
+/* A busy reactor spaces its sweeps up to the interval in ms as it does up to auto's wait. */
+EZR_TEST(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    ezr_flush_set_busy(&fl, 1.0);
+    EZR_CHECK_EQ(fl.gap_ms, HOLD);
+    setup(&fl, EZR_FLUSH_AUTO);
+    ezr_flush_set_busy(&fl, 1.0);
+    EZR_CHECK_EQ(fl.gap_ms, EZR_FLUSH_AUTO_WAIT_MS);
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
@@ -246,4 +376,9 @@ EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_frames_arriving_during_a_sweep_go_in_the_same_write),
               EZR_CASE(test_busy_reactor_spaces_its_sweeps),
               EZR_CASE(test_closing_client_leaves_every_list),
-              EZR_CASE(test_audio_and_live_data_may_wait_for_video_that_is_coming))
+              EZR_CASE(test_audio_and_live_data_may_wait_for_video_that_is_coming),
+              EZR_CASE(test_an_interval_in_ms_lets_every_media_frame_wait_but_a_start),
+              EZR_CASE(test_an_interval_in_ms_holds_video_and_writes_it_all_at_once),
+              EZR_CASE(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog),
+              EZR_CASE(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes),
+              EZR_CASE(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps))

@@ -303,9 +303,10 @@ EZR_TEST(test_accept_recovers_after_descriptor_exhaustion)
 }
 
 /* A server with flush-interval interval_ms and one player that has started playing and has a
- * keyframe (so that the stream has video and the player takes it). 0, or -1. */
-static int start_playing(uint32_t interval_ms, struct ezr_server **s, struct ezr_stream **st,
-                         struct player *p)
+ * keyframe (so that the stream has video and the player takes it), the first live frame it got;
+ * key_ms, if not NULL, gets how long that took from its push. 0, or -1. */
+static int start_playing_timed(int32_t interval_ms, struct ezr_server **s, struct ezr_stream **st,
+                               struct player *p, long *key_ms)
 {
     struct ezr_server_config cfg;
     test_server_config(&cfg);
@@ -318,8 +319,19 @@ static int start_playing(uint32_t interval_ms, struct ezr_server **s, struct ezr
     uint64_t dl = mono_ms() + DEADLINE_MS;
     if (next_media(p, dl) < 0) /* |RtmpSampleAccess: playing */
         return -1;
+    uint64_t t0 = mono_ms();
     push_video(*st, EZR_FRAME_KEY, 0, 1);
-    return next_media(p, dl) == 0 && p->type == EZR_MSG_VIDEO && p->payload[5] == 1 ? 0 : -1;
+    if (next_media(p, dl) < 0 || p->type != EZR_MSG_VIDEO || p->payload[5] != 1)
+        return -1;
+    if (key_ms)
+        *key_ms = (long)(mono_ms() - t0);
+    return 0;
+}
+
+static int start_playing(int32_t interval_ms, struct ezr_server **s, struct ezr_stream **st,
+                         struct player *p)
+{
+    return start_playing_timed(interval_ms, s, st, p, NULL);
 }
 
 /* Bounds on "at once" and "at most the interval" that a loaded test machine still meets: far
@@ -334,7 +346,7 @@ EZR_TEST(test_video_goes_at_once_and_takes_the_waiting_audio)
     struct ezr_server *s = NULL;
     struct ezr_stream *st;
     struct player p;
-    int ok = start_playing(LONG_INTERVAL_MS, &s, &st, &p) == 0;
+    int ok = start_playing(EZR_FLUSH_AUTO, &s, &st, &p) == 0;
     uint64_t t0 = mono_ms();
     push_video(st, 0, 40, 2);
     ok =
@@ -364,9 +376,10 @@ EZR_TEST(test_video_goes_at_once_and_takes_the_waiting_audio)
     EZR_CHECK(stats.reactor_busy >= 0.0 && stats.reactor_busy <= 1.0);
 }
 
-/* With no video after it, audio waits the whole interval and no longer; with an interval of 0
- * it goes at once. Returns how long the audio took to arrive, or -1. */
-static long audio_alone_ms(uint32_t interval_ms)
+/* The time one frame pushed after the player's start (an inter video frame, or with no video
+ * after it an audio frame) takes to arrive, or -1. Audio alone waits the whole interval and no
+ * longer; with an interval of 0 it goes at once. */
+static long frame_alone_ms(int32_t interval_ms, bool video)
 {
     struct ezr_server *s = NULL;
     struct ezr_stream *st;
@@ -374,13 +387,22 @@ static long audio_alone_ms(uint32_t interval_ms)
     long took = -1;
     if (start_playing(interval_ms, &s, &st, &p) == 0) {
         uint64_t t0 = mono_ms();
-        push_audio(st, 23, 5);
-        if (next_media(&p, t0 + DEADLINE_MS) == 0 && p.type == EZR_MSG_AUDIO && p.payload[2] == 5)
+        if (video)
+            push_video(st, 0, 40, 5);
+        else
+            push_audio(st, 23, 5);
+        if (next_media(&p, t0 + DEADLINE_MS) == 0 &&
+            p.type == (video ? EZR_MSG_VIDEO : EZR_MSG_AUDIO) && p.payload[video ? 5 : 2] == 5)
             took = (long)(mono_ms() - t0);
     }
     player_close(&p);
     ezr_server_free(s);
     return took;
+}
+
+static long audio_alone_ms(int32_t interval_ms)
+{
+    return frame_alone_ms(interval_ms, false);
 }
 
 EZR_TEST(test_media_waits_at_most_the_flush_interval)
@@ -393,6 +415,32 @@ EZR_TEST(test_media_waits_at_most_the_flush_interval)
     EZR_CHECK(waited < (long)(SHORT_INTERVAL_MS + SLACK_MS));
     EZR_CHECK(at_once >= 0);
     EZR_CHECK(at_once < (long)AT_ONCE_MS);
+}
+
+/* Auto, the default: audio alone waits EZR_FLUSH_AUTO_WAIT_MS, no more. */
+EZR_TEST(test_auto_lets_audio_alone_wait_its_hundred_ms)
+{
+    long waited = audio_alone_ms(EZR_FLUSH_AUTO);
+    EZR_CHECK(waited >= (long)EZR_FLUSH_AUTO_WAIT_MS - 2);
+    EZR_CHECK(waited < (long)(EZR_FLUSH_AUTO_WAIT_MS + SLACK_MS));
+}
+
+/* An interval in ms holds video too, as long as the interval and no longer; but a joiner's first
+ * frame, the keyframe it awaited (nothing was cached when it joined), goes at once even when the
+ * interval is long. */
+EZR_TEST(test_an_interval_in_ms_holds_video_but_never_a_joiners_start)
+{
+    long key_ms = -1;
+    long waited = frame_alone_ms(SHORT_INTERVAL_MS, true);
+    EZR_CHECK(waited >= (long)SHORT_INTERVAL_MS - 2);
+    EZR_CHECK(waited < (long)(SHORT_INTERVAL_MS + SLACK_MS));
+    struct ezr_server *s = NULL;
+    struct ezr_stream *st;
+    struct player p;
+    EZR_CHECK_EQ(start_playing_timed(LONG_INTERVAL_MS, &s, &st, &p, &key_ms), 0);
+    player_close(&p);
+    ezr_server_free(s);
+    EZR_CHECK(key_ms < (long)AT_ONCE_MS);
 }
 
 /* What on_failed saw, per stream. */
@@ -701,6 +749,8 @@ EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_accept_recovers_after_descriptor_exhaustion),
               EZR_CASE(test_video_goes_at_once_and_takes_the_waiting_audio),
               EZR_CASE(test_media_waits_at_most_the_flush_interval),
+              EZR_CASE(test_auto_lets_audio_alone_wait_its_hundred_ms),
+              EZR_CASE(test_an_interval_in_ms_holds_video_but_never_a_joiners_start),
               EZR_CASE(test_reactor_failure_tells_every_stream_once),
               EZR_CASE(test_peer_that_never_reads_is_not_read_past_the_reply_bound),
               EZR_CASE(test_fast_sender_does_not_hold_the_reactor))

@@ -693,6 +693,36 @@ GST_START_TEST(test_sync_method_defaults_to_live_edge)
 }
 GST_END_TEST;
 
+/* flush-interval: -1 (auto) by default, and every value from -1 to 1000 reads back as set; the
+ * server the element starts takes it (the stats do not show it, but a value the library refused
+ * would fail the start). */
+GST_START_TEST(test_flush_interval_defaults_to_auto_and_round_trips)
+{
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    gint v = 0;
+    g_object_get(e, "flush-interval", &v, NULL);
+    fail_unless_equals_int(v, -1);
+    GParamSpecInt *spec = G_PARAM_SPEC_INT(
+        g_object_class_find_property(G_OBJECT_GET_CLASS(e), "flush-interval"));
+    fail_unless_equals_int(spec->minimum, -1);
+    fail_unless_equals_int(spec->maximum, 1000);
+    fail_unless_equals_int(spec->default_value, -1);
+    const gint values[] = {0, 40, 350, 1000, -1};
+    for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+        g_object_set(e, "flush-interval", values[i], NULL);
+        g_object_get(e, "flush-interval", &v, NULL);
+        fail_unless_equals_int(v, values[i]);
+    }
+    g_object_set(e, "port", 0, "flush-interval", 350, NULL);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    gint port = 0;
+    g_object_get(e, "bound-port", &port, NULL);
+    fail_unless(port > 0);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
 static guint stat_uint(GstElement *e, const gchar *field)
 {
     GstStructure *s = stats_of(e);
@@ -756,6 +786,7 @@ static Suite *ezrtmpserversink_suite(void)
     tcase_add_test(tc, test_null_with_a_hundred_players_frees_everything);
     tcase_add_test(tc, test_bound_port_set_in_ready_and_cleared_in_null);
     tcase_add_test(tc, test_string_properties_keep_their_own_values);
+    tcase_add_test(tc, test_flush_interval_defaults_to_auto_and_round_trips);
     tcase_add_test(tc, test_queue_max_age_property_sets_the_age_limit);
     tcase_add_test(tc, test_sync_method_defaults_to_live_edge);
     tcase_add_test(tc, test_busy_port_is_a_resource_error);

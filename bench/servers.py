@@ -1,0 +1,298 @@
+"""The servers bench/run.py compares, each started fresh on loopback and stopped by close():
+
+  Ezrtmp: bench/serve.py, a pipeline filesrc ! flvdemux ! flvmux ! ezrtmpserversink;
+  Nginx:  Debian's nginx with libnginx-mod-rtmp (one process, config of our own);
+  Srs:    SRS 6, built from the kit in ../shared/peers/srs beside the checkout (srs_install());
+          nginx-rtmp and SRS are fed by filesrc ! flvdemux ! flvmux ! rtmp2sink in a separate
+          gst-launch-1.0 (publish()), from the same file at the same real-time rate.
+
+Each has .pid (the process whose CPU is the server's), .reactor (a thread id, or None) and
+.urls: the player URL of each protocol it serves ("rtmp", "http-flv").
+"""
+
+import json
+import os
+import resource
+import select
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"  # Debian's, with python3-gi
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(cond, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def thread_named(pid, name):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            if f.read().strip() == name:
+                return int(tid)
+    return None
+
+
+def read_line(proc, seconds):
+    """One line of a child's stdout, or RuntimeError after seconds."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    if not ready:
+        raise RuntimeError("no output from %s" % proc.args[0])
+    line = proc.stdout.readline().decode().strip()
+    if not line:
+        raise RuntimeError("%s exited (%s)" % (proc.args[0], proc.poll()))
+    return line
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Ezrtmp:
+    name = "ezrtmp"
+
+    def __init__(self, build, input_flv, tmp, props=(), tracks="av"):
+        self.stats_path = os.path.join(tmp, "ezrtmp-stats.json")
+        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
+        self.proc = subprocess.Popen(
+            [PY, os.path.join(ROOT, "bench", "serve.py"), input_flv, "--stats-out",
+             self.stats_path, "--tracks", tracks] + ["--set=" + p for p in props],
+            stdout=subprocess.PIPE, env=env)
+        self.pid = self.proc.pid
+        self.port = int(read_line(self.proc, 20).split()[1])
+        if read_line(self.proc, 20) != "PLAYING":
+            raise RuntimeError("serve.py did not start playing")
+        self.reactor = thread_named(self.pid, "ezrtmp-reactor")
+        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
+        self.urls = {"rtmp": self.url}
+        if "http=true" in props:
+            self.urls["http-flv"] = "http://127.0.0.1:%d/live/stream.flv" % self.port
+
+    def close(self):
+        stop(self.proc)
+        with open(self.stats_path) as f:
+            return json.load(f)
+
+
+def publish(build, input_flv, url, tracks):
+    """Pushes input_flv to url at real-time rate from a gst-launch-1.0 of its own, and returns
+    that process once a player gets a keyframe from the server (audio, for a stream without
+    video)."""
+    links = ""
+    if "v" in tracks:
+        links += "d.video ! queue ! h264parse ! m.video "
+    if "a" in tracks:
+        links += "d.audio ! queue ! aacparse ! m.audio"
+    pipeline = ("filesrc location=%s ! flvdemux name=d flvmux name=m streamable=true "
+                "! rtmp2sink location=%s sync=true %s" % (input_flv, url, links))
+    pusher = subprocess.Popen(["gst-launch-1.0", "-q"] + pipeline.split(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load = os.path.join(build, "bench", "ezrload")
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        out = subprocess.run([load, "-n", "1", "-d", "1", "-j", url],
+                             capture_output=True, timeout=30).stdout
+        got = json.loads(out or b"{}")
+        if got.get("got_keyframe") == 1 or ("v" not in tracks and got.get("audio_msgs")):
+            return pusher
+    stop(pusher)
+    raise RuntimeError("the server at %s never served the pushed stream" % url)
+
+
+NGINX_CONF = """
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 30000;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 20000; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+{wait}
+        }}
+    }}
+}}
+"""
+
+# Start players on a keyframe, as ezrtmp does; nginx-rtmp has no GOP cache, so they wait for
+# the next one. Not for a stream without video: its players would wait for ever.
+NGINX_WAIT_KEY = """            wait_key on;
+            wait_video on;"""
+
+
+class Published:
+    """A server process fed by publish(): self.proc, self.port (RTMP) and self.urls are set by
+    start()."""
+    reactor = None
+    pusher = None
+
+    def start(self, argv, build, input_flv, tracks, ports, log_path, **popen):
+        """Runs argv, waits until it listens on every one of ports, then publishes to it."""
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     **popen)
+        self.pid = self.proc.pid
+        wait_for(lambda: all(port_open(p) for p in ports) or self.proc.poll() is not None, 10,
+                 self.name)
+        if self.proc.poll() is not None:
+            raise RuntimeError("%s exited: see %s" % (self.name, log_path))
+        self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
+        self.urls = {"rtmp": self.url}
+        try:
+            self.pusher = publish(build, input_flv, self.url, tracks)
+        except Exception:
+            stop(self.proc)
+            raise
+
+    def close(self):
+        if self.pusher:
+            stop(self.pusher)
+        stop(self.proc)
+        return None
+
+
+class Nginx(Published):
+    """nginx-rtmp: RTMP only (its module has no HTTP-FLV)."""
+    name = "nginx-rtmp"
+
+    def __init__(self, build, input_flv, tmp, tracks="av"):
+        self.port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(tmp=tmp, port=self.port,
+                                      wait=NGINX_WAIT_KEY if "v" in tracks else ""))
+        self.start(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"], build,
+                   input_flv, tracks, [self.port], tmp + "/error.log")
+
+
+# SRS: RTMP on one port, HTTP-FLV (http_remux) on another; the GOP cache on (its default) so
+# that a joiner starts on a keyframe at once, as with ezrtmp. time_jitter off: SRS's default
+# (full) rewrites every player's timestamps to start near 0 from its own join, so that a frame
+# would carry a different timestamp for each player and the delivery lag, measured against the
+# timestamp, would not compare across players or servers; off keeps them as published.
+SRS_CONF = """
+listen 127.0.0.1:{port};
+max_connections {max_connections};
+daemon off;
+srs_log_tank file;
+srs_log_file {tmp}/srs.log;
+pid {tmp}/srs.pid;
+http_server {{
+    enabled on;
+    listen 127.0.0.1:{http_port};
+    dir {tmp};
+}}
+vhost __defaultVhost__ {{
+{vhost}    play {{
+        gop_cache on;
+        time_jitter off;
+{play}    }}
+    http_remux {{
+        enabled on;
+        mount [vhost]/[app]/[stream].flv;
+    }}
+}}
+"""
+
+# The two settings compared: (lines of the vhost, lines of its play section). defaults: SRS's
+# merged writes, a player's messages gathered for up to mw_latency (350 ms) and written together;
+# realtime: what SRS documents for low latency.
+SRS_SETTINGS = {
+    "defaults": ("", ""),
+    "realtime": ("    min_latency on;\n    tcp_nodelay on;\n", "        mw_latency 0;\n"),
+}
+SRS_BUILD = "srs-O2"  # under the build directory: the kit's optimised build (-O2)
+
+
+def srs_kit(explicit=None):
+    """The SRS kit's directory, or None: explicit if given, else ../shared/peers/srs beside this
+    checkout or, when this is a git worktree, beside the repository's main checkout."""
+    if explicit:
+        return explicit if os.path.isfile(os.path.join(explicit, "build.sh")) else None
+    places = [ROOT]
+    common = subprocess.run(["git", "-C", ROOT, "rev-parse", "--path-format=absolute",
+                             "--git-common-dir"], capture_output=True, text=True).stdout.strip()
+    if common:
+        places.append(os.path.dirname(common))
+    for place in places:
+        kit = os.path.normpath(os.path.join(place, "..", "shared", "peers", "srs"))
+        if os.path.isfile(os.path.join(kit, "build.sh")):
+            return kit
+    return None
+
+
+def srs_install(build, kit_dir=None):
+    """Builds SRS from the kit into build/srs-O2 (the kit's build.sh; a second run only checks)
+    and returns (install directory, version), or (None, why not)."""
+    kit = srs_kit(kit_dir)
+    if not kit:
+        return None, "no SRS kit at %s" % (kit_dir or "../shared/peers/srs beside the checkout")
+    dest = os.path.abspath(os.path.join(build, SRS_BUILD))
+    log("SRS: building from the kit into %s (-O2)" % dest)
+    done = subprocess.run([os.path.join(kit, "build.sh"), dest],
+                          env=dict(os.environ, SRS_EXTRA_FLAGS="-O2"),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    srs = os.path.join(dest, "objs", "srs")
+    if done.returncode != 0 or not os.access(srs, os.X_OK):
+        return None, "the SRS kit did not build: %s" % done.stderr.strip()[-300:]
+    version = subprocess.run([srs, "-v"], capture_output=True, text=True)
+    return dest, (version.stdout + version.stderr).strip()
+
+
+def raise_nofile():
+    """In the child: the open-files limit to its hard limit (SRS needs max_connections + 128
+    below it)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Srs(Published):
+    """SRS, one process (single-threaded), in one of SRS_SETTINGS."""
+
+    def __init__(self, build, install, setting, input_flv, tmp, tracks="av"):
+        self.name = "SRS " + setting
+        self.port, self.http_port = free_port(), free_port()
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        most = 19800 if hard == resource.RLIM_INFINITY else min(19800, hard - 129)
+        vhost, play = SRS_SETTINGS[setting]
+        conf = os.path.join(tmp, "srs.conf")
+        with open(conf, "w") as f:
+            f.write(SRS_CONF.format(tmp=tmp, port=self.port, http_port=self.http_port,
+                                    max_connections=most, vhost=vhost, play=play))
+        self.start([os.path.join(install, "objs", "srs"), "-c", conf], build, input_flv, tracks,
+                   [self.port, self.http_port], tmp + "/srs.log", cwd=install,
+                   preexec_fn=raise_nofile)
+        self.urls["http-flv"] = "http://127.0.0.1:%d/live/stream.flv" % self.http_port
