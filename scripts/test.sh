@@ -13,7 +13,8 @@
 #               of our code as the other e2e tests at a cost that would double the run); built
 #               with the failing allocator (-Dfailmalloc=true, idle unless a test arms it), it
 #               also runs the failmalloc sweep, sampled (FAILMALLOC_FULL=1: every allocation)
-#   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10)
+#   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), beside the
+#               poll build's tests at the lowest priority
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared.
 # Exits non-zero if anything failed.
 set -uo pipefail
@@ -57,6 +58,17 @@ others=$!
 meson test -C build-test --print-errorlogs --num-processes 2 || status=1
 wait $others || exit 1
 
+# libFuzzer targets, each run for a bounded time (clang is installed with the test packages),
+# at the lowest priority beside the poll build's tests: a fuzzer is all CPU, the end-to-end tests
+# mostly wait on streams in real time, and take the CPU first when they need it.
+fuzz=
+if command -v clang >/dev/null; then
+    ninja -C build-fuzz || exit 1
+    nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz \
+        >build-fuzz/fuzz-run.log 2>&1 &
+    fuzz=$!
+fi
+
 # The same suites through the portable reactor backend, so that both backends serve real players.
 ninja -C build-poll || exit 1
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
@@ -82,9 +94,8 @@ ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     meson test -C build-asan --print-errorlogs --suite e2e --no-suite streams --no-suite join \
     --logbase testlog-asan-e2e || status=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
-# libFuzzer targets, each run for a bounded time (clang is installed with the test packages).
-if command -v clang >/dev/null; then
-    ninja -C build-fuzz || exit 1
-    meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+if [[ -n $fuzz ]]; then
+    wait $fuzz || status=1
+    cat build-fuzz/fuzz-run.log
 fi
 exit $status
