@@ -12,6 +12,14 @@ static inline uint64_t ezr_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Time from a mark to now, 0 when the mark is later. A round reads its now once, and marks set
+ * meanwhile (a client accepted, a flush's progress) can be newer than it: unsigned wrap-around
+ * would make them look ancient. */
+static inline uint64_t ezr_elapsed(uint64_t now, uint64_t mark)
+{
+    return now > mark ? now - mark : 0;
+}
+
 /* The same clock in microseconds, for what is measured rather than waited for (the reactor's
  * busy time, a frame's way from push to socket). */
 static inline uint64_t ezr_now_us(void)

@@ -170,8 +170,6 @@ static bool check_alive(struct ezr_client *c, uint64_t now)
 
 static void tick(struct ezr_server *s, uint64_t now)
 {
-    if (s->accept_blocked)
-        accept_clients(s);
     EZR_LIST_FOREACH_SAFE(it, nx, &s->clients.open) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
         if (ezr_queue_empty(&c->q))
@@ -179,13 +177,17 @@ static void tick(struct ezr_server *s, uint64_t now)
         if (!check_alive(c, now))
             continue;
         if (s->handshake_timeout_ms && !c->stream &&
-            now - c->idle_since_ms > s->handshake_timeout_ms)
+            ezr_elapsed(now, c->idle_since_ms) > s->handshake_timeout_ms)
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                              "did not start playing within the handshake timeout");
-        else if (s->client_timeout_ms && now - c->progress_ms > s->client_timeout_ms)
+        else if (s->client_timeout_ms && ezr_elapsed(now, c->progress_ms) > s->client_timeout_ms)
             ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
                              "player read nothing within the client timeout");
     }
+    /* After the timeouts: a connection accepted now has nothing to time out yet (its marks are
+     * newer than now; ezr_elapsed() reads them as 0 anyway). */
+    if (s->accept_blocked)
+        accept_clients(s);
 }
 
 /* Writes what is due, then frees the clients closed this round: no event of this round's batch

@@ -6,6 +6,7 @@
 #define EZR_TEST_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,26 @@
 static int ezr_test_failed_;
 static char ezr_test_skip_[200];
 
+/* A failed check's line, as a TAP comment on stdout and again on stderr: meson reads a TAP
+ * test's stdout itself, and what it shows of a failure (--print-errorlogs, a CI log) is stderr. */
+__attribute__((format(printf, 1, 2))) static inline void ezr_test_fail_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    ezr_test_failed_ = 1;
+}
+
 #define EZR_TEST(name) static void name(void)
 
 #define EZR_CHECK(cond)                                                                    \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
-            printf("# %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
-            ezr_test_failed_ = 1;                                                          \
+            ezr_test_fail_("# %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
             return;                                                                        \
         }                                                                                  \
     } while (0)
@@ -28,9 +42,8 @@ static char ezr_test_skip_[200];
     do {                                                                                   \
         long long ezr_a_ = (long long)(a), ezr_b_ = (long long)(b);                        \
         if (ezr_a_ != ezr_b_) {                                                            \
-            printf("# %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a,   \
-                   ezr_a_, #b, ezr_b_);                                                    \
-            ezr_test_failed_ = 1;                                                          \
+            ezr_test_fail_("# %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
+                           #a, ezr_a_, #b, ezr_b_);                                        \
             return;                                                                        \
         }                                                                                  \
     } while (0)
@@ -38,8 +51,7 @@ static char ezr_test_skip_[200];
 #define EZR_CHECK_MEM(a, b, n)                                                             \
     do {                                                                                   \
         if (memcmp((a), (b), (n)) != 0) {                                                  \
-            printf("# %s:%d: bytes differ: %s vs %s\n", __FILE__, __LINE__, #a, #b);       \
-            ezr_test_failed_ = 1;                                                          \
+            ezr_test_fail_("# %s:%d: bytes differ: %s vs %s\n", __FILE__, __LINE__, #a, #b); \
             return;                                                                        \
         }                                                                                  \
     } while (0)
