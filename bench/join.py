@@ -260,8 +260,10 @@ NOTES = """## How it is measured
   apart share a tick of the null muxer's 1/30 s time base (every frame still decodes).
 - The first keyframe's delay is until the model player (Python) has the whole message: the
   1080p stream's keyframes are about 1.1 MB.
-- tests/e2e/test_join_latency.py checks the same at the default method more briefly: both joins
-  of a player in one run (3.5 s into the first GOP and right after the second keyframe).
+- tests/e2e/test_join_latency.py checks the same at the default method more briefly for
+  rtmp2src and mpv (test_join_browser.py for chromium, test_join.py for the model player and
+  ffmpeg): both joins of a player in one run (3.5 s into the first GOP and right after the
+  second keyframe).
 - B-frames: the 720p stream again with `x264enc bframes=2` and without `tune=zerolatency`,
   joined 3.5 s into its second GOP (GStreamer's flvmux clamps the negative decoding times of a
   B-frame stream's first frames, which garbles the first GOP of the file itself)."""
