@@ -1,5 +1,6 @@
 /* The tests' RTMP player: see rtmp_test_player.h. */
 #include "rtmp_test_player.h"
+#include "rtmp_test_cmd.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -105,18 +106,7 @@ static void send_cmd(struct player *p, uint32_t msid, const char *name, double t
     struct ezr_buf b, out;
     ezr_buf_init(&b);
     ezr_buf_init(&out);
-    ezr_amf0_put_cstring(&b, name);
-    ezr_amf0_put_number(&b, txid);
-    if (app) {
-        ezr_amf0_put_object_begin(&b);
-        ezr_amf0_put_key(&b, "app");
-        ezr_amf0_put_cstring(&b, app);
-        ezr_amf0_put_object_end(&b);
-    } else {
-        ezr_amf0_put_null(&b);
-    }
-    if (arg)
-        ezr_amf0_put_cstring(&b, arg);
+    rtmp_test_put_cmd(&b, name, txid, app, NULL, arg);
     ezr_chunk_writer_write(&p->w, &out, 3, 0, EZR_MSG_COMMAND_AMF0, msid, b.data, b.len);
     ssize_t w = write(p->fd, out.data, out.len);
     (void)w;

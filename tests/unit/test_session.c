@@ -9,6 +9,7 @@
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_session.h"
+#include "rtmp_test_cmd.h"
 
 #define MAX_MSGS 64
 
@@ -155,20 +156,7 @@ static int send_cmd(struct harness *h, uint32_t msid, const char *name, double t
 {
     struct ezr_buf b;
     ezr_buf_init(&b);
-    ezr_amf0_put_cstring(&b, name);
-    ezr_amf0_put_number(&b, txid);
-    if (app) {
-        ezr_amf0_put_object_begin(&b);
-        ezr_amf0_put_key(&b, "app");
-        ezr_amf0_put_cstring(&b, app);
-        ezr_amf0_put_key(&b, "tcUrl");
-        ezr_amf0_put_cstring(&b, "rtmp://127.0.0.1/live");
-        ezr_amf0_put_object_end(&b);
-    } else {
-        ezr_amf0_put_null(&b);
-    }
-    if (arg)
-        ezr_amf0_put_cstring(&b, arg);
+    rtmp_test_put_cmd(&b, name, txid, app, "rtmp://127.0.0.1/live", arg);
     int rc = send_raw(h, EZR_MSG_COMMAND_AMF0, 3, msid, &b);
     ezr_buf_free(&b);
     return rc;
