@@ -2,7 +2,8 @@
 # Installs the test dependencies, builds, and runs every test. Each build and what it runs:
 #   build-test  epoll reactor (the default): unit, check, e2e
 #   build-poll  poll(2) reactor (-Dreactor=poll): unit, check, e2e; of the realistic streams
-#               (suite streams) the 20 Mbps one (logs testlog-poll*)
+#               (suite streams) the 20 Mbps one; the failmalloc sweep, for the backend's own
+#               allocation sites (logs testlog-poll*)
 #   Both build-poll and build-asan leave out the late joins at real players (suite join,
 #   about 4 minutes: latency measured at mpv, chromium, rtmp2src and a model player). The
 #   replay's code runs in both through unit/replay and unit/join, a real server over sockets;
@@ -37,6 +38,8 @@ setup_others() {
     if [[ ! -f build-poll/build.ninja ]]; then
         meson setup build-poll -Dreactor=poll -Dtests=enabled -De2e=enabled >/dev/null || return 1
     fi
+    # The poll backend's own allocation sites are swept there (the injector is idle otherwise).
+    meson configure build-poll -Dfailmalloc=true >/dev/null || return 1
     if [[ ! -f build-asan/build.ninja ]]; then
         meson setup build-asan -Dtests=enabled -De2e=enabled \
             -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || return 1
@@ -82,6 +85,13 @@ meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suit
 # Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
+# The failmalloc sweep of this build: the poll backend's allocation sites, which the epoll build
+# (the sanitizer build's full sweep below) does not compile. Without the sanitizers: crashes, the
+# errors reported and the server serving again are checked, leaks only in the build-asan sweep.
+meson test -C build-poll --print-errorlogs --suite failmalloc --logbase testlog-poll-failmalloc \
+    || status=1
+grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
+    build-poll/meson-logs/testlog-poll-failmalloc.txt | sed 's/$/ (poll backend build)/'
 
 ninja -C build-asan || exit 1
 # LeakSanitizer is on for both: any definite leak fails the test.
