@@ -221,7 +221,7 @@ void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
 
 bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now)
 {
-    return st->ended || now - st->last_frame_ms >= EZR_IDLE_STREAM_MS;
+    return st->ended || ezr_elapsed(now, st->last_frame_ms) >= EZR_IDLE_STREAM_MS;
 }
 
 /* ---- ops from other threads ------------------------------------------------------------- */
@@ -491,7 +491,7 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
             list[n].bytes_sent = c->q.bytes_written;
             list[n].bytes_queued = c->q.bytes;
             list[n].frames_dropped = c->frames_dropped;
-            list[n].connected_ms = now - c->accepted_ms;
+            list[n].connected_ms = ezr_elapsed(now, c->accepted_ms);
             list[n].lag_ms = ezr_queue_age(&c->q, now);
             snprintf(list[n].protocol, sizeof list[n].protocol, "%s", c->proto->name);
             list[n].tls = c->conn.secure;
