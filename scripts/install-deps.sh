@@ -19,7 +19,9 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     packages+=(ffmpeg rtmpdump python3 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
                gir1.2-gst-plugins-base-1.0
                nginx libnginx-mod-rtmp clang libclang-rt-14-dev
-               prometheus) # promtool checks the /metrics answer
+               prometheus # promtool checks the /metrics answer
+               # What the SRS kit's build.sh needs (the SRS edge test builds SRS from it).
+               g++ make patch unzip perl automake autoconf)
     # The TLS tests make their certificates with the openssl command.
     command -v openssl >/dev/null || packages+=(openssl)
 fi

@@ -17,11 +17,14 @@
 #   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), beside the
 #               poll build's tests at the lowest priority
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared,
-# beside the first tests (tests/e2e/encode_fixtures.py).
+# and SRS (the edge test's) built once into build-test/peers, beside the first tests
+# (tests/e2e/prepare.py).
 # Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export EZRTMP_FIXTURES="$PWD/build-test/e2e-streams"
+# The SRS edge (tests/e2e/edges.py), built once from the SRS kit for every build's tests.
+export EZRTMP_PEERS="$PWD/build-test/peers"
 
 scripts/install-deps.sh --test || exit 1
 
@@ -59,13 +62,13 @@ setup_others() {
 }
 setup_others &
 others=$!
-# The realistic streams' fixtures, encoded meanwhile at the same low priority (a test that needs
-# one before it is done waits for it); a failed encode fails the test that needed it.
-nice -n 19 /usr/bin/python3 tests/e2e/encode_fixtures.py >build-test/encode-fixtures.log 2>&1 &
-encodes=$!
+# The SRS edge's build and the realistic streams' fixtures, made meanwhile at the same low
+# priority (a test that needs one before it is done waits for it; a failure fails that test).
+nice -n 19 /usr/bin/python3 tests/e2e/prepare.py >build-test/prepare.log 2>&1 &
+prepared=$!
 meson test -C build-test --print-errorlogs --num-processes 2 || status=1
 wait $others || exit 1
-wait $encodes || cat build-test/encode-fixtures.log
+wait $prepared || cat build-test/prepare.log
 
 # libFuzzer targets, each run for a bounded time (clang is installed with the test packages),
 # at the lowest priority beside the poll build's tests: a fuzzer is all CPU, the end-to-end tests

@@ -52,6 +52,10 @@ static int cb_play(void *ctx, const char *name)
      * may hold a secret, so it is never logged. */
     size_t keylen = strcspn(name, "?");
     struct ezr_stream *st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen);
+    /* "KEY.flv" plays KEY when no stream has that name: an SRS edge asks its origin for the
+     * stream of its HTTP-FLV players (/APP/KEY.flv) by the HTTP name. */
+    if (!st && keylen > 4 && memcmp(name + keylen - 4, ".flv", 4) == 0)
+        st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen - 4);
     ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, name, keylen),

@@ -89,7 +89,14 @@ class Server:
         check(e is None, "pipeline error: %s" % e)
 
     def stat(self, field):
-        return self.sink.get_property("stats").get_uint64(field)[1]
+        """A numeric field of the stats: the counters are guint64, the gauges (clients, ...)
+        guint; a field of neither type fails the test rather than read as 0."""
+        stats = self.sink.get_property("stats")
+        for get in (stats.get_uint64, stats.get_uint):
+            ok, value = get(field)
+            if ok:
+                return value
+        fail("stats has no unsigned field %s: %s" % (field, stats.to_string()))
 
     def wait_video_frames(self, n, timeout=20):
         wait_for(lambda: self.stat("video-frames") >= n, timeout, "%d video frames" % n)

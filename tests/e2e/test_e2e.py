@@ -2,7 +2,6 @@
 rtmpdump, GStreamer's rtmp2src) and by rtmpclient.py, an independent witness of the bytes.
 Run as: test_e2e.py TEST_NAME (meson registers each name as its own test)."""
 
-import contextlib
 import json
 import os
 import socket
@@ -14,6 +13,7 @@ import time
 
 from ezrtest import (Gst, PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
                      stop_rtmpdump, wait_for)
+from edges import free_port
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 
 
@@ -291,12 +291,6 @@ def test_signals_stats_and_remove_client():
               names.count("ezrtmp-client-removed") == 1, "bus messages: %r" % names)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_elements_one_port():
     # Two renditions of one pipeline on one port, each with its own stream key.
     port = free_port()
@@ -336,72 +330,6 @@ def test_two_elements_one_port():
     # The last element gone, the port is free again.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-
-
-NGINX_EDGE_CONF = """
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{edge_port};
-        application live {{
-            live on;
-            # The origin: this pipeline's ezrtmpserversink.
-            pull rtmp://127.0.0.1:{origin_port}/live;
-        }}
-    }}
-}}
-"""
-
-
-def port_open(port):
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextlib.contextmanager
-def nginx_edge(origin_port):
-    """An nginx-rtmp edge that pulls live/ from the origin when its first player comes; yields
-    the edge's port and stops nginx after."""
-    with tempfile.TemporaryDirectory() as tmp:
-        edge_port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=origin_port))
-        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
-        try:
-            wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
-                     "nginx to listen")
-            check(nginx.poll() is None, "nginx exited: %s" % nginx.stderr.read().decode())
-            yield edge_port
-        finally:
-            nginx.terminate()
-            try:
-                nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
-
-
-def test_nginx_edge_pull():
-    """nginx-rtmp as an edge pulling from the element; a player reads the stream from nginx."""
-    with Server() as s:
-        s.wait_video_frames(1)
-        with nginx_edge(s.port) as edge_port:
-            rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
-                                "rtmp://127.0.0.1:%d/live/stream" % edge_port], 30)
-            check(rc == 0, "ffprobe through nginx failed: %s" % err)
-            streams = json.loads(out)["streams"]
-            codecs = sorted(x["codec_name"] for x in streams)
-            check(codecs == ["aac", "h264"], "streams through nginx: %r" % codecs)
-            check(s.sink.get_property("stats").get_uint64("clients-total")[1] >= 1,
-                  "nginx never played from the origin")
 
 
 def test_flush_interval_in_ms_batches_media_and_starts_players_at_once():

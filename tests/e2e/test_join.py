@@ -18,7 +18,7 @@ import zlib
 
 from ezrtest import Server, check, decode_errors, run, run_named_test
 from rtmpclient import RtmpClient, is_keyframe, is_video_header
-from test_e2e import nginx_edge
+from edges import nginx_edge
 from test_streams import AUDIO_TRACK, FPS, VIDEO_TRACK, serve
 
 # The targets.

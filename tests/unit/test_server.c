@@ -83,6 +83,41 @@ EZR_TEST(test_late_joiner_gets_headers_then_keyframe_first)
     EZR_CHECK(seq_ok);
 }
 
+/* Until the player has its first video frame (the keyframe tagged 2) or the play failed. */
+static bool plays_keyframe(struct player *p)
+{
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    while (next_msg(p, dl) == 0) {
+        if (p->type == EZR_MSG_COMMAND_AMF0 &&
+            memmem(p->payload, p->len, "NetStream.Play.StreamNotFound", 29))
+            return false;
+        if (p->type == EZR_MSG_VIDEO && p->payload[0] == 0x17 && p->payload[1] == 1)
+            return p->payload[5] == 2;
+    }
+    return false;
+}
+
+/* The name an SRS edge asks for when its first player is an HTTP-FLV one (/live/stream.flv). */
+EZR_TEST(test_play_name_with_flv_extension_plays_the_key)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_server(0, 0, &st);
+    EZR_CHECK(s != NULL);
+    push_video(st, EZR_FRAME_HEADER, 0, 0xAA);
+    push_video(st, EZR_FRAME_KEY, 40, 2);
+    struct player a, b;
+    bool a_opened = player_open(&a, ezr_server_port(s), "live", "stream.flv", 0) == 0;
+    bool a_plays = a_opened && plays_keyframe(&a);
+    bool b_opened = player_open(&b, ezr_server_port(s), "live", "other.flv", 0) == 0;
+    bool b_plays = b_opened && plays_keyframe(&b);
+    player_close(&a);
+    player_close(&b);
+    ezr_server_free(s);
+    EZR_CHECK(a_opened && b_opened);
+    EZR_CHECK(a_plays);
+    EZR_CHECK(!b_plays);
+}
+
 EZR_TEST(test_two_players_receive_identical_frames)
 {
     struct ezr_stream *st;
@@ -740,6 +775,7 @@ EZR_TEST(test_fast_sender_does_not_hold_the_reactor)
 
 EZR_TEST_MAIN(EZR_CASE(test_ephemeral_port_is_bound_and_busy_port_is_reported),
               EZR_CASE(test_late_joiner_gets_headers_then_keyframe_first),
+              EZR_CASE(test_play_name_with_flv_extension_plays_the_key),
               EZR_CASE(test_two_players_receive_identical_frames),
               EZR_CASE(test_eos_sends_stream_eof_and_waits_for_drain),
               EZR_CASE(test_connection_over_limit_is_closed_at_once),
