@@ -1,6 +1,7 @@
 /* Write scheduling; see ezr_flush.h. */
 #include "ezr_flush.h"
 
+#include "ezr_clock.h"
 #include "ezr_limits.h"
 #include "ezr_queue.h"
 
@@ -17,6 +18,7 @@ void ezr_flush_init(struct ezr_flusher *fl, int32_t interval_ms,
     fl->sweep_began_ms = 0;
     fl->sweep_start_ms = 0;
     fl->sweep_ms = 0;
+    fl->sweep_ended = false;
     fl->write = write;
 }
 
@@ -45,8 +47,24 @@ bool ezr_flush_may_wait(const struct ezr_flusher *fl, const struct ezr_frame *f,
            !q->need_keyframe;
 }
 
+/* Puts c on the held list at its place by hold_until_ms: at the end, but for a frame of another
+ * stream pushed a moment before the last one held (two pipelines' pushes reach the mailbox in
+ * either order). */
+static void hold(struct ezr_flusher *fl, struct ezr_flush_entry *c)
+{
+    struct ezr_link *at = fl->held.head.prev; /* the last one held, or the head */
+    while (at != &fl->held.head) {
+        const struct ezr_flush_entry *before =
+            EZR_CONTAINER_OF(at, struct ezr_flush_entry, media_link);
+        if (before->hold_until_ms <= c->hold_until_ms)
+            break;
+        at = at->prev;
+    }
+    ezr_list_insert_after(at, &c->media_link);
+}
+
 void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may_wait,
-                     uint64_t queued, uint64_t now_ms)
+                     uint64_t queued, uint64_t pushed_ms, uint64_t now_ms)
 {
     if (!fl->interval_ms || queued >= EZR_FLUSH_BYTES) {
         ezr_flush_now(fl, c);
@@ -66,9 +84,11 @@ void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *c, bool may
         return;
     }
     if (may_wait) {
-        /* The interval is the same for every client, so the held list stays in deadline order. */
-        c->hold_until_ms = now_ms + fl->interval_ms;
-        ezr_list_push_back(&fl->held, &c->media_link);
+        /* An interval in ms is the most the media waits from when it was pushed: the time it
+         * spent in the mailbox behind a round of writes counts. Auto's wait counts from now. */
+        uint64_t from = fl->hold_all && pushed_ms < now_ms ? pushed_ms : now_ms;
+        c->hold_until_ms = from + fl->interval_ms;
+        hold(fl, c);
     } else {
         ezr_list_push_back(&fl->due, &c->media_link);
     }
@@ -88,14 +108,16 @@ static struct ezr_flush_entry *first_held(const struct ezr_flusher *fl)
 }
 
 /* At an interval in ms, how much before its end a hold joins the sweep: the time the last sweeps
- * took, so that a player the sweep reaches last has still waited no longer than the interval
+ * took, so that a player the sweep reaches last has still been written within the interval
  * (thousands of players' holds began with the same frame and end together); at most half the
- * interval, so that a sweep longer than that still leaves each write carrying more. */
+ * interval, so that a sweep longer than that still leaves each write carrying more. And 1 ms
+ * more: times are whole ms, so the round that finds a hold up at its now_ms may run up to 1 ms
+ * after that (the reactor's timeout is counted from a truncated now). */
 static uint64_t hold_lead_ms(const struct ezr_flusher *fl)
 {
     if (!fl->hold_all)
         return 0;
-    return fl->sweep_ms < fl->interval_ms / 2 ? fl->sweep_ms : fl->interval_ms / 2;
+    return (fl->sweep_ms < fl->interval_ms / 2 ? fl->sweep_ms : fl->interval_ms / 2) + 1u;
 }
 
 /* When the next sweep may begin. */
@@ -128,7 +150,7 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
     while ((n = ezr_list_pop_front(&fl->now)))
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
     bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now: timed from its first write */
-    /* Holds that are up join the sweep under way, in the order they began: never spaced, so
+    /* Holds that are up join the sweep under way, in the order they end: never spaced, so
      * that nothing waits longer than the interval. */
     uint64_t lead = hold_lead_ms(fl);
     struct ezr_flush_entry *c;
@@ -151,10 +173,18 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
         }
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, media_link));
     }
-    if (!starting && ezr_list_empty(&fl->sweep)) {
-        /* A sweep ended: a longer one counts at once, a shorter one slowly (the long sweeps are
-         * those of the holds that end together). */
-        uint32_t took = (uint32_t)(now_ms - fl->sweep_start_ms);
+    if (!starting && ezr_list_empty(&fl->sweep))
+        fl->sweep_ended = true; /* with these writes: ezr_flush_done() times it */
+}
+
+void ezr_flush_done(struct ezr_flusher *fl, uint64_t now_ms)
+{
+    if (fl->sweep_ended) {
+        fl->sweep_ended = false;
+        /* From its first write to the end of its last: a longer one counts at once, a shorter
+         * one slowly (the long sweeps are those of the holds that end together). Both ends are
+         * truncated ms: it may have taken up to 1 ms more. */
+        uint32_t took = (uint32_t)ezr_elapsed(now_ms, fl->sweep_start_ms) + 1u;
         fl->sweep_ms = took >= fl->sweep_ms ? took : (fl->sweep_ms * 7u + took) / 8u;
     }
 }

@@ -22,9 +22,11 @@
  *   held, so that a joiner's start is never delayed: a player's first live media frame, and any
  *   frame while a player of a stream with video awaits a keyframe (none cached when it joined,
  *   or its video dropped), the keyframe included. Headers and metadata never wait, and end the
- *   hold. With 0 nothing waits: a write per frame. Holds end early by the time the last sweeps
- *   took (at most half the interval), so that the players a sweep reaches last have not waited
- *   longer than the interval either.
+ *   hold. With 0 nothing waits: a write per frame. The wait counts from the push (the time a
+ *   frame spends in the mailbox while the reactor writes counts too), and ends with the write:
+ *   holds end early by the time the last sweeps took, from their first write to the end of their
+ *   last (at most half the interval), and by 1 ms for the whole-ms clock, so that the players a
+ *   sweep reaches last have not waited longer than the interval either.
  * - Self-clocking: players with media due are written EZR_FLUSH_BATCH per round (the sweep), so
  *   that with thousands of players the handshakes of the next round are not held back; frames
  *   that arrive while a sweep is under way join the queues of the players it has not reached yet,
@@ -57,7 +59,7 @@ struct ezr_flush_entry {
 
 struct ezr_flusher {
     struct ezr_list now;     /* by entry.dirty_link */
-    struct ezr_list held;    /* by entry.media_link, in hold order: until entry.hold_until_ms */
+    struct ezr_list held;    /* by entry.media_link, in the order of entry.hold_until_ms */
     struct ezr_list due;     /* by entry.media_link: media to go with the next sweep */
     struct ezr_list sweep;   /* by entry.media_link: being written, EZR_FLUSH_BATCH per round */
     uint32_t interval_ms;    /* the longest held media may wait; 0: nothing waits */
@@ -65,7 +67,8 @@ struct ezr_flusher {
     uint32_t gap_ms;         /* between the starts of two sweeps, from the busy fraction */
     uint64_t sweep_began_ms; /* the last sweep of due entries began (for the gap) */
     uint64_t sweep_start_ms; /* the sweep under way wrote its first entry */
-    uint32_t sweep_ms;       /* how long sweeps take, from their first write to their last */
+    uint32_t sweep_ms;       /* how long sweeps take, from their first write to their last's end */
+    bool sweep_ended;        /* the last ezr_flush_run() ended a sweep: ezr_flush_done() times it */
     void (*write)(struct ezr_flush_entry *e); /* writes the queue of e's owner */
 };
 
@@ -85,11 +88,12 @@ void ezr_flush_now(struct ezr_flusher *fl, struct ezr_flush_entry *e);
  * player of a stream with video awaited a keyframe. Headers and metadata never. */
 bool ezr_flush_may_wait(const struct ezr_flusher *fl, const struct ezr_frame *f,
                         bool stream_has_video, const struct ezr_queue *q, bool awaited_key);
-/* e has new media: may_wait as above, queued: the bytes its queue holds. Goes with the next
- * sweep, or waits (at most the interval from now_ms) for media that may not, or now if its
- * backlog is large already. With an interval in ms, e's first media does not wait. */
+/* e has new media: may_wait as above, queued: the bytes its queue holds, pushed_ms: when the frame
+ * was pushed. Goes with the next sweep, or waits for media that may not (at most the interval:
+ * from pushed_ms with an interval in ms, from now_ms in auto), or now if its backlog is large
+ * already. With an interval in ms, e's first media does not wait. */
 void ezr_flush_media(struct ezr_flusher *fl, struct ezr_flush_entry *e, bool may_wait,
-                     uint64_t queued, uint64_t now_ms);
+                     uint64_t queued, uint64_t pushed_ms, uint64_t now_ms);
 /* e's owner is closing: off every list. */
 void ezr_flush_forget(struct ezr_flush_entry *e);
 /* How long the reactor may sleep at now_ms before a write is due (at most max_ms). */
@@ -97,5 +101,7 @@ int ezr_flush_timeout(const struct ezr_flusher *fl, int max_ms, uint64_t now_ms)
 /* Writes what is due at now_ms: every `now` entry, then up to EZR_FLUSH_BATCH entries of the
  * sweep (with all: every waiting one, held or not). */
 void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms);
+/* The writes of the last ezr_flush_run() ended at now_ms: a sweep they ended is timed to here. */
+void ezr_flush_done(struct ezr_flusher *fl, uint64_t now_ms);
 
 #endif

@@ -49,6 +49,15 @@ static inline void ezr_list_push_front(struct ezr_list *l, struct ezr_link *n)
     l->head.next = n;
 }
 
+/* Puts n after at, a link of a list or its head (then n goes first). */
+static inline void ezr_list_insert_after(struct ezr_link *at, struct ezr_link *n)
+{
+    n->prev = at;
+    n->next = at->next;
+    at->next->prev = n;
+    at->next = n;
+}
+
 /* Takes n off the list it is on (a no-op if on none). */
 static inline void ezr_list_remove(struct ezr_link *n)
 {

@@ -203,6 +203,7 @@ static void end_of_round(struct ezr_server *s, bool all)
         ezr_client_read(EZR_CONTAINER_OF(n, struct ezr_client, read_link));
     ezr_flush_set_busy(&s->clients.flusher, ezr_meter_busy(&s->meter, ezr_now_us()));
     ezr_flush_run(&s->clients.flusher, all, ezr_now_ms());
+    ezr_flush_done(&s->clients.flusher, ezr_now_ms());
     while ((n = ezr_list_pop_front(&s->clients.dead)))
         ezr_client_free(EZR_CONTAINER_OF(n, struct ezr_client, conn_link));
 }

@@ -9,6 +9,10 @@
 #define INTERVAL EZR_FLUSH_AUTO_WAIT_MS /* what auto holds audio for, at most */
 #define HOLD 350u                       /* an interval in ms: every media frame waits */
 #define T0 1000000u                     /* any ezr_now_ms() value */
+/* How much before its end a hold is written after a sweep that took no time in whole ms (the
+ * hook's writes take none): 1 ms for what the truncated times may hide of it, 1 ms for a round
+ * that runs late in the ms it reads. */
+#define LEAD_MIN 2u
 #define NCLIENTS 600u
 
 static struct ezr_flush_entry clients[NCLIENTS];
@@ -25,7 +29,7 @@ static void record_write(struct ezr_flush_entry *e)
 /* Media for client i, its queue as it is. */
 static void media(struct ezr_flusher *fl, unsigned i, bool may_wait, uint64_t now_ms)
 {
-    ezr_flush_media(fl, &clients[i], may_wait, queued[i], now_ms);
+    ezr_flush_media(fl, &clients[i], may_wait, queued[i], now_ms, now_ms);
 }
 
 static void setup(struct ezr_flusher *fl, int32_t interval_ms)
@@ -40,6 +44,7 @@ static unsigned run(struct ezr_flusher *fl, uint64_t now_ms)
 {
     nwritten = 0;
     ezr_flush_run(fl, false, now_ms);
+    ezr_flush_done(fl, now_ms); /* the hook's writes take no time */
     return nwritten;
 }
 
@@ -279,14 +284,14 @@ EZR_TEST(test_an_interval_in_ms_holds_video_and_writes_it_all_at_once)
     media(&fl, 0, false, T0); /* its first live frame goes with the next sweep */
     EZR_CHECK_EQ(run(&fl, T0), 1);
     media(&fl, 0, true, T0 + 40); /* a video frame */
-    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD);
-    for (uint64_t t = T0 + 63; t < T0 + 40 + HOLD; t += 23) { /* audio and video meanwhile */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD - LEAD_MIN);
+    for (uint64_t t = T0 + 63; t < T0 + 40 + HOLD - LEAD_MIN; t += 23) { /* audio and video */
         media(&fl, 0, true, t);
         EZR_CHECK_EQ(run(&fl, t), 0);
     }
-    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40 + HOLD - 1), 1);
-    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 1), 0);
-    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD), 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40 + HOLD - LEAD_MIN - 1), 1);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN), 1);
     EZR_CHECK_EQ(writes[0], 2);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40 + HOLD), 1000);
 }
@@ -316,8 +321,8 @@ EZR_TEST(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog)
     EZR_CHECK_EQ(writes[1], 2);
     EZR_CHECK_EQ(writes[2], 2);
     /* Client 0's hold still ends when it began plus the interval. */
-    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 60), HOLD - 20);
-    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD), 1);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 60), HOLD - 20 - LEAD_MIN);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN), 1);
     EZR_CHECK_EQ(writes[0], 3);
 }
 
@@ -332,16 +337,20 @@ EZR_TEST(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes)
         media(&fl, i, false, T0); /* their first live frames */
         media(&fl, i, true, T0 + 1);
     }
-    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH); /* the first frames' sweep: 20 ms */
+    /* The first frames' sweep: three rounds, the last one's writes ending at T0 + 24. */
+    EZR_CHECK_EQ(run(&fl, T0), EZR_FLUSH_BATCH);
     EZR_CHECK_EQ(run(&fl, T0 + 10), EZR_FLUSH_BATCH);
-    EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    nwritten = 0;
+    ezr_flush_run(&fl, false, T0 + 20);
+    EZR_CHECK_EQ(nwritten, NCLIENTS - 2 * EZR_FLUSH_BATCH);
+    ezr_flush_done(&fl, T0 + 24);
     for (unsigned i = 0; i < NCLIENTS; i++)
         media(&fl, i, true, T0 + 40);
-    /* Held from T0 + 40 (the frames at T0 + 1 went with the first sweep): written from 20 ms
-     * before the end. */
-    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD - 20);
-    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 21), 0);
-    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 20), EZR_FLUSH_BATCH);
+    /* Held from T0 + 40 (the frames at T0 + 1 went with the first sweep): written from 24 ms
+     * before the end, and 2 more for the whole-ms times. */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 40), HOLD - 24 - LEAD_MIN);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 24 - LEAD_MIN - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - 24 - LEAD_MIN), EZR_FLUSH_BATCH);
     /* Auto: audio alone waits its whole time, whatever the sweeps took. */
     setup(&fl, EZR_FLUSH_AUTO);
     for (unsigned i = 0; i < NCLIENTS; i++)
@@ -351,6 +360,44 @@ EZR_TEST(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes)
     EZR_CHECK_EQ(run(&fl, T0 + 20), NCLIENTS - 2 * EZR_FLUSH_BATCH);
     media(&fl, 0, true, T0 + 30);
     EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 30), INTERVAL);
+}
+
+/* At an interval in ms the wait counts from the push: a frame that waited in the mailbox while the
+ * reactor wrote is held that much less. Auto's wait counts from its fan-out, as it always has. */
+EZR_TEST(test_an_interval_in_ms_counts_from_the_push)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    media(&fl, 0, false, T0); /* its first live frame */
+    EZR_CHECK_EQ(run(&fl, T0), 1);
+    ezr_flush_media(&fl, &clients[0], true, 0, T0 + 40, T0 + 44); /* pushed 4 ms before */
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 44), HOLD - 4 - LEAD_MIN);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN - 1), 0);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN), 1);
+    setup(&fl, EZR_FLUSH_AUTO);
+    ezr_flush_media(&fl, &clients[0], true, 0, T0 + 40, T0 + 44);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 44), INTERVAL);
+}
+
+/* Frames of two streams can reach the reactor in another order than they were pushed: the holds
+ * still end in the order of their ends. */
+EZR_TEST(test_an_interval_in_ms_ends_holds_by_their_push_whatever_order_they_came_in)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    for (unsigned i = 0; i < 3; i++)
+        media(&fl, i, false, T0); /* their first live frames */
+    EZR_CHECK_EQ(run(&fl, T0), 3);
+    ezr_flush_media(&fl, &clients[0], true, 0, T0 + 42, T0 + 42);
+    ezr_flush_media(&fl, &clients[1], true, 0, T0 + 40, T0 + 43); /* pushed first, came later */
+    ezr_flush_media(&fl, &clients[2], true, 0, T0 + 41, T0 + 43);
+    EZR_CHECK_EQ(ezr_flush_timeout(&fl, 1000, T0 + 43), HOLD - 3 - LEAD_MIN);
+    EZR_CHECK_EQ(run(&fl, T0 + 40 + HOLD - LEAD_MIN), 1);
+    EZR_CHECK_EQ(writes[1], 2);
+    EZR_CHECK_EQ(run(&fl, T0 + 41 + HOLD - LEAD_MIN), 1);
+    EZR_CHECK_EQ(writes[2], 2);
+    EZR_CHECK_EQ(run(&fl, T0 + 42 + HOLD - LEAD_MIN), 1);
+    EZR_CHECK_EQ(writes[0], 2);
 }
 
 /* A busy reactor spaces its sweeps up to the interval in ms as it does up to auto's wait. */
@@ -381,4 +428,6 @@ EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_an_interval_in_ms_holds_video_and_writes_it_all_at_once),
               EZR_CASE(test_an_interval_in_ms_ends_early_only_for_a_header_or_a_backlog),
               EZR_CASE(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes),
+              EZR_CASE(test_an_interval_in_ms_counts_from_the_push),
+              EZR_CASE(test_an_interval_in_ms_ends_holds_by_their_push_whatever_order_they_came_in),
               EZR_CASE(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps))
