@@ -24,7 +24,8 @@
  *   or its video dropped), the keyframe included. Headers and metadata never wait, and end the
  *   hold. With 0 nothing waits: a write per frame. Holds end early by the time the last sweeps
  *   took (at most half the interval), so that the players a sweep reaches last have not waited
- *   longer than the interval either.
+ *   longer than the interval either. What may not wait joins a sweep under way at once, ahead of
+ *   the holds that come up after it (on a busy reactor those keep a sweep going for good).
  * - Self-clocking: players with media due are written EZR_FLUSH_BATCH per round (the sweep), so
  *   that with thousands of players the handshakes of the next round are not held back; frames
  *   that arrive while a sweep is under way join the queues of the players it has not reached yet,
