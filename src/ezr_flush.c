@@ -150,6 +150,13 @@ void ezr_flush_run(struct ezr_flusher *fl, bool all, uint64_t now_ms)
     while ((n = ezr_list_pop_front(&fl->now)))
         fl->write(EZR_CONTAINER_OF(n, struct ezr_flush_entry, dirty_link));
     bool starting = ezr_list_empty(&fl->sweep); /* a sweep begun now: timed from its first write */
+    /* At an interval in ms, what is due may not wait (a joiner's start, a header): it joins the
+     * sweep under way at once, ahead of the holds that come up now. Holds coming up keep a sweep
+     * of thousands going on a busy reactor, and it would wait behind all of them (seconds, at
+     * 15,000 players). Auto's due video waits for the sweep to end and the gap: that spacing is
+     * what bounds a busy reactor's writes. */
+    if (fl->hold_all && !starting)
+        ezr_list_splice_back(&fl->sweep, &fl->due);
     /* Holds that are up join the sweep under way, in the order they end: never spaced, so
      * that nothing waits longer than the interval. */
     uint64_t lead = hold_lead_ms(fl);

@@ -26,7 +26,9 @@
  *   frame spends in the mailbox while the reactor writes counts too), and ends with the write:
  *   holds end early by the time the last sweeps took, from their first write to the end of their
  *   last (at most half the interval), and by 1 ms for the whole-ms clock, so that the players a
- *   sweep reaches last have not waited longer than the interval either.
+ *   sweep reaches last have not waited longer than the interval either. What may not wait joins
+ *   a sweep under way at once, ahead of the holds that come up after it (on a busy reactor those
+ *   keep a sweep going for good).
  * - Self-clocking: players with media due are written EZR_FLUSH_BATCH per round (the sweep), so
  *   that with thousands of players the handshakes of the next round are not held back; frames
  *   that arrive while a sweep is under way join the queues of the players it has not reached yet,

@@ -16,14 +16,17 @@
 #define NCLIENTS 600u
 
 static struct ezr_flush_entry clients[NCLIENTS];
-static uint64_t queued[NCLIENTS]; /* the bytes each one's queue holds */
-static unsigned writes[NCLIENTS]; /* per client */
-static unsigned nwritten;          /* in the last ezr_flush_run() */
+static uint64_t queued[NCLIENTS];    /* the bytes each one's queue holds */
+static unsigned writes[NCLIENTS];    /* per client */
+static unsigned nwritten;            /* in the last ezr_flush_run() */
+static unsigned nth_write[NCLIENTS]; /* when each was last written, counting writes from 1 */
+static unsigned all_writes;
 
 static void record_write(struct ezr_flush_entry *e)
 {
     writes[e - clients]++;
     nwritten++;
+    nth_write[e - clients] = ++all_writes;
 }
 
 /* Media for client i, its queue as it is. */
@@ -412,6 +415,32 @@ EZR_TEST(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps)
     EZR_CHECK_EQ(fl.gap_ms, EZR_FLUSH_AUTO_WAIT_MS);
 }
 
+/* At an interval in ms, a joiner's first frame (it may not wait) joins a sweep of held players
+ * under way: holds that come up meanwhile keep the sweep going, and the joiner is written before
+ * them, not after the sweep has ended. */
+EZR_TEST(test_a_start_joins_the_sweep_under_way_before_holds_that_come_up_later)
+{
+    struct ezr_flusher fl;
+    setup(&fl, HOLD);
+    const unsigned a = 2 * EZR_FLUSH_BATCH, joiner = NCLIENTS - 1; /* B: from a to the joiner */
+    for (unsigned i = 0; i < joiner; i++)
+        media(&fl, i, false, T0); /* their first live frames */
+    while (run(&fl, T0))
+        ;
+    for (unsigned i = 0; i < joiner; i++)
+        media(&fl, i, true, i < a ? T0 + 10 : T0 + 11); /* A held from T0 + 10, B from + 11 */
+    memset(writes, 0, sizeof writes);
+    EZR_CHECK_EQ(run(&fl, T0 + 10 + HOLD), EZR_FLUSH_BATCH); /* A's sweep begins */
+    media(&fl, joiner, false, T0 + 10 + HOLD);
+    for (uint64_t t = T0 + 11 + HOLD; run(&fl, t); t++) /* B's holds come up */
+        ;
+    EZR_CHECK_EQ(writes[joiner], 1);
+    for (unsigned i = a; i < joiner; i++)
+        EZR_CHECK(nth_write[i] > nth_write[joiner]);
+    for (unsigned i = 0; i < a; i++)
+        EZR_CHECK_EQ(writes[i], 1);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_video_on_an_idle_reactor_is_written_at_once),
               EZR_CASE(test_audio_waits_for_the_next_video_frame_and_goes_with_it),
@@ -430,4 +459,5 @@ EZR_TEST_MAIN(EZR_CASE(test_reply_is_written_in_the_round_it_is_queued),
               EZR_CASE(test_an_interval_in_ms_ends_holds_early_by_the_time_a_sweep_takes),
               EZR_CASE(test_an_interval_in_ms_counts_from_the_push),
               EZR_CASE(test_an_interval_in_ms_ends_holds_by_their_push_whatever_order_they_came_in),
-              EZR_CASE(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps))
+              EZR_CASE(test_an_interval_in_ms_is_the_most_a_busy_reactor_spaces_sweeps),
+              EZR_CASE(test_a_start_joins_the_sweep_under_way_before_holds_that_come_up_later))
