@@ -1118,19 +1118,19 @@ def write_results(args, rows, slow, kbps_of):
         "past TCP connect), and its figures on those rows are those of an overloaded server.",
         "- The load client shares the two cores with the server (its CPU is in the table); "
         "time to first keyframe includes its own delays.",
-        "- Two targets are not met reliably on this machine, for reasons found with perf and "
-        "syscall counts while tuning. At 1,000 players ezrtmp makes one "
-        "`sendmsg` per player per video frame (25 a second, the audio riding along) and spends "
-        "85-90% of the reactor's time inside them; fewer writes would mean holding a video "
-        "frame for the next one (40 ms at 25 fps, more lag than nginx-rtmp's), so its CPU per "
-        "GB follows the kernel's cost of a loopback write, which moves by about 10% from run to "
-        "run. At 10,000 players a frame waits at most one sweep over all players, so lag p99 is "
-        "about one sweep: 10,000 writes at about 12 µs each (75,000 `sendmsg` a second from "
-        "the always-busy reactor, counted while tuning; more per write than at 1,000 players, "
-        "as the kernel's state of 10,000 sockets does not stay in cache), so 120 ms or more. Both "
-        "cores are busy then (the column above); a second thread sharing the sweep's writes "
-        "was tried and cut the reactor's CPU from 14.5 to 10 s of the run without shortening "
-        "the lag, because there was no idle core for it to use.",
+        "- At 10,000 players of 200 kbps the reactor is busy most of the time (the reactor "
+        "busy column), and what a frame waits is then set by the gap a busy reactor leaves "
+        "between its sweeps over the players (growing with the busy fraction, up to 100 ms at "
+        "the default) plus the sweep itself: lag p99 is about that gap plus 40 ms. Profiled "
+        "with perf while tuning: about 80% of the reactor's time is in `sendmsg`, over a "
+        "quarter of it the loopback receive path the kernel runs in the writer's thread; the "
+        "fan-out to the players about 12-15%. So these rows depend on the host: on the slower "
+        "host of earlier runs (4.6-4.9 s/GB for the same code, busy 0.95-1.00) lag p99 at the "
+        "default ranged from 142 to 288 ms between runs; on the host of this run (busy about "
+        "0.85) it is under 100 ms, and with two CPU hogs beside the run 139-149 ms. The same "
+        "busy reactor and the load client on the other core are what time to first keyframe "
+        "waits for at 10,000 players at the default and at 100 ms (its p99 40-90 ms there, "
+        "about 20 ms at 200 and 350 ms, where the reactor is half idle; SRS's is a second).",
         "",
     ]
     if slow:
