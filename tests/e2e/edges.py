@@ -12,7 +12,6 @@ and stops what it started.
 import contextlib
 import fcntl
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,43 +42,18 @@ rtmp {{
 }}
 """
 
-# An SRS edge: the first player of a stream makes it play that stream from the origin, and every
-# later player of the stream is served from that one connection. HTTP-FLV (http_remux) on a second
-# port, as an operator would serve browsers from the edge.
-SRS_EDGE_CONF = """
-listen 127.0.0.1:{edge_port};
-max_connections 64;
-daemon off;
-srs_log_tank file;
-srs_log_file {tmp}/srs.log;
-pid {tmp}/srs.pid;
-http_server {{
-    enabled on;
-    listen 127.0.0.1:{http_port};
-    dir {tmp};
-}}
-vhost __defaultVhost__ {{
-    cluster {{
+# An SRS edge: the benchmark's SRS config (servers.SRS_CONF: RTMP, and HTTP-FLV on a second port
+# as an operator would serve browsers from the edge) with the vhost in cluster mode remote. The
+# first player of a stream makes the edge play that stream from the origin, and every later
+# player of the stream is served from that one connection.
+SRS_EDGE_VHOST = """    cluster {{
         mode remote;
         origin 127.0.0.1:{origin_port};
     }}
-    http_remux {{
-        enabled on;
-        mount [vhost]/[app]/[stream].flv;
-    }}
-}}
 """
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port):
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+free_port = servers.free_port
+port_open = servers.port_open
 
 
 def stop(proc):
@@ -138,8 +112,9 @@ def srs_edge(origin_port):
         edge_port, http_port = free_port(), free_port()
         conf = os.path.join(tmp, "srs.conf")
         with open(conf, "w") as f:
-            f.write(SRS_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, http_port=http_port,
-                                         origin_port=origin_port))
+            f.write(servers.SRS_CONF.format(
+                tmp=tmp, port=edge_port, http_port=http_port, max_connections=64,
+                vhost=SRS_EDGE_VHOST.format(origin_port=origin_port), play=""))
         srs = subprocess.Popen([os.path.join(install, "objs", "srs"), "-c", conf], cwd=install,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
         try:
