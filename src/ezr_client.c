@@ -147,8 +147,9 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
     uint32_t flags = o->flags;
     /* A player that reads, however slowly, skips ahead past what has aged; one that reads
      * nothing at all is left to the byte tiers and client-timeout, which cut it. */
-    size_t shed =
-        ezr_elapsed(now, c->progress_ms) < limits->max_age_ms ? ezr_queue_shed(&c->q, limits, now) : 0;
+    size_t shed = ezr_elapsed(now, c->progress_ms) < limits->max_age_ms
+                      ? ezr_queue_shed(&c->q, limits, now)
+                      : 0;
     if (shed) {
         c->frames_dropped += shed;
         o->dropped[EZR_QUEUE_HIGH] += shed;
