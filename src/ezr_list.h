@@ -33,22 +33,6 @@ static inline bool ezr_link_linked(const struct ezr_link *n)
     return n->next != NULL;
 }
 
-static inline void ezr_list_push_back(struct ezr_list *l, struct ezr_link *n)
-{
-    n->prev = l->head.prev;
-    n->next = &l->head;
-    l->head.prev->next = n;
-    l->head.prev = n;
-}
-
-static inline void ezr_list_push_front(struct ezr_list *l, struct ezr_link *n)
-{
-    n->next = l->head.next;
-    n->prev = &l->head;
-    l->head.next->prev = n;
-    l->head.next = n;
-}
-
 /* Puts n after at, a link of a list or its head (then n goes first). */
 static inline void ezr_list_insert_after(struct ezr_link *at, struct ezr_link *n)
 {
@@ -56,6 +40,16 @@ static inline void ezr_list_insert_after(struct ezr_link *at, struct ezr_link *n
     n->next = at->next;
     at->next->prev = n;
     at->next = n;
+}
+
+static inline void ezr_list_push_back(struct ezr_list *l, struct ezr_link *n)
+{
+    ezr_list_insert_after(l->head.prev, n);
+}
+
+static inline void ezr_list_push_front(struct ezr_list *l, struct ezr_link *n)
+{
+    ezr_list_insert_after(&l->head, n);
 }
 
 /* Takes n off the list it is on (a no-op if on none). */
