@@ -173,7 +173,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
             ezr_flush_media(
                 &c->set->flusher, &c->flush,
                 ezr_flush_may_wait(&c->set->flusher, f, o->has_video, &c->q, awaited_key),
-                c->q.bytes, f->pushed_us ? f->pushed_us / 1000u : now, now);
+                c->q.bytes, o->pushed_ms, now);
         break;
     case EZR_QUEUE_DROPPED:
         c->frames_dropped++;

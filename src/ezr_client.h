@@ -62,6 +62,9 @@ struct ezr_client_offer {
     bool has_video; /* the stream has carried video: audio may wait for it (ezr_flush_may_wait) */
     uint32_t flags; /* enum ezr_offer_flags (EZR_OFFER_BURST for a new player's replay) */
     uint64_t now;   /* ezr_now_ms() */
+    /* When the frame offered was pushed (its pushed_us, in ms), found once for the fan-out;
+     * now for a frame that was not pushed (a replay's). */
+    uint64_t pushed_ms;
     uint64_t *dropped; /* [EZR_QUEUE_CRITICAL]: frames not sent, counted by queue level */
     uint64_t *copies;  /* frames serialised in a protocol's own format */
 };

@@ -42,6 +42,7 @@ static struct ezr_client_offer offer_of(struct ezr_stream *st, uint32_t flags, u
         .has_video = st->video_seen,
         .flags = flags,
         .now = now,
+        .pushed_ms = now,
         .dropped = st->stats.frames_dropped,
         .copies = &st->stats.frame_copies,
     };
@@ -280,6 +281,8 @@ static void run_frame(struct ezr_op *op)
         ezr_log(st->host->log, EZR_LOG_WARNING, "GOP cache: out of memory, frame not cached");
     /* The fan-out: one reference per player, no copy. */
     struct ezr_client_offer offer = offer_of(st, 0, st->last_frame_ms);
+    if (f->pushed_us)
+        offer.pushed_ms = f->pushed_us / 1000u;
     ezr_fan_offer(&st->fan, f, &offer);
     ezr_frame_unref(f);
     free(o);
