@@ -22,25 +22,9 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "bench"))
 import servers  # noqa: E402  (the SRS kit's discovery and build, shared with the benchmark)
 
-NGINX_EDGE_CONF = """
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{edge_port};
-        application live {{
-            live on;
-            # The origin: this pipeline's ezrtmpserversink.
-            pull rtmp://127.0.0.1:{origin_port}/live;
-        }}
-    }}
-}}
-"""
+# An nginx-rtmp edge: the benchmark's nginx config (servers.NGINX_CONF) with, in the slot of its
+# application's extra lines, a pull from the origin, this pipeline's ezrtmpserversink.
+NGINX_EDGE_PULL = "            pull rtmp://127.0.0.1:{origin_port}/live;"
 
 # An SRS edge: the benchmark's SRS config (servers.SRS_CONF: RTMP, and HTTP-FLV on a second port
 # as an operator would serve browsers from the edge) with the vhost in cluster mode remote. The
@@ -56,34 +40,37 @@ free_port = servers.free_port
 port_open = servers.port_open
 
 
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+@contextlib.contextmanager
+def edge(name, conf, argv, ports, cwd=None):
+    """Writes conf(tmp) to edge.conf in a temporary directory tmp, runs argv(tmp, that path),
+    waits for it to listen on every one of ports, and stops it after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "edge.conf")
+        with open(path, "w") as f:
+            f.write(conf(tmp))
+        proc = subprocess.Popen(argv(tmp, path), cwd=cwd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=PLAYER_ENV)
+        try:
+            wait_for(lambda: all(port_open(p) for p in ports) or proc.poll() is not None, 10,
+                     "%s to listen" % name)
+            if proc.poll() is not None:  # (its stderr is read only then: SRS keeps it open)
+                fail("%s exited: %s" % (name, proc.stderr.read().decode()))
+            yield
+        finally:
+            servers.stop(proc)
 
 
 @contextlib.contextmanager
 def nginx_edge(origin_port):
     """An nginx-rtmp edge that pulls live/ from the origin when its first player comes; yields
-    the edge's port and stops nginx after."""
-    with tempfile.TemporaryDirectory() as tmp:
-        edge_port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_EDGE_CONF.format(tmp=tmp, edge_port=edge_port, origin_port=origin_port))
-        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
-        try:
-            wait_for(lambda: port_open(edge_port) or nginx.poll() is not None, 10,
-                     "nginx to listen")
-            if nginx.poll() is not None:
-                fail("nginx exited: %s" % nginx.stderr.read().decode())
-            yield edge_port
-        finally:
-            stop(nginx)
+    the edge's port."""
+    edge_port = free_port()
+    with edge("nginx",
+              lambda tmp: servers.NGINX_CONF.format(
+                  tmp=tmp, port=edge_port, wait=NGINX_EDGE_PULL.format(origin_port=origin_port)),
+              lambda tmp, conf: ["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
+              [edge_port]):
+        yield edge_port
 
 
 def srs_install():
@@ -105,23 +92,13 @@ def srs_install():
 
 @contextlib.contextmanager
 def srs_edge(origin_port):
-    """An SRS edge (mode remote) of the origin; yields (RTMP port, HTTP-FLV port) and stops SRS
-    after."""
+    """An SRS edge (mode remote) of the origin; yields (RTMP port, HTTP-FLV port)."""
     install = srs_install()
-    with tempfile.TemporaryDirectory() as tmp:
-        edge_port, http_port = free_port(), free_port()
-        conf = os.path.join(tmp, "srs.conf")
-        with open(conf, "w") as f:
-            f.write(servers.SRS_CONF.format(
-                tmp=tmp, port=edge_port, http_port=http_port, max_connections=64,
-                vhost=SRS_EDGE_VHOST.format(origin_port=origin_port), play=""))
-        srs = subprocess.Popen([os.path.join(install, "objs", "srs"), "-c", conf], cwd=install,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=PLAYER_ENV)
-        try:
-            wait_for(lambda: (port_open(edge_port) and port_open(http_port))
-                     or srs.poll() is not None, 10, "SRS to listen")
-            if srs.poll() is not None:  # (its stderr is read only then: SRS keeps it open)
-                fail("SRS exited: %s" % srs.stderr.read().decode())
-            yield edge_port, http_port
-        finally:
-            stop(srs)
+    edge_port, http_port = free_port(), free_port()
+    with edge("SRS",
+              lambda tmp: servers.SRS_CONF.format(
+                  tmp=tmp, port=edge_port, http_port=http_port, max_connections=64,
+                  vhost=SRS_EDGE_VHOST.format(origin_port=origin_port), play=""),
+              lambda tmp, conf: [os.path.join(install, "objs", "srs"), "-c", conf],
+              [edge_port, http_port], cwd=install):
+        yield edge_port, http_port
