@@ -12,6 +12,7 @@
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
+#include "ezr_net.h"
 
 static void client_event(struct ezr_io *io, uint32_t events);
 
@@ -321,6 +322,13 @@ void ezr_client_read(struct ezr_client *c)
         const char *why = NULL;
         ssize_t n = c->conn.transport->read(&c->conn, s->rbuf,
                                             want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
+        /* Until it plays, a peer waits on our replies, and one with Nagle on (ffmpeg's RTMP,
+         * so ffplay, mpv and an nginx-rtmp edge) holds its next small write until what it sent
+         * is acknowledged. The kernel would delay that ACK 40 ms hoping to ride on a reply, and
+         * no reply comes to C2 or to part of a command: 40 ms lost at the handshake and again
+         * within a split connect. */
+        if (!c->stream && (n > 0 || n == EZR_EAGAIN))
+            ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
             return;

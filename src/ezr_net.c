@@ -122,6 +122,16 @@ char *ezr_net_format_host_port(const char *host, unsigned port, char *out, size_
     return out;
 }
 
+void ezr_net_ack_now(int fd)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
 void ezr_net_set_send_buffer(int fd, uint32_t bytes)
 {
     if (bytes) {

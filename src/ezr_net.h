@@ -27,6 +27,9 @@ char *ezr_net_format_host_port(const char *host, unsigned port, char *out, size_
 /* Turns on TCP keepalive: the first probe after idle_s seconds of silence, then one every
  * interval_s, and the connection fails (ETIMEDOUT) after count unanswered. 0, or EZR_ESYS. */
 int ezr_net_set_keepalive(int fd, int idle_s, int interval_s, int count);
+/* Sends the ACK of what was read at once instead of after the kernel's delayed-ACK wait
+ * (TCP_QUICKACK, which the kernel clears again by itself; Linux only, a no-op elsewhere). */
+void ezr_net_ack_now(int fd);
 /* Fixes a socket's send buffer (SO_SNDBUF); 0 keeps the kernel's autotuning. */
 void ezr_net_set_send_buffer(int fd, uint32_t bytes);
 

@@ -220,6 +220,9 @@ class RtmpClient:
             self.sock.close()
             raise
         self.buf = b""
+        # piecewise: every chunk header and every chunk's data is a write of its own, as
+        # ffmpeg's RTMP client writes them (with Nagle on, what it does until it plays).
+        self.piecewise = False
         self.in_chunk = 128
         self.out_chunk = 128
         self.streams = {}  # csid -> dict(ts, delta, length, type, msid, ext, data)
@@ -280,13 +283,17 @@ class RtmpClient:
         self.sock.sendall(s1)  # C2 echoes S1
 
     def _send_chunked(self, csid, ts, mtype, msid, payload):
-        out = bytes([csid]) + struct.pack(">I", ts)[1:] + struct.pack(">I", len(payload))[1:]
-        out += bytes([mtype]) + struct.pack("<I", msid)
+        pieces = [bytes([csid]) + struct.pack(">I", ts)[1:] + struct.pack(">I", len(payload))[1:]
+                  + bytes([mtype]) + struct.pack("<I", msid)]
         for i in range(0, max(len(payload), 1), self.out_chunk):
             if i:
-                out += bytes([0xC0 | csid])
-            out += payload[i:i + self.out_chunk]
-        self.sock.sendall(out)
+                pieces.append(bytes([0xC0 | csid]))
+            pieces.append(payload[i:i + self.out_chunk])
+        if self.piecewise:
+            for p in pieces:
+                self.sock.sendall(p)
+        else:
+            self.sock.sendall(b"".join(pieces))
 
     def send_command(self, name, *args, msid=0, txid=None):
         """name(txid, args...). txid None: the next transaction id; NetStream commands that
