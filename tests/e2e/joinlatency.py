@@ -194,6 +194,8 @@ class Player:
 
     kind = None
     lead = 0.0  # seconds from go() to the server starting the player: sent this much early
+    # (measured: 2 ms for the model player and mpv, 5-7 rtmp2src, 4-6 chromium, 48-66 ffmpeg,
+    # which starts its process at go())
     run_for = MEASURE_AT + MEASURE_HALF_WINDOW + 0.3
 
     def __init__(self, url):
@@ -239,7 +241,7 @@ class Player:
 
 class ModelPlayer(Player):
     kind = "model"
-    lead = 0.03
+    lead = 0.002
 
     def samples(self, server, r):
         video = [m for m in r["messages"] if m["type"] == 9]
@@ -277,7 +279,7 @@ class ModelPlayer(Player):
 
 class Rtmp2srcPlayer(Player):
     kind = "rtmp2src"
-    lead = 0.1
+    lead = 0.006
 
     def spawn(self):
         # GStreamer's own plugins only, with a registry of their own: a sanitizer build's plugin
@@ -317,7 +319,7 @@ class FfmpegPlayer(Player):
     output that are errors (ezrtest.decode_errors) and how many frames it decoded."""
 
     kind = "ffmpeg"
-    lead = 0.15
+    lead = 0.055
     run_for = 3.0
 
     def spawn(self):
@@ -360,7 +362,7 @@ class MpvPlayer(Player):
     the stream's own timestamp, which names the frame."""
 
     kind = "mpv"
-    lead = 0.05
+    lead = 0.002
     POLL = 0.01
 
     def spawn(self):
@@ -443,7 +445,7 @@ class ChromiumPlayer(Player):
     whose request for it join.mjs holds until the join."""
 
     kind = "chromium"
-    lead = 0.01
+    lead = 0.005
     page = None
 
     def spawn(self):
