@@ -13,4 +13,7 @@ fi
 ninja -C build-bench
 # --join [ARGS]: the late joiners' latency at real players instead (bench/join.py, JOIN.md).
 [[ "${1:-}" == "--join" ]] && exec /usr/bin/python3 bench/join.py --build build-bench "${@:2}"
+# --ttfk-probe [ARGS]: the time to first keyframe at 10,000 players, at the load client and at
+# a lone probe beside it (bench/ttfk_probe.py).
+[[ "${1:-}" == "--ttfk-probe" ]] && exec /usr/bin/python3 bench/ttfk_probe.py --build build-bench "${@:2}"
 exec /usr/bin/python3 bench/run.py --build build-bench "$@"
