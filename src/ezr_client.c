@@ -323,9 +323,9 @@ void ezr_client_read(struct ezr_client *c)
         ssize_t n = c->conn.transport->read(&c->conn, s->rbuf,
                                             want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
         /* Until it plays, a peer waits on our replies, and one with Nagle on (ffmpeg's RTMP,
-         * so ffplay, mpv and an nginx-rtmp edge) holds its next small write until what it sent
-         * is acknowledged. The kernel would delay that ACK 40 ms hoping to ride on a reply, and
-         * no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
+         * so ffplay and mpv; GStreamer's rtmp2src) holds its next small write until what it
+         * sent is acknowledged. The kernel would delay that ACK 40 ms hoping to ride on a reply,
+         * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. */
         if (!c->stream && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
