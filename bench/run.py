@@ -464,6 +464,7 @@ def main():
         with open(os.path.join(args.out, "results.json")) as f:
             saved = json.load(f)
         args.srs_version, args.srs_skipped = saved.get("srs"), saved.get("srs_skipped")
+        args.written = saved.get("written")
         with tempfile.TemporaryDirectory() as tmp:
             plot(saved["rows"], os.path.join(args.out, "results.png"),
                  os.path.join(args.out, "results-players.png"), tmp)
@@ -523,10 +524,20 @@ def main():
     return 0
 
 
+def written(args):
+    """When the figures were measured, and on what: a replot keeps the run's (args.written)."""
+    if getattr(args, "written", None):
+        return args.written
+    args.written = "%s. Machine: %s" % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                                        machine())
+    return args.written
+
+
 def save_results(args, rows, slow):
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"rows": rows, "slow": slow, "srs": getattr(args, "srs_version", None),
-                   "srs_skipped": getattr(args, "srs_skipped", None)}, f, indent=1)
+                   "srs_skipped": getattr(args, "srs_skipped", None),
+                   "written": written(args)}, f, indent=1)
 
 
 def flush_label(ms):
@@ -1026,8 +1037,7 @@ def write_results(args, rows, slow, kbps_of):
     lines = [
         "# Benchmark results",
         "",
-        "Written by `bench/run.py` on %s. Machine: %s." % (
-            datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine()),
+        "Written by `bench/run.py` on %s." % written(args),
         "",
         "Rerun: `bench/run.sh` (installs what it needs, builds `build-bench` in release mode, "
         "runs everything, rewrites this file and `results.png`), or after a build "
