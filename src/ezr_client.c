@@ -326,7 +326,8 @@ void ezr_client_read(struct ezr_client *c)
          * so ffplay and mpv; GStreamer's rtmp2src) holds its next small write until what it
          * sent is acknowledged. The kernel would delay that ACK 40 ms hoping to ride on a reply,
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
-         * connect, createStream and play. */
+         * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
+         * have no data yet. */
         if (!c->stream && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
