@@ -34,10 +34,10 @@ def once(args, input_flv, tmp):
     props = ("max-connections=%d" % (args.n + args.probe_n),) + tuple(args.set)
     server = servers.Ezrtmp(args.build, input_flv, tmp, props=props)
     load = os.path.join(args.build, "bench", "ezrload")
+    main = subprocess.Popen([load, "-n", str(args.n), "-r", str(args.rate), "-d",
+                             str(args.seconds), "-j", server.url],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        main = subprocess.Popen([load, "-n", str(args.n), "-r", str(args.rate), "-d",
-                                 str(args.seconds), "-j", server.url],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         # The ramp takes n / rate seconds; the probe starts when 70% of it is done and joins its
         # players over the rest of it and past it.
         time.sleep(0.7 * args.n / args.rate)
@@ -45,6 +45,9 @@ def once(args, input_flv, tmp):
                                 "2", "-j", server.url], capture_output=True, timeout=120)
         out, _ = main.communicate(timeout=args.seconds + args.n / args.rate + 120)
     finally:
+        if main.poll() is None:  # the probe failed: the load stops with the server
+            main.kill()
+            main.wait()
         server.close()
     return json.loads(out), json.loads(probe.stdout)
 
