@@ -171,4 +171,21 @@
  * is refused with close code 1009 rather than skipped for ever. */
 #define EZR_WS_MAX_IN_FRAME (64u * 1024u)
 
+/* Low-latency HLS (ezr_hls.h). Parts of 200 ms: what Apple's examples and hls.js's low-latency
+ * mode are tuned for, five playlist updates a second; shorter parts cost a request each for
+ * little gain in latency. */
+#define EZR_HLS_DEFAULT_PART_MS 200u
+/* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
+ * servers use (short enough for a quick start, long enough for CDN caching to pay). */
+#define EZR_HLS_AUDIO_SEGMENT_MS 2000u
+/* Complete segments kept in the playlist and in memory. A live playlist must span at least three
+ * target durations (spec 6.2.2), a player starts three back, and a delta update (_HLS_skip) only
+ * skips segments older than six target durations (CAN-SKIP-UNTIL): seven keeps one to skip, and
+ * 7 s of a 1 s GOP (28 s of a 4 s GOP) is memory a server can give every stream. */
+#define EZR_HLS_DEFAULT_WINDOW 7u
+/* Segments kept at the most (hls-window's range): the window's frames are held in memory. */
+#define EZR_HLS_MAX_WINDOW 100u
+/* Parts of one segment at the most: a segment that never sees a keyframe is cut here. */
+#define EZR_HLS_MAX_PARTS 1000u
+
 #endif
