@@ -155,9 +155,8 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
         c->frames_dropped += shed;
         o->dropped[EZR_QUEUE_HIGH] += shed;
     }
-    const uint8_t *bytes;
-    size_t len;
-    int made = c->proto->frame_bytes(f, &bytes, &len);
+    const struct ezr_frame_view *v;
+    int made = ezr_frame_view(f, c->proto->view, c->proto->make_view, NULL, &v);
     if (made < 0) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
@@ -166,7 +165,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
         (*o->copies)++;
     enum ezr_queue_level level;
     bool awaited_key = c->q.need_keyframe; /* a frame that starts the player is not held */
-    switch (ezr_queue_offer(&c->q, f, bytes, len, limits, now, flags, &level)) {
+    switch (ezr_queue_offer(&c->q, f, v->bytes, v->len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
             flush_now(c); /* a joiner starts at once */

@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ezr_frame.h"
+
 struct ezr_client;
-struct ezr_frame;
 
 struct ezr_client_proto {
     const char *name; /* "rtmp", "http-flv", "ws-flv": shown in logs and stats */
@@ -24,12 +25,12 @@ struct ezr_client_proto {
      * EZR_ECLOSED: a final reply is queued, close once it is written; any other negative value:
      * close now. c->close_reason says why. */
     int (*feed)(struct ezr_client *c, const uint8_t *in, size_t len);
-    /* Take a frame: the bytes of f this protocol sends, a view into the shared frame valid while
-     * f is referenced (no per-client copy). A protocol may build its own serialisation into the
-     * frame the first time (reactor thread only, see ezr_frame_flv). Returns 1 when this call
-     * made that serialisation (counted in the stream's frame_copies), 0 when the bytes were
-     * there already, or EZR_ENOMEM. */
-    int (*frame_bytes)(struct ezr_frame *f, const uint8_t **bytes, size_t *len);
+    /* The bytes of a shared frame this protocol sends: the frame's view `view`, made once by
+     * make_view the first time a player of this protocol takes the frame and shared by all of
+     * them (ezr_frame_view). NULL for a protocol whose clients never play through the fan-out
+     * (the sniffer). */
+    enum ezr_frame_view_id view;
+    ezr_frame_view_fn make_view;
     /* The stream played ended (EOS; final) or was flushed upstream (a seek: not final, it goes
      * on), or a new one started after either: tell the player. */
     void (*stream_ended)(struct ezr_client *c, bool final);

@@ -1,10 +1,12 @@
-/* Refcounted, immutable media frames. A frame is one RTMP message already serialised as chunks
- * (type-0 header on the kind's chunk stream, message stream EZR_MEDIA_MSID) at the server's chunk
- * size, so the same bytes go to every client by reference: no per-client copy of media.
+/* Refcounted, immutable media frames. A frame carries its message body (the FLV tag body, what
+ * ezr_stream_push() was given) once; each output's serialisation of it (RTMP chunks, an FLV tag,
+ * a WebSocket-FLV message, a CMAF fragment header) is a view, made by the first player of that
+ * output that takes the frame and shared by reference with every other one from then on
+ * (ezr_frame_view). A new output is a new view id, not new fields.
  *
  * Ownership: ezr_frame_new() returns one reference; ezr_frame_ref() adds one; ezr_frame_unref()
- * drops one and frees the frame with the last. The count is atomic because a frame is made on the
- * pipeline's thread and released on the reactor's. */
+ * drops one and frees the frame, with its views, with the last. The count is atomic because a
+ * frame is made on the pipeline's thread and released on the reactor's. */
 #ifndef EZR_FRAME_H
 #define EZR_FRAME_H
 
@@ -13,7 +15,10 @@
 #include <stdint.h>
 
 enum ezr_frame_kind {
-    EZR_FRAME_AUDIO = 8,  /* = RTMP message type */
+    /* Bytes that are no media frame: a rendered playlist, an init segment. They share the
+     * frame's refcounting and write queue path (ezr_frame_new_bytes). */
+    EZR_FRAME_BYTES = 0,
+    EZR_FRAME_AUDIO = 8, /* = RTMP message type */
     EZR_FRAME_VIDEO = 9,
     EZR_FRAME_SCRIPT = 18, /* AMF0 data: onMetaData */
 };
@@ -25,49 +30,69 @@ enum ezr_frame_flags {
     EZR_FRAME_LIVE = 1u << 2,
 };
 
+/* The outputs' serialisations of a frame, one slot each. */
+enum ezr_frame_view_id {
+    EZR_VIEW_RTMP,   /* the RTMP message as chunks (ezr_proto_rtmp.c) */
+    EZR_VIEW_FLV,    /* the FLV tag with its PreviousTagSize (HTTP-FLV) */
+    EZR_VIEW_WS_FLV, /* the FLV tag as one WebSocket binary message (WebSocket-FLV) */
+    EZR_VIEW_CMAF,   /* moof + mdat header of the frame as one CMAF chunk (HLS) */
+    EZR_NVIEWS,
+};
+
+/* One view: bytes the frame owns (freed with it), NULL until made. */
+struct ezr_frame_view {
+    uint8_t *bytes;
+    size_t len;
+};
+
 struct ezr_frame {
     atomic_uint refs;
-    uint8_t kind;       /* enum ezr_frame_kind (= RTMP message type) */
-    uint32_t flags;     /* enum ezr_frame_flags */
-    uint32_t timestamp; /* ms */
-    uint32_t chunk_size; /* the chunk size it was serialised at */
-    size_t payload_len; /* the message body's length */
-    size_t len;         /* bytes in data: the chunked message */
-    /* The frame as an FLV tag (HTTP-FLV, WebSocket-FLV), made by ezr_frame_flv() the first time
-     * a player of those takes the frame and shared by all of them from then on; NULL until then.
-     * Reactor thread only: a frame reaches the reactor through the mailbox (a mutex) with flv
-     * NULL, every player takes frames on the reactor thread, and the thread that frees the frame
-     * sees flv through the reference count's acquire/release. */
-    uint8_t *flv;          /* EZR_FRAME_FLV_HEADROOM bytes, then the tag */
-    size_t flv_len;        /* the tag: 11-byte header, body, 4-byte PreviousTagSize */
-    size_t flv_prefix_len; /* bytes of the headroom a protocol filled once (a WebSocket header) */
+    uint8_t kind;        /* enum ezr_frame_kind (= RTMP message type) */
+    uint32_t flags;      /* enum ezr_frame_flags */
+    uint32_t timestamp;  /* ms */
+    uint32_t chunk_size; /* the RTMP chunk size its RTMP view is made at */
+    size_t payload_len;  /* bytes in data: the message body */
     /* When ezr_stream_push() made it (ezr_now_us()), for the send latency the stats report; 0 for
      * frames made otherwise (headers restamped for a joiner). */
     uint64_t pushed_us;
-    uint8_t data[];
+    /* Reactor thread only: a frame reaches the reactor through the mailbox (a mutex) with no
+     * view, every output takes frames on the reactor thread, and the thread that frees the frame
+     * sees the views through the reference count's acquire/release. */
+    struct ezr_frame_view views[EZR_NVIEWS];
+    uint8_t data[]; /* the message body, payload_len bytes */
 };
 
-/* Serialises payload as an RTMP message for every client. NULL on allocation failure. */
+/* A frame of payload[0..payload_len) (copied). NULL on allocation failure. */
 struct ezr_frame *ezr_frame_new(uint8_t kind, uint32_t flags, uint32_t timestamp,
                                 const uint8_t *payload, size_t payload_len, uint32_t chunk_size);
+/* Shared bytes that are no media (EZR_FRAME_BYTES), taking ownership of the malloc'd bytes:
+ * freed here on failure. */
+struct ezr_frame *ezr_frame_new_bytes(uint8_t *bytes, size_t len);
 /* A new frame with the same payload at another timestamp (headers re-sent to late joiners). */
 struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestamp,
                                     uint32_t chunk_size);
 struct ezr_frame *ezr_frame_ref(struct ezr_frame *f);
 void ezr_frame_unref(struct ezr_frame *f);
 
-/* Room in front of the FLV tag for one fixed prefix written once and shared like the tag (the
- * header of a WebSocket binary frame: at most 10 bytes). */
-#define EZR_FRAME_FLV_HEADROOM 10u
-/* Makes f->flv (once): the FLV tag of the frame, at f->flv + EZR_FRAME_FLV_HEADROOM. Reactor
- * thread only (see flv above). Returns 1 when this call made it, 0 when it was already made, or
+/* Makes a view of f: fills *out with bytes it allocated (the frame owns them from then on).
+ * arg is the maker's own (the CMAF view needs the muxer's sample numbering). Returns 0 or
  * EZR_ENOMEM. */
-int ezr_frame_flv(struct ezr_frame *f);
+typedef int (*ezr_frame_view_fn)(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out);
+/* The view id of f, made by make(f, arg) the first time it is asked for. Reactor thread only.
+ * Returns 1 when this call made it, 0 when it was there already, or EZR_ENOMEM; *out points at
+ * the frame's view either way but on failure. */
+int ezr_frame_view(struct ezr_frame *f, enum ezr_frame_view_id id, ezr_frame_view_fn make, void *arg,
+                   const struct ezr_frame_view **out);
 
-/* The message body inside the chunks is not contiguous: this gathers it (ezr_frame_flv builds the
- * FLV tag with it, and the tests compare bodies with it). Returns payload_len bytes written to
- * out (which must hold payload_len). */
-size_t ezr_frame_copy_payload(const struct ezr_frame *f, uint8_t *out);
+/* The RTMP view's maker (arg unused): the message as chunks at f->chunk_size, type-0 header on the
+ * kind's chunk stream, message stream EZR_MEDIA_MSID. */
+int ezr_frame_make_rtmp(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out);
+/* The FLV view's maker (arg unused): 11-byte tag header, body, 4-byte PreviousTagSize. */
+int ezr_frame_make_flv(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out);
+/* The FLV tag's length, and the tag written at out (which holds that many bytes), for a view
+ * that wraps it (WebSocket-FLV). Returns the length. */
+#define EZR_FRAME_FLV_TAG_LEN(f) (11u + (f)->payload_len + 4u)
+size_t ezr_frame_write_flv_tag(const struct ezr_frame *f, uint8_t *out);
 
 static inline int ezr_frame_is_video(const struct ezr_frame *f)
 {

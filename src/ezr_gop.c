@@ -43,7 +43,7 @@ static void drop_frames(struct ezr_gop *g, size_t n)
     if (n == 0)
         return;
     for (size_t i = 0; i < n; i++) {
-        g->bytes -= g->frames[i]->len;
+        g->bytes -= g->frames[i]->payload_len;
         if (ezr_frame_is_video(g->frames[i]) && (g->frames[i]->flags & EZR_FRAME_KEY))
             g->ngops--;
         ezr_frame_unref(g->frames[i]);
@@ -102,7 +102,7 @@ int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
     if (key && g->ngops >= g->max_gops)
         drop_frames(g, end_of_first_gop(g));
     /* A stream without keyframes for a long time must not grow the cache without bound. */
-    if (g->count >= EZR_GOP_MAX_FRAMES || g->bytes + f->len > EZR_GOP_MAX_BYTES) {
+    if (g->count >= EZR_GOP_MAX_FRAMES || g->bytes + f->payload_len > EZR_GOP_MAX_BYTES) {
         drop_frames(g, g->count);
         if (!key)
             return 0;
@@ -116,7 +116,7 @@ int ezr_gop_add(struct ezr_gop *g, struct ezr_frame *f)
         g->cap = cap;
     }
     g->frames[g->count++] = ezr_frame_ref(f);
-    g->bytes += f->len;
+    g->bytes += f->payload_len;
     if (ezr_frame_is_video(f))
         invalidate_replay(g); /* a new join moment: the replay must end at this frame */
     if (key)

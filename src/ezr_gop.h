@@ -23,7 +23,7 @@ struct ezr_gop {
     struct ezr_frame **frames; /* frames[0] is a video keyframe when count > 0 */
     size_t count;
     size_t cap;
-    size_t bytes;   /* serialised bytes of frames[] */
+    size_t bytes;   /* payload bytes of frames[] */
     uint32_t ngops; /* keyframes in frames[] */
     /* Sequence headers re-stamped with frames[0]'s timestamp for joiners, made once per GOP and
      * shared by every joiner of it (as nginx-rtmp does: players dislike headers far behind the

@@ -8,7 +8,7 @@
  *
  * anything else is answered (400, 403, 404, 405, 414, 426, 431, 505) and closed. The FLV body
  * is delimited by the connection's end (Connection: close, no Content-Length): no per-frame
- * framing, so every HTTP player takes the very same shared bytes of a frame (ezr_frame_flv), and
+ * framing, so every HTTP player takes the very same shared bytes of a frame (its FLV view), and
  * every HTTP/1.x client (ffmpeg, browsers' fetch, flv.js) reads such a body. The stream's end
  * (EOS) ends the body: the connection is closed once what is queued is written.
  *
@@ -340,16 +340,6 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     return c->proto == &ezr_proto_ws ? rc : (int)len;
 }
 
-static int http_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
-{
-    int made = ezr_frame_flv(f);
-    if (made < 0)
-        return EZR_ENOMEM;
-    *bytes = f->flv + EZR_FRAME_FLV_HEADROOM;
-    *len = f->flv_len;
-    return made;
-}
-
 static void http_stream_ended(struct ezr_client *c, bool final)
 {
     /* A flush upstream (not final) goes on in the same body; the end of the stream ends it. */
@@ -368,7 +358,8 @@ const struct ezr_client_proto ezr_proto_http = {
     .name = "http-flv",
     .open = http_open,
     .feed = http_feed,
-    .frame_bytes = http_frame_bytes,
+    .view = EZR_VIEW_FLV,
+    .make_view = ezr_frame_make_flv,
     .stream_ended = http_stream_ended,
     .stream_restarted = http_stream_restarted,
     /* No way to ask: a gone peer of an idle stream is found by TCP keepalive (ezr_net_accept,
@@ -400,21 +391,19 @@ static int ws_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     return (int)len;
 }
 
-static int ws_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
+/* One binary message per tag: the WebSocket header, then the FLV tag. */
+static int make_ws_flv(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out)
 {
-    int made = ezr_frame_flv(f);
-    if (made < 0)
+    (void)arg;
+    uint8_t hdr[EZR_WS_MAX_HEADER];
+    size_t n = ezr_ws_header(hdr, EZR_WS_BINARY, EZR_FRAME_FLV_TAG_LEN(f));
+    uint8_t *m = ezr_malloc(n + EZR_FRAME_FLV_TAG_LEN(f));
+    if (!m)
         return EZR_ENOMEM;
-    if (!f->flv_prefix_len) {
-        /* One binary message per tag, its header written once into the frame's headroom. */
-        uint8_t hdr[EZR_WS_MAX_HEADER];
-        size_t n = ezr_ws_header(hdr, EZR_WS_BINARY, f->flv_len);
-        memcpy(f->flv + EZR_FRAME_FLV_HEADROOM - n, hdr, n);
-        f->flv_prefix_len = n;
-    }
-    *bytes = f->flv + EZR_FRAME_FLV_HEADROOM - f->flv_prefix_len;
-    *len = f->flv_prefix_len + f->flv_len;
-    return made;
+    memcpy(m, hdr, n);
+    out->len = n + ezr_frame_write_flv_tag(f, m + n);
+    out->bytes = m;
+    return 0;
 }
 
 static void ws_stream_ended(struct ezr_client *c, bool final)
@@ -450,7 +439,8 @@ const struct ezr_client_proto ezr_proto_ws = {
     .name = "ws-flv",
     .open = ws_open,
     .feed = ws_feed,
-    .frame_bytes = ws_frame_bytes,
+    .view = EZR_VIEW_WS_FLV,
+    .make_view = make_ws_flv,
     .stream_ended = ws_stream_ended,
     .stream_restarted = http_stream_restarted,
     .ping = ws_ping, /* browsers answer pings by themselves */

@@ -136,13 +136,6 @@ static int rtmp_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     return rc;
 }
 
-static int rtmp_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
-{
-    *bytes = f->data;
-    *len = f->len;
-    return 0;
-}
-
 static void rtmp_stream_ended(struct ezr_client *c, bool final)
 {
     if (final) {
@@ -192,7 +185,8 @@ const struct ezr_client_proto ezr_proto_rtmp = {
     .name = "rtmp",
     .open = rtmp_open,
     .feed = rtmp_feed,
-    .frame_bytes = rtmp_frame_bytes,
+    .view = EZR_VIEW_RTMP,
+    .make_view = ezr_frame_make_rtmp,
     .stream_ended = rtmp_stream_ended,
     .stream_restarted = rtmp_stream_restarted,
     .ping = rtmp_ping,

@@ -41,14 +41,6 @@ static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     return EZR_EPROTO;
 }
 
-static int sniff_frame_bytes(struct ezr_frame *f, const uint8_t **bytes, size_t *len)
-{
-    (void)f;
-    *bytes = NULL;
-    *len = 0;
-    return EZR_EINVAL; /* never a player */
-}
-
 static void sniff_stream_ended(struct ezr_client *c, bool final)
 {
     (void)c;
@@ -69,7 +61,7 @@ const struct ezr_client_proto ezr_proto_sniff = {
     .name = "unknown",
     .open = sniff_open,
     .feed = sniff_feed,
-    .frame_bytes = sniff_frame_bytes,
+    .make_view = NULL, /* never a player */
     .stream_ended = sniff_stream_ended,
     .stream_restarted = sniff_stream_restarted,
     .ping = NULL,

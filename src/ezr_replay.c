@@ -87,7 +87,7 @@ static int64_t squeeze_at(const struct squeeze *sq, int64_t t, size_t hint)
 static struct ezr_frame *retimed(const struct ezr_frame *f, uint32_t ts, const struct squeeze *sq,
                                  size_t i, uint8_t *buf, uint32_t chunk_size)
 {
-    ezr_frame_copy_payload(f, buf);
+    memcpy(buf, f->data, f->payload_len);
     size_t at = sq ? ezr_replay_cts_offset(buf, f->payload_len) : 0;
     if (at) {
         int32_t cts = get_si24(buf + at);

@@ -57,7 +57,7 @@
     X(disconnects[EZR_CLOSE_SERVER], STREAM, "disconnects-server", COUNTER,                        \
       "ezrtmp_disconnects_total", "reason=\"server\"", 1, NULL)                                    \
     X(frame_copies, STREAM, "frame-copies", COUNTER, "ezrtmp_frame_copies_total", NULL, 1,         \
-      "Frames serialised a second time for HTTP-FLV and WebSocket-FLV players (once per frame).")  \
+      "Frame views made: serialisations in an output's format, once per frame and format.")       \
     X(replays_built, STREAM, "replays-built", COUNTER, "ezrtmp_replays_built_total", NULL, 1,      \
       "Live-edge replays built: one per join moment, shared by its joiners.")                      \
     X(gop_frames, STREAM, "gop-cache-frames", GAUGE, "ezrtmp_gop_cache_frames", NULL, 1,           \

@@ -135,9 +135,9 @@ struct ezr_stream_stats {
      * keyframe, or receiveVideo false), [1] warning, [2] high. */
     uint64_t frames_dropped[3];
     uint64_t disconnects[EZR_CLOSE_NREASONS];
-    /* Frames serialised a second time, in a protocol's own format (the FLV tag that HTTP-FLV and
-     * WebSocket-FLV players send): once per frame however many such players take it, never once
-     * per player. */
+    /* A frame's serialisations in an output's own format, its views (ezr_frame.h: RTMP chunks,
+     * an FLV tag, a WebSocket-FLV message, a CMAF fragment header): once per frame and format
+     * however many players take it, never once per player. */
     uint64_t frame_copies;
     /* Live-edge replays built: one per join moment (the newest cached video frame), shared by
      * every player joining then, never one per player (ezr_replay.h). */

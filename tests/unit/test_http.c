@@ -819,10 +819,10 @@ EZR_TEST(test_http_flv_player_reading_nothing_closed_after_client_timeout)
     EZR_CHECK_EQ(stats.disconnects[EZR_CLOSE_SLOW], 0);
 }
 
-/* Two HTTP-FLV players and a WebSocket-FLV one take the same frames: each frame's FLV tag is
- * made once (the stream's frame_copies counts one per frame, not one per player) and all three
- * receive the very same tag bytes. */
-EZR_TEST(test_flv_tag_made_once_for_two_http_flv_players_and_a_ws_player)
+/* Two HTTP-FLV players and a WebSocket-FLV one take the same frames: each frame's FLV view is
+ * made once and its WebSocket-FLV view once (the stream's frame_copies counts one per frame and
+ * format, not one per player) and all three receive the very same tag bytes. */
+EZR_TEST(test_flv_views_made_once_per_format_for_two_http_flv_players_and_a_ws_player)
 {
     struct ezr_stream *st;
     struct ezr_server *s = start_http(true, false, 0, &st);
@@ -875,10 +875,11 @@ EZR_TEST(test_flv_tag_made_once_for_two_http_flv_players_and_a_ws_player)
     EZR_CHECK_EQ(jrc, 0);
     EZR_CHECK_EQ(nclients, 3);
     EZR_CHECK_EQ(wsplayers, 1);
-    EZR_CHECK_EQ(joined.frame_copies, 2); /* the header's joiner copy and the keyframe */
+    /* The header's joiner copy and the keyframe, as FLV and as WebSocket-FLV. */
+    EZR_CHECK_EQ(joined.frame_copies, 2 * 2);
     EZR_CHECK(same);
     EZR_CHECK_EQ(arc, 0);
-    EZR_CHECK_EQ(after.frame_copies, 2 + 5); /* one per frame, not three */
+    EZR_CHECK_EQ(after.frame_copies, 2 * (2 + 5)); /* two formats per frame, not three players */
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_request_split_byte_by_byte_parses_when_complete),
@@ -899,4 +900,4 @@ EZR_TEST_MAIN(EZR_CASE(test_request_split_byte_by_byte_parses_when_complete),
               EZR_CASE(test_over_limit_websocket_player_refused_beside_an_http_flv_one),
               EZR_CASE(test_stalled_http_flv_player_cut_by_the_tiers_another_reads_on),
               EZR_CASE(test_http_flv_player_reading_nothing_closed_after_client_timeout),
-              EZR_CASE(test_flv_tag_made_once_for_two_http_flv_players_and_a_ws_player))
+              EZR_CASE(test_flv_views_made_once_per_format_for_two_http_flv_players_and_a_ws_player))

@@ -6,10 +6,17 @@
 #include "ezr_server.h"
 
 /* The frame's RTMP chunks, with no age limit in play. */
+static const struct ezr_frame_view *rtmp_of(struct ezr_frame *f)
+{
+    const struct ezr_frame_view *v;
+    return ezr_frame_view(f, EZR_VIEW_RTMP, ezr_frame_make_rtmp, NULL, &v) < 0 ? NULL : v;
+}
+
 static enum ezr_queue_verdict offer_frame(struct ezr_queue *q, struct ezr_frame *f,
                                           const struct ezr_queue_limits *l)
 {
-    return ezr_queue_offer(q, f, f->data, f->len, l, 0, 0, NULL);
+    const struct ezr_frame_view *v = rtmp_of(f);
+    return ezr_queue_offer(q, f, v->bytes, v->len, l, 0, 0, NULL);
 }
 
 /* Small tiers so a few frames cross them: 1000 / 2000 / 4000 bytes. */
@@ -137,15 +144,16 @@ EZR_TEST(test_partial_write_moves_offset_only)
     EZR_CHECK_EQ(ezr_queue_push_bytes(&q, ctl, sizeof ctl, 0), 0);
     struct iovec iov[8];
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 2);
-    EZR_CHECK(iov[0].iov_base == f->data);
-    EZR_CHECK_EQ(iov[0].iov_len, f->len);
+    const struct ezr_frame_view *v = rtmp_of(f);
+    EZR_CHECK(iov[0].iov_base == v->bytes);
+    EZR_CHECK_EQ(iov[0].iov_len, v->len);
     EZR_CHECK_EQ(iov[1].iov_len, 3);
     ezr_queue_advance(&q, 10);
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 2);
-    EZR_CHECK(iov[0].iov_base == f->data + 10);
-    EZR_CHECK_EQ(iov[0].iov_len, f->len - 10);
-    EZR_CHECK_EQ(q.bytes, f->len - 10 + 3);
-    ezr_queue_advance(&q, f->len - 10 + 1);
+    EZR_CHECK(iov[0].iov_base == v->bytes + 10);
+    EZR_CHECK_EQ(iov[0].iov_len, v->len - 10);
+    EZR_CHECK_EQ(q.bytes, v->len - 10 + 3);
+    ezr_queue_advance(&q, v->len - 10 + 1);
     EZR_CHECK_EQ(q.count, 1);
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 8), 1);
     EZR_CHECK_EQ(((uint8_t *)iov[0].iov_base)[0], 2);
@@ -169,7 +177,7 @@ EZR_TEST(test_iov_gathers_many_frames_in_order)
     struct iovec iov[64];
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 64), 40);
     for (int i = 0; i < 40; i++)
-        EZR_CHECK(iov[i].iov_base == fs[i]->data);
+        EZR_CHECK(iov[i].iov_base == fs[i]->views[EZR_VIEW_RTMP].bytes);
     EZR_CHECK_EQ(ezr_queue_iov(&q, iov, 16), 16);
     ezr_queue_clear(&q);
     for (int i = 0; i < 40; i++) {
@@ -217,7 +225,8 @@ static enum ezr_queue_verdict offer_at(struct ezr_queue *q, const struct ezr_que
                                        uint64_t now, uint32_t oflags)
 {
     struct ezr_frame *f = mk(kind, fflags, payload);
-    enum ezr_queue_verdict v = ezr_queue_offer(q, f, f->data, f->len, l, now, oflags, NULL);
+    const struct ezr_frame_view *view = rtmp_of(f);
+    enum ezr_queue_verdict v = ezr_queue_offer(q, f, view->bytes, view->len, l, now, oflags, NULL);
     ezr_frame_unref(f);
     return v;
 }

@@ -30,8 +30,7 @@ static struct ezr_frame *avc(bool key, uint32_t ts, int32_t cts, uint8_t tag, si
 
 static int32_t cts_of(const struct ezr_frame *f)
 {
-    uint8_t b[64];
-    ezr_frame_copy_payload(f, b);
+    const uint8_t *b = f->data;
     uint32_t v = (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
     return v & 0x800000u ? (int32_t)v - 0x1000000 : (int32_t)v;
 }
@@ -65,10 +64,8 @@ EZR_TEST(test_gop_of_4s_is_squeezed_into_120ms_ending_at_its_newest_frame)
     for (uint32_t i = 0; i < 120; i++) {
         EZR_CHECK_EQ(r.frames[i]->timestamp, end - 119 + i);
         EZR_CHECK_EQ(r.frames[i]->flags, v[i]->flags);
-        uint8_t a[64], b[64];
-        EZR_CHECK_EQ(ezr_frame_copy_payload(r.frames[i], a), 64);
-        ezr_frame_copy_payload(v[i], b);
-        EZR_CHECK_MEM(a, b, 64); /* no composition offset: the body is unchanged */
+        EZR_CHECK_EQ(r.frames[i]->payload_len, 64);
+        EZR_CHECK_MEM(r.frames[i]->data, v[i]->data, 64); /* no composition offset: unchanged */
     }
     EZR_CHECK(r.video_header && r.video_header->timestamp == end - 119);
     EZR_CHECK(r.audio_header == NULL);
@@ -120,9 +117,12 @@ EZR_TEST(test_bframe_composition_offsets_are_squeezed_alike_and_keep_presentatio
 
 /* Walks the RTMP chunks of a video frame (chunk stream 6): every chunk's header must carry the
  * timestamp as the spec says, the extended one included. Returns the chunks seen, or -1. */
-static int check_chunks(const struct ezr_frame *f)
+static int check_chunks(struct ezr_frame *f)
 {
-    const uint8_t *p = f->data, *e = f->data + f->len;
+    const struct ezr_frame_view *v;
+    if (ezr_frame_view(f, EZR_VIEW_RTMP, ezr_frame_make_rtmp, NULL, &v) < 0)
+        return -1;
+    const uint8_t *p = v->bytes, *e = v->bytes + v->len;
     bool ext = f->timestamp >= 0xFFFFFFu;
     size_t left = f->payload_len;
     int chunks = 0;
@@ -164,10 +164,12 @@ EZR_TEST(test_retimed_frames_past_0xffffff_carry_the_extended_timestamp_in_every
         struct ezr_frame *f = r.frames[i];
         EZR_CHECK_EQ(f->timestamp, 0xFFFFFAu + i);
         EZR_CHECK_EQ(check_chunks(f), 3);
-        EZR_CHECK_EQ(f->len, 10000 + 12 + 2 + (f->timestamp >= 0xFFFFFFu ? 3 * 4 : 0));
+        EZR_CHECK_EQ(f->views[EZR_VIEW_RTMP].len,
+                     10000 + 12 + 2 + (f->timestamp >= 0xFFFFFFu ? 3 * 4 : 0));
         /* The FLV tag's timestamp: low 24 bits, then the high 8. */
-        EZR_CHECK(ezr_frame_flv(f) == 1);
-        const uint8_t *t = f->flv + EZR_FRAME_FLV_HEADROOM;
+        const struct ezr_frame_view *flv;
+        EZR_CHECK(ezr_frame_view(f, EZR_VIEW_FLV, ezr_frame_make_flv, NULL, &flv) == 1);
+        const uint8_t *t = flv->bytes;
         EZR_CHECK_EQ((uint32_t)t[7] << 24 | (uint32_t)t[4] << 16 | (uint32_t)t[5] << 8 | t[6],
                      f->timestamp);
     }
