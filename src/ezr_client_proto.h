@@ -12,11 +12,12 @@
 #include <stdint.h>
 
 #include "ezr_frame.h"
+#include "ezr_types.h"
 
 struct ezr_client;
 
 struct ezr_client_proto {
-    const char *name; /* "rtmp", "http-flv", "ws-flv": shown in logs and stats */
+    enum ezr_protocol id; /* its name (ezr_protocol_name) is shown in logs and stats */
     /* Sets up c->proto_state: for a new connection, or when the client switches to this
      * protocol (ezr_client_set_proto, which closes the one before). Returns 0, EZR_ENOMEM, or
      * EZR_ESYS (c->close_reason says which call failed). */

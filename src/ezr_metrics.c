@@ -108,12 +108,12 @@ void ezr_metrics_write(struct ezr_server *s, struct ezr_buf *b)
     EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
         if (i == n)
             break;
-        const struct ezr_stream *st = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
-        streams[i].stats.ingest = st->ingest;
+        const struct ezr_stream *st = ezr_stream_of_registry_link(it);
+        ezr_stream_ingest_locked(st, &streams[i].stats.ingest);
         ezr_stream_fill_stats(st, &streams[i].stats);
         char app[2 * EZR_MAX_NAME_LEN + 1], key[2 * EZR_MAX_NAME_LEN + 1];
-        label_value(app, sizeof app, st->app);
-        label_value(key, sizeof key, st->key);
+        label_value(app, sizeof app, ezr_stream_app(st));
+        label_value(key, sizeof key, ezr_stream_key(st));
         snprintf(streams[i].labels, sizeof streams[i].labels, "app=\"%s\",stream=\"%s\"", app, key);
         i++;
     }

@@ -179,8 +179,8 @@ static int answer_metrics(struct ezr_client *c)
  * announced, as a player that is told "no audio" may ignore audio arriving later. */
 static void put_flv_header(struct ezr_stream *st, struct ezr_buf *b)
 {
-    bool audio = st->audio_seen || st->gop.audio_header;
-    bool video = st->video_seen || st->gop.video_header;
+    bool audio, video;
+    ezr_stream_carries(st, &audio, &video);
     if (!audio && !video)
         audio = video = true;
     static const uint8_t sig[4] = {'F', 'L', 'V', 1};
@@ -355,7 +355,7 @@ static void http_stream_restarted(struct ezr_client *c)
 }
 
 const struct ezr_client_proto ezr_proto_http = {
-    .name = "http-flv",
+    .id = EZR_PROTOCOL_HTTP_FLV,
     .open = http_open,
     .feed = http_feed,
     .view = EZR_VIEW_FLV,
@@ -436,7 +436,7 @@ static uint64_t ws_pongs(const struct ezr_client *c)
 }
 
 const struct ezr_client_proto ezr_proto_ws = {
-    .name = "ws-flv",
+    .id = EZR_PROTOCOL_WS_FLV,
     .open = ws_open,
     .feed = ws_feed,
     .view = EZR_VIEW_WS_FLV,

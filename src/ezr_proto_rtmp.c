@@ -182,7 +182,7 @@ static void rtmp_close(struct ezr_client *c)
 }
 
 const struct ezr_client_proto ezr_proto_rtmp = {
-    .name = "rtmp",
+    .id = EZR_PROTOCOL_RTMP,
     .open = rtmp_open,
     .feed = rtmp_feed,
     .view = EZR_VIEW_RTMP,

@@ -58,7 +58,7 @@ static void sniff_close(struct ezr_client *c)
 }
 
 const struct ezr_client_proto ezr_proto_sniff = {
-    .name = "unknown",
+    .id = EZR_PROTOCOL_UNDECIDED,
     .open = sniff_open,
     .feed = sniff_feed,
     .make_view = NULL, /* never a player */

@@ -22,6 +22,7 @@
 #include "ezr_error.h"
 #include "ezr_net.h"
 #include "ezr_server_priv.h"
+#include "ezr_stream_priv.h"
 #include "ezr_stream.h"
 #include "ezr_tls.h"
 #include "ezr_transport.h"

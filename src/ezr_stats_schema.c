@@ -24,11 +24,11 @@
 #define STREAM_FIELDS(X)                                                                           \
     X(clients, STREAM, "clients", SUM, "ezrtmp_clients", NULL, 1,                                  \
       "Players playing now, by protocol.")                                                         \
-    X(clients_by_protocol[EZR_STATS_RTMP], STREAM, "clients-rtmp", GAUGE, "ezrtmp_clients",        \
+    X(clients_by_protocol[EZR_PROTOCOL_RTMP], STREAM, "clients-rtmp", GAUGE, "ezrtmp_clients",     \
       "protocol=\"rtmp\"", 1, NULL)                                                                \
-    X(clients_by_protocol[EZR_STATS_HTTP_FLV], STREAM, "clients-http-flv", GAUGE,                  \
+    X(clients_by_protocol[EZR_PROTOCOL_HTTP_FLV], STREAM, "clients-http-flv", GAUGE,               \
       "ezrtmp_clients", "protocol=\"http-flv\"", 1, NULL)                                          \
-    X(clients_by_protocol[EZR_STATS_WS_FLV], STREAM, "clients-ws-flv", GAUGE, "ezrtmp_clients",    \
+    X(clients_by_protocol[EZR_PROTOCOL_WS_FLV], STREAM, "clients-ws-flv", GAUGE, "ezrtmp_clients", \
       "protocol=\"ws-flv\"", 1, NULL)                                                              \
     X(clients_peak, STREAM, "clients-peak", GAUGE, "ezrtmp_clients_peak", NULL, 1,                 \
       "Most players at once.")                                                                     \
@@ -57,7 +57,7 @@
     X(disconnects[EZR_CLOSE_SERVER], STREAM, "disconnects-server", COUNTER,                        \
       "ezrtmp_disconnects_total", "reason=\"server\"", 1, NULL)                                    \
     X(frame_copies, STREAM, "frame-copies", COUNTER, "ezrtmp_frame_copies_total", NULL, 1,         \
-      "Frame views made: serialisations in an output's format, once per frame and format.")       \
+      "Frame views made: serialisations in an output's format, once per frame and format.")        \
     X(replays_built, STREAM, "replays-built", COUNTER, "ezrtmp_replays_built_total", NULL, 1,      \
       "Live-edge replays built: one per join moment, shared by its joiners.")                      \
     X(gop_frames, STREAM, "gop-cache-frames", GAUGE, "ezrtmp_gop_cache_frames", NULL, 1,           \

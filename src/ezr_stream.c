@@ -1,6 +1,6 @@
-/* A stream: admission, players, GOP cache, fan-out, EOS drain, stats; see ezr_stream.h. The
- * public stream calls come from other threads and reach the reactor as ops (ezr_mailbox.h). */
-#include "ezr_stream.h"
+/* A stream on the reactor: admission, players, subscribers, GOP cache, fan-out, EOS drain; see
+ * ezr_stream.h. The public calls that bring it frames and ends are ezr_stream_calls.c. */
+#include "ezr_stream_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,15 +11,20 @@
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
-#include "ezr_mailbox.h"
 
 static void notify(struct ezr_stream *st, enum ezr_client_event ev, const struct ezr_client *c,
                    const char *reason)
 {
     if (st->on_client) {
-        struct ezr_client_info info = {c->conn.id, c->conn.addr, reason, c->proto->name};
+        struct ezr_client_info info = {c->conn.id, c->conn.addr, reason,
+                                       ezr_protocol_name(c->proto->id)};
         st->on_client(st->client_ctx, ev, &info);
     }
+}
+
+static struct ezr_stream_sub *sub_at(struct ezr_link *l)
+{
+    return EZR_CONTAINER_OF(l, struct ezr_stream_sub, link);
 }
 
 /* What the stream carries decides the age limit, unless one is configured: audio-only streams
@@ -71,6 +76,7 @@ int ezr_stream_new(struct ezr_stream_host *h, const struct ezr_stream_config *cf
     }
     st->sync_method = cfg->sync_method;
     ezr_list_init(&st->players);
+    ezr_list_init(&st->subs);
     int nallowed = ezr_acl_parse(cfg->allowed_clients, st->allowed, EZR_MAX_ACL_RANGES);
     st->token = cfg->play_token && *cfg->play_token ? ezr_strdup(cfg->play_token) : NULL;
     if (nallowed < 0 || (cfg->play_token && *cfg->play_token && !st->token)) {
@@ -94,6 +100,8 @@ void ezr_stream_free(struct ezr_stream *st)
         ezr_stream_remove_player(c, "stream removed");
         ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
     }
+    while ((n = ezr_list_pop_front(&st->subs)))
+        sub_at(n)->ops->free(sub_at(n));
     ezr_gop_clear(&st->gop);
     ezr_fan_free(&st->fan);
     free(st->token);
@@ -202,8 +210,8 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
     c->q.audio_waits_key = m == EZR_SYNC_NEXT_KEYFRAME && st->video_seen;
     ezr_gop_join(&st->gop, m, replay_one, c);
     ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%s, %zu cached frames)",
-            (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key,
-            ezr_join_method_name(m), st->gop.count);
+            (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key, ezr_join_method_name(m),
+            st->gop.count);
 }
 
 void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
@@ -225,42 +233,53 @@ bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now)
     return st->ended || ezr_elapsed(now, st->last_frame_ms) >= EZR_IDLE_STREAM_MS;
 }
 
-/* ---- ops from other threads ------------------------------------------------------------- */
-
-/* A stats request: shared by the asking thread and the reactor; freed by the last of the two
- * (the asker may give up on a timeout before the reactor gets to it). Under host->lock. */
-struct stats_query {
-    int refs;
-    bool done;
-    struct ezr_stream_stats stats;
-    bool want_clients;
-    struct ezr_client_stats *clients;
-    size_t nclients;
-    bool failed; /* the list of clients could not be allocated */
-};
-
-struct stream_op {
-    struct ezr_op op;
-    struct ezr_stream *st;
-    struct ezr_frame *frame;   /* push: the op owns one reference */
-    uint64_t arg;              /* eos: the sequence number; kick: the client id */
-    struct stats_query *query; /* stats */
-    bool *done;                /* remove: set under host->lock when the stream is gone */
-};
-
-/* Cannot fail: the op is allocated by the caller, the mailbox is a list. */
-static void post(struct ezr_stream *st, void (*run)(struct ezr_op *), struct stream_op *o)
+struct ezr_stream *ezr_stream_of_registry_link(struct ezr_link *link)
 {
-    o->op.run = run;
-    o->st = st;
-    ezr_mailbox_post(st->host->mailbox, &o->op);
+    return EZR_CONTAINER_OF(link, struct ezr_stream, registry_link);
 }
 
-static void run_frame(struct ezr_op *op)
+const char *ezr_stream_app(const struct ezr_stream *st)
 {
-    struct stream_op *o = (struct stream_op *)op;
-    struct ezr_stream *st = o->st;
-    struct ezr_frame *f = o->frame;
+    return st->app;
+}
+
+const char *ezr_stream_key(const struct ezr_stream *st)
+{
+    return st->key;
+}
+
+void ezr_stream_carries(const struct ezr_stream *st, bool *audio, bool *video)
+{
+    *audio = st->audio_seen || st->gop.audio_header;
+    *video = st->video_seen || st->gop.video_header;
+}
+
+void ezr_stream_ingest_locked(const struct ezr_stream *st, struct ezr_ingest_stats *out)
+{
+    *out = st->ingest;
+}
+
+/* ---- subscribers ------------------------------------------------------------------------- */
+
+void ezr_stream_subscribe(struct ezr_stream *st, struct ezr_stream_sub *sub)
+{
+    sub->stream = st;
+    ezr_list_push_back(&st->subs, &sub->link);
+}
+
+struct ezr_stream_sub *ezr_stream_sub_of(const struct ezr_stream *st, enum ezr_protocol p)
+{
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
+        if (sub_at(it)->protocol == p)
+            return sub_at(it);
+    return NULL;
+}
+
+/* ---- what the public calls do on the reactor ---------------------------------------------- */
+
+void ezr_stream_on_frame(struct ezr_stream *st, struct ezr_frame *f)
+{
+
     if (st->ended) {
         /* A new stream after an end or a flush: as a publisher restart, with the cached
          * metadata and headers again (after a flush the pipeline does not send them anew). */
@@ -284,87 +303,32 @@ static void run_frame(struct ezr_op *op)
     if (f->pushed_us)
         offer.pushed_ms = f->pushed_us / 1000u;
     ezr_fan_offer(&st->fan, f, &offer);
-    ezr_frame_unref(f);
-    free(o);
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
+        sub_at(it)->ops->frame(sub_at(it), f);
 }
 
-int ezr_stream_push(struct ezr_stream *st, enum ezr_frame_kind kind, uint32_t flags,
-                    uint32_t timestamp_ms, const uint8_t *data, size_t len)
+void ezr_stream_on_eos(struct ezr_stream *st, uint64_t seq)
 {
-    if (!st || (kind != EZR_FRAME_AUDIO && kind != EZR_FRAME_VIDEO && kind != EZR_FRAME_SCRIPT) ||
-        (len && !data) || len > 0xFFFFFF)
-        return EZR_EINVAL;
-    struct stream_op *o = ezr_calloc(1, sizeof *o);
-    if (!o)
-        return EZR_ENOMEM;
-    /* Metadata goes out at time 0: ffmpeg takes a script message at any other time for a
-     * subtitle packet and reports a phantom text stream (flvmux re-sends onMetaData mid-stream).
-     * Live script data (cue points, captions) keeps its time: it belongs there. */
-    if (kind == EZR_FRAME_SCRIPT && !(flags & EZR_FRAME_LIVE))
-        timestamp_ms = 0;
-    o->frame = ezr_frame_new((uint8_t)kind, flags, timestamp_ms, data, len, st->host->chunk_size);
-    if (!o->frame) {
-        free(o);
-        return EZR_ENOMEM;
-    }
-    o->frame->pushed_us = ezr_now_us();
-    post(st, run_frame, o);
-    return 0;
-}
-
-static void run_eos(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    struct ezr_stream *st = o->st;
     /* Ended already (EOS, then the pipeline stopped): the players were told. */
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
         if (!st->ended)
             c->proto->stream_ended(c, true);
     }
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
+        sub_at(it)->ops->ended(sub_at(it));
     ezr_gop_clear(&st->gop);
     st->ended = true;
-    st->eos_target = o->arg;
+    st->eos_target = seq;
     set_kind(st, false, false);
     ezr_log(st->host->log, EZR_LOG_INFO, "stream %s/%s ended", st->app, st->key);
     check_drained(st);
-    free(o);
-}
-
-int ezr_stream_eos(struct ezr_stream *st, int timeout_ms)
-{
-    struct ezr_stream_host *h = st->host;
-    struct stream_op *o = ezr_calloc(1, sizeof *o);
-    if (!o)
-        return EZR_ENOMEM;
-    pthread_mutex_lock(h->lock);
-    uint64_t seq = o->arg = ++st->eos_requested;
-    pthread_mutex_unlock(h->lock);
-    post(st, run_eos, o);
-    if (timeout_ms <= 0)
-        return 0;
-    int rc = 0;
-    struct timespec deadline = ezr_deadline_after(timeout_ms);
-    pthread_mutex_lock(h->lock);
-    while (st->eos_done < seq && rc == 0)
-        if (st->flushing || pthread_cond_timedwait(h->cond, h->lock, &deadline) == ETIMEDOUT)
-            rc = EZR_EAGAIN;
-    pthread_mutex_unlock(h->lock);
-    return rc;
-}
-
-void ezr_stream_set_flushing(struct ezr_stream *st, bool flushing)
-{
-    pthread_mutex_lock(st->host->lock);
-    st->flushing = flushing;
-    pthread_cond_broadcast(st->host->cond);
-    pthread_mutex_unlock(st->host->lock);
 }
 
 /* The stream goes on after a break (the pipeline stopped: final; a flush upstream: not final,
  * see ezr_client_proto.h): the cached frames go, metadata and headers stay, and players are told
  * and resume at a keyframe when the next frame restarts the stream. */
-static void interrupt(struct ezr_stream *st, bool final)
+void ezr_stream_on_interrupt(struct ezr_stream *st, bool final)
 {
     ezr_gop_forget_frames(&st->gop);
     if (st->ended)
@@ -374,199 +338,16 @@ static void interrupt(struct ezr_stream *st, bool final)
         c->proto->stream_ended(c, final);
         c->q.need_keyframe = true;
     }
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
+        sub_at(it)->ops->interrupted(sub_at(it), final);
     st->ended = true;
     ezr_log(st->host->log, EZR_LOG_INFO, "stream %s/%s %s", st->app, st->key,
             final ? "stopped" : "flushed");
 }
 
-static void run_stop(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    interrupt(o->st, true);
-    free(o);
-}
-
-static void run_reset(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    interrupt(o->st, false);
-    free(o);
-}
-
-/* Posts a new op run by run; 0 or EZR_ENOMEM. */
-static int post_new(struct ezr_stream *st, void (*run)(struct ezr_op *))
-{
-    struct stream_op *o = ezr_calloc(1, sizeof *o);
-    if (!o)
-        return EZR_ENOMEM;
-    post(st, run, o);
-    return 0;
-}
-
-int ezr_stream_stop(struct ezr_stream *st)
-{
-    return post_new(st, run_stop);
-}
-
-int ezr_stream_reset(struct ezr_stream *st)
-{
-    return post_new(st, run_reset);
-}
-
-static void run_remove(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    struct ezr_stream_host *h = o->st->host;
-    bool *done = o->done;
-    ezr_stream_free(o->st);
-    /* The op is on the waiting caller's stack: after `done` it is gone. */
-    pthread_mutex_lock(h->lock);
-    *done = true;
-    pthread_cond_broadcast(h->cond);
-    pthread_mutex_unlock(h->lock);
-}
-
-void ezr_stream_remove_and_wait(struct ezr_stream *st)
-{
-    struct ezr_stream_host *h = st->host;
-    /* On our stack: we wait for the reactor to finish with it, so that no client callback of
-     * this stream runs after we return. */
-    bool done = false;
-    struct stream_op o = {.done = &done};
-    post(st, run_remove, &o);
-    pthread_mutex_lock(h->lock);
-    while (!done)
-        pthread_cond_wait(h->cond, h->lock);
-    pthread_mutex_unlock(h->lock);
-}
-
-static void query_unref(struct stats_query *q)
-{
-    /* Under host->lock. */
-    if (--q->refs == 0) {
-        free(q->clients);
-        free(q);
-    }
-}
-
-static const char *const protocol_names[EZR_STATS_NPROTOCOLS] = {"rtmp", "http-flv", "ws-flv"};
-
-void ezr_stream_fill_stats(const struct ezr_stream *st, struct ezr_stream_stats *out)
-{
-    struct ezr_ingest_stats ingest = out->ingest;
-    *out = st->stats;
-    out->ingest = ingest;
-    out->gop_frames = st->gop.count;
-    out->gop_bytes = st->gop.bytes;
-    out->replays_built = st->gop.replays_built;
-    out->queue_max_age_ms = st->limits.max_age_ms;
-    EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-        const char *p = EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->name;
-        for (size_t i = 0; i < EZR_STATS_NPROTOCOLS; i++)
-            out->clients_by_protocol[i] += strcmp(p, protocol_names[i]) == 0;
-    }
-}
-
-void ezr_stream_report_ingest(struct ezr_stream *st, const struct ezr_ingest_stats *in)
-{
-    pthread_mutex_lock(st->host->lock);
-    st->ingest = *in;
-    pthread_mutex_unlock(st->host->lock);
-}
-
-static void answer_stats(struct ezr_stream *st, struct stats_query *q)
-{
-    struct ezr_stream_host *h = st->host;
-    struct ezr_stream_stats out = {0};
-    ezr_stream_fill_stats(st, &out);
-    h->server_stats(h, &out);
-    struct ezr_client_stats *list = NULL;
-    size_t n = 0;
-    if (q->want_clients && st->stats.clients) {
-        list = ezr_calloc(st->stats.clients, sizeof *list);
-        uint64_t now = ezr_now_ms();
-        EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-            if (!list || n == st->stats.clients)
-                break;
-            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
-            list[n].id = c->conn.id;
-            snprintf(list[n].addr, sizeof list[n].addr, "%s", c->conn.addr);
-            list[n].bytes_sent = c->q.bytes_written;
-            list[n].bytes_queued = c->q.bytes;
-            list[n].frames_dropped = c->frames_dropped;
-            list[n].connected_ms = ezr_elapsed(now, c->accepted_ms);
-            list[n].lag_ms = ezr_queue_age(&c->q, now);
-            snprintf(list[n].protocol, sizeof list[n].protocol, "%s", c->proto->name);
-            list[n].tls = c->conn.secure;
-            list[n].ktls = c->conn.ktls_send;
-            n++;
-        }
-    }
-    pthread_mutex_lock(h->lock);
-    q->stats = out;
-    q->stats.ingest = st->ingest;
-    q->clients = list;
-    q->nclients = list ? n : 0;
-    q->failed = q->want_clients && st->stats.clients && !list;
-    q->done = true;
-    pthread_cond_broadcast(h->cond);
-    query_unref(q);
-    pthread_mutex_unlock(h->lock);
-}
-
-static void run_stats(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    answer_stats(o->st, o->query);
-    free(o);
-}
-
-int ezr_stream_get_stats(struct ezr_stream *st, struct ezr_stream_stats *out,
-                         struct ezr_client_stats **clients, size_t *nclients, int timeout_ms)
-{
-    struct ezr_stream_host *h = st->host;
-    struct stats_query *q = ezr_calloc(1, sizeof *q);
-    if (!q)
-        return EZR_ENOMEM;
-    q->refs = 2; /* ours and the reactor's */
-    q->want_clients = clients != NULL;
-    int rc = 0;
-    if (h->on_reactor(h)) {
-        /* From a client callback: the reactor is us, so answer now instead of waiting on it. */
-        answer_stats(st, q);
-    } else {
-        struct stream_op *o = ezr_calloc(1, sizeof *o);
-        if (!o) {
-            free(q);
-            return EZR_ENOMEM;
-        }
-        o->query = q;
-        post(st, run_stats, o);
-    }
-    struct timespec deadline = ezr_deadline_after(timeout_ms);
-    pthread_mutex_lock(h->lock);
-    while (!q->done && rc == 0)
-        if (pthread_cond_timedwait(h->cond, h->lock, &deadline) == ETIMEDOUT)
-            rc = EZR_EAGAIN;
-    if (q->done && q->failed) {
-        rc = EZR_ENOMEM; /* not a list with the players missing */
-    } else if (q->done) {
-        rc = 0;
-        *out = q->stats;
-        if (clients) {
-            *clients = q->clients;
-            *nclients = q->nclients;
-            q->clients = NULL;
-        }
-    }
-    query_unref(q);
-    pthread_mutex_unlock(h->lock);
-    return rc;
-}
-
 /* Marks the player for closing at the end of the round: closing it here could take another
  * player off a list that is being walked (this may run inside a client callback). */
-static void kick(struct ezr_stream *st, uint64_t id)
+void ezr_stream_on_kick(struct ezr_stream *st, uint64_t id)
 {
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
@@ -575,27 +356,4 @@ static void kick(struct ezr_stream *st, uint64_t id)
             return;
         }
     }
-}
-
-static void run_kick(struct ezr_op *op)
-{
-    struct stream_op *o = (struct stream_op *)op;
-    kick(o->st, o->arg);
-    free(o);
-}
-
-int ezr_stream_remove_client(struct ezr_stream *st, uint64_t id)
-{
-    if (st->host->on_reactor(st->host)) {
-        /* From a client callback: at once, as the stream may be on its way out (an op would
-         * run after it is freed). */
-        kick(st, id);
-        return 0;
-    }
-    struct stream_op *o = ezr_calloc(1, sizeof *o);
-    if (!o)
-        return EZR_ENOMEM;
-    o->arg = id;
-    post(st, run_kick, o);
-    return 0;
 }

@@ -1,7 +1,9 @@
-/* A stream's insides (its public API is ezr_stream_api.h): who may play it, its players, its GOP
- * cache, the fan-out of each frame to every player, the EOS drain and its counters. It knows the
- * server that serves it only through struct ezr_stream_host, which the server fills in
- * (docs/layers.md). Reactor-thread only unless a field says otherwise. */
+/* What the layers above a stream (the server, the protocols, /metrics) may do with it beyond its
+ * public API (ezr_stream_api.h): admit and add players, feed it subscribers, read its names and
+ * stats. Its insides are ezr_stream_priv.h, for the stream's own files and the server that
+ * registers it: the protocols never look into it. It knows the server that serves it only
+ * through struct ezr_stream_host, which the server fills in (docs/layers.md). Reactor-thread only
+ * unless a function says otherwise. */
 #ifndef EZR_STREAM_H
 #define EZR_STREAM_H
 
@@ -9,9 +11,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ezr_acl.h"
-#include "ezr_fan.h"
-#include "ezr_gop.h"
 #include "ezr_limits.h"
 #include "ezr_list.h"
 #include "ezr_queue.h"
@@ -36,37 +35,6 @@ struct ezr_stream_host {
     /* Fills in the server-wide fields of a stats answer (connections, reactor):
      * ezr_server_fill_stats. */
     void (*server_stats)(const struct ezr_stream_host *h, struct ezr_stream_stats *out);
-};
-
-struct ezr_stream {
-    struct ezr_stream_host *host;
-    struct ezr_link registry_link; /* on the server's registry, under host->lock */
-    char app[EZR_MAX_NAME_LEN + 1];
-    char key[EZR_MAX_NAME_LEN + 1];
-    ezr_client_fn on_client;
-    void *client_ctx;
-    ezr_failed_fn on_failed;
-    void *failed_ctx;
-    struct ezr_cidr allowed[EZR_MAX_ACL_RANGES];
-    size_t nallowed; /* 0: anyone */
-    char *token;     /* NULL: no token needed */
-    enum ezr_sync_method sync_method; /* players' join policy unless their play name asks */
-    /* Reactor thread only. */
-    struct ezr_gop gop;
-    struct ezr_list players;        /* by client.player_link */
-    struct ezr_fan fan;             /* the same players, for the fan-out (ezr_fan.h) */
-    struct ezr_stream_stats stats;  /* the stream's part; server-wide fields filled on query */
-    bool ended;                     /* EOS seen and no frame since */
-    uint64_t last_frame_ms;         /* when the last frame was pushed */
-    bool audio_seen, video_seen;    /* decide the default age limit (audio-only: shorter) */
-    struct ezr_queue_limits limits; /* its players' queue limits */
-    uint64_t eos_target;            /* the EOS whose drain is awaited, 0: none */
-    /* Under host->lock. */
-    uint64_t eos_requested;
-    uint64_t eos_done;
-    bool flushing;                  /* ezr_stream_set_flushing(): EOS does not wait for players */
-    bool failure_told;              /* on_failed was called (or is being called) */
-    struct ezr_ingest_stats ingest; /* as told by ezr_stream_report_ingest() */
 };
 
 /* A stream for cfg, not yet registered. Returns 0 and *out, EZR_EINVAL, EZR_ENOMEM. */
@@ -95,5 +63,45 @@ void ezr_stream_fill_stats(const struct ezr_stream *st, struct ezr_stream_stats 
 
 /* Ended, or no frame for EZR_IDLE_STREAM_MS: its players are checked for liveness. */
 bool ezr_stream_idle(const struct ezr_stream *st, uint64_t now);
+
+/* The stream on the server's registry at link (its registry_link). */
+struct ezr_stream *ezr_stream_of_registry_link(struct ezr_link *link);
+/* Its application name and stream key, as configured. */
+const char *ezr_stream_app(const struct ezr_stream *st);
+const char *ezr_stream_key(const struct ezr_stream *st);
+/* What it carries so far (frames seen or sequence headers cached): an FLV file header's flags. */
+void ezr_stream_carries(const struct ezr_stream *st, bool *audio, bool *video);
+/* The application's last ezr_stream_report_ingest(), under host->lock (held by the caller). */
+void ezr_stream_ingest_locked(const struct ezr_stream *st, struct ezr_ingest_stats *out);
+
+/* ---- subscribers: outputs fed every frame besides the players ---------------------------- */
+
+/* An output that makes its own product of the stream's frames instead of queueing them to
+ * players one by one (the HLS muxer, ezr_hls_out.h). The stream calls its ops on the reactor
+ * thread where it would tell its players; it never asks what the output is. */
+struct ezr_stream_sub;
+struct ezr_stream_sub_ops {
+    /* A frame pushed, borrowed (a reference keeps it). */
+    void (*frame)(struct ezr_stream_sub *sub, struct ezr_frame *f);
+    /* The stream broke: final, the pipeline stopped; not final, a flush upstream (a seek). */
+    void (*interrupted)(struct ezr_stream_sub *sub, bool final);
+    /* End of stream (EOS). */
+    void (*ended)(struct ezr_stream_sub *sub);
+    /* Adds its viewers and counters to the stream's part of a stats snapshot. */
+    void (*stats)(const struct ezr_stream_sub *sub, struct ezr_stream_stats *out);
+    /* The stream is being freed: close what it serves and free it. */
+    void (*free)(struct ezr_stream_sub *sub);
+};
+struct ezr_stream_sub {
+    const struct ezr_stream_sub_ops *ops;
+    enum ezr_protocol protocol; /* the output it is: ezr_stream_sub_of() finds it by this */
+    struct ezr_stream *stream;  /* set by ezr_stream_subscribe */
+    struct ezr_link link;       /* on the stream's subscribers */
+};
+/* Feeds sub every frame from now on; the stream owns it from here and frees it with itself
+ * (ops->free). Before the stream is registered, or on the reactor thread. */
+void ezr_stream_subscribe(struct ezr_stream *st, struct ezr_stream_sub *sub);
+/* The subscriber that is output p, or NULL. */
+struct ezr_stream_sub *ezr_stream_sub_of(const struct ezr_stream *st, enum ezr_protocol p);
 
 #endif

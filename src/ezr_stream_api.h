@@ -24,7 +24,7 @@ struct ezr_client_info {
     uint64_t id;          /* unique per server, from 1 */
     const char *addr;     /* the player, "a.b.c.d:port" or "[v6]:port" (see ezr_net_accept) */
     const char *reason;   /* why it was removed; NULL for ADDED */
-    const char *protocol; /* "rtmp", "http-flv" or "ws-flv" */
+    const char *protocol; /* ezr_protocol_name(): "rtmp", "http-flv" or "ws-flv" */
 };
 /* Called on the reactor thread; info is valid only during the call. It may call
  * ezr_stream_get_stats() and ezr_stream_remove_client() (answered at once on this thread), but not
@@ -119,14 +119,6 @@ struct ezr_ingest_stats {
     uint64_t render_max_ns;    /* the longest */
 };
 
-/* Players by protocol, in ezr_stream_stats.clients_by_protocol. */
-enum ezr_stats_protocol {
-    EZR_STATS_RTMP,
-    EZR_STATS_HTTP_FLV,
-    EZR_STATS_WS_FLV,
-    EZR_STATS_NPROTOCOLS,
-};
-
 struct ezr_stream_stats {
     uint64_t clients_total; /* players ever added */
     uint64_t bytes_sent;    /* to this stream's players */
@@ -159,8 +151,8 @@ struct ezr_stream_stats {
     uint64_t send_latency_p50_us;
     uint64_t send_latency_p99_us;
     /* 32-bit fields last (see above). */
-    uint32_t clients; /* playing now */
-    uint32_t clients_by_protocol[EZR_STATS_NPROTOCOLS];
+    uint32_t clients;                             /* playing now */
+    uint32_t clients_by_protocol[EZR_NPROTOCOLS]; /* by enum ezr_protocol (HLS: its viewers) */
     uint32_t clients_peak;
     /* The age limit its players' lag meets now: queue_max_age_ms as configured or, when that is
      * 0, by what the stream carries (5 s once it has audio and no video, 10 s otherwise). */

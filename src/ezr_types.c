@@ -4,6 +4,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+const char *ezr_protocol_name(enum ezr_protocol p)
+{
+    static const char *const names[EZR_NPROTOCOLS] = {
+        [EZR_PROTOCOL_RTMP] = "rtmp",
+        [EZR_PROTOCOL_HTTP_FLV] = "http-flv",
+        [EZR_PROTOCOL_WS_FLV] = "ws-flv",
+        [EZR_PROTOCOL_HLS] = "hls",
+    };
+    return (unsigned)p < EZR_NPROTOCOLS ? names[p] : "undecided";
+}
+
 void ezr_log(const struct ezr_log *log, enum ezr_log_level level, const char *fmt, ...)
 {
     if (!log || !log->fn)

@@ -36,4 +36,18 @@ enum ezr_close_reason {
     EZR_CLOSE_NREASONS,
 };
 
+/* The outputs a stream is served by, named once (ezr_protocol_name) for logs, stats, signals and
+ * /metrics. */
+enum ezr_protocol {
+    EZR_PROTOCOL_RTMP,
+    EZR_PROTOCOL_HTTP_FLV,
+    EZR_PROTOCOL_WS_FLV,
+    EZR_PROTOCOL_HLS,
+    EZR_NPROTOCOLS,
+    /* A connection whose first bytes have not said yet (the sniffer). */
+    EZR_PROTOCOL_UNDECIDED = EZR_NPROTOCOLS,
+};
+/* "rtmp", "http-flv", "ws-flv", "hls", or "undecided": static storage. */
+const char *ezr_protocol_name(enum ezr_protocol p);
+
 #endif
