@@ -117,6 +117,10 @@ enum {
     PROP_PLAY_TOKEN,
     PROP_HTTP,
     PROP_HTTP_CORS_ORIGIN,
+    PROP_HLS,
+    PROP_HLS_PART_TARGET,
+    PROP_HLS_SEGMENT_TARGET,
+    PROP_HLS_WINDOW,
     PROP_METRICS,
     PROP_TLS_CERTIFICATE,
     PROP_TLS_KEY,
@@ -265,6 +269,30 @@ static const struct prop props[N_PROPS] = {
                                "one play, and WebSockets from another Origin are refused (403)",
                                .type = P_STRING, .flags = RW_READY, FIELD(http_cors_origin),
                                .def_str = "*", TO_SRV(http_cors_origin, C_STR)},
+    [PROP_HLS] = {"hls", "Low-latency HLS",
+                  "Also serve the stream as Low-Latency HLS (CMAF parts, blocking playlist "
+                  "reload) on the same port: http://HOST:PORT/APP/STREAM-KEY/index.m3u8, for "
+                  "Safari, TVs, ExoPlayer, hls.js and CDNs. Needs http=true",
+                  .type = P_BOOLEAN, .flags = RW_READY, FIELD(hls), .def = FALSE,
+                  TO_ST(hls, C_BOOL)},
+    [PROP_HLS_PART_TARGET] = {"hls-part-target", "HLS part target",
+                              "Duration of an LL-HLS part in ms (EXT-X-PART-INF:PART-TARGET); a "
+                              "part ends on the first frame boundary past it",
+                              UINT_RANGE(EZR_HLS_MIN_PART_MS, EZR_HLS_MAX_PART_MS,
+                                         EZR_HLS_DEFAULT_PART_MS),
+                              .flags = RW_READY, FIELD(hls_part_target),
+                              TO_ST(hls_part_ms, C_U32)},
+    [PROP_HLS_SEGMENT_TARGET] = {"hls-segment-target", "HLS segment target",
+                                 "Least duration of an HLS segment in ms: a segment ends at the "
+                                 "first keyframe past it. 0: one segment per GOP (2 s for a "
+                                 "stream without video)",
+                                 UINT_RANGE(0, EZR_HLS_MAX_SEGMENT_MS, 0), .flags = RW_READY,
+                                 FIELD(hls_segment_target), TO_ST(hls_segment_ms, C_U32)},
+    [PROP_HLS_WINDOW] = {"hls-window", "HLS window",
+                         "Complete HLS segments kept in the playlist and in memory",
+                         UINT_RANGE(EZR_HLS_MIN_WINDOW, EZR_HLS_MAX_WINDOW,
+                                    EZR_HLS_DEFAULT_WINDOW),
+                         .flags = RW_READY, FIELD(hls_window), TO_ST(hls_window, C_U32)},
     [PROP_METRICS] = {"metrics", "Prometheus metrics",
                       "Serve GET /metrics on the port: the server's and its streams' counters "
                       "(ezrtmp_*) in Prometheus text format",

@@ -35,6 +35,10 @@ struct ezr_sink_settings {
     gchar *play_token;
     gboolean http; /* HTTP-FLV and WebSocket-FLV on the port */
     gchar *http_cors_origin;
+    gboolean hls;             /* LL-HLS on the port (needs http) */
+    guint hls_part_target;    /* ms */
+    guint hls_segment_target; /* ms, 0: one segment per GOP */
+    guint hls_window;         /* segments */
     gboolean metrics;       /* GET /metrics */
     gchar *tls_certificate; /* PEM chain file; NULL: no TLS */
     gchar *tls_key;         /* PEM key file; NULL: in the certificate file */

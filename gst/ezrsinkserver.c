@@ -122,6 +122,11 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
                           (NULL));
         goto out;
     }
+    if (sc.hls && !cfg.http) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("hls needs http=true"),
+                          ("LL-HLS is served over HTTP on the element's port"));
+        goto out;
+    }
     if (cfg.tls_only && !(cfg.tls_certificate && *cfg.tls_certificate)) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
         goto out;

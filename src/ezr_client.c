@@ -135,6 +135,13 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
     flush_now(c);
 }
 
+void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len)
+{
+    if (ezr_queue_push_ref(&c->q, f, bytes, len, ezr_now_ms()) < 0)
+        c->failed = true;
+    flush_now(c);
+}
+
 void ezr_client_fail(struct ezr_client *c)
 {
     c->failed = true;
@@ -208,9 +215,11 @@ static void read_later(struct ezr_client *c)
         ezr_list_push_back(&c->set->readable, &c->read_link);
 }
 
-/* Replies are written: the peer may ask for more. */
+/* Replies are written: the peer may ask for more, and the protocol may take what it left (a
+ * protocol that cannot yet consumes nothing again). */
 static void resume_input(struct ezr_client *c)
 {
+    c->feed_pending = c->in.len > 0;
     c->input_paused = false;
     update_interest(c);
     read_later(c);
@@ -284,6 +293,49 @@ void ezr_client_flush(struct ezr_client *c)
         c->player->written(c);
 }
 
+/* Feeds the protocol data[0..len), which is c->in's when c has an input tail; keeps what it did
+ * not consume as the tail. Returns false when c was closed or is to be closed now (the caller
+ * stops reading). */
+static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
+{
+    int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : c->proto->feed(c, data, len);
+    if (c->failed || rc == EZR_ENOMEM || rc == EZR_ESYS) {
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER,
+                         rc == EZR_ESYS && c->close_reason ? c->close_reason : "out of memory");
+        return false;
+    }
+    if (c->dead)
+        return false;
+    if (rc == EZR_ECLOSED) {
+        ezr_buf_free(&c->in);
+        ezr_client_close_after_flush(c, EZR_CLOSE_PROTOCOL);
+        return true;
+    }
+    if (rc < 0) {
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_PROTOCOL,
+                         c->close_reason ? c->close_reason : ezr_strerror(rc));
+        return false;
+    }
+    if (c->in.len)
+        ezr_buf_consume(&c->in, (size_t)rc);
+    else if ((size_t)rc < len)
+        ezr_buf_append(&c->in, data + rc, len - (size_t)rc);
+    if (c->in.len == 0)
+        ezr_buf_free(&c->in);
+    return true;
+}
+
+void ezr_client_pause_input(struct ezr_client *c)
+{
+    c->input_paused = true;
+    update_interest(c);
+}
+
+void ezr_client_resume_input(struct ezr_client *c)
+{
+    resume_input(c);
+}
+
 /* Reads into the server's one read buffer and feeds the protocol from there; only an incomplete
  * tail (part of a chunk) is kept per client, in c->in, and freed once used: a player that sends
  * nothing but acknowledgements holds no input buffer.
@@ -298,6 +350,12 @@ void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_client_set *s = c->set;
     size_t budget = EZR_READ_BUDGET;
+    /* What the protocol left unconsumed while it could not take it, before anything new. */
+    if (c->feed_pending) {
+        c->feed_pending = false;
+        if (c->in.len && !c->closing && !feed(c, c->in.data, c->in.len))
+            return;
+    }
     for (;;) {
         if (c->dead)
             return;
@@ -357,30 +415,8 @@ void ezr_client_read(struct ezr_client *c)
             data = c->in.data;
             len = c->in.len;
         }
-        int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : c->proto->feed(c, data, len);
-        if (c->failed || rc == EZR_ENOMEM || rc == EZR_ESYS) {
-            ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER,
-                             rc == EZR_ESYS && c->close_reason ? c->close_reason : "out of memory");
+        if (!feed(c, data, len))
             return;
-        }
-        if (c->dead)
-            return;
-        if (rc == EZR_ECLOSED) {
-            ezr_buf_free(&c->in);
-            ezr_client_close_after_flush(c, EZR_CLOSE_PROTOCOL);
-            continue;
-        }
-        if (rc < 0) {
-            ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_PROTOCOL,
-                             c->close_reason ? c->close_reason : ezr_strerror(rc));
-            return;
-        }
-        if (c->in.len)
-            ezr_buf_consume(&c->in, (size_t)rc);
-        else if ((size_t)rc < len)
-            ezr_buf_append(&c->in, s->rbuf + rc, len - (size_t)rc);
-        if (c->in.len == 0)
-            ezr_buf_free(&c->in);
     }
 }
 

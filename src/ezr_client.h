@@ -101,6 +101,7 @@ struct ezr_client {
     bool failed;        /* an allocation failed inside a callback */
     bool kicked;        /* removed by the application: closed at the end of the round */
     bool input_paused;  /* replies back up: input is not read until they are written */
+    bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
     uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
     enum ezr_close_reason close_code; /* what closing counts as */
@@ -133,6 +134,15 @@ void ezr_client_free(struct ezr_client *c);
 /* Queues a copy of bytes the protocol sends (replies, control), written this round; when the
  * copy cannot be made, ezr_client_fail(). */
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
+/* The same for bytes inside a shared frame, queued by reference (an HLS part, a playlist): never
+ * dropped, no copy. */
+void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len);
+/* The protocol takes no more input for now (what it left is enough to hold): nothing is read until
+ * ezr_client_resume_input, or until the queue is written. */
+void ezr_client_pause_input(struct ezr_client *c);
+/* The protocol left input it could not take yet (a pipelined request behind one that waits) and
+ * can now: it is fed again, before anything new is read, and reading resumes if it was paused. */
+void ezr_client_resume_input(struct ezr_client *c);
 /* An allocation failed where the protocol cannot answer it (a reply could not be built): the
  * connection closes ("out of memory") when it is flushed, at the end of this round, since the
  * caller may still be using it. */

@@ -1,4 +1,5 @@
-/* Monotonic time for timeouts and intervals, in one place. */
+/* Monotonic time for timeouts and intervals, and the wall clock where a time is shown to a
+ * player (HLS program date-time), in one place. */
 #ifndef EZR_CLOCK_H
 #define EZR_CLOCK_H
 
@@ -27,6 +28,14 @@ static inline uint64_t ezr_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Unix time in ms: only for what a player is told of the wall clock, never for intervals. */
+static inline uint64_t ezr_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* For pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable. */

@@ -114,6 +114,12 @@ bool ezr_hls_hinted_part(const struct ezr_hls *h, uint64_t *msn, uint32_t *index
 bool ezr_hls_ended(const struct ezr_hls *h);
 /* Bumped at every change of the playlist: a rendered playlist is valid while this is the same. */
 uint64_t ezr_hls_version(const struct ezr_hls *h);
+/* EXT-X-TARGETDURATION (s) as the playlist says it now: a blocking request waits at most three
+ * of them (6.2.5.2). */
+uint32_t ezr_hls_target_duration(const struct ezr_hls *h);
+/* Parts and segments completed since ezr_hls_new, for the stats. */
+uint64_t ezr_hls_parts_made(const struct ezr_hls *h);
+uint64_t ezr_hls_segments_made(const struct ezr_hls *h);
 
 /* ---- blocking playlist reload (6.2.5.2) ------------------------------------------------- */
 

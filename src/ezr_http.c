@@ -124,6 +124,8 @@ static int parse_header(struct ezr_http_parser *p, const char *l, size_t len,
         req->upgrade_websocket = list_has(v, vl, "websocket");
     } else if (name_is(l, nl, "Connection")) {
         req->connection_upgrade = req->connection_upgrade || list_has(v, vl, "upgrade");
+        req->connection_close = req->connection_close || list_has(v, vl, "close");
+        req->connection_keep_alive = req->connection_keep_alive || list_has(v, vl, "keep-alive");
     } else if (name_is(l, nl, "Sec-WebSocket-Key")) {
         if (!keep(req->ws_key, sizeof req->ws_key, v, vl))
             req->ws_key[0] = '\0';

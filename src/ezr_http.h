@@ -29,6 +29,8 @@ struct ezr_http_request {
     int minor_version;                   /* HTTP/1.0 or HTTP/1.1 */
     bool upgrade_websocket;              /* Upgrade: websocket */
     bool connection_upgrade;             /* Connection: ..., upgrade */
+    bool connection_close;               /* Connection: close */
+    bool connection_keep_alive;          /* Connection: keep-alive (HTTP/1.0) */
     bool has_body;                       /* Content-Length > 0 or Transfer-Encoding */
     char ws_key[32];                     /* Sec-WebSocket-Key, "" when absent or too long */
     int ws_version;                      /* Sec-WebSocket-Version, -1 when absent */

@@ -166,6 +166,14 @@
 #define EZR_HTTP_MAX_TARGET 1024u
 /* Origin and Host values kept (a scheme, a host name and a port). */
 #define EZR_HTTP_MAX_ORIGIN 256u
+/* Answers queued to an HTTP connection past which its next pipelined request is not read until
+ * they are written: a player that asks ahead gets its answers in turn, one that never reads holds
+ * this much (plus the one answer that crossed it: a segment, a few MB at most). */
+#define EZR_HTTP_PIPELINE_QUEUE_BYTES (256u * 1024u)
+/* Pipelined requests held unread behind one whose answer waits (an LL-HLS blocking reload): past
+ * this the socket is not read until the connection moves on. hls.js and AVPlayer pipeline a
+ * playlist and a part or two: a few hundred bytes each. */
+#define EZR_HTTP_MAX_PIPELINED_BYTES (16u * 1024u)
 /* Payload of one WebSocket frame from a player. Players send only control frames (ping, pong,
  * close: at most 125 bytes by RFC 6455); data frames are read and discarded, and one over this
  * is refused with close code 1009 rather than skipped for ever. */
@@ -183,8 +191,16 @@
  * skips segments older than six target durations (CAN-SKIP-UNTIL): seven keeps one to skip, and
  * 7 s of a 1 s GOP (28 s of a 4 s GOP) is memory a server can give every stream. */
 #define EZR_HLS_DEFAULT_WINDOW 7u
-/* Segments kept at the most (hls-window's range): the window's frames are held in memory. */
+/* hls-window's range: a live playlist must span three target durations (spec 6.2.2), so three
+ * segments at the least; at the most 100, as the window's frames are held in memory. */
+#define EZR_HLS_MIN_WINDOW 3u
 #define EZR_HLS_MAX_WINDOW 100u
+/* hls-part-target's range: below 50 ms a part is a frame or two and costs a request each; past
+ * 5 s it is no longer low latency. */
+#define EZR_HLS_MIN_PART_MS 50u
+#define EZR_HLS_MAX_PART_MS 5000u
+/* hls-segment-target's most: a minute of media per segment is already far from live. */
+#define EZR_HLS_MAX_SEGMENT_MS 60000u
 /* Parts of one segment at the most: a segment that never sees a keyframe is cut here. */
 #define EZR_HLS_MAX_PARTS 1000u
 /* Samples of one part at the most: a part ends on time, and a stream whose timestamps stand still

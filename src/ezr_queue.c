@@ -128,7 +128,8 @@ uint64_t ezr_queue_live_age(const struct ezr_queue *q, uint64_t now_ms)
 static bool droppable(const struct ezr_queue_item *it)
 {
     const struct ezr_frame *f = it->frame;
-    if (!f || it->burst || (f->flags & EZR_FRAME_HEADER) || f->kind == EZR_FRAME_SCRIPT)
+    if (!f || it->burst || it->reply || (f->flags & EZR_FRAME_HEADER) ||
+        f->kind == EZR_FRAME_SCRIPT)
         return false;
     return f->kind == EZR_FRAME_AUDIO || !(f->flags & EZR_FRAME_KEY);
 }
@@ -238,6 +239,20 @@ int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, 
     memcpy(copy, bytes, len);
     if (append(q, (struct ezr_queue_item){.bytes = copy, .len = len, .queued_ms = now_ms}) < 0) {
         free(copy);
+        return EZR_ENOMEM;
+    }
+    return 0;
+}
+
+int ezr_queue_push_ref(struct ezr_queue *q, struct ezr_frame *f, const uint8_t *bytes, size_t len,
+                       uint64_t now_ms)
+{
+    if (len == 0)
+        return 0;
+    struct ezr_queue_item it = {
+        .frame = ezr_frame_ref(f), .bytes = bytes, .len = len, .queued_ms = now_ms, .reply = true};
+    if (append(q, it) < 0) {
+        ezr_frame_unref(f);
         return EZR_ENOMEM;
     }
     return 0;

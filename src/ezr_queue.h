@@ -60,6 +60,7 @@ struct ezr_queue_item {
     uint64_t queued_ms; /* when it was queued, for the age limit */
     bool uncounted;     /* not live bytes: join burst, or the one oversized live frame */
     bool burst;         /* part of a join burst (a cached frame, pushed long ago) */
+    bool reply;         /* part of a reply by reference (an HLS part): never dropped */
 };
 
 struct ezr_queue {
@@ -116,6 +117,10 @@ uint64_t ezr_queue_live_age(const struct ezr_queue *q, uint64_t now_ms);
 /* Queues a copy of bytes at time now (protocol replies are never dropped; the caller bounds them
  * by not reading input while owned_bytes is high). Returns 0 or EZR_ENOMEM. */
 int ezr_queue_push_bytes(struct ezr_queue *q, const uint8_t *bytes, size_t len, uint64_t now_ms);
+/* Queues a reference to bytes[0..len) inside f as part of a reply (an HLS part, a playlist):
+ * never dropped, whatever the tiers. Returns 0 or EZR_ENOMEM. */
+int ezr_queue_push_ref(struct ezr_queue *q, struct ezr_frame *f, const uint8_t *bytes, size_t len,
+                       uint64_t now_ms);
 /* Fills up to max iovecs with what is to be written next; returns how many. */
 int ezr_queue_iov(const struct ezr_queue *q, struct iovec *iov, int max);
 /* The kernel took n bytes: release what is fully written, move the offset. */

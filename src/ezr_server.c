@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "ezr_client.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
+#include "ezr_hls_out.h"
 #include "ezr_net.h"
 #include "ezr_server_priv.h"
 #include "ezr_stream_priv.h"
@@ -185,6 +187,12 @@ static void tick(struct ezr_server *s, uint64_t now)
             ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
                              "player read nothing within the client timeout");
     }
+    /* The streams' outputs time out what they hold (HLS requests parked too long). The registry
+     * changes under the lock only, from other threads posting to us. */
+    pthread_mutex_lock(&s->lock);
+    EZR_LIST_FOREACH_SAFE(it, nx, &s->streams)
+        ezr_stream_tick(EZR_CONTAINER_OF(it, struct ezr_stream, registry_link), now);
+    pthread_mutex_unlock(&s->lock);
     /* After the timeouts: a connection accepted now has nothing to time out yet (its marks are
      * newer than now; ezr_elapsed() reads them as 0 anyway). */
     if (s->accept_blocked)
@@ -476,6 +484,29 @@ void ezr_server_free(struct ezr_server *s)
     server_release(s);
 }
 
+/* The stream's HLS output, subscribed before the reactor can see the stream. Its media names
+ * carry a random tag, so that a cache in front never takes one run's segment for another's. */
+static int add_hls(struct ezr_server *s, struct ezr_stream *st, const struct ezr_stream_config *cfg)
+{
+    struct ezr_hls_config hc = {
+        .part_target_ms = cfg->hls_part_ms,
+        .segment_target_ms = cfg->hls_segment_ms,
+        .window = cfg->hls_window,
+    };
+    uint8_t r[6] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        uint64_t t = ezr_now_us() ^ (uint64_t)(uintptr_t)st;
+        memcpy(r, &t, sizeof r);
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(hc.tag + 2 * i, 3, "%02x", r[i]);
+    struct ezr_hls_out *o;
+    int rc = ezr_hls_out_new(&hc, &s->log, &o);
+    if (rc == 0)
+        ezr_stream_subscribe(st, ezr_hls_out_sub(o));
+    return rc;
+}
+
 int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *cfg,
                           struct ezr_stream **out)
 {
@@ -484,6 +515,10 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     *out = NULL;
     if (rc < 0)
         return rc;
+    if (cfg->hls && (rc = add_hls(s, st, cfg)) < 0) {
+        ezr_stream_free(st);
+        return rc;
+    }
     pthread_mutex_lock(&s->lock);
     EZR_LIST_FOREACH_SAFE(it, nx, &s->streams) {
         const struct ezr_stream *o = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);

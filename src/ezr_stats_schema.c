@@ -30,6 +30,8 @@
       "ezrtmp_clients", "protocol=\"http-flv\"", 1, NULL)                                          \
     X(clients_by_protocol[EZR_PROTOCOL_WS_FLV], STREAM, "clients-ws-flv", GAUGE, "ezrtmp_clients", \
       "protocol=\"ws-flv\"", 1, NULL)                                                              \
+    X(clients_by_protocol[EZR_PROTOCOL_HLS], STREAM, "clients-hls", GAUGE, "ezrtmp_clients",       \
+      "protocol=\"hls\"", 1, NULL)                                                                 \
     X(clients_peak, STREAM, "clients-peak", GAUGE, "ezrtmp_clients_peak", NULL, 1,                 \
       "Most players at once.")                                                                     \
     X(clients_total, STREAM, "clients-total", COUNTER, "ezrtmp_clients_total", NULL, 1,            \
@@ -60,6 +62,16 @@
       "Frame views made: serialisations in an output's format, once per frame and format.")        \
     X(replays_built, STREAM, "replays-built", COUNTER, "ezrtmp_replays_built_total", NULL, 1,      \
       "Live-edge replays built: one per join moment, shared by its joiners.")                      \
+    X(hls_requests, STREAM, "hls-requests", COUNTER, "ezrtmp_hls_requests_total", NULL, 1,         \
+      "LL-HLS requests (playlists, init segments, parts, segments).")                              \
+    X(hls_bytes_sent, STREAM, "hls-bytes-sent", COUNTER, "ezrtmp_hls_bytes_sent_total", NULL, 1,   \
+      "Bytes of LL-HLS answers, heads and bodies.")                                                \
+    X(hls_parts, STREAM, "hls-parts", COUNTER, "ezrtmp_hls_parts_total", NULL, 1,                  \
+      "LL-HLS parts made.")                                                                        \
+    X(hls_segments, STREAM, "hls-segments", COUNTER, "ezrtmp_hls_segments_total", NULL, 1,         \
+      "LL-HLS segments made.")                                                                     \
+    X(hls_waiting, STREAM, "hls-waiting", GAUGE, "ezrtmp_hls_waiting_requests", NULL, 1,           \
+      "LL-HLS requests parked until their part exists (blocking reloads, hinted parts).")          \
     X(gop_frames, STREAM, "gop-cache-frames", GAUGE, "ezrtmp_gop_cache_frames", NULL, 1,           \
       "Frames in the GOP cache.")                                                                  \
     X(gop_bytes, STREAM, "gop-cache-bytes", GAUGE, "ezrtmp_gop_cache_bytes", NULL, 1,              \

@@ -110,9 +110,14 @@ void ezr_stream_free(struct ezr_stream *st)
 
 /* ---- players ---------------------------------------------------------------------------- */
 
+bool ezr_stream_allows(const struct ezr_stream *st, const struct ezr_client *c)
+{
+    return !st->nallowed || ezr_acl_allows(st->allowed, st->nallowed, c->conn.addr);
+}
+
 int ezr_stream_admit(struct ezr_stream *st, struct ezr_client *c, const char *name)
 {
-    if (st->nallowed && !ezr_acl_allows(st->allowed, st->nallowed, c->conn.addr)) {
+    if (!ezr_stream_allows(st, c)) {
         ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) refused: not in allowed-clients",
                 (unsigned long long)c->conn.id, c->conn.addr);
         return EZR_EACCES;
@@ -265,6 +270,12 @@ void ezr_stream_subscribe(struct ezr_stream *st, struct ezr_stream_sub *sub)
 {
     sub->stream = st;
     ezr_list_push_back(&st->subs, &sub->link);
+}
+
+void ezr_stream_tick(struct ezr_stream *st, uint64_t now_ms)
+{
+    EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
+        sub_at(it)->ops->tick(sub_at(it), now_ms);
 }
 
 struct ezr_stream_sub *ezr_stream_sub_of(const struct ezr_stream *st, enum ezr_protocol p)

@@ -50,6 +50,8 @@ void ezr_stream_free(struct ezr_stream *st);
  * (logged, without the query: it holds a secret), or EZR_EINVAL when the query's sync-method
  * names no method. Admitted, c->sync_method is the join policy it asked for or the stream's. */
 int ezr_stream_admit(struct ezr_stream *st, struct ezr_client *c, const char *name);
+/* Is c's address in allowed-clients (what ezr_stream_admit checks first)? */
+bool ezr_stream_allows(const struct ezr_stream *st, const struct ezr_client *c);
 /* c starts playing st: client-added, then metadata, headers and the cached GOP from its
  * keyframe. */
 void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c);
@@ -87,6 +89,8 @@ struct ezr_stream_sub_ops {
     void (*interrupted)(struct ezr_stream_sub *sub, bool final);
     /* End of stream (EOS). */
     void (*ended)(struct ezr_stream_sub *sub);
+    /* Once a second or so (the server's tick): timeouts of its own. */
+    void (*tick)(struct ezr_stream_sub *sub, uint64_t now_ms);
     /* Adds its viewers and counters to the stream's part of a stats snapshot. */
     void (*stats)(const struct ezr_stream_sub *sub, struct ezr_stream_stats *out);
     /* The stream is being freed: close what it serves and free it. */
@@ -101,6 +105,8 @@ struct ezr_stream_sub {
 /* Feeds sub every frame from now on; the stream owns it from here and frees it with itself
  * (ops->free). Before the stream is registered, or on the reactor thread. */
 void ezr_stream_subscribe(struct ezr_stream *st, struct ezr_stream_sub *sub);
+/* Ticks every subscriber (the server's timer). */
+void ezr_stream_tick(struct ezr_stream *st, uint64_t now_ms);
 /* The subscriber that is output p, or NULL. */
 struct ezr_stream_sub *ezr_stream_sub_of(const struct ezr_stream *st, enum ezr_protocol p);
 

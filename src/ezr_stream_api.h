@@ -55,6 +55,13 @@ struct ezr_stream_config {
     /* How a player joining mid-stream starts (0: EZR_SYNC_LIVE_EDGE); a player may ask for
      * another with "key?sync-method=NICK" (RTMP play name, HTTP-FLV and WebSocket-FLV query). */
     enum ezr_sync_method sync_method;
+    /* Low-latency HLS from the same frames, on the server's HTTP port (needs http): parts of
+     * hls_part_ms (0: 200), segments cut at the first keyframe after hls_segment_ms (0: one per
+     * GOP), hls_window complete segments kept (0: 7). See ezr_hls.h. */
+    bool hls;
+    uint32_t hls_part_ms;
+    uint32_t hls_segment_ms;
+    uint32_t hls_window;
 };
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)
@@ -134,6 +141,14 @@ struct ezr_stream_stats {
     /* Live-edge replays built: one per join moment (the newest cached video frame), shared by
      * every player joining then, never one per player (ezr_replay.h). */
     uint64_t replays_built;
+    /* LL-HLS (hls on): requests answered or waiting, and the bytes of their answers (heads and
+     * bodies); parts and segments made; blocking requests parked now. Its viewers (one per
+     * connection that asked for the stream's HLS) are clients_by_protocol[EZR_PROTOCOL_HLS]. */
+    uint64_t hls_requests;
+    uint64_t hls_bytes_sent;
+    uint64_t hls_parts;
+    uint64_t hls_segments;
+    uint64_t hls_waiting;
     uint64_t gop_frames; /* in the cache now */
     uint64_t gop_bytes;
     /* As last told by ezr_stream_report_ingest() (zero if never). */
