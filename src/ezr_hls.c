@@ -247,6 +247,7 @@ static void complete_part(struct ezr_hls *h, uint64_t end_ms)
     struct ezr_hls_segment *s = current(h);
     struct ezr_hls_part *p = current_part(h);
     p->complete = true;
+    h->parts_made++;
     p->duration_ms = end_ms > p->start_ms ? (uint32_t)(end_ms - p->start_ms) : 0;
     /* The target duration covers the segment in progress too, so that it has grown before the
      * segment is listed, and never goes down. */
@@ -262,6 +263,7 @@ static void complete_segment(struct ezr_hls *h, uint64_t end_ms)
     s->complete = true;
     s->duration_ms = end_ms > s->start_ms ? end_ms - s->start_ms : 0;
     h->in_progress = false;
+    h->segments_made++;
 }
 
 /* Keeps config.window complete segments; an older one goes with its frames, and with its
@@ -638,6 +640,21 @@ bool ezr_hls_ended(const struct ezr_hls *h)
 uint64_t ezr_hls_version(const struct ezr_hls *h)
 {
     return h->version;
+}
+
+uint32_t ezr_hls_target_duration(const struct ezr_hls *h)
+{
+    return h->target_s;
+}
+
+uint64_t ezr_hls_parts_made(const struct ezr_hls *h)
+{
+    return h->parts_made;
+}
+
+uint64_t ezr_hls_segments_made(const struct ezr_hls *h)
+{
+    return h->segments_made;
 }
 
 bool ezr_hls_last_part(const struct ezr_hls *h, uint64_t *msn, uint32_t *index)

@@ -68,6 +68,7 @@ struct ezr_hls {
     uint32_t fragment_seq; /* mfhd sequence number of the last fragment */
 
     uint32_t target_s;       /* EXT-X-TARGETDURATION so far: never goes down */
+    uint64_t parts_made, segments_made; /* completed since ezr_hls_new */
     bool ended;
     uint64_t version;
 };

@@ -44,6 +44,9 @@ EZR_TEST(test_segments_cut_on_keyframes_of_a_1s_gop)
     /* 75 frames went in (the 76th waits for its duration); a change per part. */
     EZR_CHECK_EQ(ev.samples_added, 75);
     EZR_CHECK_EQ(ev.changed, 15);
+    EZR_CHECK_EQ(ezr_hls_parts_made(h), 15);
+    EZR_CHECK_EQ(ezr_hls_segments_made(h), 3);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 1);
     ezr_hls_free(h);
 }
 
@@ -60,6 +63,7 @@ EZR_TEST(test_segments_cut_on_keyframes_of_a_4s_gop)
         EZR_CHECK(s->parts[0].independent && !s->parts[1].independent);
     }
     EZR_CHECK(!ezr_hls_segment(h, 2)->complete);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 4);
     ezr_hls_free(h);
 }
 
