@@ -404,8 +404,8 @@ EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
     bool made = WAIT_STAT(st, hls_segments, 1, false);
     struct http_client flood, other;
     bool ok = made && http_client_open(&flood, ezr_server_port(s));
-    /* 10,000 requests, written until the socket takes no more: the server reads what its bound
-     * lets it and stops. */
+    /* 10,000 requests, written as long as the socket takes them: the server reads what its bound
+     * lets it and stops, the kernel's buffers take the rest. */
     static const char req[] = "GET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n";
     int sent = 0;
     if (ok)
@@ -432,7 +432,10 @@ EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
     http_client_close(&flood);
     ezr_server_free(s);
     EZR_CHECK(made && ok);
-    EZR_CHECK(sent < 10000); /* it was stopped, not served without bound */
+    /* Far fewer answered than asked (playlists of 1-2 KB: the socket buffers hold a few MB), and
+     * what waits unwritten is the bound and an answer or two. */
+    EZR_CHECK(sent > 1000);
+    EZR_CHECK(stats.hls_requests < (uint64_t)sent);
     EZR_CHECK_EQ(arc, 0);
     EZR_CHECK_EQ(a.status, 200);
     EZR_CHECK_EQ(src, 0);
