@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ezr_alloc.h"
 #include "ezr_buf.h"
 #include "ezr_error.h"
 #include "ezr_fmp4.h"
@@ -791,6 +792,26 @@ EZR_TEST(test_init_segment_of_one_track)
     ezr_buf_free(&o);
 }
 
+EZR_TEST(test_init_segment_reports_a_failed_buffer)
+{
+    struct ezr_fmp4_video v;
+    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_720p, sizeof x264_720p, &v), 0);
+    struct ezr_buf o;
+    ezr_buf_init(&o);
+    o.failed = true; /* an earlier append to the same buffer failed */
+    EZR_CHECK_EQ(ezr_fmp4_write_init(&o, &v, NULL), EZR_ENOMEM);
+#ifdef EZR_FAILMALLOC
+    /* Built with the failing allocator: the buffer's own growth fails. */
+    ezr_buf_reset(&o);
+    ezr_failmalloc_arm(EZR_FAILMALLOC_AFTER, 1, 0);
+    int rc = ezr_fmp4_write_init(&o, &v, NULL);
+    ezr_failmalloc_disarm();
+    EZR_CHECK_EQ(rc, EZR_ENOMEM);
+    EZR_CHECK(ezr_failmalloc_failures() > 0);
+#endif
+    ezr_buf_free(&o);
+}
+
 /* A fragment header parsed back; the sample's bytes would follow. */
 struct frag {
     uint32_t moof_size, sequence, tfhd_flags, track, trun_flags, count, data_offset;
@@ -919,5 +940,6 @@ EZR_TEST_MAIN(EZR_CASE(test_x264_720p_sequence_header_gives_size_codecs_and_reco
               EZR_CASE(test_malformed_aac_configs_are_eproto),
               EZR_CASE(test_sample_of_skips_the_flv_headers_and_signs_the_composition_time),
               EZR_CASE(test_init_segment_boxes_read_back), EZR_CASE(test_init_segment_of_one_track),
+              EZR_CASE(test_init_segment_reports_a_failed_buffer),
               EZR_CASE(test_fragment_of_a_sync_sample_reads_back),
               EZR_CASE(test_fragment_of_a_non_sync_sample_keeps_a_negative_offset))
