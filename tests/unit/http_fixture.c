@@ -16,8 +16,8 @@ struct ezr_server *start_http(bool http, bool metrics, uint32_t hs_timeout_ms,
     return start_live_stream(&cfg, st);
 }
 
-size_t ws_client_frame(uint8_t *out, uint8_t opcode, bool fin, bool masked,
-                       const uint8_t *payload, size_t len)
+size_t ws_client_frame(uint8_t *out, uint8_t opcode, bool fin, bool masked, const uint8_t *payload,
+                       size_t len)
 {
     static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
     size_t n = 0;

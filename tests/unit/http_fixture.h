@@ -15,7 +15,7 @@ struct ezr_server *start_http(bool http, bool metrics, uint32_t hs_timeout_ms,
                               struct ezr_stream **st);
 /* Writes a client frame into out: FIN, opcode, masked with a fixed key (or not), payload
  * (len < 126). Returns its length. */
-size_t ws_client_frame(uint8_t *out, uint8_t opcode, bool fin, bool masked,
-                       const uint8_t *payload, size_t len);
+size_t ws_client_frame(uint8_t *out, uint8_t opcode, bool fin, bool masked, const uint8_t *payload,
+                       size_t len);
 
 #endif

@@ -526,10 +526,11 @@ EZR_TEST(test_flv_views_made_once_per_format_for_two_http_flv_players_and_a_ws_p
     EZR_CHECK_EQ(after.frame_copies, 2 * (2 + 5)); /* two formats per frame, not three players */
 }
 
-EZR_TEST_MAIN(EZR_CASE(test_http_flv_and_rtmp_players_on_one_port_both_receive_frames),
-              EZR_CASE(test_websocket_player_gets_flv_as_binary_messages_and_answers_close),
-              EZR_CASE(test_end_of_stream_ends_the_http_flv_body),
-              EZR_CASE(test_over_limit_websocket_player_refused_beside_an_http_flv_one),
-              EZR_CASE(test_stalled_http_flv_player_cut_by_the_tiers_another_reads_on),
-              EZR_CASE(test_http_flv_player_reading_nothing_closed_after_client_timeout),
-              EZR_CASE(test_flv_views_made_once_per_format_for_two_http_flv_players_and_a_ws_player))
+EZR_TEST_MAIN(
+    EZR_CASE(test_http_flv_and_rtmp_players_on_one_port_both_receive_frames),
+    EZR_CASE(test_websocket_player_gets_flv_as_binary_messages_and_answers_close),
+    EZR_CASE(test_end_of_stream_ends_the_http_flv_body),
+    EZR_CASE(test_over_limit_websocket_player_refused_beside_an_http_flv_one),
+    EZR_CASE(test_stalled_http_flv_player_cut_by_the_tiers_another_reads_on),
+    EZR_CASE(test_http_flv_player_reading_nothing_closed_after_client_timeout),
+    EZR_CASE(test_flv_views_made_once_per_format_for_two_http_flv_players_and_a_ws_player))
