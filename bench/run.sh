@@ -16,4 +16,8 @@ ninja -C build-bench
 # --ttfk-probe [ARGS]: the time to first keyframe at 10,000 players, at the load client and at
 # a lone probe beside it (bench/ttfk_probe.py).
 [[ "${1:-}" == "--ttfk-probe" ]] && exec /usr/bin/python3 bench/ttfk_probe.py --build build-bench "${@:2}"
+# --compare-builds OLD_BUILD [ARGS]: server CPU of an old build (e.g. of an older commit in a
+# worktree of its own, meson setup --buildtype=release) against build-bench, taking turns
+# (bench/compare_builds.py, RESULTS-hls.md).
+[[ "${1:-}" == "--compare-builds" ]] && exec /usr/bin/python3 bench/compare_builds.py --old "$2" --new build-bench "${@:3}"
 exec /usr/bin/python3 bench/run.py --build build-bench "$@"

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Server CPU of two builds of ezrtmp in one run: an old build and this checkout's, taking turns
+(old, new, old, new, ...) at N players of the default benchmark stream (640x360 25 fps H.264 +
+AAC, 1 Mbps, a keyframe every 2 s), RTMP and HTTP-FLV, so that a change of the machine over time
+falls on both.
+
+    bench/run.sh --compare-builds OLD_BUILD [--pairs 3] [--n 1000] [--seconds 20]
+    /usr/bin/python3 bench/compare_builds.py --old OLD_BUILD --new build-bench [...]
+
+Both builds serve through this checkout's bench/serve.py (only GST_PLUGIN_PATH differs, and each
+build has a GStreamer registry of its own, so neither plugin can be taken for the other: the
+script checks which libgstezrtmp.so the server process mapped) and are played by the same
+ezrload (the new build's). Per run: server CPU (user + system of the whole process, from /proc)
+over the load run, per GB the players received and per player-minute (players playing x wall
+time of the load run); then per protocol the medians and new/old. Writes every run as JSON to
+--json (default BUILD/compare-builds.json).
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from servers import Ezrtmp, log
+
+TICK = os.sysconf("SC_CLK_TCK")
+FPS = 25
+GOP_FRAMES = 50
+AUDIO_KBPS = 64
+KBPS = 1000  # bench/run.py's stream below its --big-n
+
+
+def make_input(path, total_kbps, seconds):
+    """bench/run.py's default input (its make_input): 640x360 25 fps x264enc + avenc_aac FLV."""
+    if os.path.exists(path):
+        return
+    log("encoding %s (%d kbps, %d s)" % (path, total_kbps, seconds))
+    tmp = path + ".part"
+    pipeline = (
+        "videotestsrc num-buffers=%d horizontal-speed=4 "
+        "! video/x-raw,width=640,height=360,framerate=%d/1 "
+        "! x264enc bitrate=%d key-int-max=%d tune=zerolatency speed-preset=veryfast "
+        "! h264parse ! flvmux name=m ! filesink location=%s "
+        "audiotestsrc num-buffers=%d ! audio/x-raw,rate=44100,channels=2 "
+        "! avenc_aac bitrate=%d ! aacparse ! m."
+        % (seconds * FPS, FPS, total_kbps - AUDIO_KBPS, GOP_FRAMES, tmp,
+           math.ceil(seconds * 44100 / 1024), AUDIO_KBPS * 1000))
+    subprocess.run(["gst-launch-1.0", "-q"] + pipeline.split(), check=True)
+    os.rename(tmp, path)
+
+
+def proc_cpu(pid, tid=None):
+    """User + system CPU seconds of a process (all threads) or of one of its threads."""
+    path = "/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    total = sum(v[:8])
+    return total - v[3] - v[4], total
+
+
+def plugin_of(pid):
+    """The libgstezrtmp.so the process mapped."""
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            if "libgstezrtmp" in line:
+                return os.path.realpath(line.split()[-1])
+    return None
+
+
+def one_run(args, which, build, proto, input_flv, tmp):
+    os.environ["GST_REGISTRY"] = os.path.join(tmp, "registry-%s.bin" % which)
+    server = Ezrtmp(build, input_flv, tmp, ["http=true"] if proto == "http-flv" else [])
+    try:
+        plugin = plugin_of(server.pid)
+        if not plugin or not plugin.startswith(os.path.realpath(build) + os.sep):
+            raise RuntimeError("the %s server loaded %s, not the plugin of %s"
+                               % (which, plugin, build))
+        url = server.urls[proto]
+        cmd = [args.ezrload, "-n", str(args.n), "-r", "2000", "-d", str(args.seconds), "-f",
+               str(FPS), "-j", url]
+        cpu0, rcpu0 = proc_cpu(server.pid), proc_cpu(server.pid, server.reactor)
+        busy0, total0 = machine_ticks()
+        t0 = time.monotonic()
+        with open(os.path.join(tmp, "load.log"), "w") as err:
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, check=True).stdout
+        wall = time.monotonic() - t0
+        cpu = proc_cpu(server.pid) - cpu0
+        rcpu = proc_cpu(server.pid, server.reactor) - rcpu0
+        busy1, total1 = machine_ticks()
+    finally:
+        stats = server.close()
+    if stats.get("error"):
+        raise RuntimeError("%s pipeline: %s" % (which, stats["error"]))
+    ld = json.loads(out)
+    gb = ld["bytes"] / 1e9
+    player_min = ld["playing"] * wall / 60
+    with open("/proc/loadavg") as f:
+        loadavg = f.read().split()[0]
+    return {"build": which, "protocol": proto, "n": args.n, "playing": ld["playing"],
+            "dropped": ld["dropped"], "wall_s": round(wall, 2), "gb": round(gb, 4),
+            "cpu_s": round(cpu, 2), "reactor_cpu_s": round(rcpu, 2),
+            "cpu_per_gb": round(cpu / gb, 3) if gb else None,
+            "reactor_per_gb": round(rcpu / gb, 3) if gb else None,
+            "cpu_ms_per_player_min": round(1000 * cpu / player_min, 3) if player_min else None,
+            "lag_p99_ms": (ld.get("lag_ms") or {}).get("p99"),
+            "ttfk_p99_ms": ld["ttfk_ms"]["p99"], "video_missing": ld.get("video_missing"),
+            "load_client_cpu_s": ld["client_cpu_s"],
+            "machine_busy": round((busy1 - busy0) / (total1 - total0), 3),
+            "loadavg_1m": float(loadavg), "plugin": plugin}
+
+
+def summary(runs):
+    """Per protocol: the median of each build and new/old."""
+    out = {}
+    for proto in dict.fromkeys(r["protocol"] for r in runs):
+        row = {}
+        for key in ("cpu_per_gb", "reactor_per_gb", "cpu_ms_per_player_min"):
+            med = {b: statistics.median(r[key] for r in runs
+                                        if r["protocol"] == proto and r["build"] == b)
+                   for b in ("old", "new")}
+            row[key] = dict(med, ratio=round(med["new"] / med["old"], 3))
+        out[proto] = row
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--old", required=True, help="the old build directory (release)")
+    ap.add_argument("--new", required=True, help="this checkout's build directory (release)")
+    ap.add_argument("--n", type=int, default=1000, help="players")
+    ap.add_argument("--seconds", type=int, default=20, help="play time after the last joins")
+    ap.add_argument("--pairs", type=int, default=3, help="old/new pairs per protocol")
+    ap.add_argument("--protocols", default="rtmp,http-flv")
+    ap.add_argument("--json", default=None, help="where every run goes (JSON)")
+    args = ap.parse_args()
+    args.ezrload = os.path.join(args.new, "bench", "ezrload")
+    cache = os.path.join(args.new, "bench-inputs")
+    os.makedirs(cache, exist_ok=True)
+    secs = args.seconds + 60
+    input_flv = os.path.join(cache, "input-%dkbps-%ds.flv" % (KBPS, secs))
+    make_input(input_flv, KBPS, secs)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in range(1, args.pairs + 1):
+            for proto in args.protocols.split(","):
+                for which, build in (("old", args.old), ("new", args.new)):
+                    log("%s, %s, %d players, pair %d of %d" % (which, proto, args.n, pair,
+                                                                args.pairs))
+                    r = one_run(args, which, build, proto, input_flv, tmp)
+                    r["pair"] = pair
+                    log("  " + json.dumps(r))
+                    runs.append(r)
+    result = {"runs": runs, "summary": summary(runs),
+              "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": " ".join(sys.argv)}
+    with open(args.json or os.path.join(args.new, "compare-builds.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    print("| pair | protocol | build | playing | GB | server CPU s (reactor) | CPU s/GB "
+          "| CPU ms per player-minute | lag p99 ms | machine busy | load 1 min |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        print("| %d | %s | %s | %d / %d | %.3f | %.2f (%.2f) | %.3f | %.3f | %s | %d%% | %.2f |"
+              % (r["pair"], r["protocol"], r["build"], r["playing"], r["n"], r["gb"],
+                 r["cpu_s"], r["reactor_cpu_s"], r["cpu_per_gb"], r["cpu_ms_per_player_min"],
+                 r["lag_p99_ms"], round(100 * r["machine_busy"]), r["loadavg_1m"]))
+    print()
+    print("| protocol | figure | old (median) | new (median) | new/old |")
+    print("|---|---|---|---|---|")
+    for proto, row in result["summary"].items():
+        for key, v in row.items():
+            print("| %s | %s | %.3f | %.3f | %.3f |" % (proto, key, v["old"], v["new"],
+                                                       v["ratio"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
