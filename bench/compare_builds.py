@@ -13,7 +13,7 @@ script checks which libgstezrtmp.so the server process mapped) and are played by
 ezrload (the new build's). Per run: server CPU (user + system of the whole process, from /proc)
 over the load run, per GB the players received and per player-minute (players playing x wall
 time of the load run); then per protocol the medians and new/old. Writes every run as JSON to
---json (default BUILD/compare-builds.json).
+--json (default BUILD/compare-builds.json) and its section of bench/RESULTS-hls.md (--out).
 """
 
 import argparse
@@ -26,13 +26,16 @@ import sys
 import tempfile
 import time
 
-from servers import Ezrtmp, log
+from sections import replace_section
+from servers import ROOT, Ezrtmp, log
 
 TICK = os.sysconf("SC_CLK_TCK")
 FPS = 25
 GOP_FRAMES = 50
 AUDIO_KBPS = 64
 KBPS = 1000  # bench/run.py's stream below its --big-n
+BEGIN = "<!-- compare-builds: written by bench/compare_builds.py -->"
+END = "<!-- /compare-builds -->"
 
 
 def make_input(path, total_kbps, seconds):
@@ -134,6 +137,51 @@ def summary(runs):
     return out
 
 
+def tables(result):
+    out = ["| pair | protocol | build | playing | GB | server CPU s (reactor) | CPU s/GB "
+           "| reactor CPU s/GB | CPU ms per player-minute | lag p99 ms | machine busy "
+           "| load 1 min |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["runs"]:
+        out.append("| %d | %s | %s | %d / %d | %.3f | %.2f (%.2f) | %.3f | %.3f | %.2f | %s "
+                   "| %d%% | %.2f |" % (
+                       r["pair"], r["protocol"], r["build"], r["playing"], r["n"], r["gb"],
+                       r["cpu_s"], r["reactor_cpu_s"], r["cpu_per_gb"], r["reactor_per_gb"],
+                       r["cpu_ms_per_player_min"], r["lag_p99_ms"],
+                       round(100 * r["machine_busy"]), r["loadavg_1m"]))
+    out += ["", "| protocol | figure | old (median) | new (median) | new/old |",
+            "|---|---|---|---|---|"]
+    names = {"cpu_per_gb": "server CPU s per GB", "reactor_per_gb": "reactor CPU s per GB",
+             "cpu_ms_per_player_min": "server CPU ms per player-minute"}
+    for proto, row in result["summary"].items():
+        for key, v in row.items():
+            out.append("| %s | %s | %.3f | %.3f | **%.3f** |" % (proto, names[key], v["old"],
+                                                                 v["new"], v["ratio"]))
+    return out
+
+
+def write_section(args, result):
+    r0 = result["runs"][0]
+    lines = [BEGIN, "", "## CPU of the restructured frames against the code before", "",
+             "`%s` (%s): old = `%s` (%s), new = `%s` (%s), both `meson setup "
+             "--buildtype=release`; %d players of the default stream (640x360 25 fps, %d kbps, "
+             "keyframe every 2 s) per run, opened at 2,000/s and playing %d s after the last, "
+             "the builds taking turns, each run a fresh server. Server CPU: user + system of the "
+             "whole serve.py process over the load run (/proc); per GB the players received; "
+             "per player-minute: players playing x the load run's wall time. Machine busy and "
+             "load average: the machine is shared with other engineers' builds and tests."
+             % (result["command"], result["when"], args.old, result.get("old_rev", "?"),
+                args.new, result.get("new_rev", "?"), r0["n"], KBPS, r0.get("seconds", 0)),
+             ""] + tables(result) + ["", END]
+    replace_section(args.out, BEGIN, END, lines)
+    log("wrote a section of %s" % args.out)
+
+
+def rev(build):
+    """The commit a build directory's source tree is at (its parent's git HEAD)."""
+    return subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(build)), "rev-parse",
+                           "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--old", required=True, help="the old build directory (release)")
@@ -143,7 +191,17 @@ def main():
     ap.add_argument("--pairs", type=int, default=3, help="old/new pairs per protocol")
     ap.add_argument("--protocols", default="rtmp,http-flv")
     ap.add_argument("--json", default=None, help="where every run goes (JSON)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
+    ap.add_argument("--from-json", default=None,
+                    help="run nothing: the section again from this JSON")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            result = json.load(f)
+        result["summary"] = summary(result["runs"])
+        write_section(args, result)
+        print("\n".join(tables(result)))
+        return 0
     args.ezrload = os.path.join(args.new, "bench", "ezrload")
     cache = os.path.join(args.new, "bench-inputs")
     os.makedirs(cache, exist_ok=True)
@@ -158,29 +216,17 @@ def main():
                     log("%s, %s, %d players, pair %d of %d" % (which, proto, args.n, pair,
                                                                 args.pairs))
                     r = one_run(args, which, build, proto, input_flv, tmp)
-                    r["pair"] = pair
+                    r.update(pair=pair, seconds=args.seconds)
                     log("  " + json.dumps(r))
                     runs.append(r)
-    result = {"runs": runs, "summary": summary(runs),
+    result = {"runs": runs, "summary": summary(runs), "old_rev": rev(args.old),
+              "new_rev": rev(args.new),
               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": " ".join(sys.argv)}
     with open(args.json or os.path.join(args.new, "compare-builds.json"), "w") as f:
         json.dump(result, f, indent=1)
-    print("| pair | protocol | build | playing | GB | server CPU s (reactor) | CPU s/GB "
-          "| CPU ms per player-minute | lag p99 ms | machine busy | load 1 min |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        print("| %d | %s | %s | %d / %d | %.3f | %.2f (%.2f) | %.3f | %.3f | %s | %d%% | %.2f |"
-              % (r["pair"], r["protocol"], r["build"], r["playing"], r["n"], r["gb"],
-                 r["cpu_s"], r["reactor_cpu_s"], r["cpu_per_gb"], r["cpu_ms_per_player_min"],
-                 r["lag_p99_ms"], round(100 * r["machine_busy"]), r["loadavg_1m"]))
-    print()
-    print("| protocol | figure | old (median) | new (median) | new/old |")
-    print("|---|---|---|---|---|")
-    for proto, row in result["summary"].items():
-        for key, v in row.items():
-            print("| %s | %s | %.3f | %.3f | %.3f |" % (proto, key, v["old"], v["new"],
-                                                       v["ratio"]))
+    print("\n".join(tables(result)))
+    write_section(args, result)
     return 0
 
 

@@ -16,6 +16,9 @@ ninja -C build-bench
 # --ttfk-probe [ARGS]: the time to first keyframe at 10,000 players, at the load client and at
 # a lone probe beside it (bench/ttfk_probe.py).
 [[ "${1:-}" == "--ttfk-probe" ]] && exec /usr/bin/python3 bench/ttfk_probe.py --build build-bench "${@:2}"
+# --hls-players [ARGS]: LL-HLS latency and first frame at hls.js and shaka-player in headless
+# chromium (bench/hls_players.py, RESULTS-hls.md; npm ci in bench/hls when needed).
+[[ "${1:-}" == "--hls-players" ]] && exec /usr/bin/python3 bench/hls_players.py --build build-bench "${@:2}"
 # --compare-builds OLD_BUILD [ARGS]: server CPU of an old build (e.g. of an older commit in a
 # worktree of its own, meson setup --buildtype=release) against build-bench, taking turns
 # (bench/compare_builds.py, RESULTS-hls.md).
