@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """LL-HLS latency at real players: ezrtmpserversink (hls=true, http=true) serves a stream and
-hls.js (lowLatencyMode) or shaka-player (streaming.lowLatencyMode) plays it in Debian's headless
+hls.js (lowLatencyMode; and with maxLiveSyncPlaybackRate 1.5, which lets it play faster until it
+is at its target latency, where the default, 1, keeps whatever latency its start-up left) or
+shaka-player (streaming.lowLatencyMode) plays it in Debian's headless
 chromium, driven by puppeteer-core (bench/hls/players.mjs, bench/hls/player.html).
 
     bench/run.sh --hls-players [--runs 3] [--seconds 10] [--configs 720p-gop1,...]
@@ -62,7 +64,8 @@ CONFIGS = [
     dict(key="1080p-gop1", name="1080p30 8 Mbps, 1 s GOP", width=1920, height=1080, kbps=8000,
          gop_s=1),
 ]
-PLAYERS = {"hlsjs": "hls.js", "shaka": "shaka-player"}
+PLAYERS = {"hlsjs": "hls.js", "hlsjs-sync": "hls.js maxLiveSyncPlaybackRate=1.5",
+           "shaka": "shaka-player"}
 BEGIN = "<!-- hls-players: written by bench/hls_players.py -->"
 END = "<!-- /hls-players -->"
 
@@ -205,6 +208,9 @@ class PdtPoller(threading.Thread):
                 "min": round(min(steps), 1) if steps else None,
                 "max": round(max(steps), 1) if steps else None},
             "pdt_changes": self.pdt_changes[:10], "errors": self.errors[:10],
+            "first_playlist_ms": self.first_seen,
+            # (msn, index, first listed, PDT start, duration) of every part, for timelines.
+            "parts": sorted((k[0], k[1], v[0], v[1], v[2]) for k, v in self.parts.items()),
         }
 
 
@@ -248,7 +254,8 @@ def one_run(args, cfg, player, run, input_flv, pages, tmp):
         poller = PdtPoller(server.port, path)
         poller.start()
         src = "http://127.0.0.1:%d%s" % (server.port, path)
-        page = "http://127.0.0.1:%d/player.html?player=%s&src=%s" % (pages.port, player, src)
+        page = "http://127.0.0.1:%d/player.html?player=%s&src=%s%s" % (
+            pages.port, player, src, "&verbose=1" if args.verbose else "")
         res = play(args, page, tmp)
     finally:
         if poller:
@@ -291,8 +298,8 @@ def write_section(args, rows, when):
              "",
              "| stream | player | run | joined after s | first frame ms (from script) "
              "| latency after %d s ms (player's own) | latency at 1 / 5 s ms | waiting events "
-             "| dropped / frames | errors, warnings | part listed after its PDT end ms "
-             "(min / p50 / max, parts) | segment PDT step error ms |" % args.seconds,
+             "| frames shown in %d s (dropped), buffered ranges | errors, warnings | part listed after its PDT end ms "
+             "(min / p50 / max, parts) | segment PDT step error ms |" % (args.seconds, args.seconds),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         samples = r.get("samples") or []
@@ -302,13 +309,15 @@ def write_section(args, rows, when):
         pl = p.get("part_listed_after_pdt_end_ms") or {}
         ps = p.get("segment_pdt_step_error_ms") or {}
         lines.append(
-            "| %s | %s | %d | %.1f | %s (%s) | %s (%s) | %s / %s | %d | %s / %s | %d, %d%s "
+            "| %s | %s | %d | %.1f | %s (%s) | %s (%s) | %s / %s | %d | %s (%s), %s | %d, %d%s "
             "| %s / %s / %s (%s) | %s .. %s |" % (
                 r["config"], PLAYERS[r["player"]], r["run"], r["warmup_s"],
                 fmt(r.get("first_frame_ms")), fmt(r.get("from_script_ms")),
                 fmt(r.get("latency_ms")), fmt(r.get("own_latency_ms")),
                 fmt(at.get(1)), fmt(at.get(5)), len(r.get("waiting") or []),
-                q.get("dropped", "-"), q.get("frames", "-"), len(r.get("errors") or []),
+                q.get("frames", "-"),
+                q.get("dropped", "-"), len(q.get("ranges") or []) if q else "-",
+                len(r.get("errors") or []),
                 len(r.get("warnings") or []), "; **%s**" % r["error"] if r.get("error") else "",
                 fmt(pl.get("min"), "%.1f"), fmt(pl.get("p50"), "%.1f"),
                 fmt(pl.get("max"), "%.1f"), p.get("parts_seen", "-"),
@@ -335,13 +344,16 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="play time from the first frame")
     ap.add_argument("--timeout", type=int, default=30, help="seconds to wait for a first frame")
     ap.add_argument("--configs", default=",".join(c["key"] for c in CONFIGS))
-    ap.add_argument("--players", default="hlsjs,shaka")
+    ap.add_argument("--players", default="hlsjs,hlsjs-sync,shaka",
+                    help="of " + ", ".join(PLAYERS))
     ap.add_argument("--part-target", type=int, default=200, help="hls-part-target, ms")
     ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE",
                     help="another property of the sink; may be repeated")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
     ap.add_argument("--json", default=None,
                     help="every run's data (default BUILD/hls-players.json)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="hls.js's log and info lines too, in the JSON")
     ap.add_argument("--from-json", default=None,
                     help="run nothing: the section again from this JSON")
     args = ap.parse_args()

@@ -45,7 +45,7 @@ async function main() {
     const opts = parseArgs(process.argv.slice(2));
     const ownProfile = !opts.profile;
     const profile = opts.profile || mkdtempSync(join(tmpdir(), 'ezrtmp-hls-chromium-'));
-    const out = { console: [], http: [], failed: [], samples: [] };
+    const out = { console: [], http: [], failed: [], samples: [], requests: [] };
     let browser = null;
     try {
         browser = await puppeteer.launch({
@@ -67,6 +67,22 @@ async function main() {
             const f = r.failure() ? r.failure().errorText : '';
             // A blocking reload or preload hint the player gave up on is aborted by design.
             out.failed.push(r.method() + ' ' + r.url() + ' ' + f);
+        });
+        // Every request of the stream: [start, end] in ms since this script's navigation, the
+        // path and query, status and bytes (the timeline of a start-up or a stall).
+        const t0 = Date.now();
+        page.on('requestfinished', async (req) => {
+            const u = new URL(req.url());
+            if (u.pathname.endsWith('.html') || u.pathname.includes('node_modules')) return;
+            const r = req.response();
+            out.requests.push([Date.now() - t0, u.pathname.split('/').pop() + u.search,
+                               r ? r.status() : 0, r ? Number(r.headers()['content-length'] || 0)
+                                                      : 0]);
+        });
+        page.on('request', (req) => {
+            const u = new URL(req.url());
+            if (u.pathname.endsWith('.html') || u.pathname.includes('node_modules')) return;
+            out.requests.push([Date.now() - t0, 'start ' + u.pathname.split('/').pop() + u.search]);
         });
         page.on('response', async (r) => {
             if (r.status() >= 200 && r.status() < 300) return;
@@ -101,7 +117,13 @@ async function main() {
         }
         Object.assign(out, await page.evaluate(() => {
             const b = window.bench;
-            return { player: b.player, version: b.version, script_loaded_ms: b.scriptLoadedMs,
+            const extra = {};
+            if (b.player === 'shaka' && b.instance) {
+                extra.shaka_buffered = b.instance.getBufferedInfo();
+                extra.shaka_stats = b.instance.getStats();
+            }
+            return { ...extra, log: b.log, player: b.player, version: b.version,
+                     script_loaded_ms: b.scriptLoadedMs,
                      first_frame_ms: b.firstFrameMs, playing_ms: b.playingMs, errors: b.errors,
                      warnings: b.warnings, events: b.events, waiting: b.waiting };
         }));
