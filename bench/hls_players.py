@@ -43,6 +43,7 @@ import re
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,66 @@ class PageServer:
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def video_first(body):
+    """An fMP4 part or segment (moof + mdat pairs, one sample each) with its first video pair
+    moved to the front: each pair's data offset is from its own moof, so pairs move freely."""
+    boxes, off = [], 0
+    while off + 8 <= len(body):
+        size, typ = struct.unpack(">I4s", body[off:off + 8])
+        if size < 8:
+            return body
+        boxes.append((typ, body[off:off + size]))
+        off += size
+    for i, (typ, box) in enumerate(boxes):
+        # moof: mfhd (16 bytes) then traf; tfhd's track_ID at traf + 8 + 12.
+        if typ == b"moof" and i + 1 < len(boxes) and boxes[i + 1][0] == b"mdat":
+            track = struct.unpack(">I", box[8 + 16 + 8 + 12:8 + 16 + 8 + 16])[0]
+            if track == 1:
+                if i == 0:
+                    return body
+                return b"".join(b for _, b in boxes[i:i + 2] + boxes[:i] + boxes[i + 2:])
+    return body
+
+
+class VideoFirstProxy:
+    """--video-first-proxy: a reverse proxy in front of the server for the player (not the PDT
+    poller) that passes everything through but starts every part and segment with its first
+    video fragment; what the server would send if it wrote a part's first video frame before the
+    audio that arrived while that frame waited for its duration (see RESULTS-hls.md)."""
+
+    def __init__(self, upstream_port):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                up = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                up.request("GET", self.path)
+                resp = up.getresponse()
+                body = resp.read()
+                up.close()
+                if ".m4s" in self.path.split("?")[0]:
+                    body = video_first(body)
+                self.send_response(resp.status)
+                for k in ("Content-Type", "Cache-Control", "Access-Control-Allow-Origin"):
+                    if resp.getheader(k):
+                        self.send_header(k, resp.getheader(k))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 DATE = re.compile(r"#EXT-X-PROGRAM-DATE-TIME:(.*)")
@@ -246,22 +307,30 @@ def one_run(args, cfg, player, run, input_flv, pages, tmp):
     props = ["http=true", "hls=true", "hls-part-target=%d" % args.part_target] + args.set
     server = Ezrtmp(args.build, input_flv, tmp, props)
     path = "/live/stream/index.m3u8"
-    poller = None
+    poller = proxy = None
     try:
         # Join at a different point of the GOP run by run.
         warm = WARMUP_S + cfg["gop_s"] * ((run - 1) % args.runs) / args.runs
         time.sleep(warm)
         poller = PdtPoller(server.port, path)
         poller.start()
-        src = "http://127.0.0.1:%d%s" % (server.port, path)
+        port = server.port
+        if args.video_first_proxy:
+            proxy = VideoFirstProxy(server.port)
+            port = proxy.port
+        src = "http://127.0.0.1:%d%s" % (port, path)
         page = "http://127.0.0.1:%d/player.html?player=%s&src=%s%s" % (
             pages.port, player, src, "&verbose=1" if args.verbose else "")
         res = play(args, page, tmp)
     finally:
         if poller:
             poller.stop.set()
+        if proxy:
+            proxy.close()
         stats = server.close()
     res["pdt"] = poller.figures() if poller else None
+    with open("/proc/loadavg") as f:
+        res["loadavg_1m"] = float(f.read().split()[0])
     res["warmup_s"] = round(warm, 2)
     res["server_error"] = stats.get("error")
     res.update(config=cfg["key"], player=player, run=run)
@@ -288,6 +357,8 @@ def write_section(args, rows, when):
         args.runs, args.seconds, args.configs, args.players)
     if args.set:
         cmd += "".join(" --set " + s for s in args.set)
+    if args.video_first_proxy:
+        cmd += " --video-first-proxy"
     versions = sorted({r["version"] for r in rows if r.get("version")})
     chromium = next((r["chromium"] for r in rows if r.get("chromium")), "?")
     lines = [BEGIN, "", "## LL-HLS at real players", "",
@@ -299,8 +370,9 @@ def write_section(args, rows, when):
              "| stream | player | run | joined after s | first frame ms (from script) "
              "| latency after %d s ms (player's own) | latency at 1 / 5 s ms | waiting events "
              "| frames shown in %d s (dropped), buffered ranges | errors, warnings | part listed after its PDT end ms "
-             "(min / p50 / max, parts) | segment PDT step error ms |" % (args.seconds, args.seconds),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(min / p50 / max, parts) | segment PDT step error ms | load 1 min |"
+             % (args.seconds, args.seconds),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         samples = r.get("samples") or []
         at = {s["t"]: s["latency"]["ms"] if s.get("latency") else None for s in samples}
@@ -310,7 +382,7 @@ def write_section(args, rows, when):
         ps = p.get("segment_pdt_step_error_ms") or {}
         lines.append(
             "| %s | %s | %d | %.1f | %s (%s) | %s (%s) | %s / %s | %d | %s (%s), %s | %d, %d%s "
-            "| %s / %s / %s (%s) | %s .. %s |" % (
+            "| %s / %s / %s (%s) | %s .. %s | %s |" % (
                 r["config"], PLAYERS[r["player"]], r["run"], r["warmup_s"],
                 fmt(r.get("first_frame_ms")), fmt(r.get("from_script_ms")),
                 fmt(r.get("latency_ms")), fmt(r.get("own_latency_ms")),
@@ -321,7 +393,8 @@ def write_section(args, rows, when):
                 len(r.get("warnings") or []), "; **%s**" % r["error"] if r.get("error") else "",
                 fmt(pl.get("min"), "%.1f"), fmt(pl.get("p50"), "%.1f"),
                 fmt(pl.get("max"), "%.1f"), p.get("parts_seen", "-"),
-                fmt(ps.get("min"), "%.1f"), fmt(ps.get("max"), "%.1f")))
+                fmt(ps.get("min"), "%.1f"), fmt(ps.get("max"), "%.1f"),
+                fmt(r.get("loadavg_1m"), "%.1f")))
     lines += ["", "Medians over the runs:", "",
               "| stream | player | latency after %d s ms | first frame ms | runs |"
               % args.seconds, "|---|---|---|---|---|"]
@@ -352,6 +425,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
     ap.add_argument("--json", default=None,
                     help="every run's data (default BUILD/hls-players.json)")
+    ap.add_argument("--video-first-proxy", action="store_true",
+                    help="the players through VideoFirstProxy (a diagnosis, not a benchmark)")
     ap.add_argument("--verbose", action="store_true",
                     help="hls.js's log and info lines too, in the JSON")
     ap.add_argument("--from-json", default=None,
