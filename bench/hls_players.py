@@ -69,6 +69,8 @@ PLAYERS = {"hlsjs": "hls.js", "hlsjs-sync": "hls.js maxLiveSyncPlaybackRate=1.5"
            "shaka": "shaka-player"}
 BEGIN = "<!-- hls-players: written by bench/hls_players.py -->"
 END = "<!-- /hls-players -->"
+BEGIN_PROXY = "<!-- hls-players-proxy: written by bench/hls_players.py --video-first-proxy -->"
+END_PROXY = "<!-- /hls-players-proxy -->"
 
 
 def make_input(path, cfg, seconds):
@@ -352,7 +354,17 @@ def med(rows, key):
     return statistics.median(vs) if vs else None
 
 
+def first_media_ms(r):
+    """When the first part or segment had arrived, ms from the page's navigation (players.mjs
+    starts its clock just before it navigates): the server's and the network's share of the
+    time to the first frame; the rest is the browser's."""
+    done = [x[0] for x in r.get("requests") or []
+            if len(x) > 2 and x[1].startswith(("part-", "seg-"))]
+    return min(done) if done else None
+
+
 def write_section(args, rows, when):
+    begin, end = (BEGIN_PROXY, END_PROXY) if args.video_first_proxy else (BEGIN, END)
     cmd = "bench/run.sh --hls-players --runs %d --seconds %d --configs %s --players %s" % (
         args.runs, args.seconds, args.configs, args.players)
     if args.set:
@@ -361,13 +373,16 @@ def write_section(args, rows, when):
         cmd += " --video-first-proxy"
     versions = sorted({r["version"] for r in rows if r.get("version")})
     chromium = next((r["chromium"] for r in rows if r.get("chromium")), "?")
-    lines = [BEGIN, "", "## LL-HLS at real players", "",
+    title = ("## shaka-player through --video-first-proxy (a diagnosis)" if args.video_first_proxy
+             else "## LL-HLS at real players")
+    lines = [begin, "", title, "",
              "`%s` (%s; %s; %s in headless Debian chromium, puppeteer-core; `hls-part-target=%d`, "
              "the other HLS properties at their defaults). See `bench/hls_players.py` for what "
              "each figure is; the data of every run, with the players' logs, is in the JSON it "
              "writes (`--json`)." % (cmd, when, ", ".join(versions), chromium, args.part_target),
              "",
-             "| stream | player | run | joined after s | first frame ms (from script) "
+             "| stream | player | run | joined after s | first frame ms (from script; first part "
+             "in) "
              "| latency after %d s ms (player's own) | latency at 1 / 5 s ms | waiting events "
              "| frames shown in %d s (dropped), buffered ranges | errors, warnings | part listed after its PDT end ms "
              "(min / p50 / max, parts) | segment PDT step error ms | load 1 min |"
@@ -381,10 +396,11 @@ def write_section(args, rows, when):
         pl = p.get("part_listed_after_pdt_end_ms") or {}
         ps = p.get("segment_pdt_step_error_ms") or {}
         lines.append(
-            "| %s | %s | %d | %.1f | %s (%s) | %s (%s) | %s / %s | %d | %s (%s), %s | %d, %d%s "
+            "| %s | %s | %d | %.1f | %s (%s; %s) | %s (%s) | %s / %s | %d | %s (%s), %s | %d, %d%s "
             "| %s / %s / %s (%s) | %s .. %s | %s |" % (
                 r["config"], PLAYERS[r["player"]], r["run"], r["warmup_s"],
                 fmt(r.get("first_frame_ms")), fmt(r.get("from_script_ms")),
+                fmt(first_media_ms(r)),
                 fmt(r.get("latency_ms")), fmt(r.get("own_latency_ms")),
                 fmt(at.get(1)), fmt(at.get(5)), len(r.get("waiting") or []),
                 q.get("frames", "-"),
@@ -405,8 +421,8 @@ def write_section(args, rows, when):
                 lines.append("| %s | %s | %s | %s | %d |" % (
                     cfg, PLAYERS[player], fmt(med(these, "latency_ms")),
                     fmt(med(these, "first_frame_ms")), len(these)))
-    lines += ["", END]
-    replace_section(args.out, BEGIN, END, lines)
+    lines += ["", end]
+    replace_section(args.out, begin, end, lines)
     log("wrote a section of %s" % args.out)
 
 
