@@ -222,7 +222,9 @@ def main():
     result = {"runs": runs, "summary": summary(runs), "old_rev": rev(args.old),
               "new_rev": rev(args.new),
               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": " ".join(sys.argv)}
+              "command": "bench/run.sh --compare-builds %s --n %d --seconds %d --pairs %d%s" % (
+                  args.old, args.n, args.seconds, args.pairs,
+                  "" if args.protocols == "rtmp,http-flv" else " --protocols " + args.protocols)}
     with open(args.json or os.path.join(args.new, "compare-builds.json"), "w") as f:
         json.dump(result, f, indent=1)
     print("\n".join(tables(result)))
