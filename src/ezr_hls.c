@@ -468,6 +468,8 @@ static int push_audio(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
         .size = (uint32_t)(f->payload_len - offset),
         .sync = true,
     };
+    h->last_audio_ms = t;
+    h->have_audio_ms = true;
     h->audio_end_ms = t + audio_frame_ms(h);
     return add_sample(h, f, offset, &s);
 }
@@ -503,6 +505,7 @@ static void restart_time(struct ezr_hls *h)
     h->last_video_dts_ms = 0;
     h->have_audio_decode = false;
     h->last_audio_decode = 0;
+    h->have_audio_ms = false;
 }
 
 static void stream_break(struct ezr_hls *h)
@@ -568,6 +571,16 @@ static void push_header(struct ezr_hls *h, struct ezr_frame *f)
 
 /* ---- push ---------------------------------------------------------------------------- */
 
+/* The track's time went back further than jitter: a new timeline. */
+static bool steps_back(const struct ezr_hls *h, bool video, uint64_t t)
+{
+    if (!h->in_progress)
+        return false;
+    if (video)
+        return h->pending.frame && t + EZR_HLS_MAX_STEP_BACK_MS < h->pending.dts_ms;
+    return h->have_audio_ms && t + EZR_HLS_MAX_STEP_BACK_MS < h->last_audio_ms;
+}
+
 int ezr_hls_push(struct ezr_hls *h, struct ezr_frame *f, uint64_t wall_ms)
 {
     if (h->ended) {
@@ -590,6 +603,10 @@ int ezr_hls_push(struct ezr_hls *h, struct ezr_frame *f, uint64_t wall_ms)
     if (ezr_fmp4_sample_of(f->kind, f->data, f->payload_len, &offset, &cts) < 0)
         return 0; /* a header we did not take, an end of sequence, another codec */
     uint64_t t = extend_time(h, f->timestamp);
+    if (steps_back(h, video, t)) {
+        stream_break(h);
+        t = extend_time(h, f->timestamp);
+    }
     return video ? push_video(h, f, t, (uint32_t)offset, cts, wall_ms)
                  : push_audio(h, f, t, (uint32_t)offset, wall_ms);
 }

@@ -63,6 +63,8 @@ struct ezr_hls {
     uint32_t last_video_duration;   /* 90 kHz; used at a break or the end */
     bool have_video_duration;
     uint64_t last_audio_decode; /* in the sample rate, for a monotonic decode time */
+    uint64_t last_audio_ms;     /* stream time of the last audio sample */
+    bool have_audio_ms;
     uint64_t audio_end_ms;      /* stream time at the end of the last audio sample */
     bool have_audio_decode;
     uint32_t fragment_seq; /* mfhd sequence number of the last fragment */

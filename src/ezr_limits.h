@@ -211,6 +211,10 @@
  * duration, so a minute is beyond any live use, and it keeps every sum of durations far from
  * overflowing. */
 #define EZR_HLS_MAX_TARGET_MS 60000u
+/* A track's timestamps never go back: a step back of more than this (ms) is a new timeline (an
+ * encoder restarted without a flush), muxed after a discontinuity. Less is jitter of a source that
+ * stamps presentation times, and is smoothed over. */
+#define EZR_HLS_MAX_STEP_BACK_MS 1000u
 /* The duration given a video frame that has no next frame to measure to (a break or the end) and
  * no earlier one to copy: a 25 fps frame. */
 #define EZR_HLS_LONE_FRAME_MS 40u

@@ -256,6 +256,26 @@ EZR_TEST(test_break_completes_the_segment_and_the_next_is_discontinuous)
     ezr_hls_free(h);
 }
 
+EZR_TEST(test_time_going_back_is_a_new_timeline_after_a_discontinuity)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 100, 110); /* 4000..4360 ms */
+    hls_push(h, hls_audio(4300));
+    hls_push(h, hls_audio(3500)); /* 800 ms back: jitter, no break */
+    EZR_CHECK(!ezr_hls_segment(h, 0)->complete);
+    hls_push(h, hls_video(3000, false, 0, 16)); /* 1360 ms back: an encoder restarted */
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s->complete && s->duration_ms == 400);
+    EZR_CHECK(ezr_hls_segment(h, 1) == NULL); /* waits for a keyframe */
+    hls_push(h, hls_video(3040, true, 0, 16));
+    hls_push(h, hls_video(3080, false, 0, 16));
+    s = ezr_hls_segment(h, 1);
+    EZR_CHECK(s && s->discontinuity && s->start_ms == 3040);
+    EZR_CHECK_EQ(hls_tfdt(&s->parts[0].samples[0]), 3040 * 90);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_end_completes_and_ends_until_the_next_push)
 {
     struct hls_events ev = {0};
@@ -376,6 +396,7 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
               EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
               EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),
+              EZR_CASE(test_time_going_back_is_a_new_timeline_after_a_discontinuity),
               EZR_CASE(test_end_completes_and_ends_until_the_next_push),
               EZR_CASE(test_window_drops_old_segments_with_their_frames_and_inits),
               EZR_CASE(test_window_drops_inits_no_segment_needs),
