@@ -242,6 +242,17 @@ static void open_part(struct ezr_hls_segment *s, uint64_t start_ms, bool indepen
     s->nparts++;
 }
 
+/* EXT-X-TARGETDURATION for a segment of len ms: rounded to the nearest second, as the spec
+ * bounds EXTINF (4.4.3.1; version 6 and later), not up: a 1.001 s GOP (29.97 fps) or a 2.02 s
+ * audio segment would double or half again the target, and with it the skip boundary, past what
+ * the window holds. */
+static void raise_target(struct ezr_hls *h, uint64_t len)
+{
+    uint64_t secs = (len + 500u) / 1000u;
+    if (secs > h->target_s)
+        h->target_s = secs > UINT32_MAX ? UINT32_MAX : (uint32_t)secs;
+}
+
 static void complete_part(struct ezr_hls *h, uint64_t end_ms)
 {
     struct ezr_hls_segment *s = current(h);
@@ -251,10 +262,7 @@ static void complete_part(struct ezr_hls *h, uint64_t end_ms)
     p->duration_ms = end_ms > p->start_ms ? (uint32_t)(end_ms - p->start_ms) : 0;
     /* The target duration covers the segment in progress too, so that it has grown before the
      * segment is listed, and never goes down. */
-    uint64_t len = end_ms > s->start_ms ? end_ms - s->start_ms : 0;
-    uint64_t secs = (len + 999) / 1000;
-    if (secs > h->target_s)
-        h->target_s = (uint32_t)secs;
+    raise_target(h, end_ms > s->start_ms ? end_ms - s->start_ms : 0);
 }
 
 static void complete_segment(struct ezr_hls *h, uint64_t end_ms)
@@ -329,12 +337,8 @@ static int begin_segment(struct ezr_hls *h, uint64_t start_ms, uint64_t wall_ms)
     int r = open_segment(h, start_ms, wall_ms, true);
     if (r < 0)
         return r;
-    uint32_t want = segment_target_ms(h, h->init_has_video);
-    if (h->segment_ms || !h->init_has_video) {
-        uint32_t secs = (want + 999) / 1000;
-        if (secs > h->target_s)
-            h->target_s = secs;
-    }
+    if (h->segment_ms || !h->init_has_video)
+        raise_target(h, segment_target_ms(h, h->init_has_video));
     return 0;
 }
 
@@ -428,6 +432,10 @@ static int push_video(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
         int r = begin_segment(h, t, wall_ms);
         if (r < 0)
             return r;
+        set_pending(h, f, t, offset, cts);
+        return 0;
+    }
+    if (!h->pending.frame) { /* not after a keyframe: cannot be, but stay consistent */
         set_pending(h, f, t, offset, cts);
         return 0;
     }

@@ -151,6 +151,7 @@ EZR_TEST(test_audio_only_cuts_two_second_segments_of_independent_parts)
     EZR_CHECK(p && p->nsamples > 0);
     EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 2020ull * 44100 / 1000);
     EZR_CHECK(ezr_hls_segment(h, 1)->complete);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 2); /* 2.020 s rounds to 2 (4.4.3.1) */
     struct ezr_frame *init = ezr_hls_init(h, 0);
     EZR_CHECK(init && init->kind == EZR_FRAME_BYTES);
     EZR_CHECK(hls_box(init->data, init->payload_len, "mp4a") != NULL);
