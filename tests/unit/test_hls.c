@@ -3,6 +3,8 @@
  * breaks and the window. The playlist, the queries and the names are in test_hls_playlist.c. */
 #include "ezr_test.h"
 
+#include "ezr_alloc.h"
+#include "ezr_buf.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
 #include "hls_fixture.h"
@@ -386,6 +388,66 @@ EZR_TEST(test_bad_configs_are_refused)
     ezr_hls_free(h);
 }
 
+/* Every allocation of a stream's life fails in turn (a -Dfailmalloc=true build; skipped
+ * otherwise): each call answers 0 or EZR_ENOMEM (render also EZR_EAGAIN), what is listed stays
+ * consistent, and under ASan nothing leaks. The frames are made before the injector is armed. */
+EZR_TEST(test_every_allocation_failure_leaves_a_consistent_muxer)
+{
+#ifndef EZR_FAILMALLOC
+    EZR_SKIP("needs a -Dfailmalloc=true build");
+#else
+    enum { NFRAMES = 64 };
+    struct ezr_frame *frames[NFRAMES + 4];
+    uint8_t avc[sizeof hls_avc_header];
+    memcpy(avc, hls_avc_header, sizeof avc);
+    avc[sizeof avc - 1] ^= 1;
+    for (uint64_t n = 1;; n++) {
+        size_t k = 0;
+        frames[k++] = hls_header(true);
+        frames[k++] = hls_header(false);
+        for (unsigned i = 0; i < NFRAMES; i++)
+            frames[k++] = i % 2 ? hls_audio(i * 20) : hls_video(i * 20, i % 50 == 0, 0, 16);
+        frames[k++] = ezr_frame_new(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 1300, avc, sizeof avc, 4096);
+        frames[k++] = hls_video(1320, true, 0, 16);
+        struct hls_events ev = {0};
+        struct ezr_hls_config cfg = {0, 0, 2, "t1"};
+        struct ezr_hls *h = NULL;
+        ezr_failmalloc_arm(EZR_FAILMALLOC_NTH, n, 0);
+        int rc = ezr_hls_new(&cfg, &hls_ops, &ev, &h);
+        bool ok = rc == 0 || rc == EZR_ENOMEM;
+        for (size_t i = 0; h && i < k; i++) {
+            rc = ezr_hls_push(h, frames[i], HLS_WALL0 + frames[i]->timestamp);
+            ok = ok && (rc == 0 || rc == EZR_ENOMEM);
+            if (i == k / 2)
+                ezr_hls_break(h);
+        }
+        struct ezr_buf b;
+        ezr_buf_init(&b);
+        if (h) {
+            rc = ezr_hls_render_playlist(h, true, &b);
+            ok = ok && (rc == 0 || rc == EZR_ENOMEM || rc == EZR_EAGAIN);
+            ezr_hls_end(h);
+        }
+        uint64_t failed = ezr_failmalloc_failures();
+        ezr_failmalloc_disarm();
+        for (uint64_t msn = 0; h && msn < 8; msn++) {
+            const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
+            ok = ok && (!s || (s->complete && s->nparts > 0 && s->parts[s->nparts - 1].complete));
+        }
+        ezr_buf_free(&b);
+        ezr_hls_free(h);
+        for (size_t i = 0; i < k; i++)
+            ezr_frame_unref(frames[i]);
+        if (!ok) {
+            ezr_test_fail_("# allocation %" PRIu64 " failing broke the muxer\n", n);
+            return;
+        }
+        if (!failed)
+            break; /* the whole life ran with fewer than n allocations: about 80 */
+    }
+#endif
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_segments_cut_on_keyframes_of_a_4s_gop),
               EZR_CASE(test_segment_target_keeps_keyframes_inside_as_independent_parts),
@@ -403,4 +465,5 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_window_drops_inits_no_segment_needs),
               EZR_CASE(test_a_stream_without_keyframes_is_cut_at_max_parts),
               EZR_CASE(test_other_codecs_and_metadata_are_skipped),
-              EZR_CASE(test_bad_configs_are_refused))
+              EZR_CASE(test_bad_configs_are_refused),
+              EZR_CASE(test_every_allocation_failure_leaves_a_consistent_muxer))
