@@ -321,9 +321,10 @@ static uint32_t segment_target_ms(const struct ezr_hls *h, bool video)
 {
     if (h->segment_ms)
         return h->segment_ms;
-    /* One segment per GOP, but none shorter than a part: a stream of keyframes only would
-     * otherwise make a segment of every frame. */
-    return video ? h->part_ms : EZR_HLS_AUDIO_SEGMENT_MS;
+    /* One segment per GOP, but none shorter than EZR_HLS_MIN_AUTO_SEGMENT_MS: an encoder that
+     * inserts keyframes at scene cuts (x264 on noise: every few frames) would otherwise make
+     * segments of a few frames, and a window of them too short for a live playlist. */
+    return video ? EZR_HLS_MIN_AUTO_SEGMENT_MS : EZR_HLS_AUDIO_SEGMENT_MS;
 }
 
 /* The first segment after none in progress (the start, a break, the end, new headers). */

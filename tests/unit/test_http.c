@@ -251,7 +251,7 @@ EZR_TEST(test_error_answers_are_exact)
          "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n"
          "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n"},
         {"OPTIONS /live/stream.flv HTTP/1.1\r\nHost: h\r\nOrigin: http://a.example\r\n"
-         "Access-Control-Request-Method: GET\r\n\r\n",
+         "Access-Control-Request-Method: GET\r\nConnection: close\r\n\r\n",
          "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
          "Access-Control-Allow-Headers: Range, Accept, Content-Type\r\n"
          "Access-Control-Max-Age: 86400\r\nContent-Length: 0\r\n"
@@ -560,7 +560,7 @@ EZR_TEST(test_metrics_answer_prometheus_text)
     ssize_t n = 0;
     /* Poll until the pushed frame is counted (it reaches the reactor asynchronously). */
     for (uint64_t deadline = mono_ms() + DEADLINE_MS; mono_ms() < deadline;) {
-        n = exchange(ezr_server_port(s), "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", buf,
+        n = exchange(ezr_server_port(s), "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", buf,
                      sizeof buf);
         if (n > 0 &&
             strstr((char *)buf, "ezrtmp_frames_in_total{app=\"live\",stream=\"stream\"} 1\n"))

@@ -159,7 +159,7 @@ static gchar *get_metrics(gint port)
     fail_unless(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     fail_unless(write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1));
     GString *got = g_string_new(NULL);
     char buf[4096];
