@@ -54,6 +54,7 @@ int ezr_hls_new(const struct ezr_hls_config *cfg, const struct ezr_hls_ops *ops,
         h->ops = *ops;
     h->ctx = ctx;
     h->target_s = 1;
+    h->part_target_ms = part_ms;
     *out = h;
     return 0;
 }
@@ -260,6 +261,8 @@ static void complete_part(struct ezr_hls *h, uint64_t end_ms)
     p->complete = true;
     h->parts_made++;
     p->duration_ms = end_ms > p->start_ms ? (uint32_t)(end_ms - p->start_ms) : 0;
+    if (p->duration_ms > h->part_target_ms)
+        h->part_target_ms = p->duration_ms;
     /* The target duration covers the segment in progress too, so that it has grown before the
      * segment is listed, and never goes down. */
     raise_target(h, end_ms > s->start_ms ? end_ms - s->start_ms : 0);
@@ -290,6 +293,12 @@ static void trim_window(struct ezr_hls *h)
     memmove(h->segs, h->segs + drop, (h->nsegs - drop) * sizeof *h->segs);
     h->nsegs -= drop;
     drop_inits(h);
+    /* A long part (a stall in the video) no longer listed stops raising the part target. */
+    h->part_target_ms = h->part_ms;
+    for (size_t i = 0; i < h->nsegs; i++)
+        for (size_t p = 0; p < h->segs[i].nparts; p++)
+            if (h->segs[i].parts[p].complete && h->segs[i].parts[p].duration_ms > h->part_target_ms)
+                h->part_target_ms = h->segs[i].parts[p].duration_ms;
 }
 
 /* Opens segment next_msn at start_ms with its first part. Everything it needs is allocated

@@ -70,6 +70,10 @@ struct ezr_hls {
     uint32_t fragment_seq; /* mfhd sequence number of the last fragment */
 
     uint32_t target_s;       /* EXT-X-TARGETDURATION so far: never goes down */
+    /* EXT-X-PART-INF:PART-TARGET (ms): the configured target, or the longest part the window
+     * holds (every part must be within it, 4.4.4.9, and a part ends on the first frame boundary
+     * past the target). Kept here, not found per request: a blocking reload asks for it. */
+    uint32_t part_target_ms;
     uint64_t parts_made, segments_made; /* completed since ezr_hls_new */
     bool ended;
     uint64_t version;
@@ -85,8 +89,6 @@ static inline size_t ezr_hls_complete_segments(const struct ezr_hls *h)
 bool ezr_hls_last_part(const struct ezr_hls *h, uint64_t *msn, uint32_t *index);
 /* Stream time (ms) at the end of the last complete part: the end of the playlist. */
 uint64_t ezr_hls_end_ms(const struct ezr_hls *h);
-/* EXT-X-PART-INF:PART-TARGET in ms: the configured target, or a longer part the window holds. */
-uint32_t ezr_hls_part_target_ms(const struct ezr_hls *h);
 /* CAN-SKIP-UNTIL is offered: the window can hold more than the six target durations it keeps. */
 bool ezr_hls_can_skip(const struct ezr_hls *h);
 
