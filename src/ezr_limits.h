@@ -186,8 +186,11 @@
 /* hls-segment-target 0 cuts a segment at every keyframe, once it lasts this long: a segment per
  * GOP for GOPs of a second or more (the usual 1-4 s), while keyframes that come every few frames
  * (scene cuts) are joined into segments of about a second, which a live playlist's window of
- * three target durations needs. */
-#define EZR_HLS_MIN_AUTO_SEGMENT_MS 1000u
+ * three target durations needs. Under a second by a quarter: a live source's 1 s GOP measures a
+ * few ms either side of 1000, and at exactly 1000 such a GOP is joined to the next (a live
+ * videotestsrc ! x264enc key-int-max=30 ! flvmux into the sink made a first segment of 1.993 s),
+ * and EXT-X-TARGETDURATION, which never goes down, stays 2 with the skip boundary past the window. */
+#define EZR_HLS_MIN_AUTO_SEGMENT_MS 750u
 /* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
  * servers use (short enough for a quick start, long enough for CDN caching to pay). */
 #define EZR_HLS_AUDIO_SEGMENT_MS 2000u

@@ -69,6 +69,33 @@ EZR_TEST(test_segments_cut_on_keyframes_of_a_4s_gop)
     ezr_hls_free(h);
 }
 
+EZR_TEST(test_a_jittering_1s_gop_is_still_a_segment_per_gop)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    /* Keyframes at 40, 1011 and 1995 ms, as a live encoder stamps them. */
+    static const uint32_t ts[] = {40, 73, 500, 1011, 1044, 1500, 1995, 2028};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        hls_push(h, hls_video(ts[i], ts[i] == 40 || ts[i] == 1011 || ts[i] == 1995, 0, 16));
+    EZR_CHECK_EQ(ezr_hls_segment(h, 0)->duration_ms, 971);
+    EZR_CHECK_EQ(ezr_hls_segment(h, 1)->duration_ms, 984);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 1);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_keyframes_every_few_frames_are_joined_into_segments)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 5, 0, 51); /* a keyframe every 200 ms, as scene cuts on noise */
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete && s->duration_ms == 800); /* the first keyframe past 750 ms */
+    EZR_CHECK_EQ(s->nparts, 4);
+    for (size_t i = 0; i < s->nparts; i++)
+        EZR_CHECK(s->parts[i].independent);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_segment_target_keeps_keyframes_inside_as_independent_parts)
 {
     struct hls_events ev = {0};
@@ -450,6 +477,8 @@ EZR_TEST(test_every_allocation_failure_leaves_a_consistent_muxer)
 
 EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_segments_cut_on_keyframes_of_a_4s_gop),
+              EZR_CASE(test_a_jittering_1s_gop_is_still_a_segment_per_gop),
+              EZR_CASE(test_keyframes_every_few_frames_are_joined_into_segments),
               EZR_CASE(test_segment_target_keeps_keyframes_inside_as_independent_parts),
               EZR_CASE(test_parts_end_on_the_first_frame_boundary_past_the_target),
               EZR_CASE(test_a_sample_is_its_frames_cmaf_view_and_a_slice_of_its_payload),
