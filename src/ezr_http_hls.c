@@ -136,7 +136,7 @@ static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
         snprintf(cache, sizeof cache, "public, max-age=%u",
                  ezr_hls_target_duration(ezr_hls_out_muxer(o)));
     return answer_bytes(c, f, "application/vnd.apple.mpegurl", cache,
-                        ezr_http_conn_of(c)->req.method == EZR_HTTP_HEAD);
+                        ezr_http_conn_of(c)->head_only);
 }
 
 /* Whether the playlist can be answered now: READY, WAIT (parked), or TOO_FAR. */
@@ -196,7 +196,7 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
 static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct ezr_hls_part *p)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    bool head_only = h->req.method == EZR_HTTP_HEAD;
+    bool head_only = h->head_only;
     if (!h->wait.streaming) {
         if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
             return EZR_ENOMEM;
