@@ -400,15 +400,25 @@ static int flush_pending(struct ezr_hls *h, uint32_t duration)
 {
     struct ezr_hls_pending *pv = &h->pending;
     uint64_t dts = pv->dts_ms * TICKS_PER_MS;
-    if (dts < h->last_video_dts_ms * TICKS_PER_MS)
-        dts = h->last_video_dts_ms * TICKS_PER_MS; /* decode time never goes back in a track */
-    else
-        h->last_video_dts_ms = pv->dts_ms;
+    int32_t cts = pv->cts_ms * (int32_t)TICKS_PER_MS;
+    /* Decode time goes forward in a track. flvmux gives the first frames of a B-frame stream one
+     * decode time, and an MP4 reader drops a sample whose decode time is not after the one before
+     * (ffmpeg decoded 58 of 60): a repeat (or a step back) moves on to one tick after the last,
+     * and its composition offset back by as much, so that it is shown when it was. */
+    if (h->have_video_dts && dts <= h->last_video_dts) {
+        uint64_t shift = h->last_video_dts + 1 - dts;
+        dts += shift;
+        cts -= shift > (uint64_t)INT32_MAX ? INT32_MAX : (int32_t)shift;
+    }
+    h->last_video_dts = dts;
+    h->have_video_dts = true;
+    if (duration == 0)
+        duration = 1; /* a sample lasts; the next one's decode time is after it */
     struct ezr_fmp4_sample s = {
         .track_id = EZR_FMP4_VIDEO_TRACK,
         .decode_time = dts,
         .duration = duration,
-        .composition_offset = pv->cts_ms * (int32_t)TICKS_PER_MS,
+        .composition_offset = cts,
         .size = (uint32_t)(pv->frame->payload_len - pv->body_offset),
         .sync = pv->key,
     };
@@ -520,7 +530,7 @@ static bool complete_in_progress(struct ezr_hls *h)
 static void restart_time(struct ezr_hls *h)
 {
     h->have_time = false;
-    h->last_video_dts_ms = 0;
+    h->have_video_dts = false;
     h->have_audio_decode = false;
     h->last_audio_decode = 0;
     h->have_audio_ms = false;
