@@ -92,17 +92,16 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
     send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
 }
 
-/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body. */
+/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
+ * like the rest (it follows the CMAF view: ezr_hls.h). */
 static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
 {
     for (size_t i = from; i < p->nsamples; i++) {
         const struct ezr_hls_sample *s = &p->samples[i];
-        char size[24];
-        int n = snprintf(size, sizeof size, "%zx\r\n",
-                         s->frame->views[EZR_VIEW_CMAF].len + (size_t)s->body_len);
-        ezr_client_send(c, (const uint8_t *)size, (size_t)n);
+        const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
+        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
         send_sample(c, s);
-        ezr_client_send(c, (const uint8_t *)"\r\n", 2);
+        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
     }
 }
 
