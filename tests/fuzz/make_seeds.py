@@ -8,9 +8,9 @@ Files: session/ (a player's bytes after the handshake, as fuzz_session takes the
 (C0+C1+C2), chunk/ (the chunk stream), amf0/ (command payloads are inside chunk/ and session/;
 the connect object is extracted here), flv/ (flvmux output, and enhanced RTMP tags built byte by
 byte: flvmux writes none of them), fmp4/ (the AVC and AAC sequence headers of that flvmux output,
-as tag bodies; x264-1080i-avc, an interlaced stream's header, is kept from tests/unit/test_fmp4.c
-and not remade here), hls_query/ (the LL-HLS queries hls.js and Apple's players send, and the
-names of the muxer's files with fuzz_hls_query's tag "ezr")."""
+as tag bodies; x264-1080i-avc, an interlaced stream's header, is kept from
+tests/unit/fmp4_fixture.h and not remade here), hls_query/ (the LL-HLS queries hls.js and Apple's
+players send, and the names of the muxer's files with fuzz_hls_query's tag "ezr")."""
 
 import os
 import socket
