@@ -32,8 +32,8 @@
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
 
-/* How long a playlist request may wait for the first part of a stream that has not started: a
- * player that comes before the pipeline plays gets it as soon as there is one. */
+/* How long a playlist request may wait for the first segment of a stream that has not made one: a
+ * player that comes before the pipeline plays gets the playlist as soon as there is one. */
 #define FIRST_PLAYLIST_WAIT_MS 6000u
 
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
@@ -152,9 +152,12 @@ static enum ezr_hls_wait playlist_state(struct ezr_hls_out *o, const struct ezr_
     bool failed;
     if (!ezr_hls_out_playlist(o, false, &failed))
         return failed ? EZR_HLS_READY : EZR_HLS_WAIT; /* READY: answered with the error */
+    const struct ezr_hls *hls = ezr_hls_out_muxer(o);
+    /* A player that reads whole segments only (ffmpeg) gives up on a playlist of parts: the
+     * first playlist of a stream waits for its first segment. */
     if (!q->has_msn)
-        return EZR_HLS_READY;
-    return ezr_hls_check(ezr_hls_out_muxer(o), q);
+        return ezr_hls_segments_made(hls) || ezr_hls_ended(hls) ? EZR_HLS_READY : EZR_HLS_WAIT;
+    return ezr_hls_check(hls, q);
 }
 
 static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const char *query)
@@ -171,12 +174,12 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         return ezr_http_answer_error(c, 400, why, why);
     }
     case EZR_HLS_WAIT: {
-        bool failed;
         h->wait.kind = EZR_HLS_WAIT_PLAYLIST;
         h->wait.q = q;
-        h->wait.deadline_ms = ezr_hls_out_playlist(o, false, &failed)
-                                  ? block_deadline(ezr_hls_out_muxer(o))
-                                  : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+        /* A blocking reload waits for its part; a plain request only ever waits for the stream's
+         * first segment. */
+        h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
+                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
         park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
