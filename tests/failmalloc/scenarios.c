@@ -627,6 +627,8 @@ static bool wait_parts(struct fixture *fx, uint64_t parts)
  * new GOP's media from ms from; every request not answered yet is answered, or its connection was
  * closed by the server, and the closes are accounted for; the muxer makes parts again and a new
  * viewer gets the playlist. Then everything is released. */
+/* After the armed part: 2.2 s of media from `from`, so that a whole segment is made even when the
+ * stream starts again (a first playlist waits for its first segment). */
 static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs, size_t n, bool ok,
                        uint32_t from)
 {
@@ -636,7 +638,7 @@ static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs,
     if (ok && !fx->st && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0)
         ok = fail(r, "the HLS stream cannot be added after the armed part", 0);
     if (ok && (ezr_stream_get_stats(fx->st, &s0, NULL, NULL, WAIT_MS) < 0 ||
-               hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, from, from + 1700) < 0))
+               hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, from, from + 2200) < 0))
         ok = fail(r, "push after the armed part failed", 0);
     size_t closed = 0;
     for (size_t i = 0; ok && i < n; i++) {
@@ -667,8 +669,8 @@ static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs,
 }
 
 /* The stream is added and its headers pushed with the injector armed; a viewer asks for the
- * playlist before there is any part (it waits for the first), then for the init segment and the
- * first part, pipelined. */
+ * playlist before there is any part (it waits for the first segment), then for the init segment
+ * and the first part, pipelined. */
 static bool hls_start(struct run *r)
 {
     struct fixture fx;
