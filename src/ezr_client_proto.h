@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ezr_frame.h"
+#include "ezr_view.h"
 #include "ezr_types.h"
 
 struct ezr_client;

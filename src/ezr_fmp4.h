@@ -75,7 +75,8 @@ struct ezr_fmp4_sample {
 };
 /* Writes moof (mfhd, traf with tfhd, tfdt and trun of the one sample, its data offset pointing
  * just past the mdat header) and the mdat header into out, which holds EZR_FMP4_FRAGMENT_MAX
- * bytes. Returns the bytes written. */
+ * bytes. Returns the bytes written (always 112), or 0 for a NULL argument or a sample too large
+ * for a 32-bit mdat (over 4 GiB; an FLV tag holds at most 16 MiB). */
 size_t ezr_fmp4_write_fragment(uint8_t *out, const struct ezr_fmp4_sample *s);
 
 #endif

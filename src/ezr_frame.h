@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ezr_view.h"
+
 enum ezr_frame_kind {
     /* Bytes that are no media frame: a rendered playlist, an init segment. They share the
      * frame's refcounting and write queue path (ezr_frame_new_bytes). */
@@ -28,21 +30,6 @@ enum ezr_frame_flags {
     /* Script data sent live and never cached (onCuePoint, onTextData, onCaption): only
      * onMetaData is metadata a joiner needs. */
     EZR_FRAME_LIVE = 1u << 2,
-};
-
-/* The outputs' serialisations of a frame, one slot each. */
-enum ezr_frame_view_id {
-    EZR_VIEW_RTMP,   /* the RTMP message as chunks (ezr_proto_rtmp.c) */
-    EZR_VIEW_FLV,    /* the FLV tag with its PreviousTagSize (HTTP-FLV) */
-    EZR_VIEW_WS_FLV, /* the FLV tag as one WebSocket binary message (WebSocket-FLV) */
-    EZR_VIEW_CMAF,   /* moof + mdat header of the frame as one CMAF chunk (HLS) */
-    EZR_NVIEWS,
-};
-
-/* One view: bytes the frame owns (freed with it), NULL until made. */
-struct ezr_frame_view {
-    uint8_t *bytes;
-    size_t len;
 };
 
 struct ezr_frame {
@@ -74,10 +61,6 @@ struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestam
 struct ezr_frame *ezr_frame_ref(struct ezr_frame *f);
 void ezr_frame_unref(struct ezr_frame *f);
 
-/* Makes a view of f: fills *out with bytes it allocated (the frame owns them from then on).
- * arg is the maker's own (the CMAF view needs the muxer's sample numbering). Returns 0 or
- * EZR_ENOMEM. */
-typedef int (*ezr_frame_view_fn)(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out);
 /* The view id of f, made by make(f, arg) the first time it is asked for. Reactor thread only.
  * Returns 1 when this call made it, 0 when it was there already, or EZR_ENOMEM; *out points at
  * the frame's view either way but on failure. */

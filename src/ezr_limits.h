@@ -203,5 +203,16 @@
 #define EZR_HLS_MAX_SEGMENT_MS 60000u
 /* Parts of one segment at the most: a segment that never sees a keyframe is cut here. */
 #define EZR_HLS_MAX_PARTS 1000u
+/* Samples of one part at the most: a part ends on time, and a stream whose timestamps stand still
+ * would otherwise grow one part for ever. A 200 ms part holds about 25 (60 fps video, 48 kHz AAC);
+ * even a 5 s part of both holds about 550. */
+#define EZR_HLS_MAX_PART_SAMPLES 2048u
+/* Part and segment targets at the most (ms): a player reloads its playlist once a target
+ * duration, so a minute is beyond any live use, and it keeps every sum of durations far from
+ * overflowing. */
+#define EZR_HLS_MAX_TARGET_MS 60000u
+/* The duration given a video frame that has no next frame to measure to (a break or the end) and
+ * no earlier one to copy: a 25 fps frame. */
+#define EZR_HLS_LONE_FRAME_MS 40u
 
 #endif

@@ -7,7 +7,9 @@ ezrtmpserversink (through a recording proxy), and what flvmux writes.
 Files: session/ (a player's bytes after the handshake, as fuzz_session takes them), handshake/
 (C0+C1+C2), chunk/ (the chunk stream), amf0/ (command payloads are inside chunk/ and session/;
 the connect object is extracted here), flv/ (flvmux output, and enhanced RTMP tags built byte by
-byte: flvmux writes none of them)."""
+byte: flvmux writes none of them), fmp4/ (the AVC and AAC sequence headers of that flvmux output,
+as tag bodies; x264-1080i-avc, an interlaced stream's header, is kept from tests/unit/test_fmp4.c
+and not remade here)."""
 
 import os
 import socket
@@ -103,9 +105,31 @@ def enhanced_flv():
     return out
 
 
+def sequence_headers(flv):
+    """The first AVC and AAC sequence header tag bodies of an FLV file: (video, audio)."""
+    with open(flv, "rb") as f:
+        data = f.read()
+    pos, found = 13, {}
+    while pos + 11 <= len(data):
+        kind, size = data[pos], int.from_bytes(data[pos + 1:pos + 4], "big")
+        body = data[pos + 11:pos + 11 + size]
+        if kind in (8, 9) and len(body) > 1 and body[1] == 0:
+            found.setdefault(kind, body)
+        pos += 11 + size + 4
+    return found.get(9), found.get(8)
+
+
+def write_fmp4_seeds(out, flv):
+    """fmp4/: the sequence headers of flvmux output, which fuzz_fmp4 takes as tag bodies."""
+    video, audio = sequence_headers(flv)
+    for name, body in (("flvmux-avc", video), ("flvmux-aac", audio)):
+        with open(os.path.join(out, "fmp4", name), "wb") as f:
+            f.write(body)
+
+
 def main():
     out = sys.argv[1]
-    for d in ("session", "handshake", "chunk", "amf0", "flv"):
+    for d in ("session", "handshake", "chunk", "amf0", "flv", "fmp4"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     with Server() as s:
         s.wait_video_frames(30)
@@ -137,6 +161,7 @@ def main():
     p.set_state(Gst.State.PLAYING)
     p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
+    write_fmp4_seeds(out, flv)
     print("seeds written to", out)
 
 

@@ -1,0 +1,384 @@
+/* The LL-HLS segmenter: where segments and parts are cut, what their samples are (fragment
+ * headers as the frames' CMAF views, the samples slices of the frames), time, init segments,
+ * breaks and the window. The playlist, the queries and the names are in test_hls_playlist.c. */
+#include "ezr_test.h"
+
+#include "ezr_error.h"
+#include "ezr_limits.h"
+#include "hls_fixture.h"
+
+static struct ezr_hls *av_stream(struct hls_events *ev, uint32_t segment_ms)
+{
+    struct ezr_hls *h = hls_new(0, segment_ms, 0, ev);
+    hls_push(h, hls_header(true));
+    hls_push(h, hls_header(false));
+    return h;
+}
+
+EZR_TEST(test_segments_cut_on_keyframes_of_a_1s_gop)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 0, 76); /* 0..3000 ms: the keyframe at 3000 closes segment 2 */
+    for (uint64_t msn = 0; msn < 3; msn++) {
+        const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
+        EZR_CHECK(s && s->complete);
+        EZR_CHECK_EQ(s->start_ms, msn * 1000);
+        EZR_CHECK_EQ(s->duration_ms, 1000);
+        EZR_CHECK_EQ(s->nparts, 5);
+        EZR_CHECK_EQ(s->init_id, 0);
+        EZR_CHECK_EQ(s->wall_ms, HLS_WALL0 + msn * 1000);
+        for (size_t i = 0; i < 5; i++) {
+            EZR_CHECK_EQ(s->parts[i].duration_ms, 200);
+            EZR_CHECK_EQ(s->parts[i].nsamples, 5);
+            EZR_CHECK_EQ(s->parts[i].independent, i == 0);
+        }
+    }
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 3);
+    EZR_CHECK(s && !s->complete && s->nparts == 1 && s->parts[0].nsamples == 0);
+    uint64_t msn;
+    uint32_t index;
+    EZR_CHECK(ezr_hls_hinted_part(h, &msn, &index));
+    EZR_CHECK_EQ(msn, 3);
+    EZR_CHECK_EQ(index, 0);
+    /* 75 frames went in (the 76th waits for its duration); a change per part. */
+    EZR_CHECK_EQ(ev.samples_added, 75);
+    EZR_CHECK_EQ(ev.changed, 15);
+    EZR_CHECK_EQ(ezr_hls_parts_made(h), 15);
+    EZR_CHECK_EQ(ezr_hls_segments_made(h), 3);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 1);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_segments_cut_on_keyframes_of_a_4s_gop)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 100, 0, 201);
+    for (uint64_t msn = 0; msn < 2; msn++) {
+        const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
+        EZR_CHECK(s && s->complete);
+        EZR_CHECK_EQ(s->duration_ms, 4000);
+        EZR_CHECK_EQ(s->nparts, 20);
+        EZR_CHECK(s->parts[0].independent && !s->parts[1].independent);
+    }
+    EZR_CHECK(!ezr_hls_segment(h, 2)->complete);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 4);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_segment_target_keeps_keyframes_inside_as_independent_parts)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 2000);
+    hls_push_video(h, 25, 25, 0, 51);
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete);
+    EZR_CHECK_EQ(s->duration_ms, 2000);
+    EZR_CHECK_EQ(s->nparts, 10);
+    for (size_t i = 0; i < 10; i++)
+        EZR_CHECK_EQ(s->parts[i].independent, i == 0 || i == 5); /* the keyframe at 1000 ms */
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_parts_end_on_the_first_frame_boundary_past_the_target)
+{
+    /* 24 fps: frames every 41-42 ms, so 200 ms falls between frames 4 (166) and 5 (208). */
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 24, 48, 0, 12);
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->nparts == 3);
+    EZR_CHECK_EQ(s->parts[0].start_ms, 0);
+    EZR_CHECK_EQ(s->parts[0].duration_ms, 208);
+    EZR_CHECK_EQ(s->parts[0].nsamples, 5);
+    EZR_CHECK_EQ(s->parts[1].start_ms, 208);
+    EZR_CHECK_EQ(s->parts[1].duration_ms, 208);
+    EZR_CHECK_EQ(s->parts[1].nsamples, 5);
+    EZR_CHECK(s->parts[0].independent && !s->parts[1].independent);
+    EZR_CHECK(!s->parts[2].complete);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_a_sample_is_its_frames_cmaf_view_and_a_slice_of_its_payload)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    struct ezr_frame *k = hls_video(0, true, 0, 100);
+    ezr_frame_ref(k);
+    hls_push(h, k);
+    hls_push(h, hls_audio(10));
+    hls_push(h, hls_video(40, false, 0, 16));
+    const struct ezr_hls_part *p = ezr_hls_part(h, 0, 0);
+    EZR_CHECK(p && p->nsamples == 2);
+    /* The audio went in at once, the video frame when the next one came. */
+    EZR_CHECK(p->samples[0].frame->kind == EZR_FRAME_AUDIO);
+    EZR_CHECK(p->samples[1].frame == k);
+    EZR_CHECK_EQ(p->samples[1].body_offset, 5);
+    EZR_CHECK_EQ(p->samples[1].body_len, 104);
+    EZR_CHECK_EQ(p->samples[0].body_offset, 2);
+    EZR_CHECK_EQ(p->samples[0].body_len, 32);
+    const struct ezr_frame_view *v = &k->views[EZR_VIEW_CMAF];
+    EZR_CHECK(v->bytes != NULL);
+    EZR_CHECK_EQ(v->len, 112);
+    EZR_CHECK_EQ(p->bytes, 112 + 104 + 112 + 32);
+    EZR_CHECK_EQ(hls_trun(&p->samples[1], 0), 40 * 90); /* duration: to the next video frame */
+    EZR_CHECK_EQ(hls_trun(&p->samples[1], 1), 104);
+    EZR_CHECK_EQ(hls_trun(&p->samples[0], 0), 1024);
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 441); /* 10 ms at 44.1 kHz */
+    EZR_CHECK_EQ(hls_be32(hls_box(v->bytes, v->len, "mfhd") + 12), 2); /* second fragment */
+    EZR_CHECK_EQ(ev.samples_added, 2);
+    ezr_frame_unref(k);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_audio_only_cuts_two_second_segments_of_independent_parts)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 0, &ev);
+    hls_push(h, hls_header(false));
+    /* AAC at 44.1 kHz: a frame every 23.2 ms, as FLV's ms round it. */
+    for (unsigned i = 0; i < 200; i++)
+        hls_push(h, hls_audio((uint32_t)((uint64_t)i * 1024000u / 44100u)));
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete);
+    EZR_CHECK_EQ(s->duration_ms, 2020); /* the first frame at or past 2 s: frame 87 */
+    EZR_CHECK_EQ(s->parts[0].duration_ms, 208);
+    EZR_CHECK_EQ(s->parts[0].nsamples, 9);
+    for (size_t i = 0; i < s->nparts; i++)
+        EZR_CHECK(s->parts[i].independent);
+    const struct ezr_hls_part *p = ezr_hls_part(h, 1, 0);
+    EZR_CHECK(p && p->nsamples > 0);
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 2020ull * 44100 / 1000);
+    EZR_CHECK(ezr_hls_segment(h, 1)->complete);
+    struct ezr_frame *init = ezr_hls_init(h, 0);
+    EZR_CHECK(init && init->kind == EZR_FRAME_BYTES);
+    EZR_CHECK(hls_box(init->data, init->payload_len, "mp4a") != NULL);
+    EZR_CHECK(hls_box(init->data, init->payload_len, "avc1") == NULL);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_video_only_has_one_track_and_waits_for_a_keyframe)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 0, &ev);
+    hls_push(h, hls_header(true));
+    hls_push(h, hls_video(0, false, 0, 16)); /* before any keyframe: undecodable, dropped */
+    hls_push(h, hls_audio(0));               /* no audio track */
+    EZR_CHECK(ezr_hls_segment(h, 0) == NULL);
+    hls_push_video(h, 25, 25, 1, 51); /* the first keyframe at 1000 ms */
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete && s->start_ms == 1000 && s->duration_ms == 1000);
+    struct ezr_frame *init = ezr_hls_init(h, 0);
+    EZR_CHECK(init && hls_box(init->data, init->payload_len, "avc1") != NULL);
+    EZR_CHECK(hls_box(init->data, init->payload_len, "mp4a") == NULL);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_b_frames_give_trun_composition_offsets_from_the_cts)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push(h, hls_video(0, true, 80, 16));
+    hls_push(h, hls_video(40, false, -40, 16));
+    hls_push(h, hls_video(80, false, 0, 16));
+    hls_push(h, hls_video(120, false, 0, 16));
+    const struct ezr_hls_part *p = ezr_hls_part(h, 0, 0);
+    EZR_CHECK(p && p->nsamples == 3);
+    EZR_CHECK_EQ(hls_trun(&p->samples[0], 3), 80 * 90);
+    EZR_CHECK_EQ((int32_t)hls_trun(&p->samples[1], 3), -40 * 90);
+    EZR_CHECK_EQ(hls_trun(&p->samples[2], 3), 0);
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[1]), 40 * 90);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_timestamps_crossing_2_32_ms_give_continuous_decode_times)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    uint32_t start = UINT32_MAX - 99; /* 100 ms before the wrap */
+    for (uint32_t i = 0; i < 10; i++)
+        hls_push(h, hls_video(start + i * 40, i == 0, 0, 16));
+    const struct ezr_hls_part *p = ezr_hls_part(h, 0, 0);
+    EZR_CHECK(p && p->nsamples == 5);
+    for (uint32_t i = 0; i < 5; i++) {
+        EZR_CHECK_EQ(hls_tfdt(&p->samples[i]), ((uint64_t)start + i * 40) * 90);
+        EZR_CHECK_EQ(hls_trun(&p->samples[i], 0), 40 * 90);
+    }
+    EZR_CHECK_EQ(p->start_ms, start);
+    EZR_CHECK_EQ(p->duration_ms, 200);
+    EZR_CHECK_EQ(ezr_hls_part(h, 0, 1)->start_ms, (uint64_t)start + 200);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_changed_sequence_header_starts_a_segment_with_a_new_init)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 0, 10);
+    hls_push(h, hls_header(true)); /* the same bytes again: nothing changes */
+    EZR_CHECK(!ezr_hls_segment(h, 0)->complete);
+    uint8_t avc[sizeof hls_avc_header];
+    memcpy(avc, hls_avc_header, sizeof avc);
+    avc[sizeof avc - 1] ^= 1; /* another PPS */
+    hls_push(h, ezr_frame_new(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 400, avc, sizeof avc, 4096));
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s->complete);
+    EZR_CHECK_EQ(s->duration_ms, 400); /* the waiting frame took the duration before it */
+    hls_push_video(h, 25, 25, 10, 11); /* not a keyframe: waits */
+    EZR_CHECK(ezr_hls_segment(h, 1) == NULL);
+    hls_push(h, hls_video(440, true, 0, 16));
+    s = ezr_hls_segment(h, 1);
+    EZR_CHECK(s && s->discontinuity && s->init_id == 1 && s->start_ms == 440);
+    EZR_CHECK(ezr_hls_init(h, 0) != NULL && ezr_hls_init(h, 1) != NULL);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_break_completes_the_segment_and_the_next_is_discontinuous)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 0, 7);
+    int changed = ev.changed;
+    ezr_hls_break(h);
+    EZR_CHECK_EQ(ev.changed, changed + 1);
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s->complete && s->duration_ms == 280 && s->nparts == 2);
+    EZR_CHECK_EQ(s->parts[1].duration_ms, 80);
+    uint64_t msn;
+    uint32_t index;
+    EZR_CHECK(ezr_hls_hinted_part(h, &msn, &index) && msn == 1 && index == 0);
+    hls_push(h, hls_video(0, true, 0, 16)); /* the pipeline restarted at 0 */
+    hls_push(h, hls_video(40, false, 0, 16));
+    s = ezr_hls_segment(h, 1);
+    EZR_CHECK(s && s->discontinuity && s->start_ms == 0 && s->init_id == 0);
+    EZR_CHECK_EQ(hls_tfdt(&s->parts[0].samples[0]), 0);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_end_completes_and_ends_until_the_next_push)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 0, 3);
+    ezr_hls_end(h);
+    EZR_CHECK(ezr_hls_ended(h));
+    EZR_CHECK(ezr_hls_segment(h, 0)->complete);
+    EZR_CHECK_EQ(ezr_hls_segment(h, 0)->duration_ms, 120);
+    uint64_t msn;
+    uint32_t index;
+    EZR_CHECK(!ezr_hls_hinted_part(h, &msn, &index));
+    hls_push(h, hls_video(5000, true, 0, 16));
+    EZR_CHECK(!ezr_hls_ended(h));
+    EZR_CHECK(ezr_hls_segment(h, 1)->discontinuity);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_window_drops_old_segments_with_their_frames_and_inits)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 3, &ev);
+    hls_push(h, hls_header(true));
+    struct ezr_frame *first = hls_video(0, true, 0, 16);
+    ezr_frame_ref(first);
+    hls_push(h, first);
+    EZR_CHECK_EQ(atomic_load(&first->refs), 2); /* waiting */
+    hls_push_video(h, 25, 25, 1, 10);
+    EZR_CHECK_EQ(atomic_load(&first->refs), 2); /* in part 0 */
+    ezr_hls_break(h);                           /* segment 1 is discontinuous */
+    hls_push_video(h, 25, 25, 0, 101);          /* segments 1..4 complete */
+    EZR_CHECK(ezr_hls_segment(h, 0) == NULL);
+    EZR_CHECK(ezr_hls_segment(h, 1) == NULL);
+    EZR_CHECK(ezr_hls_segment(h, 2)->complete);
+    EZR_CHECK(!ezr_hls_segment(h, 5)->complete);
+    EZR_CHECK_EQ(atomic_load(&first->refs), 1);
+    ezr_frame_unref(first);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_window_drops_inits_no_segment_needs)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 2, &ev);
+    hls_push(h, hls_header(true));
+    hls_push_video(h, 25, 25, 0, 10);
+    uint8_t avc[sizeof hls_avc_header];
+    memcpy(avc, hls_avc_header, sizeof avc);
+    avc[sizeof avc - 1] ^= 1;
+    hls_push(h, ezr_frame_new(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 400, avc, sizeof avc, 4096));
+    EZR_CHECK(ezr_hls_init(h, 0) != NULL);
+    hls_push_video(h, 25, 25, 25, 101); /* segments 1..3 complete: 0 is gone, and its init */
+    EZR_CHECK(ezr_hls_segment(h, 0) == NULL);
+    EZR_CHECK(ezr_hls_init(h, 0) == NULL);
+    EZR_CHECK(ezr_hls_init(h, 1) != NULL);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_a_stream_without_keyframes_is_cut_at_max_parts)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 1000000, 0, EZR_HLS_MAX_PARTS * 5 + 2);
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete);
+    EZR_CHECK_EQ(s->nparts, EZR_HLS_MAX_PARTS);
+    s = ezr_hls_segment(h, 1);
+    EZR_CHECK(s && !s->complete && !s->parts[0].independent);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_other_codecs_and_metadata_are_skipped)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 0, &ev);
+    uint8_t hevc_header[] = {0x1c, 0x00, 0, 0, 0, 1, 2, 3};
+    uint8_t mp3[] = {0x2f, 0xff, 0xfb, 0x90};
+    uint8_t meta[] = {0x02, 0x00, 0x0a, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a'};
+    hls_push(h, ezr_frame_new(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 0, hevc_header,
+                              sizeof hevc_header, 4096));
+    hls_push(h, ezr_frame_new(EZR_FRAME_SCRIPT, 0, 0, meta, sizeof meta, 4096));
+    hls_push(h, hls_header(false));
+    hls_push(h, ezr_frame_new(EZR_FRAME_AUDIO, 0, 0, mp3, sizeof mp3, 4096));
+    hls_push(h, hls_video(0, true, 0, 16));
+    EZR_CHECK(ezr_hls_segment(h, 0) == NULL);
+    hls_push(h, hls_audio(0)); /* audio only: the AAC track */
+    EZR_CHECK(ezr_hls_segment(h, 0) != NULL);
+    EZR_CHECK_EQ(ezr_hls_part(h, 0, 0)->nsamples, 1);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_bad_configs_are_refused)
+{
+    struct ezr_hls *h = (struct ezr_hls *)1;
+    struct ezr_hls_config bad_tag = {0, 0, 0, "a/b"};
+    EZR_CHECK_EQ(ezr_hls_new(&bad_tag, NULL, NULL, &h), EZR_EINVAL);
+    EZR_CHECK(h == NULL);
+    struct ezr_hls_config long_tag = {0};
+    memset(long_tag.tag, 'a', sizeof long_tag.tag);
+    EZR_CHECK_EQ(ezr_hls_new(&long_tag, NULL, NULL, &h), EZR_EINVAL);
+    struct ezr_hls_config big_window = {0, 0, EZR_HLS_MAX_WINDOW + 1, "x"};
+    EZR_CHECK_EQ(ezr_hls_new(&big_window, NULL, NULL, &h), EZR_EINVAL);
+    struct ezr_hls_config part_over_segment = {1500, 1000, 0, "x"};
+    EZR_CHECK_EQ(ezr_hls_new(&part_over_segment, NULL, NULL, &h), EZR_EINVAL);
+    struct ezr_hls_config ok = {0, 0, EZR_HLS_MAX_WINDOW, "Ab9"};
+    EZR_CHECK_EQ(ezr_hls_new(&ok, NULL, NULL, &h), 0);
+    ezr_hls_free(h);
+}
+
+EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
+              EZR_CASE(test_segments_cut_on_keyframes_of_a_4s_gop),
+              EZR_CASE(test_segment_target_keeps_keyframes_inside_as_independent_parts),
+              EZR_CASE(test_parts_end_on_the_first_frame_boundary_past_the_target),
+              EZR_CASE(test_a_sample_is_its_frames_cmaf_view_and_a_slice_of_its_payload),
+              EZR_CASE(test_audio_only_cuts_two_second_segments_of_independent_parts),
+              EZR_CASE(test_video_only_has_one_track_and_waits_for_a_keyframe),
+              EZR_CASE(test_b_frames_give_trun_composition_offsets_from_the_cts),
+              EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
+              EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
+              EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),
+              EZR_CASE(test_end_completes_and_ends_until_the_next_push),
+              EZR_CASE(test_window_drops_old_segments_with_their_frames_and_inits),
+              EZR_CASE(test_window_drops_inits_no_segment_needs),
+              EZR_CASE(test_a_stream_without_keyframes_is_cut_at_max_parts),
+              EZR_CASE(test_other_codecs_and_metadata_are_skipped),
+              EZR_CASE(test_bad_configs_are_refused))

@@ -1,0 +1,478 @@
+/* LL-HLS served over loopback by a real server: one keep-alive connection for the playlist, the
+ * init segment, parts and segments; pipelined requests answered in order; blocking reloads parked
+ * until their part exists and answered together; the hinted part streamed frame by frame; bad
+ * queries, gone and unknown names; a thousand parked requests dropped; a peer that pipelines and
+ * never reads; the end of the stream. Frames are pushed as the element pushes them. */
+#include "ezr_test.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "ezr_error.h"
+#include "ezr_limits.h"
+#include "ezr_server.h"
+#include "hls_fixture.h"
+#include "http_test_client.h"
+#include "server_fixture.h"
+
+#define PLAYLIST "/live/stream/index.m3u8"
+
+static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
+{
+    struct ezr_server_config cfg;
+    test_server_config(&cfg);
+    cfg.http = true;
+    struct ezr_server *s = NULL;
+    if (ezr_server_new(&cfg, &s) < 0)
+        return NULL;
+    struct ezr_stream_config sc = {.app = "live", .key = "stream", .hls = true, .hls_window = window};
+    if (ezr_server_add_stream(s, &sc, st) < 0) {
+        ezr_server_free(s);
+        return NULL;
+    }
+    ezr_stream_push(*st, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 0, hls_avc_header,
+                    sizeof hls_avc_header);
+    ezr_stream_push(*st, EZR_FRAME_AUDIO, EZR_FRAME_HEADER, 0, hls_aac_header,
+                    sizeof hls_aac_header);
+    return s;
+}
+
+/* Video at 30 fps with a keyframe every second, and AAC frames (23 ms), in time order, for
+ * [from, to) ms. */
+static void push_media(struct ezr_stream *st, uint32_t from, uint32_t to)
+{
+    uint32_t v = (from * 30u + 999u) / 1000u, a = (from * 1000u + 22u) / 23u;
+    for (;;) {
+        uint32_t vt = v * 1000u / 30u, at = a * 23u;
+        if (vt >= to && at >= to)
+            break;
+        struct ezr_frame *f = vt <= at ? hls_video(vt, v % 30 == 0, 0, 200) : hls_audio(at);
+        ezr_stream_push(st, (enum ezr_frame_kind)f->kind, f->flags, f->timestamp, f->data,
+                        f->payload_len);
+        ezr_frame_unref(f);
+        if (vt <= at)
+            v++;
+        else
+            a++;
+    }
+}
+
+/* Polls the stream's stats until field >= want (or == want with exact), or the deadline. */
+static bool wait_stat(struct ezr_stream *st, size_t offset, uint64_t want, bool exact)
+{
+    for (uint64_t dl = mono_ms() + DEADLINE_MS;;) {
+        struct ezr_stream_stats s;
+        if (ezr_stream_get_stats(st, &s, NULL, NULL, DEADLINE_MS) < 0)
+            return false;
+        uint64_t v = *(const uint64_t *)((const char *)&s + offset);
+        if (exact ? v == want : v >= want)
+            return true;
+        if (mono_ms() >= dl)
+            return false;
+        poll(NULL, 0, 10);
+    }
+}
+#define WAIT_STAT(st, field, want, exact)                                                          \
+    wait_stat(st, offsetof(struct ezr_stream_stats, field), want, exact)
+
+/* The first URI in text after marker, up to the closing quote or the line's end, into out. */
+static bool uri_after(const char *text, const char *marker, char *out, size_t cap)
+{
+    const char *p = strstr(text, marker);
+    if (!p)
+        return false;
+    p += strlen(marker);
+    size_t n = strcspn(p, "\"\r\n");
+    if (n + 1 > cap)
+        return false;
+    snprintf(out, cap, "/live/stream/%.*s", (int)n, p);
+    return true;
+}
+
+/* The playlist's preload hint as a blocking query for that part: "_HLS_msn=M&_HLS_part=P". */
+static bool hinted_query(const char *playlist, char *path, size_t cap)
+{
+    char uri[256];
+    unsigned long long msn;
+    unsigned part;
+    const char *p = strstr(playlist, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"");
+    if (!p || !uri_after(p, "URI=\"", uri, sizeof uri))
+        return false;
+    const char *dot = strrchr(uri, '-');
+    if (!dot || sscanf(dot + 1, "%llu.%u.m4s", &msn, &part) != 2)
+        return false;
+    snprintf(path, cap, PLAYLIST "?_HLS_msn=%llu&_HLS_part=%u", msn, part);
+    return true;
+}
+
+static int get(struct http_client *h, const char *path, struct http_answer *a)
+{
+    if (!http_client_get(h, path))
+        return -1;
+    return http_client_answer(h, a, mono_ms() + DEADLINE_MS);
+}
+
+EZR_TEST(test_playlist_init_part_and_segment_on_one_keep_alive_connection)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 2100);
+    bool made = WAIT_STAT(st, hls_segments, 2, false);
+    struct http_client h;
+    bool opened = http_client_open(&h, ezr_server_port(s));
+    struct http_answer pl = {0}, init = {0}, seg = {0}, part = {0};
+    char init_uri[256] = "", seg_uri[256] = "", part_uri[256] = "";
+    int rc = opened ? get(&h, PLAYLIST, &pl) : -1;
+    bool found = rc == 0 && uri_after((char *)pl.body, "#EXT-X-MAP:URI=\"", init_uri, 256) &&
+                 uri_after((char *)pl.body, "#EXT-X-PART:DURATION=", part_uri, 256) &&
+                 uri_after(strstr((char *)pl.body, "#EXTINF:"), ",\n", seg_uri, 256);
+    /* The part URI follows its DURATION attribute: take it from URI=. */
+    if (found)
+        found = uri_after(strstr((char *)pl.body, "#EXT-X-PART:"), "URI=\"", part_uri, 256);
+    int irc = found ? get(&h, init_uri, &init) : -1;
+    int src = found ? get(&h, seg_uri, &seg) : -1;
+    int prc = found ? get(&h, part_uri, &part) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && opened);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(pl.status, 200);
+    EZR_CHECK(strcmp(pl.content_type, "application/vnd.apple.mpegurl") == 0);
+    EZR_CHECK(strcmp(pl.cache_control, "no-cache") == 0);
+    EZR_CHECK(strcmp(pl.connection, "keep-alive") == 0);
+    EZR_CHECK(found);
+    EZR_CHECK_EQ(irc, 0);
+    EZR_CHECK_EQ(init.status, 200);
+    EZR_CHECK(strcmp(init.content_type, "video/mp4") == 0);
+    EZR_CHECK(strstr(init.cache_control, "immutable") != NULL);
+    EZR_CHECK(init.body_len > 8 && memcmp(init.body + 4, "ftyp", 4) == 0);
+    EZR_CHECK_EQ(src, 0);
+    EZR_CHECK_EQ(seg.status, 200);
+    EZR_CHECK_EQ(seg.content_length, (long long)seg.body_len);
+    EZR_CHECK(seg.body_len > 8 && memcmp(seg.body + 4, "moof", 4) == 0);
+    EZR_CHECK_EQ(prc, 0);
+    EZR_CHECK_EQ(part.status, 200);
+    /* The segment is its parts: its first part's bytes open it. */
+    EZR_CHECK(part.body_len > 0 && part.body_len <= seg.body_len);
+    EZR_CHECK_MEM(part.body, seg.body, part.body_len);
+    http_answer_free(&pl);
+    http_answer_free(&init);
+    http_answer_free(&seg);
+    http_answer_free(&part);
+}
+
+EZR_TEST(test_pipelined_requests_are_answered_in_order)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    bool opened = http_client_open(&h, ezr_server_port(s));
+    struct http_answer first = {0}, a[3] = {{0}};
+    char init_uri[256] = "", req[2048];
+    bool found = opened && get(&h, PLAYLIST, &first) == 0 &&
+                 uri_after((char *)first.body, "#EXT-X-MAP:URI=\"", init_uri, 256);
+    snprintf(req, sizeof req,
+             "GET %s HTTP/1.1\r\nHost: x\r\n\r\nGET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n"
+             "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n",
+             init_uri, init_uri);
+    bool sent = found && http_client_send(&h, req);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int r0 = sent ? http_client_answer(&h, &a[0], dl) : -1;
+    int r1 = r0 == 0 ? http_client_answer(&h, &a[1], dl) : -1;
+    int r2 = r1 == 0 ? http_client_head(&h, &a[2], dl) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && found && sent);
+    EZR_CHECK(r0 == 0 && r1 == 0 && r2 == 0);
+    EZR_CHECK(strcmp(a[0].content_type, "video/mp4") == 0);
+    EZR_CHECK(strcmp(a[1].content_type, "application/vnd.apple.mpegurl") == 0);
+    EZR_CHECK(strcmp(a[2].content_type, "video/mp4") == 0);
+    EZR_CHECK_EQ(a[2].content_length, (long long)a[0].body_len); /* HEAD: the same length */
+    http_answer_free(&first);
+    for (int i = 0; i < 3; i++)
+        http_answer_free(&a[i]);
+}
+
+EZR_TEST(test_blocked_reloads_wait_for_their_part_and_get_one_playlist)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h[3];
+    struct http_answer pl = {0}, a[3] = {{0}};
+    char path[300] = "";
+    bool ok = http_client_open(&h[0], ezr_server_port(s)) && get(&h[0], PLAYLIST, &pl) == 0 &&
+              hinted_query((char *)pl.body, path, sizeof path);
+    for (int i = 1; i < 3; i++)
+        ok = http_client_open(&h[i], ezr_server_port(s)) && ok;
+    for (int i = 0; ok && i < 3; i++)
+        ok = http_client_get(&h[i], path);
+    /* All three are parked, and nothing came back. */
+    bool parked = ok && WAIT_STAT(st, hls_waiting, 3, true);
+    bool quiet = http_client_pending(&h[0]) == 0;
+    push_media(st, 1100, 1600);
+    int rc[3];
+    for (int i = 0; i < 3; i++)
+        rc[i] = ok ? http_client_answer(&h[i], &a[i], mono_ms() + DEADLINE_MS) : -1;
+    bool drained = WAIT_STAT(st, hls_waiting, 0, true);
+    for (int i = 0; i < 3; i++)
+        http_client_close(&h[i]);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok && parked && quiet && drained);
+    for (int i = 0; i < 3; i++) {
+        EZR_CHECK_EQ(rc[i], 0);
+        EZR_CHECK_EQ(a[i].status, 200);
+        EZR_CHECK(strncmp(a[i].cache_control, "public, max-age=", 16) == 0);
+        EZR_CHECK_EQ(a[i].body_len, a[0].body_len);
+        EZR_CHECK_MEM(a[i].body, a[0].body, a[0].body_len);
+    }
+    /* The part asked for is listed now. */
+    char want[64];
+    const char *q = strstr(path, "_HLS_msn=");
+    unsigned long long msn;
+    unsigned part;
+    EZR_CHECK(q && sscanf(q, "_HLS_msn=%llu&_HLS_part=%u", &msn, &part) == 2);
+    snprintf(want, sizeof want, "-%llu.%u.m4s\",", msn, part);
+    EZR_CHECK(strstr((char *)a[0].body, want) != NULL);
+    http_answer_free(&pl);
+    for (int i = 0; i < 3; i++)
+        http_answer_free(&a[i]);
+}
+
+EZR_TEST(test_hinted_part_streams_frame_by_frame_as_it_is_made)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0}, streamed = {0}, whole = {0};
+    char hint[256] = "";
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              uri_after(strstr((char *)pl.body, "#EXT-X-PRELOAD-HINT"), "URI=\"", hint, 256) &&
+              http_client_get(&h, hint);
+    bool parked = ok && WAIT_STAT(st, hls_waiting, 1, true);
+    /* One more video frame puts the one before it into the hinted part: its head and first
+     * chunk come before the part is complete. */
+    push_media(st, 1100, 1140);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int head = parked ? http_client_head(&h, &streamed, dl) : -1;
+    int first = head == 0 ? http_client_chunk(&h, &streamed, dl) : -1;
+    push_media(st, 1140, 1700);
+    int r;
+    while (first == 1 && (r = http_client_chunk(&h, &streamed, dl)) == 1)
+        ;
+    int again = first == 1 ? get(&h, hint, &whole) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok && parked);
+    EZR_CHECK_EQ(head, 0);
+    EZR_CHECK_EQ(streamed.status, 200);
+    EZR_CHECK(streamed.chunked);
+    EZR_CHECK_EQ(first, 1);
+    EZR_CHECK(streamed.chunks >= 2);
+    EZR_CHECK_EQ(again, 0);
+    EZR_CHECK(!whole.chunked);
+    EZR_CHECK_EQ(whole.body_len, streamed.body_len); /* the same part, the same bytes */
+    EZR_CHECK_MEM(whole.body, streamed.body, whole.body_len);
+    http_answer_free(&pl);
+    http_answer_free(&streamed);
+    http_answer_free(&whole);
+}
+
+EZR_TEST(test_bad_blocking_queries_are_400)
+{
+    static const char *const queries[] = {
+        "?_HLS_msn=99999",
+        "?_HLS_msn=-1",
+        "?_HLS_msn=abc",
+        "?_HLS_msn=123456789012345678901234567890",
+        "?_HLS_part=1",
+        "?_HLS_msn=1&_HLS_part=-2",
+    };
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    int status[6] = {0};
+    for (size_t i = 0; made && i < 6; i++) {
+        struct http_client h;
+        struct http_answer a = {0};
+        char path[200];
+        snprintf(path, sizeof path, PLAYLIST "%s", queries[i]);
+        if (http_client_open(&h, ezr_server_port(s)) && get(&h, path, &a) == 0)
+            status[i] = a.status;
+        http_answer_free(&a);
+        http_client_close(&h);
+    }
+    ezr_server_free(s);
+    EZR_CHECK(made);
+    for (size_t i = 0; i < 6; i++)
+        EZR_CHECK_EQ(status[i], 400);
+}
+
+EZR_TEST(test_gone_unknown_and_traversing_names_are_404)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, EZR_HLS_MIN_WINDOW);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 6100);
+    bool made = WAIT_STAT(st, hls_segments, 6, false);
+    struct http_client h;
+    struct http_answer pl = {0};
+    char seg[256] = "";
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              uri_after(strstr((char *)pl.body, "#EXTINF:"), ",\n", seg, sizeof seg);
+    http_client_close(&h);
+    /* seg-TAG-N.m4s of the oldest segment listed: 0 is gone by now. */
+    char gone[300] = "", never[300] = "", other_tag[300] = "";
+    char *dash = strrchr(seg, '-');
+    if (ok && dash) {
+        snprintf(gone, sizeof gone, "%.*s-0.m4s", (int)(dash - seg), seg);
+        snprintf(never, sizeof never, "%.*s-999.m4s", (int)(dash - seg), seg);
+        snprintf(other_tag, sizeof other_tag, "/live/stream/seg-zz-1.m4s");
+    }
+    const char *paths[] = {gone, never, other_tag, "/live/stream/..%2f..%2fetc%2fpasswd.m4s",
+                           "/live/stream/seg-../x.m4s", "/live/stream/part-0.0.m4s"};
+    int status[6] = {0};
+    for (size_t i = 0; ok && i < 6; i++) {
+        struct http_answer a = {0};
+        if (http_client_open(&h, ezr_server_port(s)) && get(&h, paths[i], &a) == 0)
+            status[i] = a.status;
+        http_answer_free(&a);
+        http_client_close(&h);
+    }
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    for (size_t i = 0; i < 6; i++)
+        EZR_CHECK_EQ(status[i], 404);
+    http_answer_free(&pl);
+}
+
+EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
+{
+    enum { N = 1000 };
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    static struct http_client h[N];
+    struct http_answer pl = {0};
+    char path[300] = "";
+    bool ok = http_client_open(&h[0], ezr_server_port(s)) && get(&h[0], PLAYLIST, &pl) == 0 &&
+              hinted_query((char *)pl.body, path, sizeof path);
+    http_client_close(&h[0]);
+    int opened = 0;
+    for (int i = 0; ok && i < N; i++)
+        if (http_client_open(&h[i], ezr_server_port(s)) && http_client_get(&h[i], path))
+            opened++;
+    bool parked = ok && WAIT_STAT(st, hls_waiting, N, true);
+    for (int i = 0; i < opened; i++)
+        http_client_close(&h[i]);
+    bool freed = WAIT_STAT(st, hls_waiting, 0, true);
+    /* The stream goes on: a new request is answered. */
+    struct http_answer after = {0};
+    struct http_client c;
+    int arc = http_client_open(&c, ezr_server_port(s)) ? get(&c, PLAYLIST, &after) : -1;
+    http_client_close(&c);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    EZR_CHECK_EQ(opened, N);
+    EZR_CHECK(parked && freed);
+    EZR_CHECK_EQ(arc, 0);
+    EZR_CHECK_EQ(after.status, 200);
+    http_answer_free(&pl);
+    http_answer_free(&after);
+}
+
+EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client flood, other;
+    bool ok = made && http_client_open(&flood, ezr_server_port(s));
+    /* 10,000 requests, written until the socket takes no more: the server reads what its bound
+     * lets it and stops. */
+    static const char req[] = "GET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n";
+    int sent = 0;
+    if (ok)
+        fcntl(flood.fd, F_SETFL, fcntl(flood.fd, F_GETFL) | O_NONBLOCK);
+    for (size_t off = 0; ok && sent < 10000;) {
+        ssize_t w = write(flood.fd, req + off, sizeof req - 1 - off);
+        if (w < 0) {
+            struct pollfd p = {.fd = flood.fd, .events = POLLOUT};
+            if (poll(&p, 1, 200) <= 0)
+                break; /* the server stopped reading */
+            continue;
+        }
+        off += (size_t)w;
+        if (off == sizeof req - 1) {
+            off = 0;
+            sent++;
+        }
+    }
+    struct http_answer a = {0};
+    int arc = ok && http_client_open(&other, ezr_server_port(s)) ? get(&other, PLAYLIST, &a) : -1;
+    struct ezr_stream_stats stats = {0};
+    int src = ezr_stream_get_stats(st, &stats, NULL, NULL, DEADLINE_MS);
+    http_client_close(&other);
+    http_client_close(&flood);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    EZR_CHECK(sent < 10000); /* it was stopped, not served without bound */
+    EZR_CHECK_EQ(arc, 0);
+    EZR_CHECK_EQ(a.status, 200);
+    EZR_CHECK_EQ(src, 0);
+    EZR_CHECK(stats.connections_bytes_queued <=
+              EZR_HTTP_PIPELINE_QUEUE_BYTES + 2 * a.body_len + 4096);
+    http_answer_free(&a);
+}
+
+EZR_TEST(test_end_of_stream_ends_the_playlist_and_answers_the_parked)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0}, a = {0};
+    char path[300] = "";
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              hinted_query((char *)pl.body, path, sizeof path) && http_client_get(&h, path);
+    bool parked = ok && WAIT_STAT(st, hls_waiting, 1, true);
+    int eos = ezr_stream_eos(st, 0);
+    int rc = parked ? http_client_answer(&h, &a, mono_ms() + DEADLINE_MS) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok && parked);
+    EZR_CHECK_EQ(eos, 0);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(a.status, 200);
+    EZR_CHECK(strstr((char *)a.body, "#EXT-X-ENDLIST") != NULL);
+    http_answer_free(&pl);
+    http_answer_free(&a);
+}
+
+EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_connection),
+              EZR_CASE(test_pipelined_requests_are_answered_in_order),
+              EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
+              EZR_CASE(test_hinted_part_streams_frame_by_frame_as_it_is_made),
+              EZR_CASE(test_bad_blocking_queries_are_400),
+              EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
+              EZR_CASE(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting),
+              EZR_CASE(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue),
+              EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked))
