@@ -27,13 +27,13 @@ def hls_pipeline(video=True, audio=True, width=1280, height=720, kbps=2000,
                  x264="tune=zerolatency speed-preset=ultrafast"):
     """A launch line for ezrtest.Server ({gop}, {port}, {props}, {host} left to fill): snow
     (the hardest picture to encode, so the bitrate is real) and a tone, into the element with
-    HTTP and HLS on. ultrafast keeps 720p30 and 1080p30 snow real-time on a loaded 2-core
-    machine."""
+    HTTP and HLS on. ultrafast keeps 720p30 snow real-time on a loaded 2-core machine; I420,
+    or x264enc may take 4:4:4 10-bit from videotestsrc, which browsers do not decode."""
     parts = []
     if video:
         parts.append(
             "videotestsrc is-live=true pattern=snow "
-            "! video/x-raw,width=%d,height=%d,framerate=30/1 "
+            "! video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 "
             "! x264enc %s bitrate=%d key-int-max={gop} ! h264parse ! mux. " % (
                 width, height, x264, kbps))
     if audio:
@@ -55,20 +55,21 @@ def url(s, path=PLAYLIST):
     return "http://127.0.0.1:%d%s" % (s.port, path)
 
 
-def wait_playlist(s, parts=1, timeout=20):
-    """Waits until the playlist answers 200 and lists at least `parts` parts; returns it."""
+def wait_playlist(s, segments=1, timeout=20):
+    """Waits until the playlist answers 200 and lists at least `segments` complete segments
+    (ffmpeg and VLC play whole segments only); returns it."""
     got = {}
 
     def ready():
         r = fetch(s.port, PLAYLIST)
         if r.status == 200:
             got["pl"] = Playlist(r.body.decode())
-            return len(got["pl"].parts) >= parts
+            return len(got["pl"].segments) >= segments
         check(r.status in (404, 503), "the playlist answered %d before the stream: %r" % (
             r.status, r.body[:200]))
         return False
 
-    wait_for(ready, timeout, "a playlist with %d parts" % parts)
+    wait_for(ready, timeout, "a playlist with %d segments" % segments)
     return got["pl"]
 
 
@@ -107,14 +108,19 @@ def test_ffprobe_and_ffmpeg_decode_both_tracks():
                                              s.stat("hls-bytes-sent")), flush=True)
 
 
+PLAY_SECONDS = 10
 PLAYBIN_FRAMES = 250
 
 
 def test_playbin3_plays_ten_seconds():
-    """playbin3 (hlsdemux2) into fakesinks that sync to the clock: 250 video frames are over 8 s
-    of the 30 fps stream, played at its pace."""
+    """playbin3 (hlsdemux2) into fakesinks that sync to the clock, for 10 s from its first
+    frame: no error on its bus, and at least 250 video frames (of 300) and some audio reach the
+    sinks. It starts once the playlist lists 3 segments:
+    GStreamer 1.22's hlsdemux2 cannot match a reloaded playlist against one that listed a single
+    segment (gst_hls_media_playlist_sync_to_playlist never compares the first), loses sync and
+    stalls; players start 3 segments from the end anyway."""
     with hls_server() as s:
-        wait_playlist(s)
+        wait_playlist(s, segments=3)
         player = Gst.ElementFactory.make("playbin3", None)
         check(player is not None, "no playbin3")
         vsink = Gst.ElementFactory.make("fakesink", "vsink")
@@ -151,11 +157,16 @@ def test_playbin3_plays_ten_seconds():
         started = time.monotonic()
         try:
             wait_for(lambda: bus_errors() or counts["video"] > 0, 30, "playbin3's first frame")
-            first = time.monotonic() - started
-            wait_for(lambda: bus_errors() or counts["video"] >= PLAYBIN_FRAMES, 30,
-                     "%d video frames at playbin3's sink (%d so far)" % (PLAYBIN_FRAMES,
-                                                                         counts["video"]))
+            first_at = time.monotonic()
+            first = first_at - started
+            # Ten seconds of play from the first frame (the measurement's length), watching
+            # the bus all along.
+            wait_for(lambda: bus_errors() or time.monotonic() - first_at >= PLAY_SECONDS,
+                     PLAY_SECONDS + 5, "%d s of play" % PLAY_SECONDS)
             check(not bus_errors(), "playbin3 posted errors: %s" % errors)
+            check(counts["video"] >= PLAYBIN_FRAMES, "%d video frames reached playbin3's sink "
+                  "in %d s, expected at least %d" % (counts["video"], PLAY_SECONDS,
+                                                     PLAYBIN_FRAMES))
         finally:
             player.set_state(Gst.State.NULL)
         check(counts["audio"] > 0, "no audio reached playbin3's audio sink")
@@ -166,11 +177,6 @@ def test_playbin3_plays_ten_seconds():
 
 
 VLC_FRAMES = 250
-# What VLC logs about its own environment here (no D-Bus, no hotkeys, no display): not playback.
-VLC_ENV_NOISE = re.compile(r"dbus|globalhotkeys|no suitable interface module|"
-                           r"interface \"[a-z,]+\" initialization failed|"
-                           r"Failed to connect to the D-Bus|hw decoder|vdpau|vaapi|"
-                           r"VDPAU|va_openDriver|libva")
 
 
 def vlc_stats(text):
@@ -250,19 +256,24 @@ def test_vlc_decodes_ten_seconds():
                 os.killpg(p.pid, 9)
                 p.wait()
             shutil.rmtree(home, ignore_errors=True)
+        # Decoder, packetizer and demuxer errors, VLC's own and libavcodec's ("[h264 @ ...]",
+        # but for its note of the picture size at the start).
+        # VLC's input clock raising its buffering ("ES_OUT_SET_(GROUP_)PCR is called too late")
+        # is not one: it is counted and printed.
         errors = [l for l in text.splitlines()
-                  if re.search(r"\berror\b|decode_slice_header|no frame!|corrupt|"
-                               r"concealing|illegal|invalid", l, re.I)
-                  and not VLC_ENV_NOISE.search(l) and not l.startswith("| ")]
+                  if re.search(r"\] [^:]*\b(decoder|demux|packetizer|avcodec|faad|mp4|adaptive|"
+                               r"hls)\b[^:]* error:|^\[(h264|aac) @ [^]]*\] (?!Reinit context)",
+                               l)]
+        late = len(re.findall(r"is called too late", text))
         check(not errors, "VLC reported, while playing:\n" + "\n".join(errors[:40]))
         check(stats.get("demux corrupted", 0) == 0 and stats.get("frames lost", 0) == 0,
               "VLC's statistics: %s" % stats)
         check(stats.get("audio decoded", 0) > 0, "VLC decoded no audio: %s" % stats)
         s.check_no_error()
         print("VLC: %d video frames decoded, %d displayed, %d lost, %d audio blocks decoded in "
-              "%.1f s, no decoder error" % (stats.get("video decoded", 0),
-                                            stats["frames displayed"], stats["frames lost"],
-                                            stats["audio decoded"], played_for), flush=True)
+              "%.1f s, no decoder error; its clock raised the buffering %d times" % (
+                  stats.get("video decoded", 0), stats["frames displayed"], stats["frames lost"],
+                  stats["audio decoded"], played_for, late), flush=True)
 
 
 def one_track(video, audio, expect):
