@@ -136,6 +136,7 @@ class HlsViewer(threading.Thread):
         self.part_bytes = 0
         self.max_gap = 0.0
         self.appeared = {}  # part URI -> Unix time first listed
+        self.initial = set()  # the part URIs of the first playlist: listed before it came
         self.pdts = {}      # part URI -> (pdt of its first sample, duration)
         self.last = None
         self.error = None
@@ -158,6 +159,7 @@ class HlsViewer(threading.Thread):
     def play(self):
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         pl = Playlist(self.get(self.path).body.decode())
+        self.initial = {p[2] for p in pl.parts}
         if pl.init_uri:
             self.get(self.base + pl.init_uri)
         have = None  # (msn, index) of the newest part fetched

@@ -1,0 +1,109 @@
+// Measures examples/web's page playing Low-Latency HLS in Debian's headless chromium (driven by
+// puppeteer-core): how long from the start of the page's navigation to its first presented frame
+// (window.ezr.firstFrameMs, from requestVideoFrameCallback), and, sampled every 250 ms for
+// SECONDS of play from that frame, how far behind live the frame playing is (window.ezr.latency():
+// Date.now() minus the player's program date time of the playhead). Prints one JSON object
+// and exits 0 when the page played (30 more frames decoded over the SECONDS), 1 when it did not.
+//
+// Usage: node hls.mjs PAGE_URL --chromium PATH --user-data-dir DIR [--seconds 10] [--timeout 60]
+
+import puppeteer from 'puppeteer-core';
+
+// As play.mjs: nothing phones home, autoplay needs no click.
+const CHROMIUM_FLAGS = [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-default-apps', '--disable-extensions', '--mute-audio',
+    '--autoplay-policy=no-user-gesture-required', '--window-size=800,600',
+];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function pageState() {
+    const v = document.querySelector('video');
+    const q = v.getVideoPlaybackQuality();
+    const b = v.buffered;
+    return {
+        status: document.getElementById('status').textContent,
+        frames: q.totalVideoFrames,
+        dropped: q.droppedVideoFrames,
+        firstFrameMs: window.ezr ? window.ezr.firstFrameMs : null,
+        latency: window.ezr ? window.ezr.latency() : null,
+        time: v.currentTime,
+        ahead: b.length ? b.end(b.length - 1) - v.currentTime : null,
+        rate: v.playbackRate,
+        width: v.videoWidth,
+        height: v.videoHeight,
+    };
+}
+
+function option(name, fallback) {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+async function main() {
+    const pageUrl = process.argv[2];
+    const seconds = Number(option('--seconds', '10'));
+    const timeout = Number(option('--timeout', '60'));
+    const out = { samples: [], log: [] };
+    const t0 = Date.now();
+    const browser = await puppeteer.launch({
+        executablePath: option('--chromium', '/usr/bin/chromium'),
+        headless: true,
+        args: [...CHROMIUM_FLAGS, '--user-data-dir=' + option('--user-data-dir')],
+        // The caller's environment may preload sanitizer runtimes meant for our plugin.
+        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD')),
+        defaultViewport: { width: 800, height: 600 },
+    });
+    try {
+        out.chromium = await browser.version();
+        out.startedMs = Date.now() - t0;
+        const [page] = await browser.pages();
+        page.on('console', (m) => out.log.push('console.' + m.type() + ': ' + m.text()));
+        page.on('pageerror', (e) => out.log.push('page error: ' + e.message));
+        page.on('requestfailed', (r) => out.log.push('request failed: ' + r.url() + ' ' +
+                                                     (r.failure() ? r.failure().errorText : '')));
+        await page.goto(pageUrl, { waitUntil: 'load', timeout: timeout * 1000 });
+        const deadline = t0 + timeout * 1000;
+        let st = null;
+        let first = null;
+        while (Date.now() < deadline) {
+            st = await page.evaluate(pageState);
+            if (st.status.startsWith('error') || st.status.startsWith('no stream'))
+                throw new Error('the page reports "' + st.status + '"');
+            if (first === null && st.firstFrameMs !== null && st.frames > 0) {
+                first = { at: Date.now(), frames: st.frames };
+                out.firstFrameMs = st.firstFrameMs;
+                out.size = st.width + 'x' + st.height;
+            }
+            if (first !== null) {
+                st.t = (Date.now() - first.at) / 1000;
+                out.samples.push(st);
+                if (st.t >= seconds)
+                    break;
+            }
+            await sleep(250);
+        }
+        if (first === null)
+            throw new Error('no frame within ' + timeout + ' s; last state ' + JSON.stringify(st));
+        out.framesPlayed = st.frames - first.frames;
+        out.dropped = st.dropped;
+        out.latency = st.latency;
+        if (st.t < seconds)
+            throw new Error('played ' + st.t.toFixed(1) + ' s of ' + seconds + ' before the ' +
+                            'deadline');
+        if (out.framesPlayed < 30)
+            throw new Error('only ' + out.framesPlayed + ' frames decoded in ' + seconds + ' s');
+        out.ok = true;
+    } catch (e) {
+        out.ok = false;
+        out.error = e.message;
+    } finally {
+        await browser.close().catch(() => browser.process().kill('SIGKILL'));
+    }
+    console.log(JSON.stringify(out));
+    return out.ok ? 0 : 1;
+}
+
+process.exitCode = await main();
