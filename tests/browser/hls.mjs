@@ -31,6 +31,8 @@ function pageState() {
         latency: window.ezr ? window.ezr.latency() : null,
         time: v.currentTime,
         ahead: b.length ? b.end(b.length - 1) - v.currentTime : null,
+        ranges: Array.from({ length: b.length }, (_, i) => [+b.start(i).toFixed(2),
+                                                             +b.end(i).toFixed(2)]),
         rate: v.playbackRate,
         width: v.videoWidth,
         height: v.videoHeight,
@@ -60,10 +62,33 @@ async function main() {
         out.chromium = await browser.version();
         out.startedMs = Date.now() - t0;
         const [page] = await browser.pages();
-        page.on('console', (m) => out.log.push('console.' + m.type() + ': ' + m.text()));
+        page.on('console', async (m) => {
+            let text = m.text();
+            if (m.type() === 'error' && text.includes('[object')) { // the objects' contents
+                const args = await Promise.all(m.args().map((a) => a.jsonValue().catch(() => '?')));
+                text = args.map((a) => typeof a === 'string' ? a : JSON.stringify(a)).join(' ');
+            }
+            out.log.push('console.' + m.type() + ': ' + text);
+        });
         page.on('pageerror', (e) => out.log.push('page error: ' + e.message));
         page.on('requestfailed', (r) => out.log.push('request failed: ' + r.url() + ' ' +
                                                      (r.failure() ? r.failure().errorText : '')));
+        // The stream's requests until the first frame, in ms from the navigation's start (as
+        // firstFrameMs): where the time to the first frame goes.
+        const navStart = Date.now();
+        out.requests = [];
+        const since = () => Date.now() - navStart;
+        const name = (r) => r.url().replace(/^.*\//, '');
+        const keep = (r) => r.url().startsWith('http') && out.firstFrameMs === undefined &&
+            out.requests.length < 60;
+        page.on('request', (r) => {
+            if (keep(r))
+                out.requests.push([since(), 'start', name(r)]);
+        });
+        page.on('requestfinished', (r) => {
+            if (keep(r))
+                out.requests.push([since(), 'done', name(r)]);
+        });
         await page.goto(pageUrl, { waitUntil: 'load', timeout: timeout * 1000 });
         const deadline = t0 + timeout * 1000;
         let st = null;

@@ -137,7 +137,8 @@ class HlsViewer(threading.Thread):
         self.max_gap = 0.0
         self.appeared = {}  # part URI -> Unix time first listed
         self.initial = set()  # the part URIs of the first playlist: listed before it came
-        self.pdts = {}      # part URI -> (pdt of its first sample, duration)
+        self.pdts = {}      # part URI -> (pdt of its first sample, duration, index)
+        self.segment_pdts = {}  # msn -> (its EXT-X-PROGRAM-DATE-TIME, EXTINF) once complete
         self.last = None
         self.error = None
         self.stopping = False
@@ -167,10 +168,12 @@ class HlsViewer(threading.Thread):
             have = pl.parts[-2][:2] if len(pl.parts) > 1 else None
         while not self.stopping:
             now = time.time()
+            for msn, _, d, pdt in pl.segments:
+                self.segment_pdts.setdefault(msn, (pdt, d))
             for msn, index, uri, d, _, pdt in pl.parts:
                 self.appeared.setdefault(uri, now)
                 if pdt is not None:
-                    self.pdts.setdefault(uri, (pdt, d))
+                    self.pdts.setdefault(uri, (pdt, d, index))
             for msn, index, uri, d, _, pdt in pl.parts:
                 if have is not None and (msn, index) <= have:
                     continue
@@ -191,6 +194,16 @@ class HlsViewer(threading.Thread):
                 raise RuntimeError("no EXT-X-PRELOAD-HINT of a part: %s" % pl.text[-300:])
             pl = Playlist(self.get("%s?_HLS_msn=%d&_HLS_part=%d" % (
                 self.path, pl.hint[0], pl.hint[1])).body.decode())
+
+    def pdt_drift(self):
+        """For each two consecutive complete segments n and n + 1 seen: PDT(n + 1) - PDT(n) -
+        EXTINF(n), which is 0 where the dates follow the media's own time."""
+        out = []
+        for msn, (pdt, d) in sorted(self.segment_pdts.items()):
+            nxt = self.segment_pdts.get(msn + 1)
+            if nxt and pdt is not None and nxt[0] is not None:
+                out.append((msn, nxt[0] - pdt - d))
+        return out
 
     def close(self):
         self.stopping = True
