@@ -112,13 +112,9 @@ static int64_t bits_se(struct bits *b)
  * (H.264 7.3.2.1.1). */
 static bool sps_has_chroma_info(uint32_t profile)
 {
-    switch (profile) {
-    case 100: case 110: case 122: case 244: case 44: case 83: case 86:
-    case 118: case 128: case 138: case 139: case 134: case 135:
-        return true;
-    default:
-        return false;
-    }
+    static const uint8_t profiles[] = {100, 110, 122, 244, 44,  83, 86,
+                                       118, 128, 138, 139, 134, 135};
+    return memchr(profiles, (int)profile, sizeof profiles) != NULL;
 }
 
 /* scaling_list() (7.3.2.1.1.1): only read past; each delta is in -128..127. */
@@ -145,7 +141,7 @@ static int parse_sps(const uint8_t *nal, size_t len, uint16_t *width, uint16_t *
     struct bits b;
     bits_init(&b, nal + 1, len - 1, true);
     uint32_t profile = bits_u(&b, 8);
-    bits_u(&b, 16); /* constraint flags, level_idc */
+    bits_u(&b, 16);       /* constraint flags, level_idc */
     if (bits_ue(&b) > 31) /* seq_parameter_set_id */
         return EZR_EPROTO;
     uint32_t chroma_format = 1;
@@ -222,13 +218,29 @@ static void put_hex2(char *o, uint8_t v)
     o[1] = hex[v & 15];
 }
 
+/* A parameter set of the record at *pos: its 16-bit length, then that many bytes (none is
+ * malformed). Moves *pos past it. */
+static bool next_parameter_set(const uint8_t *rec, size_t n, size_t *pos, const uint8_t **nal,
+                               size_t *len)
+{
+    if (n - *pos < 2)
+        return false;
+    size_t l = ezr_rd_be16(rec + *pos);
+    if (l == 0 || n - *pos - 2 < l)
+        return false;
+    *nal = rec + *pos + 2;
+    *len = l;
+    *pos += 2 + l;
+    return true;
+}
+
 int ezr_fmp4_parse_avc_header(const uint8_t *body, size_t len, struct ezr_fmp4_video *out)
 {
     if (!body || !out || len < 2)
         return EZR_EINVAL;
     unsigned frame_type = body[0] >> 4;
-    if ((body[0] & 0x0F) != FLV_CODEC_AVC || frame_type == 0 || frame_type >= FLV_VIDEO_INFO_FRAME ||
-        body[1] != 0)
+    if ((body[0] & 0x0F) != FLV_CODEC_AVC || frame_type == 0 ||
+        frame_type >= FLV_VIDEO_INFO_FRAME || body[1] != 0)
         return EZR_EINVAL;
     /* The 3-byte composition time (0 here), then the AVCDecoderConfigurationRecord
      * (14496-15 5.3.3.1). */
@@ -244,32 +256,26 @@ int ezr_fmp4_parse_avc_header(const uint8_t *body, size_t len, struct ezr_fmp4_v
         return EZR_EPROTO;
     uint16_t width = 0, height = 0;
     for (size_t i = 0; i < nsps; i++) {
-        if (n - pos < 2)
-            return EZR_EPROTO;
-        size_t l = ezr_rd_be16(rec + pos);
-        pos += 2;
-        if (l == 0 || n - pos < l)
+        const uint8_t *nal;
+        size_t l;
+        if (!next_parameter_set(rec, n, &pos, &nal, &l))
             return EZR_EPROTO;
         if (i == 0) {
-            int rc = parse_sps(rec + pos, l, &width, &height);
+            int rc = parse_sps(nal, l, &width, &height);
             if (rc < 0)
                 return rc;
         }
-        pos += l;
     }
     if (n - pos < 1)
         return EZR_EPROTO;
     size_t npps = rec[pos++];
     for (size_t i = 0; i < npps; i++) {
-        if (n - pos < 2)
+        const uint8_t *nal;
+        size_t l;
+        if (!next_parameter_set(rec, n, &pos, &nal, &l))
             return EZR_EPROTO;
-        size_t l = ezr_rd_be16(rec + pos);
-        pos += 2;
-        if (l == 0 || n - pos < l)
-            return EZR_EPROTO;
-        pos += l;
     }
-    /* Bytes after the PPS (High profiles' chroma and bit-depth fields) are passed on as they are. */
+    /* Bytes after the PPS (High profiles' chroma and bit-depth fields) go on as they are. */
     memset(out, 0, sizeof *out);
     out->avcc = rec;
     out->avcc_len = n;
@@ -413,10 +419,10 @@ static void put_ftyp(struct ezr_buf *o)
 static void put_mvhd(struct ezr_buf *o, uint32_t next_track)
 {
     size_t at = full_box_open(o, "mvhd", 0, 0);
-    ezr_buf_put_be32(o, 0);    /* creation_time */
-    ezr_buf_put_be32(o, 0);    /* modification_time */
-    ezr_buf_put_be32(o, 1000); /* timescale */
-    ezr_buf_put_be32(o, 0);    /* duration: unknown, it is live */
+    ezr_buf_put_be32(o, 0);          /* creation_time */
+    ezr_buf_put_be32(o, 0);          /* modification_time */
+    ezr_buf_put_be32(o, 1000);       /* timescale */
+    ezr_buf_put_be32(o, 0);          /* duration: unknown, it is live */
     ezr_buf_put_be32(o, 0x00010000); /* rate 1.0 */
     ezr_buf_put_be16(o, 0x0100);     /* volume 1.0 */
     put_zeros(o, 10);
@@ -429,8 +435,8 @@ static void put_mvhd(struct ezr_buf *o, uint32_t next_track)
 static void put_tkhd(struct ezr_buf *o, uint32_t track, bool audio, uint16_t w, uint16_t h)
 {
     size_t at = full_box_open(o, "tkhd", 0, 3); /* track_enabled | track_in_movie */
-    ezr_buf_put_be32(o, 0); /* creation_time */
-    ezr_buf_put_be32(o, 0); /* modification_time */
+    ezr_buf_put_be32(o, 0);                     /* creation_time */
+    ezr_buf_put_be32(o, 0);                     /* modification_time */
     ezr_buf_put_be32(o, track);
     ezr_buf_put_be32(o, 0); /* reserved */
     ezr_buf_put_be32(o, 0); /* duration */
@@ -496,8 +502,8 @@ static void put_avc1(struct ezr_buf *o, const struct ezr_fmp4_video *v)
     ezr_buf_put_be32(o, 0x00480000); /* 72 dpi */
     ezr_buf_put_be32(o, 0x00480000);
     ezr_buf_put_be32(o, 0);
-    ezr_buf_put_be16(o, 1);  /* frame_count */
-    put_zeros(o, 32);        /* compressorname */
+    ezr_buf_put_be16(o, 1); /* frame_count */
+    put_zeros(o, 32);       /* compressorname */
     ezr_buf_put_be16(o, 0x0018);
     ezr_buf_put_be16(o, 0xFFFF); /* pre_defined -1 */
     size_t avcc = box_open(o, "avcC");
@@ -532,11 +538,11 @@ static void put_mp4a(struct ezr_buf *o, const struct ezr_fmp4_audio *a)
 
     size_t esds = full_box_open(o, "esds", 0, 0);
     size_t dsi = 5 + a->asc_len, dcd = 13 + dsi, es = 3 + 5 + dcd + 5 + 1;
-    put_descr(o, 0x03, es); /* ES_Descriptor */
-    ezr_buf_put_be16(o, 0); /* ES_ID */
-    ezr_buf_put_u8(o, 0);   /* no dependency, URL or OCR stream */
-    put_descr(o, 0x04, dcd); /* DecoderConfigDescriptor */
-    ezr_buf_put_u8(o, 0x40); /* objectTypeIndication: MPEG-4 Audio */
+    put_descr(o, 0x03, es);           /* ES_Descriptor */
+    ezr_buf_put_be16(o, 0);           /* ES_ID */
+    ezr_buf_put_u8(o, 0);             /* no dependency, URL or OCR stream */
+    put_descr(o, 0x04, dcd);          /* DecoderConfigDescriptor */
+    ezr_buf_put_u8(o, 0x40);          /* objectTypeIndication: MPEG-4 Audio */
     ezr_buf_put_u8(o, 0x05 << 2 | 1); /* streamType audio, upStream 0, reserved 1 */
     ezr_buf_put_be24(o, 0);           /* bufferSizeDB */
     ezr_buf_put_be32(o, 0);           /* maxBitrate */
@@ -680,8 +686,8 @@ size_t ezr_fmp4_write_fragment(uint8_t *out, const struct ezr_fmp4_sample *s)
     p = wr_be32(p, (uint32_t)(s->decode_time >> 32));
     p = wr_be32(p, (uint32_t)s->decode_time);
     p = wr_box(p, TRUN_SIZE, "trun");
-    p = wr_be32(p, 1u << 24 | TRUN_FLAGS); /* version 1: signed composition offsets */
-    p = wr_be32(p, 1);                     /* sample_count */
+    p = wr_be32(p, 1u << 24 | TRUN_FLAGS);   /* version 1: signed composition offsets */
+    p = wr_be32(p, 1);                       /* sample_count */
     p = wr_be32(p, MOOF_SIZE + MDAT_HEADER); /* data_offset: the sample, past the mdat header */
     p = wr_be32(p, s->duration);
     p = wr_be32(p, s->size);

@@ -4,6 +4,7 @@
  * arriving frame is the first of what the cut opens. */
 #include "ezr_hls_priv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ezr_alloc.h"
@@ -193,7 +194,7 @@ static void drop_inits(struct ezr_hls *h)
 static int make_cmaf_view(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out)
 {
     (void)f;
-    uint8_t *b = ezr_malloc(EZR_FMP4_FRAGMENT_MAX);
+    uint8_t *b = ezr_malloc(EZR_FMP4_FRAGMENT_MAX + EZR_HLS_CHUNK_HEAD + EZR_HLS_CHUNK_TAIL + 1);
     if (!b)
         return EZR_ENOMEM;
     size_t n = ezr_fmp4_write_fragment(b, arg);
@@ -201,6 +202,11 @@ static int make_cmaf_view(const struct ezr_frame *f, void *arg, struct ezr_frame
         free(b);
         return EZR_EINVAL;
     }
+    /* The chunk framing, after the view's len (ezr_hls.h): written once, sent by reference to
+     * every viewer of a part in progress. */
+    const struct ezr_fmp4_sample *s = arg;
+    snprintf((char *)b + n, EZR_HLS_CHUNK_HEAD + EZR_HLS_CHUNK_TAIL + 1, "%08zx\r\n\r\n",
+             n + (size_t)s->size);
     out->bytes = b;
     out->len = n;
     return 0;
@@ -313,9 +319,10 @@ static uint32_t segment_target_ms(const struct ezr_hls *h, bool video)
 {
     if (h->segment_ms)
         return h->segment_ms;
-    /* One segment per GOP, but none shorter than a part: a stream of keyframes only would
-     * otherwise make a segment of every frame. */
-    return video ? h->part_ms : EZR_HLS_AUDIO_SEGMENT_MS;
+    /* One segment per GOP, but none shorter than EZR_HLS_MIN_AUTO_SEGMENT_MS: an encoder that
+     * inserts keyframes at scene cuts (x264 on noise: every few frames) would otherwise make
+     * segments of a few frames, and a window of them too short for a live playlist. */
+    return video ? EZR_HLS_MIN_AUTO_SEGMENT_MS : EZR_HLS_AUDIO_SEGMENT_MS;
 }
 
 /* The first segment after none in progress (the start, a break, the end, new headers). */
@@ -386,15 +393,25 @@ static int flush_pending(struct ezr_hls *h, uint32_t duration)
 {
     struct ezr_hls_pending *pv = &h->pending;
     uint64_t dts = pv->dts_ms * TICKS_PER_MS;
-    if (dts < h->last_video_dts_ms * TICKS_PER_MS)
-        dts = h->last_video_dts_ms * TICKS_PER_MS; /* decode time never goes back in a track */
-    else
-        h->last_video_dts_ms = pv->dts_ms;
+    int32_t cts = pv->cts_ms * (int32_t)TICKS_PER_MS;
+    /* Decode time goes forward in a track. flvmux gives the first frames of a B-frame stream one
+     * decode time, and an MP4 reader drops a sample whose decode time is not after the one before
+     * (ffmpeg decoded 58 of 60): a repeat (or a step back) moves on to one tick after the last,
+     * and its composition offset back by as much, so that it is shown when it was. */
+    if (h->have_video_dts && dts <= h->last_video_dts) {
+        uint64_t shift = h->last_video_dts + 1 - dts;
+        dts += shift;
+        cts -= shift > (uint64_t)INT32_MAX ? INT32_MAX : (int32_t)shift;
+    }
+    h->last_video_dts = dts;
+    h->have_video_dts = true;
+    if (duration == 0)
+        duration = 1; /* a sample lasts; the next one's decode time is after it */
     struct ezr_fmp4_sample s = {
         .track_id = EZR_FMP4_VIDEO_TRACK,
         .decode_time = dts,
         .duration = duration,
-        .composition_offset = pv->cts_ms * (int32_t)TICKS_PER_MS,
+        .composition_offset = cts,
         .size = (uint32_t)(pv->frame->payload_len - pv->body_offset),
         .sync = pv->key,
     };
@@ -500,7 +517,7 @@ static bool complete_in_progress(struct ezr_hls *h)
 static void restart_time(struct ezr_hls *h)
 {
     h->have_time = false;
-    h->last_video_dts_ms = 0;
+    h->have_video_dts = false;
     h->have_audio_decode = false;
     h->last_audio_decode = 0;
 }

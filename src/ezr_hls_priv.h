@@ -59,7 +59,8 @@ struct ezr_hls {
     bool have_time;
     uint64_t last_ms;              /* the last extended timestamp */
     struct ezr_hls_pending pending; /* video */
-    uint64_t last_video_dts_ms;     /* of the last video sample muxed, for a monotonic decode time */
+    uint64_t last_video_dts;        /* of the last video sample muxed (90 kHz): decode times rise */
+    bool have_video_dts;
     uint32_t last_video_duration;   /* 90 kHz; used at a break or the end */
     bool have_video_duration;
     uint64_t last_audio_decode; /* in the sample rate, for a monotonic decode time */

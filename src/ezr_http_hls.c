@@ -92,17 +92,16 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
     send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
 }
 
-/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body. */
+/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
+ * like the rest (it follows the CMAF view: ezr_hls.h). */
 static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
 {
     for (size_t i = from; i < p->nsamples; i++) {
         const struct ezr_hls_sample *s = &p->samples[i];
-        char size[24];
-        int n = snprintf(size, sizeof size, "%zx\r\n",
-                         s->frame->views[EZR_VIEW_CMAF].len + (size_t)s->body_len);
-        ezr_client_send(c, (const uint8_t *)size, (size_t)n);
+        const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
+        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
         send_sample(c, s);
-        ezr_client_send(c, (const uint8_t *)"\r\n", 2);
+        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
     }
 }
 
@@ -121,6 +120,14 @@ static int answer_bytes(struct ezr_client *c, struct ezr_frame *f, const char *t
     return EZR_HTTP_NEXT;
 }
 
+/* Parks w; the connection's idle time counts from the end of the wait, so that a wait of three
+ * target durations is not cut short by handshake-timeout. */
+static void park(struct ezr_client *c, struct ezr_hls_out *o, struct ezr_hls_waiter *w)
+{
+    c->idle_since_ms = w->deadline_ms;
+    ezr_hls_out_park(o, w);
+}
+
 /* ---- playlists ------------------------------------------------------------------------------ */
 
 static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
@@ -136,7 +143,7 @@ static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
         snprintf(cache, sizeof cache, "public, max-age=%u",
                  ezr_hls_target_duration(ezr_hls_out_muxer(o)));
     return answer_bytes(c, f, "application/vnd.apple.mpegurl", cache,
-                        ezr_http_conn_of(c)->req.method == EZR_HTTP_HEAD);
+                        ezr_http_conn_of(c)->head_only);
 }
 
 /* Whether the playlist can be answered now: READY, WAIT (parked), or TOO_FAR. */
@@ -170,7 +177,7 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         h->wait.deadline_ms = ezr_hls_out_playlist(o, false, &failed)
                                   ? block_deadline(ezr_hls_out_muxer(o))
                                   : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
-        ezr_hls_out_park(o, &h->wait);
+        park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
     case EZR_HLS_READY:
@@ -196,7 +203,7 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
 static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct ezr_hls_part *p)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    bool head_only = h->req.method == EZR_HTTP_HEAD;
+    bool head_only = h->head_only;
     if (!h->wait.streaming) {
         if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
             return EZR_ENOMEM;
@@ -222,7 +229,7 @@ static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct
         return EZR_HTTP_NEXT;
     }
     h->wait.deadline_ms = block_deadline(ezr_hls_out_muxer(o));
-    ezr_hls_out_park(o, &h->wait);
+    park(c, o, &h->wait);
     return EZR_HTTP_WAITING;
 }
 
@@ -247,7 +254,7 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     if (!is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
-    ezr_hls_out_park(o, &h->wait);
+    park(c, o, &h->wait);
     return EZR_HTTP_WAITING;
 }
 
@@ -281,7 +288,7 @@ static void woken(struct ezr_hls_waiter *w)
     if (w->kind == EZR_HLS_WAIT_PLAYLIST) {
         enum ezr_hls_wait state = playlist_state(o, &w->q);
         if (state == EZR_HLS_WAIT && !w->timed_out) {
-            ezr_hls_out_park(o, w);
+            park(c, o, w);
             return;
         }
         if (state == EZR_HLS_WAIT) {
@@ -292,7 +299,7 @@ static void woken(struct ezr_hls_waiter *w)
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
         if (!p && !w->timed_out && !w->streaming && is_hinted(hls, w->msn, w->index)) {
-            ezr_hls_out_park(o, w);
+            park(c, o, w);
             return;
         }
         if (!p || (w->timed_out && !p->complete)) {

@@ -183,6 +183,11 @@
  * mode are tuned for, five playlist updates a second; shorter parts cost a request each for
  * little gain in latency. */
 #define EZR_HLS_DEFAULT_PART_MS 200u
+/* hls-segment-target 0 cuts a segment at every keyframe, once it lasts this long: a segment per
+ * GOP for GOPs of a second or more (the usual 1-4 s), while keyframes that come every few frames
+ * (scene cuts) are joined into segments of about a second, which a live playlist's window of
+ * three target durations needs. */
+#define EZR_HLS_MIN_AUTO_SEGMENT_MS 1000u
 /* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
  * servers use (short enough for a quick start, long enough for CDN caching to pay). */
 #define EZR_HLS_AUDIO_SEGMENT_MS 2000u

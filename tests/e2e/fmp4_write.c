@@ -111,8 +111,8 @@ int main(int argc, char **argv)
         struct tag *t = &all.t[i];
         size_t off;
         int32_t cts_ms;
-        t->video_sample = t->type == EZR_FLV_VIDEO &&
-                          ezr_fmp4_sample_of(9, t->body, t->len, &off, &cts_ms) == 0;
+        t->video_sample =
+            t->type == EZR_FLV_VIDEO && ezr_fmp4_sample_of(9, t->body, t->len, &off, &cts_ms) == 0;
         if (!t->video_sample)
             continue;
         t->dts = (t->ts + offset_ms) * (EZR_FMP4_VIDEO_TIMESCALE / 1000);

@@ -48,8 +48,10 @@ def status_of(answer):
 
 
 def get(port, path, extra=b""):
-    return exchange(port, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra +
-                    b"\r\n")
+    """One request on its own connection, which the answer closes (the server keeps HTTP/1.1
+    connections open otherwise)."""
+    return exchange(port, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Connection: close\r\n" + extra + b"\r\n")
 
 
 class RtmpWitness:

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ezr_alloc.h"
 #include "ezr_buf.h"
 #include "ezr_error.h"
 #include "ezr_fmp4.h"
@@ -15,44 +16,45 @@
  * "... ! filesink location=x.flv"; the video/x-raw formats other than the first pin down the
  * chroma format, which videotestsrc otherwise picks: 4:4:4 for the first, as x264enc offers it
  * first). */
-/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1280,height=720 ! x264enc ! h264parse ! flvmux */
+/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1280,height=720 ! x264enc !
+ * h264parse ! flvmux */
 static const uint8_t x264_720p[] = {
-    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0xf4, 0x00, 0x1f, 0xff, 0xe1, 0x00,
-    0x1e, 0x67, 0xf4, 0x00, 0x1f, 0x90, 0xd9, 0xb2, 0x80, 0xa0, 0x0b, 0x76,
-    0x02, 0xd4, 0x04, 0x04, 0x05, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00,
-    0x03, 0x00, 0x3c, 0x8f, 0x18, 0x31, 0x96, 0x01, 0x00, 0x06, 0x68, 0xeb,
-    0xec, 0x44, 0x84, 0x40,
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0xf4, 0x00, 0x1f, 0xff, 0xe1, 0x00, 0x1e,
+    0x67, 0xf4, 0x00, 0x1f, 0x90, 0xd9, 0xb2, 0x80, 0xa0, 0x0b, 0x76, 0x02, 0xd4,
+    0x04, 0x04, 0x05, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c,
+    0x8f, 0x18, 0x31, 0x96, 0x01, 0x00, 0x06, 0x68, 0xeb, 0xec, 0x44, 0x84, 0x40,
 };
-/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1920,height=1080 ! x264enc ! video/x-h264,profile=high ! h264parse ! flvmux */
+/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1920,height=1080 ! x264enc !
+ * video/x-h264,profile=high ! h264parse ! flvmux */
 static const uint8_t x264_1080p_high[] = {
-    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x00, 0x28, 0xff, 0xe1, 0x00,
-    0x1e, 0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x02, 0x27, 0xe5,
-    0xc0, 0x5a, 0x80, 0x80, 0x80, 0xa0, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00,
-    0x00, 0x07, 0x91, 0xe3, 0x06, 0x32, 0xc0, 0x01, 0x00, 0x05, 0x68, 0xeb,
-    0xec, 0xb2, 0x2c,
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x00, 0x28, 0xff, 0xe1, 0x00, 0x1e,
+    0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x02, 0x27, 0xe5, 0xc0, 0x5a,
+    0x80, 0x80, 0x80, 0xa0, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x07, 0x91,
+    0xe3, 0x06, 0x32, 0xc0, 0x01, 0x00, 0x05, 0x68, 0xeb, 0xec, 0xb2, 0x2c,
 };
-/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1920,height=1080 ! x264enc ! video/x-h264,profile=baseline ! h264parse ! flvmux */
+/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1920,height=1080 ! x264enc !
+ * video/x-h264,profile=baseline ! h264parse ! flvmux */
 static const uint8_t x264_1080p_baseline[] = {
-    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0xc0, 0x28, 0xff, 0xe1, 0x00,
-    0x1c, 0x67, 0x42, 0xc0, 0x28, 0xd9, 0x00, 0x78, 0x02, 0x27, 0xe5, 0xc0,
-    0x5a, 0x80, 0x80, 0x80, 0xa0, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00,
-    0x07, 0x91, 0xe3, 0x06, 0x49, 0x01, 0x00, 0x04, 0x68, 0xcb, 0x8c, 0xb2,
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0xc0, 0x28, 0xff, 0xe1, 0x00, 0x1c, 0x67, 0x42, 0xc0,
+    0x28, 0xd9, 0x00, 0x78, 0x02, 0x27, 0xe5, 0xc0, 0x5a, 0x80, 0x80, 0x80, 0xa0, 0x00, 0x00, 0x03,
+    0x00, 0x20, 0x00, 0x00, 0x07, 0x91, 0xe3, 0x06, 0x49, 0x01, 0x00, 0x04, 0x68, 0xcb, 0x8c, 0xb2,
 };
-/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=1920,height=1080,format=I420,interlace-mode=interleaved ! x264enc interlaced=true ! h264parse ! flvmux */
+/* gst-launch-1.0 videotestsrc num-buffers=2 !
+ * video/x-raw,width=1920,height=1080,format=I420,interlace-mode=interleaved ! x264enc
+ * interlaced=true ! h264parse ! flvmux */
 static const uint8_t x264_1080i_high[] = {
-    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x00, 0x28, 0xff, 0xe1, 0x00,
-    0x1e, 0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x04, 0x4f, 0xde,
-    0x02, 0xd4, 0x04, 0x04, 0x05, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00,
-    0x03, 0x00, 0x3c, 0x9f, 0x16, 0x2d, 0x96, 0x01, 0x00, 0x05, 0x68, 0xfb,
-    0xac, 0xb2, 0x2c,
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x00, 0x28, 0xff, 0xe1, 0x00, 0x1e,
+    0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x04, 0x4f, 0xde, 0x02, 0xd4,
+    0x04, 0x04, 0x05, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c,
+    0x9f, 0x16, 0x2d, 0x96, 0x01, 0x00, 0x05, 0x68, 0xfb, 0xac, 0xb2, 0x2c,
 };
-/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=640,height=360,format=Y444 ! x264enc ! video/x-h264,profile=high-4:4:4 ! h264parse ! flvmux */
+/* gst-launch-1.0 videotestsrc num-buffers=2 ! video/x-raw,width=640,height=360,format=Y444 !
+ * x264enc ! video/x-h264,profile=high-4:4:4 ! h264parse ! flvmux */
 static const uint8_t x264_360p_444[] = {
-    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0xf4, 0x00, 0x1e, 0xff, 0xe1, 0x00,
-    0x1e, 0x67, 0xf4, 0x00, 0x1e, 0x91, 0x9b, 0x28, 0x14, 0x05, 0xff, 0x13,
-    0x80, 0xb5, 0x06, 0x06, 0x06, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00,
-    0x00, 0x0f, 0x23, 0xc5, 0x8b, 0x65, 0x80, 0x01, 0x00, 0x06, 0x68, 0xeb,
-    0xec, 0x44, 0x84, 0x40,
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0xf4, 0x00, 0x1e, 0xff, 0xe1, 0x00, 0x1e,
+    0x67, 0xf4, 0x00, 0x1e, 0x91, 0x9b, 0x28, 0x14, 0x05, 0xff, 0x13, 0x80, 0xb5,
+    0x06, 0x06, 0x06, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0f, 0x23,
+    0xc5, 0x8b, 0x65, 0x80, 0x01, 0x00, 0x06, 0x68, 0xeb, 0xec, 0x44, 0x84, 0x40,
 };
 
 /* AAC sequence headers: avenc_aac at 44100 Hz stereo (flvmux output; AAC-LC with the
@@ -218,13 +220,19 @@ static size_t build_sps(const struct sps_fields *f, struct bw *w)
     return bw_finish(w);
 }
 
-/* Parses a copy in a buffer of exactly len bytes, so that AddressSanitizer sees any read past
- * it. Only the return code and the plain fields of out are valid afterwards. */
-static int parse_avc_exact(const uint8_t *body, size_t len, struct ezr_fmp4_video *out)
+/* Each parses a copy in a heap block of exactly len bytes, so that AddressSanitizer sees any read
+ * past it. Only the return code and the plain fields of out are valid afterwards. */
+static uint8_t *exact_copy(const uint8_t *p, size_t len)
 {
     uint8_t *copy = malloc(len ? len : 1);
     if (len)
-        memcpy(copy, body, len);
+        memcpy(copy, p, len);
+    return copy;
+}
+
+static int parse_avc_exact(const uint8_t *body, size_t len, struct ezr_fmp4_video *out)
+{
+    uint8_t *copy = exact_copy(body, len);
     int rc = ezr_fmp4_parse_avc_header(copy, len, out);
     free(copy);
     return rc;
@@ -232,107 +240,101 @@ static int parse_avc_exact(const uint8_t *body, size_t len, struct ezr_fmp4_vide
 
 static int parse_aac_exact(const uint8_t *body, size_t len, struct ezr_fmp4_audio *out)
 {
-    uint8_t *copy = malloc(len ? len : 1);
-    if (len)
-        memcpy(copy, body, len);
+    uint8_t *copy = exact_copy(body, len);
     int rc = ezr_fmp4_parse_aac_header(copy, len, out);
     free(copy);
     return rc;
 }
 
+/* An AVC sequence header parses to that picture size and CODECS string. */
+#define CHECK_AVC_HEADER(body, len, w, h, codecs_)                                                 \
+    do {                                                                                           \
+        struct ezr_fmp4_video v_;                                                                  \
+        EZR_CHECK_EQ(parse_avc_exact((body), (len), &v_), 0);                                      \
+        EZR_CHECK_EQ(v_.width, (w));                                                               \
+        EZR_CHECK_EQ(v_.height, (h));                                                              \
+        EZR_CHECK(strcmp(v_.codecs, (codecs_)) == 0);                                              \
+    } while (0)
+
 /* ---- H.264 ---------------------------------------------------------------------------- */
 
 EZR_TEST(test_x264_720p_sequence_header_gives_size_codecs_and_record)
 {
+    CHECK_AVC_HEADER(x264_720p, sizeof x264_720p, 1280, 720, "avc1.f4001f");
     struct ezr_fmp4_video v;
     EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_720p, sizeof x264_720p, &v), 0);
-    EZR_CHECK_EQ(v.width, 1280);
-    EZR_CHECK_EQ(v.height, 720);
-    EZR_CHECK(strcmp(v.codecs, "avc1.f4001f") == 0);
     EZR_CHECK(v.avcc == x264_720p + 5);
     EZR_CHECK_EQ(v.avcc_len, sizeof x264_720p - 5);
 }
 
 EZR_TEST(test_x264_1080p_is_cropped_from_1088_coded_lines)
 {
-    struct ezr_fmp4_video v;
-    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_1080p_high, sizeof x264_1080p_high, &v), 0);
-    EZR_CHECK_EQ(v.width, 1920);
-    EZR_CHECK_EQ(v.height, 1080);
-    EZR_CHECK(strcmp(v.codecs, "avc1.640028") == 0);
-    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_1080p_baseline, sizeof x264_1080p_baseline, &v),
-                 0);
-    EZR_CHECK_EQ(v.width, 1920);
-    EZR_CHECK_EQ(v.height, 1080);
-    EZR_CHECK(strcmp(v.codecs, "avc1.42c028") == 0);
+    CHECK_AVC_HEADER(x264_1080p_high, sizeof x264_1080p_high, 1920, 1080, "avc1.640028");
+    CHECK_AVC_HEADER(x264_1080p_baseline, sizeof x264_1080p_baseline, 1920, 1080, "avc1.42c028");
 }
 
 EZR_TEST(test_x264_interlaced_1080_counts_field_map_units_twice)
 {
-    struct ezr_fmp4_video v;
-    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_1080i_high, sizeof x264_1080i_high, &v), 0);
-    EZR_CHECK_EQ(v.width, 1920);
-    EZR_CHECK_EQ(v.height, 1080);
-    EZR_CHECK(strcmp(v.codecs, "avc1.640028") == 0);
+    CHECK_AVC_HEADER(x264_1080i_high, sizeof x264_1080i_high, 1920, 1080, "avc1.640028");
 }
 
 EZR_TEST(test_x264_444_crops_whole_lines)
 {
     /* 4:4:4: the crop unit is one line, not two (368 coded lines, 8 cropped). */
-    struct ezr_fmp4_video v;
-    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_360p_444, sizeof x264_360p_444, &v), 0);
-    EZR_CHECK_EQ(v.width, 640);
-    EZR_CHECK_EQ(v.height, 360);
-    EZR_CHECK(strcmp(v.codecs, "avc1.f4001e") == 0);
+    CHECK_AVC_HEADER(x264_360p_444, sizeof x264_360p_444, 640, 360, "avc1.f4001e");
 }
 
 EZR_TEST(test_sps_with_scaling_lists_and_emulation_prevention)
 {
     /* High 10 4:2:0 with eight scaling lists, picture order type 1 with a large offset (whose
      * zero bits need emulation prevention before the size fields), 1088 lines cropped to 1080. */
-    struct sps_fields f = {.profile = 100, .chroma_format = 1, .scaling_lists = true,
-                           .poc_type = 1, .width_mbs = 120, .height_units = 68,
-                           .frame_mbs_only = true, .crop = {0, 0, 0, 4}};
+    struct sps_fields f = {.profile = 100,
+                           .chroma_format = 1,
+                           .scaling_lists = true,
+                           .poc_type = 1,
+                           .width_mbs = 120,
+                           .height_units = 68,
+                           .frame_mbs_only = true,
+                           .crop = {0, 0, 0, 4}};
     struct bw w;
-    size_t n = build_sps(&f, &w);
     uint8_t body[600];
-    size_t len = avc_header_of(w.b, n, body);
+    size_t len = avc_header_of(w.b, build_sps(&f, &w), body);
     EZR_CHECK(has_emulation_prevention(body + 13, len - 13));
-    struct ezr_fmp4_video v;
-    EZR_CHECK_EQ(parse_avc_exact(body, len, &v), 0);
-    EZR_CHECK_EQ(v.width, 1920);
-    EZR_CHECK_EQ(v.height, 1080);
-    EZR_CHECK(strcmp(v.codecs, "avc1.640028") == 0);
+    CHECK_AVC_HEADER(body, len, 1920, 1080, "avc1.640028");
 
     /* 4:4:4 (profile 244): twelve lists, and a crop unit of one pixel each way. */
-    f = (struct sps_fields){.profile = 244, .chroma_format = 3, .scaling_lists = true,
-                            .poc_type = 0, .width_mbs = 80, .height_units = 45,
-                            .frame_mbs_only = true, .crop = {2, 6, 1, 3}};
-    n = build_sps(&f, &w);
-    len = avc_header_of(w.b, n, body);
-    EZR_CHECK_EQ(parse_avc_exact(body, len, &v), 0);
-    EZR_CHECK_EQ(v.width, 1280 - 8);
-    EZR_CHECK_EQ(v.height, 720 - 4);
+    f = (struct sps_fields){.profile = 244,
+                            .chroma_format = 3,
+                            .scaling_lists = true,
+                            .poc_type = 0,
+                            .width_mbs = 80,
+                            .height_units = 45,
+                            .frame_mbs_only = true,
+                            .crop = {2, 6, 1, 3}};
+    len = avc_header_of(w.b, build_sps(&f, &w), body);
+    CHECK_AVC_HEADER(body, len, 1280 - 8, 720 - 4, "avc1.f40028");
 
     /* 4:2:2 fields (profile 122): crop units 2 across and 1 * 2 down (the chroma has every
      * line; a field's line is two of the frame's). */
-    f = (struct sps_fields){.profile = 122, .chroma_format = 2, .poc_type = 2, .width_mbs = 45,
-                            .height_units = 18, .frame_mbs_only = false, .crop = {0, 4, 0, 2}};
-    n = build_sps(&f, &w);
-    len = avc_header_of(w.b, n, body);
-    EZR_CHECK_EQ(parse_avc_exact(body, len, &v), 0);
-    EZR_CHECK_EQ(v.width, 720 - 8);
-    EZR_CHECK_EQ(v.height, 576 - 4);
+    f = (struct sps_fields){.profile = 122,
+                            .chroma_format = 2,
+                            .poc_type = 2,
+                            .width_mbs = 45,
+                            .height_units = 18,
+                            .frame_mbs_only = false,
+                            .crop = {0, 4, 0, 2}};
+    len = avc_header_of(w.b, build_sps(&f, &w), body);
+    CHECK_AVC_HEADER(body, len, 720 - 8, 576 - 4, "avc1.7a0028");
 
     /* Main profile carries no chroma fields: 4:2:0 is implied. */
-    f = (struct sps_fields){.profile = 77, .poc_type = 0, .width_mbs = 40, .height_units = 30,
-                            .frame_mbs_only = true, .crop = {0, 0, 0, 0}};
-    n = build_sps(&f, &w);
-    len = avc_header_of(w.b, n, body);
-    EZR_CHECK_EQ(parse_avc_exact(body, len, &v), 0);
-    EZR_CHECK_EQ(v.width, 640);
-    EZR_CHECK_EQ(v.height, 480);
-    EZR_CHECK(strcmp(v.codecs, "avc1.4d0028") == 0);
+    f = (struct sps_fields){.profile = 77,
+                            .poc_type = 0,
+                            .width_mbs = 40,
+                            .height_units = 30,
+                            .frame_mbs_only = true,
+                            .crop = {0, 0, 0, 0}};
+    len = avc_header_of(w.b, build_sps(&f, &w), body);
+    CHECK_AVC_HEADER(body, len, 640, 480, "avc1.4d0028");
 }
 
 EZR_TEST(test_other_video_is_no_avc_header)
@@ -385,8 +387,8 @@ EZR_TEST(test_malformed_avc_records_are_eproto)
     struct ezr_fmp4_video v;
     uint8_t b[sizeof x264_720p];
     /* a zero-length SPS */
-    static const uint8_t empty_sps[] = {0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 0,
-                                        1, 0, 1, 0x68};
+    static const uint8_t empty_sps[] = {0x17, 0,    0, 0, 0, 1, 0x64, 0,   0x1f,
+                                        0xff, 0xe1, 0, 0, 1, 0, 1,    0x68};
     EZR_CHECK_EQ(parse_avc_exact(empty_sps, sizeof empty_sps, &v), EZR_EPROTO);
     /* no SPS */
     static const uint8_t no_sps[] = {0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0};
@@ -512,9 +514,9 @@ EZR_TEST(test_malformed_aac_configs_are_eproto)
 {
     struct ezr_fmp4_audio a;
     static const uint8_t one_byte[] = {0xAF, 0, 0x12};
-    static const uint8_t reserved_rate[] = {0xAF, 0, 0x16, 0x90};    /* index 13 */
-    static const uint8_t object_zero[] = {0xAF, 0, 0x02, 0x10};      /* object type 0 */
-    static const uint8_t reserved_layout[] = {0xAF, 0, 0x12, 0x78};  /* channels 15 */
+    static const uint8_t reserved_rate[] = {0xAF, 0, 0x16, 0x90};     /* index 13 */
+    static const uint8_t object_zero[] = {0xAF, 0, 0x02, 0x10};       /* object type 0 */
+    static const uint8_t reserved_layout[] = {0xAF, 0, 0x12, 0x78};   /* channels 15 */
     static const uint8_t short_explicit[] = {0xAF, 0, 0x17, 0x80, 0}; /* 24-bit rate cut */
     static const uint8_t zero_rate[] = {0xAF, 0, 0x17, 0x80, 0, 0, 0x08};
     static const uint8_t short_escape[] = {0xAF, 0, 0xF8};
@@ -731,12 +733,12 @@ EZR_TEST(test_init_segment_boxes_read_back)
     EZR_CHECK(child(b.body + 28, b.len - 28, "esds", 0, &b));
     /* ES_Descriptor { DecoderConfigDescriptor { DecoderSpecificInfo }, SLConfigDescriptor } */
     static const uint8_t esds[] = {
-        0, 0, 0, 0,                                   /* version, flags */
-        0x03, 0x80, 0x80, 0x80, 37, 0, 0, 0,          /* ES_Descriptor, ES_ID 0 */
-        0x04, 0x80, 0x80, 0x80, 23, 0x40, 0x15,       /* MPEG-4 audio, audio stream */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,              /* buffer size, bit rates */
-        0x05, 0x80, 0x80, 0x80, 5, 0x12, 0x10, 0x56, 0xe5, 0x00, /* the config */
-        0x06, 0x80, 0x80, 0x80, 1, 2};
+        0,    0,    0,    0,                       /* version, flags */
+        0x03, 0x80, 0x80, 0x80, 37, 0,    0,    0, /* ES_Descriptor, ES_ID 0 */
+        0x04, 0x80, 0x80, 0x80, 23, 0x40, 0x15,    /* MPEG-4 audio, audio stream */
+        0,    0,    0,    0,    0,  0,    0,    0,    0,    0,    0, /* buffer size, bit rates */
+        0x05, 0x80, 0x80, 0x80, 5,  0x12, 0x10, 0x56, 0xe5, 0x00,    /* the config */
+        0x06, 0x80, 0x80, 0x80, 1,  2};
     EZR_CHECK_EQ(b.len, sizeof esds);
     EZR_CHECK_MEM(b.body, esds, sizeof esds);
 
@@ -790,6 +792,26 @@ EZR_TEST(test_init_segment_of_one_track)
     ezr_buf_free(&o);
 }
 
+EZR_TEST(test_init_segment_reports_a_failed_buffer)
+{
+    struct ezr_fmp4_video v;
+    EZR_CHECK_EQ(ezr_fmp4_parse_avc_header(x264_720p, sizeof x264_720p, &v), 0);
+    struct ezr_buf o;
+    ezr_buf_init(&o);
+    o.failed = true; /* an earlier append to the same buffer failed */
+    EZR_CHECK_EQ(ezr_fmp4_write_init(&o, &v, NULL), EZR_ENOMEM);
+#ifdef EZR_FAILMALLOC
+    /* Built with the failing allocator: the buffer's own growth fails. */
+    ezr_buf_reset(&o);
+    ezr_failmalloc_arm(EZR_FAILMALLOC_AFTER, 1, 0);
+    int rc = ezr_fmp4_write_init(&o, &v, NULL);
+    ezr_failmalloc_disarm();
+    EZR_CHECK_EQ(rc, EZR_ENOMEM);
+    EZR_CHECK(ezr_failmalloc_failures() > 0);
+#endif
+    ezr_buf_free(&o);
+}
+
 /* A fragment header parsed back; the sample's bytes would follow. */
 struct frag {
     uint32_t moof_size, sequence, tfhd_flags, track, trun_flags, count, data_offset;
@@ -806,8 +828,8 @@ static bool read_fragment(const uint8_t *p, size_t n, struct frag *f)
         return false;
     f->moof_size = rd32(p);
     struct box mfhd, tfhd, tfdt, trun;
-    if (!path(p, f->moof_size, "moof/mfhd", &mfhd) || !path(p, f->moof_size, "moof/traf/tfhd",
-                                                             &tfhd) ||
+    if (!path(p, f->moof_size, "moof/mfhd", &mfhd) ||
+        !path(p, f->moof_size, "moof/traf/tfhd", &tfhd) ||
         !path(p, f->moof_size, "moof/traf/tfdt", &tfdt) ||
         !path(p, f->moof_size, "moof/traf/trun", &trun))
         return false;
@@ -836,9 +858,13 @@ EZR_TEST(test_fragment_of_a_sync_sample_reads_back)
 {
     uint8_t out[EZR_FMP4_FRAGMENT_MAX + 16];
     memset(out, 0xEE, sizeof out);
-    struct ezr_fmp4_sample s = {.track_id = EZR_FMP4_VIDEO_TRACK, .sequence = 7,
-                                .decode_time = 0x123456789ull, .duration = 3000,
-                                .composition_offset = 6000, .size = 5000, .sync = true};
+    struct ezr_fmp4_sample s = {.track_id = EZR_FMP4_VIDEO_TRACK,
+                                .sequence = 7,
+                                .decode_time = 0x123456789ull,
+                                .duration = 3000,
+                                .composition_offset = 6000,
+                                .size = 5000,
+                                .sync = true};
     size_t n = ezr_fmp4_write_fragment(out, &s);
     EZR_CHECK_EQ(n, 112);
     EZR_CHECK(n <= EZR_FMP4_FRAGMENT_MAX);
@@ -865,9 +891,13 @@ EZR_TEST(test_fragment_of_a_sync_sample_reads_back)
 EZR_TEST(test_fragment_of_a_non_sync_sample_keeps_a_negative_offset)
 {
     uint8_t out[EZR_FMP4_FRAGMENT_MAX];
-    struct ezr_fmp4_sample s = {.track_id = EZR_FMP4_VIDEO_TRACK, .sequence = 0xFFFFFFFF,
-                                .decode_time = (1ull << 40) + 1, .duration = 3003,
-                                .composition_offset = -3003, .size = 1, .sync = false};
+    struct ezr_fmp4_sample s = {.track_id = EZR_FMP4_VIDEO_TRACK,
+                                .sequence = 0xFFFFFFFF,
+                                .decode_time = (1ull << 40) + 1,
+                                .duration = 3003,
+                                .composition_offset = -3003,
+                                .size = 1,
+                                .sync = false};
     size_t n = ezr_fmp4_write_fragment(out, &s);
     EZR_CHECK_EQ(n, 112);
     struct frag f;
@@ -880,8 +910,10 @@ EZR_TEST(test_fragment_of_a_non_sync_sample_keeps_a_negative_offset)
     EZR_CHECK_EQ(f.mdat_size, 9);
 
     /* an audio sample is sync whatever the caller says */
-    s = (struct ezr_fmp4_sample){.track_id = EZR_FMP4_AUDIO_TRACK, .sequence = 2,
-                                 .decode_time = 1024, .duration = EZR_FMP4_AAC_FRAME_SAMPLES,
+    s = (struct ezr_fmp4_sample){.track_id = EZR_FMP4_AUDIO_TRACK,
+                                 .sequence = 2,
+                                 .decode_time = 1024,
+                                 .duration = EZR_FMP4_AAC_FRAME_SAMPLES,
                                  .size = 371};
     EZR_CHECK_EQ(ezr_fmp4_write_fragment(out, &s), 112);
     EZR_CHECK(read_fragment(out, 112, &f));
@@ -907,7 +939,7 @@ EZR_TEST_MAIN(EZR_CASE(test_x264_720p_sequence_header_gives_size_codecs_and_reco
               EZR_CASE(test_aac_escapes_for_frequency_and_object_type),
               EZR_CASE(test_malformed_aac_configs_are_eproto),
               EZR_CASE(test_sample_of_skips_the_flv_headers_and_signs_the_composition_time),
-              EZR_CASE(test_init_segment_boxes_read_back),
-              EZR_CASE(test_init_segment_of_one_track),
+              EZR_CASE(test_init_segment_boxes_read_back), EZR_CASE(test_init_segment_of_one_track),
+              EZR_CASE(test_init_segment_reports_a_failed_buffer),
               EZR_CASE(test_fragment_of_a_sync_sample_reads_back),
               EZR_CASE(test_fragment_of_a_non_sync_sample_keeps_a_negative_offset))

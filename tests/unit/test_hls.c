@@ -192,6 +192,32 @@ EZR_TEST(test_b_frames_give_trun_composition_offsets_from_the_cts)
     ezr_hls_free(h);
 }
 
+/* flvmux starts a B-frame stream with frames of one decode time (and their cts apart): each
+ * repeat moves one tick on, its composition offset back as much, so decode times rise and every
+ * frame is shown when it was. */
+EZR_TEST(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push(h, hls_video(0, true, 67, 16));
+    hls_push(h, hls_video(0, false, 133, 16));
+    hls_push(h, hls_video(0, false, 33, 16));
+    hls_push(h, hls_video(33, false, 67, 16));
+    hls_push(h, hls_video(67, false, 67, 16));
+    const struct ezr_hls_part *p = ezr_hls_part(h, 0, 0);
+    EZR_CHECK(p && p->nsamples == 4);
+    static const uint64_t pts[4] = {67 * 90, 133 * 90, 33 * 90, 100 * 90};
+    for (size_t i = 0; i < 4; i++) {
+        if (i)
+            EZR_CHECK(hls_tfdt(&p->samples[i]) > hls_tfdt(&p->samples[i - 1]));
+        EZR_CHECK(hls_trun(&p->samples[i], 0) > 0); /* no sample of no duration */
+        EZR_CHECK_EQ(hls_tfdt(&p->samples[i]) + (int32_t)hls_trun(&p->samples[i], 3), pts[i]);
+    }
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[1]), 1);
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[2]), 2);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_timestamps_crossing_2_32_ms_give_continuous_decode_times)
 {
     struct hls_events ev = {0};
@@ -373,6 +399,7 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_audio_only_cuts_two_second_segments_of_independent_parts),
               EZR_CASE(test_video_only_has_one_track_and_waits_for_a_keyframe),
               EZR_CASE(test_b_frames_give_trun_composition_offsets_from_the_cts),
+              EZR_CASE(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation),
               EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
               EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
               EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),

@@ -6,6 +6,7 @@
 #include "ezr_test.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #include "server_fixture.h"
 
 #define PLAYLIST "/live/stream/index.m3u8"
+/* A parked request's cost on the server's heap: its connection (struct ezr_client) and HTTP
+ * state, about 0.8 KB: 10,000 of them hold about 8 MB. */
+#define EZR_TEST_PARKED_REQUEST_BYTES 1024u
 
 static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
 {
@@ -373,10 +377,15 @@ EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
               hinted_query((char *)pl.body, path, sizeof path);
     http_client_close(&h[0]);
     int opened = 0;
+    size_t heap0 = mallinfo2().uordblks;
     for (int i = 0; ok && i < N; i++)
         if (http_client_open(&h[i], ezr_server_port(s)) && http_client_get(&h[i], path))
             opened++;
     bool parked = ok && WAIT_STAT(st, hls_waiting, N, true);
+    /* What the server holds for each: its connection and the request's state, no copy of the
+     * request's head (the test's own clients are a static array: no heap). */
+    size_t heap1 = mallinfo2().uordblks;
+    size_t per_request = heap1 > heap0 ? (heap1 - heap0) / N : 0;
     for (int i = 0; i < opened; i++)
         http_client_close(&h[i]);
     bool freed = WAIT_STAT(st, hls_waiting, 0, true);
@@ -389,6 +398,8 @@ EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
     EZR_CHECK(made && ok);
     EZR_CHECK_EQ(opened, N);
     EZR_CHECK(parked && freed);
+    printf("# %zu bytes of heap per parked request\n", per_request);
+    EZR_CHECK(per_request <= EZR_TEST_PARKED_REQUEST_BYTES);
     EZR_CHECK_EQ(arc, 0);
     EZR_CHECK_EQ(after.status, 200);
     http_answer_free(&pl);
@@ -404,8 +415,8 @@ EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
     bool made = WAIT_STAT(st, hls_segments, 1, false);
     struct http_client flood, other;
     bool ok = made && http_client_open(&flood, ezr_server_port(s));
-    /* 10,000 requests, written until the socket takes no more: the server reads what its bound
-     * lets it and stops. */
+    /* 10,000 requests, written as long as the socket takes them: the server reads what its bound
+     * lets it and stops, the kernel's buffers take the rest. */
     static const char req[] = "GET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n";
     int sent = 0;
     if (ok)
@@ -432,7 +443,10 @@ EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
     http_client_close(&flood);
     ezr_server_free(s);
     EZR_CHECK(made && ok);
-    EZR_CHECK(sent < 10000); /* it was stopped, not served without bound */
+    /* Far fewer answered than asked (playlists of 1-2 KB: the socket buffers hold a few MB), and
+     * what waits unwritten is the bound and an answer or two. */
+    EZR_CHECK(sent > 1000);
+    EZR_CHECK(stats.hls_requests < (uint64_t)sent);
     EZR_CHECK_EQ(arc, 0);
     EZR_CHECK_EQ(a.status, 200);
     EZR_CHECK_EQ(src, 0);
