@@ -308,7 +308,10 @@ def test_bframes_decode_in_order():
     composition offsets; ffprobe decodes the frames with no error, their presentation times rise
     strictly, and some frames are presented out of decode order (so B-frames are there)."""
     with hls_server(x264="bframes=2 b-adapt=0 speed-preset=ultrafast") as s:
-        wait_playlist(s)
+        # ffprobe starts three segments from the end: with five listed, past the stream's first
+        # frames, whose decode times flvmux clamps at 0 (x264's first B-frame DTS are negative),
+        # a fault of the source that the element can only pass on.
+        wait_playlist(s, segments=5)
         rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0",
                             "-read_intervals", "%+4", "-show_frames",
                             "-show_entries", "frame=pts,pict_type", "-of", "json", url(s)], 60)
@@ -316,8 +319,9 @@ def test_bframes_decode_in_order():
         frames = json.loads(out)["frames"]
         check(len(frames) >= 60, "ffprobe decoded %d frames of 4 s" % len(frames))
         pts = [f["pts"] for f in frames]
-        check(all(b > a for a, b in zip(pts, pts[1:])),
-              "presentation times do not rise: %s" % pts[:40])
+        back = [i for i in range(1, len(pts)) if pts[i] <= pts[i - 1]]
+        check(not back, "presentation times do not rise at frame %s of %d: %s" % (
+            back[:10], len(pts), pts[max(0, back[0] - 5):back[0] + 5] if back else ""))
         types = "".join(f.get("pict_type", "?") for f in frames)
         check("B" in types, "no B-frame decoded: %s" % types[:60])
         rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0",
@@ -552,7 +556,8 @@ def test_pipelined_requests_without_reading():
             # Now read: count whole answers until all are in or the server has closed.
             c.setblocking(True)
             c.settimeout(20)
-            buf = b""
+            buf = bytearray()
+            pos = 0  # where the next answer starts in buf
             answers = 0
             closed = False
             want = PIPELINED if sent == len(blob) else requests_sent
@@ -564,12 +569,14 @@ def test_pipelined_requests_without_reading():
                 if not b:
                     closed = True
                     break
+                del buf[:pos]
+                pos = 0
                 buf += b
                 while True:
-                    head_end = buf.find(b"\r\n\r\n")
+                    head_end = buf.find(b"\r\n\r\n", pos)
                     if head_end < 0:
                         break
-                    head = buf[:head_end].decode("latin-1")
+                    head = bytes(buf[pos:head_end]).decode("latin-1")
                     check(head.startswith("HTTP/1.1 200"), "answer %d: %r" % (answers, head[:200]))
                     m = re.search(r"(?im)^content-length:\s*(\d+)", head)
                     check(m is not None, "answer %d has no Content-Length: %r" % (answers, head))
@@ -578,7 +585,7 @@ def test_pipelined_requests_without_reading():
                         break
                     check(buf[head_end + 4:head_end + 11] == b"#EXTM3U", "answer %d is not a "
                           "playlist" % answers)
-                    buf = buf[end:]
+                    pos = end
                     answers += 1
             check(viewer.max_gap < MAX_VIEWER_GAP, "the viewer waited %.2f s for a part" %
                   viewer.max_gap)
