@@ -24,11 +24,12 @@ import http.client
 
 
 def hls_pipeline(video=True, audio=True, width=1280, height=720, kbps=2000,
-                 x264="tune=zerolatency speed-preset=ultrafast"):
+                 x264="tune=zerolatency speed-preset=ultrafast", flv_copy=None):
     """A launch line for ezrtest.Server ({gop}, {port}, {props}, {host} left to fill): snow
     (the hardest picture to encode, so the bitrate is real) and a tone, into the element with
     HTTP and HLS on. ultrafast keeps 720p30 snow real-time on a loaded 2-core machine; I420,
-    or x264enc may take 4:4:4 10-bit from videotestsrc, which browsers do not decode."""
+    or x264enc may take 4:4:4 10-bit from videotestsrc, which browsers do not decode. flv_copy:
+    a file that gets a copy of the FLV the element is given."""
     parts = []
     if video:
         parts.append(
@@ -39,8 +40,13 @@ def hls_pipeline(video=True, audio=True, width=1280, height=720, kbps=2000,
     if audio:
         parts.append("audiotestsrc is-live=true ! audio/x-raw,rate=44100,channels=2 "
                      "! avenc_aac ! aacparse ! mux. ")
-    parts.append("flvmux name=mux streamable=true ! ezrtmpserversink name=sink host={host} "
-                 "port={port} http=true hls=true {props}")
+    if flv_copy:
+        parts.append("flvmux name=mux streamable=true ! tee name=t ! queue "
+                     "! ezrtmpserversink name=sink host={host} port={port} http=true hls=true "
+                     "{props} t. ! queue ! filesink location=%s" % flv_copy)
+    else:
+        parts.append("flvmux name=mux streamable=true ! ezrtmpserversink name=sink host={host} "
+                     "port={port} http=true hls=true {props}")
     return "".join(parts)
 
 
@@ -303,39 +309,69 @@ def test_audio_only_stream_plays():
     one_track(False, True, ("audio", "aac"))
 
 
-def test_bframes_decode_in_order():
-    """x264 with two B-frames and its default lookahead (no zerolatency): the fragments carry
-    composition offsets; ffprobe decodes the frames with no error, their presentation times rise
-    strictly, and some frames are presented out of decode order (so B-frames are there)."""
-    with hls_server(x264="bframes=2 b-adapt=0 speed-preset=ultrafast") as s:
-        # ffprobe starts three segments from the end: with five listed, past the stream's first
-        # frames, whose decode times flvmux clamps at 0 (x264's first B-frame DTS are negative),
-        # a fault of the source that the element can only pass on.
-        wait_playlist(s, segments=5)
-        rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0",
-                            "-read_intervals", "%+4", "-show_frames",
-                            "-show_entries", "frame=pts,pict_type", "-of", "json", url(s)], 60)
-        check(rc == 0 and decode_errors(err) == "", "ffprobe exit %d: %s" % (rc, err))
-        frames = json.loads(out)["frames"]
-        check(len(frames) >= 60, "ffprobe decoded %d frames of 4 s" % len(frames))
-        pts = [f["pts"] for f in frames]
-        back = [i for i in range(1, len(pts)) if pts[i] <= pts[i - 1]]
-        check(not back, "presentation times do not rise at frame %s of %d: %s" % (
-            back[:10], len(pts), pts[max(0, back[0] - 5):back[0] + 5] if back else ""))
-        types = "".join(f.get("pict_type", "?") for f in frames)
-        check("B" in types, "no B-frame decoded: %s" % types[:60])
-        rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0",
-                            "-read_intervals", "%+4", "-show_packets",
-                            "-show_entries", "packet=pts,dts", "-of", "json", url(s)], 60)
-        check(rc == 0 and decode_errors(err) == "", "ffprobe exit %d: %s" % (rc, err))
-        pkts = json.loads(out)["packets"]
-        reordered = sum(1 for p in pkts if p["pts"] != p["dts"])
-        check(reordered > 0, "no packet has pts != dts: no composition offsets")
-        took = ffmpeg_decode(url(s), 4)
-        s.check_no_error()
-        print("B-frames: %d frames decoded in presentation order (%s...), %d of %d packets "
-              "reordered; ffmpeg decoded 4 s with no error in %.1f s" % (
-                  len(frames), types[:16], reordered, len(pkts), took), flush=True)
+def video_packets(target):
+    """(pts ms, dts ms, keyframe) of every video packet ffprobe reads in a file or URL."""
+    rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_packets",
+                        "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv", target],
+                       60)
+    check(rc == 0 and decode_errors(err) == "", "ffprobe %s exit %d: %s" % (target, rc, err))
+    out_ = []
+    for line in out.split():
+        f = line.split(",")
+        out_.append((round(float(f[1]) * 1000), round(float(f[2]) * 1000), f[3][0] == "K"))
+    return out_
+
+
+def test_bframes_keep_the_source_timestamps_and_decode():
+    """x264 with two B-frames and its default lookahead (no zerolatency): three whole segments
+    (init + segments, as a player fetches them) carry, packet for packet, the presentation and
+    decode times of the FLV the element was given (a tee writes it to a file), so B-frames come
+    in decode order and are shown in the source's order; some packets are reordered (pts >
+    dts); ffprobe finds B-frames and ffmpeg decodes 4 s of the playlist with no error.
+
+    The source's own times are what a player gets: on a loaded machine flvmux (live) clamps
+    decode times that x264's lookahead delivers late and writes B-frames with pts = dts, so two
+    frames may share a presentation time there, and in the FLV too; that is not the element's."""
+    tmp = tempfile.mkdtemp(prefix="ezrtmp-hls-")
+    flv = os.path.join(tmp, "source.flv")
+    try:
+        with hls_server(x264="bframes=2 b-adapt=0 speed-preset=ultrafast", width=640,
+                        height=360, kbps=1000, flv_copy=flv) as s:
+            pl = wait_playlist(s, segments=5)
+            body = fetch(s.port, "/live/stream/" + pl.init_uri).body
+            for _, uri, _, _ in pl.segments[-3:]:
+                r = fetch(s.port, "/live/stream/" + uri)
+                check(r.status == 200, "%s: %d" % (uri, r.status))
+                body += r.body
+            mp4 = os.path.join(tmp, "segments.mp4")
+            with open(mp4, "wb") as f:
+                f.write(body)
+            rc, out, err = run(["ffprobe", "-v", "error", "-select_streams", "v:0",
+                                "-show_frames", "-show_entries", "frame=pict_type", "-of",
+                                "csv", mp4], 60)
+            check(rc == 0 and decode_errors(err) == "", "ffprobe exit %d: %s" % (rc, err))
+            types = "".join(l.split(",")[1][:1] for l in out.split())
+            check("B" in types, "no B-frame decoded: %s" % types[:60])
+            took = ffmpeg_decode(url(s), 4)
+            s.check_no_error()
+        ours = video_packets(mp4)
+        src = video_packets(flv)
+        check(ours and ours[0][2], "the segments do not start with a keyframe: %s" % ours[:3])
+        starts = [i for i, p in enumerate(src) if p == ours[0]]
+        check(starts, "the first packet of the segments, %s, is not in the source FLV" %
+              (ours[0],))
+        mine = src[starts[-1]:starts[-1] + len(ours)]
+        diff = [i for i, (a, b) in enumerate(zip(ours, mine)) if a != b]
+        check(len(mine) == len(ours) and not diff, "packet %s differs from the source: ours "
+              "%s, the FLV's %s" % (diff[:3], [ours[i] for i in diff[:3]],
+                                    [mine[i] for i in diff[:3]]))
+        reordered = sum(1 for p, d, _ in ours if p > d)
+        check(reordered > 0, "no packet is presented after its decode time: no B-frames")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("B-frames: %d packets of three segments carry the source FLV's pts and dts exactly, "
+          "%d reordered; %d frames decoded (%s...); ffmpeg decoded 4 s with no error in %.1f s"
+          % (len(ours), reordered, len(types), types[:16], took), flush=True)
 
 
 # ---- bad requests, while a viewer plays ---------------------------------------------------
