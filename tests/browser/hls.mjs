@@ -7,15 +7,7 @@
 //
 // Usage: node hls.mjs PAGE_URL --chromium PATH --user-data-dir DIR [--seconds 10] [--timeout 60]
 
-import puppeteer from 'puppeteer-core';
-
-// As play.mjs: nothing phones home, autoplay needs no click.
-const CHROMIUM_FLAGS = [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-default-apps', '--disable-extensions', '--mute-audio',
-    '--autoplay-policy=no-user-gesture-required', '--window-size=800,600',
-];
+import { launch } from './chromium.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,14 +42,8 @@ async function main() {
     const timeout = Number(option('--timeout', '60'));
     const out = { samples: [], log: [] };
     const t0 = Date.now();
-    const browser = await puppeteer.launch({
-        executablePath: option('--chromium', '/usr/bin/chromium'),
-        headless: true,
-        args: [...CHROMIUM_FLAGS, '--user-data-dir=' + option('--user-data-dir')],
-        // The caller's environment may preload sanitizer runtimes meant for our plugin.
-        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD')),
-        defaultViewport: { width: 800, height: 600 },
-    });
+    const browser = await launch(option('--chromium', '/usr/bin/chromium'),
+                                 option('--user-data-dir'));
     try {
         out.chromium = await browser.version();
         out.startedMs = Date.now() - t0;
