@@ -108,7 +108,8 @@ void ezr_hls_end(struct ezr_hls *h);
 
 /* ---- what is there to serve ------------------------------------------------------------ */
 
-/* NULL when the window does not hold it (gone, or not made yet). */
+/* NULL when the window does not hold it (gone, or not made yet). The segment and the part in
+ * progress are held too (complete false): a hinted part is streamed from them. */
 const struct ezr_hls_segment *ezr_hls_segment(const struct ezr_hls *h, uint64_t msn);
 const struct ezr_hls_part *ezr_hls_part(const struct ezr_hls *h, uint64_t msn, uint32_t index);
 /* The init segment with that id (an EZR_FRAME_BYTES frame, borrowed), or NULL. */

@@ -32,8 +32,8 @@
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
 
-/* How long a playlist request may wait for the first part of a stream that has not started: a
- * player that comes before the pipeline plays gets it as soon as there is one. */
+/* How long a playlist request may wait for the first segment of a stream that has not made one: a
+ * player that comes before the pipeline plays gets the playlist as soon as there is one. */
 #define FIRST_PLAYLIST_WAIT_MS 6000u
 
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
@@ -146,15 +146,23 @@ static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
                         ezr_http_conn_of(c)->head_only);
 }
 
-/* Whether the playlist can be answered now: READY, WAIT (parked), or TOO_FAR. */
-static enum ezr_hls_wait playlist_state(struct ezr_hls_out *o, const struct ezr_hls_query *q)
+/* Whether the playlist can be answered now: *state READY, WAIT (parked), or TOO_FAR. EZR_ENOMEM
+ * when it could not be rendered: the connection fails, as any other answer (a playlist without
+ * the part asked for) would be cached as the answer to that URL. */
+static int playlist_state(struct ezr_hls_out *o, const struct ezr_hls_query *q,
+                          enum ezr_hls_wait *state)
 {
     bool failed;
+    const struct ezr_hls *hls = ezr_hls_out_muxer(o);
     if (!ezr_hls_out_playlist(o, false, &failed))
-        return failed ? EZR_HLS_READY : EZR_HLS_WAIT; /* READY: answered with the error */
-    if (!q->has_msn)
-        return EZR_HLS_READY;
-    return ezr_hls_check(ezr_hls_out_muxer(o), q);
+        *state = EZR_HLS_WAIT;
+    else if (!q->has_msn)
+        /* A player that reads whole segments only (ffmpeg) gives up on a playlist of parts: the
+         * first playlist of a stream waits for its first segment. */
+        *state = ezr_hls_segments_made(hls) || ezr_hls_ended(hls) ? EZR_HLS_READY : EZR_HLS_WAIT;
+    else
+        *state = ezr_hls_check(hls, q);
+    return failed ? EZR_ENOMEM : 0;
 }
 
 static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const char *query)
@@ -165,18 +173,21 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         const char *why = "bad _HLS_msn or _HLS_part";
         return ezr_http_answer_error(c, 400, why, why);
     }
-    switch (playlist_state(o, &q)) {
+    enum ezr_hls_wait state;
+    if (playlist_state(o, &q, &state) < 0)
+        return EZR_ENOMEM;
+    switch (state) {
     case EZR_HLS_TOO_FAR: {
         const char *why = "_HLS_msn or _HLS_part too far ahead";
         return ezr_http_answer_error(c, 400, why, why);
     }
     case EZR_HLS_WAIT: {
-        bool failed;
         h->wait.kind = EZR_HLS_WAIT_PLAYLIST;
         h->wait.q = q;
-        h->wait.deadline_ms = ezr_hls_out_playlist(o, false, &failed)
-                                  ? block_deadline(ezr_hls_out_muxer(o))
-                                  : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+        /* A blocking reload waits for its part; a plain request only ever waits for the stream's
+         * first segment. */
+        h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
+                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
         park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
@@ -286,7 +297,11 @@ static void woken(struct ezr_hls_waiter *w)
     const struct ezr_hls *hls = ezr_hls_out_muxer(o);
     int rc;
     if (w->kind == EZR_HLS_WAIT_PLAYLIST) {
-        enum ezr_hls_wait state = playlist_state(o, &w->q);
+        enum ezr_hls_wait state;
+        if (playlist_state(o, &w->q, &state) < 0) {
+            ezr_client_fail(c);
+            return;
+        }
         if (state == EZR_HLS_WAIT && !w->timed_out) {
             park(c, o, w);
             return;

@@ -481,6 +481,31 @@ EZR_TEST(test_end_of_stream_ends_the_playlist_and_answers_the_parked)
     http_answer_free(&a);
 }
 
+EZR_TEST(test_a_removed_stream_answers_its_parked_requests_404)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0}, a = {0};
+    char path[300] = "";
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              hinted_query((char *)pl.body, path, sizeof path) && http_client_get(&h, path);
+    bool parked = ok && WAIT_STAT(st, hls_waiting, 1, true);
+    ezr_server_remove_stream(s, st);
+    int rc = parked ? http_client_answer(&h, &a, mono_ms() + DEADLINE_MS) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok && parked);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(a.status, 404);
+    EZR_CHECK(strcmp(a.connection, "close") == 0);
+    http_answer_free(&pl);
+    http_answer_free(&a);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_connection),
               EZR_CASE(test_pipelined_requests_are_answered_in_order),
               EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
@@ -489,4 +514,5 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
               EZR_CASE(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting),
               EZR_CASE(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue),
-              EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked))
+              EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked),
+              EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404))
