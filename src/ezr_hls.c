@@ -309,6 +309,7 @@ static bool complete_in_progress(struct ezr_hls *h)
 static void restart_time(struct ezr_hls *h)
 {
     h->have_time = false;
+    h->have_date_anchor = false;
     h->have_video_dts = false;
     h->have_audio_decode = false;
     h->last_audio_decode = 0;

@@ -69,6 +69,9 @@ struct ezr_hls {
     uint64_t audio_end_ms; /* stream time at the end of the last audio sample */
     bool have_audio_decode;
     uint32_t fragment_seq; /* mfhd sequence number of the last fragment */
+    /* EXT-X-PROGRAM-DATE-TIME: the timeline's anchor, its stream time and wall time (Unix ms). */
+    bool have_date_anchor;
+    uint64_t anchor_ms, anchor_wall_ms;
 
     uint32_t target_s; /* EXT-X-TARGETDURATION so far: never goes down */
     /* EXT-X-PART-INF:PART-TARGET (ms): the configured target, or the longest part the window

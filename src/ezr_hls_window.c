@@ -199,7 +199,17 @@ void ezr_hls_trim_window(struct ezr_hls *h)
     size_t complete = ezr_hls_complete_segments(h);
     if (complete <= h->window)
         return;
-    size_t drop = complete - h->window;
+    /* The window is hls-window segments, and never less than three target durations (6.2.2): a
+     * stall that made a long segment raised the target duration for good, and a player reloads
+     * once a target duration. Up to EZR_HLS_MAX_WINDOW segments. */
+    uint64_t keep_ms = 3u * 1000u * (uint64_t)h->target_s, listed = 0;
+    size_t keep = 0;
+    while (keep < complete && (keep < h->window || listed < keep_ms) &&
+           keep < EZR_HLS_MAX_WINDOW)
+        listed += h->segs[complete - 1 - keep++].duration_ms;
+    size_t drop = complete - keep;
+    if (!drop)
+        return;
     for (size_t i = 0; i < drop; i++) {
         if (h->segs[i].discontinuity)
             h->discontinuity_seq++;
@@ -214,6 +224,27 @@ void ezr_hls_trim_window(struct ezr_hls *h)
         for (size_t p = 0; p < h->segs[i].nparts; p++)
             if (h->segs[i].parts[p].complete && h->segs[i].parts[p].duration_ms > h->part_target_ms)
                 h->part_target_ms = h->segs[i].parts[p].duration_ms;
+}
+
+/* EXT-X-PROGRAM-DATE-TIME of a segment at stream time start_ms whose first frame entered the sink
+ * at wall_ms: the first segment of a timeline (after a start, a break or new headers) takes its own
+ * wall time as the anchor, and the next ones the anchor plus their stream time since, so that a
+ * segment's date and the one after differ by its EXTINF, as players that place media by date
+ * (shaka-player) need, whatever the arrival jitter of a loaded machine. When the pipeline falls
+ * further than EZR_HLS_MAX_DATE_DRIFT_MS behind (or ahead of) the wall clock, it is anchored
+ * again: the date says when the frame entered the sink. */
+static uint64_t program_date(struct ezr_hls *h, uint64_t start_ms, uint64_t wall_ms)
+{
+    if (h->have_date_anchor && !h->discontinuity_next && start_ms >= h->anchor_ms) {
+        uint64_t date = h->anchor_wall_ms + (start_ms - h->anchor_ms);
+        uint64_t drift = date > wall_ms ? date - wall_ms : wall_ms - date;
+        if (drift <= EZR_HLS_MAX_DATE_DRIFT_MS)
+            return date;
+    }
+    h->have_date_anchor = true;
+    h->anchor_ms = start_ms;
+    h->anchor_wall_ms = wall_ms;
+    return wall_ms;
 }
 
 /* Opens segment next_msn at start_ms with its first part. Everything it needs is allocated
@@ -231,7 +262,7 @@ int ezr_hls_open_segment(struct ezr_hls *h, uint64_t start_ms, uint64_t wall_ms,
     s->init_id = h->init_id;
     s->discontinuity = h->discontinuity_next;
     s->start_ms = start_ms;
-    s->wall_ms = wall_ms;
+    s->wall_ms = program_date(h, start_ms, wall_ms);
     s->parts = parts;
     s->cap = 8;
     ezr_hls_open_part(s, start_ms, independent);

@@ -191,6 +191,11 @@
  * videotestsrc ! x264enc key-int-max=30 ! flvmux into the sink made a first segment of 1.993 s),
  * and EXT-X-TARGETDURATION, which never goes down, stays 2 with the skip boundary past the window. */
 #define EZR_HLS_MIN_AUTO_SEGMENT_MS 750u
+/* How far a segment's program date-time, counted from its timeline's first segment by stream
+ * time, may be from when its first frame entered the sink before it is taken anew from the clock:
+ * a pipeline that cannot keep up in real time (an encoder too slow) falls behind, and the date
+ * must still say when the frame came; half a second is more than a loaded machine's jitter. */
+#define EZR_HLS_MAX_DATE_DRIFT_MS 500u
 /* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
  * servers use (short enough for a quick start, long enough for CDN caching to pay). */
 #define EZR_HLS_AUDIO_SEGMENT_MS 2000u

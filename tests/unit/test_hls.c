@@ -248,6 +248,63 @@ EZR_TEST(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation)
     ezr_hls_free(h);
 }
 
+/* A stall makes a 4 s segment: the target duration is 4 for good, and the window, 3 segments of
+ * 1 s otherwise, keeps three target durations (12 s) listed, as a live playlist must. */
+EZR_TEST(test_window_keeps_three_target_durations_after_a_long_segment)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, EZR_HLS_MIN_WINDOW, &ev);
+    hls_push(h, hls_header(true));
+    /* Keyframes every second but at 3, 4 and 5 s: segment 2 lasts 4 s (2 to 6 s), the others
+     * 1 s, up to segment 22 (26 s). */
+    for (unsigned i = 0; i < 651; i++) {
+        bool key = i % 25 == 0 && (i < 75 || i >= 150);
+        hls_push(h, hls_video(i * 40u, key, 0, 16));
+    }
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 4);
+    uint64_t listed = 0, first = UINT64_MAX;
+    for (uint64_t msn = 0; msn < 30; msn++) {
+        const struct ezr_hls_segment *seg = ezr_hls_segment(h, msn);
+        if (seg && seg->complete) {
+            listed += seg->duration_ms;
+            first = first < msn ? first : msn;
+        }
+    }
+    EZR_CHECK_EQ(listed, 12000);
+    EZR_CHECK_EQ(first, 11); /* segments 11 to 22 */
+    ezr_hls_free(h);
+}
+
+/* Frames that enter the sink up to 300 ms early or late (a loaded machine) still give segments
+ * whose program date-times differ by their durations; a pipeline 2 s behind the clock is dated
+ * anew. */
+EZR_TEST(test_program_dates_follow_stream_time_through_arrival_jitter)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 20, &ev);
+    hls_push(h, hls_header(true));
+    for (unsigned i = 0; i < 126; i++) {
+        struct ezr_frame *f = hls_video(i * 40u, i % 25 == 0, 0, 16);
+        int64_t jitter = (int64_t)(i % 7) * 100 - 300; /* -300..+300 ms */
+        uint64_t late = i >= 100 ? 2000 : 0;  /* from 4 s on, the pipeline is 2 s late */
+        ezr_hls_push(h, f, HLS_WALL0 + i * 40u + (uint64_t)jitter + late);
+        ezr_frame_unref(f);
+    }
+    const struct ezr_hls_segment *s0 = ezr_hls_segment(h, 0);
+    EZR_CHECK(s0 != NULL);
+    for (uint64_t msn = 1; msn < 4; msn++) {
+        const struct ezr_hls_segment *seg = ezr_hls_segment(h, msn);
+        EZR_CHECK(seg != NULL);
+        EZR_CHECK_EQ(seg->wall_ms - s0->wall_ms, seg->start_ms - s0->start_ms);
+    }
+    /* Segment 4 (4 s, frame 100) came 2 s late: dated by the clock again (frame 100's jitter is
+     * +0: 100 % 7 = 2, 2 * 100 - 300 = -100). */
+    const struct ezr_hls_segment *s4 = ezr_hls_segment(h, 4);
+    EZR_CHECK(s4 != NULL);
+    EZR_CHECK_EQ(s4->wall_ms, HLS_WALL0 + 4000 - 100 + 2000);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_timestamps_crossing_2_32_ms_give_continuous_decode_times)
 {
     struct hls_events ev = {0};
@@ -512,6 +569,8 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_video_only_has_one_track_and_waits_for_a_keyframe),
               EZR_CASE(test_b_frames_give_trun_composition_offsets_from_the_cts),
               EZR_CASE(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation),
+              EZR_CASE(test_window_keeps_three_target_durations_after_a_long_segment),
+              EZR_CASE(test_program_dates_follow_stream_time_through_arrival_jitter),
               EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
               EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
               EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),

@@ -170,7 +170,9 @@ EZR_TEST(test_part_target_covers_a_long_part_while_the_window_holds_it)
               strstr(text, "#EXT-X-PART-INF:PART-TARGET=0.800\n") &&
               strstr(text, "#EXT-X-PART:DURATION=0.800,URI=\"part-t1-1.0.m4s\",INDEPENDENT=YES\n"));
     ezr_buf_free(&b);
-    hls_push_video(h, 25, 25, 46, 101); /* segments 2 and 3 complete: 1 leaves the window */
+    /* Segments 2 to 4 complete: 0 and 1 leave (a window of 2 still spans three target
+     * durations: 3 s). */
+    hls_push_video(h, 25, 25, 46, 126);
     text = render(h, false, &b);
     EZR_CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:2\n") &&
               strstr(text, "PART-HOLD-BACK=0.600\n") &&
