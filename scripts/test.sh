@@ -8,8 +8,8 @@
 #   about 4 minutes: latency measured at mpv, chromium, rtmp2src and a model player). The
 #   replay's code runs in both through unit/replay and unit/join, a real server over sockets;
 #   what the join suite adds is the players' view, which the backend and the sanitizers do
-#   not change (and ASan's slowdown of the server would be measured as latency). So do they
-#   the LL-HLS players (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js, shaka): the
+#   not change (and ASan's slowdown of the server would be measured as latency). They leave out
+#   the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js, shaka): the
 #   HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the failmalloc
 #   sweep's HLS scenarios.
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
