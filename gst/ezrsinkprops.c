@@ -285,7 +285,7 @@ static const struct prop props[N_PROPS] = {
     [PROP_HLS_SEGMENT_TARGET] = {"hls-segment-target", "HLS segment target",
                                  "Least duration of an HLS segment in ms: a segment ends at the "
                                  "first keyframe past it. 0: one segment per GOP, GOPs under "
-                                 "1 s joined to about 1 s (2 s for a stream without video)",
+                                 "750 ms joined to about 1 s (2 s for a stream without video)",
                                  UINT_RANGE(0, EZR_HLS_MAX_SEGMENT_MS, 0), .flags = RW_READY,
                                  FIELD(hls_segment_target), TO_ST(hls_segment_ms, C_U32)},
     [PROP_HLS_WINDOW] = {"hls-window", "HLS window",

@@ -3,8 +3,8 @@
 #   scripts/demo.sh              test pattern + tone, encoded with x264enc and avenc_aac
 #   scripts/demo.sh movie.mp4    that file instead (video re-encoded to H.264, audio to AAC)
 # Environment: PORT (default 1935), HOST (default localhost), APP, STREAM_KEY.
-# Browsers play it too (http=true): HTTP-FLV and WebSocket-FLV on the same port, see
-# scripts/web.sh for a page.
+# Browsers play it too (http=true): HTTP-FLV, WebSocket-FLV and Low-Latency HLS (hls=true) on
+# the same port, see scripts/web.sh for a page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ port=${PORT:-1935}
 host=${HOST:-localhost}
 app=${APP:-live}
 key=${STREAM_KEY:-stream}
-sink="ezrtmpserversink host=$host port=$port app=$app stream-key=$key http=true"
+sink="ezrtmpserversink host=$host port=$port app=$app stream-key=$key http=true hls=true"
 h264="x264enc tune=zerolatency speed-preset=veryfast key-int-max=30 bitrate=1500 ! h264parse"
 
 if [[ $# -ge 1 ]]; then
@@ -41,6 +41,15 @@ else
 fi
 
 echo "Serving on rtmp://$host:$port/$app/$key"
-echo "Watch it with:  ffplay rtmp://$host:$port/$app/$key   or   vlc rtmp://$host:$port/$app/$key"
-echo "In a browser:   scripts/web.sh (HTTP-FLV: http://$host:$port/$app/$key.flv)"
+echo "  HTTP-FLV:       http://$host:$port/$app/$key.flv"
+echo "  LL-HLS:         http://$host:$port/$app/$key/index.m3u8   (Safari, TVs, hls.js, ExoPlayer)"
+# The README says ffplay, which a fresh Debian 12 does not have: name what is there instead, and
+# what to install (this script installs only what it needs to serve).
+if command -v ffplay >/dev/null; then
+    echo "Watch it with:  ffplay rtmp://$host:$port/$app/$key"
+else
+    echo "ffplay is not installed ('sudo apt-get install ffmpeg' brings it; mpv and vlc play it too)."
+    echo "Watch it now with:  gst-play-1.0 rtmp://$host:$port/$app/$key"
+fi
+echo "In a browser:   scripts/web.sh (HTTP-FLV, WebSocket-FLV or LL-HLS)"
 eval exec gst-launch-1.0 -e $pipeline

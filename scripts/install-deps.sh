@@ -39,6 +39,9 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     packages+=(chromium)
     # The join-latency tests (tests/e2e/test_join_latency.py) play with mpv as well.
     packages+=(mpv)
+    # tests/e2e/test_hls.py plays the LL-HLS stream with VLC (cvlc, its HLS, MP4 and decoder
+    # plugins).
+    packages+=(vlc-bin vlc-plugin-base)
 fi
 
 # npm ci installs exactly the committed package-lock.json; skipped when node_modules matches it.

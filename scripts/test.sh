@@ -8,7 +8,10 @@
 #   about 4 minutes: latency measured at mpv, chromium, rtmp2src and a model player). The
 #   replay's code runs in both through unit/replay and unit/join, a real server over sockets;
 #   what the join suite adds is the players' view, which the backend and the sanitizers do
-#   not change (and ASan's slowdown of the server would be measured as latency).
+#   not change (and ASan's slowdown of the server would be measured as latency). They leave out
+#   the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js, shaka): the
+#   HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the failmalloc
+#   sweep's HLS scenarios.
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
 #               realistic streams (suite streams: x264 and ffmpeg at 8-20 Mbps, the same paths
 #               of our code as the other e2e tests at a cost that would double the run); built
@@ -84,7 +87,7 @@ fi
 # The same suites through the portable reactor backend, so that both backends serve real players.
 ninja -C build-poll || exit 1
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
-    --suite e2e --no-suite streams --no-suite join --logbase testlog-poll || status=1
+    --suite e2e --no-suite streams --no-suite join --no-suite hls --logbase testlog-poll || status=1
 # Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
@@ -111,6 +114,7 @@ grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
 ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     meson test -C build-asan --print-errorlogs --suite e2e --no-suite streams --no-suite join \
+    --no-suite hls \
     --logbase testlog-asan-e2e || status=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
 if [[ -n $fuzz ]]; then

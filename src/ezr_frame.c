@@ -49,13 +49,10 @@ struct ezr_frame *ezr_frame_restamp(const struct ezr_frame *f, uint32_t timestam
     return ezr_frame_new(f->kind, f->flags, timestamp, f->data, f->payload_len, chunk_size);
 }
 
-int ezr_frame_view(struct ezr_frame *f, enum ezr_frame_view_id id, ezr_frame_view_fn make, void *arg,
-                   const struct ezr_frame_view **out)
+int ezr_frame_view_make(struct ezr_frame *f, enum ezr_frame_view_id id, ezr_frame_view_fn make,
+                        void *arg)
 {
     struct ezr_frame_view *v = &f->views[id];
-    *out = v;
-    if (v->bytes)
-        return 0; /* made for an earlier player of this output: shared */
     struct ezr_frame_view made = {0};
     if (make(f, arg, &made) < 0 || !made.bytes) {
         free(made.bytes);

@@ -64,8 +64,16 @@ void ezr_frame_unref(struct ezr_frame *f);
 /* The view id of f, made by make(f, arg) the first time it is asked for. Reactor thread only.
  * Returns 1 when this call made it, 0 when it was there already, or EZR_ENOMEM; *out points at
  * the frame's view either way but on failure. */
-int ezr_frame_view(struct ezr_frame *f, enum ezr_frame_view_id id, ezr_frame_view_fn make, void *arg,
-                   const struct ezr_frame_view **out);
+int ezr_frame_view_make(struct ezr_frame *f, enum ezr_frame_view_id id, ezr_frame_view_fn make,
+                        void *arg);
+/* Inline: the fan-out asks it for every player and frame, and all but the first find it made. */
+static inline int ezr_frame_view(struct ezr_frame *f, enum ezr_frame_view_id id,
+                                 ezr_frame_view_fn make, void *arg,
+                                 const struct ezr_frame_view **out)
+{
+    *out = &f->views[id];
+    return f->views[id].bytes ? 0 : ezr_frame_view_make(f, id, make, arg);
+}
 
 /* The RTMP view's maker (arg unused): the message as chunks at f->chunk_size, type-0 header on the
  * kind's chunk stream, message stream EZR_MEDIA_MSID. */

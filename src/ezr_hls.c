@@ -1,9 +1,11 @@
-/* The LL-HLS segmenter (ezr_hls.h): frames in; init segments, parts and segments out; the window
- * kept. A cut is decided when a frame arrives: on a video frame for a stream with video (the
- * frame before it is complete then, its duration known), on any frame for audio only; the
- * arriving frame is the first of what the cut opens. */
+/* The LL-HLS segmenter (ezr_hls.h): frames in, and when a part or segment ends. The window it
+ * fills (parts, segments, inits, the lookups) is ezr_hls_window.c. A cut is decided when a frame
+ * arrives: on a video frame for a stream with video (the frame before it is complete then, its
+ * duration known), on any frame for audio only; the arriving frame is the first of what the cut
+ * opens. */
 #include "ezr_hls_priv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ezr_alloc.h"
@@ -11,7 +13,6 @@
 #include "ezr_limits.h"
 
 #define TICKS_PER_MS (EZR_FMP4_VIDEO_TIMESCALE / 1000u)
-
 static void changed(struct ezr_hls *h)
 {
     h->version++;
@@ -21,8 +22,8 @@ static void changed(struct ezr_hls *h)
 
 static bool tag_ok(const char *tag)
 {
-    size_t n = strnlen(tag, sizeof ((struct ezr_hls_config *)0)->tag);
-    if (n == sizeof ((struct ezr_hls_config *)0)->tag)
+    size_t n = strnlen(tag, sizeof((struct ezr_hls_config *)0)->tag);
+    if (n == sizeof((struct ezr_hls_config *)0)->tag)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = tag[i];
@@ -54,22 +55,9 @@ int ezr_hls_new(const struct ezr_hls_config *cfg, const struct ezr_hls_ops *ops,
         h->ops = *ops;
     h->ctx = ctx;
     h->target_s = 1;
+    h->part_target_ms = part_ms;
     *out = h;
     return 0;
-}
-
-static void part_free(struct ezr_hls_part *p)
-{
-    for (size_t i = 0; i < p->nsamples; i++)
-        ezr_frame_unref(p->samples[i].frame);
-    free(p->samples);
-}
-
-static void segment_free(struct ezr_hls_segment *s)
-{
-    for (size_t i = 0; i < s->nparts; i++)
-        part_free(&s->parts[i]);
-    free(s->parts);
 }
 
 void ezr_hls_free(struct ezr_hls *h)
@@ -77,7 +65,7 @@ void ezr_hls_free(struct ezr_hls *h)
     if (!h)
         return;
     for (size_t i = 0; i < h->nsegs; i++)
-        segment_free(&h->segs[i]);
+        ezr_hls_segment_free(&h->segs[i]);
     free(h->segs);
     for (size_t i = 0; i < h->ninits; i++)
         ezr_frame_unref(h->inits[i].frame);
@@ -87,33 +75,6 @@ void ezr_hls_free(struct ezr_hls *h)
     ezr_frame_unref(h->audio_header);
     free(h);
 }
-
-/* Room for one more element of an array of size bytes each. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = ezr_realloc(*arr, ncap * size);
-    if (!p)
-        return EZR_ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
-static struct ezr_hls_segment *current(struct ezr_hls *h)
-{
-    return &h->segs[h->nsegs - 1];
-}
-
-static struct ezr_hls_part *current_part(struct ezr_hls *h)
-{
-    struct ezr_hls_segment *s = current(h);
-    return &s->parts[s->nparts - 1];
-}
-
-/* ---- time ---------------------------------------------------------------------------- */
 
 /* FLV's 32-bit ms as 64-bit stream time: a step of less than 2^31 either way is a step, so a step
  * back of more than 2^31 is a wrap forward. Time before the first timestamp is clamped to 0. */
@@ -126,7 +87,7 @@ static uint64_t extend_time(struct ezr_hls *h, uint32_t ts)
     }
     int32_t step = (int32_t)(ts - (uint32_t)h->last_ms);
     uint64_t t;
-    if (step < 0 && (uint64_t)-(int64_t)step > h->last_ms)
+    if (step < 0 && (uint64_t) - (int64_t)step > h->last_ms)
         t = 0;
     else
         t = h->last_ms + (uint64_t)(int64_t)step;
@@ -136,178 +97,12 @@ static uint64_t extend_time(struct ezr_hls *h, uint32_t ts)
 
 static uint32_t audio_frame_ms(const struct ezr_hls *h)
 {
-    return h->sample_rate ? (EZR_FMP4_AAC_FRAME_SAMPLES * 1000u + h->sample_rate / 2) / h->sample_rate
-                          : 0;
+    return h->sample_rate
+               ? (EZR_FMP4_AAC_FRAME_SAMPLES * 1000u + h->sample_rate / 2) / h->sample_rate
+               : 0;
 }
 
 /* ---- inits --------------------------------------------------------------------------- */
-
-static int make_init(struct ezr_hls *h)
-{
-    bool v = h->video_header != NULL, a = h->audio_header != NULL;
-    struct ezr_buf b;
-    ezr_buf_init(&b);
-    int r = ezr_fmp4_write_init(&b, v ? &h->video : NULL, a ? &h->audio : NULL);
-    if (r < 0 || ezr_buf_failed(&b)) {
-        ezr_buf_free(&b);
-        return r < 0 ? r : EZR_ENOMEM;
-    }
-    if (grow((void **)&h->inits, &h->inits_cap, h->ninits, sizeof *h->inits) < 0) {
-        ezr_buf_free(&b);
-        return EZR_ENOMEM;
-    }
-    size_t len;
-    uint8_t *bytes = ezr_buf_steal(&b, &len);
-    struct ezr_frame *f = ezr_frame_new_bytes(bytes, len);
-    if (!f)
-        return EZR_ENOMEM;
-    h->inits[h->ninits++] = (struct ezr_hls_init_seg){.id = h->next_init_id, .frame = f};
-    h->init_id = h->next_init_id++;
-    h->have_init = true;
-    h->init_has_video = v;
-    h->init_has_audio = a;
-    h->sample_rate = a ? h->audio.sample_rate : 0;
-    h->headers_changed = false;
-    return 0;
-}
-
-/* Drops the inits no segment of the window needs (the one in use stays). */
-static void drop_inits(struct ezr_hls *h)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < h->ninits; i++) {
-        struct ezr_hls_init_seg in = h->inits[i];
-        bool needed = in.id == h->init_id;
-        for (size_t s = 0; s < h->nsegs && !needed; s++)
-            needed = h->segs[s].init_id == in.id;
-        if (needed)
-            h->inits[kept++] = in;
-        else
-            ezr_frame_unref(in.frame);
-    }
-    h->ninits = kept;
-}
-
-/* ---- parts and segments -------------------------------------------------------------- */
-
-static int make_cmaf_view(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out)
-{
-    (void)f;
-    uint8_t *b = ezr_malloc(EZR_FMP4_FRAGMENT_MAX);
-    if (!b)
-        return EZR_ENOMEM;
-    size_t n = ezr_fmp4_write_fragment(b, arg);
-    if (!n) {
-        free(b);
-        return EZR_EINVAL;
-    }
-    out->bytes = b;
-    out->len = n;
-    return 0;
-}
-
-/* Puts a sample of f into the part in progress: its fragment header is made as f's CMAF view,
- * its bytes stay where they are in f. */
-static int add_sample(struct ezr_hls *h, struct ezr_frame *f, uint32_t offset,
-                      struct ezr_fmp4_sample *s)
-{
-    struct ezr_hls_part *p = current_part(h);
-    if (grow((void **)&p->samples, &p->cap, p->nsamples, sizeof *p->samples) < 0)
-        return EZR_ENOMEM;
-    s->sequence = h->fragment_seq + 1;
-    const struct ezr_frame_view *v;
-    int r = ezr_frame_view(f, EZR_VIEW_CMAF, make_cmaf_view, s, &v);
-    if (r < 0)
-        return r;
-    if (r == 1)
-        h->fragment_seq++;
-    p->samples[p->nsamples++] =
-        (struct ezr_hls_sample){.frame = ezr_frame_ref(f), .body_offset = offset, .body_len = s->size};
-    p->bytes += v->len + s->size;
-    current(h)->bytes += v->len + s->size;
-    if (h->ops.sample_added)
-        h->ops.sample_added(h->ctx, p);
-    return 0;
-}
-
-/* Opens a part at stream time start_ms in the segment in progress, which has room for it. */
-static void open_part(struct ezr_hls_segment *s, uint64_t start_ms, bool independent)
-{
-    struct ezr_hls_part *p = &s->parts[s->nparts];
-    memset(p, 0, sizeof *p);
-    p->msn = s->msn;
-    p->index = (uint32_t)s->nparts;
-    p->independent = independent;
-    p->start_ms = start_ms;
-    s->nparts++;
-}
-
-static void complete_part(struct ezr_hls *h, uint64_t end_ms)
-{
-    struct ezr_hls_segment *s = current(h);
-    struct ezr_hls_part *p = current_part(h);
-    p->complete = true;
-    h->parts_made++;
-    p->duration_ms = end_ms > p->start_ms ? (uint32_t)(end_ms - p->start_ms) : 0;
-    /* The target duration covers the segment in progress too, so that it has grown before the
-     * segment is listed, and never goes down. */
-    uint64_t len = end_ms > s->start_ms ? end_ms - s->start_ms : 0;
-    uint64_t secs = (len + 999) / 1000;
-    if (secs > h->target_s)
-        h->target_s = (uint32_t)secs;
-}
-
-static void complete_segment(struct ezr_hls *h, uint64_t end_ms)
-{
-    struct ezr_hls_segment *s = current(h);
-    s->complete = true;
-    s->duration_ms = end_ms > s->start_ms ? end_ms - s->start_ms : 0;
-    h->in_progress = false;
-    h->segments_made++;
-}
-
-/* Keeps config.window complete segments; an older one goes with its frames, and with its
- * EXT-X-DISCONTINUITY, which the discontinuity sequence then counts. */
-static void trim_window(struct ezr_hls *h)
-{
-    size_t complete = ezr_hls_complete_segments(h);
-    if (complete <= h->window)
-        return;
-    size_t drop = complete - h->window;
-    for (size_t i = 0; i < drop; i++) {
-        if (h->segs[i].discontinuity)
-            h->discontinuity_seq++;
-        segment_free(&h->segs[i]);
-    }
-    memmove(h->segs, h->segs + drop, (h->nsegs - drop) * sizeof *h->segs);
-    h->nsegs -= drop;
-    drop_inits(h);
-}
-
-/* Opens segment next_msn at start_ms with its first part. Everything it needs is allocated
- * before anything changes, so a failure leaves the muxer as it was. */
-static int open_segment(struct ezr_hls *h, uint64_t start_ms, uint64_t wall_ms, bool independent)
-{
-    if (grow((void **)&h->segs, &h->segs_cap, h->nsegs, sizeof *h->segs) < 0)
-        return EZR_ENOMEM;
-    struct ezr_hls_part *parts = ezr_malloc(8 * sizeof *parts);
-    if (!parts)
-        return EZR_ENOMEM;
-    struct ezr_hls_segment *s = &h->segs[h->nsegs];
-    memset(s, 0, sizeof *s);
-    s->msn = h->next_msn++;
-    s->init_id = h->init_id;
-    s->discontinuity = h->discontinuity_next;
-    s->start_ms = start_ms;
-    s->wall_ms = wall_ms;
-    s->parts = parts;
-    s->cap = 8;
-    open_part(s, start_ms, independent);
-    h->nsegs++;
-    h->in_progress = true;
-    h->discontinuity_next = false;
-    return 0;
-}
 
 static uint32_t segment_target_ms(const struct ezr_hls *h, bool video)
 {
@@ -323,30 +118,27 @@ static uint32_t segment_target_ms(const struct ezr_hls *h, bool video)
 static int begin_segment(struct ezr_hls *h, uint64_t start_ms, uint64_t wall_ms)
 {
     if (!h->have_init || h->headers_changed) {
-        int r = make_init(h);
+        int r = ezr_hls_make_init(h);
         if (r < 0)
             return r;
     }
-    int r = open_segment(h, start_ms, wall_ms, true);
+    int r = ezr_hls_open_segment(h, start_ms, wall_ms, true);
     if (r < 0)
         return r;
-    uint32_t want = segment_target_ms(h, h->init_has_video);
-    if (h->segment_ms || !h->init_has_video) {
-        uint32_t secs = (want + 999) / 1000;
-        if (secs > h->target_s)
-            h->target_s = secs;
-    }
+    if (h->segment_ms || !h->init_has_video)
+        ezr_hls_raise_target(h, segment_target_ms(h, h->init_has_video));
     return 0;
 }
 
-/* Ends the part in progress at t and opens the next. On failure nothing is cut: the part goes on. */
+/* Ends the part in progress at t and opens the next. On failure nothing is cut: the part goes on.
+ */
 static int cut_part(struct ezr_hls *h, uint64_t t, bool independent)
 {
-    struct ezr_hls_segment *s = current(h);
-    if (grow((void **)&s->parts, &s->cap, s->nparts, sizeof *s->parts) < 0)
+    struct ezr_hls_segment *s = ezr_hls_current(h);
+    if (ezr_hls_grow((void **)&s->parts, &s->cap, s->nparts, sizeof *s->parts) < 0)
         return EZR_ENOMEM;
-    complete_part(h, t);
-    open_part(s, t, independent);
+    ezr_hls_complete_part(h, t);
+    ezr_hls_open_part(s, t, independent);
     changed(h);
     return 0;
 }
@@ -354,12 +146,12 @@ static int cut_part(struct ezr_hls *h, uint64_t t, bool independent)
 static int cut_segment(struct ezr_hls *h, uint64_t t, uint64_t wall_ms, bool independent)
 {
     /* Room first, so that the segment in progress is not completed when the next cannot open. */
-    if (grow((void **)&h->segs, &h->segs_cap, h->nsegs, sizeof *h->segs) < 0)
+    if (ezr_hls_grow((void **)&h->segs, &h->segs_cap, h->nsegs, sizeof *h->segs) < 0)
         return EZR_ENOMEM;
-    complete_part(h, t);
-    complete_segment(h, t);
-    int r = open_segment(h, t, wall_ms, independent);
-    trim_window(h);
+    ezr_hls_complete_part(h, t);
+    ezr_hls_complete_segment(h, t);
+    int r = ezr_hls_open_segment(h, t, wall_ms, independent);
+    ezr_hls_trim_window(h);
     changed(h);
     if (r < 0)
         h->discontinuity_next = true; /* the next frame starts a segment of its own */
@@ -369,8 +161,8 @@ static int cut_segment(struct ezr_hls *h, uint64_t t, uint64_t wall_ms, bool ind
 /* Decides, at a frame of stream time t, whether the part (or the segment) in progress ends. */
 static int maybe_cut(struct ezr_hls *h, uint64_t t, uint64_t wall_ms, bool key, bool video)
 {
-    struct ezr_hls_segment *s = current(h);
-    struct ezr_hls_part *p = current_part(h);
+    struct ezr_hls_segment *s = ezr_hls_current(h);
+    struct ezr_hls_part *p = ezr_hls_current_part(h);
     uint64_t seg_len = t > s->start_ms ? t - s->start_ms : 0;
     uint64_t part_len = t > p->start_ms ? t - p->start_ms : 0;
     if (key && seg_len >= segment_target_ms(h, video))
@@ -411,7 +203,7 @@ static int flush_pending(struct ezr_hls *h, uint32_t duration)
     };
     h->last_video_duration = duration;
     h->have_video_duration = true;
-    int r = add_sample(h, pv->frame, pv->body_offset, &s);
+    int r = ezr_hls_add_sample(h, pv->frame, pv->body_offset, &s);
     ezr_frame_unref(pv->frame);
     pv->frame = NULL;
     return r;
@@ -439,6 +231,10 @@ static int push_video(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
         int r = begin_segment(h, t, wall_ms);
         if (r < 0)
             return r;
+        set_pending(h, f, t, offset, cts);
+        return 0;
+    }
+    if (!h->pending.frame) { /* not after a keyframe: cannot be, but stay consistent */
         set_pending(h, f, t, offset, cts);
         return 0;
     }
@@ -479,8 +275,10 @@ static int push_audio(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
         .size = (uint32_t)(f->payload_len - offset),
         .sync = true,
     };
+    h->last_audio_ms = t;
+    h->have_audio_ms = true;
     h->audio_end_ms = t + audio_frame_ms(h);
-    return add_sample(h, f, offset, &s);
+    return ezr_hls_add_sample(h, f, offset, &s);
 }
 
 /* Completes the part and segment in progress: the waiting video frame goes in with the duration
@@ -489,10 +287,10 @@ static bool complete_in_progress(struct ezr_hls *h)
 {
     if (!h->in_progress)
         return false;
-    uint64_t end = current_part(h)->start_ms;
+    uint64_t end = ezr_hls_current_part(h)->start_ms;
     if (h->pending.frame) {
-        uint32_t duration = h->have_video_duration ? h->last_video_duration
-                                                   : EZR_HLS_LONE_FRAME_MS * TICKS_PER_MS;
+        uint32_t duration =
+            h->have_video_duration ? h->last_video_duration : EZR_HLS_LONE_FRAME_MS * TICKS_PER_MS;
         uint64_t dts = h->pending.dts_ms;
         (void)flush_pending(h, duration); /* on failure the frame is lost, the segment still ends */
         if (dts + duration / TICKS_PER_MS > end)
@@ -500,9 +298,9 @@ static bool complete_in_progress(struct ezr_hls *h)
     }
     if (!h->init_has_video && h->audio_end_ms > end)
         end = h->audio_end_ms;
-    complete_part(h, end);
-    complete_segment(h, end);
-    trim_window(h);
+    ezr_hls_complete_part(h, end);
+    ezr_hls_complete_segment(h, end);
+    ezr_hls_trim_window(h);
     return true;
 }
 
@@ -511,9 +309,11 @@ static bool complete_in_progress(struct ezr_hls *h)
 static void restart_time(struct ezr_hls *h)
 {
     h->have_time = false;
+    h->have_date_anchor = false;
     h->have_video_dts = false;
     h->have_audio_decode = false;
     h->last_audio_decode = 0;
+    h->have_audio_ms = false;
 }
 
 static void stream_break(struct ezr_hls *h)
@@ -579,6 +379,16 @@ static void push_header(struct ezr_hls *h, struct ezr_frame *f)
 
 /* ---- push ---------------------------------------------------------------------------- */
 
+/* The track's time went back further than jitter: a new timeline. */
+static bool steps_back(const struct ezr_hls *h, bool video, uint64_t t)
+{
+    if (!h->in_progress)
+        return false;
+    if (video)
+        return h->pending.frame && t + EZR_HLS_MAX_STEP_BACK_MS < h->pending.dts_ms;
+    return h->have_audio_ms && t + EZR_HLS_MAX_STEP_BACK_MS < h->last_audio_ms;
+}
+
 int ezr_hls_push(struct ezr_hls *h, struct ezr_frame *f, uint64_t wall_ms)
 {
     if (h->ended) {
@@ -601,93 +411,12 @@ int ezr_hls_push(struct ezr_hls *h, struct ezr_frame *f, uint64_t wall_ms)
     if (ezr_fmp4_sample_of(f->kind, f->data, f->payload_len, &offset, &cts) < 0)
         return 0; /* a header we did not take, an end of sequence, another codec */
     uint64_t t = extend_time(h, f->timestamp);
+    if (steps_back(h, video, t)) {
+        stream_break(h);
+        t = extend_time(h, f->timestamp);
+    }
     return video ? push_video(h, f, t, (uint32_t)offset, cts, wall_ms)
                  : push_audio(h, f, t, (uint32_t)offset, wall_ms);
 }
 
 /* ---- lookups ------------------------------------------------------------------------- */
-
-const struct ezr_hls_segment *ezr_hls_segment(const struct ezr_hls *h, uint64_t msn)
-{
-    if (!h->nsegs || msn < h->segs[0].msn || msn - h->segs[0].msn >= h->nsegs)
-        return NULL;
-    return &h->segs[msn - h->segs[0].msn];
-}
-
-const struct ezr_hls_part *ezr_hls_part(const struct ezr_hls *h, uint64_t msn, uint32_t index)
-{
-    const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
-    return s && index < s->nparts ? &s->parts[index] : NULL;
-}
-
-struct ezr_frame *ezr_hls_init(const struct ezr_hls *h, uint32_t id)
-{
-    for (size_t i = 0; i < h->ninits; i++)
-        if (h->inits[i].id == id)
-            return h->inits[i].frame;
-    return NULL;
-}
-
-bool ezr_hls_hinted_part(const struct ezr_hls *h, uint64_t *msn, uint32_t *index)
-{
-    if (h->ended || (!h->in_progress && h->next_msn == 0))
-        return false;
-    if (h->in_progress) {
-        const struct ezr_hls_segment *s = &h->segs[h->nsegs - 1];
-        *msn = s->msn;
-        *index = (uint32_t)(s->nparts - 1);
-    } else {
-        *msn = h->next_msn;
-        *index = 0;
-    }
-    return true;
-}
-
-bool ezr_hls_ended(const struct ezr_hls *h)
-{
-    return h->ended;
-}
-
-uint64_t ezr_hls_version(const struct ezr_hls *h)
-{
-    return h->version;
-}
-
-uint32_t ezr_hls_target_duration(const struct ezr_hls *h)
-{
-    return h->target_s;
-}
-
-uint64_t ezr_hls_parts_made(const struct ezr_hls *h)
-{
-    return h->parts_made;
-}
-
-uint64_t ezr_hls_segments_made(const struct ezr_hls *h)
-{
-    return h->segments_made;
-}
-
-bool ezr_hls_last_part(const struct ezr_hls *h, uint64_t *msn, uint32_t *index)
-{
-    for (size_t i = h->nsegs; i-- > 0;) {
-        const struct ezr_hls_segment *s = &h->segs[i];
-        size_t done = s->complete ? s->nparts : s->nparts - 1;
-        if (done) {
-            *msn = s->msn;
-            *index = (uint32_t)(done - 1);
-            return true;
-        }
-    }
-    return false;
-}
-
-uint64_t ezr_hls_end_ms(const struct ezr_hls *h)
-{
-    uint64_t msn;
-    uint32_t index;
-    if (!ezr_hls_last_part(h, &msn, &index))
-        return 0;
-    const struct ezr_hls_part *p = ezr_hls_part(h, msn, index);
-    return p->start_ms + p->duration_ms;
-}

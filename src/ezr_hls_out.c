@@ -17,7 +17,9 @@ struct ezr_hls_out {
      * request after a change and shared by every answer until the next. */
     struct ezr_frame *playlist[2];
     uint64_t rendered_version[2];
-    struct ezr_list waits;   /* parked requests, by ezr_hls_wait.link */
+    /* Parked requests, by ezr_hls_waiter.link, apart by kind: a frame wakes only those streaming
+     * its part, not every blocked reload. */
+    struct ezr_list waits[EZR_HLS_NWAIT_KINDS];
     struct ezr_list viewers; /* by ezr_hls_viewer.link */
     size_t nwaits, nviewers;
     uint64_t requests, bytes_sent;
@@ -28,34 +30,18 @@ static struct ezr_hls_out *out_of_sub(const struct ezr_stream_sub *sub)
     return EZR_CONTAINER_OF(sub, struct ezr_hls_out, sub);
 }
 
-/* Wakes every parked request, each at most once: a woken request may park again (it goes to the
- * back of the list) or another may be parked from inside a wake. */
-static void wake_all(struct ezr_hls_out *o)
+/* Wakes the requests parked on list that match (NULL: all), each once (a woken request may park
+ * again, at the back of a list, or another be parked from inside a wake), telling them timed_out
+ * and gone. */
+static void wake_from(struct ezr_hls_out *o, struct ezr_list *list,
+                      bool (*match)(const struct ezr_hls_waiter *w, const void *arg),
+                      const void *arg, bool timed_out, bool gone)
 {
     struct ezr_list woken;
     ezr_list_init(&woken);
-    ezr_list_splice_back(&woken, &o->waits);
-    struct ezr_link *n;
-    while ((n = ezr_list_pop_front(&woken))) {
-        struct ezr_hls_waiter *w = EZR_CONTAINER_OF(n, struct ezr_hls_waiter, link);
-        o->nwaits--;
-        w->out = NULL;
-        w->ops->wake(w);
-    }
-}
-
-/* ---- news from the muxer ------------------------------------------------------------------ */
-
-static void sample_added(void *ctx, const struct ezr_hls_part *p)
-{
-    struct ezr_hls_out *o = ctx;
-    /* Only the requests streaming this very part want to hear of a sample; the rest wait for
-     * the playlist. */
-    struct ezr_list woken;
-    ezr_list_init(&woken);
-    EZR_LIST_FOREACH_SAFE(it, nx, &o->waits) {
+    EZR_LIST_FOREACH_SAFE(it, nx, list) {
         struct ezr_hls_waiter *w = EZR_CONTAINER_OF(it, struct ezr_hls_waiter, link);
-        if (w->kind == EZR_HLS_WAIT_PART && w->msn == p->msn && w->index == p->index) {
+        if (!match || match(w, arg)) {
             ezr_list_remove(&w->link);
             ezr_list_push_back(&woken, &w->link);
         }
@@ -65,13 +51,37 @@ static void sample_added(void *ctx, const struct ezr_hls_part *p)
         struct ezr_hls_waiter *w = EZR_CONTAINER_OF(n, struct ezr_hls_waiter, link);
         o->nwaits--;
         w->out = NULL;
+        w->timed_out = timed_out;
+        w->gone = gone;
         w->ops->wake(w);
     }
 }
 
+static void wake_all(struct ezr_hls_out *o, bool gone)
+{
+    for (int k = 0; k < EZR_HLS_NWAIT_KINDS; k++)
+        wake_from(o, &o->waits[k], NULL, NULL, false, gone);
+}
+
+/* ---- news from the muxer ------------------------------------------------------------------ */
+
+static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
+{
+    const struct ezr_hls_part *p = arg;
+    return w->msn == p->msn && w->index == p->index;
+}
+
+/* Only the requests streaming this very part want to hear of a sample; the rest wait for the
+ * playlist. */
+static void sample_added(void *ctx, const struct ezr_hls_part *p)
+{
+    struct ezr_hls_out *o = ctx;
+    wake_from(o, &o->waits[EZR_HLS_WAIT_PART], streams_part, p, false, false);
+}
+
 static void playlist_changed(void *ctx)
 {
-    wake_all(ctx);
+    wake_all(ctx, false);
 }
 
 static const struct ezr_hls_ops muxer_ops = {
@@ -132,15 +142,7 @@ static void on_free(struct ezr_stream_sub *sub)
     while ((n = ezr_list_pop_front(&o->viewers)))
         EZR_CONTAINER_OF(n, struct ezr_hls_viewer, link)->out = NULL;
     /* Told last: a woken request answers with what it can (nothing more of this stream). */
-    struct ezr_list gone;
-    ezr_list_init(&gone);
-    ezr_list_splice_back(&gone, &o->waits);
-    while ((n = ezr_list_pop_front(&gone))) {
-        struct ezr_hls_waiter *w = EZR_CONTAINER_OF(n, struct ezr_hls_waiter, link);
-        w->out = NULL;
-        w->gone = true;
-        w->ops->wake(w);
-    }
+    wake_all(o, true);
     for (int i = 0; i < 2; i++)
         ezr_frame_unref(o->playlist[i]);
     ezr_hls_free(o->hls);
@@ -171,7 +173,8 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
     o->sub.ops = &sub_ops;
     o->sub.protocol = EZR_PROTOCOL_HLS;
     o->log = log;
-    ezr_list_init(&o->waits);
+    for (int k = 0; k < EZR_HLS_NWAIT_KINDS; k++)
+        ezr_list_init(&o->waits[k]);
     ezr_list_init(&o->viewers);
     *out = o;
     return 0;
@@ -226,7 +229,7 @@ void ezr_hls_out_park(struct ezr_hls_out *o, struct ezr_hls_waiter *w)
 {
     w->out = o;
     w->timed_out = w->gone = false;
-    ezr_list_push_back(&o->waits, &w->link);
+    ezr_list_push_back(&o->waits[w->kind], &w->link);
     o->nwaits++;
 }
 
@@ -239,25 +242,15 @@ void ezr_hls_out_unpark(struct ezr_hls_waiter *w)
     w->out = NULL;
 }
 
+static bool late(const struct ezr_hls_waiter *w, const void *arg)
+{
+    return *(const uint64_t *)arg >= w->deadline_ms;
+}
+
 void ezr_hls_out_tick(struct ezr_hls_out *o, uint64_t now_ms)
 {
-    struct ezr_list late;
-    ezr_list_init(&late);
-    EZR_LIST_FOREACH_SAFE(it, nx, &o->waits) {
-        struct ezr_hls_waiter *w = EZR_CONTAINER_OF(it, struct ezr_hls_waiter, link);
-        if (now_ms >= w->deadline_ms) {
-            ezr_list_remove(&w->link);
-            ezr_list_push_back(&late, &w->link);
-        }
-    }
-    struct ezr_link *n;
-    while ((n = ezr_list_pop_front(&late))) {
-        struct ezr_hls_waiter *w = EZR_CONTAINER_OF(n, struct ezr_hls_waiter, link);
-        o->nwaits--;
-        w->out = NULL;
-        w->timed_out = true;
-        w->ops->wake(w);
-    }
+    for (int k = 0; k < EZR_HLS_NWAIT_KINDS; k++)
+        wake_from(o, &o->waits[k], late, &now_ms, true, false);
 }
 
 void ezr_hls_out_join(struct ezr_hls_out *o, struct ezr_hls_viewer *v)

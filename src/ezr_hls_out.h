@@ -33,6 +33,7 @@ struct ezr_hls_waiter_ops {
 enum ezr_hls_waiter_kind {
     EZR_HLS_WAIT_PLAYLIST, /* a blocking playlist reload: q */
     EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): msn, index */
+    EZR_HLS_NWAIT_KINDS,
 };
 
 struct ezr_hls_waiter {

@@ -49,20 +49,6 @@ static void put_date(struct ezr_buf *b, uint64_t wall_ms)
         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000u));
 }
 
-uint32_t ezr_hls_part_target_ms(const struct ezr_hls *h)
-{
-    /* Every part must be within PART-TARGET (4.4.4.9); a part ends on the first frame boundary
-     * past the target, so a frame rate that does not divide it makes longer parts. */
-    uint32_t target = h->part_ms;
-    for (size_t i = 0; i < h->nsegs; i++) {
-        const struct ezr_hls_segment *s = &h->segs[i];
-        for (size_t p = 0; p < s->nparts; p++)
-            if (s->parts[p].complete && s->parts[p].duration_ms > target)
-                target = s->parts[p].duration_ms;
-    }
-    return target;
-}
-
 bool ezr_hls_can_skip(const struct ezr_hls *h)
 {
     return h->window > SKIP_TARGETS;
@@ -101,7 +87,7 @@ int ezr_hls_render_playlist(const struct ezr_hls *h, bool skip, struct ezr_buf *
     uint64_t end = ezr_hls_end_ms(h);
     bool can_skip = ezr_hls_can_skip(h);
     size_t nskip = skip && can_skip && !h->ended ? skipped_segments(h, end) : 0;
-    uint32_t part_target = ezr_hls_part_target_ms(h);
+    uint32_t part_target = h->part_target_ms;
 
     /* EXT-X-MAP in a playlist without I-frames needs version 6, EXT-X-SKIP version 9 (8). */
     put(out, "#EXTM3U\n#EXT-X-VERSION:%u\n#EXT-X-TARGETDURATION:%u\n", nskip ? 9u : 6u,
@@ -159,7 +145,7 @@ int ezr_hls_render_playlist(const struct ezr_hls *h, bool skip, struct ezr_buf *
 /* Parts a request may ask ahead of the last one: three target durations' worth. */
 static uint64_t advance_part_limit(const struct ezr_hls *h)
 {
-    uint32_t target = ezr_hls_part_target_ms(h);
+    uint32_t target = h->part_target_ms;
     return target < 1000u ? 3000u / target : 3u;
 }
 

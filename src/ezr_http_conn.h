@@ -16,8 +16,10 @@
 struct ezr_http_conn {
     struct ezr_client *client; /* whose state this is */
     struct ezr_http_parser parser;
-    struct ezr_http_request req; /* the request in hand */
+    /* Of the request in hand (the request itself is the reactor thread's, only while it is
+     * routed: a parked request keeps no copy of its head). */
     bool keep_alive; /* its answer leaves the connection open for the next request */
+    bool head_only;  /* HEAD: the answer's head alone */
     bool waiting;    /* its answer is deferred (a blocked playlist reload, a hinted part) */
     bool done;       /* no more requests: it plays a stream (HTTP-FLV) or is closing */
     /* HLS: the parked request while waiting, and the viewer this connection is once it asked

@@ -32,8 +32,8 @@
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
 
-/* How long a playlist request may wait for the first part of a stream that has not started: a
- * player that comes before the pipeline plays gets it as soon as there is one. */
+/* How long a playlist request may wait for the first segment of a stream that has not made one: a
+ * player that comes before the pipeline plays gets the playlist as soon as there is one. */
 #define FIRST_PLAYLIST_WAIT_MS 6000u
 
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
@@ -92,17 +92,16 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
     send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
 }
 
-/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body. */
+/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
+ * like the rest (it follows the CMAF view: ezr_hls.h). */
 static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
 {
     for (size_t i = from; i < p->nsamples; i++) {
         const struct ezr_hls_sample *s = &p->samples[i];
-        char size[24];
-        int n = snprintf(size, sizeof size, "%zx\r\n",
-                         s->frame->views[EZR_VIEW_CMAF].len + (size_t)s->body_len);
-        ezr_client_send(c, (const uint8_t *)size, (size_t)n);
+        const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
+        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
         send_sample(c, s);
-        ezr_client_send(c, (const uint8_t *)"\r\n", 2);
+        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
     }
 }
 
@@ -121,6 +120,14 @@ static int answer_bytes(struct ezr_client *c, struct ezr_frame *f, const char *t
     return EZR_HTTP_NEXT;
 }
 
+/* Parks w; the connection's idle time counts from the end of the wait, so that a wait of three
+ * target durations is not cut short by handshake-timeout. */
+static void park(struct ezr_client *c, struct ezr_hls_out *o, struct ezr_hls_waiter *w)
+{
+    c->idle_since_ms = w->deadline_ms;
+    ezr_hls_out_park(o, w);
+}
+
 /* ---- playlists ------------------------------------------------------------------------------ */
 
 static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
@@ -136,18 +143,26 @@ static int answer_playlist(struct ezr_client *c, struct ezr_hls_out *o,
         snprintf(cache, sizeof cache, "public, max-age=%u",
                  ezr_hls_target_duration(ezr_hls_out_muxer(o)));
     return answer_bytes(c, f, "application/vnd.apple.mpegurl", cache,
-                        ezr_http_conn_of(c)->req.method == EZR_HTTP_HEAD);
+                        ezr_http_conn_of(c)->head_only);
 }
 
-/* Whether the playlist can be answered now: READY, WAIT (parked), or TOO_FAR. */
-static enum ezr_hls_wait playlist_state(struct ezr_hls_out *o, const struct ezr_hls_query *q)
+/* Whether the playlist can be answered now: *state READY, WAIT (parked), or TOO_FAR. EZR_ENOMEM
+ * when it could not be rendered: the connection fails, as any other answer (a playlist without
+ * the part asked for) would be cached as the answer to that URL. */
+static int playlist_state(struct ezr_hls_out *o, const struct ezr_hls_query *q,
+                          enum ezr_hls_wait *state)
 {
     bool failed;
+    const struct ezr_hls *hls = ezr_hls_out_muxer(o);
     if (!ezr_hls_out_playlist(o, false, &failed))
-        return failed ? EZR_HLS_READY : EZR_HLS_WAIT; /* READY: answered with the error */
-    if (!q->has_msn)
-        return EZR_HLS_READY;
-    return ezr_hls_check(ezr_hls_out_muxer(o), q);
+        *state = EZR_HLS_WAIT;
+    else if (!q->has_msn)
+        /* A player that reads whole segments only (ffmpeg) gives up on a playlist of parts: the
+         * first playlist of a stream waits for its first segment. */
+        *state = ezr_hls_segments_made(hls) || ezr_hls_ended(hls) ? EZR_HLS_READY : EZR_HLS_WAIT;
+    else
+        *state = ezr_hls_check(hls, q);
+    return failed ? EZR_ENOMEM : 0;
 }
 
 static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const char *query)
@@ -158,19 +173,22 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         const char *why = "bad _HLS_msn or _HLS_part";
         return ezr_http_answer_error(c, 400, why, why);
     }
-    switch (playlist_state(o, &q)) {
+    enum ezr_hls_wait state;
+    if (playlist_state(o, &q, &state) < 0)
+        return EZR_ENOMEM;
+    switch (state) {
     case EZR_HLS_TOO_FAR: {
         const char *why = "_HLS_msn or _HLS_part too far ahead";
         return ezr_http_answer_error(c, 400, why, why);
     }
     case EZR_HLS_WAIT: {
-        bool failed;
         h->wait.kind = EZR_HLS_WAIT_PLAYLIST;
         h->wait.q = q;
-        h->wait.deadline_ms = ezr_hls_out_playlist(o, false, &failed)
-                                  ? block_deadline(ezr_hls_out_muxer(o))
-                                  : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
-        ezr_hls_out_park(o, &h->wait);
+        /* A blocking reload waits for its part; a plain request only ever waits for the stream's
+         * first segment. */
+        h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
+                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+        park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
     case EZR_HLS_READY:
@@ -196,7 +214,7 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
 static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct ezr_hls_part *p)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    bool head_only = h->req.method == EZR_HTTP_HEAD;
+    bool head_only = h->head_only;
     if (!h->wait.streaming) {
         if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
             return EZR_ENOMEM;
@@ -222,7 +240,7 @@ static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct
         return EZR_HTTP_NEXT;
     }
     h->wait.deadline_ms = block_deadline(ezr_hls_out_muxer(o));
-    ezr_hls_out_park(o, &h->wait);
+    park(c, o, &h->wait);
     return EZR_HTTP_WAITING;
 }
 
@@ -247,7 +265,7 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     if (!is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
-    ezr_hls_out_park(o, &h->wait);
+    park(c, o, &h->wait);
     return EZR_HTTP_WAITING;
 }
 
@@ -279,9 +297,13 @@ static void woken(struct ezr_hls_waiter *w)
     const struct ezr_hls *hls = ezr_hls_out_muxer(o);
     int rc;
     if (w->kind == EZR_HLS_WAIT_PLAYLIST) {
-        enum ezr_hls_wait state = playlist_state(o, &w->q);
+        enum ezr_hls_wait state;
+        if (playlist_state(o, &w->q, &state) < 0) {
+            ezr_client_fail(c);
+            return;
+        }
         if (state == EZR_HLS_WAIT && !w->timed_out) {
-            ezr_hls_out_park(o, w);
+            park(c, o, w);
             return;
         }
         if (state == EZR_HLS_WAIT) {
@@ -292,7 +314,7 @@ static void woken(struct ezr_hls_waiter *w)
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
         if (!p && !w->timed_out && !w->streaming && is_hinted(hls, w->msn, w->index)) {
-            ezr_hls_out_park(o, w);
+            park(c, o, w);
             return;
         }
         if (!p || (w->timed_out && !p->complete)) {

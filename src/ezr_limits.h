@@ -186,8 +186,16 @@
 /* hls-segment-target 0 cuts a segment at every keyframe, once it lasts this long: a segment per
  * GOP for GOPs of a second or more (the usual 1-4 s), while keyframes that come every few frames
  * (scene cuts) are joined into segments of about a second, which a live playlist's window of
- * three target durations needs. */
-#define EZR_HLS_MIN_AUTO_SEGMENT_MS 1000u
+ * three target durations needs. Under a second by a quarter: a live source's 1 s GOP measures a
+ * few ms either side of 1000, and at exactly 1000 such a GOP is joined to the next (a live
+ * videotestsrc ! x264enc key-int-max=30 ! flvmux into the sink made a first segment of 1.993 s),
+ * and EXT-X-TARGETDURATION, which never goes down, stays 2 with the skip boundary past the window. */
+#define EZR_HLS_MIN_AUTO_SEGMENT_MS 750u
+/* How far a segment's program date-time, counted from its timeline's first segment by stream
+ * time, may be from when its first frame entered the sink before it is taken anew from the clock:
+ * a pipeline that cannot keep up in real time (an encoder too slow) falls behind, and the date
+ * must still say when the frame came; half a second is more than a loaded machine's jitter. */
+#define EZR_HLS_MAX_DATE_DRIFT_MS 500u
 /* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
  * servers use (short enough for a quick start, long enough for CDN caching to pay). */
 #define EZR_HLS_AUDIO_SEGMENT_MS 2000u
@@ -216,6 +224,10 @@
  * duration, so a minute is beyond any live use, and it keeps every sum of durations far from
  * overflowing. */
 #define EZR_HLS_MAX_TARGET_MS 60000u
+/* A track's timestamps never go back: a step back of more than this (ms) is a new timeline (an
+ * encoder restarted without a flush), muxed after a discontinuity. Less is jitter of a source that
+ * stamps presentation times, and is smoothed over. */
+#define EZR_HLS_MAX_STEP_BACK_MS 1000u
 /* The duration given a video frame that has no next frame to measure to (a break or the end) and
  * no earlier one to copy: a 25 fps frame. */
 #define EZR_HLS_LONE_FRAME_MS 40u

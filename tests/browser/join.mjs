@@ -9,15 +9,7 @@
 // Usage: node join.mjs PAGE_URL STREAM_URL SECONDS --chromium PATH --user-data-dir DIR
 
 import { createInterface } from 'node:readline';
-import puppeteer from 'puppeteer-core';
-
-// As tests/browser/play.mjs: nothing phones home, autoplay needs no click.
-const CHROMIUM_FLAGS = [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-default-apps', '--disable-extensions', '--mute-audio',
-    '--autoplay-policy=no-user-gesture-required', '--window-size=800,600',
-];
+import { launch } from './chromium.mjs';
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,12 +30,7 @@ function videoState() {
 async function main() {
     const [pageUrl, streamUrl, seconds] = process.argv.slice(2, 5);
     const opt = (name) => process.argv[process.argv.indexOf(name) + 1];
-    const browser = await puppeteer.launch({
-        executablePath: opt('--chromium'),
-        headless: true,
-        args: [...CHROMIUM_FLAGS, '--user-data-dir=' + opt('--user-data-dir')],
-        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD')),
-    });
+    const browser = await launch(opt('--chromium'), opt('--user-data-dir'));
     const out = { samples: [], log: [] };
     try {
         const [page] = await browser.pages();

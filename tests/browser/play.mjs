@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launch } from './chromium.mjs';
 
 function parseArgs(argv) {
     const opts = { chromium: '/usr/bin/chromium', minFrames: 30, timeout: 30, page: null,
@@ -30,15 +30,6 @@ function parseArgs(argv) {
                                     '[--min-frames N] [--timeout SECONDS] [--screenshot FILE]');
     return opts;
 }
-
-// Everything that makes a headless browser phone home, update itself or take more than a small
-// share of a shared machine is off; autoplay needs no click.
-const CHROMIUM_FLAGS = [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-default-apps', '--disable-extensions', '--mute-audio',
-    '--autoplay-policy=no-user-gesture-required', '--window-size=800,600',
-];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,15 +55,7 @@ async function main() {
     const t0 = Date.now();
     const elapsed = () => ((Date.now() - t0) / 1000).toFixed(2);
     try {
-        browser = await puppeteer.launch({
-            executablePath: opts.chromium,
-            headless: true,
-            args: [...CHROMIUM_FLAGS, '--user-data-dir=' + profile],
-            // The caller's environment may preload sanitizer runtimes meant for our plugin.
-            env: Object.fromEntries(Object.entries(process.env)
-                                    .filter(([k]) => k !== 'LD_PRELOAD')),
-            defaultViewport: { width: 800, height: 600 },
-        });
+        browser = await launch(opts.chromium, profile);
         console.log('chromium ' + await browser.version() + ' started in ' + elapsed() + ' s');
 
         const [page] = await browser.pages(); // the one tab the browser opened

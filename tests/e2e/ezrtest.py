@@ -176,13 +176,22 @@ REPEATED_DTS = re.compile(
     r"non monotonically increasing dts to muxer in stream \d+: (\d+) >= (\d+)$")
 
 
+# ffmpeg's note that it collapsed repeats of the line before.
+REPEATED_LINE = re.compile(r"^\s*Last message repeated \d+ times?$")
+
+
 def decode_errors(err):
     """The lines of ffmpeg's stderr that are errors: all of them but a repeat of the source's
-    timestamp (REPEATED_DTS)."""
+    timestamp (REPEATED_DTS), and the note that it was repeated."""
     lines = []
+    skipped = False
     for line in err.splitlines():
         m = REPEATED_DTS.search(line)
-        if line.strip() and not (m and m.group(1) == m.group(2)):
+        if m and m.group(1) == m.group(2) or skipped and REPEATED_LINE.match(line):
+            skipped = True
+            continue
+        skipped = False
+        if line.strip():
             lines.append(line)
     return "\n".join(lines)
 

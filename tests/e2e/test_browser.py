@@ -133,24 +133,30 @@ def kill_processes_using(profile):
 
 
 def play_in_browser(page_url):
-    """Runs tests/browser/play.mjs; returns (exit code, its output). Whatever happens, the node
-    process and every chromium process it started are gone when this returns."""
+    """Runs tests/browser/play.mjs; returns (exit code, its output)."""
+    return run_browser_script("play.mjs", [page_url, "--min-frames", str(MIN_FRAMES)],
+                              BROWSER_TIMEOUT)
+
+
+def run_browser_script(script, args, timeout):
+    """Runs a script of tests/browser with chromium, a fresh profile and --timeout; returns (exit
+    code, its output). Whatever happens, the node process and every chromium process it started
+    are gone when this returns."""
     profile = tempfile.mkdtemp(prefix="ezrtmp-chromium-")
-    cmd = [NODE, os.path.join(BROWSER_DIR, "play.mjs"), page_url, "--chromium", CHROMIUM,
-           "--min-frames", str(MIN_FRAMES), "--timeout", str(BROWSER_TIMEOUT),
-           "--user-data-dir", profile]
+    cmd = [NODE, os.path.join(BROWSER_DIR, script)] + args + [
+        "--chromium", CHROMIUM, "--timeout", str(timeout), "--user-data-dir", profile]
     node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=PLAYER_ENV, start_new_session=True)
     out = ""
     try:
-        out, _ = node.communicate(timeout=BROWSER_TIMEOUT + 20)
+        out, _ = node.communicate(timeout=timeout + 20)
     except subprocess.TimeoutExpired:
         os.killpg(node.pid, signal.SIGTERM)  # puppeteer closes the browser on SIGTERM
         try:
             out, _ = node.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             out = ""
-        out += "\n(play.mjs did not finish in time and was stopped)"
+        out += "\n(%s did not finish in time and was stopped)" % script
     finally:
         if node.poll() is None:
             os.killpg(node.pid, signal.SIGKILL)

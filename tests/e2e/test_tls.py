@@ -6,6 +6,7 @@ gaps; a slow and a stalled TLS reader of a fast stream; kernel TLS as the stats 
 Run as: test_tls.py TEST_NAME (meson registers each name as its own test)."""
 
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -137,6 +138,40 @@ def test_tls_ffprobe_rtmps_and_https(certs):
         check(rc == 0 and not decode_errors(err), "ffmpeg could not decode HTTPS-FLV: %s" % err)
         frames = [int(x) for x in re.findall(r"^frame=(\d+)$", out, re.M)]
         check(frames and frames[-1] >= 60, "only %r video frames decoded in 3 s" % frames[-1:])
+        s.check_no_error()
+
+
+def test_tls_hls_over_https(certs):
+    """LL-HLS over TLS on the same port: the playlist, the init segment and a part on one
+    verified keep-alive HTTPS connection, and ffprobe finds both tracks through https://."""
+    with Server(props=certs.props("http=true hls=true")) as s:
+        s.wait_video_frames(1)
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10,
+                                           context=certs.client_context())
+        try:
+            def get(path):
+                conn.request("GET", path)
+                r = conn.getresponse()
+                return r.status, r.getheader("Content-Type"), r.read()
+            # The first playlist request waits for the first part (no sleep: it is parked).
+            status, ctype, body = get("/live/stream/index.m3u8")
+            check(status == 200 and ctype == "application/vnd.apple.mpegurl",
+                  "playlist: %d %s" % (status, ctype))
+            text = body.decode()
+            init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text)
+            part = re.search(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', text)
+            check(init and part, "no map or part in %r" % text[:300])
+            status, ctype, body = get("/live/stream/" + init.group(1))
+            check(status == 200 and body[4:8] == b"ftyp", "init: %d %r" % (status, body[:8]))
+            status, ctype, body = get("/live/stream/" + part.group(1))
+            check(status == 200 and body[4:8] == b"moof", "part: %d %r" % (status, body[:8]))
+        finally:
+            conn.close()
+        # Not verified here: ffmpeg's HLS reader does not pass -ca_file on to the media requests
+        # (the verified connection is the one above).
+        kinds = ffprobe_streams(tls_url(s, "https", "/live/stream/index.m3u8"), "-tls_verify",
+                                "0")
+        check(kinds == H264_AAC, "https HLS streams: %r" % kinds)
         s.check_no_error()
 
 

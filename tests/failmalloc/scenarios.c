@@ -3,14 +3,16 @@
  *   - a library call answered 0 or EZR_ENOMEM (never another error, never a crash);
  *   - every player either played on (it gets the keyframe pushed after the armed part) or was
  *     closed by the server, and a server close happened only when an allocation failed, with a
- *     warning logged, and at most one connection per failed allocation;
- *   - a new player of the same server plays;
+ *     warning logged, and at most one connection per failed allocation (an HLS viewer: every
+ *     request answered as asked, or closed by the server, hls_viewer.c);
+ *   - a new player of the same server plays (HLS: gets the playlist);
  * and after the server is freed LeakSanitizer finds nothing (sweep.c). */
 #include "sweep.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ezr_error.h"
 #include "ezr_flv_parser.h"
@@ -24,13 +26,18 @@
 /* ---- what the server told us ------------------------------------------------------------ */
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned log_warnings;
+static unsigned log_warnings, log_routed;
 static char log_last[256];
 static uint64_t first_client_id;
 
 /* On the reactor thread: it must not allocate (it would count as the library's). */
 static void on_log(void *ctx, enum ezr_log_level level, const char *msg)
 {
+    if (level == EZR_LOG_INFO && strstr(msg, ") HTTP GET ")) { /* a request routed */
+        pthread_mutex_lock(&log_lock);
+        log_routed++;
+        pthread_mutex_unlock(&log_lock);
+    }
     if (level > EZR_LOG_WARNING)
         return;
     pthread_mutex_lock(&log_lock);
@@ -53,6 +60,28 @@ static unsigned warnings(void)
     unsigned n = log_warnings;
     pthread_mutex_unlock(&log_lock);
     return n;
+}
+
+/* Waits until n HTTP requests of the run have been routed (the reactor logs each as it takes
+ * it up): what a request does then comes before what is pushed after. */
+static void wait_routed(unsigned n, uint64_t deadline)
+{
+    for (;;) {
+        pthread_mutex_lock(&log_lock);
+        unsigned got = log_routed;
+        pthread_mutex_unlock(&log_lock);
+        if (got >= n || mono_ms() >= deadline)
+            return;
+        usleep(1000);
+    }
+}
+
+static void reset_log(void)
+{
+    pthread_mutex_lock(&log_lock);
+    log_warnings = log_routed = 0;
+    first_client_id = 0;
+    pthread_mutex_unlock(&log_lock);
 }
 
 /* ---- the server of a run ---------------------------------------------------------------- */
@@ -120,10 +149,7 @@ static bool settled(struct fixture *fx)
 static bool setup(struct fixture *fx, bool tls, struct run *r)
 {
     memset(fx, 0, sizeof *fx);
-    pthread_mutex_lock(&log_lock);
-    log_warnings = 0;
-    first_client_id = 0;
-    pthread_mutex_unlock(&log_lock);
+    reset_log();
     struct ezr_server_config cfg;
     config(&cfg, tls);
     struct ezr_stream_config sc;
@@ -165,6 +191,30 @@ static uint64_t armed_deadline(void)
     return mono_ms() + (ezr_failmalloc_failures() ? 300u : WAIT_MS);
 }
 
+/* The server closed players only for failed allocations, with a warning logged, at most one
+ * per failure. */
+static bool closes_accounted(struct fixture *fx, struct run *r, size_t closed)
+{
+    char what[400];
+    if (!closed)
+        return true;
+    if (!settled(fx)) /* a close may be logged after the socket closed */
+        return fail(r, "no stats after the armed part", 0);
+    if (!r->failures)
+        return fail(r, "players closed with no allocation failed:", (int)closed);
+    if (!warnings()) {
+        snprintf(what, sizeof what, "%zu players closed with no warning logged (last: \"%s\")",
+                 closed, log_last);
+        return fail(r, what, 0);
+    }
+    if (closed > r->failures) {
+        snprintf(what, sizeof what, "%zu players closed for %llu failed allocations, last log \"%s\"",
+                 closed, (unsigned long long)r->failures, log_last);
+        return fail(r, what, 0);
+    }
+    return true;
+}
+
 /* After the armed part: a keyframe reaches every player still open (or it is closed now), the
  * closes are accounted for, a new player plays; then everything is released. */
 static bool finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t n, bool ok)
@@ -177,22 +227,7 @@ static bool finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t 
             ok = fail(r, "a player neither plays nor was closed: viewer", (int)i);
         closed += vs[i].closed_by_server;
     }
-    if (ok && closed && !settled(fx)) /* a close may be logged after the socket closed */
-        ok = fail(r, "no stats after the armed part", 0);
-    if (ok && closed && !r->failures)
-        ok = fail(r, "players closed with no allocation failed:", (int)closed);
-    if (ok && closed && !warnings()) {
-        char what[400];
-        snprintf(what, sizeof what, "%zu players closed with no warning logged (last: \"%s\")",
-                 closed, log_last);
-        ok = fail(r, what, 0);
-    }
-    if (ok && closed > r->failures) {
-        char what[400];
-        snprintf(what, sizeof what, "%zu players closed for %llu failed allocations, last log \"%s\"",
-                 closed, (unsigned long long)r->failures, log_last);
-        ok = fail(r, what, 0);
-    }
+    ok = ok && closes_accounted(fx, r, closed);
     static struct viewer fresh;
     if (ok) {
         int w = viewer_open(&fresh, VIEW_RTMP, fx->port, "stream", mono_ms() + WAIT_MS);
@@ -544,6 +579,199 @@ static bool player_side_writer(struct run *r)
     return finish(&fx, r, NULL, 0, ok);
 }
 
+/* ---- LL-HLS --------------------------------------------------------------------------------- */
+
+#define HLS_PLAYLIST "/live/stream/index.m3u8"
+
+static void hls_stream_config(struct ezr_stream_config *sc)
+{
+    stream_config(sc);
+    sc->hls = true;
+    sc->hls_window = 3; /* the least: segments leave the window within a run */
+}
+
+/* A server, and unless !stream its HLS stream with the headers and media of [0, to) ms. */
+static bool hls_setup(struct fixture *fx, bool stream, uint32_t to, struct run *r)
+{
+    memset(fx, 0, sizeof *fx);
+    reset_log();
+    struct ezr_server_config cfg;
+    config(&cfg, false);
+    struct ezr_stream_config sc;
+    hls_stream_config(&sc);
+    if (ezr_server_new(&cfg, &fx->s) < 0 ||
+        (stream && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0))
+        return fail(r, "setup: no server", 0);
+    fx->port = ezr_server_port(fx->s);
+    if (stream &&
+        (hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, 0, to) < 0 || !settled(fx)))
+        return fail(r, "setup: push failed", 0);
+    return true;
+}
+
+/* Polls the stream's stats until it has made parts HLS parts. */
+static bool wait_parts(struct fixture *fx, uint64_t parts)
+{
+    for (uint64_t dl = mono_ms() + WAIT_MS;; usleep(10000)) {
+        struct ezr_stream_stats s;
+        if (ezr_stream_get_stats(fx->st, &s, NULL, NULL, WAIT_MS) < 0)
+            return false;
+        if (s.hls_parts >= parts)
+            return true;
+        if (mono_ms() >= dl)
+            return false;
+    }
+}
+
+/* After the armed part of an HLS scenario: the headers again (for a push that was refused) and a
+ * new GOP's media from ms from; every request not answered yet is answered, or its connection was
+ * closed by the server, and the closes are accounted for; the muxer makes parts again and a new
+ * viewer gets the playlist. Then everything is released. */
+/* After the armed part: 2.2 s of media from `from`, so that a whole segment is made even when the
+ * stream starts again (a first playlist waits for its first segment). */
+static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs, size_t n, bool ok,
+                       uint32_t from)
+{
+    struct ezr_stream_config sc;
+    hls_stream_config(&sc);
+    struct ezr_stream_stats s0;
+    if (ok && !fx->st && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0)
+        ok = fail(r, "the HLS stream cannot be added after the armed part", 0);
+    if (ok && (ezr_stream_get_stats(fx->st, &s0, NULL, NULL, WAIT_MS) < 0 ||
+               hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, from, from + 2200) < 0))
+        ok = fail(r, "push after the armed part failed", 0);
+    size_t closed = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = hls_viewer_collect(&vs[i], mono_ms() + WAIT_MS, r->why, sizeof r->why);
+        if (ok && vs[i].open && vs[i].nanswered < vs[i].nasked)
+            ok = fail(r, "an HLS request neither answered nor closed: viewer", (int)i);
+        closed += vs[i].closed_by_server;
+    }
+    ok = ok && closes_accounted(fx, r, closed);
+    if (ok && !wait_parts(fx, s0.hls_parts + 2))
+        ok = fail(r, "no HLS parts made after the armed part", 0);
+    static struct hls_viewer fresh;
+    hls_viewer_init(&fresh);
+    if (ok) {
+        hls_viewer_open(&fresh, fx->port);
+        hls_viewer_ask(&fresh, HLS_PLAYLIST, NULL, NULL, false);
+        if (hls_viewer_send(&fresh) != VIEW_GOT ||
+            !hls_viewer_collect(&fresh, mono_ms() + WAIT_MS, r->why, sizeof r->why) ||
+            fresh.nanswered != 1)
+            ok = fail(r, "a new HLS viewer after the armed part gets no playlist", 0);
+    }
+    hls_viewer_close(&fresh);
+    for (size_t i = 0; i < n; i++)
+        hls_viewer_close(&vs[i]);
+    ezr_server_free(fx->s);
+    fx->s = NULL;
+    return ok;
+}
+
+/* The stream is added and its headers pushed with the injector armed; a viewer asks for the
+ * playlist before there is any part (it waits for the first segment), then for the init segment
+ * and the first part, pipelined. */
+static bool hls_start(struct run *r)
+{
+    struct fixture fx;
+    static struct hls_viewer v;
+    hls_viewer_init(&v);
+    if (!hls_setup(&fx, false, 0, r))
+        return hls_finish(&fx, r, &v, 1, false, 0);
+    struct ezr_stream_config sc;
+    hls_stream_config(&sc);
+    char init[160], part[160];
+    fm_arm();
+    int a = LIB(ezr_server_add_stream(fx.s, &sc, &fx.st)), h = 0, m = 0;
+    bool ok = true;
+    if (fx.st) {
+        h = hls_push_headers(fx.st);
+        hls_viewer_open(&v, fx.port);
+        hls_viewer_ask(&v, HLS_PLAYLIST, NULL, NULL, false);
+        hls_viewer_send(&v);
+        wait_routed(1, armed_deadline());
+        m = hls_push_media(fx.st, 0, 1300);
+        ok = hls_viewer_collect(&v, armed_deadline(), r->why, sizeof r->why);
+        if (ok && v.nanswered == 1 && hls_uri((char *)v.last.body, "#EXT-X-MAP:", init, 160) &&
+            hls_uri((char *)v.last.body, "#EXT-X-PART:", part, sizeof part)) {
+            hls_viewer_ask(&v, init, "ftyp", NULL, false);
+            hls_viewer_ask(&v, part, "moof", NULL, false);
+            hls_viewer_send(&v);
+            ok = hls_viewer_collect(&v, armed_deadline(), r->why, sizeof r->why);
+        }
+    }
+    fm_disarm(r);
+    ok = ok && answered(r, "ezr_server_add_stream", a) && answered(r, "ezr_stream_push", h) &&
+         answered(r, "ezr_stream_push", m);
+    return hls_finish(&fx, r, &v, 1, ok, 1300);
+}
+
+/* A live HLS stream (two segments made, the third in progress) and three viewers: one asks for
+ * the part the playlist hints at, which streams frame by frame as it is made; one for the
+ * playlist, the init segment, a segment, a part and a blocking reload for the hinted part,
+ * pipelined on one connection; one for a blocking reload of the next segment's first part. Then
+ * the media that makes them. */
+static bool hls_viewers(struct run *r)
+{
+    struct fixture fx;
+    static struct hls_viewer v[3];
+    static char init[160], seg[160], part[160], hinted[160], next[160];
+    char want[2][32];
+    unsigned long long msn = 0;
+    unsigned index = 0;
+    for (int i = 0; i < 3; i++)
+        hls_viewer_init(&v[i]);
+    if (!hls_setup(&fx, true, 2100, r))
+        return hls_finish(&fx, r, v, 3, false, 2100);
+    /* The names, from a playlist the test asks for with the injector idle. */
+    hls_viewer_open(&v[0], fx.port);
+    hls_viewer_ask(&v[0], HLS_PLAYLIST, NULL, NULL, false);
+    bool ok = hls_viewer_send(&v[0]) == VIEW_GOT &&
+              hls_viewer_collect(&v[0], mono_ms() + WAIT_MS, r->why, sizeof r->why) &&
+              v[0].nanswered == 1;
+    const char *pl = (const char *)v[0].last.body;
+    ok = ok && hls_uri(pl, "#EXT-X-MAP:", init, sizeof init) &&
+         hls_uri(pl, "#EXTINF:", seg, sizeof seg) && hls_uri(pl, "#EXT-X-PART:", part, 160) &&
+         hls_hint(pl, hinted, sizeof hinted, &msn, &index);
+    hls_viewer_close(&v[0]);
+    if (!ok)
+        return hls_finish(&fx, r, v, 3, fail(r, "setup: no HLS playlist with names", 0), 2100);
+    snprintf(want[0], sizeof want[0], "-%llu.%u.m4s", msn, index);
+    snprintf(want[1], sizeof want[1], "-%llu.0.m4s", msn + 1);
+    fm_arm();
+    /* The hinted part first, alone, so that it is asked while the part is being made. */
+    hls_viewer_open(&v[1], fx.port);
+    hls_viewer_ask(&v[1], hinted, "moof", NULL, true);
+    hls_viewer_send(&v[1]);
+    wait_routed(1, armed_deadline());
+    hls_viewer_open(&v[0], fx.port);
+    hls_viewer_ask(&v[0], HLS_PLAYLIST, NULL, NULL, false);
+    hls_viewer_ask(&v[0], init, "ftyp", NULL, false);
+    hls_viewer_ask(&v[0], seg, "moof", NULL, false);
+    hls_viewer_ask(&v[0], part, "moof", NULL, false);
+    snprintf(next, sizeof next, HLS_PLAYLIST "?_HLS_msn=%llu&_HLS_part=%u", msn, index);
+    hls_viewer_ask(&v[0], next, NULL, want[0], false);
+    hls_viewer_send(&v[0]);
+    hls_viewer_open(&v[2], fx.port);
+    snprintf(next, sizeof next, HLS_PLAYLIST "?_HLS_msn=%llu&_HLS_part=0", msn + 1);
+    hls_viewer_ask(&v[2], next, NULL, want[1], false);
+    hls_viewer_send(&v[2]);
+    wait_routed(7, armed_deadline());
+    /* One video frame more puts the one before it into the hinted part: a chunk of its own. */
+    size_t had = hls_viewer_started(&v[1], 1, armed_deadline()) == VIEW_GOT ? v[1].last.chunks : 0;
+    int m1 = hls_push_media(fx.st, 2100, 2101);
+    bool streamed = had && hls_viewer_started(&v[1], had + 1, armed_deadline()) == VIEW_GOT &&
+                    v[1].last.chunks > had;
+    int m2 = hls_push_media(fx.st, 2101, 3300);
+    for (int i = 0; ok && i < 3; i++)
+        ok = hls_viewer_collect(&v[i], armed_deadline(), r->why, sizeof r->why);
+    fm_disarm(r);
+    ok = ok && answered(r, "ezr_stream_push", m1) && answered(r, "ezr_stream_push", m2);
+    if (ok && !streamed && !r->failures)
+        ok = fail(r, "the hinted part did not come frame by frame: chunks before", (int)had);
+    return hls_finish(&fx, r, v, 3, ok, 3300);
+}
+
 const struct scenario scenarios[] = {
     {"server_start_and_stop", start_and_stop},
     {"rtmp_session", rtmp_session},
@@ -556,5 +784,7 @@ const struct scenario scenarios[] = {
     {"stream_controls", stream_controls},
     {"flv_ingest", flv_ingest},
     {"player_side_chunk_writer", player_side_writer},
+    {"hls_start", hls_start},
+    {"hls_viewers", hls_viewers},
 };
 const size_t nscenarios = sizeof scenarios / sizeof scenarios[0];

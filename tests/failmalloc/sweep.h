@@ -69,6 +69,71 @@ void viewer_tls_free(void);
  * or -1 on timeout. */
 long http_get(uint16_t port, const char *path, char *out, size_t cap, uint64_t deadline);
 
+/* ---- an LL-HLS viewer (hls_viewer.c) ----------------------------------------------------- */
+
+/* An answer as far as it came: its head, its body (chunked bodies joined), its chunks. */
+struct hls_answer {
+    int status; /* 0: not an HTTP answer */
+    char type[64];
+    bool chunked;
+    long long length; /* Content-Length, -1: none */
+    size_t chunks;
+    uint8_t body[1 << 16]; /* the first bytes of a longer body, NUL-terminated */
+    size_t body_len;       /* the whole body's */
+};
+
+/* What a request must be answered with: 200 and its Content-Type, and the body's first box
+ * (box), or a playlist listing a part (part: "-MSN.INDEX.m4s"), or a body that came chunked. */
+struct hls_expect {
+    char path[160];
+    const char *box;
+    char part[32];
+    bool chunked;
+};
+
+#define HLS_MAX_ASKED 8
+
+/* One keep-alive HTTP connection asking for a stream's LL-HLS files. */
+struct hls_viewer {
+    int fd;
+    bool open;             /* neither closed by the server nor by us */
+    bool closed_by_server; /* seen closed (EOF, reset) */
+    char out[2048];        /* requests asked, not yet sent (pipelined in one write) */
+    size_t outlen;
+    struct hls_expect asked[HLS_MAX_ASKED];
+    size_t nasked, nanswered;
+    uint8_t raw[1 << 17]; /* read, not yet taken as an answer */
+    size_t rawlen;
+    struct hls_answer last; /* the last answer taken */
+};
+
+void hls_viewer_init(struct hls_viewer *v);
+/* Connects: VIEW_GOT, or VIEW_CLOSED. */
+int hls_viewer_open(struct hls_viewer *v, uint16_t port);
+/* Asks GET path (keep-alive) and what its answer must be; hls_viewer_send() sends what was
+ * asked since the last send in one write. */
+void hls_viewer_ask(struct hls_viewer *v, const char *path, const char *box, const char *part,
+                    bool chunked);
+int hls_viewer_send(struct hls_viewer *v);
+/* Waits until the next answer's head and at least chunks chunks of its body came (not taking
+ * it): VIEW_GOT, VIEW_CLOSED or VIEW_TIMEOUT. */
+int hls_viewer_started(struct hls_viewer *v, size_t chunks, uint64_t deadline);
+/* Takes the answers of every request asked, in order, checking each. False with why when one is
+ * not what was asked for; true otherwise, also when the server closed (v->closed_by_server) or
+ * nothing more came by the deadline (v->nanswered < v->nasked). */
+bool hls_viewer_collect(struct hls_viewer *v, uint64_t deadline, char *why, size_t cap);
+void hls_viewer_close(struct hls_viewer *v);
+
+/* The URI of the last tag marker in a playlist (its URI="...", else the line after it, as for
+ * EXTINF), as the path /live/stream/URI. */
+bool hls_uri(const char *text, const char *marker, char *out, size_t cap);
+/* The playlist's preload hint: the part's path, msn and index. */
+bool hls_hint(const char *text, char *uri, size_t cap, unsigned long long *msn, unsigned *index);
+/* Pushes the stream's AVC and AAC sequence headers, then video at 30 fps (a keyframe a second)
+ * and AAC frames (23 ms) of [from, to) ms in time order, through LIB(): 0, or the first error. */
+int hls_push_headers(struct ezr_stream *st);
+int hls_push_media(struct ezr_stream *st, uint32_t from, uint32_t to);
+
 /* ---- scenarios -------------------------------------------------------------------------- */
 
 /* One run of a scenario; false with why filled in when something it checks failed. */

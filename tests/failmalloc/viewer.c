@@ -393,7 +393,9 @@ long http_get(uint16_t port, const char *path, char *out, size_t cap, uint64_t d
     if (fd < 0)
         return -1;
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    /* Connection: close, or the answer is read to a close that never comes (keep-alive). */
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
     size_t got = 0;
     bool done = send(fd, req, (size_t)n, MSG_NOSIGNAL) != n;
     while (!done && got < cap - 1) {

@@ -8,8 +8,9 @@ Files: session/ (a player's bytes after the handshake, as fuzz_session takes the
 (C0+C1+C2), chunk/ (the chunk stream), amf0/ (command payloads are inside chunk/ and session/;
 the connect object is extracted here), flv/ (flvmux output, and enhanced RTMP tags built byte by
 byte: flvmux writes none of them), fmp4/ (the AVC and AAC sequence headers of that flvmux output,
-as tag bodies; x264-1080i-avc, an interlaced stream's header, is kept from tests/unit/test_fmp4.c
-and not remade here)."""
+as tag bodies; x264-1080i-avc, an interlaced stream's header, is kept from
+tests/unit/fmp4_fixture.h and not remade here), hls_query/ (the LL-HLS queries hls.js and Apple's
+players send, and the names of the muxer's files with fuzz_hls_query's tag "ezr")."""
 
 import os
 import socket
@@ -127,9 +128,29 @@ def write_fmp4_seeds(out, flv):
             f.write(body)
 
 
+# hls.js sets _HLS_msn, _HLS_part, then _HLS_skip; a player's own parameters (a token) come first.
+HLS_QUERY_SEEDS = {
+    "blocking-part": "_HLS_msn=273&_HLS_part=2",
+    "blocking-segment": "_HLS_msn=273",
+    "delta": "_HLS_msn=273&_HLS_part=2&_HLS_skip=YES",
+    "delta-v2": "token=a%2Fb&_HLS_skip=v2",
+    "playlist": "index.m3u8",
+    "init": "init-ezr-0.mp4",
+    "segment": "seg-ezr-273.m4s",
+    "part": "part-ezr-273.2.m4s",
+}
+
+
+def write_hls_query_seeds(out):
+    """hls_query/: queries and names, one a file, as fuzz_hls_query takes them."""
+    for name, text in HLS_QUERY_SEEDS.items():
+        with open(os.path.join(out, "hls_query", name), "w") as f:
+            f.write(text)
+
+
 def main():
     out = sys.argv[1]
-    for d in ("session", "handshake", "chunk", "amf0", "flv", "fmp4"):
+    for d in ("session", "handshake", "chunk", "amf0", "flv", "fmp4", "hls_query"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     with Server() as s:
         s.wait_video_frames(30)
@@ -162,6 +183,7 @@ def main():
     p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     write_fmp4_seeds(out, flv)
+    write_hls_query_seeds(out)
     print("seeds written to", out)
 
 

@@ -3,6 +3,8 @@
  * breaks and the window. The playlist, the queries and the names are in test_hls_playlist.c. */
 #include "ezr_test.h"
 
+#include "ezr_alloc.h"
+#include "ezr_buf.h"
 #include "ezr_error.h"
 #include "ezr_limits.h"
 #include "hls_fixture.h"
@@ -15,25 +17,31 @@ static struct ezr_hls *av_stream(struct hls_events *ev, uint32_t segment_ms)
     return h;
 }
 
+/* Segments 0..n-1 of 25 fps video with a keyframe every gop_ms: complete, one a GOP, of 200 ms
+ * parts of 5 frames, only the first independent. */
+static bool gop_segments_are_exact(const struct ezr_hls *h, uint64_t n, uint64_t gop_ms)
+{
+    for (uint64_t msn = 0; msn < n; msn++) {
+        const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
+        if (!s || !s->complete || s->start_ms != msn * gop_ms || s->duration_ms != gop_ms ||
+            s->nparts != gop_ms / 200 || s->init_id != 0 || s->wall_ms != HLS_WALL0 + msn * gop_ms)
+            return false;
+        for (size_t i = 0; i < s->nparts; i++) {
+            const struct ezr_hls_part *p = &s->parts[i];
+            if (p->duration_ms != 200 || p->nsamples != 5 || p->independent != (i == 0) ||
+                p->start_ms != s->start_ms + i * 200 || p->msn != msn || p->index != i)
+                return false;
+        }
+    }
+    return true;
+}
+
 EZR_TEST(test_segments_cut_on_keyframes_of_a_1s_gop)
 {
     struct hls_events ev = {0};
     struct ezr_hls *h = av_stream(&ev, 0);
     hls_push_video(h, 25, 25, 0, 76); /* 0..3000 ms: the keyframe at 3000 closes segment 2 */
-    for (uint64_t msn = 0; msn < 3; msn++) {
-        const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
-        EZR_CHECK(s && s->complete);
-        EZR_CHECK_EQ(s->start_ms, msn * 1000);
-        EZR_CHECK_EQ(s->duration_ms, 1000);
-        EZR_CHECK_EQ(s->nparts, 5);
-        EZR_CHECK_EQ(s->init_id, 0);
-        EZR_CHECK_EQ(s->wall_ms, HLS_WALL0 + msn * 1000);
-        for (size_t i = 0; i < 5; i++) {
-            EZR_CHECK_EQ(s->parts[i].duration_ms, 200);
-            EZR_CHECK_EQ(s->parts[i].nsamples, 5);
-            EZR_CHECK_EQ(s->parts[i].independent, i == 0);
-        }
-    }
+    EZR_CHECK(gop_segments_are_exact(h, 3, 1000));
     const struct ezr_hls_segment *s = ezr_hls_segment(h, 3);
     EZR_CHECK(s && !s->complete && s->nparts == 1 && s->parts[0].nsamples == 0);
     uint64_t msn;
@@ -55,15 +63,36 @@ EZR_TEST(test_segments_cut_on_keyframes_of_a_4s_gop)
     struct hls_events ev = {0};
     struct ezr_hls *h = av_stream(&ev, 0);
     hls_push_video(h, 25, 100, 0, 201);
-    for (uint64_t msn = 0; msn < 2; msn++) {
-        const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
-        EZR_CHECK(s && s->complete);
-        EZR_CHECK_EQ(s->duration_ms, 4000);
-        EZR_CHECK_EQ(s->nparts, 20);
-        EZR_CHECK(s->parts[0].independent && !s->parts[1].independent);
-    }
+    EZR_CHECK(gop_segments_are_exact(h, 2, 4000));
     EZR_CHECK(!ezr_hls_segment(h, 2)->complete);
     EZR_CHECK_EQ(ezr_hls_target_duration(h), 4);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_a_jittering_1s_gop_is_still_a_segment_per_gop)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    /* Keyframes at 40, 1011 and 1995 ms, as a live encoder stamps them. */
+    static const uint32_t ts[] = {40, 73, 500, 1011, 1044, 1500, 1995, 2028};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        hls_push(h, hls_video(ts[i], ts[i] == 40 || ts[i] == 1011 || ts[i] == 1995, 0, 16));
+    EZR_CHECK_EQ(ezr_hls_segment(h, 0)->duration_ms, 971);
+    EZR_CHECK_EQ(ezr_hls_segment(h, 1)->duration_ms, 984);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 1);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_keyframes_every_few_frames_are_joined_into_segments)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 5, 0, 51); /* a keyframe every 200 ms, as scene cuts on noise */
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s && s->complete && s->duration_ms == 800); /* the first keyframe past 750 ms */
+    EZR_CHECK_EQ(s->nparts, 4);
+    for (size_t i = 0; i < s->nparts; i++)
+        EZR_CHECK(s->parts[i].independent);
     ezr_hls_free(h);
 }
 
@@ -151,6 +180,7 @@ EZR_TEST(test_audio_only_cuts_two_second_segments_of_independent_parts)
     EZR_CHECK(p && p->nsamples > 0);
     EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 2020ull * 44100 / 1000);
     EZR_CHECK(ezr_hls_segment(h, 1)->complete);
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 2); /* 2.020 s rounds to 2 (4.4.3.1) */
     struct ezr_frame *init = ezr_hls_init(h, 0);
     EZR_CHECK(init && init->kind == EZR_FRAME_BYTES);
     EZR_CHECK(hls_box(init->data, init->payload_len, "mp4a") != NULL);
@@ -218,6 +248,63 @@ EZR_TEST(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation)
     ezr_hls_free(h);
 }
 
+/* A stall makes a 4 s segment: the target duration is 4 for good, and the window, 3 segments of
+ * 1 s otherwise, keeps three target durations (12 s) listed, as a live playlist must. */
+EZR_TEST(test_window_keeps_three_target_durations_after_a_long_segment)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, EZR_HLS_MIN_WINDOW, &ev);
+    hls_push(h, hls_header(true));
+    /* Keyframes every second but at 3, 4 and 5 s: segment 2 lasts 4 s (2 to 6 s), the others
+     * 1 s, up to segment 22 (26 s). */
+    for (unsigned i = 0; i < 651; i++) {
+        bool key = i % 25 == 0 && (i < 75 || i >= 150);
+        hls_push(h, hls_video(i * 40u, key, 0, 16));
+    }
+    EZR_CHECK_EQ(ezr_hls_target_duration(h), 4);
+    uint64_t listed = 0, first = UINT64_MAX;
+    for (uint64_t msn = 0; msn < 30; msn++) {
+        const struct ezr_hls_segment *seg = ezr_hls_segment(h, msn);
+        if (seg && seg->complete) {
+            listed += seg->duration_ms;
+            first = first < msn ? first : msn;
+        }
+    }
+    EZR_CHECK_EQ(listed, 12000);
+    EZR_CHECK_EQ(first, 11); /* segments 11 to 22 */
+    ezr_hls_free(h);
+}
+
+/* Frames that enter the sink up to 300 ms early or late (a loaded machine) still give segments
+ * whose program date-times differ by their durations; a pipeline 2 s behind the clock is dated
+ * anew. */
+EZR_TEST(test_program_dates_follow_stream_time_through_arrival_jitter)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = hls_new(0, 0, 20, &ev);
+    hls_push(h, hls_header(true));
+    for (unsigned i = 0; i < 126; i++) {
+        struct ezr_frame *f = hls_video(i * 40u, i % 25 == 0, 0, 16);
+        int64_t jitter = (int64_t)(i % 7) * 100 - 300; /* -300..+300 ms */
+        uint64_t late = i >= 100 ? 2000 : 0;  /* from 4 s on, the pipeline is 2 s late */
+        ezr_hls_push(h, f, HLS_WALL0 + i * 40u + (uint64_t)jitter + late);
+        ezr_frame_unref(f);
+    }
+    const struct ezr_hls_segment *s0 = ezr_hls_segment(h, 0);
+    EZR_CHECK(s0 != NULL);
+    for (uint64_t msn = 1; msn < 4; msn++) {
+        const struct ezr_hls_segment *seg = ezr_hls_segment(h, msn);
+        EZR_CHECK(seg != NULL);
+        EZR_CHECK_EQ(seg->wall_ms - s0->wall_ms, seg->start_ms - s0->start_ms);
+    }
+    /* Segment 4 (4 s, frame 100) came 2 s late: dated by the clock again (frame 100's jitter is
+     * +0: 100 % 7 = 2, 2 * 100 - 300 = -100). */
+    const struct ezr_hls_segment *s4 = ezr_hls_segment(h, 4);
+    EZR_CHECK(s4 != NULL);
+    EZR_CHECK_EQ(s4->wall_ms, HLS_WALL0 + 4000 - 100 + 2000);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_timestamps_crossing_2_32_ms_give_continuous_decode_times)
 {
     struct hls_events ev = {0};
@@ -279,6 +366,26 @@ EZR_TEST(test_break_completes_the_segment_and_the_next_is_discontinuous)
     s = ezr_hls_segment(h, 1);
     EZR_CHECK(s && s->discontinuity && s->start_ms == 0 && s->init_id == 0);
     EZR_CHECK_EQ(hls_tfdt(&s->parts[0].samples[0]), 0);
+    ezr_hls_free(h);
+}
+
+EZR_TEST(test_time_going_back_is_a_new_timeline_after_a_discontinuity)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    hls_push_video(h, 25, 25, 100, 110); /* 4000..4360 ms */
+    hls_push(h, hls_audio(4300));
+    hls_push(h, hls_audio(3500)); /* 800 ms back: jitter, no break */
+    EZR_CHECK(!ezr_hls_segment(h, 0)->complete);
+    hls_push(h, hls_video(3000, false, 0, 16)); /* 1360 ms back: an encoder restarted */
+    const struct ezr_hls_segment *s = ezr_hls_segment(h, 0);
+    EZR_CHECK(s->complete && s->duration_ms == 400);
+    EZR_CHECK(ezr_hls_segment(h, 1) == NULL); /* waits for a keyframe */
+    hls_push(h, hls_video(3040, true, 0, 16));
+    hls_push(h, hls_video(3080, false, 0, 16));
+    s = ezr_hls_segment(h, 1);
+    EZR_CHECK(s && s->discontinuity && s->start_ms == 3040);
+    EZR_CHECK_EQ(hls_tfdt(&s->parts[0].samples[0]), 3040 * 90);
     ezr_hls_free(h);
 }
 
@@ -391,8 +498,70 @@ EZR_TEST(test_bad_configs_are_refused)
     ezr_hls_free(h);
 }
 
+/* Every allocation of a stream's life fails in turn (a -Dfailmalloc=true build; skipped
+ * otherwise): each call answers 0 or EZR_ENOMEM (render also EZR_EAGAIN), what is listed stays
+ * consistent, and under ASan nothing leaks. The frames are made before the injector is armed. */
+EZR_TEST(test_every_allocation_failure_leaves_a_consistent_muxer)
+{
+#ifndef EZR_FAILMALLOC
+    EZR_SKIP("needs a -Dfailmalloc=true build");
+#else
+    enum { NFRAMES = 64 };
+    struct ezr_frame *frames[NFRAMES + 4];
+    uint8_t avc[sizeof hls_avc_header];
+    memcpy(avc, hls_avc_header, sizeof avc);
+    avc[sizeof avc - 1] ^= 1;
+    for (uint64_t n = 1;; n++) {
+        size_t k = 0;
+        frames[k++] = hls_header(true);
+        frames[k++] = hls_header(false);
+        for (unsigned i = 0; i < NFRAMES; i++)
+            frames[k++] = i % 2 ? hls_audio(i * 20) : hls_video(i * 20, i % 50 == 0, 0, 16);
+        frames[k++] = ezr_frame_new(EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 1300, avc, sizeof avc, 4096);
+        frames[k++] = hls_video(1320, true, 0, 16);
+        struct hls_events ev = {0};
+        struct ezr_hls_config cfg = {0, 0, 2, "t1"};
+        struct ezr_hls *h = NULL;
+        ezr_failmalloc_arm(EZR_FAILMALLOC_NTH, n, 0);
+        int rc = ezr_hls_new(&cfg, &hls_ops, &ev, &h);
+        bool ok = rc == 0 || rc == EZR_ENOMEM;
+        for (size_t i = 0; h && i < k; i++) {
+            rc = ezr_hls_push(h, frames[i], HLS_WALL0 + frames[i]->timestamp);
+            ok = ok && (rc == 0 || rc == EZR_ENOMEM);
+            if (i == k / 2)
+                ezr_hls_break(h);
+        }
+        struct ezr_buf b;
+        ezr_buf_init(&b);
+        if (h) {
+            rc = ezr_hls_render_playlist(h, true, &b);
+            ok = ok && (rc == 0 || rc == EZR_ENOMEM || rc == EZR_EAGAIN);
+            ezr_hls_end(h);
+        }
+        uint64_t failed = ezr_failmalloc_failures();
+        ezr_failmalloc_disarm();
+        for (uint64_t msn = 0; h && msn < 8; msn++) {
+            const struct ezr_hls_segment *s = ezr_hls_segment(h, msn);
+            ok = ok && (!s || (s->complete && s->nparts > 0 && s->parts[s->nparts - 1].complete));
+        }
+        ezr_buf_free(&b);
+        ezr_hls_free(h);
+        for (size_t i = 0; i < k; i++)
+            ezr_frame_unref(frames[i]);
+        if (!ok) {
+            ezr_test_fail_("# allocation %" PRIu64 " failing broke the muxer\n", n);
+            return;
+        }
+        if (!failed)
+            break; /* the whole life ran with fewer than n allocations: about 80 */
+    }
+#endif
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_segments_cut_on_keyframes_of_a_4s_gop),
+              EZR_CASE(test_a_jittering_1s_gop_is_still_a_segment_per_gop),
+              EZR_CASE(test_keyframes_every_few_frames_are_joined_into_segments),
               EZR_CASE(test_segment_target_keeps_keyframes_inside_as_independent_parts),
               EZR_CASE(test_parts_end_on_the_first_frame_boundary_past_the_target),
               EZR_CASE(test_a_sample_is_its_frames_cmaf_view_and_a_slice_of_its_payload),
@@ -400,12 +569,16 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_video_only_has_one_track_and_waits_for_a_keyframe),
               EZR_CASE(test_b_frames_give_trun_composition_offsets_from_the_cts),
               EZR_CASE(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation),
+              EZR_CASE(test_window_keeps_three_target_durations_after_a_long_segment),
+              EZR_CASE(test_program_dates_follow_stream_time_through_arrival_jitter),
               EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
               EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
               EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),
+              EZR_CASE(test_time_going_back_is_a_new_timeline_after_a_discontinuity),
               EZR_CASE(test_end_completes_and_ends_until_the_next_push),
               EZR_CASE(test_window_drops_old_segments_with_their_frames_and_inits),
               EZR_CASE(test_window_drops_inits_no_segment_needs),
               EZR_CASE(test_a_stream_without_keyframes_is_cut_at_max_parts),
               EZR_CASE(test_other_codecs_and_metadata_are_skipped),
-              EZR_CASE(test_bad_configs_are_refused))
+              EZR_CASE(test_bad_configs_are_refused),
+              EZR_CASE(test_every_allocation_failure_leaves_a_consistent_muxer))

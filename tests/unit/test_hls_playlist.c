@@ -157,6 +157,30 @@ EZR_TEST(test_break_puts_a_discontinuity_before_the_next_segment)
     ezr_hls_free(h);
 }
 
+EZR_TEST(test_part_target_covers_a_long_part_while_the_window_holds_it)
+{
+    /* A window of 2 has nothing to skip: no CAN-SKIP-UNTIL. */
+    struct ezr_hls *h = hls_new(0, 0, 2, NULL);
+    hls_push(h, hls_header(true));
+    hls_push_video(h, 25, 25, 0, 30); /* to 1160 ms */
+    hls_push_video(h, 25, 25, 45, 46); /* a stall: part 1.0 is 1000..1800 */
+    struct ezr_buf b;
+    const char *text = render(h, false, &b);
+    EZR_CHECK(text && strstr(text, "PART-HOLD-BACK=2.400\n") &&
+              strstr(text, "#EXT-X-PART-INF:PART-TARGET=0.800\n") &&
+              strstr(text, "#EXT-X-PART:DURATION=0.800,URI=\"part-t1-1.0.m4s\",INDEPENDENT=YES\n"));
+    ezr_buf_free(&b);
+    /* Segments 2 to 4 complete: 0 and 1 leave (a window of 2 still spans three target
+     * durations: 3 s). */
+    hls_push_video(h, 25, 25, 46, 126);
+    text = render(h, false, &b);
+    EZR_CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:2\n") &&
+              strstr(text, "PART-HOLD-BACK=0.600\n") &&
+              strstr(text, "#EXT-X-PART-INF:PART-TARGET=0.200\n"));
+    ezr_buf_free(&b);
+    ezr_hls_free(h);
+}
+
 EZR_TEST(test_blocking_reload_waits_answers_or_refuses)
 {
     struct ezr_hls *h = video_stream(62, 0); /* 0, 1 complete; 2.0 and 2.1 complete */
@@ -291,6 +315,7 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_of_a_small_stream),
               EZR_CASE(test_delta_update_skips_segments_older_than_the_skip_boundary),
               EZR_CASE(test_discontinuities_and_maps_stay_right_when_old_segments_go),
               EZR_CASE(test_break_puts_a_discontinuity_before_the_next_segment),
+              EZR_CASE(test_part_target_covers_a_long_part_while_the_window_holds_it),
               EZR_CASE(test_blocking_reload_waits_answers_or_refuses),
               EZR_CASE(test_blocking_reload_before_anything),
               EZR_CASE(test_query_parses_delivery_directives),

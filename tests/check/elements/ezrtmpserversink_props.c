@@ -1,5 +1,5 @@
 /* GstHarness tests of ezrtmpserversink's location property (set, read back, rtmps, bad URLs that
- * fail READY naming the URL) and of its stats against /metrics: every numeric field of the stats
+ * fail READY naming the URL), of its HLS properties, and of its stats against /metrics: every numeric field of the stats
  * structure is a series of a real server's /metrics answer, as the library's stats schema names
  * it. The element listens on an ephemeral port (port=0) in every test that listens. */
 #include <arpa/inet.h>
@@ -246,6 +246,52 @@ GST_START_TEST(test_every_numeric_stats_field_is_a_metric)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_hls_without_http_fails_ready_saying_so)
+{
+    GstElement *e = new_sink();
+    g_object_set(e, "port", 0, "hls", TRUE, NULL);
+    gchar *why = ready_error(e);
+    fail_unless(why && strstr(why, "hls needs http=true"), "error: %s", why);
+    g_free(why);
+    g_object_set(e, "http", TRUE, NULL);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_hls_properties_default_and_reach_the_stats)
+{
+    GstElement *e = new_sink();
+    guint part = 0, segment = 1, window = 0;
+    gboolean hls = TRUE;
+    g_object_get(e, "hls", &hls, "hls-part-target", &part, "hls-segment-target", &segment,
+                 "hls-window", &window, NULL);
+    fail_unless(!hls);
+    fail_unless_equals_int(part, 200);
+    fail_unless_equals_int(segment, 0);
+    fail_unless_equals_int(window, 7);
+    g_object_set(e, "port", 0, "host", "127.0.0.1", "http", TRUE, "hls", TRUE, "sync", FALSE,
+                 "hls-part-target", 100, "hls-window", 3, NULL);
+    GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    guint8 flv[512];
+    gsize n = sizeof flv_file_header;
+    memcpy(flv, flv_file_header, n);
+    n += flv_put_tag(flv + n, 9, 0, flv_avc_hdr, sizeof flv_avc_hdr);
+    n += flv_put_tag(flv + n, 9, 0, flv_avc_key, sizeof flv_avc_key);
+    fail_unless_equals_int(gst_harness_push(h, gst_buffer_new_memdup(flv, n)), GST_FLOW_OK);
+    GstStructure *stats = NULL;
+    g_object_get(e, "stats", &stats, NULL);
+    fail_unless(gst_structure_has_field(stats, "hls-requests"));
+    fail_unless(gst_structure_has_field(stats, "hls-waiting"));
+    fail_unless(gst_structure_has_field(stats, "clients-hls"));
+    gst_structure_free(stats);
+    gst_harness_teardown(h);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_props_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink_props");
@@ -256,6 +302,8 @@ static Suite *ezrtmpserversink_props_suite(void)
     tcase_add_test(tc, test_location_rtmps);
     tcase_add_test(tc, test_bad_location_fails_ready_naming_it);
     tcase_add_test(tc, test_every_numeric_stats_field_is_a_metric);
+    tcase_add_test(tc, test_hls_without_http_fails_ready_saying_so);
+    tcase_add_test(tc, test_hls_properties_default_and_reach_the_stats);
     return s;
 }
 
