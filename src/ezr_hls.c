@@ -71,6 +71,8 @@ void ezr_hls_free(struct ezr_hls *h)
         ezr_frame_unref(h->inits[i].frame);
     free(h->inits);
     ezr_frame_unref(h->pending.frame);
+    for (size_t i = 0; i < h->nheld; i++)
+        ezr_frame_unref(h->held[i].frame);
     ezr_frame_unref(h->video_header);
     ezr_frame_unref(h->audio_header);
     free(h);
@@ -221,6 +223,47 @@ static void set_pending(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint
     };
 }
 
+/* Muxes an audio frame at stream time t into the part in progress. Decode times count AAC frames
+ * of 1024 samples, as the trun durations do, and follow the FLV time (ms, so off by up to a
+ * millisecond's samples each) only when it is more than a frame away. */
+static int write_audio(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32_t offset)
+{
+    uint64_t decode = t * h->sample_rate / 1000u;
+    if (h->have_audio_decode) {
+        uint64_t next = h->last_audio_decode + EZR_FMP4_AAC_FRAME_SAMPLES;
+        uint64_t off = decode > next ? decode - next : next - decode;
+        if (off < EZR_FMP4_AAC_FRAME_SAMPLES || decode < h->last_audio_decode)
+            decode = next;
+    }
+    h->last_audio_decode = decode;
+    h->have_audio_decode = true;
+    struct ezr_fmp4_sample s = {
+        .track_id = EZR_FMP4_AUDIO_TRACK,
+        .decode_time = decode,
+        .duration = EZR_FMP4_AAC_FRAME_SAMPLES,
+        .size = (uint32_t)(f->payload_len - offset),
+        .sync = true,
+    };
+    h->last_audio_ms = t;
+    h->have_audio_ms = true;
+    h->audio_end_ms = t + audio_frame_ms(h);
+    return ezr_hls_add_sample(h, f, offset, &s);
+}
+
+/* Muxes the audio held behind the video frame just muxed. */
+static int write_held_audio(struct ezr_hls *h)
+{
+    int r = 0;
+    for (size_t i = 0; i < h->nheld; i++) {
+        struct ezr_hls_held_audio *a = &h->held[i];
+        int w = h->in_progress ? write_audio(h, a->frame, a->ms, a->body_offset) : 0;
+        r = r < 0 ? r : w;
+        ezr_frame_unref(a->frame);
+    }
+    h->nheld = 0;
+    return r;
+}
+
 static int push_video(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32_t offset,
                       int32_t cts, uint64_t wall_ms)
 {
@@ -242,6 +285,8 @@ static int push_video(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
     uint64_t ms = t > prev ? t - prev : 0;
     uint64_t duration = ms * TICKS_PER_MS;
     int r = flush_pending(h, duration > UINT32_MAX ? UINT32_MAX : (uint32_t)duration);
+    int ra = write_held_audio(h);
+    r = r < 0 ? r : ra;
     int c = maybe_cut(h, t, wall_ms, key, true);
     if (h->in_progress)
         set_pending(h, f, t, offset, cts);
@@ -263,22 +308,12 @@ static int push_audio(struct ezr_hls *h, struct ezr_frame *f, uint64_t t, uint32
         if (r < 0 && !h->in_progress)
             return r;
     }
-    uint64_t decode = t * h->sample_rate / 1000u;
-    if (h->have_audio_decode && decode < h->last_audio_decode)
-        decode = h->last_audio_decode;
-    h->last_audio_decode = decode;
-    h->have_audio_decode = true;
-    struct ezr_fmp4_sample s = {
-        .track_id = EZR_FMP4_AUDIO_TRACK,
-        .decode_time = decode,
-        .duration = EZR_FMP4_AAC_FRAME_SAMPLES,
-        .size = (uint32_t)(f->payload_len - offset),
-        .sync = true,
-    };
-    h->last_audio_ms = t;
-    h->have_audio_ms = true;
-    h->audio_end_ms = t + audio_frame_ms(h);
-    return ezr_hls_add_sample(h, f, offset, &s);
+    if (h->pending.frame && h->nheld < EZR_HLS_MAX_HELD_AUDIO) {
+        h->held[h->nheld++] =
+            (struct ezr_hls_held_audio){.frame = ezr_frame_ref(f), .ms = t, .body_offset = offset};
+        return 0;
+    }
+    return write_audio(h, f, t, offset);
 }
 
 /* Completes the part and segment in progress: the waiting video frame goes in with the duration
@@ -293,6 +328,7 @@ static bool complete_in_progress(struct ezr_hls *h)
             h->have_video_duration ? h->last_video_duration : EZR_HLS_LONE_FRAME_MS * TICKS_PER_MS;
         uint64_t dts = h->pending.dts_ms;
         (void)flush_pending(h, duration); /* on failure the frame is lost, the segment still ends */
+        (void)write_held_audio(h);
         if (dts + duration / TICKS_PER_MS > end)
             end = dts + duration / TICKS_PER_MS;
     }

@@ -5,11 +5,19 @@
 #define EZR_HLS_PRIV_H
 
 #include "ezr_hls.h"
+#include "ezr_limits.h"
 
 /* An init segment and its id (EXT-X-MAP, init-TAG-ID.mp4). */
 struct ezr_hls_init_seg {
     uint32_t id;
     struct ezr_frame *frame; /* EZR_FRAME_BYTES: ftyp + moov */
+};
+
+/* An audio frame that waits behind the pending video frame (struct ezr_hls.held). */
+struct ezr_hls_held_audio {
+    struct ezr_frame *frame; /* a reference */
+    uint64_t ms;             /* extended stream time */
+    uint32_t body_offset;
 };
 
 /* The video frame that waits for the next one to know its duration. */
@@ -59,6 +67,11 @@ struct ezr_hls {
     bool have_time;
     uint64_t last_ms;               /* the last extended timestamp */
     struct ezr_hls_pending pending; /* video */
+    /* Audio that came while a video frame was pending, muxed after it: every part then starts
+     * with video, as players that place a fragment by its first tfdt in the first track's
+     * timescale (shaka-player) need. At most EZR_HLS_MAX_HELD_AUDIO. */
+    struct ezr_hls_held_audio held[EZR_HLS_MAX_HELD_AUDIO];
+    size_t nheld;
     uint64_t last_video_dts;        /* of the last video sample muxed (90 kHz): decode times rise */
     bool have_video_dts;
     uint32_t last_video_duration; /* 90 kHz; used at a break or the end */

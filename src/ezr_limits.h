@@ -196,6 +196,10 @@
  * a pipeline that cannot keep up in real time (an encoder too slow) falls behind, and the date
  * must still say when the frame came; half a second is more than a loaded machine's jitter. */
 #define EZR_HLS_MAX_DATE_DRIFT_MS 500u
+/* Audio frames held behind a video frame waiting for its successor (ezr_hls.c): a frame interval
+ * of AAC is 1-3 frames; 16 covers a video stall of a third of a second, past which audio goes in
+ * as it comes. */
+#define EZR_HLS_MAX_HELD_AUDIO 16u
 /* Segments of an audio-only stream, which has no keyframe to cut at: the 2 s most LL-HLS
  * servers use (short enough for a quick start, long enough for CDN caching to pay). */
 #define EZR_HLS_AUDIO_SEGMENT_MS 2000u

@@ -140,22 +140,23 @@ EZR_TEST(test_a_sample_is_its_frames_cmaf_view_and_a_slice_of_its_payload)
     hls_push(h, hls_video(40, false, 0, 16));
     const struct ezr_hls_part *p = ezr_hls_part(h, 0, 0);
     EZR_CHECK(p && p->nsamples == 2);
-    /* The audio went in at once, the video frame when the next one came. */
-    EZR_CHECK(p->samples[0].frame->kind == EZR_FRAME_AUDIO);
-    EZR_CHECK(p->samples[1].frame == k);
-    EZR_CHECK_EQ(p->samples[1].body_offset, 5);
-    EZR_CHECK_EQ(p->samples[1].body_len, 104);
-    EZR_CHECK_EQ(p->samples[0].body_offset, 2);
-    EZR_CHECK_EQ(p->samples[0].body_len, 32);
+    /* The video frame went in when the next one came, and the audio held behind it after it: a
+     * part starts with video. */
+    EZR_CHECK(p->samples[0].frame == k);
+    EZR_CHECK(p->samples[1].frame->kind == EZR_FRAME_AUDIO);
+    EZR_CHECK_EQ(p->samples[0].body_offset, 5);
+    EZR_CHECK_EQ(p->samples[0].body_len, 104);
+    EZR_CHECK_EQ(p->samples[1].body_offset, 2);
+    EZR_CHECK_EQ(p->samples[1].body_len, 32);
     const struct ezr_frame_view *v = &k->views[EZR_VIEW_CMAF];
     EZR_CHECK(v->bytes != NULL);
     EZR_CHECK_EQ(v->len, 112);
     EZR_CHECK_EQ(p->bytes, 112 + 104 + 112 + 32);
-    EZR_CHECK_EQ(hls_trun(&p->samples[1], 0), 40 * 90); /* duration: to the next video frame */
-    EZR_CHECK_EQ(hls_trun(&p->samples[1], 1), 104);
-    EZR_CHECK_EQ(hls_trun(&p->samples[0], 0), 1024);
-    EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 441); /* 10 ms at 44.1 kHz */
-    EZR_CHECK_EQ(hls_be32(hls_box(v->bytes, v->len, "mfhd") + 12), 2); /* second fragment */
+    EZR_CHECK_EQ(hls_trun(&p->samples[0], 0), 40 * 90); /* duration: to the next video frame */
+    EZR_CHECK_EQ(hls_trun(&p->samples[0], 1), 104);
+    EZR_CHECK_EQ(hls_trun(&p->samples[1], 0), 1024);
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[1]), 441); /* 10 ms at 44.1 kHz */
+    EZR_CHECK_EQ(hls_be32(hls_box(v->bytes, v->len, "mfhd") + 12), 1); /* the first fragment */
     EZR_CHECK_EQ(ev.samples_added, 2);
     ezr_frame_unref(k);
     ezr_hls_free(h);
@@ -178,7 +179,8 @@ EZR_TEST(test_audio_only_cuts_two_second_segments_of_independent_parts)
         EZR_CHECK(s->parts[i].independent);
     const struct ezr_hls_part *p = ezr_hls_part(h, 1, 0);
     EZR_CHECK(p && p->nsamples > 0);
-    EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 2020ull * 44100 / 1000);
+    /* Frame 87: decode times count AAC frames of 1024 samples (2020 ms would be 89082). */
+    EZR_CHECK_EQ(hls_tfdt(&p->samples[0]), 87ull * 1024);
     EZR_CHECK(ezr_hls_segment(h, 1)->complete);
     EZR_CHECK_EQ(ezr_hls_target_duration(h), 2); /* 2.020 s rounds to 2 (4.4.3.1) */
     struct ezr_frame *init = ezr_hls_init(h, 0);
@@ -302,6 +304,43 @@ EZR_TEST(test_program_dates_follow_stream_time_through_arrival_jitter)
     const struct ezr_hls_segment *s4 = ezr_hls_segment(h, 4);
     EZR_CHECK(s4 != NULL);
     EZR_CHECK_EQ(s4->wall_ms, HLS_WALL0 + 4000 - 100 + 2000);
+    ezr_hls_free(h);
+}
+
+/* Interleaved audio and video, as flvmux sends them: every part starts with its video (shaka
+ * places a fragment by its first tfdt in the first track's timescale), and audio decode times
+ * step by exactly one AAC frame though FLV's ms times jitter by one. */
+EZR_TEST(test_parts_start_with_video_and_audio_steps_by_whole_frames)
+{
+    struct hls_events ev = {0};
+    struct ezr_hls *h = av_stream(&ev, 0);
+    for (unsigned v = 0, a = 0; v < 75;) {
+        uint32_t vt = v * 40u, at = (uint32_t)((uint64_t)a * 1024000u / 44100u);
+        if (vt <= at)
+            hls_push(h, hls_video(vt, v++ % 25 == 0, 0, 16));
+        else
+            hls_push(h, hls_audio(at)), a++;
+    }
+    unsigned parts = 0;
+    uint64_t last_audio = UINT64_MAX;
+    for (uint64_t msn = 0; msn < 2; msn++) {
+        const struct ezr_hls_segment *seg = ezr_hls_segment(h, msn);
+        EZR_CHECK(seg && seg->complete);
+        for (size_t i = 0; i < seg->nparts; i++) {
+            const struct ezr_hls_part *p = &seg->parts[i];
+            EZR_CHECK(p->nsamples > 0 && p->samples[0].frame->kind == EZR_FRAME_VIDEO);
+            parts++;
+            for (size_t k = 0; k < p->nsamples; k++) {
+                if (p->samples[k].frame->kind != EZR_FRAME_AUDIO)
+                    continue;
+                uint64_t t = hls_tfdt(&p->samples[k]);
+                if (last_audio != UINT64_MAX)
+                    EZR_CHECK_EQ(t - last_audio, 1024);
+                last_audio = t;
+            }
+        }
+    }
+    EZR_CHECK_EQ(parts, 10);
     ezr_hls_free(h);
 }
 
@@ -571,6 +610,7 @@ EZR_TEST_MAIN(EZR_CASE(test_segments_cut_on_keyframes_of_a_1s_gop),
               EZR_CASE(test_repeated_decode_times_rise_by_a_tick_and_keep_their_presentation),
               EZR_CASE(test_window_keeps_three_target_durations_after_a_long_segment),
               EZR_CASE(test_program_dates_follow_stream_time_through_arrival_jitter),
+              EZR_CASE(test_parts_start_with_video_and_audio_steps_by_whole_frames),
               EZR_CASE(test_timestamps_crossing_2_32_ms_give_continuous_decode_times),
               EZR_CASE(test_changed_sequence_header_starts_a_segment_with_a_new_init),
               EZR_CASE(test_break_completes_the_segment_and_the_next_is_discontinuous),
