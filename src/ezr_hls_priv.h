@@ -72,7 +72,7 @@ struct ezr_hls {
      * timescale (shaka-player) need. At most EZR_HLS_MAX_HELD_AUDIO. */
     struct ezr_hls_held_audio held[EZR_HLS_MAX_HELD_AUDIO];
     size_t nheld;
-    uint64_t last_video_dts;        /* of the last video sample muxed (90 kHz): decode times rise */
+    uint64_t last_video_dts; /* of the last video sample muxed (90 kHz): decode times rise */
     bool have_video_dts;
     uint32_t last_video_duration; /* 90 kHz; used at a break or the end */
     bool have_video_duration;

@@ -204,8 +204,7 @@ void ezr_hls_trim_window(struct ezr_hls *h)
      * once a target duration. Up to EZR_HLS_MAX_WINDOW segments. */
     uint64_t keep_ms = 3u * 1000u * (uint64_t)h->target_s, listed = 0;
     size_t keep = 0;
-    while (keep < complete && (keep < h->window || listed < keep_ms) &&
-           keep < EZR_HLS_MAX_WINDOW)
+    while (keep < complete && (keep < h->window || listed < keep_ms) && keep < EZR_HLS_MAX_WINDOW)
         listed += h->segs[complete - 1 - keep++].duration_ms;
     size_t drop = complete - keep;
     if (!drop)
