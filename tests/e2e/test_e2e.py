@@ -15,6 +15,7 @@ from ezrtest import (Gst, PLAYER_ENV, Server, check, decode_errors, fail, run, r
                      stop_rtmpdump, wait_for)
 from edges import free_port
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
+from test_commands import read_window
 
 
 def test_ffprobe_h264_aac():
@@ -403,17 +404,47 @@ def test_flush_interval_in_ms_batches_media_and_starts_players_at_once():
     check(max(gaps) < 0.35 + 0.7, "a gap of %.2f s between bursts" % max(gaps))
 
 
+# A source an hour ahead of the clock: a sink that syncs renders none of it during a test.
+AHEAD_PIPELINE = (
+    "videotestsrc is-live=false timestamp-offset=3600000000000 pattern=ball "
+    "! video/x-raw,width=320,height=240,framerate=30/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
+    "! h264parse ! flvmux name=mux streamable=true "
+    "! ezrtmpserversink name=sink host={host} port={port} {props}")
+
+
 def test_sync_false_and_latency():
-    """sync=false serves a live source without clock throttling; latency queries are answered
-    as GstBaseSink does (live with sync=true)."""
+    """sync=false serves frames as they come, not when the clock reaches them: of a source whose
+    timestamps are an hour ahead, the sink renders 90 frames and a player gets 30 of them, where
+    with sync=true it renders none (prerolled, it waits for the clock) and the player gets only
+    the headers. Latency queries are answered as GstBaseSink does (live with sync=true)."""
+    with Server(pipeline=AHEAD_PIPELINE, props="sync=false") as s:
+        s.wait_video_frames(90)
+        c = RtmpClient("127.0.0.1", s.port)
+        try:
+            c.start_play("live", "stream")
+            frames = collect_video(c, 30)
+        finally:
+            c.close()
+        check(len(frames) == 30, "sync=false: %d frames" % len(frames))
+        s.check_no_error()
+    with Server(pipeline=AHEAD_PIPELINE, props="sync=true") as s:
+        ret, _, _ = s.pipeline.get_state(20 * Gst.SECOND)
+        check(ret == Gst.StateChangeReturn.SUCCESS, "sync=true: no preroll (%s)" % ret)
+        c = RtmpClient("127.0.0.1", s.port)
+        try:
+            got = c.start_play("live", "stream")
+            got += read_window(c, 1.0)
+        finally:
+            c.close()
+        media = [m for m in got if m.type in (8, 9) and not is_video_header(m)]
+        check(not media, "sync=true: %d media messages of frames an hour ahead of the clock"
+              % len(media))
+        check(s.stat("renders") == 0, "sync=true: %d renders" % s.stat("renders"))
+        s.check_no_error()
     for sync in (True, False):
         with Server(props="sync=%s" % ("true" if sync else "false")) as s:
             s.wait_video_frames(1)
-            c = RtmpClient("127.0.0.1", s.port)
-            c.start_play("live", "stream")
-            frames = collect_video(c, 30)
-            c.close()
-            check(len(frames) == 30, "sync=%s: %d frames" % (sync, len(frames)))
             q = Gst.Query.new_latency()
             check(s.sink.query(q), "sync=%s: latency query not answered" % sync)
             live, minimum, _ = q.parse_latency()

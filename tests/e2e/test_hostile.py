@@ -256,12 +256,29 @@ def case_publish_any_name(port):
 
 
 def case_acknowledgement_window_of_one_byte(port):
-    s = handshaken(port)
-    s.sendall(chunk(2, 5, struct.pack(">I", 1)))
-    s.sendall(command("connect", 1, {"app": "live"}))
-    s.settimeout(5)
-    check(s.recv(65536), "no answer with a 1-byte acknowledgement window")
-    s.close()
+    """Window Acknowledgement Size 1: the server acknowledges once per read, not once per byte,
+    and goes on answering: connect and createStream get their _result, play starts."""
+    c = RtmpClient("127.0.0.1", port)
+    try:
+        c.handshake()
+        c.sock.sendall(chunk(2, 5, struct.pack(">I", 1)))
+        c.connect("live")
+        got = c.read_until(lambda m: m.name() in ("_result", "_error"), 5)
+        check(got[-1].name() == "_result", "connect answered %r" % got[-1].status_code())
+        c.send_command("createStream", None)
+        got += c.read_until(lambda m: m.name() == "_result", 5)
+        c.send_command("play", None, "stream", msid=1)
+        got += c.read_until(lambda m: m.status_code() in (
+            "NetStream.Play.Start", "NetStream.Play.Failed", "NetStream.Play.StreamNotFound"), 5)
+    finally:
+        c.close()
+    check(got[-1].status_code() == "NetStream.Play.Start", "play answered %r"
+          % got[-1].status_code())
+    # Four writes after the window (the window, connect, createStream, play): at most one
+    # acknowledgement each, each of more bytes than the one before.
+    acks = [struct.unpack(">I", m.payload[:4])[0] for m in got if m.type == 3]
+    check(1 <= len(acks) <= 4, "%d acknowledgements for 4 writes: %r" % (len(acks), acks))
+    check(all(a < b for a, b in zip(acks, acks[1:])), "acknowledgements %r" % acks)
 
 
 def case_close_mid_chunk(port):
