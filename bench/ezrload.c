@@ -10,7 +10,8 @@
  * reads media until the end: it answers pings and acknowledges bytes at the server's window, as
  * ffmpeg does. It measures the time from starting the TCP connect to the first video keyframe
  * (not a sequence header), checks that the first video frame is a keyframe, that video
- * timestamps never go back, and the longest wall-clock gap between media messages.
+ * timestamps never go back, and the longest wall-clock gap between media messages (up to the
+ * run's end for a player still open then).
  *
  * Delivery lag: for each video frame, its arrival time minus its timestamp, relative to the
  * best-served frame of the run (the smallest such difference over every player): how much later
@@ -19,12 +20,20 @@
  * and are newer than the newest frame any player had when this one asked to play, so that a GOP
  * cache's join burst (old frames on purpose) is not taken for lag. Audio frames get the same
  * measure apart (audio_lag_ms).
+ * Join burst: the bytes of audio and video messages (sequence headers aside) that are not live
+ * in that sense, the frames a GOP cache sends a player when it joins, against those of every
+ * media message (burst_bytes, media_bytes): a server that sends each joiner a GOP at once
+ * delivers more bytes in the same play time than one that waits for the next keyframe. The
+ * first player has no player before it to tell it what was live, so its burst is not counted.
  * With -f FPS (the stream's video frame rate) it counts the video frames missing after each
  * player's first keyframe: a timestamp step of k frame durations is k - 1 frames missing.
  *
  * With -k K the last K players are stalled: after their first keyframe they stop reading their
  * socket, as a player on a dead network would. At the end they read what is left, to learn
  * whether the server closed them.
+ *
+ * SIGTERM or SIGINT ends the run early (once every player is started) with the same report: a
+ * test runs one player for as long as it needs (-d as an upper bound) and stops it.
  *
  * HTTP-FLV (http://): a player sends GET /APP/STREAM.flv, reads the response head (a 200 makes it
  * "playing"; any other status counts it as refused) and then the FLV file as it comes: the 9-byte
@@ -51,6 +60,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,6 +137,7 @@ struct totals {
     int connected, playing, got_key, dropped, dropped_stalled, dropped_healthy, failed;
     int connect_failed, first_video_not_key, gaps_over;
     uint64_t bytes, video_msgs, audio_msgs, ts_regressions, video_missing;
+    uint64_t media_bytes, burst_bytes; /* audio and video payloads; those of join bursts */
     int players_missing;
     uint32_t max_gap_ms, max_ts_step;
 };
@@ -148,6 +159,7 @@ static int epfd;
 static bool draining; /* the run is over; only stalled players still read */
 static uint8_t rbuf[READ_BUF];
 static SSL_CTX *tls_ctx;
+static volatile sig_atomic_t stop_requested; /* SIGTERM or SIGINT: end the run now */
 
 static uint64_t now_us(void)
 {
@@ -320,6 +332,15 @@ static void lag_sample(struct lags *l, const struct player *p, uint32_t ts, uint
     lag_add(l, (int64_t)t - (int64_t)ts * 1000);
 }
 
+/* A media payload: part of the join burst when it is no newer than what was live when the
+ * player asked to play. */
+static void count_media(const struct player *p, uint32_t ts, uint32_t len)
+{
+    tot.media_bytes += len;
+    if (p->has_live_from && ts <= p->live_from_ts)
+        tot.burst_bytes += len;
+}
+
 /* Wall-clock gap between media messages, once the player is under way. */
 static void on_media(struct player *p, uint64_t t)
 {
@@ -358,6 +379,7 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
     if (header)
         return;
     tot.video_msgs++;
+    count_media(p, m->timestamp, m->length);
     if (!p->saw_video) {
         p->saw_video = true;
         if (!key)
@@ -396,6 +418,8 @@ static void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t
 static void on_audio(struct player *p, const struct ezr_chunk_msg *m, uint64_t t)
 {
     tot.audio_msgs++;
+    if (m->length >= 2 && !((m->payload[0] >> 4) == 10 && m->payload[1] == 0))
+        count_media(p, m->timestamp, m->length); /* not an AAC sequence header */
     lag_sample(&audio_lags, p, m->timestamp, t);
     on_media(p, t);
 }
@@ -868,7 +892,7 @@ static void run_loop(uint64_t until_us, int *opened, const struct addrinfo *ai, 
                 open_player(&players[*opened], ai, *opened >= opt.n - opt.stalled);
                 (*opened)++;
             }
-        } else if (t >= until_us) {
+        } else if (t >= until_us || stop_requested) {
             return;
         }
         int k = epoll_wait(epfd, evs, 1024, 5);
@@ -933,6 +957,20 @@ static void lag_json(struct lags *l, char *out, size_t outlen)
              (double)(l->v[l->n - 1] - base) / 1000.0, l->n, (double)base / 1000.0);
 }
 
+/* The gap a player is in when the run ends counts too: one that stopped getting media
+ * before the end does not read as gapless. Taken when the play time ends, before stalled
+ * players drain. */
+static void note_end_gaps(void)
+{
+    uint64_t end = now_us();
+    for (int i = 0; i < opt.n; i++) {
+        struct player *p = &players[i];
+        if (p->got_key && p->last_media_us && p->state != CLOSED &&
+            (uint32_t)((end - p->last_media_us) / 1000u) > p->max_gap_ms)
+            p->max_gap_ms = (uint32_t)((end - p->last_media_us) / 1000u);
+    }
+}
+
 static void report(double duration_s)
 {
     uint32_t *ttfk = malloc(sizeof *ttfk * (size_t)opt.n);
@@ -987,12 +1025,14 @@ static void report(double duration_s)
                "\"max_video_ts_step_ms\": %u, \"video_msgs\": %" PRIu64 ", "
                "\"audio_msgs\": %" PRIu64 ", \"lag_ms\": %s, \"audio_lag_ms\": %s, "
                "\"video_missing\": %" PRIu64 ", \"players_missing\": %d, "
+               "\"media_bytes\": %" PRIu64 ", \"burst_bytes\": %" PRIu64 ", "
                "\"duration_s\": %.1f, \"client_cpu_s\": %.2f}\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, tot.gaps_over,
                opt.gap_ms, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               vlag, alag, tot.video_missing, tot.players_missing, duration_s, cpu);
+               vlag, alag, tot.video_missing, tot.players_missing, tot.media_bytes,
+               tot.burst_bytes, duration_s, cpu);
     else
         printf("players %d (stalled %d)\nconnected %d (connect failed %d)\n"
                "playing %d (refused %d)\ngot keyframe %d\ndropped %d (stalled %d, healthy %d)\n"
@@ -1003,12 +1043,20 @@ static void report(double duration_s)
                "video messages %" PRIu64 ", audio messages %" PRIu64 "\n"
                "video lag ms %s\naudio lag ms %s\n"
                "video frames missing %" PRIu64 " (in %d players)\n"
+               "media bytes %" PRIu64 ", of them join bursts %" PRIu64 "\n"
                "duration %.1f s, client CPU %.2f s\n",
                opt.n, opt.stalled, tot.connected, tot.connect_failed, tot.playing, tot.failed,
                tot.got_key, tot.dropped, tot.dropped_stalled, tot.dropped_healthy, tot.bytes,
                p50, p99, pmax, tot.first_video_not_key, tot.ts_regressions, opt.gap_ms,
                tot.gaps_over, tot.max_gap_ms, tot.max_ts_step, tot.video_msgs, tot.audio_msgs,
-               vlag, alag, tot.video_missing, tot.players_missing, duration_s, cpu);
+               vlag, alag, tot.video_missing, tot.players_missing, tot.media_bytes,
+               tot.burst_bytes, duration_s, cpu);
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
 }
 
 static int usage(void)
@@ -1071,6 +1119,11 @@ int main(int argc, char **argv)
         SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
     }
 
+    /* No SA_RESTART: the signal ends the epoll_wait it interrupts. */
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     uint64_t t0 = now_us();
     int opened = 0;
     lag_from_us = t0 + (uint64_t)opt.n * 1000000u / (uint64_t)opt.rate + LAG_SETTLE_MS * 1000u;
@@ -1078,6 +1131,7 @@ int main(int argc, char **argv)
     run_loop(t0 + (uint64_t)opt.n * 1000000u / (uint64_t)opt.rate +
                  (uint64_t)opt.seconds * 1000000u, &opened, ai, t0);
     double duration = (double)(now_us() - t0) / 1e6;
+    note_end_gaps();
     if (opt.stalled) {
         /* Stalled players now read what is left, to find out whether the server closed them. */
         draining = true;

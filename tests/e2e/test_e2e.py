@@ -11,8 +11,8 @@ import tempfile
 import threading
 import time
 
-from ezrtest import (Gst, PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
-                     stop_rtmpdump, wait_for)
+from ezrtest import (Gst, PLAYER_ENV, LoadPlayer, Server, check, decode_errors, fail, run,
+                     run_named_test, stop_rtmpdump, wait_for)
 from edges import free_port
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 from test_commands import read_window
@@ -34,42 +34,59 @@ def test_ffprobe_h264_aac():
         s.check_no_error()
 
 
+# Run in a process of its own (rtmpclient.py has no GStreamer), so that no thread of the
+# pipeline's process stands between a reply and its reading: N setups with Nagle on, each
+# followed by one with TCP_NODELAY, as JSON {"nagle": [ms...], "nodelay": [ms...]}.
+SETUP_TIMES = r"""
+import json, socket, sys, time
+from rtmpclient import RtmpClient
+port, n = int(sys.argv[1]), int(sys.argv[2])
+def setup_ms(nodelay):
+    c = RtmpClient("127.0.0.1", port)
+    try:
+        c.piecewise = True
+        if nodelay:
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        t0 = time.monotonic()
+        got = c.start_play("live", "stream")
+        assert got[-1].status_code() == "NetStream.Play.Start", got[-1].status_code()
+        return (time.monotonic() - t0) * 1000
+    finally:
+        c.close()
+out = {"nagle": [], "nodelay": []}
+for _ in range(n):
+    out["nagle"].append(setup_ms(False))
+    out["nodelay"].append(setup_ms(True))
+print(json.dumps(out))
+"""
+
+# The kernel's shortest delayed ACK (TCP_DELACK_MIN): a setup held by one takes at least this.
+DELAYED_ACK_MS = 40
+
+
 def test_nagle_player_setup_not_held_by_delayed_acks():
     """A player with Nagle on (ffmpeg's RTMP client, so ffplay and mpv) writes C2 and then each
     command in small pieces, each held until the one before is acknowledged. The server
-    acknowledges at once until the player plays, so its setup takes as long as one with
-    TCP_NODELAY; with the kernel's delayed ACKs it took 131 ms against 0.2 (a 40 ms wait before
-    each reply to connect, createStream and play)."""
-
-    def setup_ms(nodelay):
-        c = RtmpClient("127.0.0.1", s.port)
-        try:
-            c.piecewise = True
-            if nodelay:
-                c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            t0 = time.monotonic()
-            got = c.start_play("live", "stream")
-            check(got[-1].status_code() == "NetStream.Play.Start", "play did not start")
-            return (time.monotonic() - t0) * 1000
-        finally:
-            c.close()
-
-    def median(xs):
-        return sorted(xs)[len(xs) // 2]
-
+    acknowledges at once until the player plays, so its setup is not held by the kernel's
+    delayed ACK: with it the setup took 131 ms against 0.2 (a 40 ms wait before each reply to
+    connect, createStream and play), so every setup took over 40 ms. Of 7 setups (in a process
+    of their own, taking turns with a TCP_NODELAY player's), the quickest must take under 40 ms:
+    a busy machine can slow some, but to put all seven over 40 ms it would have to stall every
+    one, which the delayed ACK did and nothing else here does."""
     with Server(gop=30) as s:
         s.wait_video_frames(5)
-        # Taking turns, so a busy moment of the machine weighs on both alike.
-        nagle, nodelay = [], []
-        for _ in range(7):
-            nagle.append(setup_ms(False))
-            nodelay.append(setup_ms(True))
+        env = dict(PLAYER_ENV, PYTHONPATH=os.path.dirname(os.path.abspath(__file__)))
+        p = subprocess.run([sys.executable, "-c", SETUP_TIMES, str(s.port), "7"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        check(p.returncode == 0, "the setup player failed: %s" % p.stderr[-2000:])
+        times = json.loads(p.stdout)
+        nagle, nodelay = times["nagle"], times["nodelay"]
         print("setup ms, Nagle on: %s; TCP_NODELAY: %s" % (
             " ".join("%.1f" % x for x in nagle), " ".join("%.1f" % x for x in nodelay)))
-        # The kernel's shortest delayed ACK is 40 ms: a stall would put every Nagle run over it.
-        check(median(nagle) < median(nodelay) + 20,
-              "a Nagle player's setup took %.1f ms (median), one with TCP_NODELAY %.1f: held by "
-              "delayed ACKs" % (median(nagle), median(nodelay)))
+        check(min(nagle) < DELAYED_ACK_MS,
+              "every setup of a Nagle player took %.1f ms or more (TCP_NODELAY: %.1f at "
+              "least): held by delayed ACKs" % (min(nagle), min(nodelay)))
+        s.check_no_error()
 
 
 def test_rtmpdump_record():
@@ -373,35 +390,34 @@ def test_two_elements_one_port():
 
 def test_flush_interval_in_ms_batches_media_and_starts_players_at_once():
     """flush-interval=350: ffprobe, a real player, reads both tracks; a player's first keyframe
-    (the join burst) comes at once, and then its live media in bursts, about three a second, each
-    no later than the interval (and slack for a loaded machine) after the one before. At the
-    default the same player gets a write per video frame, 30 a second."""
+    (the join burst) comes at once, and its live media waits for the flush: the server's own
+    measure of how long a frame waited from its push to its write (send-latency-p50-us, the
+    last one to two seconds, join bursts not counted) is 100 ms or more (about 150 here), where
+    at the default video goes at once. The player is bench/ezrload in a process of its own, its
+    first keyframe timed from its connect."""
     with Server(props="flush-interval=350") as s:
         s.wait_video_frames(35)
         rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", s.url()], 30)
         check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
         kinds = sorted(x["codec_name"] for x in json.loads(out)["streams"])
         check(kinds == ["aac", "h264"], "streams: %r" % kinds)
-        c = RtmpClient("127.0.0.1", s.port)
-        try:
-            t0 = time.monotonic()
-            c.start_play("live", "stream")
-            c.read_until(lambda m: m.type == 9 and not is_video_header(m))
-            first_key_s = time.monotonic() - t0
-            arrivals = []
-            end = time.monotonic() + 3
-            while time.monotonic() < end:
-                if c.read_message(5).type in (8, 9):
-                    arrivals.append(time.monotonic())
-        finally:
-            c.close()
+        with LoadPlayer(s.url(), gap_ms=2000) as player:
+            wait_for(lambda: s.stat("clients") == 1, 10, "the player to play")
+            # Two windows of the server's meter with this player alone.
+            frames = s.stat("video-frames")
+            s.wait_video_frames(frames + 75, 20)
+            p50, p99 = s.stat("send-latency-p50-us"), s.stat("send-latency-p99-us")
+            r = player.stop()
         s.check_no_error()
-    check(first_key_s < 1.0, "the first keyframe took %.2f s" % first_key_s)
-    # One write arrives within a few ms; a burst starts after a pause of 100 ms or more.
-    bursts = [arrivals[0]] + [b for a, b in zip(arrivals, arrivals[1:]) if b - a > 0.1]
-    gaps = [b - a for a, b in zip(bursts, bursts[1:])]
-    check(5 <= len(bursts) <= 12, "%d bursts in 3 s: %r" % (len(bursts), gaps))
-    check(max(gaps) < 0.35 + 0.7, "a gap of %.2f s between bursts" % max(gaps))
+    print("first keyframe %s ms after connect; send latency p50 %.0f ms, p99 %.0f ms; %d video "
+          "messages" % (r["ttfk_ms"]["max"], p50 / 1000, p99 / 1000, r["video_msgs"]),
+          flush=True)
+    check(r["got_keyframe"] == 1 and r["first_video_not_key"] == 0 and r["dropped"] == 0,
+          "the player did not play from a keyframe: %r" % r)
+    # Held for the interval, the first keyframe would come up to 350 ms late.
+    check(r["ttfk_ms"]["max"] < 1000, "the first keyframe took %d ms" % r["ttfk_ms"]["max"])
+    check(p50 >= 100 * 1000, "media waited %.0f ms (median) from push to write: not batched"
+          % (p50 / 1000))
 
 
 # A source an hour ahead of the clock: a sink that syncs renders none of it during a test.
