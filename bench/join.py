@@ -27,7 +27,7 @@ import os
 import subprocess
 import sys
 
-import run  # bench/run.py: its description of the machine
+import measure  # bench/run.py's description of the machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STREAMS = ["720p30_2mbps_gop4", "1080p30_20mbps_gop2"]
@@ -157,7 +157,7 @@ def extras_lines(rows, extras):
 
 
 def machine():
-    return "%s; load average %s" % (run.machine(), " ".join("%.2f" % x for x in os.getloadavg()))
+    return "%s; load average %s" % (measure.machine(), " ".join("%.2f" % x for x in os.getloadavg()))
 
 
 def main():
