@@ -8,7 +8,7 @@ import datetime
 
 from inputs import STREAM_AUDIO_KBPS, STREAM_FPS, STREAMS, make_stream_input
 from measure import load_run, machine
-from rows import fmt
+from rows import burst_share, cpu_ms_per_player_min, fmt
 from servers import Ezrtmp, Nginx, log
 
 
@@ -61,34 +61,41 @@ def streams_table(rows):
     out = ["| stream | N | server | playing | got keyframe | video frames delivered | video "
            "frames missing (players) | server drops | audio frames delivered | TTFK p50 / p99 "
            "/ max ms | first video not key | GB sent | server CPU s | CPU s/GB "
-           "| ezrtmp/nginx CPU per GB |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| CPU ms per player-minute | join bursts, share of bytes "
+           "| ezrtmp/nginx CPU per GB, per player-minute |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by = {(r["stream"], r["server"], r["n"]): r for r in rows}
     for r in rows:
         ld = r["load"]
         other = by.get((r["stream"], "nginx-rtmp", r["n"]))
         ratio = ""
         if r["server"] == "ezrtmp" and other and other["cpu_per_gb"] and r["cpu_per_gb"]:
-            ratio = "%.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"])
+            ratio = "%.2f, %.2f" % (r["cpu_per_gb"] / other["cpu_per_gb"],
+                                    cpu_ms_per_player_min(r) / cpu_ms_per_player_min(other))
+        share = burst_share(r)
         out.append("| %s | %d | %s | %d / %d | %d | %d | %d (%d) | %s | %d | %s / %s / %s | %d "
-                   "| %.3f | %.2f | %s | %s |" % (
+                   "| %.3f | %.2f | %s | %s | %s | %s |" % (
                        r["stream"], r["n"], r["server"], ld["playing"], ld["players"],
                        ld["got_keyframe"], ld["video_msgs"], ld["video_missing"],
                        ld["players_missing"],
                        "-" if r.get("server_dropped") is None else r["server_dropped"],
                        ld["audio_msgs"], fmt(ld["ttfk_ms"]["p50"]), fmt(ld["ttfk_ms"]["p99"]),
                        fmt(ld["ttfk_ms"]["max"]), ld["first_video_not_key"], r["gb"],
-                       r["cpu_s"], fmt(r["cpu_per_gb"], "%.2f"), ratio))
+                       r["cpu_s"], fmt(r["cpu_per_gb"], "%.2f"),
+                       fmt(cpu_ms_per_player_min(r), "%.2f"),
+                       "-" if share is None else "%.1f%%" % (100 * share), ratio))
     return "\n".join(out)
 
 
 
-def write_streams(args, rows):
+def write_streams(args, rows, written=None):
+    """STREAMS.md; written: when and on what the rows were measured (now, by default)."""
+    written = written or "%s. Machine: %s" % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                                              machine())
     lines = [
         "# Benchmark: realistic streams",
         "",
-        "Written by `bench/run.py --streams` on %s. Machine: %s." % (
-            datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine()),
+        "Written by `bench/run.py --streams` on %s." % written,
         "",
         "Rerun: `bench/run.sh --streams --ns %s --seconds %d`." % (
             args.ns or "100", args.seconds),
@@ -101,7 +108,14 @@ def write_streams(args, rows):
         "started. Video frames missing: after a player's first keyframe, each video timestamp "
         "step of k frame durations (%d fps) counts k - 1; the number of players with any is "
         "in brackets. Server drops: frames ezrtmp's write-queue tiers dropped. TTFK: TCP "
-        "connect to the first video keyframe." % (STREAM_AUDIO_KBPS, args.seconds, STREAM_FPS),
+        "connect to the first video keyframe. CPU per GB counts a join burst's bytes as work "
+        "done, and here every player is a late joiner: ezrtmp delivers its cached GOP, "
+        "nginx-rtmp nothing until the next keyframe. CPU ms per player-minute (the server's "
+        "CPU over N times the load client's run) compares the same players over the same "
+        "time; the join bursts' share is of the media bytes the players received (`-`: not "
+        "counted by the ezrload of that run; the CPU per player-minute of such a run is "
+        "computed from its stored CPU, N and run time)." % (
+            STREAM_AUDIO_KBPS, args.seconds, STREAM_FPS),
         "",
         streams_table(rows),
         "",
