@@ -71,7 +71,8 @@ def written(args):
 def save_results(args, rows, slow):
     """results.json: one row a line, so that the file stays short enough to read and diff."""
     head = {"slow": slow, "srs": getattr(args, "srs_version", None),
-            "srs_skipped": getattr(args, "srs_skipped", None), "written": written(args)}
+            "srs_skipped": getattr(args, "srs_skipped", None), "written": written(args),
+            "note": getattr(args, "note", None)}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         f.write("{\n")
         for k, v in head.items():
@@ -115,6 +116,12 @@ def servers_text(args):
                                               args.http_ns or "none"))
 
 
+def out_option(args):
+    """--out DIR for the rerun command, when the run did not write into bench/."""
+    out = os.path.relpath(os.path.abspath(args.out), ROOT)
+    return "" if out == "bench" else " --out %s" % out
+
+
 def trade_table(rows):
     """ezrtmp's settings (and SRS's, for comparison) at each N and protocol: medians."""
     out = ["| players | protocol | server and setting | CPU s per GB | of which ezrtmp's reactor "
@@ -140,14 +147,15 @@ def write_results(args, rows, slow, kbps_of):
     lines = [
         "# Benchmark results",
         "",
-        "Written by `bench/run.py` on %s." % written(args),
+        "Written by `bench/run.py` on %s." % written(args)
+        + ("" if not getattr(args, "note", None) else " " + args.note),
         "",
         "Rerun: `bench/run.sh` (installs what it needs, builds `build-bench` in release mode, "
         "runs everything, rewrites this file and `results.png`), or after a build "
         "`/usr/bin/python3 bench/run.py --build build-bench --ns %s --seconds %d --repeat %d "
         "--flush-intervals %s --http-ns %s%s`."
-        % (args.ns, args.seconds, args.repeat, args.flush_intervals or "''", args.http_ns,
-           " --no-slow" if args.no_slow else ""),
+        % (args.ns, args.seconds, args.repeat, args.flush_intervals or "''", args.http_ns or "''",
+           (" --no-slow" if args.no_slow else "") + out_option(args)),
         "",
         servers_text(args),
         "",

@@ -84,6 +84,9 @@ def main():
     ap.add_argument("--replot", action="store_true",
                     help="run nothing: the plots and RESULTS.md again from results.json in "
                     "--out (give the options of the run that wrote it)")
+    ap.add_argument("--note", default=None, metavar="TEXT",
+                    help="a sentence on the conditions of the run (a shared machine, ...), "
+                    "printed under its date in RESULTS.md and kept in results.json")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"),
                     help="where RESULTS.md and results.png go")
     ap.add_argument("--streams", action="store_true",
@@ -113,6 +116,7 @@ def main():
             saved = json.load(f)
         args.srs_version, args.srs_skipped = saved.get("srs"), saved.get("srs_skipped")
         args.written = saved.get("written")
+        args.note = args.note or saved.get("note")
         with tempfile.TemporaryDirectory() as tmp:
             plot(saved["rows"], os.path.join(args.out, "results.png"),
                  os.path.join(args.out, "results-players.png"), tmp)
