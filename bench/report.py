@@ -211,11 +211,12 @@ def write_results(args, rows, slow, kbps_of):
         "## Reading the figures",
         "",
         "- Two CPU figures, and the targets against nginx-rtmp and SRS are judged on both. CPU "
-        "per GB counts every byte sent as work done, a join burst's too: ezrtmp and SRS send "
-        "each new player the GOP in progress at once (up to 2 s of stream here), nginx-rtmp "
-        "waits for the next keyframe and sends none, so in the same play time ezrtmp delivers "
-        "more bytes (at 1,000 players about 1.37 GB against nginx-rtmp's 1.25) and looks "
-        "cheaper per GB by that much. CPU ms per player-minute divides the server's CPU by N "
+        "per GB counts every byte sent as work done: ezrtmp and SRS send each new player the "
+        "GOP in progress at once (up to 2 s of stream here), nginx-rtmp sends a player nothing "
+        "until the next keyframe, so in the same play time ezrtmp delivers more bytes (at 1,000 "
+        "players about 1.37 GB against nginx-rtmp's 1.25; `bench/join-burst/` measured how "
+        "much of it is the bursts: 3-4%, the rest nginx-rtmp's wait) and looks cheaper per GB "
+        "by that much. CPU ms per player-minute divides the server's CPU by N "
         "times the load client's run (from its first connect to the end of play), the same "
         "players over the same window for every server. The join bursts' share of the bytes "
         "is what `bench/ezrload` received that was no newer than what was live when the player "
