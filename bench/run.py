@@ -26,6 +26,11 @@ at the same time, on one server) it writes only its own section of bench/RESULTS
     /usr/bin/python3 bench/run.py --build build-bench [--ns 100,1000] [--seconds 10] [--repeat 3]
     bench/run.sh --streams [--ns 100] [--seconds 10]
     bench/run.sh --http 1000 [--seconds 10]
+
+This file holds the options and the order of the runs; the rest is one job a module: inputs.py
+(the encoded streams), servers.py (starting and stopping each server), measure.py (what a load
+run measures), rows.py (how a result row is read), targets.py, report.py (RESULTS.md and
+results.json), plot.py, streams.py (--streams) and sections.py (--tls, --http).
 """
 
 import argparse
