@@ -178,13 +178,22 @@ REPEATED_DTS = re.compile(
     r"non monotonically increasing dts to muxer in stream \d+: (\d+) >= (\d+)$")
 
 
+# ffmpeg's log folds a message repeated at once into this line after it.
+LAST_REPEATED = re.compile(r"^\s*Last message repeated \d+ times?$")
+
+
 def decode_errors(err):
     """The lines of ffmpeg's stderr that are errors: all of them but a repeat of the source's
-    timestamp (REPEATED_DTS)."""
+    timestamp (REPEATED_DTS), and ffmpeg's note that the line before it came again."""
     lines = []
+    dropped = False
     for line in err.splitlines():
         m = REPEATED_DTS.search(line)
-        if line.strip() and not (m and m.group(1) == m.group(2)):
+        if m and m.group(1) == m.group(2) or (dropped and LAST_REPEATED.search(line)):
+            dropped = True
+            continue
+        dropped = False
+        if line.strip():
             lines.append(line)
     return "\n".join(lines)
 

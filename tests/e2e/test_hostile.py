@@ -328,6 +328,7 @@ def test_hostile_clients():
         s.check_no_error()
     check_logged()
 
+
 if __name__ == "__main__":
     try:
         run_named_test(globals())

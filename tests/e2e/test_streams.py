@@ -148,7 +148,8 @@ def record(s, seconds, stop_at_ms, frames_field, fps):
     comes on the element's thread, after the join), so (earliest, latest)."""
     joined = []
     # client-added is emitted when the server starts the player, that is, when it replays the
-    # cache: the sink's frame count then is the live edge the joiner joined at.
+    # cache, and handled on the element's thread a little later: the sink's frame count read
+    # then is the latest the live edge at the join can have been.
     s.sink.connect("client-added", lambda e, cid, addr: joined.append(
         e.get_property("stats").get_uint64(frames_field)[1]))
     tmp = tempfile.mkdtemp()
