@@ -18,7 +18,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run as bench  # noqa: E402
+import inputs  # noqa: E402
+import measure  # noqa: E402
+import servers  # noqa: E402
 
 STREAM = dict(name="720p30 2 Mbps snow, 4 s GOP", key="720p-2m-gop4", width=1280, height=720,
               kbps=2000, gop_s=4, pattern="snow", tracks="av")
@@ -26,11 +28,11 @@ METHODS = ("latest-keyframe", "live-edge")
 
 
 def one_run(args, path, tmp, method):
-    server = bench.Ezrtmp(args.build, path, tmp, ["sync-method=" + method])
+    server = servers.Ezrtmp(args.build, path, tmp, ["sync-method=" + method])
     try:
-        r = bench.load_run(args.build, server, args.n, args.seconds,
+        r = measure.load_run(args.build, server, args.n, args.seconds,
                            rate=max(1, args.n // STREAM["gop_s"]),
-                           extra=["-f", str(bench.STREAM_FPS)])
+                           extra=["-f", str(inputs.STREAM_FPS)])
     finally:
         stats = server.close()
     if stats and stats.get("error"):
@@ -43,7 +45,7 @@ def one_run(args, path, tmp, method):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(bench.ROOT, "build-bench"))
+    ap.add_argument("--build", default=os.path.join(servers.ROOT, "build-bench"))
     ap.add_argument("--n", type=int, default=300, help="players (the issue's target is at "
                     "1,000: run that only on a machine of your own)")
     ap.add_argument("--seconds", type=int, default=5, help="play time after the last joins")
@@ -53,7 +55,7 @@ def main():
     os.makedirs(cache, exist_ok=True)
     secs = STREAM["gop_s"] + args.seconds + 15
     path = os.path.join(cache, "stream-%s-%ds.flv" % (STREAM["key"], secs))
-    bench.make_stream_input(path, STREAM, secs)
+    inputs.make_stream_input(path, STREAM, secs)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.repeat):

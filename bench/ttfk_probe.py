@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-import run  # bench/run.py: the bench inputs
+import inputs  # bench/run.py's inputs
 import servers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,7 +72,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ezr-probe-")
     input_flv = os.path.join(args.build, "bench-inputs", "input-200kbps-100s.flv")
     os.makedirs(os.path.dirname(input_flv), exist_ok=True)
-    run.make_input(input_flv, 200, 100)  # run.py's, encoded once
+    inputs.make_input(input_flv, 200, 100)  # run.py's, encoded once
     print("ezrtmp %s, %d players joining at %d/s, a probe of %d at %d/s from 70%% of the ramp" % (
         " ".join(args.set) or "defaults", args.n, args.rate, args.probe_n, args.probe_rate))
     for i in range(args.repeat):

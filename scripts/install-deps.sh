@@ -26,7 +26,8 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     command -v openssl >/dev/null || packages+=(openssl)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(gnuplot-nox)
+    # The plots; mpv, which the join-latency benchmark (bench/join.py) plays with.
+    packages+=(gnuplot-nox mpv)
 fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" || "${1:-}" == "--web" ]]; then
     # Debian 12's nodejs and npm, unless a node and npm are installed already (e.g. a newer
@@ -37,8 +38,6 @@ fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
     # Headless browser tests (tests/browser) drive Debian's chromium, never a downloaded one.
     packages+=(chromium)
-    # The join-latency tests (tests/e2e/test_join_latency.py) play with mpv as well.
-    packages+=(mpv)
     # tests/e2e/test_hls.py plays the LL-HLS stream with VLC (cvlc, its HLS, MP4 and decoder
     # plugins).
     packages+=(vlc-bin vlc-plugin-base)

@@ -4,14 +4,14 @@
 #   build-poll  poll(2) reactor (-Dreactor=poll): unit, check, e2e; of the realistic streams
 #               (suite streams) the 20 Mbps one; the failmalloc sweep, for the backend's own
 #               allocation sites (logs testlog-poll*)
-#   Both build-poll and build-asan leave out the late joins at real players (suite join,
-#   about 4 minutes: latency measured at mpv, chromium, rtmp2src and a model player). The
+#   Both build-poll and build-asan leave out the late joiners' cases (suite join, about 1.5
+#   minutes of real-time streams: what a late joiner is sent, read from its timestamps). The
 #   replay's code runs in both through unit/replay and unit/join, a real server over sockets;
 #   what the join suite adds is the players' view, which the backend and the sanitizers do
-#   not change (and ASan's slowdown of the server would be measured as latency). They leave out
-#   the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js, shaka): the
-#   HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the failmalloc
-#   sweep's HLS scenarios.
+#   not change. How far behind live real players then play is bench/join.py's to measure. They
+#   leave out the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js,
+#   shaka): the HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the
+#   failmalloc sweep's HLS scenarios.
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
 #               realistic streams (suite streams: x264 and ffmpeg at 8-20 Mbps, the same paths
 #               of our code as the other e2e tests at a cost that would double the run); built

@@ -2,12 +2,14 @@
 an ephemeral port, and external players run with deadlines."""
 
 import errno
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -176,21 +178,21 @@ REPEATED_DTS = re.compile(
     r"non monotonically increasing dts to muxer in stream \d+: (\d+) >= (\d+)$")
 
 
-# ffmpeg's note that it collapsed repeats of the line before.
-REPEATED_LINE = re.compile(r"^\s*Last message repeated \d+ times?$")
+# ffmpeg's log folds a message repeated at once into this line after it.
+LAST_REPEATED = re.compile(r"^\s*Last message repeated \d+ times?$")
 
 
 def decode_errors(err):
     """The lines of ffmpeg's stderr that are errors: all of them but a repeat of the source's
-    timestamp (REPEATED_DTS), and the note that it was repeated."""
+    timestamp (REPEATED_DTS), and ffmpeg's note that the line before it came again."""
     lines = []
-    skipped = False
+    dropped = False
     for line in err.splitlines():
         m = REPEATED_DTS.search(line)
-        if m and m.group(1) == m.group(2) or skipped and REPEATED_LINE.match(line):
-            skipped = True
+        if m and m.group(1) == m.group(2) or (dropped and LAST_REPEATED.search(line)):
+            dropped = True
             continue
-        skipped = False
+        dropped = False
         if line.strip():
             lines.append(line)
     return "\n".join(lines)
@@ -251,3 +253,72 @@ class GapWatcher(threading.Thread):
                 self.frames += 1
         except Exception as e:  # reported by the main thread
             self.error = e
+
+
+# bench/ezrload, the C load client, built beside the plugin (EZRTMP_BUILD_ROOT is the build's).
+EZRLOAD = os.path.join(os.environ.get("EZRTMP_BUILD_ROOT", ""), "bench", "ezrload")
+
+
+class LoadPlayer:
+    """One RTMP player of bench/ezrload in a process of its own, for a test that asserts how a
+    player was served while this process is busy elsewhere (polling, flooding, hostile sockets):
+    what it measures (the longest wall-clock gap between media messages, up to when it is
+    stopped; whether its first video frame was a keyframe; timestamps going back) shares no interpreter lock and no thread with the
+    pipeline. Use as a context manager, or stop() for its report (bench/ezrload.c's JSON)."""
+
+    def __init__(self, url, fps=30, gap_ms=500, max_seconds=600):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen([EZRLOAD, "-n", "1", "-d", str(max_seconds), "-f", str(fps),
+                                   "-g", str(gap_ms), "-j", url], stdout=subprocess.PIPE,
+                                  stderr=self.log, text=True, env=PLAYER_ENV)
+        self.report = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+
+    def stop(self):
+        """Ends the player (SIGTERM: it reports as at the end of its run) and returns its
+        report."""
+        if self.report is None:
+            check(self.p.poll() is None, "ezrload ended early (%s)" % self.p.returncode)
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                out, _ = self.p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                fail("ezrload did not stop on SIGTERM")
+            self.log.seek(0)
+            check(self.p.returncode == 0 and out.strip(), "ezrload failed (%s): %s"
+                  % (self.p.returncode, self.log.read()[-2000:]))
+            self.report = json.loads(out.strip().splitlines()[-1])
+        return self.report
+
+    def check_served(self, server, what):
+        """The player played from a keyframe and was never cut, saw no timestamp go back and no
+        gap over its threshold (the run's end included), and the server dropped no frame for
+        any player (its own counters: a gap in the source's timestamps, which a starved encoder
+        can leave, is not the server's)."""
+        r = self.stop()
+        stats = server.sink.get_property("stats")
+        dropped = {t: stats.get_uint64("frames-dropped-" + t)[1]
+                   for t in ("normal", "warning", "high")}
+        print("%s: the player (ezrload) got %d video and %d audio messages, its longest gap "
+              "%d ms, %d video frames missing by their timestamps; the server dropped %r"
+              % (what, r["video_msgs"], r["audio_msgs"], r["max_gap_ms"], r["video_missing"],
+                 dropped), flush=True)
+        check(r["playing"] == 1 and r["got_keyframe"] == 1 and r["first_video_not_key"] == 0,
+              "%s: the player did not play from a keyframe: %r" % (what, r))
+        check(r["dropped"] == 0, "%s: the server cut the player" % what)
+        check(r["ts_regressions"] == 0, "%s: %d timestamps went back" % (
+            what, r["ts_regressions"]))
+        check(not any(dropped.values()), "%s: the server dropped frames: %r" % (what, dropped))
+        check(r["gaps_over"] == 0, "%s: the player saw a %d ms gap (limit %d ms)"
+              % (what, r["max_gap_ms"], r["gap_threshold_ms"]))
+        return r

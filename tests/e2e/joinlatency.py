@@ -1,5 +1,7 @@
 """The join-latency instrument (issue 19): how far behind live a real player plays when it joins
-a stream at a given moment of the GOP, shared by test_join_latency.py and bench/join.py.
+a stream at a given moment of the GOP: bench/join.py's (a speed, so a benchmark's figure, not a
+test's threshold: a Python player timed beside the pipeline on a busy machine measures the
+machine).
 
 A stream is an FLV fixture encoded once into the build directory and served at its own pace:
 flvdemux ! flvmux ! identity sync=true ! ezrtmpserversink, so each frame enters the sink when

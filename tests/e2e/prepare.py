@@ -10,8 +10,6 @@ no longer stand in the way of the tests one after another.
 Run as: prepare.py (EZRTMP_FIXTURES and EZRTMP_PEERS name the directories, as for the tests)."""
 
 import edges
-import joinlatency
-import test_join_latency
 import test_streams
 
 
@@ -20,7 +18,6 @@ def main():
         edges.srs_install()
     for name in test_streams.FIXTURES:
         test_streams.fixture(name)
-    joinlatency.stream_fixture(test_join_latency.STREAM)
 
 
 if __name__ == "__main__":

@@ -389,8 +389,16 @@ def test_metrics_prometheus_text():
         check(samples[("ezrtmp_clients", lab + ',protocol="rtmp"')] == 1, "rtmp clients != 1")
         check(samples[("ezrtmp_frames_in_total", lab)] > 0, "no frames counted")
         check(samples[("ezrtmp_bytes_sent_total", lab)] > 0, "no bytes counted")
-        check(("ezrtmp_frames_dropped_total", lab + ',tier="high"') in samples, "no drops")
-        check(("ezrtmp_disconnects_total", lab + ',reason="slow"') in samples, "no disconnects")
+        # One player that reads everything: every tier's drop series and every reason's
+        # disconnect series is there, each at zero.
+        for tier in ("normal", "warning", "high"):
+            key = ("ezrtmp_frames_dropped_total", lab + ',tier="%s"' % tier)
+            check(key in samples, "no %s{%s}" % key)
+            check(samples[key] == 0, "%s{%s} is %g, not 0" % (key + (samples[key],)))
+        for reason in ("player", "slow", "timeout", "protocol", "removed", "server"):
+            key = ("ezrtmp_disconnects_total", lab + ',reason="%s"' % reason)
+            check(key in samples, "no %s{%s}" % key)
+            check(samples[key] == 0, "%s{%s} is %g, not 0" % (key + (samples[key],)))
         check(samples[("ezrtmp_connections_accepted_total", "")] >= 2, "connections accepted")
         check(("ezrtmp_connections", "") in samples, "no ezrtmp_connections")
         check(samples[("ezrtmp_ingest_tags_total", lab)] > 0, "the element's input not counted")
