@@ -119,7 +119,7 @@ def case_wrong_version_byte(port):
 def case_handshake_stops_halfway(port):
     s = raw(port)
     s.sendall(b"\x03" + bytes(700))
-    expect_closed(s, 10)  # handshake-timeout=2
+    expect_closed(s, 10)  # handshake-timeout=5
 
 
 def case_thousand_silent_connections(port):
@@ -306,7 +306,10 @@ def bytes_sent_to(s, client_id):
 
 
 def test_hostile_clients():
-    props = "handshake-timeout=2"
+    # Short, so that the silent and half-handshaken connections go within the cases' waits; not
+    # so short that a loaded machine lets it close a hostile connection before its fault is read
+    # (a close by the timeout is logged at INFO, not as the warning the case expects).
+    props = "handshake-timeout=5"
     with Server(props=props) as s:
         s.wait_video_frames(1)
         # The valid player: the C load client in its own process, so that the hostile
