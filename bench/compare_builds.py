@@ -18,7 +18,6 @@ time of the load run); then per protocol the medians and new/old. Writes every r
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -26,50 +25,14 @@ import sys
 import tempfile
 import time
 
+from inputs import FPS, make_input
+from measure import machine_ticks, proc_cpu
 from sections import replace_section
 from servers import ROOT, Ezrtmp, log
 
-TICK = os.sysconf("SC_CLK_TCK")
-FPS = 25
-GOP_FRAMES = 50
-AUDIO_KBPS = 64
 KBPS = 1000  # bench/run.py's stream below its --big-n
 BEGIN = "<!-- compare-builds: written by bench/compare_builds.py -->"
 END = "<!-- /compare-builds -->"
-
-
-def make_input(path, total_kbps, seconds):
-    """bench/run.py's default input (its make_input): 640x360 25 fps x264enc + avenc_aac FLV."""
-    if os.path.exists(path):
-        return
-    log("encoding %s (%d kbps, %d s)" % (path, total_kbps, seconds))
-    tmp = path + ".part"
-    pipeline = (
-        "videotestsrc num-buffers=%d horizontal-speed=4 "
-        "! video/x-raw,width=640,height=360,framerate=%d/1 "
-        "! x264enc bitrate=%d key-int-max=%d tune=zerolatency speed-preset=veryfast "
-        "! h264parse ! flvmux name=m ! filesink location=%s "
-        "audiotestsrc num-buffers=%d ! audio/x-raw,rate=44100,channels=2 "
-        "! avenc_aac bitrate=%d ! aacparse ! m."
-        % (seconds * FPS, FPS, total_kbps - AUDIO_KBPS, GOP_FRAMES, tmp,
-           math.ceil(seconds * 44100 / 1024), AUDIO_KBPS * 1000))
-    subprocess.run(["gst-launch-1.0", "-q"] + pipeline.split(), check=True)
-    os.rename(tmp, path)
-
-
-def proc_cpu(pid, tid=None):
-    """User + system CPU seconds of a process (all threads) or of one of its threads."""
-    path = "/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid
-    with open(path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def machine_ticks():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    total = sum(v[:8])
-    return total - v[3] - v[4], total
 
 
 def plugin_of(pid):

@@ -8,28 +8,14 @@ import subprocess
 from servers import log
 import math
 
-TICK = os.sysconf("SC_CLK_TCK")
 FPS = 25
-
-
-FPS = 25
-GOP_FRAMES = 50  # a keyframe every 2 s, as streaming services ask for
-
-
 GOP_FRAMES = 50  # a keyframe every 2 s, as streaming services ask for
 AUDIO_KBPS = 64
-
 
 
 # The realistic stream matrix (--streams): what cameras and OBS send. Snow (per-pixel noise)
 # cannot be compressed, so x264 really spends the bitrate asked for.
 STREAM_FPS = 30
-
-
-STREAM_FPS = 30
-STREAM_AUDIO_KBPS = 128
-
-
 STREAM_AUDIO_KBPS = 128
 STREAMS = [
     dict(name="720p30 4 Mbps snow, 2 s GOP", key="720p-4m-gop2", width=1280, height=720,

@@ -13,7 +13,6 @@ from inputs import FPS
 # The slow-client run: stalled players' kernel buffers kept small, and the tiers at an eighth of
 # the defaults (see run.py).
 SLOW_SEND_BUFFER = 65536
-SLOW_SEND_BUFFER = 65536
 SLOW_TIERS = ["queue-warning-bytes=131072", "queue-high-bytes=262144", "queue-max-bytes=524288"]
 
 
