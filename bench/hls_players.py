@@ -66,6 +66,7 @@ CONFIGS = [
          gop_s=1),
 ]
 PLAYERS = {"hlsjs": "hls.js", "hlsjs-sync": "hls.js maxLiveSyncPlaybackRate=1.5",
+           "hlsjs-edge": "hls.js maxLiveSyncPlaybackRate=1.5, seek to liveSyncPosition once playing",
            "shaka": "shaka-player"}
 BEGIN = "<!-- hls-players: written by bench/hls_players.py -->"
 END = "<!-- /hls-players -->"
