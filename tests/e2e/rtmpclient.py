@@ -2,11 +2,15 @@
 witness of what the server really sends. Simple handshake, chunk reader (fmt 0-3, extended
 timestamps, Set Chunk Size), AMF0, connect/createStream/play/publish, acknowledgements, the
 NetStream commands a player sends while playing (pause, seek, receiveVideo/receiveAudio,
-closeStream, deleteStream), and PingRequest answered with PingResponse as ffmpeg and librtmp do."""
+closeStream, deleteStream), and PingRequest answered with PingResponse as ffmpeg and librtmp do.
+As a publisher: releaseStream/FCPublish/createStream/publish as ffmpeg sends them, media and
+@setDataFrame messages, Set Chunk Size at any point, acknowledgements held back (late_acks), and
+a message cut off halfway (send_partial)."""
 
 import os
 import socket
 import struct
+import threading
 import time
 
 
@@ -236,6 +240,13 @@ class RtmpClient:
         self.ping_requests = []
         self.answer_pings = True
         self.pongs_sent = 0
+        # A publisher's reader thread and its sender share the socket: one message at a time.
+        self.send_lock = threading.Lock()
+        # late_acks: seconds each acknowledgement is held before it is sent (None: at once);
+        # the held ones, (when due, sequence number), go out with the next message sent after.
+        self.late_acks = None
+        self.held_acks = []
+        self.publish_msid = None  # the message stream createStream gave, once publishing
 
     def close(self):
         try:
@@ -261,7 +272,10 @@ class RtmpClient:
         self.received += len(d)
         if self.window and self.received - self.acked >= self.window:
             self.acked = self.received
-            self._send_chunked(2, 0, 3, 0, struct.pack(">I", self.received & 0xFFFFFFFF))
+            if self.late_acks is None:
+                self._send_chunked(2, 0, 3, 0, struct.pack(">I", self.received & 0xFFFFFFFF))
+            else:
+                self.held_acks.append((time.monotonic() + self.late_acks, self.received))
 
     def _need(self, n, deadline):
         while len(self.buf) < n:
@@ -282,18 +296,32 @@ class RtmpClient:
         s1 = s[1:1537]
         self.sock.sendall(s1)  # C2 echoes S1
 
-    def _send_chunked(self, csid, ts, mtype, msid, payload):
-        pieces = [bytes([csid]) + struct.pack(">I", ts)[1:] + struct.pack(">I", len(payload))[1:]
-                  + bytes([mtype]) + struct.pack("<I", msid)]
+    def _chunks(self, csid, ts, mtype, msid, payload):
+        """The chunks of one message, fmt 0 then fmt 3; a timestamp of 0xFFFFFF or more is
+        written in the extended field, repeated in every fmt 3 chunk as the spec says."""
+        ext = ts >= 0xFFFFFF
+        extb = struct.pack(">I", ts & 0xFFFFFFFF) if ext else b""
+        pieces = [bytes([csid]) + struct.pack(">I", 0xFFFFFF if ext else ts)[1:]
+                  + struct.pack(">I", len(payload))[1:] + bytes([mtype])
+                  + struct.pack("<I", msid) + extb]
         for i in range(0, max(len(payload), 1), self.out_chunk):
             if i:
-                pieces.append(bytes([0xC0 | csid]))
+                pieces.append(bytes([0xC0 | csid]) + extb)
             pieces.append(payload[i:i + self.out_chunk])
-        if self.piecewise:
-            for p in pieces:
-                self.sock.sendall(p)
-        else:
-            self.sock.sendall(b"".join(pieces))
+        return pieces
+
+    def _send_chunked(self, csid, ts, mtype, msid, payload):
+        pieces = self._chunks(csid, ts, mtype, msid, payload)
+        with self.send_lock:
+            due = [a for a in self.held_acks if a[0] <= time.monotonic()]
+            for a in due:
+                self.held_acks.remove(a)
+                pieces[:0] = self._chunks(2, 0, 3, 0, struct.pack(">I", a[1] & 0xFFFFFFFF))
+            if self.piecewise:
+                for p in pieces:
+                    self.sock.sendall(p)
+            else:
+                self.sock.sendall(b"".join(pieces))
 
     def send_command(self, name, *args, msid=0, txid=None):
         """name(txid, args...). txid None: the next transaction id; NetStream commands that
@@ -392,6 +420,67 @@ class RtmpClient:
             "NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
             timeout)
         return got
+
+    # -- publishing: what ffmpeg's RTMP client (rtmpproto.c) sends
+    def start_publish(self, app, key, timeout=10.0, tc_url=None, chunk_size=None):
+        """Handshake, connect, releaseStream, FCPublish, createStream, publish(key, "live");
+        returns the publish's onStatus code (NetStream.Publish.Start when accepted) and the
+        messages up to it. chunk_size: a Set Chunk Size sent first, as ffmpeg sends 4096. A
+        refused connect returns its _error's code."""
+        self.handshake(timeout)
+        if chunk_size:
+            self.set_chunk_size(chunk_size)
+        self.connect(app, tc_url or "rtmp://127.0.0.1/" + app)
+        got = self.read_until(lambda m: m.name() in ("_result", "_error"), timeout)
+        if got[-1].name() != "_result":
+            return got[-1].status_code(), got
+        self.send_command("releaseStream", None, key)
+        self.send_command("FCPublish", None, key)
+        txid = self.send_command("createStream", None)
+        got += self.read_until(lambda m: m.name() in ("_result", "_error") and
+                               m.amf()[1] == txid, timeout)
+        if got[-1].name() != "_result":
+            return got[-1].status_code(), got
+        self.publish_msid = int(got[-1].amf()[3])
+        self.send_command("publish", None, key, "live", msid=self.publish_msid)
+        got += self.read_until(lambda m: (m.status_code() or "").startswith("NetStream.Publish")
+                               or m.name() == "_error", timeout)
+        return got[-1].status_code(), got
+
+    def set_chunk_size(self, n):
+        """Set Chunk Size (type 1) with n as it is (0 and 2^31 included, for hostile tests);
+        the chunks sent after it are n bytes when n is a size one can send."""
+        self._send_chunked(2, 0, 1, 0, struct.pack(">I", n & 0xFFFFFFFF))
+        if 0 < n < 1 << 31:
+            self.out_chunk = n
+
+    def send_media(self, mtype, ts, body, msid=None):
+        """An audio (8), video (9) or data (18) message on the publish stream; audio on chunk
+        stream 4, video 6, data 5, as librtmp does."""
+        msid = self.publish_msid if msid is None else msid
+        self._send_chunked({8: 4, 9: 6}.get(mtype, 5), ts, mtype, msid, body)
+
+    def send_metadata(self, meta, ts=0, msid=None):
+        """@setDataFrame("onMetaData", ECMA array meta), as ffmpeg and OBS send it."""
+        arr = b"\x08" + struct.pack(">I", len(meta))
+        for k, v in meta.items():
+            kb = k.encode()
+            arr += struct.pack(">H", len(kb)) + kb + amf0_encode(v)
+        body = amf0_encode("@setDataFrame") + amf0_encode("onMetaData") + arr + b"\x00\x00\x09"
+        self.send_media(18, ts, body, msid)
+
+    def send_partial(self, mtype, ts, body, nbytes, msid=None):
+        """The first nbytes of a message's chunks (its header announcing the whole length), and
+        nothing more: a publisher stalled mid-message."""
+        msid = self.publish_msid if msid is None else msid
+        data = b"".join(self._chunks({8: 4, 9: 6}.get(mtype, 5), ts, mtype, msid, body))
+        with self.send_lock:
+            self.sock.sendall(data[:nbytes])
+
+    def unpublish(self, key):
+        """FCUnpublish and deleteStream, as ffmpeg sends when it ends."""
+        self.send_command("FCUnpublish", None, key)
+        self.delete_stream(self.publish_msid)
 
     # -- while playing: what ffmpeg (rtmpproto.c), librtmp and Flash send on the play stream
     def pause(self, paused, ms=0, msid=1):
