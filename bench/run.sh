@@ -23,4 +23,8 @@ ninja -C build-bench
 # worktree of its own, meson setup --buildtype=release) against build-bench, taking turns
 # (bench/compare_builds.py, RESULTS-hls.md).
 [[ "${1:-}" == "--compare-builds" ]] && exec /usr/bin/python3 bench/compare_builds.py --old "$2" --new build-bench "${@:3}"
+# --ingest [ARGS]: one publisher (ffmpeg, 8 Mbps) through the restreamer line
+# (ezrtmpserversrc ! ezrtmpserversink) to 1,000 players, against nginx-rtmp and SRS relaying
+# the same (bench/ingest.py, RESULTS-ingest.md).
+[[ "${1:-}" == "--ingest" ]] && exec /usr/bin/python3 bench/ingest.py --build build-bench "${@:2}"
 exec /usr/bin/python3 bench/run.py --build build-bench "$@"

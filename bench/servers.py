@@ -115,6 +115,21 @@ def publish(build, input_flv, url, tracks):
                 "! rtmp2sink location=%s sync=true %s" % (input_flv, url, links))
     pusher = subprocess.Popen(["gst-launch-1.0", "-q"] + pipeline.split(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_served(build, pusher, url, tracks)
+
+
+def publish_ffmpeg(build, input_flv, url, tracks, play_url=None):
+    """The same with ffmpeg -re -c copy, as users publish a file (bench/ingest.py); play_url:
+    where players get the stream, when not where it is published."""
+    pusher = subprocess.Popen(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+                               "-i", input_flv, "-c", "copy", "-f", "flv", url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_served(build, pusher, play_url or url, tracks)
+
+
+def wait_served(build, pusher, url, tracks):
+    """Returns pusher once a player of url gets a keyframe (audio, for a stream without video);
+    stops it and raises after 20 s."""
     load = os.path.join(build, "bench", "ezrload")
     end = time.monotonic() + 20
     while time.monotonic() < end:
@@ -160,6 +175,9 @@ class Published:
     reactor = None
     pusher = None
 
+    # How the stream reaches the server: publish() (rtmp2sink) or publish_ffmpeg().
+    publisher = staticmethod(publish)
+
     def start(self, argv, build, input_flv, tracks, ports, log_path, **popen):
         """Runs argv, waits until it listens on every one of ports, then publishes to it."""
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -172,7 +190,7 @@ class Published:
         self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
         self.urls = {"rtmp": self.url}
         try:
-            self.pusher = publish(build, input_flv, self.url, tracks)
+            self.pusher = self.publisher(build, input_flv, self.url, tracks)
         except Exception:
             stop(self.proc)
             raise
