@@ -148,6 +148,78 @@ def write_hls_query_seeds(out):
             f.write(text)
 
 
+class _Capture:
+    """A socket that keeps what is sent: rtmpclient.py's messages written offline."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def sendall(self, b):
+        self.data += b
+
+
+def _scripted_client():
+    from rtmpclient import RtmpClient
+    c = RtmpClient.__new__(RtmpClient)
+    c.sock, c.out_chunk, c.piecewise, c.txid = _Capture(), 128, False, 1
+    c.send_lock, c.held_acks, c.publish_msid = threading.Lock(), [], 1
+    return c
+
+
+def publish_seeds():
+    """Publisher sessions after the handshake, as fuzz_session takes them, written with
+    rtmpclient.py (the replies are not waited for: the session needs none): a whole publication
+    with Set Chunk Size changes, an aggregate message, AMF3 data, and the orders the server must
+    refuse (publish before connect, media before publish)."""
+    from rtmpclient import amf0_encode
+    avc = b"\x17\x00\x00\x00\x00\x01\x64\x00\x1f\xff\xe1\x00\x04\x67\x64\x00\x1f\x01\x00\x02\x68\xee"
+    aac = b"\xaf\x00\x12\x10"
+    seeds = {}
+
+    def start(c, key="stream"):
+        c.set_chunk_size(4096)
+        c.connect("live")
+        c.send_command("releaseStream", None, key)
+        c.send_command("FCPublish", None, key)
+        c.send_command("createStream", None)
+        c.send_command("publish", None, key, "live", msid=1)
+
+    c = _scripted_client()
+    start(c)
+    c.send_metadata({"width": 320.0, "height": 240.0, "videocodecid": 7.0, "audiocodecid": 10.0})
+    c.send_media(9, 0, avc)
+    c.send_media(8, 0, aac)
+    c.send_media(9, 0, b"\x17\x01\x00\x00\x00" + bytes(300))
+    c.set_chunk_size(50)
+    for i in range(1, 4):
+        c.send_media(8, i * 23, b"\xaf\x01" + bytes(60))
+        c.send_media(9, i * 33, b"\x27\x01\x00\x00\x00" + bytes(120))
+    c.send_command("FCUnpublish", None, "stream")
+    c.send_command("deleteStream", None, 1.0)
+    seeds["publish-scripted"] = bytes(c.sock.data)
+
+    c = _scripted_client()
+    start(c)
+    agg = b""
+    for t, ts, body in ((9, 0, avc), (8, 0, aac), (9, 40, b"\x17\x01\x00\x00\x00" + bytes(64))):
+        agg += flv_tag(t, ts, body)
+    c._send_chunked(5, 0, 22, 1, agg)  # an aggregate message (type 22) of three tags
+    c._send_chunked(5, 0, 15, 1, b"\x00" + amf0_encode("@setDataFrame") + amf0_encode("onMetaData")
+                    + b"\x08\x00\x00\x00\x00\x00\x00\x09")  # AMF3 data (type 15)
+    seeds["publish-aggregate-amf3"] = bytes(c.sock.data)
+
+    c = _scripted_client()
+    c.send_command("publish", None, "stream", "live", msid=1)
+    seeds["publish-before-connect"] = bytes(c.sock.data)
+
+    c = _scripted_client()
+    c.connect("live")
+    c.send_command("createStream", None)
+    c.send_media(9, 0, avc)
+    seeds["media-before-publish"] = bytes(c.sock.data)
+    return seeds
+
+
 def main():
     out = sys.argv[1]
     for d in ("session", "handshake", "chunk", "amf0", "flv", "fmp4", "hls_query"):
@@ -172,6 +244,10 @@ def main():
             body = data[hs + 12:hs + 12 + 128]
             with open(os.path.join(out, "amf0", name + "-connect"), "wb") as f:
                 f.write(body)
+    for name, data in publish_seeds().items():
+        for d in ("session", "chunk"):
+            with open(os.path.join(out, d, name), "wb") as f:
+                f.write(data)
     with open(os.path.join(out, "flv", "enhanced"), "wb") as f:
         f.write(enhanced_flv())
     flv = os.path.join(out, "flv", "flvmux")
