@@ -23,7 +23,7 @@ from rtmpclient import Closed, RtmpClient
 
 LINES = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs {src} "
          "! ezrtmpserversink name=sink host=127.0.0.1 port=0 stream-key=live http=true {sink} "
-         "ezrtmpserversrc name=hsrc host=127.0.0.1 stream-key=hostile timeout=2000 "
+         "ezrtmpserversrc name=hsrc host=127.0.0.1 stream-key=hostile timeout=2 "
          "! ezrtmpserversink name=hsink host=127.0.0.1 stream-key=hostile-out")
 
 GOOD = "720p30_2mbps_gop4"
