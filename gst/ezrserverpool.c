@@ -3,7 +3,10 @@
 
 struct pooled {
     gchar *host;
-    guint port; /* as asked for; 0 entries are never matched */
+    /* As asked for, or for a server asked for on port 0, the port it bound: an element that
+     * reads another's bound-port and asks for it (a source and its sink on one free port, as
+     * the tests run the restreamer) joins that server. */
+    guint port;
     struct ezr_server *server;
     guint refs;
     /* Where the server's log lines go (the first element's logger). */
@@ -68,6 +71,8 @@ struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, 
         *err = ezr_server_new(&c, &server);
         if (*err == 0) {
             p->server = server;
+            if (!p->port)
+                p->port = ezr_server_port(server);
             pool = g_list_prepend(pool, p);
         } else {
             pooled_free(p);

@@ -1,7 +1,7 @@
 /* Servers shared by the ezrtmpserversink elements of one process: elements with the same host
  * and a fixed port use one listening socket and reactor, each serving its own app/stream-key.
- * A server lives while any element holds it. Port 0 is never shared (each asked for its own
- * free port). */
+ * A server lives while any element holds it. An element asking for port 0 gets a server of its
+ * own on a free port; another that then asks for that port (read from bound-port) shares it. */
 #ifndef EZR_SERVER_POOL_H
 #define EZR_SERVER_POOL_H
 
