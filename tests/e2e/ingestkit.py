@@ -27,28 +27,29 @@ LINE = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs {src} "
 
 
 class Restreamer:
-    """The pipeline under test; a context manager that stops what it started. The source
-    reaches READY first and the sink is given the port it bound, so both share one server."""
+    """The pipeline under test; a context manager that stops what it started. The sink reaches
+    READY first on a free port and the source is given the port it bound, so both share one
+    server."""
 
     def __init__(self, src="", sink="", line=LINE):
         self.pipeline = Gst.parse_launch(line.format(src=src, sink=sink))
         self.src = self.pipeline.get_by_name("src")
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
-        self.tls = "tls-certificate" in src
 
     def __enter__(self):
-        if self.src.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
-            fail("ezrtmpserversrc did not reach READY: %s" % self.error_text())
-        self.port = self.src.get_property("bound-port")
-        check(self.port > 0, "the source's bound-port is %d in READY" % self.port)
-        # Every other element of ours in the line shares the source's server.
+        # The sink opens the server (its settings, http=true, are the server's), the others
+        # join it on the port it bound.
+        if self.sink.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
+            fail("ezrtmpserversink did not reach READY: %s" % self.error_text())
+        self.port = self.sink.get_property("bound-port")
+        check(self.port > 0, "the sink's bound-port is %d in READY" % self.port)
         it = self.pipeline.iterate_elements()
         while True:
             ok, e = it.next()
             if ok != Gst.IteratorResult.OK:
                 break
-            if e is not self.src and e.get_factory().get_name().startswith("ezrtmpserver"):
+            if e is not self.sink and e.get_factory().get_name().startswith("ezrtmpserver"):
                 e.set_property("port", self.port)
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self.pipeline.set_state(Gst.State.NULL)

@@ -64,8 +64,10 @@ def test_ffmpeg_rtmps_720p30_4mbps_gop2():
     name = "720p30_4mbps_gop2"
     certs = Certs()
     try:
-        with Restreamer(src='tls-certificate="%s" tls-key="%s"' % (certs.leaf_cert,
-                                                                    certs.leaf_key)) as r:
+        # The server's TLS settings are those of the element that opens it (the sink); the
+        # source's must be the same.
+        tls = 'tls-certificate="%s" tls-key="%s"' % (certs.leaf_cert, certs.leaf_key)
+        with Restreamer(src=tls, sink=tls) as r:
             play_and_compare(r, lambda: ffmpeg_publish(fixture(name), r.publish_url("rtmps")),
                              length_s(name) + SLACK_S, "ffmpeg over RTMPS, " + name)
             check(r.src_stat("publishes") == 1, "the source counted %d publications, not 1"
