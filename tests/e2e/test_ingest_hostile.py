@@ -21,10 +21,13 @@ from ingestkit import (FlvPlayer, Restreamer, RssWatch, check_received, kill, sc
                        wait_publisher)
 from rtmpclient import Closed, RtmpClient
 
+# async=false: a sink waits for a buffer to preroll, and the pipeline goes to PLAYING only once
+# every sink has, so a line that has no publisher yet would hold the other line's sink in
+# PAUSED, its first buffer blocked there.
 LINES = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs {src} "
-         "! ezrtmpserversink name=sink host=127.0.0.1 port=0 stream-key=live http=true {sink} "
-         "ezrtmpserversrc name=hsrc host=127.0.0.1 stream-key=hostile timeout=2 "
-         "! ezrtmpserversink name=hsink host=127.0.0.1 stream-key=hostile-out")
+         "! ezrtmpserversink name=sink host=127.0.0.1 port=0 stream-key=live http=true async=false "
+         "{sink} ezrtmpserversrc name=hsrc host=127.0.0.1 stream-key=hostile timeout=2 "
+         "! ezrtmpserversink name=hsink host=127.0.0.1 stream-key=hostile-out async=false")
 
 GOOD = "720p30_2mbps_gop4"
 
