@@ -110,14 +110,21 @@ class Mismatch(Exception):
     pass
 
 
-def compare(sent, received, whole=True, offset=None):
+def compare(sent, received, whole=True, offset=None, skip_before=False):
     """Checks that the media tags of received are those of sent, in order: the same type, body
     (length and CRC) and timestamp, every timestamp moved by the same offset (a server may
     rebase a stream's time; offset None takes it from the first tag, else it must be that).
     whole: received must hold every sent tag; otherwise a prefix of sent (a recording stopped
-    early) is enough. Returns (number of tags matched, offset); raises Mismatch naming the
-    first difference."""
+    early) is enough. skip_before: received tags before the first sent one are left out (what a
+    server sent a player of an earlier publisher's stream). Returns (number of tags matched,
+    offset); raises Mismatch naming the first difference."""
     s, r = media(sent), media(received)
+    if skip_before and s:
+        first = (s[0].type, len(s[0].body), s[0].crc)
+        at = next((i for i, t in enumerate(r) if (t.type, len(t.body), t.crc) == first), None)
+        if at is None:
+            raise Mismatch("the first tag sent, %r, was never received" % s[0])
+        r = r[at:]
     if not r:
         raise Mismatch("no media tag received (%d sent)" % len(s))
     if len(r) > len(s):

@@ -287,12 +287,12 @@ class RssWatch(threading.Thread):
         return (self.peak_kb - self.base_kb) / 1024.0
 
 
-def check_received(sent, received, what, whole=True):
+def check_received(sent, received, what, whole=True, skip_before=False):
     """The media tags a player received are the relayed ones the publisher sent, in order, each
-    with its CRC; prints the figures."""
+    with its CRC; prints the figures. skip_before: see flvtags.compare."""
     want = relayed(sent)
     try:
-        n, offset = flvtags.compare(want, received, whole=whole)
+        n, offset = flvtags.compare(want, received, whole=whole, skip_before=skip_before)
     except flvtags.Mismatch as e:
         fail("%s: %s (sent %s; received %s)" % (what, e, flvtags.summary(want),
                                                   flvtags.summary(received)))
