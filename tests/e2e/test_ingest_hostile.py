@@ -87,8 +87,15 @@ class Stage:
             # Its frames; its sequence headers are the fixture's, which the attack may have
             # sent already.
             want = [t for t in flvtags.read_file(sent) if t.is_media() and not is_header(t)]
-            wait_for(lambda: out.media_count() >= len(want) or out.error, 15,
-                     "%s: the tags of the publisher after it" % what)
+            end = time.monotonic() + 15
+            while not (out.has(want[-1]) or out.error):
+                if time.monotonic() > end:
+                    fail("%s: the last tag of the publisher after it never came (the source: %s;"
+                         " its sink: %s; the bus: %s)" % (
+                             what, self.hsrc.get_property("stats").to_string(),
+                             self.hsink.get_property("stats").to_string()[:400],
+                             self.r.error_text()))
+                time.sleep(0.02)
         finally:
             out.stop()
         # The player first gets what the line's sink kept of the hostile stream (its cached
