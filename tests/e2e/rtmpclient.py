@@ -472,10 +472,36 @@ class RtmpClient:
     def send_partial(self, mtype, ts, body, nbytes, msid=None):
         """The first nbytes of a message's chunks (its header announcing the whole length), and
         nothing more: a publisher stalled mid-message."""
+        self.send_sized(mtype, ts, body, len(body), nbytes, msid)
+
+    def send_sized(self, mtype, ts, prefix, length, upto=None, msid=None):
+        """A message of length bytes, prefix then zeros, made chunk by chunk as it is sent (a
+        16 MB message costs this process no 16 MB), and only its first upto bytes on the wire
+        when upto is given."""
         msid = self.publish_msid if msid is None else msid
-        data = b"".join(self._chunks({8: 4, 9: 6}.get(mtype, 5), ts, mtype, msid, body))
+        csid = {8: 4, 9: 6}.get(mtype, 5)
+        first = self._chunks(csid, ts, mtype, msid, b"")[0]
+        first = first[:4] + struct.pack(">I", length)[1:] + first[7:]
+        wire, out, pos = 0, [first], 0
         with self.send_lock:
-            self.sock.sendall(data[:nbytes])
+            while pos < length and (upto is None or wire + sum(map(len, out)) < upto):
+                n = min(self.out_chunk, length - pos)
+                piece = prefix[pos:pos + n]
+                piece += bytes(n - len(piece))
+                if pos:
+                    out.append(bytes([0xC0 | csid]))
+                out.append(piece)
+                pos += n
+                if sum(map(len, out)) >= 65536 or pos >= length:
+                    data = b"".join(out)
+                    if upto is not None:
+                        data = data[:upto - wire]
+                    self.sock.sendall(data)
+                    wire += len(data)
+                    out = []
+            if out:
+                data = b"".join(out)
+                self.sock.sendall(data if upto is None else data[:upto - wire])
 
     def unpublish(self, key):
         """FCUnpublish and deleteStream, as ffmpeg sends when it ends."""

@@ -190,7 +190,7 @@ def test_message_over_the_limit():
     with Stage() as st:
         c = publisher(st)
         headers(c)
-        c.send_partial(9, 40, b"\x27\x01" + bytes(9 * 1024 * 1024), 64 * 1024)
+        c.send_sized(9, 40, b"\x27\x01", 9 * 1024 * 1024, upto=64 * 1024)
         expect_closed(c, 5, "a 9 MB message")
         st.check_unharmed("a message over the limit", 32)
 
@@ -220,9 +220,8 @@ def test_sequence_header_of_16_mb():
     sent whole: closed, the sink never given a tag it cannot take."""
     with Stage() as st:
         c = publisher(st)
-        body = b"\x17\x00\x00\x00\x00" + bytes(0xFFFFFF - 5)
         try:
-            c.send_media(9, 0, body)
+            c.send_sized(9, 0, b"\x17\x00\x00\x00\x00", 0xFFFFFF)
         except OSError:
             pass  # closed while it was still sending: what is expected
         expect_closed(c, 10, "a 16 MB sequence header")
@@ -288,7 +287,7 @@ def test_publish_then_stall_mid_message():
     with Stage() as st:
         c = publisher(st)
         headers(c)
-        c.send_partial(9, 40, b"\x17\x01" + bytes(1024 * 1024), 1000)
+        c.send_sized(9, 40, b"\x17\x01", 1024 * 1024, upto=1000)
         t0 = time.monotonic()
         expect_closed(c, 8, "a stalled publisher")
         took = time.monotonic() - t0
