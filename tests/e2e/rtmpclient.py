@@ -474,12 +474,12 @@ class RtmpClient:
         nothing more: a publisher stalled mid-message."""
         self.send_sized(mtype, ts, body, len(body), nbytes, msid)
 
-    def send_sized(self, mtype, ts, prefix, length, upto=None, msid=None):
+    def send_sized(self, mtype, ts, prefix, length, upto=None, msid=None, csid=None):
         """A message of length bytes, prefix then zeros, made chunk by chunk as it is sent (a
         16 MB message costs this process no 16 MB), and only its first upto bytes on the wire
-        when upto is given."""
+        when upto is given. csid: its chunk stream (2-63), by default the type's."""
         msid = self.publish_msid if msid is None else msid
-        csid = {8: 4, 9: 6}.get(mtype, 5)
+        csid = csid or {8: 4, 9: 6}.get(mtype, 5)
         first = self._chunks(csid, ts, mtype, msid, b"")[0]
         first = first[:4] + struct.pack(">I", length)[1:] + first[7:]
         wire, out, pos = 0, [first], 0

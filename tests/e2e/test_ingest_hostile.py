@@ -182,11 +182,10 @@ def publisher(st):
 
 
 def headers(c):
-    """The good fixture's metadata and sequence headers, as an encoder starts."""
-    for t in flvtags.read_file(short_flv())[:4]:
-        if t.type == flvtags.SCRIPT:
-            continue
-        c.send_media(t.type, t.ts, t.body)
+    """The good fixture's sequence headers, as an encoder starts (no keyframe)."""
+    for t in flvtags.read_file(short_flv())[:6]:
+        if is_header(t):
+            c.send_media(t.type, t.ts, t.body)
 
 
 def test_message_over_the_limit():
@@ -299,6 +298,31 @@ def test_publish_then_stall_mid_message():
         print("stalled mid-message: closed after %.2f s" % took, flush=True)
         check(took >= 1.5, "closed after %.2f s, before the 2 s timeout" % took)
         st.check_unharmed("a publisher stalled mid-message", 16)
+
+
+def test_partial_messages_on_many_chunk_streams():
+    """Publishes, then on 28 chunk streams starts a message of 8 MB - 1 KB (under the limit a
+    message may have) and sends all of it but its last byte: 28 messages in progress at once,
+    224 MB the server would hold for one publisher. It must be closed before it holds more
+    than a message's worth, and the others unharmed."""
+    with Stage() as st:
+        c = publisher(st)
+        headers(c)
+        c.set_chunk_size(65536)
+        size = 8 * 1024 * 1024 - 1024
+        t0 = time.monotonic()
+        try:
+            for i in range(28):
+                csid = 10 + i
+                # send_sized on its own chunk stream: the message header names csid.
+                c.send_sized(9, 40, b"\x27\x01", size, upto=size + size // 65536 - 1,
+                             csid=csid)
+        except OSError:
+            pass  # closed while still sending: what is expected
+        expect_closed(c, 10, "partial messages on 28 chunk streams")
+        print("partial messages: closed %.2f s after the first" % (time.monotonic() - t0),
+              flush=True)
+        st.check_unharmed("partial messages on many chunk streams", 48)
 
 
 def test_publish_before_connect():
