@@ -303,7 +303,7 @@ def test_publish_then_stall_mid_message():
 def test_partial_messages_on_many_chunk_streams():
     """Publishes, then on 24 chunk streams (with those of its commands and headers, 28 of the 32
     a client may use) starts a message of 8 MB - 1 KB, under the limit a message may have, and
-    sends all of it but its last KB: 24 messages in progress at once, 192 MB the server would
+    sends all of it but its last chunk: 24 messages in progress at once, 192 MB the server would
     hold for one publisher. It must be closed before it holds much more than a message's worth,
     and the others unharmed."""
     with Stage() as st:
@@ -317,12 +317,15 @@ def test_partial_messages_on_many_chunk_streams():
             for i in range(24):
                 csid = 10 + i
                 # send_sized on its own chunk stream: the message header names csid.
-                c.send_sized(9, 40, b"\x27\x01", size, upto=size - 1024, csid=csid)
+                # Every chunk but the last (64,512 bytes): a message stops at a chunk's end, or
+                # the next chunk header would be read as its payload. 12-byte message header,
+                # 127 chunks of 64 KiB, a 1-byte header before each chunk after the first.
+                c.send_sized(9, 40, b"\x27\x01", size, upto=12 + 127 * 65536 + 126, csid=csid)
                 sent = i + 1
         except OSError:
             pass  # closed while still sending: what is expected
         expect_closed(c, 10, "partial messages on 24 chunk streams")
-        print("partial messages: %d sent (but their last KB), closed %.2f s after the first"
+        print("partial messages: %d sent (but their last chunk), closed %.2f s after the first"
               % (sent, time.monotonic() - t0), flush=True)
         st.check_unharmed("partial messages on many chunk streams", 48)
 
