@@ -20,9 +20,21 @@ struct ezr_chunk_stream_state {
     uint32_t length;
     uint8_t type;
     uint32_t msid;
-    uint8_t *buf; /* partial message */
+    uint8_t *buf;      /* partial message */
+    uint32_t buf_size; /* what buf holds room for: its share of the reader's pending */
     uint32_t have;
 };
+
+/* Frees a chunk stream's partial message buffer, if any. */
+static void drop_partial(struct ezr_chunk_reader *r, struct ezr_chunk_stream_state *s)
+{
+    if (s->buf) {
+        free(s->buf);
+        s->buf = NULL;
+        r->pending -= s->buf_size;
+        s->buf_size = 0;
+    }
+}
 
 void ezr_chunk_reader_init(struct ezr_chunk_reader *r, const struct ezr_chunk_limits *limits)
 {
@@ -37,7 +49,7 @@ void ezr_chunk_reader_init(struct ezr_chunk_reader *r, const struct ezr_chunk_li
 void ezr_chunk_reader_free(struct ezr_chunk_reader *r)
 {
     for (size_t i = 0; i < r->nstreams; i++)
-        free(r->streams[i].buf);
+        drop_partial(r, &r->streams[i]);
     free(r->streams);
     r->streams = NULL;
     r->nstreams = r->cap_streams = 0;
@@ -91,8 +103,10 @@ static int apply_control(struct ezr_chunk_reader *r, const struct ezr_chunk_msg 
         if (m->length < 4)
             return refuse(r, EZR_EPROTO, "Abort Message shorter than 4 bytes");
         struct ezr_chunk_stream_state *s = find(r, ezr_rd_be32(m->payload));
-        if (s)
+        if (s) {
             s->have = 0;
+            drop_partial(r, s);
+        }
     }
     return 0;
 }
@@ -178,12 +192,19 @@ int ezr_chunk_reader_feed(struct ezr_chunk_reader *r, const uint8_t *in, size_t 
             s->ts += s->delta;
         }
         if (starts) {
-            free(s->buf);
-            s->buf = NULL;
+            drop_partial(r, s);
             if (s->length > take) {
-                s->buf = ezr_malloc(s->length); /* bounded by max_msg_size */
+                /* Each message is bounded by max_msg_size, and all those in progress at once
+                 * by one of that size and EZR_MAX_IN_PENDING_EXTRA: a client on 32 chunk
+                 * streams would otherwise hold 32 of its largest messages at once. */
+                if (r->pending + s->length >
+                    (size_t)r->limits.max_msg_size + EZR_MAX_IN_PENDING_EXTRA)
+                    return refuse(r, EZR_ELIMIT, "too many bytes of messages in progress at once");
+                s->buf = ezr_malloc(s->length);
                 if (!s->buf)
                     return EZR_ENOMEM;
+                s->buf_size = s->length;
+                r->pending += s->length;
             }
         }
         pos += hdr + take;
@@ -203,10 +224,7 @@ int ezr_chunk_reader_feed(struct ezr_chunk_reader *r, const uint8_t *in, size_t 
         int rc = apply_control(r, &m);
         if (rc == 0)
             rc = fn(ctx, &m);
-        if (s->buf) {
-            free(s->buf);
-            s->buf = NULL;
-        }
+        drop_partial(r, s);
         if (rc < 0)
             return rc;
     }

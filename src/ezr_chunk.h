@@ -44,6 +44,7 @@ struct ezr_chunk_reader {
     size_t nstreams;
     size_t cap_streams;
     uint64_t bytes_in; /* total bytes consumed: for acknowledgements */
+    size_t pending;    /* bytes held for messages in progress (their whole declared length) */
     /* Why the reader refused the input (a static string for the log), set with its EZR_EPROTO
      * or EZR_ELIMIT; NULL when the error was the callback's or out of memory. */
     const char *error;

@@ -344,6 +344,59 @@ EZR_TEST(test_too_many_chunk_streams_is_a_limit)
     ezr_buf_free(&b);
 }
 
+/* The first chunk (128 bytes of payload) of a message of len bytes on chunk stream csid. */
+static void first_chunk(struct ezr_buf *b, uint32_t csid, size_t len)
+{
+    struct ezr_buf m;
+    ezr_buf_init(&m);
+    ezr_chunk_write(&m, csid, 0, EZR_MSG_VIDEO, 1, payload, len, 128);
+    ezr_buf_append(b, m.data, 12 + 128);
+    ezr_buf_free(&m);
+}
+
+EZR_TEST(test_messages_in_progress_are_bounded_in_sum)
+{
+    /* Each 64,000 bytes, under the 64 KiB a message may have: five begun at once are 320,000
+     * bytes held, within one largest message and EZR_MAX_IN_PENDING_EXTRA; a sixth is not. */
+    struct ezr_buf b;
+    ezr_buf_init(&b);
+    for (uint32_t id = 4; id < 4 + 6; id++)
+        first_chunk(&b, id, 64000);
+    struct ezr_chunk_reader r;
+    ezr_chunk_reader_init(&r, NULL);
+    struct got *g = got_new();
+    EZR_CHECK_EQ(ezr_chunk_reader_feed(&r, b.data, b.len, collect, g), EZR_ELIMIT);
+    EZR_CHECK(same_text(r.error, "too many bytes of messages in progress at once"));
+    EZR_CHECK_EQ(r.pending, 5u * 64000u);
+    free(g);
+    ezr_chunk_reader_free(&r);
+    EZR_CHECK_EQ(r.pending, 0);
+
+    /* A message that completes, or is aborted, gives its room back. */
+    ezr_buf_reset(&b);
+    for (uint32_t id = 4; id < 4 + 5; id++)
+        first_chunk(&b, id, 64000);
+    struct ezr_buf rest;
+    ezr_buf_init(&rest);
+    ezr_chunk_write(&rest, 4, 0, EZR_MSG_VIDEO, 1, payload, 64000, 128);
+    for (size_t off = 12 + 128; off < rest.len; off += 1 + 128) /* fmt 3 chunks of csid 4 */
+        ezr_buf_append(&b, rest.data + off, rest.len - off < 129 ? rest.len - off : 129);
+    ezr_chunk_write_abort(&b, 5);
+    first_chunk(&b, 10, 64000);
+    first_chunk(&b, 11, 64000);
+    ezr_chunk_reader_init(&r, NULL);
+    g = got_new();
+    EZR_CHECK_EQ(feed_all(&r, &b, b.len, g), 0);
+    EZR_CHECK_EQ(g->n, 2); /* the message of csid 4, then the Abort Message */
+    EZR_CHECK_EQ(g->m[0].length, 64000);
+    EZR_CHECK_MEM(g->data[0], payload, 64000);
+    EZR_CHECK_EQ(r.pending, 5u * 64000u);
+    free(g);
+    ezr_chunk_reader_free(&r);
+    ezr_buf_free(&rest);
+    ezr_buf_free(&b);
+}
+
 EZR_TEST(test_callback_error_stops_the_reader)
 {
     struct ezr_buf b;
@@ -372,4 +425,5 @@ EZR_TEST_MAIN(EZR_CASE(test_small_message_exact_bytes), EZR_CASE(test_control_me
               EZR_CASE(test_abort_drops_partial_message),
               EZR_CASE(test_malformed_input_is_refused_with_the_reason),
               EZR_CASE(test_too_many_chunk_streams_is_a_limit),
+              EZR_CASE(test_messages_in_progress_are_bounded_in_sum),
               EZR_CASE(test_callback_error_stops_the_reader))
