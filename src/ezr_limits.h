@@ -15,6 +15,9 @@
  * few hundred bytes; 64 KiB leaves room for large connect objects while a 16 MB claim is refused
  * before anything is allocated. */
 #define EZR_MAX_IN_MSG_SIZE (64u * 1024u)
+/* Chunk streams a player may have open at once. Clients use 2-8; each costs a header and a
+ * partial message buffer, so thousands of ids must not mean thousands of allocations. */
+#define EZR_MAX_IN_CHUNK_STREAMS 32u
 /* Bytes of messages one client may have in progress at once (begun, not yet complete, each on
  * its chunk stream) beyond one message of the largest size it may send. Real clients send a
  * message's chunks one after another, or interleave small audio, data and command messages
@@ -22,9 +25,6 @@
  * on 32 chunk streams could make the server hold 32 of its largest messages (for a publisher,
  * hundreds of MB). */
 #define EZR_MAX_IN_PENDING_EXTRA (256u * 1024u)
-/* Chunk streams a player may have open at once. Clients use 2-8; each costs a header and a
- * partial message buffer, so thousands of ids must not mean thousands of allocations. */
-#define EZR_MAX_IN_CHUNK_STREAMS 32u
 /* Chunk stream ids the protocol can express: 3 byte form goes up to 65599 (spec 5.3.1.1). */
 #define EZR_MAX_CHUNK_STREAM_ID 65599u
 
