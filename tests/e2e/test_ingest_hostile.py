@@ -324,7 +324,7 @@ def test_partial_messages_on_many_chunk_streams():
                 sent = i + 1
         except OSError:
             pass  # closed while still sending: what is expected
-        expect_closed(c, 10, "partial messages on 24 chunk streams")
+        expect_closed(c, BEFORE_TIMEOUT_S, "partial messages on 24 chunk streams")
         print("partial messages: %d sent (but their last chunk), closed %.2f s after the first"
               % (sent, time.monotonic() - t0), flush=True)
         st.check_unharmed("partial messages on many chunk streams", 48)
