@@ -20,14 +20,14 @@ def free_port():
 
 
 class NginxEdge:
-    def __init__(self, origin_port, workdir, workers=1):
+    def __init__(self, origin_port, workdir):
         self.dir = os.path.join(workdir, "nginx-cdn")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         with open(os.path.join(HERE, "nginx-cdn.conf")) as f:
             conf = f.read()
         for k, v in (("@PORT@", self.port), ("@ORIGIN@", "127.0.0.1:%d" % origin_port),
-                     ("@WORKERS@", workers), ("@DIR@", self.dir)):
+                     ("@DIR@", self.dir)):
             conf = conf.replace(k, str(v))
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
@@ -46,11 +46,10 @@ class NginxEdge:
         self.close()
         raise RuntimeError("nginx did not listen on %d" % self.port)
 
-    def pids(self):
-        """The master and its workers (their CPU is the edge's)."""
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
-                             text=True).stdout.split()
-        return [self.proc.pid] + [int(p) for p in out]
+    @property
+    def pid(self):
+        """The one nginx process (master_process off): its CPU is the edge's."""
+        return self.proc.pid
 
     def close(self):
         if self.proc.poll() is None:
