@@ -26,6 +26,13 @@
  * a pipeline's hiccup (a keyframe's encode, a state change) without holding the publisher, and
  * little for a server next to the frames its players share. */
 #define EZR_DEFAULT_INGEST_MAX_BYTES (8u * 1024u * 1024u)
+/* ezrtmpserversrc's timeout: a publisher that has sent nothing for 30 s (OBS and ffmpeg send
+ * frames many times a second, and acknowledgements) is gone or stuck; the same as a player's
+ * client timeout. */
+#define EZR_DEFAULT_PUBLISHER_TIMEOUT_S 30u
+/* ezrtmpserversrc's publish-timeout: no publisher 30 s after start is worth a warning (a
+ * mistyped key or URL), and long enough for a person to start OBS. */
+#define EZR_DEFAULT_PUBLISH_TIMEOUT_S 30u
 /* Chunk streams a player may have open at once. Clients use 2-8; each costs a header and a
  * partial message buffer, so thousands of ids must not mean thousands of allocations. */
 #define EZR_MAX_IN_CHUNK_STREAMS 32u
