@@ -36,6 +36,8 @@ void ezr_src_flv_reset(struct ezr_src_flv *f)
 void ezr_src_flv_publisher_started(struct ezr_src_flv *f)
 {
     f->need_offset = TRUE;
+    if (f->any_out)
+        f->next_min_ms = f->max_out_ms + 1;
 }
 
 static gboolean has_key(const guint8 *p, gsize len, const char *key)
@@ -101,8 +103,8 @@ static GstBuffer *make_buffer(struct ezr_src_flv *f, struct ezr_ingest_item *it,
     it->tag[5] = (guint8)(out >> 8);
     it->tag[6] = (guint8)out;
     it->tag[7] = (guint8)(out >> 24);
-    f->last_out_ms = out;
-    f->next_min_ms = MAX(f->next_min_ms, out + 1);
+    f->max_out_ms = f->any_out ? MAX(f->max_out_ms, out) : out;
+    f->any_out = TRUE;
     GstBuffer *buf = gst_buffer_new_wrapped_full(0, it->tag, it->tag_len, 0, it->tag_len, it,
                                                  (GDestroyNotify)ezr_ingest_item_free);
     if (with_header) {

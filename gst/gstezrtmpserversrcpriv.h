@@ -28,8 +28,9 @@ struct ezr_src_flv {
      * publisher that comes back starts past what was sent (and at the running time). */
     gboolean need_offset;
     gint64 offset_ms;
-    gint64 next_min_ms; /* the least the next publication may start at */
-    gint64 last_out_ms;
+    gint64 next_min_ms; /* the least this publication may start at */
+    gint64 max_out_ms;  /* the latest time sent */
+    gboolean any_out;
 };
 
 struct _GstEzrtmpServerSrc {
