@@ -16,11 +16,13 @@
  * before anything is allocated. */
 #define EZR_MAX_IN_MSG_SIZE (64u * 1024u)
 /* Largest message a publisher may send once its publish is accepted (before, the player limit
- * above holds): all RTMP's 24-bit length field can say, the same bound as an FLV tag given to
- * ezr_stream_push. A keyframe of 20 Mbps 1080p is a megabyte or two, and a sequence header may
- * be large; the chunk reader allocates a message once, as its first chunk declares it, so a
- * publisher costs at most this beyond its queue. */
-#define EZR_MAX_PUBLISH_MSG_SIZE 0xFFFFFFu
+ * above holds): the largest FLV tag body the library's FLV parser takes (EZR_FLV_MAX_TAG_SIZE,
+ * 8 MiB), so that whatever a publisher sends can go on to an ezrtmpserversink; a larger message
+ * closes the publisher at its first chunk, where it would otherwise reach the sink and fail the
+ * pipeline. A keyframe of 20 Mbps 1080p is a megabyte or two, of 4K at broadcast rates a few;
+ * the chunk reader allocates a message once, as its first chunk declares it, so a publisher
+ * costs at most this (and EZR_MAX_IN_PENDING_EXTRA) beyond its queue. */
+#define EZR_MAX_PUBLISH_MSG_SIZE (8u * 1024u * 1024u)
 /* Bytes of FLV tags a publish point queues for the application before the publisher's socket is
  * no longer read (max-bytes' default): 8 MiB is 3 s of a 20 Mbps publisher, enough to ride out
  * a pipeline's hiccup (a keyframe's encode, a state change) without holding the publisher, and

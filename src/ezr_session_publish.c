@@ -7,9 +7,13 @@
 
 #include "ezr_bytes.h"
 #include "ezr_error.h"
+#include "ezr_flv_parser.h"
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_session_priv.h"
+
+_Static_assert(EZR_MAX_PUBLISH_MSG_SIZE <= EZR_FLV_MAX_TAG_SIZE,
+               "a message a publisher may send must fit in an FLV tag a sink takes");
 
 /* The name a release, FCPublish or publish names, without its query. */
 static bool publish_point_exists(struct ezr_session *s, const struct ezr_amf0_value *name)

@@ -169,6 +169,23 @@ EZR_TEST(test_a_message_over_a_player_limit_is_taken_once_publishing)
     harness_teardown(&h);
 }
 
+EZR_TEST(test_a_message_larger_than_an_flv_tag_closes_at_its_header)
+{
+    /* A sink's FLV parser takes tag bodies up to EZR_FLV_MAX_TAG_SIZE: a publisher's message one
+     * byte larger is refused from its first chunk's header, before any payload is read or any
+     * buffer allocated for it, and nothing of it is handed up. */
+    struct harness h;
+    harness_setup(&h);
+    publish_ok(&h);
+    uint32_t len = EZR_MAX_PUBLISH_MSG_SIZE + 1;
+    uint8_t head[12] = {0x06, 0, 0, 0, (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
+                        EZR_MSG_VIDEO, 1, 0, 0, 0};
+    EZR_CHECK(ezr_session_feed(&h.s, head, sizeof head) < 0);
+    EZR_CHECK_EQ(h.nmedia, 0);
+    EZR_CHECK(h.s.reader.error != NULL);
+    harness_teardown(&h);
+}
+
 EZR_TEST(test_aggregate_is_split_into_its_tags_at_their_times)
 {
     struct harness h;
@@ -234,6 +251,7 @@ EZR_TEST_MAIN(EZR_CASE(test_release_and_fcpublish_of_a_publish_point_are_answere
               EZR_CASE(test_media_before_publish_closes),
               EZR_CASE(test_metadata_loses_set_data_frame_and_media_keeps_its_time),
               EZR_CASE(test_a_message_over_a_player_limit_is_taken_once_publishing),
+              EZR_CASE(test_a_message_larger_than_an_flv_tag_closes_at_its_header),
               EZR_CASE(test_aggregate_is_split_into_its_tags_at_their_times),
               EZR_CASE(test_fcunpublish_and_delete_stream_end_the_publication_once),
               EZR_CASE(test_play_while_publishing_is_an_error))
