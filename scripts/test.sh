@@ -11,7 +11,10 @@
 #   not change. How far behind live real players then play is bench/join.py's to measure. They
 #   leave out the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js,
 #   shaka): the HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the
-#   failmalloc sweep's HLS scenarios.
+#   failmalloc sweep's HLS scenarios. And the real publishers of ezrtmpserversrc (suite
+#   publishers, about 4 minutes of streams published in real time, every tag compared): the
+#   publish path runs in both through e2e/ingest_* of test_ingest.py and test_ingest_hostile.py,
+#   unit/session_publish and unit/chunk.
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
 #               realistic streams (suite streams: x264 and ffmpeg at 8-20 Mbps, the same paths
 #               of our code as the other e2e tests at a cost that would double the run); built
@@ -87,7 +90,8 @@ fi
 # The same suites through the portable reactor backend, so that both backends serve real players.
 ninja -C build-poll || exit 1
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
-    --suite e2e --no-suite streams --no-suite join --no-suite hls --logbase testlog-poll || status=1
+    --suite e2e --no-suite streams --no-suite join --no-suite hls --no-suite publishers \
+    --logbase testlog-poll || status=1
 # Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
@@ -114,7 +118,7 @@ grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
 ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     meson test -C build-asan --print-errorlogs --suite e2e --no-suite streams --no-suite join \
-    --no-suite hls \
+    --no-suite hls --no-suite publishers \
     --logbase testlog-asan-e2e || status=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
 if [[ -n $fuzz ]]; then

@@ -1,10 +1,15 @@
 /* libFuzzer target: a whole client session through the sans-I/O core. A valid simple handshake
- * is sent first, so the input reaches the chunk stream and the commands. */
+ * is sent first, so the input reaches the chunk stream and the commands. Playing and
+ * publishing are both open to it: "live" connects, names starting "stream" play and publish
+ * (so the publish path, its larger messages, @setDataFrame, aggregates and AMF3 data, and
+ * unpublish are reached), and each published message goes through the FLV classifier as
+ * ezrtmpserversrc's tags reach ezrtmpserversink's parser. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "ezr_error.h"
+#include "ezr_flv_parser.h"
 #include "ezr_handshake.h"
 #include "ezr_session.h"
 
@@ -36,9 +41,32 @@ static void cb_pause(void *ctx, bool paused)
 {
 }
 
-static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
-                                                 cb_stopped, cb_receive, cb_pause, NULL,
-                                                 NULL,       NULL,       NULL,    NULL};
+static bool cb_can_publish(void *ctx, const char *name)
+{
+    return strncmp(name, "stream", 6) == 0;
+}
+
+static int cb_publish(void *ctx, const char *name)
+{
+    return strncmp(name, "stream", 6) == 0 ? 0 : EZR_ENOTFOUND;
+}
+
+static size_t published;
+
+static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
+{
+    uint8_t refusal;
+    published += ezr_flv_classify(type, body, len, &refusal) + len;
+    return 0;
+}
+
+static void cb_unpublish(void *ctx)
+{
+}
+
+static const struct ezr_session_callbacks cbs = {
+    cb_send,  cb_connect, cb_play,        cb_started, cb_stopped, cb_receive,
+    cb_pause, NULL,       cb_can_publish, cb_publish, cb_media,   cb_unpublish};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
