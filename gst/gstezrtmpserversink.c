@@ -246,4 +246,9 @@ static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
     g_cond_init(&self->idle);
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
+    /* render() hands a buffer to the server and returns (the reactor thread writes it): it
+     * needs none of the 20 ms GstBaseSink reserves by default for a live pipeline's processing,
+     * which would hold every frame that long (e.g. the restreamer line's, whose source stamps
+     * tags with the time they came). */
+    gst_base_sink_set_processing_deadline(GST_BASE_SINK(self), 0);
 }

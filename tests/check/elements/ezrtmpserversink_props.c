@@ -3,6 +3,7 @@
  * structure is a series of a real server's /metrics answer, as the library's stats schema names
  * it. The element listens on an ephemeral port (port=0) in every test that listens. */
 #include <arpa/inet.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <netinet/in.h>
@@ -246,6 +247,16 @@ GST_START_TEST(test_every_numeric_stats_field_is_a_metric)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_processing_deadline_defaults_to_zero)
+{
+    /* A frame is not held for processing time the sink does not spend (GstBaseSink's default
+     * is 20 ms in a live pipeline). */
+    GstElement *e = gst_element_factory_make("ezrtmpserversink", NULL);
+    fail_unless_equals_uint64(gst_base_sink_get_processing_deadline(GST_BASE_SINK(e)), 0);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_hls_without_http_fails_ready_saying_so)
 {
     GstElement *e = new_sink();
@@ -303,6 +314,7 @@ static Suite *ezrtmpserversink_props_suite(void)
     tcase_add_test(tc, test_bad_location_fails_ready_naming_it);
     tcase_add_test(tc, test_every_numeric_stats_field_is_a_metric);
     tcase_add_test(tc, test_hls_without_http_fails_ready_saying_so);
+    tcase_add_test(tc, test_processing_deadline_defaults_to_zero);
     tcase_add_test(tc, test_hls_properties_default_and_reach_the_stats);
     return s;
 }
