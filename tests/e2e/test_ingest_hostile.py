@@ -37,7 +37,7 @@ class Stage:
 
     def __enter__(self):
         self.r = Restreamer(line=LINES).__enter__()
-        # The hostile line on the same server: its elements left READY above, given the port.
+        # The hostile line, on the same server (Restreamer gave its elements the port).
         self.hsrc = self.r.pipeline.get_by_name("hsrc")
         self.hsink = self.r.pipeline.get_by_name("hsink")
         self.port = self.r.port
