@@ -127,17 +127,22 @@ def row(r):
         r["loadavg_start"], r["loadavg_end"])
 
 
-def write(args, rows, srs_note):
+def write(args, rows, srs_note, notes):
     names = []
     for r in rows:
         if r["server"] not in names:
             names.append(r["server"])
+    commands = []
+    for r in rows:
+        c = r.get("command", "bench/run.sh --ingest --players %d --seconds %d --repeat 2"
+                  % (r["n"], r.get("seconds", 20)))
+        if c not in commands:
+            commands.append(c)
     lines = ["# Ingest: one publisher through the restreamer to %d players" % args.players, "",
-             "Written by `bench/run.sh --ingest --players %d --seconds %d --repeat %d` on %s "
-             "(%s)." % (args.players, args.seconds, args.repeat,
-                        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine()), ""]
-    if args.note:
-        lines += [args.note, ""]
+             "Written %s on %s, from the runs of: %s." % (
+                 time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine(),
+                 "; ".join("`%s`" % c for c in commands)), ""]
+    lines += [n + "\n" for n in notes if n]
     lines += [
         "One publisher, `ffmpeg -re -i INPUT.flv -c copy -f flv rtmp://...`, sends %s (%d kbps "
         "video + 128 kbps AAC, encoded once by bench/inputs.py) to each server in turn; %d "
@@ -150,11 +155,23 @@ def write(args, rows, srs_note):
         "the players' run; the publisher's CPU counts for none. CPU per GB: that over the bytes "
         "the players received. Lag: each video frame's arrival time against its timestamp, "
         "relative to the best-served frame of the run (ezrload's measure, see bench/RESULTS.md)."
-        % (STREAM["name"], STREAM["kbps"], args.players, args.rate, args.seconds), ""]
+        % (STREAM["name"], STREAM["kbps"], args.players, rows[0].get("rate", args.rate),
+           rows[0].get("seconds", args.seconds)), ""]
     if srs_note:
         lines += ["SRS: " + srs_note, ""]
     lines += ["## Every run", "", ROW_HEAD, "|" + "---|" * (ROW_HEAD.count("|") - 1)]
     lines += [row(r) for r in rows]
+    short = ["%s run %d: %d" % (r["server"], r["run"], r["load"]["players"] - r["load"]["playing"])
+             for r in rows if r["load"]["playing"] < r["load"]["players"]]
+    lines += ["", "Players that connected and got no NetStream.Play.Start within the run: %s. "
+              "GB to players differ because a server that falls behind delivers less in the same "
+              "play time (the stream is %.1f GB to %d players over %d s), and a server with a "
+              "GOP cache (ezrtmp, SRS) sends each joiner the GOP in progress (ezrload's "
+              "burst_bytes in results-ingest.json)." % (
+                  "; ".join(short) if short else "none",
+                  (STREAM["kbps"] + 128) * 1000 / 8 * args.players * rows[0].get(
+                      "seconds", args.seconds) / 1e9,
+                  args.players, rows[0].get("seconds", args.seconds))]
     lines += ["", "## Median of the runs", "",
               "| server | runs | CPU s per GB | video lag p99 ms | audio lag p99 ms |",
               "|---|---|---|---|---|"]
@@ -162,7 +179,7 @@ def write(args, rows, srs_note):
         rs = [r for r in rows if r["server"] == name]
         med = lambda f: fmt(statistics.median(f(r) for r in rs))  # noqa: E731
         lines.append("| %s | %d | %s | %s | %s |" % (
-            name, len(rs), med(lambda r: r["cpu_per_gb"] or 0),
+            name, len(rs), fmt(statistics.median(r["cpu_per_gb"] or 0 for r in rs), "%.2f"),
             med(lambda r: (r["load"].get("lag_ms") or {}).get("p99") or 0),
             med(lambda r: (r["load"].get("audio_lag_ms") or {}).get("p99") or 0)))
     with open(os.path.join(args.out, "RESULTS-ingest.md"), "w") as f:
@@ -186,7 +203,23 @@ def main():
     ap.add_argument("--srs-kit", default=None, metavar="DIR")
     ap.add_argument("--note", default=None, metavar="TEXT")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    ap.add_argument("--append", action="store_true",
+                    help="keep the runs already in results-ingest.json and add these (numbered "
+                    "after them): RESULTS-ingest.md then lists every run")
+    ap.add_argument("--replot", action="store_true",
+                    help="run nothing: RESULTS-ingest.md again from results-ingest.json")
     args = ap.parse_args()
+    saved_path = os.path.join(args.out, "results-ingest.json")
+    rows, notes = [], []
+    if args.append or args.replot:
+        with open(saved_path) as f:
+            saved = json.load(f)
+        rows, notes = saved["rows"], saved.get("notes") or [saved.get("note")]
+    if args.replot:
+        args.players = rows[0]["n"]
+        write(args, rows, saved.get("srs"), notes)
+        return 0
+    notes = [n for n in notes if n] + ([args.note] if args.note else [])
     cache = os.path.join(args.build, "bench-inputs")
     os.makedirs(cache, exist_ok=True)
     # Long enough for the wait until served, the players' ramp and the play time.
@@ -197,19 +230,19 @@ def main():
     if not args.only_ezrtmp and not args.no_srs:
         srs, version = srs_install(args.build, args.srs_kit)
         srs_note = version if srs else "skipped: " + version
-    rows = []
+    first = max((r["run"] for r in rows), default=0) + 1
     with tempfile.TemporaryDirectory() as tmp:
-        for run in range(1, args.repeat + 1):
+        for run in range(first, first + args.repeat):
             for name, start in contenders(args, srs, tmp):
-                log("ingest: %s, %d players, run %d of %d" % (name, args.players, run,
-                                                               args.repeat))
+                log("ingest: %s, %d players, run %d" % (name, args.players, run))
                 r = one_run(args, name, start, flv, tmp)
-                r["run"] = run
+                r.update(run=run, seconds=args.seconds, rate=args.rate,
+                         command=" ".join(["bench/run.sh", "--ingest"] + sys.argv[1:]))
                 log("  " + json.dumps({k: v for k, v in r.items() if k != "load"}))
                 rows.append(r)
-                with open(os.path.join(args.out, "results-ingest.json"), "w") as f:
-                    json.dump({"rows": rows, "srs": srs_note, "note": args.note}, f, indent=1)
-    write(args, rows, srs_note)
+                with open(saved_path, "w") as f:
+                    json.dump({"rows": rows, "srs": srs_note, "notes": notes}, f, indent=1)
+    write(args, rows, srs_note, notes)
     return 0
 
 
