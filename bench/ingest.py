@@ -112,7 +112,8 @@ def one_run(args, name, start, flv, tmp):
     return r
 
 
-ROW_HEAD = ("| server | run | playing / players | dropped | GB to players | server CPU s | "
+ROW_HEAD = ("| server | run | playing / players | dropped | GB to players | server CPU s (of it "
+            "ezrtmp's reactor thread, where it was found) | "
             "CPU s per GB | video lag p50 / p99 / max ms | audio lag p99 ms | longest gap ms | "
             "machine busy | load average at start, end |")
 
@@ -122,7 +123,9 @@ def row(r):
     lag, alag = ld.get("lag_ms") or {}, ld.get("audio_lag_ms") or {}
     return "| %s | %d | %d / %d | %d | %s | %s | %s | %s / %s / %s | %s | %d | %s | %s; %s |" % (
         r["server"], r["run"], ld["playing"], ld["players"], ld["dropped"], fmt(r["gb"], "%.2f"),
-        fmt(r["cpu_s"]), fmt(r["cpu_per_gb"], "%.2f"), fmt(lag.get("p50")), fmt(lag.get("p99")),
+        fmt(r["cpu_s"]) + ("" if r.get("reactor_cpu_s") is None
+                           else " (reactor %s)" % fmt(r["reactor_cpu_s"])),
+        fmt(r["cpu_per_gb"], "%.2f"), fmt(lag.get("p50")), fmt(lag.get("p99")),
         fmt(lag.get("max")), fmt(alag.get("p99")), ld["max_gap_ms"], fmt(r["machine_busy"]),
         r["loadavg_start"], r["loadavg_end"])
 
