@@ -266,9 +266,14 @@ def test_backpressure_stalled_downstream_bounds_rss_and_stream_continues():
               "(max-bytes %.1f MB); publisher held %d times"
               % (base / 1e6, peak["rss"] / 1e6, rise / 1e6, MAX_BYTES / 1e6, held))
         check(held >= 1, "the publisher's socket was never held")
-        check(rise <= MAX_BYTES + RSS_MARGIN,
-              "RSS rose %.1f MB during the stall, over max-bytes + %.0f MB"
-              % (rise / 1e6, RSS_MARGIN / 1e6))
+        # Under AddressSanitizer (scripts/test.sh runs e2e in build-asan) resident memory says
+        # nothing of ours: its allocator pads and quarantines every block. The rest holds there.
+        if "libasan" in os.environ.get("LD_PRELOAD", ""):
+            print("RSS not checked under AddressSanitizer", flush=True)
+        else:
+            check(rise <= MAX_BYTES + RSS_MARGIN,
+                  "RSS rose %.1f MB during the stall, over max-bytes + %.0f MB"
+                  % (rise / 1e6, RSS_MARGIN / 1e6))
         check(tags["n"] == want, "%d tags out, the publisher sent %d" % (tags["n"], want))
         check(tags["video"] == len(video) + 1, "%d video tags out of %d"
               % (tags["video"], len(video) + 1))
