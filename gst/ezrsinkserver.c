@@ -127,6 +127,13 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
                           ("LL-HLS is served over HTTP on the element's port"));
         goto out;
     }
+    if (sc.hls_group && *sc.hls_group && (!sc.hls || strchr(sc.hls_group, '/'))) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("hls-group \"%s\" needs hls=true and a name without '/'",
+                           sc.hls_group),
+                          ("the group's multivariant playlist is http://HOST:PORT/APP/GROUP.m3u8"));
+        goto out;
+    }
     if (cfg.tls_only && !(cfg.tls_certificate && *cfg.tls_certificate)) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
         goto out;

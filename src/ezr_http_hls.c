@@ -32,10 +32,6 @@
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
 
-/* How long a playlist request may wait for the first segment of a stream that has not made one: a
- * player that comes before the pipeline plays gets the playlist as soon as there is one. */
-#define FIRST_PLAYLIST_WAIT_MS 6000u
-
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
 {
     return EZR_CONTAINER_OF(w, struct ezr_http_conn, wait);
@@ -187,7 +183,7 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         /* A blocking reload waits for its part; a plain request only ever waits for the stream's
          * first segment. */
         h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
-                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+                                        : ezr_now_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS;
         park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
@@ -353,7 +349,7 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
     while (mid > path && *mid != '/')
         mid--;
     if (mid == path || mid[1] == '/' || mid == last - 1)
-        return 0;
+        return 0; /* /APP/GROUP.m3u8 (mid == path) is the group's: ezr_http_hls_answer */
     char app[EZR_MAX_NAME_LEN + 1];
     if (ezr_http_unescape(path + 1, (size_t)(mid - path) - 1, app, sizeof app) < 0 ||
         ezr_http_unescape(mid + 1, (size_t)(last - mid) - 1, key, keycap) < 0)
@@ -369,6 +365,9 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
     char key[EZR_MAX_NAME_LEN + 1];
     const char *name = NULL;
     struct ezr_stream *st;
+    const char *slash = strchr(req->path + 1, '/');
+    if (slash && slash == strrchr(req->path, '/'))
+        return ezr_http_hls_group_answer(c, req);
     if (find_stream(c, req->path, &st, key, sizeof key, &name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
     struct ezr_hls_out *o = st && c->srv->http ? ezr_hls_out_of(st) : NULL;
@@ -419,4 +418,5 @@ void ezr_http_hls_close(struct ezr_client *c)
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     ezr_hls_out_unpark(&h->wait);
     ezr_hls_out_leave(&h->viewer);
+    ezr_http_hls_group_close(c);
 }
