@@ -49,6 +49,25 @@ static size_t count_video_samples(const struct ezr_hls_segment *s)
     return n;
 }
 
+/* Frames per 1000 s (FRAME-RATE has three decimals), counted; a count within 0.1 % of a common
+ * rate is the nearest such rate: FLV's millisecond timestamps make a 30 fps window of 38 frames
+ * last 1266 ms, which counts 30.016. */
+static uint32_t frame_rate_milli(uint64_t frames, uint64_t ms)
+{
+    static const uint32_t common[] = {23976, 24000, 25000, 29970, 30000, 50000, 59940, 60000};
+    if (!ms)
+        return 0;
+    uint64_t counted = (frames * 1000000u + ms / 2u) / ms, best = counted, best_d = UINT64_MAX;
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++) {
+        uint64_t c = common[i], d = counted > c ? counted - c : c - counted;
+        if (d * 1000u <= c && d < best_d) {
+            best = c;
+            best_d = d;
+        }
+    }
+    return (uint32_t)best;
+}
+
 int ezr_hls_variant(const struct ezr_hls *h, struct ezr_hls_variant *out)
 {
     memset(out, 0, sizeof *out);
@@ -74,8 +93,7 @@ int ezr_hls_variant(const struct ezr_hls *h, struct ezr_hls_variant *out)
     if (h->init_has_video) {
         out->width = h->video.width;
         out->height = h->video.height;
-        /* Frames per 1000 s, rounded: FRAME-RATE has three decimals. */
-        out->frame_rate_milli = ms ? (frames * 1000000u + ms / 2u) / ms : 0;
+        out->frame_rate_milli = frame_rate_milli(frames, ms);
     }
     return 0;
 }

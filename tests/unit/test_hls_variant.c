@@ -58,6 +58,25 @@ EZR_TEST(test_variant_peak_joins_short_segments_to_half_a_target)
     EZR_CHECK_EQ(v.average_bandwidth, 60u * (VIDEO_SAMPLE(16) + VIDEO_SAMPLE(50)) * 8u / 4u);
 }
 
+EZR_TEST(test_frame_rate_near_a_common_rate_is_that_rate)
+{
+    /* 30 fps with a keyframe every 38 frames: the segment lasts 1266 ms in FLV's milliseconds,
+     * 38 frames count 30.016; 12 fps is no common rate and stays as counted. */
+    struct ezr_hls *h = hls_new(0, 0, 0, NULL), *g = hls_new(0, 0, 0, NULL);
+    hls_push(h, hls_header(true));
+    hls_push_video(h, 30, 38, 0, 40);
+    hls_push(g, hls_header(true));
+    hls_push_video(g, 12, 12, 0, 14);
+    struct ezr_hls_variant v, w;
+    int rc = ezr_hls_variant(h, &v), rg = ezr_hls_variant(g, &w);
+    ezr_hls_free(h);
+    ezr_hls_free(g);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(rg, 0);
+    EZR_CHECK_EQ(v.frame_rate_milli, 30000);
+    EZR_CHECK_EQ(w.frame_rate_milli, 12000);
+}
+
 EZR_TEST(test_variant_names_both_codecs_when_both_tracks_are_there)
 {
     const size_t nal[] = {16};
@@ -128,6 +147,7 @@ EZR_TEST(test_report_names_the_last_complete_part)
 
 EZR_TEST_MAIN(EZR_CASE(test_variant_of_video_counts_bandwidth_size_and_frame_rate),
               EZR_CASE(test_variant_peak_joins_short_segments_to_half_a_target),
+              EZR_CASE(test_frame_rate_near_a_common_rate_is_that_rate),
               EZR_CASE(test_variant_names_both_codecs_when_both_tracks_are_there),
               EZR_CASE(test_variant_of_audio_only_has_no_picture),
               EZR_CASE(test_no_variant_before_the_first_segment),
