@@ -129,8 +129,7 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
     }
     if (sc.hls_group && *sc.hls_group && (!sc.hls || strchr(sc.hls_group, '/'))) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                          ("hls-group \"%s\" needs hls=true and a name without '/'",
-                           sc.hls_group),
+                          ("hls-group \"%s\" needs hls=true and a name without '/'", sc.hls_group),
                           ("the group's multivariant playlist is http://HOST:PORT/APP/GROUP.m3u8"));
         goto out;
     }

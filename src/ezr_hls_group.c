@@ -230,7 +230,8 @@ static void put_variant(struct ezr_buf *b, const struct ezr_hls_member *m,
                         const struct ezr_hls_variant *v, const char *query)
 {
     char line[200];
-    snprintf(line, sizeof line, "#EXT-X-STREAM-INF:BANDWIDTH=%llu,AVERAGE-BANDWIDTH=%llu,CODECS=\"%s\"",
+    snprintf(line, sizeof line,
+             "#EXT-X-STREAM-INF:BANDWIDTH=%llu,AVERAGE-BANDWIDTH=%llu,CODECS=\"%s\"",
              (unsigned long long)v->bandwidth, (unsigned long long)v->average_bandwidth, v->codecs);
     put_text(b, line);
     if (v->width && v->height) {

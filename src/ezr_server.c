@@ -532,8 +532,7 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     if (rc < 0)
         return rc;
     struct hls_join_op *join = NULL;
-    if (cfg->hls && cfg->hls_group && *cfg->hls_group &&
-        !(join = ezr_calloc(1, sizeof *join)))
+    if (cfg->hls && cfg->hls_group && *cfg->hls_group && !(join = ezr_calloc(1, sizeof *join)))
         rc = EZR_ENOMEM;
     if (rc < 0 || (cfg->hls && (rc = add_hls(s, st, cfg)) < 0)) {
         free(join);

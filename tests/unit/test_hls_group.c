@@ -183,7 +183,8 @@ EZR_TEST(test_reports_are_current_in_a_blocking_reload)
     struct ezr_stream_stats ls;
     bool lstats = ezr_stream_get_stats(lo, &ls, NULL, NULL, DEADLINE_MS) == 0;
     struct http_client h, w;
-    bool opened = http_client_open(&h, ezr_server_port(s)) && http_client_open(&w, ezr_server_port(s));
+    bool opened =
+        http_client_open(&h, ezr_server_port(s)) && http_client_open(&w, ezr_server_port(s));
     struct http_answer first = {0}, again = {0}, blocked = {0}, lo_now = {0};
     int r1 = opened ? get(&h, HI, &first) : -1;
     /* lo alone moves on: hi's own playlist is the same version, its report must not be. */
@@ -257,9 +258,10 @@ EZR_TEST(test_multivariant_lists_what_it_has_after_its_wait)
     bool opened = http_client_open(&h, ezr_server_port(s));
     struct http_answer mv = {0};
     uint64_t t0 = mono_ms();
-    int rc = opened && http_client_get(&h, GROUP)
-                 ? http_client_answer(&h, &mv, mono_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS + DEADLINE_MS)
-                 : -1;
+    int rc =
+        opened && http_client_get(&h, GROUP)
+            ? http_client_answer(&h, &mv, mono_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS + DEADLINE_MS)
+            : -1;
     uint64_t waited = mono_ms() - t0;
     http_client_close(&h);
     ezr_server_free(s);
@@ -282,7 +284,8 @@ EZR_TEST(test_multivariant_carries_the_play_token_into_variant_uris)
     push_media(lo, 0, 1100);
     bool made = WAIT_STAT(hi, hls_segments, 1, false) && WAIT_STAT(lo, hls_segments, 1, false);
     struct http_client h, k;
-    bool opened = http_client_open(&h, ezr_server_port(s)) && http_client_open(&k, ezr_server_port(s));
+    bool opened =
+        http_client_open(&h, ezr_server_port(s)) && http_client_open(&k, ezr_server_port(s));
     struct http_answer refused = {0}, mv = {0};
     int r1 = opened ? get(&k, GROUP, &refused) : -1;
     int r2 = opened ? get(&h, GROUP "?token=s3cret", &mv) : -1;

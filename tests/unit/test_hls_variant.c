@@ -20,7 +20,8 @@ static struct ezr_hls *video_seconds(const size_t *nal, unsigned seconds, bool a
     if (audio_header)
         hls_push(h, hls_header(false));
     for (unsigned i = 0; i <= 30u * seconds; i++)
-        hls_push(h, hls_video(i * 1000u / 30u, i % 30 == 0, 0, i < 30u * seconds ? nal[i / 30] : 16));
+        hls_push(h,
+                 hls_video(i * 1000u / 30u, i % 30 == 0, 0, i < 30u * seconds ? nal[i / 30] : 16));
     return h;
 }
 
