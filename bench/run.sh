@@ -19,6 +19,10 @@ ninja -C build-bench
 # --hls-players [ARGS]: LL-HLS latency and first frame at hls.js and shaka-player in headless
 # chromium (bench/hls_players.py, RESULTS-hls.md; npm ci in bench/hls when needed).
 [[ "${1:-}" == "--hls-players" ]] && exec /usr/bin/python3 bench/hls_players.py --build build-bench "${@:2}"
+# --hls-cdn [ARGS]: 1,000 LL-HLS viewers through Debian's nginx as a caching edge and 1,000
+# direct: origin requests per part, latency, CPU per GB against HTTP-FLV (bench/hls_cdn.py,
+# RESULTS-hls.md).
+[[ "${1:-}" == "--hls-cdn" ]] && exec /usr/bin/python3 bench/hls_cdn.py --build build-bench "${@:2}"
 # --compare-builds OLD_BUILD [ARGS]: server CPU of an old build (e.g. of an older commit in a
 # worktree of its own, meson setup --buildtype=release) against build-bench, taking turns
 # (bench/compare_builds.py, RESULTS-hls.md).
