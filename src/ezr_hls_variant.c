@@ -1,6 +1,7 @@
 /* What the multivariant playlist says of one rendition (draft-pantos-hls-rfc8216bis 4.4.6.2),
- * taken from the muxer's window as served: its peak and average segment bit rates, the codecs
- * and picture size read from its sequence headers, and its frame rate as counted. */
+ * taken from the muxer's window as served: its peak and average segment bit rates, the codecs,
+ * picture size and frame rate read from its sequence headers (the frame rate counted when the
+ * SPS does not say it). */
 #include "ezr_hls_priv.h"
 
 #include <stdio.h>
@@ -93,7 +94,9 @@ int ezr_hls_variant(const struct ezr_hls *h, struct ezr_hls_variant *out)
     if (h->init_has_video) {
         out->width = h->video.width;
         out->height = h->video.height;
-        out->frame_rate_milli = frame_rate_milli(frames, ms);
+        /* The rate the SPS says, else as counted. */
+        out->frame_rate_milli =
+            h->video.frame_rate_milli ? h->video.frame_rate_milli : frame_rate_milli(frames, ms);
     }
     return 0;
 }
