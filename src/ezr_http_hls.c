@@ -256,9 +256,9 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     h->wait.index = index;
     h->wait.streaming = false;
     const struct ezr_hls_part *p = ezr_hls_part(hls, msn, index);
-    if (p)
+    if (p && p->complete)
         return stream_part(c, o, p);
-    if (!is_hinted(hls, msn, index))
+    if (!p && !is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
     park(c, o, &h->wait);
@@ -309,7 +309,8 @@ static void woken(struct ezr_hls_waiter *w)
         rc = answer_playlist(c, o, &w->q);
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
-        if (!p && !w->timed_out && !w->streaming && is_hinted(hls, w->msn, w->index)) {
+        if ((!p || !p->complete) && !w->timed_out && !w->streaming &&
+            (p || is_hinted(hls, w->msn, w->index))) {
             park(c, o, w);
             return;
         }
