@@ -20,8 +20,8 @@ struct ezr_hls_out {
     /* ... and of its group's reports_version (its siblings' last parts): 0 outside a group. */
     uint64_t rendered_reports[2];
     struct ezr_hls_member member; /* in its hls-group, if any (ezr_hls_group.h) */
-    /* Parked requests, by ezr_hls_waiter.link, apart by kind: a frame wakes only those streaming
-     * its part, not every blocked reload. */
+    /* Parked requests, by ezr_hls_waiter.link, apart by kind; each woken when the playlist
+     * changes (a part is complete), none by a sample: a part goes out whole. */
     struct ezr_list waits[EZR_HLS_NWAIT_KINDS];
     struct ezr_list viewers; /* by ezr_hls_viewer.link */
     size_t nwaits, nviewers;
@@ -68,21 +68,6 @@ static void wake_all(struct ezr_hls_out *o, bool gone)
 
 /* ---- news from the muxer ------------------------------------------------------------------ */
 
-static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
-{
-    const struct ezr_hls_part *p = arg;
-    return w->msn == p->msn && w->index == p->index;
-}
-
-/* Only the requests streaming this very part want to hear of a sample; the rest wait for the
- * playlist. */
-static void sample_added(void *ctx, const struct ezr_hls_part *p)
-{
-    (void)ctx;
-    (void)p;
-    (void)streams_part;
-}
-
 /* The group hears first, so that a woken request renders with current reports. A sibling's
  * part wakes nobody here: it only makes the next render include it. */
 static void playlist_changed(void *ctx)
@@ -93,7 +78,6 @@ static void playlist_changed(void *ctx)
 }
 
 static const struct ezr_hls_ops muxer_ops = {
-    .sample_added = sample_added,
     .playlist_changed = playlist_changed,
 };
 
