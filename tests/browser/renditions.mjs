@@ -1,7 +1,7 @@
 // Plays an hls-group's multivariant playlist with hls.js in examples/web's page in Debian's
 // headless chromium (puppeteer-core), and switches between its renditions (ABR).
 //
-//   --mode switch: after SECONDS of play, hls.currentLevel to the level hls.js did not choose
+//   --mode switch: after SECONDS of play, hls.currentLevel to the level hls.js is not playing
 //     (an immediate switch: hls.js drops what it buffered of the other), then after SECONDS
 //     more hls.nextLevel back (a smooth switch, at the next fragment), then SECONDS more.
 //   --mode abr: plays the highest level with automatic level selection on, then throttles the
@@ -119,12 +119,12 @@ async function main() {
         };
         const height = (i) => st.levels[i][1];
         if (mode === 'switch') {
-            // Away from the level hls.js chose at once, then back at the next fragment.
+            // Away from the level hls.js plays now at once, then back at the next fragment.
+            await play(seconds * 1000);
             const first = st.level === low ? high : low;
             const second = first === low ? high : low;
             out.first = first;
             out.second = second;
-            await play(seconds * 1000);
             await ask('currentLevel', first, (l) => { window.ezr.player.currentLevel = l; });
             const a = Date.now();
             if (!await play(20000, (s) => s.height === height(first) && s.level === first))
@@ -145,6 +145,9 @@ async function main() {
             await page.evaluate(() => { window.ezr.player.nextAutoLevel = -1;
                                         window.ezr.player.currentLevel = -1; });
             await play(seconds * 1000);
+            // The control: on automatic selection, unthrottled, it is still at the highest.
+            out.levelBeforeThrottle = st.level;
+            out.estimateBeforeThrottle = st.bandwidth;
             const cdp = await page.createCDPSession();
             await cdp.send('Network.enable');
             await cdp.send('Network.emulateNetworkConditions', {
