@@ -26,7 +26,8 @@ struct ezr_hls_waiter;
 
 struct ezr_hls_waiter_ops {
     /* Something the request waits for may be there (the playlist changed), it waited too long
-     * (w->timed_out), or the stream is gone (w->gone, and w is no longer parked). Called on the reactor thread, never from inside ezr_hls_out_park. */
+     * (w->timed_out), or the stream is gone (w->gone, and w is no longer parked). Called on the
+     * reactor thread, never from inside ezr_hls_out_park. */
     void (*wake)(struct ezr_hls_waiter *w);
 };
 
