@@ -398,7 +398,7 @@ void ezr_client_read(struct ezr_client *c)
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
          * have no data yet. */
-        if (!c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
+        if (c->proto->ack_each_read && !c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");

@@ -236,6 +236,7 @@ static void rtmp_close(struct ezr_client *c)
 
 const struct ezr_client_proto ezr_proto_rtmp = {
     .id = EZR_PROTOCOL_RTMP,
+    .ack_each_read = true,
     .open = rtmp_open,
     .feed = rtmp_feed,
     .view = EZR_VIEW_RTMP,

@@ -600,6 +600,7 @@ static bool hls_setup(struct fixture *fx, bool stream, uint32_t to, struct run *
     config(&cfg, false);
     struct ezr_stream_config sc;
     hls_stream_config(&sc);
+    sc.hls_group = NULL; /* a lone stream: its hinted part streams as it is made */
     if (ezr_server_new(&cfg, &fx->s) < 0 ||
         (stream && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0))
         return fail(r, "setup: no server", 0);
