@@ -326,6 +326,12 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
         ezr_buf_consume(&c->in, (size_t)rc);
     else if ((size_t)rc < len)
         ezr_buf_append(&c->in, data + rc, len - (size_t)rc);
+    /* A tail that could not be kept is lost input: the peer may wait for the answer to what it
+     * held (a publisher's unpublish) and send nothing more that would show it. */
+    if (ezr_buf_failed(&c->in)) {
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        return false;
+    }
     if (c->in.len == 0)
         ezr_buf_free(&c->in);
     return true;
