@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdn"))
 from edge import NginxEdge, per_part  # noqa: E402
 from hls_players import CONFIGS, make_input  # noqa: E402
-from measure import load_run, machine, proc_cpu  # noqa: E402
+from measure import load_run, machine, proc_cpu, sink_figures  # noqa: E402
 from sections import replace_section  # noqa: E402
 from servers import ROOT, Ezrtmp, log, wait_for  # noqa: E402
 
@@ -109,7 +109,9 @@ def together(args, input_flv, tmp):
             "other": reqs["other"], "statuses": reqs["statuses"],
             "max_per_part": max(counts) if counts else None,
             "parts_over_2": sum(1 for c in counts if c > 2)},
-        "server_error": stats.get("error"), "loadavg_1m": loadavg()}
+        "server_error": stats.get("error"), "sink": sink_figures(stats.get("samples"),
+                                                                 args.seconds),
+        "loadavg_1m": loadavg()}
 
 
 def alone(args, input_flv, tmp, url_of):
@@ -121,6 +123,7 @@ def alone(args, input_flv, tmp, url_of):
         stats = s.close()
     r["load"] = summary(r["load"]) if "viewers" in r["load"] else r["load"]
     r["server_error"] = stats.get("error")
+    r["sink"] = sink_figures(stats.get("samples"), args.seconds)
     r["loadavg_1m"] = loadavg()
     return r
 
