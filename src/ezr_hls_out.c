@@ -17,8 +17,11 @@ struct ezr_hls_out {
      * request after a change and shared by every answer until the next. */
     struct ezr_frame *playlist[2];
     uint64_t rendered_version[2];
-    /* Parked requests, by ezr_hls_waiter.link, apart by kind: a frame wakes only those streaming
-     * its part, not every blocked reload. */
+    /* ... and of its group's reports_version (its siblings' last parts): 0 outside a group. */
+    uint64_t rendered_reports[2];
+    struct ezr_hls_member member; /* in its hls-group, if any (ezr_hls_group.h) */
+    /* Parked requests, by ezr_hls_waiter.link, apart by kind; each woken when the playlist
+     * changes (a part is complete), none by a sample: a part goes out whole. */
     struct ezr_list waits[EZR_HLS_NWAIT_KINDS];
     struct ezr_list viewers; /* by ezr_hls_viewer.link */
     size_t nwaits, nviewers;
@@ -65,27 +68,16 @@ static void wake_all(struct ezr_hls_out *o, bool gone)
 
 /* ---- news from the muxer ------------------------------------------------------------------ */
 
-static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
-{
-    const struct ezr_hls_part *p = arg;
-    return w->msn == p->msn && w->index == p->index;
-}
-
-/* Only the requests streaming this very part want to hear of a sample; the rest wait for the
- * playlist. */
-static void sample_added(void *ctx, const struct ezr_hls_part *p)
-{
-    struct ezr_hls_out *o = ctx;
-    wake_from(o, &o->waits[EZR_HLS_WAIT_PART], streams_part, p, false, false);
-}
-
+/* The group hears first, so that a woken request renders with current reports. A sibling's
+ * part wakes nobody here: it only makes the next render include it. */
 static void playlist_changed(void *ctx)
 {
-    wake_all(ctx, false);
+    struct ezr_hls_out *o = ctx;
+    ezr_hls_member_changed(&o->member);
+    wake_all(o, false);
 }
 
 static const struct ezr_hls_ops muxer_ops = {
-    .sample_added = sample_added,
     .playlist_changed = playlist_changed,
 };
 
@@ -121,7 +113,9 @@ static void on_ended(struct ezr_stream_sub *sub)
 
 static void on_tick(struct ezr_stream_sub *sub, uint64_t now_ms)
 {
-    ezr_hls_out_tick(out_of_sub(sub), now_ms);
+    struct ezr_hls_out *o = out_of_sub(sub);
+    ezr_hls_out_tick(o, now_ms);
+    ezr_hls_member_tick(&o->member, now_ms);
 }
 
 static void on_stats(const struct ezr_stream_sub *sub, struct ezr_stream_stats *out)
@@ -143,6 +137,7 @@ static void on_free(struct ezr_stream_sub *sub)
         EZR_CONTAINER_OF(n, struct ezr_hls_viewer, link)->out = NULL;
     /* Told last: a woken request answers with what it can (nothing more of this stream). */
     wake_all(o, true);
+    ezr_hls_member_leave(&o->member);
     for (int i = 0; i < 2; i++)
         ezr_frame_unref(o->playlist[i]);
     ezr_hls_free(o->hls);
@@ -158,8 +153,8 @@ static const struct ezr_stream_sub_ops sub_ops = {
     .free = on_free,
 };
 
-int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
-                    struct ezr_hls_out **out)
+int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const char *group,
+                    const struct ezr_log *log, struct ezr_hls_out **out)
 {
     *out = NULL;
     struct ezr_hls_out *o = ezr_calloc(1, sizeof *o);
@@ -167,6 +162,11 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
         return EZR_ENOMEM;
     int rc = ezr_hls_new(cfg, &muxer_ops, o, &o->hls);
     if (rc < 0) {
+        free(o);
+        return rc;
+    }
+    if (group && *group && (rc = ezr_hls_member_prepare(&o->member, app, group, o->hls)) < 0) {
+        ezr_hls_free(o->hls);
         free(o);
         return rc;
     }
@@ -202,11 +202,15 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
 {
     *failed = false;
     uint64_t version = ezr_hls_version(o->hls);
-    if (o->playlist[skip] && o->rendered_version[skip] == version)
+    uint64_t reports = ezr_hls_member_reports_version(&o->member);
+    if (o->playlist[skip] && o->rendered_version[skip] == version &&
+        o->rendered_reports[skip] == reports)
         return o->playlist[skip];
     struct ezr_buf b;
     ezr_buf_init(&b);
     int rc = ezr_hls_render_playlist(o->hls, skip, &b);
+    if (rc == 0)
+        ezr_hls_member_put_reports(&o->member, &b);
     if (rc < 0 || ezr_buf_failed(&b)) {
         ezr_buf_free(&b);
         *failed = rc != EZR_EAGAIN;
@@ -222,6 +226,7 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
     ezr_frame_unref(o->playlist[skip]);
     o->playlist[skip] = f;
     o->rendered_version[skip] = version;
+    o->rendered_reports[skip] = reports;
     return f;
 }
 
@@ -276,4 +281,9 @@ void ezr_hls_out_leave(struct ezr_hls_viewer *v)
 void ezr_hls_out_count(struct ezr_hls_out *o, uint64_t bytes)
 {
     o->bytes_sent += bytes;
+}
+
+void ezr_hls_out_join_group(struct ezr_hls_out *o, struct ezr_hls_groups *groups)
+{
+    ezr_hls_member_join(groups, &o->member, o->sub.stream);
 }

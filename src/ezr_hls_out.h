@@ -2,8 +2,8 @@
  * version rendered once and shared by every request for it, the requests parked until what they
  * ask for exists, and the viewers and counters of the stream's stats. It answers no request
  * itself: the HTTP side (ezr_http_hls.c) parks a struct ezr_hls_waiter here and is woken through
- * its ops when the playlist changes, a sample enters the part it streams, the wait times out or
- * the stream goes away. A parked request costs its struct and a list link, nothing else, and is
+ * its ops when the playlist changes (a part is complete), the wait times out or the stream goes
+ * away. A parked request costs its struct and a list link, nothing else, and is
  * looked at only when something it waits for changed. Reactor-thread only.
  *
  * Ownership: ezr_hls_out_new() returns an output that the stream owns once subscribed
@@ -17,6 +17,7 @@
 
 #include "ezr_frame.h"
 #include "ezr_hls.h"
+#include "ezr_hls_group.h"
 #include "ezr_list.h"
 #include "ezr_stream.h"
 
@@ -24,15 +25,15 @@ struct ezr_hls_out;
 struct ezr_hls_waiter;
 
 struct ezr_hls_waiter_ops {
-    /* Something the request waits for may be there (the playlist changed, a sample entered the
-     * part in progress), it waited too long (w->timed_out), or the stream is gone (w->gone, and
-     * w is no longer parked). Called on the reactor thread, never from inside ezr_hls_out_park. */
+    /* Something the request waits for may be there (the playlist changed), it waited too long
+     * (w->timed_out), or the stream is gone (w->gone, and w is no longer parked). Called on the
+     * reactor thread, never from inside ezr_hls_out_park. */
     void (*wake)(struct ezr_hls_waiter *w);
 };
 
 enum ezr_hls_waiter_kind {
     EZR_HLS_WAIT_PLAYLIST, /* a blocking playlist reload: q */
-    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): msn, index */
+    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint), sent once complete */
     EZR_HLS_NWAIT_KINDS,
 };
 
@@ -44,9 +45,6 @@ struct ezr_hls_waiter {
     struct ezr_hls_query q;
     uint64_t msn;
     uint32_t index;
-    size_t sent;        /* the part's samples already sent (streaming a part) */
-    bool streaming;     /* its head is sent: samples follow as they are made */
-    bool chunked;       /* ... as chunks of a chunked body (the part was not complete) */
     uint64_t deadline_ms;
     bool timed_out;
     bool gone;
@@ -58,10 +56,14 @@ struct ezr_hls_viewer {
     struct ezr_hls_out *out;
 };
 
-/* An output for st's frames with cfg. Returns 0 and *out (its stream_sub to subscribe),
- * EZR_EINVAL or EZR_ENOMEM. */
-int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
-                    struct ezr_hls_out **out);
+/* An output for st's frames with cfg, a rendition of hls-group `group` of app when group is
+ * not NULL or "" (it joins with ezr_hls_out_join_group). Returns 0 and *out (its stream_sub to
+ * subscribe), EZR_EINVAL or EZR_ENOMEM. */
+int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const char *group,
+                    const struct ezr_log *log, struct ezr_hls_out **out);
+/* Reactor thread, once subscribed: o joins its group in groups (nothing without a group). Its
+ * playlists carry the reports of the group's other renditions from then on. */
+void ezr_hls_out_join_group(struct ezr_hls_out *o, struct ezr_hls_groups *groups);
 struct ezr_stream_sub *ezr_hls_out_sub(struct ezr_hls_out *o);
 /* The output of a stream, or NULL when it serves no HLS. */
 struct ezr_hls_out *ezr_hls_out_of(const struct ezr_stream *st);

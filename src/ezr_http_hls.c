@@ -11,9 +11,10 @@
  *
  * A blocking playlist request whose part is not made yet, and a request for the part the
  * playlist hints at, are parked on the output and answered when it is there: the playlist from
- * the version that first has it (shared by every request parked for it), the hinted part as it is
- * made, each frame as one chunk of a chunked body. A wait ends with 503 after three target
- * durations (6.2.5.2).
+ * the version that first has it (shared by every request parked for it), the hinted part whole
+ * once it is complete: no byte of a part goes out before all of it can go at the link's speed
+ * (6.2.6), so that a player that times the download (its bandwidth estimate, ABR) times the
+ * link, not the stream. A wait ends with 503 after three target durations (6.2.5.2).
  *
  * Caching (a CDN in front): media names are unique to the stream's run and their bytes never
  * change, so they are immutable; a playlist without a blocking query expires at once; a blocking
@@ -32,10 +33,6 @@
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
 
-/* How long a playlist request may wait for the first segment of a stream that has not made one: a
- * player that comes before the pipeline plays gets the playlist as soon as there is one. */
-#define FIRST_PLAYLIST_WAIT_MS 6000u
-
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
 {
     return EZR_CONTAINER_OF(w, struct ezr_http_conn, wait);
@@ -48,7 +45,7 @@ static uint64_t block_deadline(const struct ezr_hls *hls)
     return ezr_now_ms() + 3u * 1000u * (td ? td : 1u);
 }
 
-/* Queues a head; length < 0: a chunked body follows. */
+/* Queues a head. */
 static int send_head(struct ezr_client *c, const char *type, const char *cache, long long length)
 {
     struct ezr_buf b;
@@ -56,12 +53,8 @@ static int send_head(struct ezr_client *c, const char *type, const char *cache, 
     ezr_buf_init(&b);
     ezr_http_put_status(&b, 200);
     ezr_http_put_header(&b, "Content-Type", type);
-    if (length >= 0) {
-        snprintf(len, sizeof len, "%lld", length);
-        ezr_http_put_header(&b, "Content-Length", len);
-    } else {
-        ezr_http_put_header(&b, "Transfer-Encoding", "chunked");
-    }
+    snprintf(len, sizeof len, "%lld", length);
+    ezr_http_put_header(&b, "Content-Length", len);
     ezr_http_put_header(&b, "Cache-Control", cache);
     ezr_http_put_common(c, &b);
     ezr_http_end_head(&b);
@@ -90,24 +83,6 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
     const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
     send_ref(c, s->frame, v->bytes, v->len);
     send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
-}
-
-/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
- * like the rest (it follows the CMAF view: ezr_hls.h). */
-static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
-{
-    for (size_t i = from; i < p->nsamples; i++) {
-        const struct ezr_hls_sample *s = &p->samples[i];
-        const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
-        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
-        send_sample(c, s);
-        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
-    }
-}
-
-static void end_chunks(struct ezr_client *c)
-{
-    ezr_client_send(c, (const uint8_t *)"0\r\n\r\n", 5);
 }
 
 static int answer_bytes(struct ezr_client *c, struct ezr_frame *f, const char *type,
@@ -187,7 +162,7 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         /* A blocking reload waits for its part; a plain request only ever waits for the stream's
          * first segment. */
         h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
-                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+                                        : ezr_now_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS;
         park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
@@ -209,39 +184,14 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
     return EZR_HTTP_NEXT;
 }
 
-/* A part that is made (Content-Length), or being made: its head and what it has, the rest as it
- * comes. Returns NEXT when the whole answer is queued, WAITING when more is to come. */
-static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct ezr_hls_part *p)
+/* A complete part, whole. */
+static int answer_part(struct ezr_client *c, const struct ezr_hls_part *p)
 {
-    struct ezr_http_conn *h = ezr_http_conn_of(c);
-    bool head_only = h->head_only;
-    if (!h->wait.streaming) {
-        if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
-            return EZR_ENOMEM;
-        h->wait.streaming = true;
-        h->wait.sent = 0;
-        h->wait.chunked = !p->complete;
-        if (head_only) {
-            if (h->wait.chunked)
-                end_chunks(c);
-            return EZR_HTTP_NEXT;
-        }
-    }
-    if (h->wait.chunked)
-        send_chunks(c, p, h->wait.sent);
-    else
-        for (size_t i = h->wait.sent; i < p->nsamples; i++)
-            send_sample(c, &p->samples[i]);
-    h->wait.sent = p->nsamples;
-    if (p->complete) {
-        if (h->wait.chunked)
-            end_chunks(c);
-        h->wait.streaming = false;
-        return EZR_HTTP_NEXT;
-    }
-    h->wait.deadline_ms = block_deadline(ezr_hls_out_muxer(o));
-    park(c, o, &h->wait);
-    return EZR_HTTP_WAITING;
+    if (send_head(c, "video/mp4", IMMUTABLE, (long long)p->bytes) < 0)
+        return EZR_ENOMEM;
+    for (size_t i = 0; !ezr_http_conn_of(c)->head_only && i < p->nsamples; i++)
+        send_sample(c, &p->samples[i]);
+    return EZR_HTTP_NEXT;
 }
 
 static bool is_hinted(const struct ezr_hls *hls, uint64_t msn, uint32_t index)
@@ -258,11 +208,11 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     h->wait.kind = EZR_HLS_WAIT_PART;
     h->wait.msn = msn;
     h->wait.index = index;
-    h->wait.streaming = false;
     const struct ezr_hls_part *p = ezr_hls_part(hls, msn, index);
-    if (p)
-        return stream_part(c, o, p);
-    if (!is_hinted(hls, msn, index))
+    if (p && p->complete)
+        return answer_part(c, p);
+    /* The part in progress is the hinted one. */
+    if (!p && !is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
     park(c, o, &h->wait);
@@ -274,12 +224,6 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
 /* A parked request cannot be answered: the error, and the connection closes after it. */
 static void give_up(struct ezr_client *c, int status, const char *why)
 {
-    struct ezr_http_conn *h = ezr_http_conn_of(c);
-    if (h->wait.streaming) { /* a body is half sent: only closing says it ends here */
-        c->close_reason = why;
-        ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
-        return;
-    }
     if (ezr_http_answer_error(c, status, why, NULL) == EZR_ENOMEM)
         ezr_client_fail(c);
     ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
@@ -313,17 +257,15 @@ static void woken(struct ezr_hls_waiter *w)
         rc = answer_playlist(c, o, &w->q);
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
-        if (!p && !w->timed_out && !w->streaming && is_hinted(hls, w->msn, w->index)) {
+        if ((!p || !p->complete) && !w->timed_out && (p || is_hinted(hls, w->msn, w->index))) {
             park(c, o, w);
             return;
         }
-        if (!p || (w->timed_out && !p->complete)) {
+        if (!p || !p->complete) {
             give_up(c, w->timed_out ? 503 : 404, "hinted HLS part not made");
             return;
         }
-        rc = stream_part(c, o, p);
-        if (rc == EZR_HTTP_WAITING)
-            return;
+        rc = answer_part(c, p);
     }
     if (rc == EZR_ENOMEM) {
         ezr_client_fail(c);
@@ -353,7 +295,7 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
     while (mid > path && *mid != '/')
         mid--;
     if (mid == path || mid[1] == '/' || mid == last - 1)
-        return 0;
+        return 0; /* /APP/GROUP.m3u8 (mid == path) is the group's: ezr_http_hls_answer */
     char app[EZR_MAX_NAME_LEN + 1];
     if (ezr_http_unescape(path + 1, (size_t)(mid - path) - 1, app, sizeof app) < 0 ||
         ezr_http_unescape(mid + 1, (size_t)(last - mid) - 1, key, keycap) < 0)
@@ -369,6 +311,9 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
     char key[EZR_MAX_NAME_LEN + 1];
     const char *name = NULL;
     struct ezr_stream *st;
+    const char *slash = strchr(req->path + 1, '/');
+    if (slash && slash == strrchr(req->path, '/'))
+        return ezr_http_hls_group_answer(c, req);
     if (find_stream(c, req->path, &st, key, sizeof key, &name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
     struct ezr_hls_out *o = st && c->srv->http ? ezr_hls_out_of(st) : NULL;
@@ -419,4 +364,5 @@ void ezr_http_hls_close(struct ezr_client *c)
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     ezr_hls_out_unpark(&h->wait);
     ezr_hls_out_leave(&h->viewer);
+    ezr_http_hls_group_close(c);
 }
