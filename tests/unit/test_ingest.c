@@ -1,8 +1,9 @@
 /* Publish points over real loopback sockets (ezr_ingest_api.h), with the tests' publisher
  * (rtmp_test_publisher.h): every tag out whole and in order; a full queue holds the publisher's
  * input (its sends block, the stats count the hold) until pops make room, while a player of
- * another stream on the server keeps receiving; one publisher per key; the timeout; each way a
- * publication ends; the token and allowed-clients refusals; a stream and a point of one name. */
+ * another stream on the server keeps receiving; a publisher reset or shut down while held; one
+ * publisher per key; the timeout; each way a publication ends; the token and allowed-clients
+ * refusals; a stream and a point of one name. */
 #include "ezr_test.h"
 
 #include <errno.h>
