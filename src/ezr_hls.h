@@ -41,6 +41,12 @@ struct ezr_hls_config {
     char tag[16];
 };
 
+/* Past its len, a frame's CMAF view holds the sample's framing as one chunk of a chunked HTTP
+ * body (a part sent while it is made), the same for every viewer: EZR_HLS_CHUNK_HEAD bytes of
+ * chunk size ("%08x\r\n": the fragment header and the sample), then EZR_HLS_CHUNK_TAIL ("\r\n"). */
+#define EZR_HLS_CHUNK_HEAD 10u
+#define EZR_HLS_CHUNK_TAIL 2u
+
 struct ezr_hls_sample {
     struct ezr_frame *frame; /* a reference; frame->views[EZR_VIEW_CMAF] is the fragment header */
     uint32_t body_offset;    /* the sample: frame->data[body_offset .. + body_len) */

@@ -20,8 +20,11 @@ struct ezr_hls_out {
     /* ... and of its group's reports_version (its siblings' last parts): 0 outside a group. */
     uint64_t rendered_reports[2];
     struct ezr_hls_member member; /* in its hls-group, if any (ezr_hls_group.h) */
-    /* Parked requests, by ezr_hls_waiter.link, apart by kind; each woken when the playlist
-     * changes (a part is complete), none by a sample: a part goes out whole. */
+    /* A rendition of a group sends its parts whole once complete, a lone stream as they are
+     * made (ezr_hls_out_streams_parts). */
+    bool whole_parts;
+    /* Parked requests, by ezr_hls_waiter.link, apart by kind: a frame wakes only those streaming
+     * its part, not every blocked reload. */
     struct ezr_list waits[EZR_HLS_NWAIT_KINDS];
     struct ezr_list viewers; /* by ezr_hls_viewer.link */
     size_t nwaits, nviewers;
@@ -68,6 +71,21 @@ static void wake_all(struct ezr_hls_out *o, bool gone)
 
 /* ---- news from the muxer ------------------------------------------------------------------ */
 
+static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
+{
+    const struct ezr_hls_part *p = arg;
+    return w->msn == p->msn && w->index == p->index;
+}
+
+/* Only the requests streaming this very part want to hear of a sample; the rest wait for the
+ * playlist (and so does every request of a rendition that sends parts whole). */
+static void sample_added(void *ctx, const struct ezr_hls_part *p)
+{
+    struct ezr_hls_out *o = ctx;
+    if (!o->whole_parts)
+        wake_from(o, &o->waits[EZR_HLS_WAIT_PART], streams_part, p, false, false);
+}
+
 /* The group hears first, so that a woken request renders with current reports. A sibling's
  * part wakes nobody here: it only makes the next render include it. */
 static void playlist_changed(void *ctx)
@@ -78,6 +96,7 @@ static void playlist_changed(void *ctx)
 }
 
 static const struct ezr_hls_ops muxer_ops = {
+    .sample_added = sample_added,
     .playlist_changed = playlist_changed,
 };
 
@@ -170,6 +189,7 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const cha
         free(o);
         return rc;
     }
+    o->whole_parts = group && *group;
     o->sub.ops = &sub_ops;
     o->sub.protocol = EZR_PROTOCOL_HLS;
     o->log = log;
@@ -178,6 +198,11 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const cha
     ezr_list_init(&o->viewers);
     *out = o;
     return 0;
+}
+
+bool ezr_hls_out_streams_parts(const struct ezr_hls_out *o)
+{
+    return !o->whole_parts;
 }
 
 struct ezr_stream_sub *ezr_hls_out_sub(struct ezr_hls_out *o)

@@ -2,8 +2,8 @@
  * version rendered once and shared by every request for it, the requests parked until what they
  * ask for exists, and the viewers and counters of the stream's stats. It answers no request
  * itself: the HTTP side (ezr_http_hls.c) parks a struct ezr_hls_waiter here and is woken through
- * its ops when the playlist changes (a part is complete), the wait times out or the stream goes
- * away. A parked request costs its struct and a list link, nothing else, and is
+ * its ops when the playlist changes, a sample enters the part it streams, the wait times out or
+ * the stream goes away. A parked request costs its struct and a list link, nothing else, and is
  * looked at only when something it waits for changed. Reactor-thread only.
  *
  * Ownership: ezr_hls_out_new() returns an output that the stream owns once subscribed
@@ -25,15 +25,15 @@ struct ezr_hls_out;
 struct ezr_hls_waiter;
 
 struct ezr_hls_waiter_ops {
-    /* Something the request waits for may be there (the playlist changed), it waited too long
-     * (w->timed_out), or the stream is gone (w->gone, and w is no longer parked). Called on the
-     * reactor thread, never from inside ezr_hls_out_park. */
+    /* Something the request waits for may be there (the playlist changed, a sample entered the
+     * part in progress), it waited too long (w->timed_out), or the stream is gone (w->gone, and
+     * w is no longer parked). Called on the reactor thread, never from inside ezr_hls_out_park. */
     void (*wake)(struct ezr_hls_waiter *w);
 };
 
 enum ezr_hls_waiter_kind {
     EZR_HLS_WAIT_PLAYLIST, /* a blocking playlist reload: q */
-    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint), sent once complete */
+    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): msn, index */
     EZR_HLS_NWAIT_KINDS,
 };
 
@@ -45,6 +45,9 @@ struct ezr_hls_waiter {
     struct ezr_hls_query q;
     uint64_t msn;
     uint32_t index;
+    size_t sent;        /* the part's samples already sent (streaming a part) */
+    bool streaming;     /* its head is sent: samples follow as they are made */
+    bool chunked;       /* ... as chunks of a chunked body (the part was not complete) */
     uint64_t deadline_ms;
     bool timed_out;
     bool gone;
@@ -68,6 +71,11 @@ struct ezr_stream_sub *ezr_hls_out_sub(struct ezr_hls_out *o);
 /* The output of a stream, or NULL when it serves no HLS. */
 struct ezr_hls_out *ezr_hls_out_of(const struct ezr_stream *st);
 const struct ezr_hls *ezr_hls_out_muxer(const struct ezr_hls_out *o);
+/* Whether a request for the part in progress (the preload hint) gets each sample as it is made
+ * (a lone stream: the lowest latency), or the part whole once complete (a rendition of an
+ * hls-group: a player's bandwidth estimate, which picks its rendition, then times the link and
+ * not the stream's own rate, as draft-pantos-hls-rfc8216bis 6.2.6 advises). */
+bool ezr_hls_out_streams_parts(const struct ezr_hls_out *o);
 
 /* The playlist now (skip: the delta update), rendered once per version and shared: a borrowed
  * EZR_FRAME_BYTES frame (take a reference to queue it), or NULL before there is anything to list

@@ -104,7 +104,7 @@ static void drop_inits(struct ezr_hls *h)
 static int make_cmaf_view(const struct ezr_frame *f, void *arg, struct ezr_frame_view *out)
 {
     (void)f;
-    uint8_t *b = ezr_malloc(EZR_FMP4_FRAGMENT_MAX);
+    uint8_t *b = ezr_malloc(EZR_FMP4_FRAGMENT_MAX + EZR_HLS_CHUNK_HEAD + EZR_HLS_CHUNK_TAIL + 1);
     if (!b)
         return EZR_ENOMEM;
     size_t n = ezr_fmp4_write_fragment(b, arg);
@@ -112,6 +112,11 @@ static int make_cmaf_view(const struct ezr_frame *f, void *arg, struct ezr_frame
         free(b);
         return EZR_EINVAL;
     }
+    /* The chunk framing, after the view's len (ezr_hls.h): written once, sent by reference to
+     * every viewer of a part in progress. */
+    const struct ezr_fmp4_sample *s = arg;
+    snprintf((char *)b + n, EZR_HLS_CHUNK_HEAD + EZR_HLS_CHUNK_TAIL + 1, "%08zx\r\n\r\n",
+             n + (size_t)s->size);
     out->bytes = b;
     out->len = n;
     return 0;

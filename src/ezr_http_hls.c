@@ -11,10 +11,10 @@
  *
  * A blocking playlist request whose part is not made yet, and a request for the part the
  * playlist hints at, are parked on the output and answered when it is there: the playlist from
- * the version that first has it (shared by every request parked for it), the hinted part whole
- * once it is complete: no byte of a part goes out before all of it can go at the link's speed
- * (6.2.6), so that a player that times the download (its bandwidth estimate, ABR) times the
- * link, not the stream. A wait ends with 503 after three target durations (6.2.5.2).
+ * the version that first has it (shared by every request parked for it), the hinted part as it is
+ * made, each frame as one chunk of a chunked body, or, for a rendition of an hls-group, whole once
+ * complete (ezr_hls_out_streams_parts says why). A wait ends with 503 after three target
+ * durations (6.2.5.2).
  *
  * Caching (a CDN in front): media names are unique to the stream's run and their bytes never
  * change, so they are immutable; a playlist without a blocking query expires at once; a blocking
@@ -45,7 +45,7 @@ static uint64_t block_deadline(const struct ezr_hls *hls)
     return ezr_now_ms() + 3u * 1000u * (td ? td : 1u);
 }
 
-/* Queues a head. */
+/* Queues a head; length < 0: a chunked body follows. */
 static int send_head(struct ezr_client *c, const char *type, const char *cache, long long length)
 {
     struct ezr_buf b;
@@ -53,8 +53,12 @@ static int send_head(struct ezr_client *c, const char *type, const char *cache, 
     ezr_buf_init(&b);
     ezr_http_put_status(&b, 200);
     ezr_http_put_header(&b, "Content-Type", type);
-    snprintf(len, sizeof len, "%lld", length);
-    ezr_http_put_header(&b, "Content-Length", len);
+    if (length >= 0) {
+        snprintf(len, sizeof len, "%lld", length);
+        ezr_http_put_header(&b, "Content-Length", len);
+    } else {
+        ezr_http_put_header(&b, "Transfer-Encoding", "chunked");
+    }
     ezr_http_put_header(&b, "Cache-Control", cache);
     ezr_http_put_common(c, &b);
     ezr_http_end_head(&b);
@@ -83,6 +87,24 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
     const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
     send_ref(c, s->frame, v->bytes, v->len);
     send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
+}
+
+/* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
+ * like the rest (it follows the CMAF view: ezr_hls.h). */
+static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
+{
+    for (size_t i = from; i < p->nsamples; i++) {
+        const struct ezr_hls_sample *s = &p->samples[i];
+        const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
+        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
+        send_sample(c, s);
+        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
+    }
+}
+
+static void end_chunks(struct ezr_client *c)
+{
+    ezr_client_send(c, (const uint8_t *)"0\r\n\r\n", 5);
 }
 
 static int answer_bytes(struct ezr_client *c, struct ezr_frame *f, const char *type,
@@ -184,14 +206,39 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
     return EZR_HTTP_NEXT;
 }
 
-/* A complete part, whole. */
-static int answer_part(struct ezr_client *c, const struct ezr_hls_part *p)
+/* A part that is made (Content-Length), or being made: its head and what it has, the rest as it
+ * comes. Returns NEXT when the whole answer is queued, WAITING when more is to come. */
+static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct ezr_hls_part *p)
 {
-    if (send_head(c, "video/mp4", IMMUTABLE, (long long)p->bytes) < 0)
-        return EZR_ENOMEM;
-    for (size_t i = 0; !ezr_http_conn_of(c)->head_only && i < p->nsamples; i++)
-        send_sample(c, &p->samples[i]);
-    return EZR_HTTP_NEXT;
+    struct ezr_http_conn *h = ezr_http_conn_of(c);
+    bool head_only = h->head_only;
+    if (!h->wait.streaming) {
+        if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
+            return EZR_ENOMEM;
+        h->wait.streaming = true;
+        h->wait.sent = 0;
+        h->wait.chunked = !p->complete;
+        if (head_only) {
+            if (h->wait.chunked)
+                end_chunks(c);
+            return EZR_HTTP_NEXT;
+        }
+    }
+    if (h->wait.chunked)
+        send_chunks(c, p, h->wait.sent);
+    else
+        for (size_t i = h->wait.sent; i < p->nsamples; i++)
+            send_sample(c, &p->samples[i]);
+    h->wait.sent = p->nsamples;
+    if (p->complete) {
+        if (h->wait.chunked)
+            end_chunks(c);
+        h->wait.streaming = false;
+        return EZR_HTTP_NEXT;
+    }
+    h->wait.deadline_ms = block_deadline(ezr_hls_out_muxer(o));
+    park(c, o, &h->wait);
+    return EZR_HTTP_WAITING;
 }
 
 static bool is_hinted(const struct ezr_hls *hls, uint64_t msn, uint32_t index)
@@ -208,10 +255,10 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     h->wait.kind = EZR_HLS_WAIT_PART;
     h->wait.msn = msn;
     h->wait.index = index;
+    h->wait.streaming = false;
     const struct ezr_hls_part *p = ezr_hls_part(hls, msn, index);
-    if (p && p->complete)
-        return answer_part(c, p);
-    /* The part in progress is the hinted one. */
+    if (p && (p->complete || ezr_hls_out_streams_parts(o)))
+        return stream_part(c, o, p);
     if (!p && !is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
@@ -224,6 +271,12 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
 /* A parked request cannot be answered: the error, and the connection closes after it. */
 static void give_up(struct ezr_client *c, int status, const char *why)
 {
+    struct ezr_http_conn *h = ezr_http_conn_of(c);
+    if (h->wait.streaming) { /* a body is half sent: only closing says it ends here */
+        c->close_reason = why;
+        ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
+        return;
+    }
     if (ezr_http_answer_error(c, status, why, NULL) == EZR_ENOMEM)
         ezr_client_fail(c);
     ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
@@ -257,15 +310,18 @@ static void woken(struct ezr_hls_waiter *w)
         rc = answer_playlist(c, o, &w->q);
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
-        if ((!p || !p->complete) && !w->timed_out && (p || is_hinted(hls, w->msn, w->index))) {
+        bool ready = p && (p->complete || ezr_hls_out_streams_parts(o));
+        if (!ready && !w->timed_out && !w->streaming && (p || is_hinted(hls, w->msn, w->index))) {
             park(c, o, w);
             return;
         }
-        if (!p || !p->complete) {
+        if (!p || (w->timed_out && !p->complete)) {
             give_up(c, w->timed_out ? 503 : 404, "hinted HLS part not made");
             return;
         }
-        rc = answer_part(c, p);
+        rc = stream_part(c, o, p);
+        if (rc == EZR_HTTP_WAITING)
+            return;
     }
     if (rc == EZR_ENOMEM) {
         ezr_client_fail(c);

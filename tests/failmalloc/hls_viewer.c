@@ -166,6 +166,18 @@ static int read_more(struct hls_viewer *v, uint64_t deadline)
     }
 }
 
+int hls_viewer_started(struct hls_viewer *v, size_t chunks, uint64_t deadline)
+{
+    for (;;) {
+        long n = parse(v->raw, v->rawlen, &v->last);
+        if (n != 0 || (v->last.status && v->last.chunks >= chunks))
+            return VIEW_GOT;
+        int r = read_more(v, deadline);
+        if (r != VIEW_GOT)
+            return r;
+    }
+}
+
 /* Whether a playlist lists part as an EXT-X-PART (its preload hint may name it too, before). */
 static bool lists_part(const char *body, size_t n, const char *part)
 {

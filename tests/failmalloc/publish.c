@@ -250,8 +250,8 @@ bool publish_session(struct run *r)
     if (!fm_setup(&fx, false, r))
         return fm_finish(&fx, r, NULL, 0, false);
     /* A small queue: A's frames hold its input, and the pops resume it, many times. */
-    struct ezr_ingest_config ic = {.app = "live", .key = "obs", .publish_token = "tok",
-                                   .max_bytes = 4096};
+    struct ezr_ingest_config ic = {
+        .app = "live", .key = "obs", .publish_token = "tok", .max_bytes = 4096};
     struct ezr_ingest *ing = NULL;
     char code[64];
     bool ok = true;

@@ -202,8 +202,9 @@ bool fm_closes_accounted(struct fixture *fx, struct run *r, size_t closed)
         return fm_fail(r, what, 0);
     }
     if (closed > r->failures) {
-        snprintf(what, sizeof what, "%zu players closed for %llu failed allocations, last log \"%s\"",
-                 closed, (unsigned long long)r->failures, log_last);
+        snprintf(what, sizeof what,
+                 "%zu players closed for %llu failed allocations, last log \"%s\"", closed,
+                 (unsigned long long)r->failures, log_last);
         return fm_fail(r, what, 0);
     }
     return true;
@@ -434,7 +435,8 @@ static bool stats_and_metrics(struct run *r)
     long n = http_get(fx.port, "/metrics", answer, sizeof answer, mono_ms() + WAIT_MS);
     fm_disarm(r);
     free(list);
-    bool ok = fm_answered(r, "ezr_stream_get_stats", rc) && fm_answered(r, "ezr_stream_get_stats", rc2);
+    bool ok =
+        fm_answered(r, "ezr_stream_get_stats", rc) && fm_answered(r, "ezr_stream_get_stats", rc2);
     if (ok && rc == 0 && nlist != 3)
         ok = fm_fail(r, "ezr_stream_get_stats answered 0 with players missing:", (int)nlist);
     if (ok && n < 0)
@@ -708,7 +710,7 @@ static bool hls_start(struct run *r)
 }
 
 /* A live HLS stream (two segments made, the third in progress) and three viewers: one asks for
- * the part the playlist hints at, which comes whole once it is complete; one for the
+ * the part the playlist hints at, which streams frame by frame as it is made; one for the
  * playlist, the init segment, a segment, a part and a blocking reload for the hinted part,
  * pipelined on one connection; one for a blocking reload of the next segment's first part. Then
  * the media that makes them. */
@@ -742,7 +744,7 @@ static bool hls_viewers(struct run *r)
     fm_arm();
     /* The hinted part first, alone, so that it is asked while the part is being made. */
     hls_viewer_open(&v[1], fx.port);
-    hls_viewer_ask(&v[1], hinted, "moof", NULL, false);
+    hls_viewer_ask(&v[1], hinted, "moof", NULL, true);
     hls_viewer_send(&v[1]);
     wait_routed(1, fm_armed_deadline());
     hls_viewer_open(&v[0], fx.port);
@@ -758,12 +760,19 @@ static bool hls_viewers(struct run *r)
     hls_viewer_ask(&v[2], next, NULL, want[1], false);
     hls_viewer_send(&v[2]);
     wait_routed(7, fm_armed_deadline());
-    /* The media that completes the hinted part (sent whole then) and the next segment's first. */
-    int m = hls_push_media(fx.st, 2100, 3300);
+    /* One video frame more puts the one before it into the hinted part: a chunk of its own. */
+    size_t had =
+        hls_viewer_started(&v[1], 1, fm_armed_deadline()) == VIEW_GOT ? v[1].last.chunks : 0;
+    int m1 = hls_push_media(fx.st, 2100, 2101);
+    bool streamed = had && hls_viewer_started(&v[1], had + 1, fm_armed_deadline()) == VIEW_GOT &&
+                    v[1].last.chunks > had;
+    int m2 = hls_push_media(fx.st, 2101, 3300);
     for (int i = 0; ok && i < 3; i++)
         ok = hls_viewer_collect(&v[i], fm_armed_deadline(), r->why, sizeof r->why);
     fm_disarm(r);
-    ok = ok && fm_answered(r, "ezr_stream_push", m);
+    ok = ok && fm_answered(r, "ezr_stream_push", m1) && fm_answered(r, "ezr_stream_push", m2);
+    if (ok && !streamed && !r->failures)
+        ok = fm_fail(r, "the hinted part did not come frame by frame: chunks before", (int)had);
     return hls_finish(&fx, r, v, 3, ok, 3300);
 }
 

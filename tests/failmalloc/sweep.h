@@ -115,6 +115,9 @@ int hls_viewer_open(struct hls_viewer *v, uint16_t port);
 void hls_viewer_ask(struct hls_viewer *v, const char *path, const char *box, const char *part,
                     bool chunked);
 int hls_viewer_send(struct hls_viewer *v);
+/* Waits until the next answer's head and at least chunks chunks of its body came (not taking
+ * it): VIEW_GOT, VIEW_CLOSED or VIEW_TIMEOUT. */
+int hls_viewer_started(struct hls_viewer *v, size_t chunks, uint64_t deadline);
 /* Takes the answers of every request asked, in order, checking each. False with why when one is
  * not what was asked for; true otherwise, also when the server closed (v->closed_by_server) or
  * nothing more came by the deadline (v->nanswered < v->nasked). */

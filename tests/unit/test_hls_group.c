@@ -2,11 +2,13 @@
  * multivariant playlist with the bit rates their segments have as served, each media playlist
  * reporting the other's last part (current also in a blocking reload's answer and after a
  * sibling alone moved), the multivariant request waiting for every rendition's first segment,
- * a play-token carried into the variant URIs, and a stream leaving the group. */
+ * a play-token carried into the variant URIs, a stream leaving the group, and a rendition's
+ * hinted part sent whole. */
 #include "ezr_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ezr_error.h"
 #include "ezr_limits.h"
@@ -336,10 +338,56 @@ EZR_TEST(test_a_stream_leaving_the_group_drops_out)
     http_answer_free(&none);
 }
 
+/* A rendition sends the hinted part whole once complete (a lone stream streams it: unit/hls_serve):
+ * the request stays parked while the part is being made, and its answer has a Content-Length,
+ * the same bytes as the part asked for afterwards. */
+EZR_TEST(test_a_rendition_sends_its_hinted_part_whole_once_complete)
+{
+    struct ezr_stream *hi, *lo;
+    struct ezr_server *s = start_group(&hi, &lo, NULL);
+    EZR_CHECK(s != NULL);
+    push_media(hi, 0, 1100);
+    bool made = WAIT_STAT(hi, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0}, hinted = {0}, again = {0};
+    char hint[256] = "";
+    const char *tag = NULL;
+    bool ok = made && http_client_open(&h, ezr_server_port(s)) && get(&h, HI, &pl) == 0 &&
+              (tag = strstr((char *)pl.body, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"")) &&
+              sscanf(tag + strlen("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""), "%200[^\"]",
+                     hint + strlen("/live/hi/")) == 1;
+    memcpy(hint, "/live/hi/", strlen("/live/hi/"));
+    ok = ok && http_client_get(&h, hint);
+    bool parked = ok && WAIT_STAT(hi, hls_waiting, 1, true);
+    /* One more video frame puts the one before it into the hinted part, which is not complete:
+     * the request stays parked (the stats are answered after the frames are taken). */
+    push_media(hi, 1100, 1140);
+    struct ezr_stream_stats mid;
+    bool still = parked && ezr_stream_get_stats(hi, &mid, NULL, NULL, DEADLINE_MS) == 0 &&
+                 mid.hls_waiting == 1;
+    push_media(hi, 1140, 1700);
+    int rc = still ? http_client_answer(&h, &hinted, mono_ms() + DEADLINE_MS) : -1;
+    int rc2 = rc == 0 ? get(&h, hint, &again) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok && parked && still);
+    EZR_CHECK_EQ(rc, 0);
+    EZR_CHECK_EQ(hinted.status, 200);
+    EZR_CHECK(!hinted.chunked);
+    EZR_CHECK_EQ(hinted.content_length, (long long)hinted.body_len);
+    EZR_CHECK_EQ(rc2, 0);
+    EZR_CHECK_EQ(again.body_len, hinted.body_len); /* the same part, the same bytes */
+    EZR_CHECK_MEM(again.body, hinted.body, again.body_len);
+    http_answer_free(&pl);
+    http_answer_free(&hinted);
+    http_answer_free(&again);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_multivariant_lists_each_rendition_as_served),
               EZR_CASE(test_media_playlists_report_each_other),
               EZR_CASE(test_reports_are_current_in_a_blocking_reload),
               EZR_CASE(test_multivariant_waits_for_every_rendition),
               EZR_CASE(test_multivariant_lists_what_it_has_after_its_wait),
               EZR_CASE(test_multivariant_carries_the_play_token_into_variant_uris),
-              EZR_CASE(test_a_stream_leaving_the_group_drops_out))
+              EZR_CASE(test_a_stream_leaving_the_group_drops_out),
+              EZR_CASE(test_a_rendition_sends_its_hinted_part_whole_once_complete))

@@ -198,7 +198,8 @@ EZR_TEST(test_published_tags_come_out_whole_and_in_order)
         big[i] = (uint8_t)(i * 7);
     for (uint32_t i = 0; i < 30; i++) {
         EZR_CHECK_EQ(publisher_send(&p, 9, i * 33, i ? flv_avc_inter : flv_avc_key,
-                                    i ? sizeof flv_avc_inter : sizeof flv_avc_key), 0);
+                                    i ? sizeof flv_avc_inter : sizeof flv_avc_key),
+                     0);
         EZR_CHECK_EQ(publisher_send(&p, 8, i * 33 + 10, flv_aac_raw, sizeof flv_aac_raw), 0);
     }
     EZR_CHECK_EQ(publisher_send(&p, 9, 0x01000010, big, sizeof big), 0);
@@ -367,8 +368,8 @@ EZR_TEST(test_full_queue_holds_the_publisher_and_pops_resume_it)
     EZR_CHECK_EQ(ps.held, 1);
     EZR_CHECK(ps.publishing);
     printf("# held at %llu bytes queued (max-bytes %u), %u messages of 16 KiB sent before the "
-           "send blocked, %u more into the kernel's buffers\n", (unsigned long long)queued,
-           HOLD_MAX_BYTES, sent - more, more);
+           "send blocked, %u more into the kernel's buffers\n",
+           (unsigned long long)queued, HOLD_MAX_BYTES, sent - more, more);
 
     /* Popped down: the server reads again, and every message arrives, in order. */
     uint32_t next = 0, total = sent + 1 + 64;
@@ -666,8 +667,8 @@ EZR_TEST(test_publish_token_and_allowed_clients_refuse_with_bad_name)
     struct ezr_ingest_config ic = {.publish_token = "s3cret"};
     struct ezr_server *s = start(&ic, &st, &ing);
     EZR_CHECK(s != NULL);
-    struct ezr_ingest_config far = {.app = "live", .key = "far",
-                                    .allowed_clients = "10.0.0.0/8, ::2"};
+    struct ezr_ingest_config far = {
+        .app = "live", .key = "far", .allowed_clients = "10.0.0.0/8, ::2"};
     EZR_CHECK_EQ(ezr_server_add_ingest(s, &far, &other), 0);
     uint16_t port = ezr_server_port(s);
     static const char *const refused[] = {"obs", "obs?token=wrong", "obs?token=", "far"};
@@ -716,8 +717,8 @@ EZR_TEST(test_point_and_stream_of_one_name_publish_and_play_it)
     struct ezr_ingest_item *it = pop(ing, DEADLINE_MS);
     EZR_CHECK(it && it->event == EZR_INGEST_TAG);
     /* What the application does with it: the stream's players get it. */
-    EZR_CHECK_EQ(ezr_stream_push(st, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 0, it->tag + 11,
-                                 it->body_len), 0);
+    EZR_CHECK_EQ(ezr_stream_push(st, EZR_FRAME_VIDEO, EZR_FRAME_KEY, 0, it->tag + 11, it->body_len),
+                 0);
     ezr_ingest_item_free(it);
     EZR_CHECK_EQ(next_video(&viewer, mono_ms() + DEADLINE_MS), 0);
     EZR_CHECK_EQ(viewer.len, sizeof flv_avc_key);
