@@ -132,9 +132,10 @@ static int cb_publish(void *ctx, const char *name)
     int rc = ezr_ingest_admit(ing, c, name);
     if (rc < 0)
         return rc;
-    ezr_ingest_attach(ing, c);
-    c->on_close = publisher_closed;
-    return 0;
+    rc = ezr_ingest_attach(ing, c);
+    if (rc == 0)
+        c->on_close = publisher_closed;
+    return rc;
 }
 
 static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
