@@ -125,10 +125,19 @@
                       true);
             return;
         }
-        // Low-latency mode: parts, blocking playlist reloads and preload hints, starting
-        // PART-HOLD-BACK from the live edge; a player that fell behind plays up to 1.2x until it
-        // is back.
-        const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2 });
+        // Low-latency mode: parts, blocking playlist reloads and preload hints. hls.js starts at
+        // the independent part before its target (PART-HOLD-BACK from the live edge), so up to a
+        // GOP further behind, and plays faster (here up to 1.5x) only while more than 1 s is
+        // buffered: one seek to its live sync position once playing puts it at its target. CMAF
+        // needs no transmuxing, and its worker (hls.js again, started from a blob) only delays the
+        // first part.
+        const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5,
+                              enableWorker: false });
+        video.addEventListener('playing', function () {
+            const sync = hls.liveSyncPosition;
+            if (sync != null && video.currentTime < sync - 0.1)
+                video.currentTime = sync;
+        }, { once: true });
         ezr.player = hls;
         ezr.latency = function () { return latencyFrom(hls.playingDate); };
         hls.on(Hls.Events.ERROR, function (event, data) {
