@@ -424,6 +424,7 @@ class HlsSrs(HlsPublished):
         self.name = "SRS hls"
         self.port, http_port = free_port(), free_port()
         most = srs_max_connections()
+        os.makedirs(os.path.join(tmp, "html"), exist_ok=True)
         conf = os.path.join(tmp, "srs-hls.conf")
         with open(conf, "w") as f:
             f.write(hls_template("srs-hls.conf", tmp=tmp, port=self.port, http_port=http_port,
