@@ -61,9 +61,11 @@ INPUT_S = 240
 # one target duration from the end instead of three (liveSyncDurationCount), and its worker on
 # (hlsjs-edge turns it off, which is right for CMAF only: MPEG-TS needs its transmuxer).
 PLAIN_LOW_HLSJS = {"liveSyncDurationCount": 1, "enableWorker": True}
-# For each server and setting: what the server is given, the player variant of player.html
-# (hlsjs: hls.js's defaults with lowLatencyMode; hlsjs-edge: maxLiveSyncPlaybackRate 1.5 and one
-# seek to its live sync position once playing) and hls.js options over it.
+# For each server and setting: what the server is given, how many segments its playlist lists
+# before the player joins (JOIN_SEGMENTS, or all that a short playlist ever lists), the player
+# variant of player.html (hlsjs: hls.js's defaults with lowLatencyMode; hlsjs-edge:
+# maxLiveSyncPlaybackRate 1.5 and one seek to its live sync position once playing) and hls.js
+# options over it.
 SETTINGS = {
     "ezrtmp": {
         "default": dict(conf=[], player="hlsjs", hlsjs={},
@@ -75,14 +77,14 @@ SETTINGS = {
         "default": dict(conf=[], player="hlsjs", hlsjs={},
                         what="target-duration=15 playlist-length=5 (its defaults)"),
         "low": dict(conf=["target-duration=1", "playlist-length=3", "max-files=6"],
-                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS,
+                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS, join=3,
                     what="target-duration=1 playlist-length=3; hls.js liveSyncDurationCount=1"),
     },
     "nginx-rtmp": {
         "default": dict(conf="", player="hlsjs", hlsjs={},
                         what="hls_fragment 5s, hls_playlist_length 30s (its defaults)"),
         "low": dict(conf="            hls_fragment 1s;\n            hls_playlist_length 3s;",
-                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS,
+                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS, join=3,
                     what="hls_fragment 1s, hls_playlist_length 3s; hls.js "
                     "liveSyncDurationCount=1"),
     },
@@ -91,7 +93,7 @@ SETTINGS = {
                         what="hls_fragment 10, hls_window 60 (its defaults)"),
         "low": dict(conf="        hls_fragment 1;\n        hls_window 3;\n        hls_ctx off;\n"
                     "        hls_ts_ctx off;",
-                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS,
+                    player="hlsjs-edge", hlsjs=PLAIN_LOW_HLSJS, join=3,
                     what="hls_fragment 1, hls_window 3, hls_ctx and hls_ts_ctx off; hls.js "
                     "liveSyncDurationCount=1"),
     },
@@ -114,11 +116,17 @@ def start(key, setting, args, input_flv, tmp):
 
 
 def get_playlist(url):
-    """The playlist's text (redirects followed: SRS's hls_ctx sends one), or None."""
+    """The media playlist's text, or None. A multivariant playlist is followed to its first
+    variant (SRS with hls_ctx on answers one that names the session's playlist)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
-            return r.read().decode()
-    except OSError:
+            text = r.read().decode()
+        if "#EXT-X-STREAM-INF" in text:
+            uri = [line for line in text.splitlines() if line and not line.startswith("#")][0]
+            with urllib.request.urlopen(urllib.parse.urljoin(url, uri), timeout=10) as r:
+                text = r.read().decode()
+        return text
+    except (OSError, IndexError):
         return None
 
 
@@ -150,7 +158,8 @@ def one_run(args, key, setting, run, input_flv, pages, tmp):
     cfg = SETTINGS[key][setting]
     server = start(key, setting, args, input_flv, tmp)
     try:
-        target, waited = wait_segments(server.playlist, JOIN_SEGMENTS, JOIN_SEGMENTS * 20 + 30)
+        join = cfg.get("join", JOIN_SEGMENTS)
+        target, waited = wait_segments(server.playlist, join, join * 20 + 30)
         # Join at a different point of a segment run by run.
         extra = target * ((run - 1) % args.runs) / args.runs
         time.sleep(extra)
@@ -237,10 +246,17 @@ def spread(rows, field):
 def write_section(args, rows, cpu_rows, when, cpu_note):
     cmd = "bench/run.sh --hls-peers --runs %d --seconds %d --servers %s" % (
         args.runs, args.seconds, args.servers)
+    cmd += " --section %s" % args.section if args.section != "hls-peers" else ""
     cmd += " --cpu %d --cpu-seconds %d" % (args.cpu, args.cpu_seconds) if args.cpu else ""
     versions = sorted({r["version"] for r in rows if r.get("version")})
     chromium = next((r["chromium"] for r in rows if r.get("chromium")), "?")
-    lines = [BEGIN, "", "## HLS against the peers: hlssink2 + nginx, nginx-rtmp, SRS 6", "",
+    begin, end = BEGIN, END
+    if args.section != "hls-peers":
+        begin = "<!-- %s: written by bench/hls_peers.py --section %s -->" % (args.section,
+                                                                          args.section)
+        end = "<!-- /%s -->" % args.section
+    lines = [begin, "", "## HLS against the peers: hlssink2 + nginx, nginx-rtmp, SRS 6%s" % (
+                 "" if args.section == "hls-peers" else " (%s)" % args.section), "",
              "`%s` (%s; %s; %s in headless Debian chromium; %s; SRS: %s). The same 720p30 2 Mbps "
              "snow stream with a 1 s GOP and AAC, its frame numbers drawn in "
              "(`bench/hls_stamp.py`), fed at real-time rate to each server in turn, a fresh one "
@@ -250,7 +266,8 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
              "the RTMP publisher of nginx-rtmp and SRS on loopback), --seconds after the first "
              "frame; none of the peers writes EXT-X-PROGRAM-DATE-TIME. For ours the program "
              "date-time figure (`Date.now()` minus `hls.playingDate`) is beside it, a check of "
-             "the method. The player joins once the playlist lists %d segments, plus a share of "
+             "the method. The player joins once the playlist lists %d segments (3 for "
+             "the peers' 3-segment playlists), plus a share of "
              "a target duration that differs run by run. First frame is from the page's "
              "navigation. See `bench/hls_peers.py` for the settings; every run's data, with the "
              "players' logs, is in the JSON it writes (`--json`)."
@@ -284,8 +301,8 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
                 lines.append("| %s | %s: %s | %s | %s | %d |" % (
                     NAMES[key], setting, SETTINGS[key][setting]["what"],
                     spread(these, "latency_ms"), spread(these, "first_frame_ms"), len(these)))
-    lines += [""] + cpu_lines(args, cpu_rows, cpu_note) + ["", END]
-    replace_section(args.out, BEGIN, END, lines)
+    lines += [""] + cpu_lines(args, cpu_rows, cpu_note) + ["", end]
+    replace_section(args.out, begin, end, lines)
 
 
 def cpu_lines(args, cpu_rows, cpu_note):
@@ -294,9 +311,9 @@ def cpu_lines(args, cpu_rows, cpu_note):
     lines = ["CPU per GB at %d viewers of `bench/ezrload` (HLS: LL-HLS against ours, plain HLS "
              "against the peers), %d s, each server at its low-latency settings:" % (
                  args.cpu, args.cpu_seconds), "",
-             "| server | viewers (playing) | GB received | server CPU s | CPU s per GB "
-             "| counted | not counted: publisher CPU s | load average after |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| server | viewers (playing) | requests (errors) | GB received | server CPU s "
+             "| CPU s per GB | counted | not counted: publisher CPU s | load average after |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c in cpu_rows:
         ld = c["load"]
         if c["server"] == "hlssink2":
@@ -307,8 +324,9 @@ def cpu_lines(args, cpu_rows, cpu_note):
             counted, apart = "the pipeline with the element (one process)", "-"
         else:
             counted, apart = "the server process", fmt(c["feeder_cpu_s"], "%.2f")
-        lines.append("| %s | %s (%s) | %.3f | %.2f | %s | %s | %s | %s |" % (
-            NAMES[c["server"]], ld.get("players", "-"), ld.get("playing", "-"), c["gb"],
+        lines.append("| %s | %s (%s) | %s (%s) | %.3f | %.2f | %s | %s | %s | %s |" % (
+            NAMES[c["server"]], ld.get("viewers", "-"), ld.get("playing", "-"),
+            ld.get("requests", "-"), ld.get("errors", "-"), c["gb"],
             c["cpu_s"], fmt(c["cpu_per_gb"], "%.2f"), counted, apart, " ".join(c["loadavg"])))
     return lines
 
@@ -326,6 +344,8 @@ def main():
     ap.add_argument("--cpu-seconds", type=int, default=30)
     ap.add_argument("--srs-kit", default=None, metavar="DIR")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
+    ap.add_argument("--section", default="hls-peers",
+                    help="the name of the section of --out it writes (another keeps this one)")
     ap.add_argument("--json", default=None, help="every run's data (default BUILD/hls-peers.json)")
     ap.add_argument("--from-json", default=None,
                     help="run nothing: the section again from this JSON")
@@ -360,7 +380,8 @@ def main():
         with open(json_path, "w") as f:
             json.dump({"rows": rows, "cpu": cpu_rows, "when": when, "cpu_note": cpu_note,
                        "argv": sys.argv, "args": {k: vars(args)[k] for k in (
-                           "runs", "seconds", "servers", "cpu", "cpu_seconds", "srs_version")}},
+                           "runs", "seconds", "servers", "cpu", "cpu_seconds", "srs_version",
+                           "section")}},
                       f, indent=1)
 
     pages = PageServer()
