@@ -196,7 +196,16 @@ def ezrload_plays_hls(build):
     return ".m3u8" in done.stdout + done.stderr
 
 
-def cpu_run(args, key, input_flv, tmp):
+# The load client's viewers open at this rate (2 s for 1,000, as bench/hls_cdn.py).
+LOAD_RATE = 500
+# The CPU runs: (server, ezrload's extra flags). Ours twice: as LL-HLS viewers (blocking
+# reloads, parts) and, -P, as plain HLS viewers like the peers' (the playlist every half target
+# duration, whole segments).
+CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-P"]), ("hlssink2", []), ("nginx-rtmp", []),
+            ("srs", [])]
+
+
+def cpu_run(args, key, flags, input_flv, tmp):
     """args.cpu ezrload viewers of key at its low-latency settings for args.cpu_seconds: the
     server's CPU (each of its processes) over the bytes the viewers received."""
     server = start(key, "low", args, input_flv, tmp)
@@ -206,8 +215,8 @@ def cpu_run(args, key, input_flv, tmp):
         pids = {pid: proc_cpu(pid) for pid in server.pids}
         feeder_cpu0 = proc_cpu(feeder.pid) if feeder else None
         t0 = time.monotonic()
-        cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(args.cpu), "-d",
-               str(args.cpu_seconds), "-j", server.playlist]
+        cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(args.cpu), "-r",
+               str(LOAD_RATE), "-d", str(args.cpu_seconds), "-j"] + flags + [server.playlist]
         with open(os.path.join(tmp, "load-%s.log" % key), "w") as err:
             out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err,
                                  timeout=args.cpu_seconds + 120).stdout
@@ -223,7 +232,7 @@ def cpu_run(args, key, input_flv, tmp):
     load = json.loads(out or b"{}")
     gb = load.get("bytes", 0) / 1e9
     total = sum(cpu.values())
-    res = {"server": key, "n": args.cpu, "load": load, "wall_s": round(wall, 1),
+    res = {"server": key, "flags": flags, "n": args.cpu, "load": load, "wall_s": round(wall, 1),
            "cpu_s": round(total, 2), "gb": round(gb, 3),
            "cpu_per_gb": round(total / gb, 2) if gb else None, "loadavg": loadavg,
            "feeder_cpu_s": None if feeder_cpu is None else round(feeder_cpu, 2),
@@ -301,31 +310,62 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
                 lines.append("| %s | %s: %s | %s | %s | %d |" % (
                     NAMES[key], setting, SETTINGS[key][setting]["what"],
                     spread(these, "latency_ms"), spread(these, "first_frame_ms"), len(these)))
-    lines += [""] + cpu_lines(args, cpu_rows, cpu_note) + ["", end]
+    lines += [""] + cpu_lines(args, cpu_rows, cpu_note) + [""] + verdict(rows, cpu_rows) + [
+        "", end]
     replace_section(args.out, begin, end, lines)
+
+
+def verdict(rows, cpu_rows):
+    """The issue's goal against this run's figures: the lowest latency of all (medians at the
+    low-latency settings), at no more CPU per GB than nginx serving hlssink2's files."""
+    low = {k: med([r for r in rows if r["server"] == k and r["setting"] == "low"], "latency_ms")
+           for k in SETTINGS}
+    out = []
+    if low.get("ezrtmp") is not None:
+        peers = {k: v for k, v in low.items() if k != "ezrtmp" and v is not None}
+        best = min(peers, key=peers.get) if peers else None
+        if best:
+            out.append("**Latency: %s.** At their low-latency settings (medians): ours %.0f ms; "
+                       "%s. The nearest peer, %s, is %.0f ms %s." % (
+                           "met" if low["ezrtmp"] < peers[best] else "missed", low["ezrtmp"],
+                           ", ".join("%s %.0f ms" % (NAMES[k], v) for k, v in peers.items()),
+                           NAMES[best], abs(peers[best] - low["ezrtmp"]),
+                           "behind ours" if low["ezrtmp"] < peers[best] else "ahead of ours"))
+    ours = next((c for c in cpu_rows if c["server"] == "ezrtmp" and not c["flags"]), None)
+    sink = next((c for c in cpu_rows if c["server"] == "hlssink2"), None)
+    if ours and sink and ours["cpu_per_gb"] and sink["cpu_per_gb"]:
+        out.append("**CPU per GB: %s.** Ours (LL-HLS) %.2f s/GB against hlssink2 + nginx %.2f "
+                   "(nginx alone %s): %.2fx." % (
+                       "met" if ours["cpu_per_gb"] <= sink["cpu_per_gb"] else "missed",
+                       ours["cpu_per_gb"], sink["cpu_per_gb"],
+                       fmt(sink["nginx_cpu_per_gb"], "%.2f"),
+                       ours["cpu_per_gb"] / sink["cpu_per_gb"]))
+    return out
 
 
 def cpu_lines(args, cpu_rows, cpu_note):
     if not cpu_rows:
         return ["CPU per GB: not measured in this run (%s)." % cpu_note]
-    lines = ["CPU per GB at %d viewers of `bench/ezrload` (HLS: LL-HLS against ours, plain HLS "
-             "against the peers), %d s, each server at its low-latency settings:" % (
-                 args.cpu, args.cpu_seconds), "",
+    lines = ["CPU per GB at %d viewers of `bench/ezrload` (plain HLS against the peers: the "
+             "playlist every half target duration, whole segments; against ours LL-HLS, and "
+             "plain HLS with `-P`), opened at %d a second, %d s, each server at its low-latency "
+             "settings:" % (args.cpu, LOAD_RATE, args.cpu_seconds), "",
              "| server | viewers (playing) | requests (errors) | GB received | server CPU s "
              "| CPU s per GB | counted | not counted: publisher CPU s | load average after |",
              "|---|---|---|---|---|---|---|---|---|"]
     for c in cpu_rows:
-        ld = c["load"]
+        ld, name = c["load"], NAMES[c["server"]]
         if c["server"] == "hlssink2":
             counted = "nginx %.2f s (%s per GB) + the hlssink2 pipeline %.2f s" % (
                 c["nginx_cpu_s"], fmt(c["nginx_cpu_per_gb"], "%.2f"), c["feeder_cpu_s"])
             apart = "-"
         elif c["server"] == "ezrtmp":
             counted, apart = "the pipeline with the element (one process)", "-"
+            name += " as plain HLS (`-P`)" if "-P" in c["flags"] else " as LL-HLS"
         else:
             counted, apart = "the server process", fmt(c["feeder_cpu_s"], "%.2f")
         lines.append("| %s | %s (%s) | %s (%s) | %.3f | %.2f | %s | %s | %s | %s |" % (
-            NAMES[c["server"]], ld.get("viewers", "-"), ld.get("playing", "-"),
+            name, ld.get("viewers", "-"), ld.get("playing", "-"),
             ld.get("requests", "-"), ld.get("errors", "-"), c["gb"],
             c["cpu_s"], fmt(c["cpu_per_gb"], "%.2f"), counted, apart, " ".join(c["loadavg"])))
     return lines
@@ -401,10 +441,13 @@ def main():
                             r["stamp_misses"], " ERROR " + r["error"] if r.get("error") else ""))
                     rows.append(r)
                     save()
-        for key in servers if args.cpu else []:
-            log("%s: %d ezrload viewers, %d s" % (NAMES[key], args.cpu, args.cpu_seconds))
+        for key, flags in CPU_RUNS if args.cpu else []:
+            if key not in servers:
+                continue
+            log("%s: %d ezrload viewers %s, %d s" % (NAMES[key], args.cpu, " ".join(flags),
+                                                     args.cpu_seconds))
             with tempfile.TemporaryDirectory() as tmp:
-                c = cpu_run(args, key, input_flv, tmp)
+                c = cpu_run(args, key, flags, input_flv, tmp)
             log("  " + json.dumps({k: v for k, v in c.items() if k not in ("load", "load_log")}))
             cpu_rows.append(c)
             save()
