@@ -1,9 +1,11 @@
-/* ezrload: N RTMP or HTTP-FLV players on one epoll loop, for benchmarking RTMP servers.
+/* ezrload: N RTMP, HTTP-FLV or HLS players on one epoll loop, for benchmarking media servers.
  *
- *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] URL
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] [-P]
+ *           URL
  *
  * URL is rtmp://HOST:PORT/APP/STREAM, rtmps://... (or -t) for RTMP inside TLS, or
- * http://HOST:PORT/APP/STREAM.flv for HTTP-FLV players (see below).
+ * http://HOST:PORT/APP/STREAM.flv for HTTP-FLV players, or http://HOST:PORT/PATH.m3u8 for HLS
+ * viewers (see below).
  *
  * Each player connects (non-blocking), does the simple handshake, connect, createStream after
  * connect's _result, play with the stream id createStream returned and a SetBufferLength, then
@@ -42,6 +44,20 @@
  * (FLV tag types are RTMP message types, tag timestamps RTMP timestamps), so every figure above
  * means the same for both. A tag must fit in the read buffer (256 KiB): plenty for the
  * benchmark's streams.
+ *
+ * HLS (http://HOST:PORT/PATH.m3u8[?QUERY], ezrload_hls.c): N viewers of the playlist. LL-HLS when
+ * the playlist has parts and blocking reloads (the element's): blocking reloads and every part
+ * from the hinted one on, each hinted part asked for before it is complete, as hls.js does, on
+ * two keep-alive connections per viewer (playlist, media). Plain HLS (a playlist of segments:
+ * nginx-rtmp's hls, SRS, hlssink2's files behind a web server; or -P for any): one keep-alive
+ * connection per viewer, the playlist every half target duration and every new segment. The
+ * report is one JSON object (ezrload_hls_report.c: bytes, requests, errors, latency of each part
+ * or segment by its program date-time, the blocked viewers' delays, per viewer figures).
+ * EZRLOAD_TRACE=1 in the environment prints every answer (viewer, target, status, sent and
+ * arrived ms from the viewer's start) on stderr. -k (stalled) is for RTMP and HTTP-FLV only.
+ *
+ *   ezrload -n 1000 -d 30 -j http://127.0.0.1:8080/live/stream/index.m3u8      (LL-HLS)
+ *   ezrload -n 1000 -d 30 -j http://127.0.0.1:8080/hls/stream.m3u8             (plain HLS)
  *
  * One thread, one epoll set (edge-triggered), one 256 KiB read buffer shared by every player;
  * per player only its state and the chunk reader's (see struct player). The library's chunk
@@ -100,6 +116,8 @@ static int parse_url(const char *url)
     snprintf(opt.stream, sizeof opt.stream, "%s", stream + 1);
     snprintf(opt.tcurl, sizeof opt.tcurl, "%.*s", (int)(stream - url), url);
     snprintf(opt.path, sizeof opt.path, "%s", slash);
+    size_t path_len = strcspn(opt.path, "?");
+    opt.hls = opt.http && path_len >= 5 && strncmp(opt.path + path_len - 5, ".m3u8", 5) == 0;
     return 0;
 }
 
@@ -120,6 +138,10 @@ static void open_player(struct player *p, const struct addrinfo *ai, bool stalle
     memset(p, 0, sizeof *p);
     p->stalled = stalled;
     p->t_start_us = now_us();
+    if (opt.hls) {
+        hls_open(p);
+        return;
+    }
     p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p->fd < 0) {
         tot.connect_failed++;
@@ -155,9 +177,15 @@ static void run_loop(uint64_t until_us, int *opened, const struct addrinfo *ai, 
         } else if (t >= until_us || stop_requested) {
             return;
         }
-        int k = epoll_wait(epfd, evs, 1024, 5);
-        for (int i = 0; i < k; i++)
-            on_event(evs[i].data.ptr, evs[i].events);
+        int k = epoll_wait(epfd, evs, 1024, opt.hls ? 1 : 5);
+        for (int i = 0; i < k; i++) {
+            if (opt.hls)
+                hls_event(evs[i].data.ptr, evs[i].events);
+            else
+                on_event(evs[i].data.ptr, evs[i].events);
+        }
+        if (opt.hls)
+            hls_tick();
         if (now_us() >= next_report) {
             next_report += 1000000u;
             int playing = 0, dropped = 0;
@@ -187,10 +215,13 @@ static void on_stop_signal(int sig)
 static int usage(void)
 {
     fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
-                    "[-g GAP_MS] [-f FPS] [-j] [-t] URL\n"
+                    "[-g GAP_MS] [-f FPS] [-j] [-t] [-P] URL\n"
                     "  URL: rtmp[s]://HOST:PORT/APP/STREAM, or http://HOST:PORT/APP/STREAM.flv "
-                    "(HTTP-FLV)\n"
-                    "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n");
+                    "(HTTP-FLV), or http://HOST:PORT/PATH.m3u8[?QUERY] (HLS: LL-HLS when the "
+                    "playlist has parts and blocking reloads, else plain HLS)\n"
+                    "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n"
+                    "  -P: HLS viewers play whole segments, polling the playlist, even from an "
+                    "LL-HLS playlist\n");
     return 2;
 }
 
@@ -201,7 +232,7 @@ int main(int argc, char **argv)
     opt.seconds = 10;
     opt.gap_ms = 500;
     int c;
-    while ((c = getopt(argc, argv, "n:r:d:k:g:f:jt")) != -1) {
+    while ((c = getopt(argc, argv, "n:r:d:k:g:f:jtP")) != -1) {
         switch (c) {
         case 'n': opt.n = atoi(optarg); break;
         case 'r': opt.rate = atoi(optarg); break;
@@ -211,12 +242,13 @@ int main(int argc, char **argv)
         case 'f': opt.fps = atoi(optarg); break;
         case 'j': opt.json = true; break;
         case 't': opt.tls = true; break;
+        case 'P': opt.hls_plain = true; break;
         default: return usage();
         }
     }
     if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
         opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0 ||
-        (opt.http && opt.tls))
+        (opt.http && opt.tls) || (opt.hls && opt.stalled) || (opt.hls_plain && !opt.hls))
         return usage();
 
     /* One descriptor per player, and some. */
@@ -228,7 +260,7 @@ int main(int argc, char **argv)
     struct addrinfo *ai = resolve();
     epfd = epoll_create1(EPOLL_CLOEXEC);
     players = calloc((size_t)opt.n, sizeof *players);
-    if (!ai || epfd < 0 || !players) {
+    if (!ai || epfd < 0 || !players || (opt.hls && hls_setup(ai) < 0)) {
         fprintf(stderr, "ezrload: cannot set up: %s\n", strerror(errno));
         return 1;
     }
@@ -265,7 +297,12 @@ int main(int argc, char **argv)
                 read_stream(&players[i]);
         run_loop(now_us() + DRAIN_MS * 1000u, &opened, ai, t0);
     }
-    report(duration);
+    if (opt.hls) {
+        hls_report(duration);
+        hls_close_all();
+    } else {
+        report(duration);
+    }
     for (int i = 0; i < opt.n; i++)
         player_close(&players[i], false);
     free(players);

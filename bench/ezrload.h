@@ -1,7 +1,8 @@
 /* The load client's shared parts: one player's state, the options, the totals, and what its
- * three files call across: ezrload.c (options, the loop, main), ezrload_proto.c (how a player
- * speaks RTMP, RTMPS and HTTP-FLV) and ezrload_media.c (what a player measures of the media it
- * gets, and the report). See ezrload.c for what it does. */
+ * files call across: ezrload.c (options, the loop, main), ezrload_proto.c (how a player speaks
+ * RTMP, RTMPS and HTTP-FLV), ezrload_media.c (what a player measures of the media it gets, and
+ * the report) and ezrload_hls*.c (HLS viewers, their own figures and report). See ezrload.c for
+ * what it does. */
 #ifndef EZRLOAD_H
 #define EZRLOAD_H
 
@@ -46,11 +47,20 @@
 #define FLV_PREV_SIZE 4
 
 /* From RTMP on, the player reads a media stream (see streaming()). */
-enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, HTTP_HEAD, FLV_HEADER, FLV_TAGS, CLOSED };
+enum state { CONNECTING, TLS_HANDSHAKE, HANDSHAKE, RTMP, HTTP_HEAD, FLV_HEADER, FLV_TAGS,
+             HLS_VIEWER /* its connections are ezrload_hls.c's */, CLOSED };
 
 /* Where a chunked body's next byte is: the chunk-size line (hex digits, then anything up to LF),
- * the chunk's data, the CRLF after it; after the last chunk (size 0) nothing is read. */
-enum chunk_state { CHUNK_SIZE, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_LAST };
+ * the chunk's data, the CRLF after it; after the last chunk (size 0) the trailer lines up to an
+ * empty one, and then the body is done (a keep-alive connection's next answer follows). */
+enum chunk_state { CHUNK_SIZE, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_LAST,
+                   CHUNK_TRAILER, CHUNK_DONE };
+
+/* A chunked body's framing as it is taken out (http_dechunk). */
+struct dechunker {
+    uint8_t state;  /* enum chunk_state: where in the chunk framing the next byte is */
+    uint32_t left;  /* bytes of the current chunk's data still to come, or its size so far */
+};
 
 /* About 170 bytes plus the chunk reader's per-stream state and any partial chunk (leftover). */
 struct player {
@@ -67,8 +77,7 @@ struct player {
     bool has_ts;
     bool has_live_from; /* live_from_ts is set */
     bool chunked;      /* http://: the body comes in chunks (Transfer-Encoding: chunked) */
-    uint8_t chunk_state; /* enum chunk_state: where in the chunk framing the next byte is */
-    uint32_t chunk_left; /* bytes of the current chunk's data still to come, or its size so far */
+    struct dechunker dc; /* http://, a chunked body: its framing */
     uint32_t last_video_ts;
     uint32_t live_from_ts; /* the newest video timestamp any player had when this one played */
     uint32_t window;   /* the server's Window Acknowledgement Size */
@@ -90,6 +99,8 @@ struct options {
     bool http; /* http://: HTTP-FLV players */
     char host[256], port[16], app[256], stream[256], tcurl[600];
     char path[600]; /* http://: the request target, "/APP/STREAM.flv" */
+    bool hls;       /* http://...m3u8: HLS viewers (ezrload_hls.c) */
+    bool hls_plain; /* -P: whole segments only, even from an LL-HLS playlist */
 };
 
 struct totals {
@@ -127,6 +138,20 @@ void player_close(struct player *p, bool by_server);
 bool streaming(const struct player *p);
 void read_stream(struct player *p);
 void on_event(struct player *p, uint32_t ev);
+/* Takes the chunk framing out of the len bytes at b, in place (the data only moves down).
+ * Returns how many bytes of the body are now at b, or -1 for a chunk too large to be one of ours
+ * (a framing we misread); *used (if not NULL) is how many of the len bytes were framing or data,
+ * less than len once the body ended (d->state CHUNK_DONE). The framing may be split anywhere
+ * between calls: d carries it over. */
+ssize_t http_dechunk(struct dechunker *d, uint8_t *b, size_t len, size_t *used);
+
+/* ezrload_hls.c: HLS viewers. */
+int hls_setup(const struct addrinfo *ai);
+void hls_open(struct player *p);
+void hls_event(void *conn, uint32_t ev);
+void hls_tick(void);
+void hls_close_all(void);
+void hls_report(double duration_s);
 
 /* ezrload_media.c: what a player measures of the media it gets, and the report. */
 void on_video(struct player *p, const struct ezr_chunk_msg *m, uint64_t t);

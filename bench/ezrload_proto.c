@@ -283,49 +283,56 @@ static int hex_digit(uint8_t c)
                                           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* http://, a chunked body: takes the chunk framing out of the len bytes at b, in place (the data
- * only moves down). Returns how many bytes of the body are now at b, or -1 for a chunk too large
- * to be one of ours (a framing we misread). The framing may be split anywhere between reads:
- * p->chunk_state and p->chunk_left carry it over. */
-static ssize_t dechunk(struct player *p, uint8_t *b, size_t len)
+ssize_t http_dechunk(struct dechunker *d, uint8_t *b, size_t len, size_t *used)
 {
     size_t in = 0, out = 0;
-    while (in < len) {
+    while (in < len && d->state != CHUNK_DONE) {
         uint8_t c = b[in];
-        switch (p->chunk_state) {
+        switch (d->state) {
         case CHUNK_SIZE:
         case CHUNK_SIZE_LINE:
             in++;
             if (c == '\n') {
-                p->chunk_state = p->chunk_left ? CHUNK_DATA : CHUNK_LAST;
-            } else if (p->chunk_state == CHUNK_SIZE && hex_digit(c) >= 0) {
-                if (p->chunk_left >= READ_BUF * 16u)
+                d->state = d->left ? CHUNK_DATA : CHUNK_LAST;
+            } else if (d->state == CHUNK_SIZE && hex_digit(c) >= 0) {
+                if (d->left >= READ_BUF * 16u)
                     return -1;
-                p->chunk_left = p->chunk_left * 16u + (uint32_t)hex_digit(c);
+                d->left = d->left * 16u + (uint32_t)hex_digit(c);
             } else {
-                p->chunk_state = CHUNK_SIZE_LINE; /* CR, or a chunk extension: up to LF */
+                d->state = CHUNK_SIZE_LINE; /* CR, or a chunk extension: up to LF */
             }
             break;
         case CHUNK_DATA: {
-            size_t n = len - in < p->chunk_left ? len - in : p->chunk_left;
+            size_t n = len - in < d->left ? len - in : d->left;
             memmove(b + out, b + in, n);
             in += n;
             out += n;
-            p->chunk_left -= (uint32_t)n;
-            if (!p->chunk_left)
-                p->chunk_state = CHUNK_DATA_END;
+            d->left -= (uint32_t)n;
+            if (!d->left)
+                d->state = CHUNK_DATA_END;
             break;
         }
         case CHUNK_DATA_END:
             in++;
             if (c == '\n')
-                p->chunk_state = CHUNK_SIZE;
+                d->state = CHUNK_SIZE;
             break;
-        case CHUNK_LAST:
-            in = len;
+        case CHUNK_LAST: /* at the start of a trailer line; an empty one ends the body */
+            in++;
+            if (c == '\n')
+                d->state = CHUNK_DONE;
+            else if (c != '\r')
+                d->state = CHUNK_TRAILER;
+            break;
+        case CHUNK_TRAILER:
+            in++;
+            if (c == '\n')
+                d->state = CHUNK_LAST;
             break;
         }
     }
+    if (used)
+        *used = in;
     return (ssize_t)out;
 }
 
@@ -382,7 +389,7 @@ static int feed(struct player *p, uint8_t *b, size_t *len)
         if ((head = http_response_head(p, b, *len)) <= 0)
             return head;
         if (p->chunked) {
-            ssize_t body = dechunk(p, b + head, *len - (size_t)head);
+            ssize_t body = http_dechunk(&p->dc, b + head, *len - (size_t)head, NULL);
             if (body < 0)
                 return -1;
             *len = (size_t)head + (size_t)body;
@@ -414,7 +421,7 @@ void read_stream(struct player *p)
         if (draining && p->stalled)
             continue; /* only looking for the end of the connection */
         /* The leftover was taken out of its chunk framing already; what was just read not yet. */
-        ssize_t body = p->chunked ? dechunk(p, rbuf + have, (size_t)r) : r;
+        ssize_t body = p->chunked ? http_dechunk(&p->dc, rbuf + have, (size_t)r, NULL) : r;
         size_t len = have + (size_t)(body < 0 ? 0 : body);
         int used = body < 0 ? -1 : feed(p, rbuf, &len);
         if (used < 0) {

@@ -22,6 +22,10 @@ ninja -C build-bench
 # --hls-peers [ARGS]: HLS latency at hls.js (and CPU per GB at the load client) of the element
 # against hlssink2 + nginx, nginx-rtmp's hls and SRS 6's (bench/hls_peers.py, RESULTS-hls.md).
 [[ "${1:-}" == "--hls-peers" ]] && exec /usr/bin/python3 bench/hls_peers.py --build build-bench "${@:2}"
+# --hls-cdn [ARGS]: 1,000 LL-HLS viewers through Debian's nginx as a caching edge and 1,000
+# direct: origin requests per part, latency, CPU per GB against HTTP-FLV (bench/hls_cdn.py,
+# RESULTS-hls.md).
+[[ "${1:-}" == "--hls-cdn" ]] && exec /usr/bin/python3 bench/hls_cdn.py --build build-bench "${@:2}"
 # --compare-builds OLD_BUILD [ARGS]: server CPU of an old build (e.g. of an older commit in a
 # worktree of its own, meson setup --buildtype=release) against build-bench, taking turns
 # (bench/compare_builds.py, RESULTS-hls.md).

@@ -1,4 +1,5 @@
-/* The property table; see ezrsinkprops.h. Each entry is a property as gst-inspect-1.0 shows it
+/* The property table of both elements (the sink's, and the source's share of it); see
+ * ezrsinkprops.h. Each entry is a property as gst-inspect-1.0 shows it
  * (name, nick, blurb, range, default, flags), where its value lives, and where the library's
  * config takes it. The few whose value is computed (bound-port, stats, location) have get/set
  * functions instead of a field. */
@@ -9,6 +10,7 @@
 
 #include "ezr_limits.h"
 #include "gstezrtmpserversinkpriv.h"
+#include "gstezrtmpserversrcpriv.h"
 
 enum prop_type { P_STRING, P_INT, P_UINT, P_BOOLEAN, P_ENUM, P_STRUCTURE };
 enum prop_target { TO_NONE, TO_SERVER, TO_STREAM }; /* struct ezr_server/stream_config */
@@ -29,11 +31,15 @@ struct prop {
     enum cfg_type cfg_type;
     guint scale; /* cfg value = property value * scale (seconds to ms) */
     GType (*enum_type)(void); /* P_ENUM */
-    void (*get)(GstEzrtmpServerSink *self, GValue *v);       /* without the object lock */
-    void (*set)(GstEzrtmpServerSink *self, const GValue *v); /* with the object lock */
+    void (*get)(GObject *self, GValue *v);                    /* without the object lock */
+    void (*set)(struct ezr_sink_settings *s, const GValue *v); /* with the object lock */
+    guint on;               /* EZR_PROPS_SINK, EZR_PROPS_SRC or both: the elements that have it */
+    const char *src_blurb;  /* the source's blurb where it differs */
 };
 
 #define RW_READY (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+#define BOTH .on = EZR_PROPS_SINK | EZR_PROPS_SRC
+#define SRC_ONLY .on = EZR_PROPS_SRC
 #define FIELD(f) .field = offsetof(struct ezr_sink_settings, f)
 #define NO_FIELD .field = -1
 #define TO_SRV(f, t)                                                                               \
@@ -66,31 +72,47 @@ static GType sync_method_get_type(void)
     return (GType)type;
 }
 
-static void get_bound_port(GstEzrtmpServerSink *self, GValue *v)
+/* The element's settings: the sink's or the source's. */
+static struct ezr_sink_settings *settings_of(GObject *o)
 {
+    return GST_IS_EZRTMP_SERVER_SINK(o) ? &GST_EZRTMP_SERVER_SINK(o)->settings
+                                        : &GST_EZRTMP_SERVER_SRC(o)->settings;
+}
+
+static guint bound_port_of(GObject *o)
+{
+    if (!GST_IS_EZRTMP_SERVER_SINK(o))
+        return ezr_src_bound_port(GST_EZRTMP_SERVER_SRC(o));
+    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(o);
     g_mutex_lock(&self->lock);
-    g_value_set_int(v, (gint)self->bound_port);
+    guint port = self->bound_port;
     g_mutex_unlock(&self->lock);
+    return port;
 }
 
-static void get_stats(GstEzrtmpServerSink *self, GValue *v)
+static void get_bound_port(GObject *self, GValue *v)
 {
-    g_value_take_boxed(v, ezr_sink_make_stats(self));
+    g_value_set_int(v, (gint)bound_port_of(self));
 }
 
-static void get_location(GstEzrtmpServerSink *self, GValue *v)
+static void get_stats(GObject *self, GValue *v)
+{
+    g_value_take_boxed(v, GST_IS_EZRTMP_SERVER_SINK(self)
+                              ? ezr_sink_make_stats(GST_EZRTMP_SERVER_SINK(self))
+                              : ezr_src_make_stats(GST_EZRTMP_SERVER_SRC(self)));
+}
+
+static void get_location(GObject *self, GValue *v)
 {
     GST_OBJECT_LOCK(self);
-    g_mutex_lock(&self->lock);
-    guint bound = self->bound_port;
-    g_mutex_unlock(&self->lock);
-    g_value_take_string(v, ezr_sink_location_get(&self->settings, bound));
+    guint bound = bound_port_of(self);
+    g_value_take_string(v, ezr_sink_location_get(settings_of(self), bound));
     GST_OBJECT_UNLOCK(self);
 }
 
-static void set_location(GstEzrtmpServerSink *self, const GValue *v)
+static void set_location(struct ezr_sink_settings *s, const GValue *v)
 {
-    ezr_sink_location_set(&self->settings, g_value_get_string(v));
+    ezr_sink_location_set(s, g_value_get_string(v));
 }
 
 enum {
@@ -126,6 +148,11 @@ enum {
     PROP_TLS_KEY,
     PROP_TLS_ONLY,
     PROP_STATS,
+    PROP_PUBLISH_TOKEN,
+    PROP_MAX_BYTES,
+    PROP_TIMEOUT,
+    PROP_PUBLISH_TIMEOUT,
+    PROP_EOS_ON_UNPUBLISH,
     N_PROPS,
 };
 
@@ -135,22 +162,29 @@ static const struct prop props[N_PROPS] = {
                    "\"::\" for every IPv4 and IPv6 one, \"::1\" for IPv6 loopback); applied when "
                    "the element goes to READY",
                    .type = P_STRING, .flags = RW_READY, FIELD(host), .def_str = "localhost",
-                   TO_SRV(host, C_STR)},
+                   TO_SRV(host, C_STR),
+        BOTH},
     [PROP_PORT] = {"port", "Port", "TCP port to listen on; 0 picks a free port (see bound-port)",
                    .type = P_INT, .flags = RW_READY, FIELD(port), .min = 0, .max = 65535,
-                   .def = 1935, TO_SRV(port, C_U16)},
+                   .def = 1935, TO_SRV(port, C_U16),
+        BOTH},
     [PROP_BOUND_PORT] = {"bound-port", "Bound port",
                          "The TCP port actually listened on from READY on; 0 when not listening",
                          .type = P_INT, .flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS,
-                         NO_FIELD, .min = 0, .max = 65535, .def = 0, .get = get_bound_port},
+                         NO_FIELD, .min = 0, .max = 65535, .def = 0, .get = get_bound_port,
+        BOTH},
     [PROP_APP] = {"app", "Application",
                   "RTMP application name players connect to (rtmp://host:port/APP/stream-key)",
                   .type = P_STRING, .flags = RW_READY, FIELD(app), .def_str = "live",
-                  TO_ST(app, C_STR)},
+                  TO_ST(app, C_STR),
+        BOTH,
+        .src_blurb = "RTMP application name the publisher connects to (rtmp://host:port/APP/stream-key)"},
     [PROP_STREAM_KEY] = {"stream-key", "Stream key",
                          "Stream name players play (rtmp://host:port/app/STREAM-KEY)",
                          .type = P_STRING, .flags = RW_READY, FIELD(stream_key),
-                         .def_str = "stream", TO_ST(key, C_STR)},
+                         .def_str = "stream", TO_ST(key, C_STR),
+        BOTH,
+        .src_blurb = "Stream name the publisher publishes (rtmp://host:port/app/STREAM-KEY)"},
     [PROP_LOCATION] = {"location", "Location",
                        "The URL players open, rtmp://HOST:PORT/APP/STREAM-KEY (as rtmp2sink's "
                        "location): setting it sets host, port (1935 if left out, 443 for "
@@ -159,7 +193,12 @@ static const struct prop props[N_PROPS] = {
                        "port once listening; rtmps:// with a certificate). A URL that does not "
                        "parse fails the change to READY",
                        .type = P_STRING, .flags = RW_READY, NO_FIELD, .get = get_location,
-                       .set = set_location},
+                       .set = set_location,
+        BOTH,
+        .src_blurb = "The URL the publisher publishes to, rtmp://HOST:PORT/APP/STREAM-KEY: setting it "
+                     "sets host, port (1935 if left out, 443 for rtmps://), app and stream-key at "
+                     "once; rtmps:// also needs tls-certificate. A URL that does not parse fails "
+                     "the change to READY"},
     [PROP_CHUNK_SIZE] = {"chunk-size", "Chunk size", "RTMP chunk size sent to players, in bytes",
                          UINT_RANGE(EZR_PROTO_CHUNK_SIZE, EZR_MAX_CHUNK_SIZE,
                                     EZR_DEFAULT_CHUNK_SIZE),
@@ -243,7 +282,11 @@ static const struct prop props[N_PROPS] = {
                               "dual-stack host=:: matches IPv4 ranges. Empty: anyone. Others get "
                               "NetStream.Play.Failed and are closed",
                               .type = P_STRING, .flags = RW_READY, FIELD(allowed_clients),
-                              .def_str = "", TO_ST(allowed_clients, C_STR)},
+                              .def_str = "", TO_ST(allowed_clients, C_STR),
+        BOTH,
+        .src_blurb = "Addresses or CIDR ranges that may publish, separated by commas "
+                     "(\"127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\"). Empty: anyone. Others get "
+                     "NetStream.Publish.BadName and are closed"},
     [PROP_PLAY_TOKEN] = {"play-token", "Play token",
                          "If not empty, players must play STREAM-KEY?token=THIS; others get "
                          "NetStream.Play.Failed and are closed. Empty: no token needed. "
@@ -305,22 +348,61 @@ static const struct prop props[N_PROPS] = {
                               "wss://; a file that does not load fails the change to READY. "
                               "Unset: no TLS",
                               .type = P_STRING, .flags = RW_READY, FIELD(tls_certificate),
-                              TO_SRV(tls_certificate, C_STR)},
+                              TO_SRV(tls_certificate, C_STR),
+        BOTH},
     [PROP_TLS_KEY] = {"tls-key", "TLS private key",
                       "PEM file with the private key of tls-certificate (empty: the key is in "
                       "the certificate file)",
-                      .type = P_STRING, .flags = RW_READY, FIELD(tls_key), TO_SRV(tls_key, C_STR)},
+                      .type = P_STRING, .flags = RW_READY, FIELD(tls_key), TO_SRV(tls_key, C_STR),
+        BOTH},
     [PROP_TLS_ONLY] = {"tls-only", "TLS only",
                        "With tls-certificate, close connections that do not start a TLS "
                        "handshake (plain rtmp://, http://, ws://)",
                        .type = P_BOOLEAN, .flags = RW_READY, FIELD(tls_only), .def = FALSE,
-                       TO_SRV(tls_only, C_BOOL)},
+                       TO_SRV(tls_only, C_BOOL),
+        BOTH},
     /* The blurb is made from the stats schema (ezr_sink_stats_blurb). */
     [PROP_STATS] = {"stats", "Statistics", NULL, .type = P_STRUCTURE,
+                    .src_blurb = "The publisher and the queue: publishing, publisher-id, "
+                                 "publisher-address, bytes-in, tags, video-frames, audio-frames, "
+                                 "keyframes, bitrate (bit/s over the last second or two), "
+                                 "connected-ms, publishes, publishes-refused, held (times its "
+                                 "socket was not read because the queue was full), queued-bytes, "
+                                 "max-bytes",
                     .flags = G_PARAM_READABLE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK, NO_FIELD,
-                    .get = get_stats},
+                    .get = get_stats,
+        BOTH},
+    [PROP_PUBLISH_TOKEN] = {"publish-token", "Publish token",
+                            "If not empty, the publisher must publish STREAM-KEY?token=THIS; "
+                            "others get NetStream.Publish.BadName and are closed. Write-only, so "
+                            "that property notifications and pipeline dumps never show it",
+                            .type = P_STRING,
+                            .flags = G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+                                     GST_PARAM_MUTABLE_READY,
+                            FIELD(publish_token), .def_str = "", SRC_ONLY},
+    [PROP_MAX_BYTES] = {"max-bytes", "Max bytes",
+                        "Bytes of the publisher's FLV tags queued for the pipeline before the "
+                        "server stops reading its socket (TCP then holds the publisher back "
+                        "until the pipeline has taken half of them); nothing is dropped",
+                        UINT_RANGE(64 * 1024, G_MAXINT32, EZR_DEFAULT_INGEST_MAX_BYTES),
+                        .flags = RW_READY, FIELD(max_bytes), SRC_ONLY},
+    [PROP_TIMEOUT] = {"timeout", "Timeout",
+                      "Seconds a publisher may send nothing before it is closed (0 = no limit); "
+                      "time its socket is not read because the pipeline is behind does not count",
+                      UINT_RANGE(0, 3600, EZR_DEFAULT_PUBLISHER_TIMEOUT_S), .flags = RW_READY,
+                      FIELD(timeout), SRC_ONLY},
+    [PROP_PUBLISH_TIMEOUT] = {"publish-timeout", "Publish timeout",
+                              "Seconds after start without a publisher before a warning is "
+                              "posted on the bus (the element keeps waiting; 0 = never warn)",
+                              UINT_RANGE(0, 3600, EZR_DEFAULT_PUBLISH_TIMEOUT_S),
+                              .flags = RW_READY, FIELD(publish_timeout), SRC_ONLY},
+    [PROP_EOS_ON_UNPUBLISH] = {"eos-on-unpublish", "EOS on unpublish",
+                               "When the publisher stops (unpublish, deleteStream, disconnect, "
+                               "timeout), send EOS. Off: wait for the next publisher and carry on "
+                               "the same stream, timestamps still rising",
+                               .type = P_BOOLEAN, .flags = RW_READY, FIELD(eos_on_unpublish),
+                               .def = FALSE, SRC_ONLY},
 };
-
 static void *field_of(const struct ezr_sink_settings *s, const struct prop *p)
 {
     return (char *)s + p->field;
@@ -397,7 +479,8 @@ void ezr_sink_settings_to_config(const struct ezr_sink_settings *s, struct ezr_s
 
 static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
 {
-    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    GstObject *self = GST_OBJECT(object);
+    struct ezr_sink_settings *settings = settings_of(object);
     if (id == 0 || id >= N_PROPS) {
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         return;
@@ -405,9 +488,9 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     const struct prop *p = &props[id];
     GST_OBJECT_LOCK(self);
     if (p->set) {
-        p->set(self, value);
+        p->set(settings, value);
     } else {
-        void *f = field_of(&self->settings, p);
+        void *f = field_of(settings, p);
         if (p->type == P_STRING) {
             g_free(*(gchar **)f);
             *(gchar **)f = g_value_dup_string(value);
@@ -428,18 +511,18 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
 
 static void get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
-    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(object);
+    GstObject *self = GST_OBJECT(object);
     if (id == 0 || id >= N_PROPS) {
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         return;
     }
     const struct prop *p = &props[id];
     if (p->get) {
-        p->get(self, value);
+        p->get(object, value);
         return;
     }
     GST_OBJECT_LOCK(self);
-    const void *f = field_of(&self->settings, p);
+    const void *f = field_of(settings_of(object), p);
     if (p->type == P_STRING)
         g_value_set_string(value, *(gchar *const *)f);
     else if (p->type == P_INT)
@@ -453,37 +536,40 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     GST_OBJECT_UNLOCK(self);
 }
 
-static GParamSpec *make_pspec(const struct prop *p)
+static GParamSpec *make_pspec(const struct prop *p, guint which)
 {
+    const char *blurb = which == EZR_PROPS_SRC && p->src_blurb ? p->src_blurb : p->blurb;
     switch (p->type) {
     case P_STRING:
-        return g_param_spec_string(p->name, p->nick, p->blurb, p->def_str, p->flags);
+        return g_param_spec_string(p->name, p->nick, blurb, p->def_str, p->flags);
     case P_INT:
-        return g_param_spec_int(p->name, p->nick, p->blurb, (gint)p->min, (gint)p->max,
+        return g_param_spec_int(p->name, p->nick, blurb, (gint)p->min, (gint)p->max,
                                 (gint)p->def, p->flags);
     case P_UINT:
-        return g_param_spec_uint(p->name, p->nick, p->blurb, (guint)p->min, (guint)p->max,
+        return g_param_spec_uint(p->name, p->nick, blurb, (guint)p->min, (guint)p->max,
                                  (guint)p->def, p->flags);
     case P_BOOLEAN:
-        return g_param_spec_boolean(p->name, p->nick, p->blurb, (gboolean)p->def, p->flags);
+        return g_param_spec_boolean(p->name, p->nick, blurb, (gboolean)p->def, p->flags);
     case P_ENUM:
         gst_type_mark_as_plugin_api(p->enum_type(), 0);
-        return g_param_spec_enum(p->name, p->nick, p->blurb, p->enum_type(), (gint)p->def,
+        return g_param_spec_enum(p->name, p->nick, blurb, p->enum_type(), (gint)p->def,
                                  p->flags);
     case P_STRUCTURE: {
-        gchar *blurb = ezr_sink_stats_blurb(); /* copied: the flags do not say it is static */
-        GParamSpec *ps = g_param_spec_boxed(p->name, p->nick, blurb, GST_TYPE_STRUCTURE, p->flags);
-        g_free(blurb);
+        /* Copied: the flags do not say the blurb is static. */
+        gchar *made = which == EZR_PROPS_SRC ? g_strdup(blurb) : ezr_sink_stats_blurb();
+        GParamSpec *ps = g_param_spec_boxed(p->name, p->nick, made, GST_TYPE_STRUCTURE, p->flags);
+        g_free(made);
         return ps;
     }
     }
     return NULL;
 }
 
-void ezr_sink_props_install(GObjectClass *klass)
+void ezr_props_install(GObjectClass *klass, guint which)
 {
     klass->set_property = set_property;
     klass->get_property = get_property;
     for (guint id = 1; id < N_PROPS; id++)
-        g_object_class_install_property(klass, id, make_pspec(&props[id]));
+        if ((props[id].on ? props[id].on : EZR_PROPS_SINK) & which)
+            g_object_class_install_property(klass, id, make_pspec(&props[id], which));
 }

@@ -1,4 +1,5 @@
-/* The element's properties, described once in a table (ezrsinkprops.c) that installs the param
+/* The elements' properties (the sink's, and the source's, which has a part of them and a few of
+ * its own), described once in a table (ezrsinkprops.c) that installs the param
  * specs, answers set/get, sets the defaults and copies the values into the library's server and
  * stream configs. A new property is one entry in the table (and a field below if it keeps a
  * value). */
@@ -48,10 +49,18 @@ struct ezr_sink_settings {
     gchar *bad_location;
     gchar *bad_location_why;
     gboolean location_tls;
+    /* ezrtmpserversrc's own. */
+    gchar *publish_token;
+    guint max_bytes;
+    guint timeout;         /* s, a silent publisher */
+    guint publish_timeout; /* s, no publisher yet: warn */
+    gboolean eos_on_unpublish;
 };
 
-/* class_init: installs every property of the table. */
-void ezr_sink_props_install(GObjectClass *klass);
+/* The elements a property is installed on. */
+enum { EZR_PROPS_SINK = 1, EZR_PROPS_SRC = 2 };
+/* class_init: installs the table's properties of the element `which` (EZR_PROPS_SINK or _SRC). */
+void ezr_props_install(GObjectClass *klass, guint which);
 /* init and finalize: the defaults; frees the strings. */
 void ezr_sink_settings_init(struct ezr_sink_settings *s);
 void ezr_sink_settings_clear(struct ezr_sink_settings *s);

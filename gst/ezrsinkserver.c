@@ -3,6 +3,7 @@
  * lines, players added and removed, a failed reactor) turned into GStreamer's. */
 #include "ezr_error.h"
 #include "ezr_net.h"
+#include "ezrelementserver.h"
 #include "ezrserverpool.h"
 #include "gstezrtmpserversinkpriv.h"
 
@@ -10,7 +11,7 @@
 
 /* The library's log lines, on our debug category. Called from the server thread. A server may
  * be shared by several elements, so its lines name no element. */
-static void server_log(void *ctx, enum ezr_log_level level, const char *msg)
+void ezr_element_server_log(void *ctx, enum ezr_log_level level, const char *msg)
 {
     GstDebugLevel l = level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
                       : level == EZR_LOG_WARNING ? GST_LEVEL_WARNING
@@ -19,29 +20,33 @@ static void server_log(void *ctx, enum ezr_log_level level, const char *msg)
     GST_CAT_LEVEL_LOG(ezrtmp_debug, l, ctx, "%s", msg);
 }
 
-/* A player started or stopped playing our stream (server thread): signal and bus message. */
-static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_client_info *info)
+void ezr_element_client_event(GstElement *self, guint added, guint removed,
+                              enum ezr_client_event ev, const struct ezr_client_info *info)
 {
-    GstEzrtmpServerSink *self = ctx;
     GstStructure *s;
     if (ev == EZR_CLIENT_ADDED) {
         GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) added", info->id, info->addr);
-        g_signal_emit(self, ezr_sink_signals[EZR_SINK_SIGNAL_CLIENT_ADDED], 0, (guint64)info->id,
-                      info->addr);
+        g_signal_emit(self, added, 0, (guint64)info->id, info->addr);
         s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64, (guint64)info->id,
                               "address", G_TYPE_STRING, info->addr, "protocol", G_TYPE_STRING,
                               info->protocol, NULL);
     } else {
         GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id, info->addr,
                         info->reason);
-        g_signal_emit(self, ezr_sink_signals[EZR_SINK_SIGNAL_CLIENT_REMOVED], 0, (guint64)info->id,
-                      info->reason);
+        g_signal_emit(self, removed, 0, (guint64)info->id, info->reason);
         s = gst_structure_new("ezrtmp-client-removed", "client-id", G_TYPE_UINT64,
                               (guint64)info->id, "address", G_TYPE_STRING, info->addr, "reason",
                               G_TYPE_STRING, info->reason, "protocol", G_TYPE_STRING,
                               info->protocol, NULL);
     }
-    gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+    gst_element_post_message(self, gst_message_new_element(GST_OBJECT(self), s));
+}
+
+/* A player started or stopped playing our stream (server thread). */
+static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_client_info *info)
+{
+    ezr_element_client_event(ctx, ezr_sink_signals[EZR_SINK_SIGNAL_CLIENT_ADDED],
+                             ezr_sink_signals[EZR_SINK_SIGNAL_CLIENT_REMOVED], ev, info);
 }
 
 /* Says why and what to do, once per server opened, from whichever thread learns it first (the
@@ -64,7 +69,7 @@ static void on_failed(void *ctx, uint16_t port, const char *why)
 }
 
 /* Fails READY for a location that did not parse, or asked for TLS that is not configured. */
-static gboolean check_location(GstEzrtmpServerSink *self, const struct ezr_sink_settings *set)
+static gboolean check_location(GstElement *self, const struct ezr_sink_settings *set)
 {
     if (set->bad_location) {
         GST_ELEMENT_ERROR(
@@ -83,6 +88,35 @@ static gboolean check_location(GstEzrtmpServerSink *self, const struct ezr_sink_
     return TRUE;
 }
 
+struct ezr_server *ezr_element_open_server(GstElement *self, const struct ezr_sink_settings *set,
+                                           struct ezr_server_config *cfg, char *tls_error,
+                                           size_t tls_error_size)
+{
+    char where[264];
+    ezr_net_format_host_port(cfg->host ? cfg->host : "", cfg->port, where, sizeof where);
+    cfg->error_msg = tls_error;
+    cfg->error_msg_size = tls_error_size;
+    cfg->log = ezr_element_server_log;
+    cfg->log_ctx = NULL;
+    if (!check_location(self, set))
+        return NULL;
+    if (cfg->tls_only && !(cfg->tls_certificate && *cfg->tls_certificate)) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
+        return NULL;
+    }
+    int rc = 0;
+    struct ezr_server *server = ezr_server_pool_acquire(cfg, &rc);
+    if (!server && rc == EZR_ETLS)
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                          ("Could not load the TLS certificate or key: %s", tls_error),
+                          ("ezr_server_new() failed with %d", rc));
+    else if (!server)
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
+                          ("Could not listen on %s: %s", where, ezr_strerror(rc)),
+                          ("ezr_server_new() failed with %d", rc));
+    return server;
+}
+
 gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
 {
     struct ezr_sink_settings set;
@@ -94,10 +128,6 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
     struct ezr_stream_config sc = {0};
     ezr_sink_settings_to_config(&set, &cfg, &sc);
     char tls_error[512] = "";
-    cfg.error_msg = tls_error;
-    cfg.error_msg_size = sizeof tls_error;
-    cfg.log = server_log;
-    cfg.log_ctx = NULL;
     sc.on_client = on_client;
     sc.client_ctx = self;
     sc.on_failed = on_failed;
@@ -111,8 +141,6 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
     struct ezr_stream *stream = NULL;
     int rc = 0;
     struct ezr_server *server = NULL;
-    if (!check_location(self, &set))
-        goto out;
     if (!(cfg.queue_warning_bytes < cfg.queue_high_bytes &&
           cfg.queue_high_bytes < cfg.queue_max_bytes)) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
@@ -127,24 +155,10 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
                           ("LL-HLS is served over HTTP on the element's port"));
         goto out;
     }
-    if (cfg.tls_only && !(cfg.tls_certificate && *cfg.tls_certificate)) {
-        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
-        goto out;
-    }
-    server = ezr_server_pool_acquire(&cfg, &rc);
+    server = ezr_element_open_server(GST_ELEMENT(self), &set, &cfg, tls_error, sizeof tls_error);
     g_atomic_int_set(&self->failure_posted, FALSE); /* a new server, or a stream new to it */
-    if (!server && rc == EZR_ETLS) {
-        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                          ("Could not load the TLS certificate or key: %s", tls_error),
-                          ("ezr_server_new() failed with %d", rc));
+    if (!server)
         goto out;
-    }
-    if (!server) {
-        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                          ("Could not listen on %s: %s", where, ezr_strerror(rc)),
-                          ("ezr_server_new() failed with %d", rc));
-        goto out;
-    }
     rc = ezr_server_add_stream(server, &sc, &stream);
     if (rc < 0) {
         if (rc == EZR_EINVAL && allowed && *allowed)

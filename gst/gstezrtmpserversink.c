@@ -66,7 +66,6 @@
 
 #include "gstezrtmpserversinkpriv.h"
 
-GST_DEBUG_CATEGORY(ezrtmp_debug);
 #define GST_CAT_DEFAULT ezrtmp_debug
 
 guint ezr_sink_signals[EZR_SINK_LAST_SIGNAL];
@@ -168,7 +167,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS(klass);
 
     gobject_class->finalize = finalize;
-    ezr_sink_props_install(gobject_class);
+    ezr_props_install(gobject_class, EZR_PROPS_SINK);
 
     /**
      * GstEzrtmpServerSink::client-added:
@@ -238,8 +237,6 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
     basesink_class->unlock = unlock;
     basesink_class->unlock_stop = unlock_stop;
     basesink_class->stop = ezr_sink_stop;
-
-    GST_DEBUG_CATEGORY_INIT(ezrtmp_debug, "ezrtmpserversink", 0, "ezrtmp RTMP server sink");
 }
 
 static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)

@@ -20,7 +20,7 @@ static void client_event(struct ezr_io *io, uint32_t events);
 static void update_interest(struct ezr_client *c)
 {
     uint32_t want =
-        (c->input_paused ? 0 : c->conn.read_wants) | (c->write_blocked ? c->conn.write_wants : 0);
+        (c->input_paused || c->input_held ? 0 : c->conn.read_wants) | (c->write_blocked ? c->conn.write_wants : 0);
     if (want != c->interest && ezr_reactor_mod(c->set->reactor, &c->conn.io, want) == 0)
         c->interest = want;
 }
@@ -104,6 +104,11 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
     struct ezr_client_set *set = c->set;
     ezr_log(set->log, level, "client %llu (%s) closed: %s", (unsigned long long)c->conn.id,
             c->conn.addr, reason);
+    if (c->on_close) {
+        void (*on_close)(struct ezr_client *, const char *) = c->on_close;
+        c->on_close = NULL;
+        on_close(c, reason);
+    }
     /* First, while it is still whole: the stream counts it, takes it off its players and may
      * find its EOS drained without it. */
     if (c->stream)
@@ -222,7 +227,8 @@ static void resume_input(struct ezr_client *c)
     c->feed_pending = c->in.len > 0;
     c->input_paused = false;
     update_interest(c);
-    read_later(c);
+    if (!c->input_held)
+        read_later(c);
 }
 
 /* A frame the kernel took whole: how long since it was pushed (a joiner's cached frames were
@@ -331,8 +337,15 @@ void ezr_client_pause_input(struct ezr_client *c)
     update_interest(c);
 }
 
+void ezr_client_hold_input(struct ezr_client *c)
+{
+    c->input_held = true;
+    update_interest(c);
+}
+
 void ezr_client_resume_input(struct ezr_client *c)
 {
+    c->input_held = false;
     resume_input(c);
 }
 
@@ -357,7 +370,7 @@ void ezr_client_read(struct ezr_client *c)
             return;
     }
     for (;;) {
-        if (c->dead)
+        if (c->dead || c->input_held)
             return;
         if (c->q.owned_bytes >= EZR_MAX_QUEUED_REPLY_BYTES && !c->closing) {
             c->input_paused = true;
@@ -385,7 +398,7 @@ void ezr_client_read(struct ezr_client *c)
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
          * have no data yet. */
-        if (!c->stream && (n > 0 || n == EZR_EAGAIN))
+        if (!c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
@@ -425,7 +438,7 @@ static void client_event(struct ezr_io *io, uint32_t events)
     struct ezr_client *c = EZR_CONTAINER_OF(io, struct ezr_client, conn.io);
     if (c->dead)
         return;
-    if ((events & (c->conn.read_wants | EZR_IO_HUP)) && !c->input_paused)
+    if ((events & (c->conn.read_wants | EZR_IO_HUP)) && !c->input_paused && !c->input_held)
         ezr_client_read(c);
     /* Only a blocked write is resumed: media held for the player's next video frame stays held. */
     if (!c->dead && (events & c->conn.write_wants) && c->write_blocked)

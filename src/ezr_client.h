@@ -26,6 +26,7 @@
 #include "ezr_types.h"
 
 struct ezr_client;
+struct ezr_ingest;
 struct ezr_server;
 struct ezr_stream;
 
@@ -90,6 +91,10 @@ struct ezr_client {
     struct ezr_link conn_link;  /* set->open while open, then set->dead */
     struct ezr_link read_link;  /* set->readable: input left unread, to read next round */
     struct ezr_stream *pending; /* admitted by ezr_stream_admit, added when play starts */
+    struct ezr_ingest *ingest;  /* the publish point it publishes to (ezr_ingest.h), by name */
+    /* Called first when the connection closes, while a protocol has set it (a publisher's
+     * protocol, to end its publication with the reason). */
+    void (*on_close)(struct ezr_client *c, const char *reason);
     uint8_t sync_method;        /* enum ezr_sync_method, chosen by ezr_stream_admit */
     struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
     uint64_t accepted_ms;
@@ -101,6 +106,7 @@ struct ezr_client {
     bool failed;        /* an allocation failed inside a callback */
     bool kicked;        /* removed by the application: closed at the end of the round */
     bool input_paused;  /* replies back up: input is not read until they are written */
+    bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
     bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
     uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
@@ -140,8 +146,13 @@ void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_
 /* The protocol takes no more input for now (what it left is enough to hold): nothing is read until
  * ezr_client_resume_input, or until the queue is written. */
 void ezr_client_pause_input(struct ezr_client *c);
+/* The protocol holds input until ezr_client_resume_input (a publisher whose tags have nowhere to
+ * go): unlike a pause, written replies do not resume it. The bytes already read are fed; nothing
+ * more is read, so the peer's TCP window closes. */
+void ezr_client_hold_input(struct ezr_client *c);
 /* The protocol left input it could not take yet (a pipelined request behind one that waits) and
- * can now: it is fed again, before anything new is read, and reading resumes if it was paused. */
+ * can now: it is fed again, before anything new is read, and reading resumes if it was paused or
+ * held. */
 void ezr_client_resume_input(struct ezr_client *c);
 /* An allocation failed where the protocol cannot answer it (a reply could not be built): the
  * connection closes ("out of memory") when it is flushed, at the end of this round, since the

@@ -15,6 +15,24 @@
  * few hundred bytes; 64 KiB leaves room for large connect objects while a 16 MB claim is refused
  * before anything is allocated. */
 #define EZR_MAX_IN_MSG_SIZE (64u * 1024u)
+/* Largest message a publisher may send once its publish is accepted (before, the player limit
+ * above holds): all RTMP's 24-bit length field can say, the same bound as an FLV tag given to
+ * ezr_stream_push. A keyframe of 20 Mbps 1080p is a megabyte or two, and a sequence header may
+ * be large; the chunk reader allocates a message once, as its first chunk declares it, so a
+ * publisher costs at most this beyond its queue. */
+#define EZR_MAX_PUBLISH_MSG_SIZE 0xFFFFFFu
+/* Bytes of FLV tags a publish point queues for the application before the publisher's socket is
+ * no longer read (max-bytes' default): 8 MiB is 3 s of a 20 Mbps publisher, enough to ride out
+ * a pipeline's hiccup (a keyframe's encode, a state change) without holding the publisher, and
+ * little for a server next to the frames its players share. */
+#define EZR_DEFAULT_INGEST_MAX_BYTES (8u * 1024u * 1024u)
+/* ezrtmpserversrc's timeout: a publisher that has sent nothing for 30 s (OBS and ffmpeg send
+ * frames many times a second, and acknowledgements) is gone or stuck; the same as a player's
+ * client timeout. */
+#define EZR_DEFAULT_PUBLISHER_TIMEOUT_S 30u
+/* ezrtmpserversrc's publish-timeout: no publisher 30 s after start is worth a warning (a
+ * mistyped key or URL), and long enough for a person to start OBS. */
+#define EZR_DEFAULT_PUBLISH_TIMEOUT_S 30u
 /* Chunk streams a player may have open at once. Clients use 2-8; each costs a header and a
  * partial message buffer, so thousands of ids must not mean thousands of allocations. */
 #define EZR_MAX_IN_CHUNK_STREAMS 32u

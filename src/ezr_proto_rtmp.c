@@ -10,6 +10,7 @@
 #include "ezr_clock.h"
 #include "ezr_error.h"
 #include "ezr_frame.h"
+#include "ezr_ingest.h"
 #include "ezr_limits.h"
 #include "ezr_proto.h"
 #include "ezr_server_priv.h"
@@ -36,7 +37,7 @@ static int cb_connect(void *ctx, const char *app)
 {
     struct ezr_client *c = ctx;
     char esc[128];
-    bool found = ezr_server_find_stream(c->srv, app, NULL, 0) != NULL;
+    bool found = ezr_server_serves_app(c->srv, app);
     ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, app, strlen(app)),
@@ -102,7 +103,59 @@ static void cb_pause(void *ctx, bool paused)
     c->q.paused = paused;
 }
 
+/* ---- publishing (ezr_ingest.h) ----------------------------------------------------------- */
+
+static bool cb_can_publish(void *ctx, const char *name)
+{
+    struct ezr_client *c = ctx;
+    return ezr_server_find_ingest(c->srv, session_of(c)->app, name, strlen(name)) != NULL;
+}
+
+static void publisher_closed(struct ezr_client *c, const char *reason)
+{
+    if (c->ingest)
+        ezr_ingest_detach(c->ingest, c, reason);
+}
+
+static int cb_publish(void *ctx, const char *name)
+{
+    struct ezr_client *c = ctx;
+    char esc[128];
+    size_t keylen = strcspn(name, "?");
+    struct ezr_ingest *ing = ezr_server_find_ingest(c->srv, session_of(c)->app, name, keylen);
+    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) publish \"%s\"%s%s",
+            (unsigned long long)c->conn.id, c->conn.addr,
+            ezr_text_escape(esc, sizeof esc, name, keylen),
+            name[keylen] ? " (query not shown)" : "", ing ? "" : ": no publish point, refused");
+    if (!ing)
+        return EZR_ENOTFOUND;
+    int rc = ezr_ingest_admit(ing, c, name);
+    if (rc < 0)
+        return rc;
+    ezr_ingest_attach(ing, c);
+    c->on_close = publisher_closed;
+    return 0;
+}
+
+static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
+{
+    struct ezr_client *c = ctx;
+    return c->ingest ? ezr_ingest_push(c->ingest, c, type, timestamp, body, len) : 0;
+}
+
+static void cb_unpublish(void *ctx)
+{
+    struct ezr_client *c = ctx;
+    if (c->ingest)
+        ezr_ingest_detach(c->ingest, c, "stopped publishing");
+    c->idle_since_ms = ezr_now_ms(); /* the handshake timeout counts again */
+}
+
 static const struct ezr_session_callbacks session_cb = {
+    .can_publish = cb_can_publish,
+    .publish = cb_publish,
+    .media = cb_media,
+    .unpublish = cb_unpublish,
     .send = cb_send,
     .failed = cb_failed,
     .connect = cb_connect,

@@ -179,7 +179,7 @@ static void tick(struct ezr_server *s, uint64_t now)
             c->progress_ms = now;
         if (!check_alive(c, now))
             continue;
-        if (s->handshake_timeout_ms && !c->stream &&
+        if (s->handshake_timeout_ms && !c->stream && !c->ingest &&
             ezr_elapsed(now, c->idle_since_ms) > s->handshake_timeout_ms)
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                              "did not start playing within the handshake timeout");
@@ -193,6 +193,7 @@ static void tick(struct ezr_server *s, uint64_t now)
     EZR_LIST_FOREACH_SAFE(it, nx, &s->streams)
         ezr_stream_tick(EZR_CONTAINER_OF(it, struct ezr_stream, registry_link), now);
     pthread_mutex_unlock(&s->lock);
+    ezr_server_tick_ingests(s, now);
     /* After the timeouts: a connection accepted now has nothing to time out yet (its marks are
      * newer than now; ezr_elapsed() reads them as 0 anyway). */
     if (s->accept_blocked)
@@ -380,6 +381,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->max_connections = want < budget ? want : budget;
     s->start_ms = s->last_tick_ms = ezr_now_ms();
     ezr_list_init(&s->streams);
+    ezr_list_init(&s->ingests);
     h->lock = &s->lock;
     h->cond = &s->cond;
     h->mailbox = &s->mailbox;
@@ -475,6 +477,7 @@ void ezr_server_free(struct ezr_server *s)
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&s->streams)))
         ezr_stream_free(EZR_CONTAINER_OF(n, struct ezr_stream, registry_link));
+    ezr_server_free_ingests(s); /* before the clients: it closes its publisher */
     /* Best effort, without blocking: players get what is queued (the end-of-stream notices). */
     end_of_round(s, true);
     while ((n = ezr_list_first(&s->clients.open)))

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ezr_ingest_api.h" /* the calls on a publish point */
 #include "ezr_stream_api.h" /* the calls on a stream, its callbacks and stats */
 #include "ezr_types.h"      /* log level and callback, close reasons */
 
@@ -95,5 +96,15 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
  * thread, so that no callback of the stream runs after it returns: do not call it from a
  * callback. */
 void ezr_server_remove_stream(struct ezr_server *s, struct ezr_stream *st);
+
+/* Registers a publish point: an RTMP client may then publish to rtmp://HOST:PORT/APP/KEY, and
+ * what it publishes comes out of ezr_ingest_pop(). EZR_EEXIST if app/key already has one on this
+ * server (a stream played under the same name is another thing and may coexist); EZR_EINVAL if
+ * allowed_clients does not parse. */
+int ezr_server_add_ingest(struct ezr_server *s, const struct ezr_ingest_config *cfg,
+                          struct ezr_ingest **out);
+/* Closes its publisher, wakes a thread waiting in ezr_ingest_pop() (EZR_ECLOSED) and frees the
+ * point once the reactor is done with it; waits for that, so do not call it from a callback. */
+void ezr_server_remove_ingest(struct ezr_server *s, struct ezr_ingest *ing);
 
 #endif

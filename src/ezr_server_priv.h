@@ -49,6 +49,7 @@ struct ezr_server {
     pthread_mutex_t lock;    /* the streams registry; the streams' EOS counters; stats replies */
     pthread_cond_t cond;     /* an EOS drained, a stats reply arrived, a stream was removed */
     struct ezr_list streams; /* by stream.registry_link */
+    struct ezr_list ingests; /* publish points, by ingest.registry_link (ezr_server_ingest.c) */
     struct ezr_stream_host stream_host; /* what every stream is given of the server */
 
     /* Reactor thread only. */
@@ -69,5 +70,16 @@ void ezr_server_fill_stats(const struct ezr_server *s, struct ezr_stream_stats *
 /* The stream served as app/key[0..keylen) (key NULL: any stream of app), or NULL. Any thread. */
 struct ezr_stream *ezr_server_find_stream(struct ezr_server *s, const char *app, const char *key,
                                           size_t keylen);
+
+/* ezr_server_ingest.c: the registry of publish points. */
+/* The point for app/key[0..keylen), or NULL. Any thread. */
+struct ezr_ingest *ezr_server_find_ingest(struct ezr_server *s, const char *app, const char *key,
+                                          size_t keylen);
+/* Does app have a stream or a publish point (may a client connect to it)? Any thread. */
+bool ezr_server_serves_app(struct ezr_server *s, const char *app);
+/* Times out silent publishers. Reactor thread. */
+void ezr_server_tick_ingests(struct ezr_server *s, uint64_t now);
+/* Frees the points left, after the reactor thread has stopped. */
+void ezr_server_free_ingests(struct ezr_server *s);
 
 #endif

@@ -1,6 +1,7 @@
 /* A player's RTMP conversation, sans-I/O; see ezr_session.h. Command names and replies follow
  * the RTMP 1.0 spec (7.2) and what Flash Media Server, nginx-rtmp and ffmpeg's client expect. */
 #include "ezr_session.h"
+#include "ezr_session_priv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ static uint32_t out_chunk_size(const struct ezr_session *s)
     return s->state >= EZR_SESSION_CONNECTED ? s->chunk_size : EZR_PROTO_CHUNK_SIZE;
 }
 
-static void flush(struct ezr_session *s)
+void ezr_session_flush_out(struct ezr_session *s)
 {
     if (ezr_buf_failed(&s->out) && s->cb->failed)
         s->cb->failed(s->ctx);
@@ -66,21 +67,21 @@ static void send_info(struct ezr_session *s, uint32_t msid, const char *name, do
 }
 
 /* onStatus on the given message stream, naming the stream played. */
-static void send_status(struct ezr_session *s, uint32_t msid, const char *level, const char *code,
+void ezr_session_status(struct ezr_session *s, uint32_t msid, const char *level, const char *code,
                         const char *description)
 {
     send_info(s, msid, "onStatus", 0, level, code, description, s->name[0] ? s->name : NULL);
 }
 
 /* _result or _error(txid, null, info). */
-static void send_reply(struct ezr_session *s, const char *name, double txid, const char *level,
+void ezr_session_reply(struct ezr_session *s, const char *name, double txid, const char *level,
                        const char *code, const char *description)
 {
     send_info(s, 0, name, txid, level, code, description, NULL);
 }
 
 /* _result(txid, null, value) with a number or null value. */
-static void send_result_number(struct ezr_session *s, double txid, const double *value)
+void ezr_session_result_number(struct ezr_session *s, double txid, const double *value)
 {
     struct ezr_buf b;
     ezr_buf_init(&b);
@@ -96,13 +97,13 @@ static void send_result_number(struct ezr_session *s, double txid, const double 
 }
 
 /* A command with no transaction (onBWDone, onFCSubscribe, ...). */
-static void send_notify(struct ezr_session *s, const char *name, const char *code,
+void ezr_session_notify(struct ezr_session *s, const char *name, const char *code,
                         const char *description)
 {
     send_info(s, 0, name, 0, NULL, code, description, NULL);
 }
 
-static int close_with(struct ezr_session *s, int err, const char *reason)
+int ezr_session_close_with(struct ezr_session *s, int err, const char *reason)
 {
     s->close_reason = reason;
     if (err == EZR_ECLOSED)
@@ -111,7 +112,7 @@ static int close_with(struct ezr_session *s, int err, const char *reason)
 }
 
 /* Copies a name the client sent into dst, refusing what does not fit. */
-static int copy_name(char *dst, size_t cap, const struct ezr_amf0_value *v)
+int ezr_session_copy_name(char *dst, size_t cap, const struct ezr_amf0_value *v)
 {
     const char *str = ezr_amf0_as_string(v);
     if (!str || v->u.str.len >= cap || v->u.str.len >= EZR_MAX_NAME_LEN ||
@@ -124,11 +125,11 @@ static int copy_name(char *dst, size_t cap, const struct ezr_amf0_value *v)
 static int on_connect(struct ezr_session *s, double txid, const struct ezr_amf0_value *obj)
 {
     if (s->state != EZR_SESSION_WAIT_CONNECT)
-        return close_with(s, EZR_EPROTO, "connect sent twice");
-    if (copy_name(s->app, sizeof s->app, ezr_amf0_get(obj, "app")) < 0) {
-        send_reply(s, "_error", txid, "error", "NetConnection.Connect.Rejected",
+        return ezr_session_close_with(s, EZR_EPROTO, "connect sent twice");
+    if (ezr_session_copy_name(s->app, sizeof s->app, ezr_amf0_get(obj, "app")) < 0) {
+        ezr_session_reply(s, "_error", txid, "error", "NetConnection.Connect.Rejected",
                    "Connect needs an application name");
-        return close_with(s, EZR_ECLOSED, "connect without a valid app");
+        return ezr_session_close_with(s, EZR_ECLOSED, "connect without a valid app");
     }
     /* "live/" and "live?x=y" both name the app "live". */
     char *q = strchr(s->app, '?');
@@ -137,9 +138,9 @@ static int on_connect(struct ezr_session *s, double txid, const struct ezr_amf0_
     for (size_t n = strlen(s->app); n && s->app[n - 1] == '/'; n--)
         s->app[n - 1] = '\0';
     if (s->cb->connect(s->ctx, s->app) != 0) {
-        send_reply(s, "_error", txid, "error", "NetConnection.Connect.Rejected",
+        ezr_session_reply(s, "_error", txid, "error", "NetConnection.Connect.Rejected",
                    "No such application");
-        return close_with(s, EZR_ECLOSED, "connect to an unknown app");
+        return ezr_session_close_with(s, EZR_ECLOSED, "connect to an unknown app");
     }
     ezr_chunk_write_window_ack_size(&s->out, EZR_WINDOW_ACK_SIZE);
     ezr_chunk_write_set_peer_bw(&s->out, EZR_WINDOW_ACK_SIZE, EZR_PEER_BW_DYNAMIC);
@@ -174,28 +175,30 @@ static int on_connect(struct ezr_session *s, double txid, const struct ezr_amf0_
 static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_value *name)
 {
     if (!s->stream_created || msid != EZR_MEDIA_MSID)
-        return close_with(s, EZR_EPROTO, "play before createStream");
+        return ezr_session_close_with(s, EZR_EPROTO, "play before createStream");
     if (s->state == EZR_SESSION_PLAYING)
         return 0; /* a repeated play of a live stream changes nothing */
-    if (copy_name(s->name, sizeof s->name, name) < 0)
-        return close_with(s, EZR_EPROTO, "play without a valid stream name");
+    if (s->state == EZR_SESSION_PUBLISHING)
+        return ezr_session_close_with(s, EZR_EPROTO, "play while publishing");
+    if (ezr_session_copy_name(s->name, sizeof s->name, name) < 0)
+        return ezr_session_close_with(s, EZR_EPROTO, "play without a valid stream name");
     int allowed = s->cb->play(s->ctx, s->name);
     if (allowed == EZR_EACCES) {
-        send_status(s, msid, "error", "NetStream.Play.Failed", "Access denied");
-        return close_with(s, EZR_ECLOSED, "play refused by access control");
+        ezr_session_status(s, msid, "error", "NetStream.Play.Failed", "Access denied");
+        return ezr_session_close_with(s, EZR_ECLOSED, "play refused by access control");
     }
     if (allowed == EZR_EINVAL) {
-        send_status(s, msid, "error", "NetStream.Play.Failed",
+        ezr_session_status(s, msid, "error", "NetStream.Play.Failed",
                     "Unknown sync-method: latest-keyframe, next-keyframe or live-edge");
-        return close_with(s, EZR_ECLOSED, "play refused: unknown sync-method");
+        return ezr_session_close_with(s, EZR_ECLOSED, "play refused: unknown sync-method");
     }
     if (allowed != 0) {
-        send_status(s, msid, "error", "NetStream.Play.StreamNotFound", "No such stream");
-        return close_with(s, EZR_ECLOSED, "play of an unknown stream");
+        ezr_session_status(s, msid, "error", "NetStream.Play.StreamNotFound", "No such stream");
+        return ezr_session_close_with(s, EZR_ECLOSED, "play of an unknown stream");
     }
     ezr_chunk_write_user_control(&s->out, EZR_UC_STREAM_BEGIN, msid);
-    send_status(s, msid, "status", "NetStream.Play.Reset", "Playing and resetting stream");
-    send_status(s, msid, "status", "NetStream.Play.Start", "Started playing stream");
+    ezr_session_status(s, msid, "status", "NetStream.Play.Reset", "Playing and resetting stream");
+    ezr_session_status(s, msid, "status", "NetStream.Play.Start", "Started playing stream");
 
     struct ezr_buf b;
     ezr_buf_init(&b);
@@ -207,7 +210,7 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
     ezr_buf_free(&b);
 
     s->state = EZR_SESSION_PLAYING;
-    flush(s); /* the replies must precede the media play_started queues */
+    ezr_session_flush_out(s); /* the replies must precede the media play_started queues */
     s->cb->play_started(s->ctx);
     return 0;
 }
@@ -220,8 +223,8 @@ static void stop_playing(struct ezr_session *s)
 {
     if (s->state != EZR_SESSION_PLAYING)
         return;
-    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Stop", "Stopped playing stream");
-    flush(s);
+    ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Stop", "Stopped playing stream");
+    ezr_session_flush_out(s);
     s->state = EZR_SESSION_CONNECTED;
     s->paused = false;
     s->cb->play_stopped(s->ctx);
@@ -233,13 +236,13 @@ static void stop_playing(struct ezr_session *s)
  * it, and no player expects an error for a pause that changes nothing. */
 static void on_pause(struct ezr_session *s, bool pause)
 {
-    send_status(s, EZR_MEDIA_MSID, "status",
+    ezr_session_status(s, EZR_MEDIA_MSID, "status",
                 pause ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
                 pause ? "Paused live stream" : "Unpaused live stream");
     if (s->state != EZR_SESSION_PLAYING || s->paused == pause)
         return;
     s->paused = pause;
-    flush(s); /* Unpause.Notify must precede the media the server queues from here */
+    ezr_session_flush_out(s); /* Unpause.Notify must precede the media the server queues from here */
     if (s->cb->pause)
         s->cb->pause(s->ctx, pause);
 }
@@ -255,9 +258,9 @@ static void on_pause(struct ezr_session *s, bool pause)
  * librtmp read Play.Start as "playing". So: both, and playback is not touched. */
 static void send_seek_notify_and_start(struct ezr_session *s)
 {
-    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify",
+    ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify",
                 "Live stream: playing on from now");
-    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Start", "Started playing stream");
+    ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.Start", "Started playing stream");
 }
 
 static void on_seek(struct ezr_session *s)
@@ -265,7 +268,7 @@ static void on_seek(struct ezr_session *s)
     if (s->state == EZR_SESSION_PLAYING)
         send_seek_notify_and_start(s);
     else /* nothing plays: say the seek is done, do not claim a start */
-        send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify", "Nothing is playing");
+        ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Seek.Notify", "Nothing is playing");
 }
 
 static bool as_bool(const struct ezr_amf0_value *v, bool fallback)
@@ -301,8 +304,8 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
         for (size_t i = 0; i < n; i++)
             ezr_amf0_value_clear(&v[i]);
         return rc == EZR_ELIMIT
-                   ? close_with(s, EZR_ELIMIT, "command nested deeper than the AMF0 limit")
-                   : close_with(s, EZR_EPROTO, "malformed command");
+                   ? ezr_session_close_with(s, EZR_ELIMIT, "command nested deeper than the AMF0 limit")
+                   : ezr_session_close_with(s, EZR_EPROTO, "malformed command");
     }
     double txid = v[1].u.number;
     const struct ezr_amf0_value *obj = n > 2 ? &v[2] : NULL;
@@ -311,28 +314,29 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
     if (strcmp(name, "connect") == 0) {
         rc = on_connect(s, txid, obj);
     } else if (s->state == EZR_SESSION_WAIT_CONNECT) {
-        rc = close_with(s, EZR_EPROTO, "command before connect");
+        rc = ezr_session_close_with(s, EZR_EPROTO, "command before connect");
     } else if (strcmp(name, "createStream") == 0) {
         if (++s->streams > EZR_MAX_STREAMS_PER_CONN) {
-            rc = close_with(s, EZR_ELIMIT, "too many createStream calls");
+            rc = ezr_session_close_with(s, EZR_ELIMIT, "too many createStream calls");
         } else {
             double id = EZR_MEDIA_MSID;
             s->stream_created = true;
-            send_result_number(s, txid, &id);
+            ezr_session_result_number(s, txid, &id);
         }
     } else if (strcmp(name, "play") == 0) {
         rc = on_play(s, m->msid, arg1);
     } else if (strcmp(name, "closeStream") == 0 || strcmp(name, "deleteStream") == 0) {
         stop_playing(s);
+        ezr_session_unpublish(s);
     } else if (strcmp(name, "getStreamLength") == 0) {
         double zero = 0; /* live: no length */
-        send_result_number(s, txid, &zero);
+        ezr_session_result_number(s, txid, &zero);
     } else if (strcmp(name, "_checkbw") == 0) {
-        send_notify(s, "onBWDone", NULL, NULL);
+        ezr_session_notify(s, "onBWDone", NULL, NULL);
     } else if (strcmp(name, "FCSubscribe") == 0) {
-        send_notify(s, "onFCSubscribe", "NetStream.Play.Start", "FCSubscribe");
+        ezr_session_notify(s, "onFCSubscribe", "NetStream.Play.Start", "FCSubscribe");
     } else if (strcmp(name, "FCUnsubscribe") == 0) {
-        send_notify(s, "onFCUnsubscribe", "NetStream.Play.Stop", "FCUnsubscribe");
+        ezr_session_notify(s, "onFCUnsubscribe", "NetStream.Play.Stop", "FCUnsubscribe");
     } else if (strcmp(name, "receiveAudio") == 0 || strcmp(name, "receiveVideo") == 0) {
         /* Spec 7.2.2.4-5: no reply to false; true is answered like a seek to now, Seek.Notify
          * and Play.Start (only while playing: before play there is nothing to start). Only a
@@ -344,7 +348,7 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
             send_seek_notify_and_start(s);
         if (*want != on) {
             *want = on;
-            flush(s); /* the replies precede the media the server queues from here */
+            ezr_session_flush_out(s); /* the replies precede the media the server queues from here */
             if (s->cb->receive)
                 s->cb->receive(s->ctx, s->want_audio, s->want_video);
         }
@@ -354,17 +358,15 @@ static int on_command(struct ezr_session *s, const struct ezr_chunk_msg *m, cons
     } else if (strcmp(name, "seek") == 0) {
         on_seek(s); /* seek(0, null, ms): the position is ignored, see on_seek */
     } else if (strcmp(name, "releaseStream") == 0 || strcmp(name, "FCPublish") == 0) {
-        send_reply(s, "_error", txid, "error", "NetConnection.Call.Failed",
-                   "Publishing is not allowed: the pipeline is the only publisher");
+        ezr_session_on_fcpublish(s, name, txid, arg1);
     } else if (strcmp(name, "publish") == 0) {
-        send_status(s, m->msid ? m->msid : EZR_MEDIA_MSID, "error", "NetStream.Publish.BadName",
-                    "Publishing is not allowed: the pipeline is the only publisher");
-        rc = close_with(s, EZR_ECLOSED, "publish refused");
-    } else if (strcmp(name, "_result") == 0 || strcmp(name, "_error") == 0 ||
-               strcmp(name, "FCUnpublish") == 0 || txid == 0) {
+        rc = ezr_session_on_publish(s, m->msid, arg1);
+    } else if (strcmp(name, "FCUnpublish") == 0) {
+        ezr_session_unpublish(s);
+    } else if (strcmp(name, "_result") == 0 || strcmp(name, "_error") == 0 || txid == 0) {
         /* replies to calls we never make, and notifications: nothing to answer */
     } else {
-        send_reply(s, "_error", txid, "error", "NetConnection.Call.Failed", "Unknown command");
+        ezr_session_reply(s, "_error", txid, "error", "NetConnection.Call.Failed", "Unknown command");
     }
     for (size_t i = 0; i < n; i++)
         ezr_amf0_value_clear(&v[i]);
@@ -380,16 +382,16 @@ static int on_message(void *ctx, const struct ezr_chunk_msg *m)
     case EZR_MSG_COMMAND_AMF3:
         /* An AMF3 command message is AMF0 after a leading format byte of 0. */
         if (m->length < 1 || m->payload[0] != 0)
-            return close_with(s, EZR_EPROTO, "malformed AMF3 command");
+            return ezr_session_close_with(s, EZR_EPROTO, "malformed AMF3 command");
         return on_command(s, m, m->payload + 1, m->length - 1);
     case EZR_MSG_WINDOW_ACK_SIZE:
         if (m->length < 4)
-            return close_with(s, EZR_EPROTO, "short window acknowledgement size");
+            return ezr_session_close_with(s, EZR_EPROTO, "short window acknowledgement size");
         s->peer_window = ezr_rd_be32(m->payload);
         return 0;
     case EZR_MSG_USER_CONTROL:
         if (m->length < 6)
-            return close_with(s, EZR_EPROTO, "short user control message");
+            return ezr_session_close_with(s, EZR_EPROTO, "short user control message");
         switch (ezr_rd_be16(m->payload)) {
         case EZR_UC_PING_REQUEST:
             ezr_chunk_write_user_control(&s->out, EZR_UC_PING_RESPONSE,
@@ -412,7 +414,10 @@ static int on_message(void *ctx, const struct ezr_chunk_msg *m)
         return 0;
     case EZR_MSG_AUDIO:
     case EZR_MSG_VIDEO:
-        return close_with(s, EZR_EPROTO, "media from a player (publishing is refused)");
+    case EZR_MSG_DATA_AMF0:
+    case EZR_MSG_DATA_AMF3:
+    case EZR_MSG_AGGREGATE:
+        return ezr_session_on_media(s, m);
     default:
         /* Acks, peer bandwidth, data, shared objects, aggregates and unknown types: a player
          * may send them, and none changes what we serve. */
@@ -452,11 +457,11 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
         return EZR_ECLOSED;
     if (s->state == EZR_SESSION_HANDSHAKE) {
         if (!s->hs)
-            return close_with(s, EZR_ENOMEM, "out of memory");
+            return ezr_session_close_with(s, EZR_ENOMEM, "out of memory");
         int rc = ezr_handshake_server_feed(s->hs, in, len, &s->out);
-        flush(s);
+        ezr_session_flush_out(s);
         if (rc < 0)
-            return close_with(s, rc, rc == EZR_ENOMEM ? "out of memory" : "bad handshake");
+            return ezr_session_close_with(s, rc, rc == EZR_ENOMEM ? "out of memory" : "bad handshake");
         used = (size_t)rc;
         if (!ezr_handshake_done(s->hs))
             return (int)used;
@@ -477,9 +482,9 @@ int ezr_session_feed(struct ezr_session *s, const uint8_t *in, size_t len)
                                              : "malformed chunk stream";
     }
     bool oom = ezr_buf_failed(&s->out);
-    flush(s);
+    ezr_session_flush_out(s);
     if (oom)
-        return close_with(s, EZR_ENOMEM, "out of memory");
+        return ezr_session_close_with(s, EZR_ENOMEM, "out of memory");
     if (rc < 0)
         return rc;
     return s->state == EZR_SESSION_CLOSING ? EZR_ECLOSED : (int)used;
@@ -490,9 +495,9 @@ void ezr_session_send_play_end(struct ezr_session *s)
     if (s->state != EZR_SESSION_PLAYING)
         return;
     ezr_chunk_write_user_control(&s->out, EZR_UC_STREAM_EOF, EZR_MEDIA_MSID);
-    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.UnpublishNotify",
+    ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.UnpublishNotify",
                 "The stream has ended");
-    flush(s);
+    ezr_session_flush_out(s);
 }
 
 void ezr_session_send_play_restart(struct ezr_session *s)
@@ -500,9 +505,9 @@ void ezr_session_send_play_restart(struct ezr_session *s)
     if (s->state != EZR_SESSION_PLAYING)
         return;
     ezr_chunk_write_user_control(&s->out, EZR_UC_STREAM_BEGIN, EZR_MEDIA_MSID);
-    send_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.PublishNotify",
+    ezr_session_status(s, EZR_MEDIA_MSID, "status", "NetStream.Play.PublishNotify",
                 "A new stream has started");
-    flush(s);
+    ezr_session_flush_out(s);
 }
 
 void ezr_session_send_ping(struct ezr_session *s, uint32_t timestamp)
@@ -511,5 +516,5 @@ void ezr_session_send_ping(struct ezr_session *s, uint32_t timestamp)
         return;
     ezr_chunk_write_user_control(&s->out, EZR_UC_PING_REQUEST, timestamp);
     s->last_ping = timestamp;
-    flush(s);
+    ezr_session_flush_out(s);
 }

@@ -1,5 +1,6 @@
-/* One player's RTMP conversation, sans-I/O: the handshake, the chunk stream and the NetConnection
- * and NetStream commands of a server that only plays. Bytes from the socket go in through
+/* One client's RTMP conversation, sans-I/O: the handshake, the chunk stream and the NetConnection
+ * and NetStream commands of a server that plays, and that takes a publisher where the server has
+ * a publish point (ezr_session_publish.c). Bytes from the socket go in through
  * ezr_session_feed(); replies come out, in order, through the send callback; decisions that need
  * the server (is this app served? is this stream?) are asked through callbacks. The server, the
  * unit tests and the fuzzer drive the same code.
@@ -43,6 +44,25 @@ struct ezr_session_callbacks {
     void (*pause)(void *ctx, bool paused);
     /* Replies could not be built (out of memory): the connection must close. May be NULL. */
     void (*failed)(void *ctx);
+
+    /* Publishing (ezr_session_publish.c); all may be NULL: then publish is refused. */
+    /* releaseStream / FCPublish name: is there a publish point for name (a query after '?' is
+     * not part of it)? Answered _result / onFCPublish if so, _error if not (as a server that
+     * only plays). */
+    bool (*can_publish)(void *ctx, const char *name);
+    /* publish name (as sent, query string included): 0 if it may publish now (the session
+     * answers StreamBegin and NetStream.Publish.Start, and takes media from then on),
+     * EZR_ENOTFOUND if there is no publish point for it, EZR_EEXIST if another publisher is
+     * live on it, EZR_EACCES if this client may not; each refusal is answered
+     * NetStream.Publish.BadName and closes. */
+    int (*publish)(void *ctx, const char *name);
+    /* A message the publisher sent, as an FLV tag's type (8 audio, 9 video, 18 script) and body:
+     * "@setDataFrame" taken off metadata, AMF3 data as AMF0, aggregates split into their tags.
+     * Return 0, or a negative error to close (EZR_ENOMEM). */
+    int (*media)(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len);
+    /* It stopped publishing (FCUnpublish, closeStream, deleteStream); NetStream.Unpublish.Success
+     * has been sent. */
+    void (*unpublish)(void *ctx);
 };
 
 enum ezr_session_state {
@@ -50,6 +70,7 @@ enum ezr_session_state {
     EZR_SESSION_WAIT_CONNECT,
     EZR_SESSION_CONNECTED,
     EZR_SESSION_PLAYING,
+    EZR_SESSION_PUBLISHING,
     EZR_SESSION_CLOSING, /* a final reply was sent: flush it, then close */
 };
 

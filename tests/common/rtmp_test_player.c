@@ -100,7 +100,7 @@ int next_msg(struct player *p, uint64_t deadline)
     return 0;
 }
 
-static void send_cmd(struct player *p, uint32_t msid, const char *name, double txid,
+void send_cmd(struct player *p, uint32_t msid, const char *name, double txid,
                      const char *app, const char *arg)
 {
     struct ezr_buf b, out;

@@ -51,6 +51,9 @@ int player_open(struct player *p, uint16_t port, const char *app, const char *na
 void player_close(struct player *p);
 /* player_open() up to the end of the handshake, which must be over by deadline; 0 or -1. */
 int player_handshake(struct player *p, uint16_t port, int rcvbuf, uint64_t deadline);
+/* Sends name(txid, {app} or null, [arg]) on msid as one command message. */
+void send_cmd(struct player *p, uint32_t msid, const char *name, double txid, const char *app,
+              const char *arg);
 /* Next message from the server, or -1 on timeout/close. */
 int next_msg(struct player *p, uint64_t deadline);
 /* Skips to the next media message (audio/video/data), or -1. */

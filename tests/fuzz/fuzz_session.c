@@ -37,7 +37,8 @@ static void cb_pause(void *ctx, bool paused)
 }
 
 static const struct ezr_session_callbacks cbs = {cb_send,    cb_connect, cb_play, cb_started,
-                                                 cb_stopped, cb_receive, cb_pause, NULL};
+                                                 cb_stopped, cb_receive, cb_pause, NULL,
+                                                 NULL,       NULL,       NULL,    NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

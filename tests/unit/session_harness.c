@@ -55,8 +55,42 @@ static void cb_pause(void *ctx, bool paused)
     h->sent_when_paused = h->sent.len;
 }
 
+static bool cb_can_publish(void *ctx, const char *name)
+{
+    return strcmp(name, "obs") == 0;
+}
+
+static int cb_publish(void *ctx, const char *name)
+{
+    struct harness *h = ctx;
+    h->publishes++;
+    if (strncmp(name, "obs", 3) != 0 || (name[3] && name[3] != '?'))
+        return EZR_ENOTFOUND;
+    return h->publish_rc;
+}
+
+static int cb_media(void *ctx, uint8_t type, uint32_t ts, const uint8_t *body, size_t len)
+{
+    struct harness *h = ctx;
+    if (h->nmedia < MAX_MSGS) {
+        struct media *m = &h->media[h->nmedia++];
+        m->type = type;
+        m->ts = ts;
+        m->len = len;
+        memcpy(m->head, body, len < sizeof m->head ? len : sizeof m->head);
+    }
+    return 0;
+}
+
+static void cb_unpublish(void *ctx)
+{
+    struct harness *h = ctx;
+    h->unpublishes++;
+}
+
 const struct ezr_session_callbacks harness_callbacks = {
-    cb_send, cb_connect, cb_play, cb_started, cb_stopped, cb_receive, cb_pause, NULL};
+    cb_send,   cb_connect,     cb_play,    cb_started, cb_stopped, cb_receive, cb_pause, NULL,
+    cb_can_publish, cb_publish, cb_media, cb_unpublish};
 
 static int on_reply(void *ctx, const struct ezr_chunk_msg *m)
 {

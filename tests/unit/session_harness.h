@@ -22,6 +22,14 @@ struct msg {
     size_t len;
 };
 
+/* A message the session handed up from a publisher: its type, time, length and first bytes. */
+struct media {
+    uint8_t type;
+    uint32_t ts;
+    size_t len;
+    uint8_t head[32];
+};
+
 /* The session under test, what it sent (raw and parsed) and what its callbacks saw. */
 struct harness {
     struct ezr_session s;
@@ -39,10 +47,15 @@ struct harness {
     int pauses; /* pause callback calls */
     bool paused;
     size_t sent_when_paused;
+    int publishes, unpublishes; /* publish and unpublish callback calls */
+    int publish_rc;             /* what publish answers for "obs" (0: accepted) */
+    struct media media[MAX_MSGS];
+    int nmedia;
 };
 
 /* Callbacks that count into the struct harness passed as ctx: connect accepts the app "live",
- * play the stream "stream". */
+ * play the stream "stream"; "obs" (and "obs?...") has a publish point, publish answers
+ * publish_rc for it; media is recorded into media[]. */
 extern const struct ezr_session_callbacks harness_callbacks;
 
 /* Parses what the session sent since last time into h->msgs. */
