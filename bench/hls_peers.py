@@ -310,8 +310,10 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
                 lines.append("| %s | %s: %s | %s | %s | %d |" % (
                     NAMES[key], setting, SETTINGS[key][setting]["what"],
                     spread(these, "latency_ms"), spread(these, "first_frame_ms"), len(these)))
-    lines += [""] + cpu_lines(args, cpu_rows, cpu_note) + [""] + verdict(rows, cpu_rows) + [
-        "", end]
+    lines += [""] + cpu_lines(args, cpu_rows, cpu_note)
+    for v in verdict(rows, cpu_rows):
+        lines += ["", v]
+    lines += ["", end]
     replace_section(args.out, begin, end, lines)
 
 
@@ -331,6 +333,15 @@ def verdict(rows, cpu_rows):
                            ", ".join("%s %.0f ms" % (NAMES[k], v) for k, v in peers.items()),
                            NAMES[best], abs(peers[best] - low["ezrtmp"]),
                            "behind ours" if low["ezrtmp"] < peers[best] else "ahead of ours"))
+            # Run by run: ours against every peer's figure of the same run.
+            by_run = {}
+            for r in rows:
+                if r["setting"] == "low" and r.get("latency_ms") is not None:
+                    by_run.setdefault(r["run"], {})[r["server"]] = r["latency_ms"]
+            won = [n for n, d in by_run.items() if "ezrtmp" in d and len(d) > 1
+                   and d["ezrtmp"] < min(v for k, v in d.items() if k != "ezrtmp")]
+            out[-1] += " Ours was the lowest in %d of %d runs." % (
+                len(won), sum(1 for d in by_run.values() if "ezrtmp" in d and len(d) > 1))
     ours = next((c for c in cpu_rows if c["server"] == "ezrtmp" and not c["flags"]), None)
     sink = next((c for c in cpu_rows if c["server"] == "hlssink2"), None)
     if ours and sink and ours["cpu_per_gb"] and sink["cpu_per_gb"]:
@@ -361,7 +372,8 @@ def cpu_lines(args, cpu_rows, cpu_note):
             apart = "-"
         elif c["server"] == "ezrtmp":
             counted, apart = "the pipeline with the element (one process)", "-"
-            name += " as plain HLS (`-P`)" if "-P" in c["flags"] else " as LL-HLS"
+            name = "ours, viewers " + ("as plain HLS (`-P`)" if "-P" in c["flags"]
+                                       else "as LL-HLS")
         else:
             counted, apart = "the server process", fmt(c["feeder_cpu_s"], "%.2f")
         lines.append("| %s | %s (%s) | %s (%s) | %.3f | %.2f | %s | %s | %s | %s |" % (
