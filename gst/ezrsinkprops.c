@@ -143,6 +143,7 @@ enum {
     PROP_HLS_PART_TARGET,
     PROP_HLS_SEGMENT_TARGET,
     PROP_HLS_WINDOW,
+    PROP_HLS_GROUP,
     PROP_METRICS,
     PROP_TLS_CERTIFICATE,
     PROP_TLS_KEY,
@@ -336,6 +337,14 @@ static const struct prop props[N_PROPS] = {
                          UINT_RANGE(EZR_HLS_MIN_WINDOW, EZR_HLS_MAX_WINDOW,
                                     EZR_HLS_DEFAULT_WINDOW),
                          .flags = RW_READY, FIELD(hls_window), TO_ST(hls_window, C_U32)},
+    [PROP_HLS_GROUP] = {"hls-group", "HLS group",
+                        "Renditions: the sinks on one port with the same app and this group are "
+                        "listed in the multivariant playlist http://HOST:PORT/APP/GROUP.m3u8 "
+                        "(BANDWIDTH, RESOLUTION, CODECS and FRAME-RATE as served) and report "
+                        "each other in their media playlists, so players switch between them. "
+                        "Empty: none. Needs hls=true",
+                        .type = P_STRING, .flags = RW_READY, FIELD(hls_group), .def_str = "",
+                        TO_ST(hls_group, C_STR)},
     [PROP_METRICS] = {"metrics", "Prometheus metrics",
                       "Serve GET /metrics on the port: the server's and its streams' counters "
                       "(ezrtmp_*) in Prometheus text format",

@@ -40,6 +40,7 @@ struct ezr_sink_settings {
     guint hls_part_target;    /* ms */
     guint hls_segment_target; /* ms, 0: one segment per GOP */
     guint hls_window;         /* segments */
+    gchar *hls_group;         /* renditions listed together; "": none */
     gboolean metrics;       /* GET /metrics */
     gchar *tls_certificate; /* PEM chain file; NULL: no TLS */
     gchar *tls_key;         /* PEM key file; NULL: in the certificate file */

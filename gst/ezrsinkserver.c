@@ -155,6 +155,12 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
                           ("LL-HLS is served over HTTP on the element's port"));
         goto out;
     }
+    if (sc.hls_group && *sc.hls_group && (!sc.hls || strchr(sc.hls_group, '/'))) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("hls-group \"%s\" needs hls=true and a name without '/'", sc.hls_group),
+                          ("the group's multivariant playlist is http://HOST:PORT/APP/GROUP.m3u8"));
+        goto out;
+    }
     server = ezr_element_open_server(GST_ELEMENT(self), &set, &cfg, tls_error, sizeof tls_error);
     g_atomic_int_set(&self->failure_posted, FALSE); /* a new server, or a stream new to it */
     if (!server)

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Installs the test dependencies, builds, and runs every test. Each build and what it runs:
-#   build-test  epoll reactor (the default): unit, check, e2e
-#   build-poll  poll(2) reactor (-Dreactor=poll): unit, check, e2e; of the realistic streams
-#               (suite streams) the 20 Mbps one; the failmalloc sweep, for the backend's own
-#               allocation sites (logs testlog-poll*)
-#   Both build-poll and build-asan leave out the late joiners' cases (suite join, about 1.5
-#   minutes of real-time streams: what a late joiner is sent, read from its timestamps). The
-#   replay's code runs in both through unit/replay and unit/join, a real server over sockets;
-#   what the join suite adds is the players' view, which the backend and the sanitizers do
-#   not change. How far behind live real players then play is bench/join.py's to measure. They
-#   leave out the LL-HLS players too (suite hls, about 2 minutes: ffmpeg, playbin3, VLC, hls.js,
-#   shaka): the HLS code runs in both through unit/hls_serve, e2e/tls_hls_over_https and the
-#   failmalloc sweep's HLS scenarios.
-#   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e but the
-#               realistic streams (suite streams: x264 and ffmpeg at 8-20 Mbps, the same paths
-#               of our code as the other e2e tests at a cost that would double the run); built
-#               with the failing allocator (-Dfailmalloc=true, idle unless a test arms it), it
-#               also runs the failmalloc sweep, sampled (FAILMALLOC_FULL=1: every allocation)
+# Installs the test dependencies, builds, and runs every test but the long ones (with --long,
+# those too: the whole run then takes the machine for well over the default's 15 minutes).
+# Each build and what it runs:
+#   build-test  epoll reactor (the default): unit, check, e2e but suite long; with --long, also
+#               suite long (the SRS edge, built from the SRS kit first: minutes of both cores)
+#   build-poll  poll(2) reactor (-Dreactor=poll): unit, check, and of e2e the cases where real
+#               peers' partial reads and writes, stalls and garbage meet the server (suite
+#               sockets: delivery, HTTP, TLS, hostile clients, floods), and of the realistic
+#               streams the 20 Mbps one; the failmalloc sweep, for the backend's own allocation
+#               sites (logs testlog-poll*)
+#   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e suite
+#               sockets; built with the failing allocator (-Dfailmalloc=true, idle unless a test
+#               arms it), it also runs the failmalloc sweep, sampled (FAILMALLOC_FULL=1: every
+#               allocation)
+#   The rest of e2e (commands, pipeline events, access, edges, the realistic streams, late
+#   joiners, LL-HLS players) reads what players see, which the backend and the sanitizers do
+#   not change, and the same code runs in both through the unit tests over real sockets
+#   (unit/server, unit/replay, unit/join, unit/hls_serve, ...) and the failmalloc scenarios.
+#   With --long both also run every e2e case but the long ones and the realistic streams.
 #   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), beside the
 #               poll build's tests at the lowest priority
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared,
@@ -25,6 +26,22 @@
 # Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+long=0
+for arg in "$@"; do
+    case $arg in
+        --long) long=1 ;;
+        *) echo "usage: scripts/test.sh [--long]" >&2; exit 2 ;;
+    esac
+done
+export EZRTMP_LONG=$long
+# What the poll and sanitizer builds run of e2e, and what every build leaves out.
+if [[ $long == 1 ]]; then
+    e2e_other=(--suite e2e --no-suite streams --no-suite join --no-suite hls --no-suite long)
+    no_long=()
+else
+    e2e_other=(--suite sockets)
+    no_long=(--no-suite long)
+fi
 export EZRTMP_FIXTURES="$PWD/build-test/e2e-streams"
 # The SRS edge (tests/e2e/edges.py), built once from the SRS kit for every build's tests.
 export EZRTMP_PEERS="$PWD/build-test/peers"
@@ -69,7 +86,7 @@ others=$!
 # priority (a test that needs one before it is done waits for it; a failure fails that test).
 nice -n 19 /usr/bin/python3 tests/e2e/prepare.py >build-test/prepare.log 2>&1 &
 prepared=$!
-meson test -C build-test --print-errorlogs --num-processes 2 || status=1
+meson test -C build-test --print-errorlogs --num-processes 2 "${no_long[@]}" || status=1
 wait $others || exit 1
 wait $prepared || cat build-test/prepare.log
 
@@ -87,7 +104,7 @@ fi
 # The same suites through the portable reactor backend, so that both backends serve real players.
 ninja -C build-poll || exit 1
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
-    --suite e2e --no-suite streams --no-suite join --no-suite hls --logbase testlog-poll || status=1
+    "${e2e_other[@]}" --logbase testlog-poll || status=1
 # Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
@@ -113,9 +130,8 @@ grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
 # runtimes are preloaded; leak detection stays with the tests above (Python never frees all).
 ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
-    meson test -C build-asan --print-errorlogs --suite e2e --no-suite streams --no-suite join \
-    --no-suite hls \
-    --logbase testlog-asan-e2e || status=1
+    meson test -C build-asan --print-errorlogs "${e2e_other[@]}" --logbase testlog-asan-e2e \
+    || status=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
 if [[ -n $fuzz ]]; then
     wait $fuzz || status=1

@@ -30,6 +30,7 @@ struct ezr_fmp4_video {
     const uint8_t *avcc; /* the AVCDecoderConfigurationRecord */
     size_t avcc_len;
     uint16_t width, height; /* from the first SPS (cropping applied) */
+    uint32_t frame_rate_milli; /* frames a second x 1000 from its VUI timing, 0: not said */
     char codecs[16];        /* the RFC 6381 name for CODECS: "avc1.64001f" */
 };
 

@@ -121,8 +121,36 @@ static bool skip_scaling_list(struct bits *b, unsigned size)
     return !b->overrun;
 }
 
-/* The picture size of an SPS NAL unit (header byte included), cropping applied (7.4.2.1.1). */
-static int parse_sps(const uint8_t *nal, size_t len, uint16_t *width, uint16_t *height)
+/* The frame rate (x 1000) of the VUI's timing info (E.1.1), when it is there and says the rate
+ * is fixed: time_scale / (2 num_units_in_tick) frames a second (x264 writes 60 and 1 for 30 fps).
+ * 0 otherwise, or for a rate no stream has (over 300), or when the VUI does not parse: the SPS
+ * is good without it, the rate is then counted (ezr_hls_variant.c). */
+static uint32_t vui_frame_rate_milli(struct bits *b)
+{
+    if (bits_u1(b) && bits_u(b, 8) == 255) /* aspect_ratio_info: Extended_SAR */
+        bits_u(b, 32);                     /* sar_width, sar_height */
+    if (bits_u1(b))                        /* overscan_info_present_flag */
+        bits_u1(b);
+    if (bits_u1(b) && (bits_u(b, 4), bits_u1(b))) /* video_signal_type, colour_description */
+        bits_u(b, 24);
+    if (bits_u1(b)) { /* chroma_loc_info_present_flag */
+        bits_ue(b);
+        bits_ue(b);
+    }
+    if (!bits_u1(b)) /* timing_info_present_flag */
+        return 0;
+    uint64_t units = bits_u(b, 32), scale = bits_u(b, 32);
+    bool fixed = bits_u1(b);
+    if (b->overrun || !fixed || !units)
+        return 0;
+    uint64_t milli = (scale * 1000u + units) / (2u * units);
+    return milli && milli <= 300000u ? (uint32_t)milli : 0;
+}
+
+/* The picture size of an SPS NAL unit (header byte included), cropping applied (7.4.2.1.1), and
+ * its frame rate when its VUI says it (0: it does not). */
+static int parse_sps(const uint8_t *nal, size_t len, uint16_t *width, uint16_t *height,
+                     uint32_t *frame_rate_milli)
 {
     if (len < 4 || (nal[0] & 0x80) || (nal[0] & 0x1F) != H264_NAL_SPS)
         return EZR_EPROTO;
@@ -185,6 +213,7 @@ static int parse_sps(const uint8_t *nal, size_t len, uint16_t *width, uint16_t *
     }
     if (b.overrun)
         return EZR_EPROTO;
+    *frame_rate_milli = bits_u1(&b) ? vui_frame_rate_milli(&b) : 0; /* vui_parameters_present */
     /* CropUnitX/Y from ChromaArrayType (0 with separate colour planes): 4:2:0 halves both, 4:2:2
      * the width, monochrome and 4:4:4 neither; a field picture doubles the vertical unit. */
     uint32_t chroma_array = separate_planes ? 0 : chroma_format;
@@ -243,13 +272,14 @@ int ezr_fmp4_parse_avc_header(const uint8_t *body, size_t len, struct ezr_fmp4_v
     if (nsps == 0)
         return EZR_EPROTO;
     uint16_t width = 0, height = 0;
+    uint32_t rate = 0;
     for (size_t i = 0; i < nsps; i++) {
         const uint8_t *nal;
         size_t l;
         if (!next_parameter_set(rec, n, &pos, &nal, &l))
             return EZR_EPROTO;
         if (i == 0) {
-            int rc = parse_sps(nal, l, &width, &height);
+            int rc = parse_sps(nal, l, &width, &height, &rate);
             if (rc < 0)
                 return rc;
         }
@@ -269,6 +299,7 @@ int ezr_fmp4_parse_avc_header(const uint8_t *body, size_t len, struct ezr_fmp4_v
     out->avcc_len = n;
     out->width = width;
     out->height = height;
+    out->frame_rate_milli = rate;
     memcpy(out->codecs, "avc1.", 5);
     put_hex2(out->codecs + 5, rec[1]);
     put_hex2(out->codecs + 7, rec[2]);

@@ -155,6 +155,23 @@ enum ezr_hls_wait ezr_hls_check(const struct ezr_hls *h, const struct ezr_hls_qu
  * EZR_EAGAIN. */
 int ezr_hls_render_playlist(const struct ezr_hls *h, bool skip, struct ezr_buf *out);
 
+/* ---- what a multivariant playlist says of it (ezr_hls_variant.c) ------------------------- */
+
+/* One variant line's attributes (4.4.6.2), as served now. */
+struct ezr_hls_variant {
+    uint64_t bandwidth;         /* BANDWIDTH: the peak segment bit rate of the window (bit/s) */
+    uint64_t average_bandwidth; /* AVERAGE-BANDWIDTH: its bytes over its duration (bit/s) */
+    uint16_t width, height;     /* RESOLUTION, from the SPS; 0: no video */
+    uint32_t frame_rate_milli;  /* FRAME-RATE x 1000, video frames counted over the window */
+    char codecs[40];            /* CODECS: "avc1.64001f,mp4a.40.2", only the tracks it has */
+};
+/* The attributes from the complete segments of the window. EZR_EAGAIN before the first complete
+ * segment: there is nothing to measure yet. */
+int ezr_hls_variant(const struct ezr_hls *h, struct ezr_hls_variant *out);
+/* What an EXT-X-RENDITION-REPORT says of it: the last complete part (LAST-MSN, LAST-PART).
+ * False before the first. */
+bool ezr_hls_report(const struct ezr_hls *h, uint64_t *last_msn, uint32_t *last_part);
+
 /* ---- names ----------------------------------------------------------------------------- */
 
 enum ezr_hls_name_kind {

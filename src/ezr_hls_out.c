@@ -17,6 +17,12 @@ struct ezr_hls_out {
      * request after a change and shared by every answer until the next. */
     struct ezr_frame *playlist[2];
     uint64_t rendered_version[2];
+    /* ... and of its group's reports_version (its siblings' last parts): 0 outside a group. */
+    uint64_t rendered_reports[2];
+    struct ezr_hls_member member; /* in its hls-group, if any (ezr_hls_group.h) */
+    /* A rendition of a group sends its parts whole once complete, a lone stream as they are
+     * made (ezr_hls_out_streams_parts). */
+    bool whole_parts;
     /* Parked requests, by ezr_hls_waiter.link, apart by kind: a frame wakes only those streaming
      * its part, not every blocked reload. */
     struct ezr_list waits[EZR_HLS_NWAIT_KINDS];
@@ -72,16 +78,21 @@ static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
 }
 
 /* Only the requests streaming this very part want to hear of a sample; the rest wait for the
- * playlist. */
+ * playlist (and so does every request of a rendition that sends parts whole). */
 static void sample_added(void *ctx, const struct ezr_hls_part *p)
 {
     struct ezr_hls_out *o = ctx;
-    wake_from(o, &o->waits[EZR_HLS_WAIT_PART], streams_part, p, false, false);
+    if (!o->whole_parts)
+        wake_from(o, &o->waits[EZR_HLS_WAIT_PART], streams_part, p, false, false);
 }
 
+/* The group hears first, so that a woken request renders with current reports. A sibling's
+ * part wakes nobody here: it only makes the next render include it. */
 static void playlist_changed(void *ctx)
 {
-    wake_all(ctx, false);
+    struct ezr_hls_out *o = ctx;
+    ezr_hls_member_changed(&o->member);
+    wake_all(o, false);
 }
 
 static const struct ezr_hls_ops muxer_ops = {
@@ -121,7 +132,9 @@ static void on_ended(struct ezr_stream_sub *sub)
 
 static void on_tick(struct ezr_stream_sub *sub, uint64_t now_ms)
 {
-    ezr_hls_out_tick(out_of_sub(sub), now_ms);
+    struct ezr_hls_out *o = out_of_sub(sub);
+    ezr_hls_out_tick(o, now_ms);
+    ezr_hls_member_tick(&o->member, now_ms);
 }
 
 static void on_stats(const struct ezr_stream_sub *sub, struct ezr_stream_stats *out)
@@ -143,6 +156,7 @@ static void on_free(struct ezr_stream_sub *sub)
         EZR_CONTAINER_OF(n, struct ezr_hls_viewer, link)->out = NULL;
     /* Told last: a woken request answers with what it can (nothing more of this stream). */
     wake_all(o, true);
+    ezr_hls_member_leave(&o->member);
     for (int i = 0; i < 2; i++)
         ezr_frame_unref(o->playlist[i]);
     ezr_hls_free(o->hls);
@@ -158,8 +172,8 @@ static const struct ezr_stream_sub_ops sub_ops = {
     .free = on_free,
 };
 
-int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
-                    struct ezr_hls_out **out)
+int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const char *group,
+                    const struct ezr_log *log, struct ezr_hls_out **out)
 {
     *out = NULL;
     struct ezr_hls_out *o = ezr_calloc(1, sizeof *o);
@@ -170,6 +184,12 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
         free(o);
         return rc;
     }
+    if (group && *group && (rc = ezr_hls_member_prepare(&o->member, app, group, o->hls)) < 0) {
+        ezr_hls_free(o->hls);
+        free(o);
+        return rc;
+    }
+    o->whole_parts = group && *group;
     o->sub.ops = &sub_ops;
     o->sub.protocol = EZR_PROTOCOL_HLS;
     o->log = log;
@@ -178,6 +198,11 @@ int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
     ezr_list_init(&o->viewers);
     *out = o;
     return 0;
+}
+
+bool ezr_hls_out_streams_parts(const struct ezr_hls_out *o)
+{
+    return !o->whole_parts;
 }
 
 struct ezr_stream_sub *ezr_hls_out_sub(struct ezr_hls_out *o)
@@ -202,11 +227,15 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
 {
     *failed = false;
     uint64_t version = ezr_hls_version(o->hls);
-    if (o->playlist[skip] && o->rendered_version[skip] == version)
+    uint64_t reports = ezr_hls_member_reports_version(&o->member);
+    if (o->playlist[skip] && o->rendered_version[skip] == version &&
+        o->rendered_reports[skip] == reports)
         return o->playlist[skip];
     struct ezr_buf b;
     ezr_buf_init(&b);
     int rc = ezr_hls_render_playlist(o->hls, skip, &b);
+    if (rc == 0)
+        ezr_hls_member_put_reports(&o->member, &b);
     if (rc < 0 || ezr_buf_failed(&b)) {
         ezr_buf_free(&b);
         *failed = rc != EZR_EAGAIN;
@@ -222,6 +251,7 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
     ezr_frame_unref(o->playlist[skip]);
     o->playlist[skip] = f;
     o->rendered_version[skip] = version;
+    o->rendered_reports[skip] = reports;
     return f;
 }
 
@@ -276,4 +306,9 @@ void ezr_hls_out_leave(struct ezr_hls_viewer *v)
 void ezr_hls_out_count(struct ezr_hls_out *o, uint64_t bytes)
 {
     o->bytes_sent += bytes;
+}
+
+void ezr_hls_out_join_group(struct ezr_hls_out *o, struct ezr_hls_groups *groups)
+{
+    ezr_hls_member_join(groups, &o->member, o->sub.stream);
 }

@@ -17,6 +17,7 @@
 
 #include "ezr_frame.h"
 #include "ezr_hls.h"
+#include "ezr_hls_group.h"
 #include "ezr_list.h"
 #include "ezr_stream.h"
 
@@ -58,14 +59,23 @@ struct ezr_hls_viewer {
     struct ezr_hls_out *out;
 };
 
-/* An output for st's frames with cfg. Returns 0 and *out (its stream_sub to subscribe),
- * EZR_EINVAL or EZR_ENOMEM. */
-int ezr_hls_out_new(const struct ezr_hls_config *cfg, const struct ezr_log *log,
-                    struct ezr_hls_out **out);
+/* An output for st's frames with cfg, a rendition of hls-group `group` of app when group is
+ * not NULL or "" (it joins with ezr_hls_out_join_group). Returns 0 and *out (its stream_sub to
+ * subscribe), EZR_EINVAL or EZR_ENOMEM. */
+int ezr_hls_out_new(const struct ezr_hls_config *cfg, const char *app, const char *group,
+                    const struct ezr_log *log, struct ezr_hls_out **out);
+/* Reactor thread, once subscribed: o joins its group in groups (nothing without a group). Its
+ * playlists carry the reports of the group's other renditions from then on. */
+void ezr_hls_out_join_group(struct ezr_hls_out *o, struct ezr_hls_groups *groups);
 struct ezr_stream_sub *ezr_hls_out_sub(struct ezr_hls_out *o);
 /* The output of a stream, or NULL when it serves no HLS. */
 struct ezr_hls_out *ezr_hls_out_of(const struct ezr_stream *st);
 const struct ezr_hls *ezr_hls_out_muxer(const struct ezr_hls_out *o);
+/* Whether a request for the part in progress (the preload hint) gets each sample as it is made
+ * (a lone stream: the lowest latency), or the part whole once complete (a rendition of an
+ * hls-group: a player's bandwidth estimate, which picks its rendition, then times the link and
+ * not the stream's own rate, as draft-pantos-hls-rfc8216bis 6.2.6 advises). */
+bool ezr_hls_out_streams_parts(const struct ezr_hls_out *o);
 
 /* The playlist now (skip: the delta update), rendered once per version and shared: a borrowed
  * EZR_FRAME_BYTES frame (take a reference to queue it), or NULL before there is anything to list

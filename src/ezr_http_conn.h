@@ -10,6 +10,7 @@
 
 #include "ezr_buf.h"
 #include "ezr_client.h"
+#include "ezr_hls_group.h"
 #include "ezr_hls_out.h"
 #include "ezr_http.h"
 
@@ -26,6 +27,11 @@ struct ezr_http_conn {
      * for a stream's HLS (one viewer = one connection). */
     struct ezr_hls_waiter wait;
     struct ezr_hls_viewer viewer;
+    /* A multivariant request parked until every rendition of its group has a segment, and its
+     * query (owned; NULL when none), which the variant URIs carry. */
+    struct ezr_hls_group_wait group_wait;
+    struct ezr_hls_group *group;
+    char *group_query;
 };
 
 /* What a route did with a request (negative: an EZR_E* error, EZR_ECLOSED when a final answer is
@@ -57,5 +63,9 @@ int ezr_http_flv_answer(struct ezr_client *c, const struct ezr_http_request *req
 int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req);
 /* Frees what an HLS request holds (a parked wait, the viewer): the connection closes. */
 void ezr_http_hls_close(struct ezr_client *c);
+/* The multivariant playlist of an hls-group (ezr_http_hls_group.c), reached through
+ * ezr_http_hls_answer for /APP/GROUP.m3u8; and what its parked request holds, freed. */
+int ezr_http_hls_group_answer(struct ezr_client *c, const struct ezr_http_request *req);
+void ezr_http_hls_group_close(struct ezr_client *c);
 
 #endif

@@ -12,7 +12,8 @@
  * A blocking playlist request whose part is not made yet, and a request for the part the
  * playlist hints at, are parked on the output and answered when it is there: the playlist from
  * the version that first has it (shared by every request parked for it), the hinted part as it is
- * made, each frame as one chunk of a chunked body. A wait ends with 503 after three target
+ * made, each frame as one chunk of a chunked body, or, for a rendition of an hls-group, whole once
+ * complete (ezr_hls_out_streams_parts says why). A wait ends with 503 after three target
  * durations (6.2.5.2).
  *
  * Caching (a CDN in front): media names are unique to the stream's run and their bytes never
@@ -31,10 +32,6 @@
 #include "ezr_http_conn.h"
 #include "ezr_limits.h"
 #include "ezr_server_priv.h"
-
-/* How long a playlist request may wait for the first segment of a stream that has not made one: a
- * player that comes before the pipeline plays gets the playlist as soon as there is one. */
-#define FIRST_PLAYLIST_WAIT_MS 6000u
 
 static struct ezr_http_conn *conn_of_wait(struct ezr_hls_waiter *w)
 {
@@ -187,7 +184,7 @@ static int playlist_request(struct ezr_client *c, struct ezr_hls_out *o, const c
         /* A blocking reload waits for its part; a plain request only ever waits for the stream's
          * first segment. */
         h->wait.deadline_ms = q.has_msn ? block_deadline(ezr_hls_out_muxer(o))
-                                        : ezr_now_ms() + FIRST_PLAYLIST_WAIT_MS;
+                                        : ezr_now_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS;
         park(c, o, &h->wait);
         return EZR_HTTP_WAITING;
     }
@@ -260,9 +257,9 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     h->wait.index = index;
     h->wait.streaming = false;
     const struct ezr_hls_part *p = ezr_hls_part(hls, msn, index);
-    if (p)
+    if (p && (p->complete || ezr_hls_out_streams_parts(o)))
         return stream_part(c, o, p);
-    if (!is_hinted(hls, msn, index))
+    if (!p && !is_hinted(hls, msn, index))
         return ezr_http_answer_error(c, 404, "no such HLS part (gone, or never made)", NULL);
     h->wait.deadline_ms = block_deadline(hls);
     park(c, o, &h->wait);
@@ -313,7 +310,8 @@ static void woken(struct ezr_hls_waiter *w)
         rc = answer_playlist(c, o, &w->q);
     } else {
         const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
-        if (!p && !w->timed_out && !w->streaming && is_hinted(hls, w->msn, w->index)) {
+        bool ready = p && (p->complete || ezr_hls_out_streams_parts(o));
+        if (!ready && !w->timed_out && !w->streaming && (p || is_hinted(hls, w->msn, w->index))) {
             park(c, o, w);
             return;
         }
@@ -353,7 +351,7 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
     while (mid > path && *mid != '/')
         mid--;
     if (mid == path || mid[1] == '/' || mid == last - 1)
-        return 0;
+        return 0; /* /APP/GROUP.m3u8 (mid == path) is the group's: ezr_http_hls_answer */
     char app[EZR_MAX_NAME_LEN + 1];
     if (ezr_http_unescape(path + 1, (size_t)(mid - path) - 1, app, sizeof app) < 0 ||
         ezr_http_unescape(mid + 1, (size_t)(last - mid) - 1, key, keycap) < 0)
@@ -369,6 +367,9 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
     char key[EZR_MAX_NAME_LEN + 1];
     const char *name = NULL;
     struct ezr_stream *st;
+    const char *slash = strchr(req->path + 1, '/');
+    if (slash && slash == strrchr(req->path, '/'))
+        return ezr_http_hls_group_answer(c, req);
     if (find_stream(c, req->path, &st, key, sizeof key, &name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
     struct ezr_hls_out *o = st && c->srv->http ? ezr_hls_out_of(st) : NULL;
@@ -419,4 +420,5 @@ void ezr_http_hls_close(struct ezr_client *c)
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     ezr_hls_out_unpark(&h->wait);
     ezr_hls_out_leave(&h->viewer);
+    ezr_http_hls_group_close(c);
 }

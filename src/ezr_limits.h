@@ -201,6 +201,11 @@
  * mode are tuned for, five playlist updates a second; shorter parts cost a request each for
  * little gain in latency. */
 #define EZR_HLS_DEFAULT_PART_MS 200u
+/* How long a playlist request may wait for the first segment of a stream that has not made one
+ * (and a multivariant request for every rendition's first): a player that comes before the
+ * pipeline plays gets the playlist as soon as there is one. Six seconds: a 4 s GOP's first
+ * segment and the pipeline's start. */
+#define EZR_HLS_FIRST_PLAYLIST_WAIT_MS 6000u
 /* hls-segment-target 0 cuts a segment at every keyframe, once it lasts this long: a segment per
  * GOP for GOPs of a second or more (the usual 1-4 s), while keyframes that come every few frames
  * (scene cuts) are joined into segments of about a second, which a live playlist's window of

@@ -252,6 +252,10 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
         h->head_only = req->method == EZR_HTTP_HEAD;
         c->idle_since_ms = ezr_now_ms(); /* an idle keep-alive connection times out from here */
         int out = route(c, req);
+        /* A route that answered in turn (LL-HLS) leaves the close that Connection: close (or
+         * HTTP/1.0) asks for to here. */
+        if (out == EZR_HTTP_NEXT)
+            out = answered_in_turn(c, "answered (Connection: close)");
         if (out < 0)
             return out;
         if (out == EZR_HTTP_PLAYING) {

@@ -381,6 +381,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     s->max_connections = want < budget ? want : budget;
     s->start_ms = s->last_tick_ms = ezr_now_ms();
     ezr_list_init(&s->streams);
+    ezr_hls_groups_init(&s->hls_groups);
     ezr_list_init(&s->ingests);
     h->lock = &s->lock;
     h->cond = &s->cond;
@@ -504,10 +505,25 @@ static int add_hls(struct ezr_server *s, struct ezr_stream *st, const struct ezr
     for (size_t i = 0; i < sizeof r; i++)
         snprintf(hc.tag + 2 * i, 3, "%02x", r[i]);
     struct ezr_hls_out *o;
-    int rc = ezr_hls_out_new(&hc, &s->log, &o);
+    int rc = ezr_hls_out_new(&hc, cfg->app, cfg->hls_group, &s->log, &o);
     if (rc == 0)
         ezr_stream_subscribe(st, ezr_hls_out_sub(o));
     return rc;
+}
+
+/* A rendition joins its hls-group on the reactor, which alone reads the groups; posted once the
+ * stream is registered, so it runs before the stream's first frame and before its removal. */
+struct hls_join_op {
+    struct ezr_op op;
+    struct ezr_server *s;
+    struct ezr_hls_out *out;
+};
+
+static void run_hls_join(struct ezr_op *op)
+{
+    struct hls_join_op *j = (struct hls_join_op *)op;
+    ezr_hls_out_join_group(j->out, &j->s->hls_groups);
+    free(j);
 }
 
 int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *cfg,
@@ -518,7 +534,11 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
     *out = NULL;
     if (rc < 0)
         return rc;
-    if (cfg->hls && (rc = add_hls(s, st, cfg)) < 0) {
+    struct hls_join_op *join = NULL;
+    if (cfg->hls && cfg->hls_group && *cfg->hls_group && !(join = ezr_calloc(1, sizeof *join)))
+        rc = EZR_ENOMEM;
+    if (rc < 0 || (cfg->hls && (rc = add_hls(s, st, cfg)) < 0)) {
+        free(join);
         ezr_stream_free(st);
         return rc;
     }
@@ -527,12 +547,17 @@ int ezr_server_add_stream(struct ezr_server *s, const struct ezr_stream_config *
         const struct ezr_stream *o = EZR_CONTAINER_OF(it, struct ezr_stream, registry_link);
         if (strcmp(o->app, st->app) == 0 && strcmp(o->key, st->key) == 0) {
             pthread_mutex_unlock(&s->lock);
+            free(join);
             ezr_stream_free(st);
             return EZR_EEXIST;
         }
     }
     ezr_list_push_front(&s->streams, &st->registry_link);
     pthread_mutex_unlock(&s->lock);
+    if (join) {
+        *join = (struct hls_join_op){.op.run = run_hls_join, .s = s, .out = ezr_hls_out_of(st)};
+        ezr_mailbox_post(&s->mailbox, &join->op);
+    }
     if (atomic_load(&s->failed))
         ezr_mailbox_wake(&s->mailbox); /* so that the stopped reactor tells it at once */
     ezr_log(&s->log, EZR_LOG_INFO, "serving %s/%s", st->app, st->key);

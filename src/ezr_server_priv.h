@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "ezr_client.h"
+#include "ezr_hls_group.h"
 #include "ezr_limits.h"
 #include "ezr_list.h"
 #include "ezr_mailbox.h"
@@ -55,6 +56,7 @@ struct ezr_server {
     /* Reactor thread only. */
     struct ezr_client_set clients; /* every connection, and what they share */
     struct ezr_meter meter;        /* busy fraction and send latency, for the stats */
+    struct ezr_hls_groups hls_groups; /* renditions by app and hls-group (ezr_hls_group.h) */
     uint64_t start_ms;
     uint64_t last_tick_ms;
     bool accept_blocked; /* out of descriptors: retry on the tick */

@@ -62,6 +62,11 @@ struct ezr_stream_config {
     uint32_t hls_part_ms;
     uint32_t hls_segment_ms;
     uint32_t hls_window;
+    /* A rendition of this group (NULL or "": none): the streams of the server with hls on, the
+     * same app and the same hls_group are listed in the multivariant playlist APP/GROUP.m3u8
+     * and report each other in their media playlists (EXT-X-RENDITION-REPORT), so players
+     * switch between them. At most EZR_MAX_NAME_LEN characters. */
+    const char *hls_group;
 };
 
 /* Queues one FLV tag body (the RTMP message payload: an FLV tag without its 11-byte header)

@@ -114,6 +114,77 @@ def test_ffprobe_and_ffmpeg_decode_both_tracks():
                                              s.stat("hls-bytes-sent")), flush=True)
 
 
+def renditions_pipeline(kbps=(2000, 600)):
+    """Two renditions of one pipeline on one port in hls-group "abr" (the README's example):
+    720p (sink, stream-key hi) and 360p (lo, stream-key lo) from one tee of snow, x264enc
+    tune=zerolatency, each muxed with the same AAC. For ezrtest.Server with port=free_port()."""
+    enc = "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=%d"
+    sink = ("flvmux name=m%d streamable=true ! ezrtmpserversink name=%s host={host} port={port} "
+            "http=true hls=true hls-group=abr stream-key=%s {props} ")
+    return (
+        "videotestsrc is-live=true pattern=snow "
+        "! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! tee name=t "
+        "audiotestsrc is-live=true ! audio/x-raw,rate=44100,channels=2 ! avenc_aac ! aacparse "
+        "! tee name=a "
+        "t. ! queue ! " + enc % kbps[0] + " ! h264parse ! " + sink % (1, "sink", "hi") +
+        "a. ! queue ! m1. "
+        "t. ! queue ! videoscale ! video/x-raw,width=640,height=360 ! " + enc % kbps[1] +
+        " ! h264parse ! " + sink % (2, "lo", "lo") + "a. ! queue ! m2. ")
+
+
+GROUP = "/live/abr.m3u8"
+
+
+def variants(text):
+    """The multivariant playlist's variants: [(attributes dict, uri)]."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
+            out.append(({k: v.strip('"') for k, v in attrs.items()}, lines[i + 1]))
+    return out
+
+
+def test_renditions_ffprobe_reads_the_multivariant_playlist():
+    from edges import free_port
+    with Server(port=free_port(), pipeline=renditions_pipeline()) as s:
+        for key in ("hi", "lo"):
+            wait_for(lambda: fetch(s.port, "/live/%s/index.m3u8" % key).status == 200, 20,
+                     "the %s rendition's playlist" % key)
+        r = fetch(s.port, GROUP)
+        check(r.status == 200, "the multivariant playlist answered %d" % r.status)
+        # Listed in the order the sinks joined (reached READY): the pipeline's order, not ours.
+        got = sorted(variants(r.body.decode()), key=lambda v: v[1])
+        check([(a.get("RESOLUTION"), uri) for a, uri in got] ==
+              [("1280x720", "hi/index.m3u8"), ("640x360", "lo/index.m3u8")],
+              "variants: %r" % got)
+        for a, _ in got:
+            check(re.fullmatch(r"avc1\.[0-9a-f]{6},mp4a\.40\.2", a.get("CODECS", "")),
+                  "CODECS: %r" % a)
+            check(int(a["BANDWIDTH"]) >= int(a["AVERAGE-BANDWIDTH"]) > 0, "bandwidths: %r" % a)
+            check(a.get("FRAME-RATE") == "30.000", "FRAME-RATE (x264enc says 30/1 in the SPS): %r" % a)
+        check(int(got[0][0]["AVERAGE-BANDWIDTH"]) > int(got[1][0]["AVERAGE-BANDWIDTH"]),
+              "720p is not the larger: %r" % got)
+        rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-show_programs", "-of",
+                            "json", url(s, GROUP)], 60)
+        check(rc == 0, "ffprobe exit %d: %s" % (rc, err))
+        check(decode_errors(err) == "", "ffprobe reported: %s" % err)
+        probed = json.loads(out)
+        sizes = sorted((st["width"], st["height"]) for st in probed["streams"]
+                       if st["codec_type"] == "video")
+        check(sizes == [(640, 360), (1280, 720)], "ffprobe found video of %r" % sizes)
+        rates = sorted(int(p["tags"]["variant_bitrate"]) for p in probed.get("programs", [])
+                       if "variant_bitrate" in p.get("tags", {}))
+        check(rates == sorted(int(a["BANDWIDTH"]) for a, _ in got),
+              "ffprobe's variant bitrates %r, the playlist's %r" % (rates, got))
+        s.check_no_error()
+        print("multivariant: %s; ffprobe read both variants (%r)" % (
+            "; ".join("%s %s BANDWIDTH=%s AVERAGE-BANDWIDTH=%s FRAME-RATE=%s" % (
+                uri, a["RESOLUTION"], a["BANDWIDTH"], a["AVERAGE-BANDWIDTH"], a["FRAME-RATE"])
+                for a, uri in got), sizes), flush=True)
+
+
 PLAY_SECONDS = 10
 PLAYBIN_FRAMES = 250
 

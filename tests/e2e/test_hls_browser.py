@@ -30,10 +30,10 @@ import statistics
 import sys
 import urllib.parse
 
-from ezrtest import check, fail, run_named_test
-from hlsclient import HlsViewer
+from ezrtest import Server, check, fail, run_named_test, wait_for
+from hlsclient import HlsViewer, fetch
 from test_browser import BROWSER_DIR, WEB_DIR, PageServer, run_browser_script
-from test_hls import hls_server, url, wait_playlist
+from test_hls import GROUP, hls_server, renditions_pipeline, url, wait_playlist
 
 PLAY_SECONDS = 10
 MAX_LATENCY = 3.0       # s behind live after 10 s of play, plus a GOP's length
@@ -164,6 +164,80 @@ def play(player):
     check(0 < latency < bound, "%.2f s behind live after %d s of play, expected under %.1f" % (
         latency, PLAY_SECONDS, bound))
     check(first < MAX_FIRST_FRAME, "first frame %.2f s after the page's start" % first)
+
+
+def renditions(mode, extra=()):
+    """hls.js plays the 720p/360p group of test_hls.renditions_pipeline and switches (--mode of
+    tests/browser/renditions.mjs); returns its result, the levels checked."""
+    from edges import free_port
+    with PageServer() as page, Server(port=free_port(), pipeline=renditions_pipeline()) as s:
+        for key in ("hi", "lo"):
+            wait_for(lambda: fetch(s.port, "/live/%s/index.m3u8" % key).status == 200, 20,
+                     "the %s rendition's playlist" % key)
+        page_url = "http://127.0.0.1:%d/index.html?src=%s" % (
+            page.port, urllib.parse.quote(url(s, GROUP), safe=""))
+        rc, out = run_browser_script("renditions.mjs", [page_url, "--mode", mode] + list(extra),
+                                     60)
+        s.check_no_error()
+    result = None
+    for line in out.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+    check(result is not None, "renditions.mjs printed no result:\n%s" % out)
+    for line in result["log"][-20:]:
+        print("  page: " + line)
+    for x in result["samples"]:
+        print("  %5.2f s level %s height %s frames %d time %.2f estimate %s" % tuple(x))
+    rec = result.get("rec") or {}
+    print("levels %r; chromium and the first frame %.1f s; asked %r; switched %r; stalls %r; "
+          "errors %r" % (result.get("levels"), result.get("firstFrameAfter", -1),
+                         result.get("asked"), rec.get("switched"), result.get("stalls"),
+                         rec.get("errors")), flush=True)
+    check(rc == 0 and result["ok"], "renditions.mjs (%s): %s" % (mode, result.get("error")))
+    check(sorted((w, h) for w, h, _ in result["levels"]) == [(640, 360), (1280, 720)],
+          "hls.js read the levels %r" % result["levels"])
+    return result
+
+
+def test_hls_renditions_hlsjs_switch_when_told():
+    """hls.js plays the group and switches when told, immediately (currentLevel, away from the
+    level it plays) and smoothly (nextLevel, back): no fatal error, the playhead never still
+    for half a second, and no error at all around the smooth switch. An immediate switch drops
+    the buffer by design: hls.js then reports its own abort of the old level's loads
+    ("aborted") and may report the refill ("bufferStalledError", "bufferSeekOverHole"), which
+    it recovers from by itself; they are printed, not failed."""
+    r = renditions("switch", ["--seconds", "2"])
+    rec = r["rec"]
+    fatal = [e for e in rec["errors"] if e[3]]
+    check(not fatal, "hls.js fatal errors: %r" % fatal)
+    smooth_from = r["asked"][1]["at"] * 1000
+    after = [e for e in rec["errors"] if e[0] >= smooth_from and e[2] != "aborted"]
+    check(not after, "hls.js errors after the smooth switch: %r" % after)
+    asked_from = r["asked"][0]["at"] * 1000
+    check([lvl for t, lvl in rec["switched"] if t >= asked_from][:2] == [r["first"], r["second"]],
+          "LEVEL_SWITCHED: %r" % rec["switched"])
+    # From the first switch asked on (hls.js's own start, switching up by itself, is not ours).
+    stalls = [x for x in r["stalls"] if x[0] + x[1] >= r["asked"][0]["at"]]
+    check(not stalls, "the playhead stood still (at s, for s): %r" % stalls)
+
+
+def test_hls_renditions_hlsjs_abr_switches_down_when_throttled():
+    """Automatic level selection: hls.js plays 720p, on automatic selection it stays there
+    unthrottled for 2 s (the control: it measures the link, not the stream), then with the
+    page's network throttled to 1.2 Mbit/s (720p snow is about 2.4, 360p about 0.9) it switches
+    down to 360p by itself, with no fatal error."""
+    r = renditions("abr", ["--kbps", "1200", "--seconds", "2"])
+    rec = r["rec"]
+    print("before the throttle: level %s, estimate %s bit/s; switched down %.1f s after it" % (
+        r.get("levelBeforeThrottle"), r.get("estimateBeforeThrottle"),
+        r["asked"][1].get("seenAfter", -1)), flush=True)
+    check(r.get("levelBeforeThrottle") == r["high"],
+          "on automatic selection unthrottled hls.js left the highest level (estimate %s)" %
+          r.get("estimateBeforeThrottle"))
+    fatal = [e for e in rec["errors"] if e[3]]
+    check(not fatal, "hls.js fatal errors: %r" % fatal)
+    check(rec["switched"] and rec["switched"][-1][1] == r["low"],
+          "LEVEL_SWITCHED: %r" % rec["switched"])
 
 
 if __name__ == "__main__":

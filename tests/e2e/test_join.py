@@ -369,13 +369,16 @@ def test_sync_method_in_http_flv_query():
     with Server(gop=60, props="http=true sync-method=latest-keyframe") as s:
         s.wait_video_frames(60 + 35)
         prop = flv_tags(s.port, "/live/stream.flv", 12)
-    for name, tags, step in (("live-edge", edge, 1), ("latest-keyframe", old, 30),
-                             ("the property's latest-keyframe", prop, 30)):
+    for name, tags, step in (("live-edge", edge, 1), ("latest-keyframe", old, 33),
+                             ("the property's latest-keyframe", prop, 33)):
         video = [t for t in tags if t[0] == 9 and t[3] == 1]  # AVC NAL units
         check(video and video[0][2] == 0x17, "%s: first frame not a keyframe: %r"
               % (name, tags))
         gaps = [b[1] - a[1] for a, b in zip(video, video[1:])]
-        check(all((g == 1) if step == 1 else (g >= step) for g in gaps),
+        # At their own timestamps: never the replay's 1 ms, and a frame interval on average (a
+        # live source on a loaded machine stamps a frame up to half an interval early or late).
+        own = gaps and all(g > 1 for g in gaps) and sum(gaps) >= 0.75 * step * len(gaps)
+        check(all(g == 1 for g in gaps) if step == 1 else own,
               "%s: video %r ms apart" % (name, gaps))
         if step == 1:  # the audio header, but no cached audio frame
             check(not [t for t in tags if t[0] == 8 and t[3] == 1],

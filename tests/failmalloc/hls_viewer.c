@@ -204,7 +204,9 @@ static bool check(const struct hls_answer *a, const struct hls_expect *e, char *
     if (ok && e->box)
         ok = n >= 8 && memcmp(a->body + 4, e->box, 4) == 0;
     else if (ok)
-        ok = n >= 7 && memcmp(body, "#EXTM3U", 7) == 0 && lists_part(body, n, e->part);
+        ok = n >= 7 && memcmp(body, "#EXTM3U", 7) == 0 &&
+             (lists_part(body, n, e->part) || /* a multivariant playlist: variants, no parts */
+              (!e->part[0] && memmem(body, n, "\n#EXT-X-STREAM-INF:", 19)));
     if (!ok && a->status == 200 && e->part[0] && n >= 7 && memcmp(body, "#EXTM3U", 7) == 0)
         snprintf(why, cap,
                  "HLS %s: a blocking reload answered with a playlist that does not list "

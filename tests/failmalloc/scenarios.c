@@ -588,6 +588,7 @@ static void hls_stream_config(struct ezr_stream_config *sc)
     stream_config(sc);
     sc->hls = true;
     sc->hls_window = 3; /* the least: segments leave the window within a run */
+    sc->hls_group = "abr"; /* its multivariant playlist: /live/abr.m3u8 */
 }
 
 /* A server, and unless !stream its HLS stream with the headers and media of [0, to) ms. */
@@ -670,14 +671,16 @@ static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs,
 
 /* The stream is added and its headers pushed with the injector armed; a viewer asks for the
  * playlist before there is any part (it waits for the first segment), then for the init segment
- * and the first part, pipelined. */
+ * and the first part, pipelined; another for its group's multivariant playlist with a query
+ * (it waits too, keeping the query). */
 static bool hls_start(struct run *r)
 {
     struct fixture fx;
-    static struct hls_viewer v;
-    hls_viewer_init(&v);
+    static struct hls_viewer vs[2], *const v = &vs[0];
+    hls_viewer_init(&vs[0]);
+    hls_viewer_init(&vs[1]);
     if (!hls_setup(&fx, false, 0, r))
-        return hls_finish(&fx, r, &v, 1, false, 0);
+        return hls_finish(&fx, r, vs, 2, false, 0);
     struct ezr_stream_config sc;
     hls_stream_config(&sc);
     char init[160], part[160];
@@ -686,24 +689,28 @@ static bool hls_start(struct run *r)
     bool ok = true;
     if (fx.st) {
         h = hls_push_headers(fx.st);
-        hls_viewer_open(&v, fx.port);
-        hls_viewer_ask(&v, HLS_PLAYLIST, NULL, NULL, false);
-        hls_viewer_send(&v);
-        wait_routed(1, armed_deadline());
+        hls_viewer_open(v, fx.port);
+        hls_viewer_ask(v, HLS_PLAYLIST, NULL, NULL, false);
+        hls_viewer_send(v);
+        hls_viewer_open(&vs[1], fx.port);
+        hls_viewer_ask(&vs[1], "/live/abr.m3u8?t=1", NULL, NULL, false);
+        hls_viewer_send(&vs[1]);
+        wait_routed(2, armed_deadline());
         m = hls_push_media(fx.st, 0, 1300);
-        ok = hls_viewer_collect(&v, armed_deadline(), r->why, sizeof r->why);
-        if (ok && v.nanswered == 1 && hls_uri((char *)v.last.body, "#EXT-X-MAP:", init, 160) &&
-            hls_uri((char *)v.last.body, "#EXT-X-PART:", part, sizeof part)) {
-            hls_viewer_ask(&v, init, "ftyp", NULL, false);
-            hls_viewer_ask(&v, part, "moof", NULL, false);
-            hls_viewer_send(&v);
-            ok = hls_viewer_collect(&v, armed_deadline(), r->why, sizeof r->why);
+        ok = hls_viewer_collect(v, armed_deadline(), r->why, sizeof r->why) &&
+             hls_viewer_collect(&vs[1], armed_deadline(), r->why, sizeof r->why);
+        if (ok && v->nanswered == 1 && hls_uri((char *)v->last.body, "#EXT-X-MAP:", init, 160) &&
+            hls_uri((char *)v->last.body, "#EXT-X-PART:", part, sizeof part)) {
+            hls_viewer_ask(v, init, "ftyp", NULL, false);
+            hls_viewer_ask(v, part, "moof", NULL, false);
+            hls_viewer_send(v);
+            ok = hls_viewer_collect(v, armed_deadline(), r->why, sizeof r->why);
         }
     }
     fm_disarm(r);
     ok = ok && answered(r, "ezr_server_add_stream", a) && answered(r, "ezr_stream_push", h) &&
          answered(r, "ezr_stream_push", m);
-    return hls_finish(&fx, r, &v, 1, ok, 1300);
+    return hls_finish(&fx, r, vs, 2, ok, 1300);
 }
 
 /* A live HLS stream (two segments made, the third in progress) and three viewers: one asks for

@@ -215,6 +215,30 @@ EZR_TEST(test_x264_720p_sequence_header_gives_size_codecs_and_record)
     EZR_CHECK_EQ(v.avcc_len, sizeof x264_720p - 5);
 }
 
+/* x264enc from a 320x240 I420 30/1 source (GStreamer 1.22, tune=zerolatency, ultrafast): its
+ * VUI says timing 1/60, fixed. */
+static const uint8_t x264_240p30[] = {
+    0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0xc0, 0x15, 0xff, 0xe1, 0x00, 0x1b, 0x67, 0x42, 0xc0,
+    0x15, 0xda, 0x05, 0x07, 0xec, 0x05, 0xa8, 0x30, 0x30, 0x35, 0x28, 0x00, 0x00, 0x03, 0x00, 0x08,
+    0x00, 0x00, 0x03, 0x01, 0xe4, 0x78, 0xb1, 0x75, 0x01, 0x00, 0x04, 0x68, 0xce, 0x3c, 0x80,
+};
+
+EZR_TEST(test_sps_vui_timing_gives_the_frame_rate)
+{
+    CHECK_AVC_HEADER(x264_240p30, sizeof x264_240p30, 320, 240, "avc1.42c015");
+    struct ezr_fmp4_video v;
+    EZR_CHECK_EQ(parse_avc_exact(x264_240p30, sizeof x264_240p30, &v), 0);
+    EZR_CHECK_EQ(v.frame_rate_milli, 30000);
+    /* Without a VUI (build_sps), nothing is said: the rate is counted elsewhere. */
+    struct sps_fields f = {
+        .profile = 66, .poc_type = 2, .width_mbs = 20, .height_units = 15, .frame_mbs_only = true};
+    struct bw w;
+    uint8_t body[600];
+    size_t len = avc_header_of(w.b, build_sps(&f, &w), body);
+    EZR_CHECK_EQ(parse_avc_exact(body, len, &v), 0);
+    EZR_CHECK_EQ(v.frame_rate_milli, 0);
+}
+
 EZR_TEST(test_x264_1080p_is_cropped_from_1088_coded_lines)
 {
     CHECK_AVC_HEADER(x264_1080p_high, sizeof x264_1080p_high, 1920, 1080, "avc1.640028");
@@ -531,6 +555,7 @@ EZR_TEST(test_sample_of_skips_the_flv_headers_and_signs_the_composition_time)
 }
 
 EZR_TEST_MAIN(EZR_CASE(test_x264_720p_sequence_header_gives_size_codecs_and_record),
+              EZR_CASE(test_sps_vui_timing_gives_the_frame_rate),
               EZR_CASE(test_x264_1080p_is_cropped_from_1088_coded_lines),
               EZR_CASE(test_x264_interlaced_1080_counts_field_map_units_twice),
               EZR_CASE(test_x264_444_crops_whole_lines),

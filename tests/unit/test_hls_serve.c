@@ -14,6 +14,7 @@
 #include "ezr_limits.h"
 #include "ezr_server.h"
 #include "hls_fixture.h"
+#include "hls_serve_fixture.h"
 #include "http_test_client.h"
 #include "server_fixture.h"
 
@@ -35,50 +36,9 @@ static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
         ezr_server_free(s);
         return NULL;
     }
-    ezr_stream_push(*st, EZR_FRAME_VIDEO, EZR_FRAME_HEADER, 0, hls_avc_header,
-                    sizeof hls_avc_header);
-    ezr_stream_push(*st, EZR_FRAME_AUDIO, EZR_FRAME_HEADER, 0, hls_aac_header,
-                    sizeof hls_aac_header);
+    push_headers(*st);
     return s;
 }
-
-/* Video at 30 fps with a keyframe every second, and AAC frames (23 ms), in time order, for
- * [from, to) ms. */
-static void push_media(struct ezr_stream *st, uint32_t from, uint32_t to)
-{
-    uint32_t v = (from * 30u + 999u) / 1000u, a = (from * 1000u + 22u) / 23u;
-    for (;;) {
-        uint32_t vt = v * 1000u / 30u, at = a * 23u;
-        if (vt >= to && at >= to)
-            break;
-        struct ezr_frame *f = vt <= at ? hls_video(vt, v % 30 == 0, 0, 200) : hls_audio(at);
-        ezr_stream_push(st, (enum ezr_frame_kind)f->kind, f->flags, f->timestamp, f->data,
-                        f->payload_len);
-        ezr_frame_unref(f);
-        if (vt <= at)
-            v++;
-        else
-            a++;
-    }
-}
-
-/* Polls the stream's stats until field >= want (or == want with exact), or the deadline. */
-static bool wait_stat(struct ezr_stream *st, size_t offset, uint64_t want, bool exact)
-{
-    for (uint64_t dl = mono_ms() + DEADLINE_MS;;) {
-        struct ezr_stream_stats s;
-        if (ezr_stream_get_stats(st, &s, NULL, NULL, DEADLINE_MS) < 0)
-            return false;
-        uint64_t v = *(const uint64_t *)((const char *)&s + offset);
-        if (exact ? v == want : v >= want)
-            return true;
-        if (mono_ms() >= dl)
-            return false;
-        poll(NULL, 0, 10);
-    }
-}
-#define WAIT_STAT(st, field, want, exact)                                                          \
-    wait_stat(st, offsetof(struct ezr_stream_stats, field), want, exact)
 
 /* The first URI in text after marker, up to the closing quote or the line's end, into out. */
 static bool uri_after(const char *text, const char *marker, char *out, size_t cap)
@@ -108,13 +68,6 @@ static bool hinted_query(const char *playlist, char *path, size_t cap)
         return false;
     snprintf(path, cap, PLAYLIST "?_HLS_msn=%llu&_HLS_part=%u", msn, part);
     return true;
-}
-
-static int get(struct http_client *h, const char *path, struct http_answer *a)
-{
-    if (!http_client_get(h, path))
-        return -1;
-    return http_client_answer(h, a, mono_ms() + DEADLINE_MS);
 }
 
 EZR_TEST(test_playlist_init_part_and_segment_on_one_keep_alive_connection)

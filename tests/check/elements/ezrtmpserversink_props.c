@@ -12,6 +12,7 @@
 
 #include "ezr_stats_schema.h"
 #include "flv_fixture.h"
+#include "free_port.h"
 
 static GstElement *new_sink(void)
 {
@@ -149,8 +150,8 @@ GST_START_TEST(test_bad_location_fails_ready_naming_it)
 }
 GST_END_TEST;
 
-/* GET /metrics from the element's port: the body (the caller frees it). */
-static gchar *get_metrics(gint port)
+/* GET path from the element's port: the body of a 200 (the caller frees it). */
+static gchar *http_get(gint port, const gchar *path)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     fail_unless(fd >= 0);
@@ -159,8 +160,10 @@ static gchar *get_metrics(gint port)
     fail_unless(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    fail_unless(write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1));
+    gchar *req =
+        g_strdup_printf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    fail_unless(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    g_free(req);
     GString *got = g_string_new(NULL);
     char buf[4096];
     ssize_t n;
@@ -208,7 +211,7 @@ GST_START_TEST(test_every_numeric_stats_field_is_a_metric)
     n += flv_put_tag(flv + n, 9, 0, flv_avc_key, sizeof flv_avc_key);
     fail_unless_equals_int(gst_harness_push(h, gst_buffer_new_memdup(flv, n)), GST_FLOW_OK);
 
-    gchar *body = get_metrics(get_int(e, "bound-port"));
+    gchar *body = http_get(get_int(e, "bound-port"), "/metrics");
     GstStructure *stats = NULL;
     g_object_get(e, "stats", &stats, NULL);
     guint numeric = 0;
@@ -292,6 +295,63 @@ GST_START_TEST(test_hls_properties_default_and_reach_the_stats)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_hls_group_defaults_to_none_and_needs_hls)
+{
+    GstElement *e = new_sink();
+    assert_string(e, "hls-group", "");
+    g_object_set(e, "port", 0, "http", TRUE, "hls-group", "abr", NULL);
+    assert_string(e, "hls-group", "abr");
+    gchar *why = ready_error(e);
+    fail_unless(why && strstr(why, "hls-group \"abr\" needs hls=true"), "error: %s", why);
+    g_free(why);
+    g_object_set(e, "hls", TRUE, NULL);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+/* A sink of group "abr" on port for key, fed one second of 30 fps video and the
+ * keyframe after it: one complete HLS segment. */
+static GstHarness *group_sink(gint port, const gchar *key)
+{
+    GstElement *e = new_sink();
+    g_object_set(e, "port", port, "host", "127.0.0.1", "http", TRUE, "hls", TRUE, "sync", FALSE,
+                 "stream-key", key, "hls-group", "abr", NULL);
+    GstHarness *h = gst_harness_new_with_element(e, "sink", NULL);
+    gst_object_unref(e);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    guint8 flv[4096];
+    gsize n = sizeof flv_file_header;
+    memcpy(flv, flv_file_header, n);
+    n += flv_put_tag(flv + n, 9, 0, flv_avc_hdr_320x240, sizeof flv_avc_hdr_320x240);
+    for (guint i = 0; i <= 31; i++) {
+        gboolean key_frame = i % 30 == 0;
+        n += flv_put_tag(flv + n, 9, i * 1000 / 30, key_frame ? flv_avc_key : flv_avc_inter,
+                         key_frame ? sizeof flv_avc_key : sizeof flv_avc_inter);
+    }
+    fail_unless_equals_int(gst_harness_push(h, gst_buffer_new_memdup(flv, n)), GST_FLOW_OK);
+    return h;
+}
+
+GST_START_TEST(test_sinks_of_one_group_share_a_multivariant_playlist)
+{
+    gint port = free_port();
+    GstHarness *hi = group_sink(port, "hi");
+    GstHarness *lo = group_sink(port, "lo");
+    /* It waits for both renditions' first segment, then lists them in the order they joined. */
+    gchar *body = http_get(port, "/live/abr.m3u8");
+    fail_unless(g_str_has_prefix(body, "#EXTM3U\n"), "%s", body);
+    const gchar *a = strstr(body, "RESOLUTION=320x240,FRAME-RATE=30.000\nhi/index.m3u8\n");
+    const gchar *b = strstr(body, "RESOLUTION=320x240,FRAME-RATE=30.000\nlo/index.m3u8\n");
+    fail_unless(a && b && a < b, "%s", body);
+    fail_unless(strstr(body, "CODECS=\"avc1.42c00d\""), "%s", body);
+    g_free(body);
+    gst_harness_teardown(lo);
+    gst_harness_teardown(hi);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_props_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink_props");
@@ -304,6 +364,8 @@ static Suite *ezrtmpserversink_props_suite(void)
     tcase_add_test(tc, test_every_numeric_stats_field_is_a_metric);
     tcase_add_test(tc, test_hls_without_http_fails_ready_saying_so);
     tcase_add_test(tc, test_hls_properties_default_and_reach_the_stats);
+    tcase_add_test(tc, test_hls_group_defaults_to_none_and_needs_hls);
+    tcase_add_test(tc, test_sinks_of_one_group_share_a_multivariant_playlist);
     return s;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "flv_fixture.h"
+#include "free_port.h"
 #include "reactor_break.h"
 #include "rtmp_test_player.h"
 
@@ -126,19 +127,6 @@ GST_START_TEST(test_reactor_failure_is_a_resource_error_at_once)
     gst_object_unref(e);
 }
 GST_END_TEST;
-
-/* A free TCP port on 127.0.0.1 (bound, read back, released). */
-static guint16 free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof a;
-    fail_unless_equals_int(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    fail_unless_equals_int(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static void count_removed(GstElement *e, guint64 id, const gchar *reason, gpointer data)
 {
