@@ -230,6 +230,8 @@ def cpu_run(args, key, flags, input_flv, tmp):
     with open("/proc/loadavg") as f:
         loadavg = f.read().split()[:3]
     load = json.loads(out or b"{}")
+    # Each viewer's own figures (1,000 rows) are not kept: the totals are what the section reads.
+    load.pop("per_viewer", None)
     gb = load.get("bytes", 0) / 1e9
     total = sum(cpu.values())
     res = {"server": key, "flags": flags, "n": args.cpu, "load": load, "wall_s": round(wall, 1),
