@@ -19,6 +19,9 @@ ninja -C build-bench
 # --hls-players [ARGS]: LL-HLS latency and first frame at hls.js and shaka-player in headless
 # chromium (bench/hls_players.py, RESULTS-hls.md; npm ci in bench/hls when needed).
 [[ "${1:-}" == "--hls-players" ]] && exec /usr/bin/python3 bench/hls_players.py --build build-bench "${@:2}"
+# --hls-peers [ARGS]: HLS latency at hls.js (and CPU per GB at the load client) of the element
+# against hlssink2 + nginx, nginx-rtmp's hls and SRS 6's (bench/hls_peers.py, RESULTS-hls.md).
+[[ "${1:-}" == "--hls-peers" ]] && exec /usr/bin/python3 bench/hls_peers.py --build build-bench "${@:2}"
 # --hls-cdn [ARGS]: 1,000 LL-HLS viewers through Debian's nginx as a caching edge and 1,000
 # direct: origin requests per part, latency, CPU per GB against HTTP-FLV (bench/hls_cdn.py,
 # RESULTS-hls.md).

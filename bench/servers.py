@@ -175,11 +175,13 @@ class Published:
     reactor = None
     pusher = None
 
-    # How the stream reaches the server: publish() (rtmp2sink) or publish_ffmpeg().
+    # How the stream reaches the server when start() is given no push: publish() (rtmp2sink)
+    # or publish_ffmpeg() (bench/ingest.py's subclasses).
     publisher = staticmethod(publish)
 
-    def start(self, argv, build, input_flv, tracks, ports, log_path, **popen):
-        """Runs argv, waits until it listens on every one of ports, then publishes to it."""
+    def start(self, argv, build, input_flv, tracks, ports, log_path, push=None, **popen):
+        """Runs argv, waits until it listens on every one of ports, then publishes to it (with
+        push(url), which returns the publishing process, when given; else self.publisher)."""
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      **popen)
         self.pid = self.proc.pid
@@ -190,7 +192,8 @@ class Published:
         self.url = "rtmp://127.0.0.1:%d/live/stream" % self.port
         self.urls = {"rtmp": self.url}
         try:
-            self.pusher = self.publisher(build, input_flv, self.url, tracks)
+            self.pusher = (push(self.url) if push
+                           else self.publisher(build, input_flv, self.url, tracks))
         except Exception:
             stop(self.proc)
             raise
@@ -297,14 +300,19 @@ def raise_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def srs_max_connections():
+    """SRS refuses to start unless max_connections + 128 is below the open-files limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 19800 if hard == resource.RLIM_INFINITY else min(19800, hard - 129)
+
+
 class Srs(Published):
     """SRS, one process (single-threaded), in one of SRS_SETTINGS."""
 
     def __init__(self, build, install, setting, input_flv, tmp, tracks="av"):
         self.name = "SRS " + setting
         self.port, self.http_port = free_port(), free_port()
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        most = 19800 if hard == resource.RLIM_INFINITY else min(19800, hard - 129)
+        most = srs_max_connections()
         vhost, play = SRS_SETTINGS[setting]
         conf = os.path.join(tmp, "srs.conf")
         with open(conf, "w") as f:
@@ -314,3 +322,134 @@ class Srs(Published):
                    [self.port, self.http_port], tmp + "/srs.log", cwd=install,
                    preexec_fn=raise_nofile)
         self.urls["http-flv"] = "http://127.0.0.1:%d/live/stream.flv" % self.http_port
+
+
+# HLS from each server, for bench/hls_peers.py: the same stamped FLV fed at real-time rate by
+# bench/hls_peers/feed.py, which tells the wall time of its running time 0 (base_ms), so that a
+# frame's number tells when it entered the server's side. Each has .playlist (the URL a player
+# opens), .pids (the processes whose CPU is the server's), .feeder (the feeding process),
+# .base_ms and close().
+HLS_PEERS_DIR = os.path.join(ROOT, "bench", "hls_peers")
+
+
+def feed(build, input_flv, mode, args):
+    """Starts bench/hls_peers/feed.py; returns (process, its port or None, base_ms)."""
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst"))
+    proc = subprocess.Popen([PY, os.path.join(HLS_PEERS_DIR, "feed.py"), input_flv, mode]
+                            + list(args), stdout=subprocess.PIPE, env=env)
+    try:
+        line, port = read_line(proc, 30), None
+        if line.startswith("PORT "):
+            port = int(line.split()[1])
+            line = read_line(proc, 30)
+        if not line.startswith("BASE "):
+            raise RuntimeError("feed.py said %r" % line)
+    except Exception:
+        stop(proc)
+        raise
+    return proc, port, float(line.split()[1])
+
+
+def hls_template(name, **fields):
+    with open(os.path.join(HLS_PEERS_DIR, name)) as f:
+        return f.read().format(**fields)
+
+
+class HlsEzrtmp:
+    """ezrtmpserversink hls=true http=true and props, in the feeding process itself."""
+
+    def __init__(self, build, input_flv, tmp, props=()):
+        self.name = "ezrtmp"
+        self.feeder, port, self.base_ms = feed(build, input_flv, "ezrtmp",
+                                               ["hls=true", "http=true"] + list(props))
+        self.pids = [self.feeder.pid]
+        self.playlist = "http://127.0.0.1:%d/live/stream/index.m3u8" % port
+
+    def close(self):
+        stop(self.feeder)
+
+
+def start_hls_nginx(tmp, rtmp_port=None, hls=""):
+    """The command line of Debian's nginx serving tmp/hls (bench/hls_peers/nginx-hls.conf),
+    with nginx-rtmp's HLS writing there when rtmp_port, and its HTTP port."""
+    http_port = free_port()
+    os.makedirs(os.path.join(tmp, "hls"), exist_ok=True)
+    rtmp = ""
+    if rtmp_port:
+        rtmp = hls_template("nginx-rtmp-hls.conf", tmp=tmp, port=rtmp_port, hls=hls)
+    conf = os.path.join(tmp, "nginx-hls.conf")
+    with open(conf, "w") as f:
+        f.write(hls_template("nginx-hls.conf", tmp=tmp, http_port=http_port, rtmp=rtmp,
+                             load_module="load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;"
+                             if rtmp else ""))
+    return ["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"], http_port
+
+
+class HlsSink2Nginx:
+    """hlssink2 (MPEG-TS, in the feeding process) writing into a directory that Debian's nginx
+    serves as static files; both processes are the server's."""
+
+    def __init__(self, build, input_flv, tmp, props=()):
+        self.name = "hlssink2 + nginx"
+        argv, http_port = start_hls_nginx(tmp)
+        self.nginx = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.feeder = None
+        try:
+            wait_for(lambda: port_open(http_port) or self.nginx.poll() is not None, 10, "nginx")
+            if self.nginx.poll() is not None:
+                raise RuntimeError("nginx exited: see %s/error.log" % tmp)
+            self.feeder, _, self.base_ms = feed(build, input_flv, "hlssink2",
+                                                [os.path.join(tmp, "hls")] + list(props))
+        except Exception:
+            self.close()
+            raise
+        self.pids = [self.nginx.pid, self.feeder.pid]
+        self.playlist = "http://127.0.0.1:%d/hls/stream.m3u8" % http_port
+
+    def close(self):
+        if self.feeder:
+            stop(self.feeder)
+        stop(self.nginx)
+
+
+class HlsPublished(Published):
+    """A server fed over RTMP by feed.py (its publisher, not counted as the server's)."""
+
+    def push(self, build, input_flv):
+        def push(url):
+            self.feeder, _, self.base_ms = feed(build, input_flv, "rtmp", [url])
+            return self.feeder
+        return push
+
+
+class HlsNginxRtmp(HlsPublished):
+    """nginx-rtmp's `hls on` (hls directives of the setting in hls), its fragments served by
+    the same nginx process."""
+
+    def __init__(self, build, input_flv, tmp, hls=""):
+        self.name = "nginx-rtmp hls"
+        self.port = free_port()
+        argv, http_port = start_hls_nginx(tmp, rtmp_port=self.port, hls=hls)
+        self.start(argv, build, input_flv, "av", [self.port, http_port], tmp + "/error.log",
+                   push=self.push(build, input_flv))
+        self.pids = [self.pid]
+        self.playlist = "http://127.0.0.1:%d/hls/stream.m3u8" % http_port
+
+
+class HlsSrs(HlsPublished):
+    """SRS 6's HLS (hls directives of the setting in hls), served by SRS's own HTTP server."""
+
+    def __init__(self, build, install, input_flv, tmp, hls=""):
+        self.name = "SRS hls"
+        self.port, http_port = free_port(), free_port()
+        most = srs_max_connections()
+        os.makedirs(os.path.join(tmp, "html"), exist_ok=True)
+        conf = os.path.join(tmp, "srs-hls.conf")
+        with open(conf, "w") as f:
+            f.write(hls_template("srs-hls.conf", tmp=tmp, port=self.port, http_port=http_port,
+                                 max_connections=most, hls=hls))
+        self.start([os.path.join(install, "objs", "srs"), "-c", conf], build, input_flv, "av",
+                   [self.port, http_port], tmp + "/srs.log", push=self.push(build, input_flv),
+                   cwd=install, preexec_fn=raise_nofile)
+        self.pids = [self.pid]
+        self.playlist = "http://127.0.0.1:%d/live/stream.m3u8" % http_port

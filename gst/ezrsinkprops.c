@@ -402,7 +402,8 @@ static const struct prop props[N_PROPS] = {
                       FIELD(timeout), SRC_ONLY},
     [PROP_PUBLISH_TIMEOUT] = {"publish-timeout", "Publish timeout",
                               "Seconds after start without a publisher before a warning is "
-                              "posted on the bus (the element keeps waiting; 0 = never warn)",
+                              "posted on the bus, once per start (the element keeps waiting; "
+                              "0 = never warn)",
                               UINT_RANGE(0, 3600, EZR_DEFAULT_PUBLISH_TIMEOUT_S),
                               .flags = RW_READY, FIELD(publish_timeout), SRC_ONLY},
     [PROP_EOS_ON_UNPUBLISH] = {"eos-on-unpublish", "EOS on unpublish",

@@ -326,6 +326,12 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
         ezr_buf_consume(&c->in, (size_t)rc);
     else if ((size_t)rc < len)
         ezr_buf_append(&c->in, data + rc, len - (size_t)rc);
+    /* A tail that could not be kept is lost input: the peer may wait for the answer to what it
+     * held (a publisher's unpublish) and send nothing more that would show it. */
+    if (ezr_buf_failed(&c->in)) {
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        return false;
+    }
     if (c->in.len == 0)
         ezr_buf_free(&c->in);
     return true;
@@ -398,7 +404,7 @@ void ezr_client_read(struct ezr_client *c)
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
          * have no data yet. */
-        if (!c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
+        if (c->proto->ack_each_read && !c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
@@ -438,6 +444,16 @@ static void client_event(struct ezr_io *io, uint32_t events)
     struct ezr_client *c = EZR_CONTAINER_OF(io, struct ezr_client, conn.io);
     if (c->dead)
         return;
+    /* A connection whose input waits (a publisher whose queue is full) and that failed: it can
+     * never be read to its end, and its publish point must be free for it to come back. One the
+     * peer shut down in order is read to its end once its input resumes. */
+    if ((events & EZR_IO_HUP) && c->input_held && ezr_net_failed(c->conn.io.fd)) {
+        char why[96];
+        snprintf(why, sizeof why, "connection reset while its input waited (%zu bytes unread)",
+                 ezr_net_unread(c->conn.io.fd));
+        ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, why);
+        return;
+    }
     if ((events & (c->conn.read_wants | EZR_IO_HUP)) && !c->input_paused && !c->input_held)
         ezr_client_read(c);
     /* Only a blocked write is resumed: media held for the player's next video frame stays held. */

@@ -18,6 +18,11 @@ struct ezr_client;
 
 struct ezr_client_proto {
     enum ezr_protocol id; /* its name (ezr_protocol_name) is shown in logs and stats */
+    /* Each read is acknowledged at once (TCP_QUICKACK) until the client plays: true for a
+     * protocol whose peer may hold its next small write for our ACK while no reply comes (RTMP's
+     * handshake and commands, ezr_client.c says why), false for HTTP, which answers every request
+     * at once or parks it while the peer waits: a setsockopt per request for nothing. */
+    bool ack_each_read;
     /* Sets up c->proto_state: for a new connection, or when the client switches to this
      * protocol (ezr_client_set_proto, which closes the one before). Returns 0, EZR_ENOMEM, or
      * EZR_ESYS (c->close_reason says which call failed). */

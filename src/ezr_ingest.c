@@ -17,14 +17,14 @@
 #define TAG_TRAILER 4u
 
 /* One queued item with its tag bytes after it, freed as one block. */
-struct ingest_entry {
+struct ezr_ingest_entry {
     struct ezr_link link;
     struct ezr_ingest_item item;
 };
 
-static struct ingest_entry *entry_new(enum ezr_ingest_event ev, uint64_t publisher, size_t tag_len)
+static struct ezr_ingest_entry *entry_new(enum ezr_ingest_event ev, uint64_t publisher, size_t tag_len)
 {
-    struct ingest_entry *e = ezr_malloc(sizeof *e + tag_len);
+    struct ezr_ingest_entry *e = ezr_malloc(sizeof *e + tag_len);
     if (!e)
         return NULL;
     memset(e, 0, sizeof *e);
@@ -38,11 +38,11 @@ static struct ingest_entry *entry_new(enum ezr_ingest_event ev, uint64_t publish
 void ezr_ingest_item_free(struct ezr_ingest_item *it)
 {
     if (it)
-        free(EZR_CONTAINER_OF(it, struct ingest_entry, item));
+        free(EZR_CONTAINER_OF(it, struct ezr_ingest_entry, item));
 }
 
 /* Under lock: appends e and wakes the consumer. */
-static void enqueue(struct ezr_ingest *ing, struct ingest_entry *e)
+static void enqueue(struct ezr_ingest *ing, struct ezr_ingest_entry *e)
 {
     ezr_list_push_back(&ing->items, &e->link);
     ing->bytes += e->item.tag_len;
@@ -147,7 +147,7 @@ void ezr_ingest_free(struct ezr_ingest *ing)
     }
     struct ezr_link *n;
     while ((n = ezr_list_pop_front(&ing->items)))
-        free(EZR_CONTAINER_OF(n, struct ingest_entry, link));
+        free(EZR_CONTAINER_OF(n, struct ezr_ingest_entry, link));
     pthread_cond_destroy(&ing->cond);
     pthread_mutex_destroy(&ing->lock);
     free(ing->token);
@@ -183,18 +183,24 @@ int ezr_ingest_admit(struct ezr_ingest *ing, struct ezr_client *c, const char *n
     return rc;
 }
 
-void ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c)
+int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c)
 {
-    /* The event is queued even when memory is short: the consumer would otherwise read the new
-     * publisher's tags as the old one's. Without it the stream still flows, retimed as one. */
-    struct ingest_entry *e = entry_new(EZR_INGEST_STARTED, c->conn.id, 0);
+    /* Both events of the publication now: its ENDED must never be missing (the consumer would
+     * read the next publisher's tags as this one's), so a publication that cannot have it is
+     * refused as out of memory. */
+    struct ezr_ingest_entry *e = entry_new(EZR_INGEST_STARTED, c->conn.id, 0);
+    struct ezr_ingest_entry *ended = e ? entry_new(EZR_INGEST_ENDED, c->conn.id, 0) : NULL;
+    if (!ended) {
+        free(e);
+        return EZR_ENOMEM;
+    }
     uint64_t now = ezr_now_ms();
     ing->publisher = c;
+    ing->ended = ended;
     ing->last_input_ms = now;
     c->ingest = ing;
     pthread_mutex_lock(&ing->lock);
-    if (e)
-        enqueue(ing, e);
+    enqueue(ing, e);
     struct ezr_publisher_stats *st = &ing->stats;
     uint64_t publishes = st->publishes + 1, refused = st->refused, held = st->held;
     *st = (struct ezr_publisher_stats){.id = c->conn.id, .publishes = publishes,
@@ -207,6 +213,7 @@ void ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c)
     ezr_log(ing->log, EZR_LOG_INFO, "client %llu (%s) publishes %s/%s",
             (unsigned long long)c->conn.id, c->conn.addr, ing->app, ing->key);
     tell(ing, c, EZR_CLIENT_ADDED, NULL);
+    return 0;
 }
 
 /* What a tag counts as in the stats: a video keyframe or other frame, an audio frame, or a
@@ -234,7 +241,7 @@ int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, 
 {
     if (c != ing->publisher)
         return 0;
-    struct ingest_entry *e = entry_new(EZR_INGEST_TAG, c->conn.id, TAG_HEADER + len + TAG_TRAILER);
+    struct ezr_ingest_entry *e = entry_new(EZR_INGEST_TAG, c->conn.id, TAG_HEADER + len + TAG_TRAILER);
     if (!e)
         return EZR_ENOMEM;
     uint8_t *t = e->item.tag;
@@ -282,13 +289,13 @@ void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char 
 {
     if (!c || c != ing->publisher)
         return;
-    struct ingest_entry *e = entry_new(EZR_INGEST_ENDED, c->conn.id, 0);
+    struct ezr_ingest_entry *e = ing->ended;
+    ing->ended = NULL;
     ing->publisher = NULL;
     c->ingest = NULL;
     c->on_close = NULL;
     pthread_mutex_lock(&ing->lock);
-    if (e)
-        enqueue(ing, e);
+    enqueue(ing, e);
     ing->held = false; /* a later publisher is held afresh by its own tags */
     ing->stats.publishing = false;
     pthread_mutex_unlock(&ing->lock);
@@ -299,18 +306,16 @@ void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char 
     tell(ing, c, EZR_CLIENT_REMOVED, reason);
 }
 
-void ezr_ingest_tick(struct ezr_ingest *ing, uint64_t now)
+struct ezr_client *ezr_ingest_timed_out(struct ezr_ingest *ing, uint64_t now)
 {
     struct ezr_client *c = ing->publisher;
     if (!c || !ing->timeout_ms)
-        return;
+        return NULL;
     if (c->input_held) { /* we do not read it: its silence is ours */
         ing->last_input_ms = now;
-        return;
+        return NULL;
     }
-    if (ezr_elapsed(now, ing->last_input_ms) > ing->timeout_ms)
-        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
-                         "publisher sent nothing within the timeout");
+    return ezr_elapsed(now, ing->last_input_ms) > ing->timeout_ms ? c : NULL;
 }
 
 /* ---- the application's side ------------------------------------------------------------- */
@@ -333,8 +338,8 @@ int ezr_ingest_pop(struct ezr_ingest *ing, int timeout_ms, struct ezr_ingest_ite
         pthread_mutex_unlock(&ing->lock);
         return EZR_ECLOSED;
     }
-    struct ingest_entry *e =
-        EZR_CONTAINER_OF(ezr_list_pop_front(&ing->items), struct ingest_entry, link);
+    struct ezr_ingest_entry *e =
+        EZR_CONTAINER_OF(ezr_list_pop_front(&ing->items), struct ezr_ingest_entry, link);
     ing->bytes -= e->item.tag_len;
     /* Room again at half the bound, not at the first byte freed: the publisher is then read in
      * long runs, not one message per hold. */

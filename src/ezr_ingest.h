@@ -22,6 +22,8 @@
 #include "ezr_mailbox.h"
 #include "ezr_types.h"
 
+struct ezr_ingest_entry; /* a queued item (ezr_ingest.c) */
+
 struct ezr_ingest {
     struct ezr_link registry_link; /* on the server's publish points, under the server's lock */
     char app[EZR_MAX_NAME_LEN + 1];
@@ -38,6 +40,7 @@ struct ezr_ingest {
 
     /* Reactor thread only. */
     struct ezr_client *publisher; /* publishing now, NULL: none */
+    struct ezr_ingest_entry *ended; /* its ENDED, made when it started: queued when it stops */
     uint64_t last_input_ms;       /* its last tag, or when its input was last resumed */
     struct ezr_op room;           /* posted by a pop that made room while held */
     struct ezr_op kick;           /* posted by ezr_ingest_kick */
@@ -70,8 +73,9 @@ void ezr_ingest_mark_removed(struct ezr_ingest *ing);
 /* Reactor thread. May c publish name (its query has the token)? 0, EZR_EEXIST (a publisher is
  * live), EZR_EACCES (not in allowed-clients, wrong or missing token). */
 int ezr_ingest_admit(struct ezr_ingest *ing, struct ezr_client *c, const char *name);
-/* c publishes from now on: STARTED is queued and on_client told; c->ingest is set. */
-void ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c);
+/* c publishes from now on: STARTED is queued (its ENDED made ready) and on_client told;
+ * c->ingest is set. 0, or EZR_ENOMEM and nothing changed. */
+int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c);
 /* A message c published: audio (8), video (9) or data (18). Queues it whole; when the queue has
  * reached max_bytes, c's input is held until a pop makes room. Returns 0 or EZR_ENOMEM. */
 int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, uint32_t ts,
@@ -79,7 +83,8 @@ int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, 
 /* c stopped publishing (unpublish, or its connection closes, reason says why): ENDED is queued,
  * on_client told, c->ingest cleared. Nothing if c is not the publisher. */
 void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char *reason);
-/* Closes a publisher silent for timeout_ms. */
-void ezr_ingest_tick(struct ezr_ingest *ing, uint64_t now);
+/* The publisher if it has been silent for timeout_ms (the caller closes it), else NULL. A
+ * publisher whose input is held is not silent. */
+struct ezr_client *ezr_ingest_timed_out(struct ezr_ingest *ing, uint64_t now);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef EZR_NET_H
 #define EZR_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,10 @@ int ezr_net_set_keepalive(int fd, int idle_s, int interval_s, int count);
 void ezr_net_ack_now(int fd);
 /* Fixes a socket's send buffer (SO_SNDBUF); 0 keeps the kernel's autotuning. */
 void ezr_net_set_send_buffer(int fd, uint32_t bytes);
+/* Whether the connection failed (reset, timed out: SO_ERROR set, which this clears) rather
+ * than being shut down in order by the peer. */
+bool ezr_net_failed(int fd);
+/* Bytes received and not yet read (FIONREAD), 0 if it cannot tell. */
+size_t ezr_net_unread(int fd);
 
 #endif

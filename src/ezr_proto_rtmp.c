@@ -132,9 +132,10 @@ static int cb_publish(void *ctx, const char *name)
     int rc = ezr_ingest_admit(ing, c, name);
     if (rc < 0)
         return rc;
-    ezr_ingest_attach(ing, c);
-    c->on_close = publisher_closed;
-    return 0;
+    rc = ezr_ingest_attach(ing, c);
+    if (rc == 0)
+        c->on_close = publisher_closed;
+    return rc;
 }
 
 static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
@@ -236,6 +237,7 @@ static void rtmp_close(struct ezr_client *c)
 
 const struct ezr_client_proto ezr_proto_rtmp = {
     .id = EZR_PROTOCOL_RTMP,
+    .ack_each_read = true,
     .open = rtmp_open,
     .feed = rtmp_feed,
     .view = EZR_VIEW_RTMP,

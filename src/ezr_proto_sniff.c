@@ -59,6 +59,7 @@ static void sniff_close(struct ezr_client *c)
 
 const struct ezr_client_proto ezr_proto_sniff = {
     .id = EZR_PROTOCOL_UNDECIDED,
+    .ack_each_read = true,
     .open = sniff_open,
     .feed = sniff_feed,
     .make_view = NULL, /* never a player */

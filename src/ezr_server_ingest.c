@@ -102,12 +102,28 @@ void ezr_server_remove_ingest(struct ezr_server *s, struct ezr_ingest *ing)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* A silent publisher is closed without the server's lock: its close tells the application
+ * (client-removed), whose handler may call into the server. A point found stays valid once the
+ * lock is dropped: points are freed only on this thread. */
 void ezr_server_tick_ingests(struct ezr_server *s, uint64_t now)
 {
-    pthread_mutex_lock(&s->lock);
-    EZR_LIST_FOREACH_SAFE(it, nx, &s->ingests)
-        ezr_ingest_tick(EZR_CONTAINER_OF(it, struct ezr_ingest, registry_link), now);
-    pthread_mutex_unlock(&s->lock);
+    for (;;) {
+        struct ezr_client *c = NULL;
+        struct ezr_ingest *ing = NULL;
+        pthread_mutex_lock(&s->lock);
+        EZR_LIST_FOREACH_SAFE(it, nx, &s->ingests) {
+            ing = EZR_CONTAINER_OF(it, struct ezr_ingest, registry_link);
+            if ((c = ezr_ingest_timed_out(ing, now)))
+                break;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!c)
+            return;
+        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
+                         "publisher sent nothing within the timeout");
+        if (ing->publisher == c) /* cannot be: its close detaches it (on_close) */
+            return;
+    }
 }
 
 void ezr_server_free_ingests(struct ezr_server *s)

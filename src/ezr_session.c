@@ -32,6 +32,12 @@ void ezr_session_flush_out(struct ezr_session *s)
 static void send_message(struct ezr_session *s, uint32_t csid, uint8_t type, uint32_t msid,
                          const struct ezr_buf *body)
 {
+    /* A body that could not be made whole is a reply missing, as when the output cannot grow:
+     * the peer would wait for it (a publisher for NetStream.Unpublish.Success). */
+    if (ezr_buf_failed(body)) {
+        s->out.failed = true;
+        return;
+    }
     ezr_chunk_write(&s->out, csid, 0, type, msid, body->data, body->len, out_chunk_size(s));
 }
 
@@ -205,8 +211,7 @@ static int on_play(struct ezr_session *s, uint32_t msid, const struct ezr_amf0_v
     ezr_amf0_put_cstring(&b, "|RtmpSampleAccess");
     ezr_amf0_put_bool(&b, true);
     ezr_amf0_put_bool(&b, true);
-    ezr_chunk_write(&s->out, EZR_CSID_DATA, 0, EZR_MSG_DATA_AMF0, msid, b.data, b.len,
-                    out_chunk_size(s));
+    send_message(s, EZR_CSID_DATA, EZR_MSG_DATA_AMF0, msid, &b);
     ezr_buf_free(&b);
 
     s->state = EZR_SESSION_PLAYING;

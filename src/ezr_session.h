@@ -54,7 +54,8 @@ struct ezr_session_callbacks {
      * answers StreamBegin and NetStream.Publish.Start, and takes media from then on),
      * EZR_ENOTFOUND if there is no publish point for it, EZR_EEXIST if another publisher is
      * live on it, EZR_EACCES if this client may not; each refusal is answered
-     * NetStream.Publish.BadName and closes. */
+     * NetStream.Publish.BadName and closes. EZR_ENOMEM: no answer, ezr_session_feed() fails
+     * with it. */
     int (*publish)(void *ctx, const char *name);
     /* A message the publisher sent, as an FLV tag's type (8 audio, 9 video, 18 script) and body:
      * "@setDataFrame" taken off metadata, AMF3 data as AMF0, aggregates split into their tags.

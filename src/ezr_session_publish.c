@@ -50,6 +50,8 @@ int ezr_session_on_publish(struct ezr_session *s, uint32_t msid, const struct ez
     if (ezr_session_copy_name(s->name, sizeof s->name, name) < 0)
         return ezr_session_close_with(s, EZR_EPROTO, "publish without a valid stream name");
     int rc = s->cb->publish ? s->cb->publish(s->ctx, s->name) : EZR_ENOTFOUND;
+    if (rc == EZR_ENOMEM) /* ours, not the publisher's: no refusal, the connection closes */
+        return ezr_session_close_with(s, rc, "out of memory for a publication");
     if (rc != 0) {
         const char *why =
             rc == EZR_EEXIST   ? "The stream is already being published"

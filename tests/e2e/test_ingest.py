@@ -58,58 +58,72 @@ def src_stat(s, field):
     return v
 
 
-def trim_flv(path):
-    """Cuts a recording stopped mid-tag back to its last whole tag (a reader that hung up)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    end = pos = 13
-    while pos + 11 <= len(data):
-        size = int.from_bytes(data[pos + 1:pos + 4], "big")
-        if pos + 11 + size + 4 > len(data):
-            break
-        pos += 11 + size + 4
-        end = pos
-    with open(path, "wb") as f:
-        f.write(data[:end])
-
-
 def video_dts(path):
     video, _ = test_streams.probe_packets(path)
     return [p["dts"] for p in video]
 
 
+def read_http_flv(url, path, video_tags, timeout, out):
+    """Records an HTTP-FLV stream into path until it holds video_tags video tags (whole tags
+    only); out["error"] says why not."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r, open(path, "wb") as f:
+            data = b""
+            while len(data) < 13:
+                data += r.read(13 - len(data))
+            f.write(data)
+            data, seen, t_end = b"", 0, time.monotonic() + timeout
+            while seen < video_tags and time.monotonic() < t_end:
+                chunk = r.read1(65536)
+                if not chunk:
+                    break
+                data += chunk
+                while len(data) >= 11 and len(data) >= 11 + int.from_bytes(data[1:4], "big") + 4:
+                    end = 11 + int.from_bytes(data[1:4], "big") + 4
+                    seen += data[0] == 9
+                    f.write(data[:end])
+                    data = data[end:]
+            if seen < video_tags:
+                out["error"] = "HTTP-FLV: %d video tags of %d within %d s" % (seen, video_tags,
+                                                                              timeout)
+    except OSError as e:
+        out["error"] = "HTTP-FLV: %s" % e
+
+
 def test_restreamer_ffmpeg_to_ffprobe_rtmpdump_and_http_flv():
+    # Six seconds of the fixture: the three players run at once, each until it has what it
+    # checks (2 s of video), well within the publication.
     path = test_streams.fixture("720p30_4mbps_gop2")
     port = free_port()
     with Server(pipeline=RESTREAMER, port=port) as s, tempfile.TemporaryDirectory() as tmp:
-        pub = publish(port, path)
+        pub = publish(port, path, ["-t", "6"])
         try:
             wait_for(lambda: s.stat("video-frames") >= 1, 15, "the first frame through the line")
-            rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
-                                s.url(key="live")], 30)
-            check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
-            streams = json.loads(out)["streams"]
-            kinds = sorted((x["codec_type"], x["codec_name"]) for x in streams)
-            check(kinds == [("audio", "aac"), ("video", "h264")], "streams: %r" % kinds)
-            video = [x for x in streams if x["codec_type"] == "video"][0]
-            check((video["width"], video["height"]) == (1280, 720), "size %r" % (video,))
             rec = os.path.join(tmp, "rec.flv")
             dump = subprocess.Popen(["rtmpdump", "-q", "-r", s.url(key="live"), "--live", "-o",
                                      rec], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     env=PLAYER_ENV)
-            http = os.path.join(tmp, "http.flv")
-            url = "http://127.0.0.1:%d/live/live.flv" % port
-            with urllib.request.urlopen(url, timeout=10) as r, open(http, "wb") as f:
-                t_end = time.monotonic() + 3
-                while time.monotonic() < t_end:
-                    f.write(r.read(65536))
-            trim_flv(http)
             start = s.stat("video-frames")
+            http = os.path.join(tmp, "http.flv")
+            http_out = {}
+            reader = threading.Thread(target=read_http_flv, args=(
+                "http://127.0.0.1:%d/live/live.flv" % port, http, 60, 15, http_out))
+            reader.start()
+            rc, out, err = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
+                                s.url(key="live")], 30)
+            reader.join()
             s.wait_video_frames(start + 60, 15)
             stop_rtmpdump(dump)
         finally:
-            rc, err = finish(pub, 20)
-        check(rc == 0, "ffmpeg publishing failed (%d): %s" % (rc, err))
+            prc, perr = finish(pub, 20)
+        check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
+        streams = json.loads(out)["streams"]
+        kinds = sorted((x["codec_type"], x["codec_name"]) for x in streams)
+        check(kinds == [("audio", "aac"), ("video", "h264")], "streams: %r" % kinds)
+        video = [x for x in streams if x["codec_type"] == "video"][0]
+        check((video["width"], video["height"]) == (1280, 720), "size %r" % (video,))
+        check("error" not in http_out, http_out.get("error", ""))
+        check(prc == 0, "ffmpeg publishing failed (%d): %s" % (prc, perr))
         for name in (rec, http):
             rc, _, err = run(["ffmpeg", "-v", "error", "-i", name, "-f", "null", "-"], 60)
             check(rc == 0 and not decode_errors(err), "%s did not decode: %s" % (name, err))

@@ -86,12 +86,6 @@ static void reset_log(void)
 
 /* ---- the server of a run ---------------------------------------------------------------- */
 
-struct fixture {
-    struct ezr_server *s;
-    struct ezr_stream *st;
-    uint16_t port;
-};
-
 static void config(struct ezr_server_config *cfg, bool tls)
 {
     test_server_config(cfg);
@@ -146,7 +140,7 @@ static bool settled(struct fixture *fx)
 
 /* A server with live/stream, its header and keyframe 1 pushed; the injector idle. The keyframe
  * is later than the header: a joiner gets the header restamped to it. */
-static bool setup(struct fixture *fx, bool tls, struct run *r)
+bool fm_setup(struct fixture *fx, bool tls, struct run *r)
 {
     memset(fx, 0, sizeof *fx);
     reset_log();
@@ -167,7 +161,7 @@ static bool setup(struct fixture *fx, bool tls, struct run *r)
     return true;
 }
 
-static bool fail(struct run *r, const char *what, int a)
+bool fm_fail(struct run *r, const char *what, int a)
 {
     if (!r->why[0])
         snprintf(r->why, sizeof r->why, "%s (%d)", what, a);
@@ -175,59 +169,60 @@ static bool fail(struct run *r, const char *what, int a)
 }
 
 /* A library call's answer: 0 always when nothing failed, else 0 or EZR_ENOMEM. */
-static bool answered(struct run *r, const char *call, int rc)
+bool fm_answered(struct run *r, const char *call, int rc)
 {
     if (rc == 0 || (rc == EZR_ENOMEM && ezr_failmalloc_failures() > 0))
         return true;
     char what[128];
     snprintf(what, sizeof what, "%s answered %s", call, ezr_strerror(rc));
-    return fail(r, what, rc);
+    return fm_fail(r, what, rc);
 }
 
 /* The armed part waits this long for what it expects: less once something failed (the frame
  * may be gone; whether the player plays on is checked after the armed part). */
-static uint64_t armed_deadline(void)
+uint64_t fm_armed_deadline(void)
 {
     return mono_ms() + (ezr_failmalloc_failures() ? 300u : WAIT_MS);
 }
 
 /* The server closed players only for failed allocations, with a warning logged, at most one
  * per failure. */
-static bool closes_accounted(struct fixture *fx, struct run *r, size_t closed)
+bool fm_closes_accounted(struct fixture *fx, struct run *r, size_t closed)
 {
     char what[400];
     if (!closed)
         return true;
     if (!settled(fx)) /* a close may be logged after the socket closed */
-        return fail(r, "no stats after the armed part", 0);
+        return fm_fail(r, "no stats after the armed part", 0);
     if (!r->failures)
-        return fail(r, "players closed with no allocation failed:", (int)closed);
+        return fm_fail(r, "players closed with no allocation failed:", (int)closed);
     if (!warnings()) {
         snprintf(what, sizeof what, "%zu players closed with no warning logged (last: \"%s\")",
                  closed, log_last);
-        return fail(r, what, 0);
+        return fm_fail(r, what, 0);
     }
     if (closed > r->failures) {
-        snprintf(what, sizeof what, "%zu players closed for %llu failed allocations, last log \"%s\"",
-                 closed, (unsigned long long)r->failures, log_last);
-        return fail(r, what, 0);
+        snprintf(what, sizeof what,
+                 "%zu players closed for %llu failed allocations, last log \"%s\"", closed,
+                 (unsigned long long)r->failures, log_last);
+        return fm_fail(r, what, 0);
     }
     return true;
 }
 
 /* After the armed part: a keyframe reaches every player still open (or it is closed now), the
  * closes are accounted for, a new player plays; then everything is released. */
-static bool finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t n, bool ok)
+bool fm_finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t n, bool ok)
 {
     if (ok && push_video_of(fx, EZR_FRAME_KEY, 9000, FINAL_MARK, 64) < 0)
-        ok = fail(r, "push after the armed part failed", 0);
+        ok = fm_fail(r, "push after the armed part failed", 0);
     size_t closed = 0;
     for (size_t i = 0; ok && i < n; i++) {
         if (vs[i].open && viewer_until(&vs[i], FINAL_MARK, mono_ms() + WAIT_MS) == VIEW_TIMEOUT)
-            ok = fail(r, "a player neither plays nor was closed: viewer", (int)i);
+            ok = fm_fail(r, "a player neither plays nor was closed: viewer", (int)i);
         closed += vs[i].closed_by_server;
     }
-    ok = ok && closes_accounted(fx, r, closed);
+    ok = ok && fm_closes_accounted(fx, r, closed);
     static struct viewer fresh;
     if (ok) {
         int w = viewer_open(&fresh, VIEW_RTMP, fx->port, "stream", mono_ms() + WAIT_MS);
@@ -235,7 +230,7 @@ static bool finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t 
             w = viewer_until(&fresh, FINAL_MARK, mono_ms() + WAIT_MS);
         viewer_close(&fresh);
         if (w != VIEW_GOT)
-            ok = fail(r, "a new player after the armed part does not play", w);
+            ok = fm_fail(r, "a new player after the armed part does not play", w);
     }
     for (size_t i = 0; i < n; i++)
         viewer_close(&vs[i]);
@@ -255,7 +250,7 @@ static bool play_all(struct fixture *fx, struct viewer *v, size_t n, size_t rtmp
         enum viewer_kind k = i < rtmp ? VIEW_RTMP : i < rtmp + http ? VIEW_HTTP_FLV : VIEW_WS_FLV;
         if (viewer_open(&v[i], k, fx->port, "stream", mono_ms() + WAIT_MS) != VIEW_GOT ||
             viewer_until(&v[i], 1, mono_ms() + WAIT_MS) != VIEW_GOT)
-            return fail(r, "setup: a player does not play:", (int)i);
+            return fm_fail(r, "setup: a player does not play:", (int)i);
     }
     return true;
 }
@@ -264,9 +259,9 @@ static bool play_all(struct fixture *fx, struct viewer *v, size_t n, size_t rtmp
 static bool start_playing(struct fixture *fx, struct viewer *v, size_t n, size_t rtmp,
                           size_t http, struct run *r)
 {
-    if (!setup(fx, false, r))
-        return finish(fx, r, NULL, 0, false);
-    return play_all(fx, v, n, rtmp, http, r) || finish(fx, r, v, n, false);
+    if (!fm_setup(fx, false, r))
+        return fm_finish(fx, r, NULL, 0, false);
+    return play_all(fx, v, n, rtmp, http, r) || fm_finish(fx, r, v, n, false);
 }
 
 /* ---- the scenarios ---------------------------------------------------------------------- */
@@ -302,12 +297,12 @@ static bool start_and_stop(struct run *r)
      * library is told the file is bad, EZR_ETLS. Accepted only when the failure was OpenSSL's. */
     if (rc == EZR_ETLS && fm_last_failure_in_openssl())
         rc = EZR_ENOMEM;
-    bool ok = answered(r, "ezr_server_new", rc) && answered(r, "ezr_server_add_stream", src);
+    bool ok = fm_answered(r, "ezr_server_new", rc) && fm_answered(r, "ezr_server_add_stream", src);
     if (!ok && msg[0])
         snprintf(r->why + strlen(r->why), sizeof r->why - strlen(r->why), ": %s", msg);
     struct fixture fx;
-    ok = setup(&fx, false, r) && ok;
-    return finish(&fx, r, NULL, 0, ok);
+    ok = fm_setup(&fx, false, r) && ok;
+    return fm_finish(&fx, r, NULL, 0, ok);
 }
 
 /* One player of kind plays from the cache, then a live frame, then leaves. */
@@ -315,22 +310,22 @@ static bool one_player(struct run *r, enum viewer_kind kind)
 {
     struct fixture fx;
     static struct viewer v;
-    if (!setup(&fx, kind == VIEW_HTTPS_FLV, r))
-        return finish(&fx, r, NULL, 0, false);
+    if (!fm_setup(&fx, kind == VIEW_HTTPS_FLV, r))
+        return fm_finish(&fx, r, NULL, 0, false);
     fm_arm();
     bool ok = true, played = false;
-    if (viewer_open(&v, kind, fx.port, "stream", armed_deadline()) == VIEW_GOT &&
-        viewer_until(&v, 1, armed_deadline()) == VIEW_GOT) {
+    if (viewer_open(&v, kind, fx.port, "stream", fm_armed_deadline()) == VIEW_GOT &&
+        viewer_until(&v, 1, fm_armed_deadline()) == VIEW_GOT) {
         int a = push_other(&fx, EZR_FRAME_AUDIO, 0, 30);
         int b = push_video_of(&fx, 0, 40, 2, 64);
-        ok = answered(r, "ezr_stream_push", a) && answered(r, "ezr_stream_push", b);
-        played = ok && (b < 0 || viewer_until(&v, 2, armed_deadline()) == VIEW_GOT);
+        ok = fm_answered(r, "ezr_stream_push", a) && fm_answered(r, "ezr_stream_push", b);
+        played = ok && (b < 0 || viewer_until(&v, 2, fm_armed_deadline()) == VIEW_GOT);
     }
     /* The player leaves once it played; one that did not must still play or be closed. */
     if (played)
         viewer_close(&v);
     fm_disarm(r);
-    return finish(&fx, r, &v, 1, ok);
+    return fm_finish(&fx, r, &v, 1, ok);
 }
 
 static bool rtmp_session(struct run *r)
@@ -354,23 +349,23 @@ static bool tls_player(struct run *r)
 {
     struct fixture fx;
     static struct viewer v;
-    if (!setup(&fx, true, r))
-        return finish(&fx, r, NULL, 0, false);
+    if (!fm_setup(&fx, true, r))
+        return fm_finish(&fx, r, NULL, 0, false);
     fm_arm();
     bool ok = true;
-    int opened = viewer_open(&v, VIEW_HTTPS_FLV, fx.port, "stream", armed_deadline());
-    if (opened == VIEW_GOT && viewer_until(&v, 1, armed_deadline()) == VIEW_GOT) {
+    int opened = viewer_open(&v, VIEW_HTTPS_FLV, fx.port, "stream", fm_armed_deadline());
+    if (opened == VIEW_GOT && viewer_until(&v, 1, fm_armed_deadline()) == VIEW_GOT) {
         int last = 0;
         for (int i = 10; i < 34 && ok; i++) {
             int rc = push_video_of(&fx, 0, (uint32_t)i * 40, (uint8_t)i, sizeof body);
-            ok = answered(r, "ezr_stream_push", rc);
+            ok = fm_answered(r, "ezr_stream_push", rc);
             last = rc == 0 ? i : last;
         }
         if (ok && last)
-            viewer_until(&v, (uint8_t)last, armed_deadline());
+            viewer_until(&v, (uint8_t)last, fm_armed_deadline());
     }
     fm_disarm(r);
-    return finish(&fx, r, &v, 1, ok);
+    return fm_finish(&fx, r, &v, 1, ok);
 }
 
 /* A GOP of 19 frames with audio and metadata cached; an RTMP and a WebSocket player join. It
@@ -379,21 +374,21 @@ static bool gop_joiner(struct run *r)
 {
     struct fixture fx;
     static struct viewer v[2];
-    if (!setup(&fx, false, r))
-        return finish(&fx, r, NULL, 0, false);
+    if (!fm_setup(&fx, false, r))
+        return fm_finish(&fx, r, NULL, 0, false);
     bool ok = push_other(&fx, EZR_FRAME_SCRIPT, 0, 0) == 0;
     for (int i = 2; i <= 20 && ok; i++)
         ok = push_video_of(&fx, i == 2 ? EZR_FRAME_KEY : 0, (uint32_t)i * 40, (uint8_t)i, 600) == 0 &&
              push_other(&fx, EZR_FRAME_AUDIO, 0, (uint32_t)i * 40 + 20) == 0;
     if (!ok || !settled(&fx))
-        return finish(&fx, r, NULL, 0, fail(r, "setup: push failed", 0));
+        return fm_finish(&fx, r, NULL, 0, fm_fail(r, "setup: push failed", 0));
     fm_arm();
     static const enum viewer_kind kinds[2] = {VIEW_RTMP, VIEW_WS_FLV};
     for (int i = 0; i < 2; i++)
-        if (viewer_open(&v[i], kinds[i], fx.port, "stream", armed_deadline()) == VIEW_GOT)
-            viewer_until(&v[i], 20, armed_deadline());
+        if (viewer_open(&v[i], kinds[i], fx.port, "stream", fm_armed_deadline()) == VIEW_GOT)
+            viewer_until(&v[i], 20, fm_armed_deadline());
     fm_disarm(r);
-    return finish(&fx, r, v, 2, true);
+    return fm_finish(&fx, r, v, 2, true);
 }
 
 #define PLAYERS 10
@@ -413,14 +408,14 @@ static bool push_to_ten(struct run *r)
                                (uint8_t)i, 800);
         int a = push_other(&fx, EZR_FRAME_AUDIO, 0, (uint32_t)i * 40 + 20);
         int d = i == 25 ? push_other(&fx, EZR_FRAME_SCRIPT, EZR_FRAME_LIVE, (uint32_t)i * 40) : 0;
-        ok = answered(r, "ezr_stream_push", rc) && answered(r, "ezr_stream_push", a) &&
-             answered(r, "ezr_stream_push", d);
+        ok = fm_answered(r, "ezr_stream_push", rc) && fm_answered(r, "ezr_stream_push", a) &&
+             fm_answered(r, "ezr_stream_push", d);
         last = rc == 0 ? i : last;
     }
     for (int i = 0; i < PLAYERS && ok && last; i++)
-        viewer_until(&v[i], (uint8_t)last, armed_deadline());
+        viewer_until(&v[i], (uint8_t)last, fm_armed_deadline());
     fm_disarm(r);
-    return finish(&fx, r, v, PLAYERS, ok);
+    return fm_finish(&fx, r, v, PLAYERS, ok);
 }
 
 /* The stats with the list of players, and /metrics, with two RTMP and an HTTP-FLV player. */
@@ -440,18 +435,19 @@ static bool stats_and_metrics(struct run *r)
     long n = http_get(fx.port, "/metrics", answer, sizeof answer, mono_ms() + WAIT_MS);
     fm_disarm(r);
     free(list);
-    bool ok = answered(r, "ezr_stream_get_stats", rc) && answered(r, "ezr_stream_get_stats", rc2);
+    bool ok =
+        fm_answered(r, "ezr_stream_get_stats", rc) && fm_answered(r, "ezr_stream_get_stats", rc2);
     if (ok && rc == 0 && nlist != 3)
-        ok = fail(r, "ezr_stream_get_stats answered 0 with players missing:", (int)nlist);
+        ok = fm_fail(r, "ezr_stream_get_stats answered 0 with players missing:", (int)nlist);
     if (ok && n < 0)
-        ok = fail(r, "/metrics neither answered nor closed", 0);
+        ok = fm_fail(r, "/metrics neither answered nor closed", 0);
     bool metrics_ok = n > 0 && strncmp(answer, "HTTP/1.1 200 ", 13) == 0 &&
                       strstr(answer, "\nezrtmp_connections ") != NULL;
     if (ok && !metrics_ok && !r->failures)
-        ok = fail(r, "/metrics not answered with nothing failed", (int)n);
+        ok = fm_fail(r, "/metrics not answered with nothing failed", (int)n);
     if (ok && n > 0 && !metrics_ok && strncmp(answer, "HTTP/1.1 503 ", 13) != 0)
-        ok = fail(r, "/metrics answered neither 200 with the counters nor 503", (int)n);
-    return finish(&fx, r, v, 3, ok);
+        ok = fm_fail(r, "/metrics answered neither 200 with the counters nor 503", (int)n);
+    return fm_finish(&fx, r, v, 3, ok);
 }
 
 /* The application's controls: remove a player, reset, stop, end of stream. */
@@ -466,7 +462,7 @@ static bool stream_controls(struct run *r)
     pthread_mutex_unlock(&log_lock);
     bool ok = true;
     if (!id)
-        return finish(&fx, r, v, 2, fail(r, "setup: two players do not play", 0));
+        return fm_finish(&fx, r, v, 2, fm_fail(r, "setup: two players do not play", 0));
     fm_arm();
     int rc[8], k = 0;
     rc[k++] = LIB(ezr_stream_remove_client(fx.st, id));
@@ -477,17 +473,17 @@ static bool stream_controls(struct run *r)
     rc[k++] = push_video_of(&fx, EZR_FRAME_KEY, 300, 4, 64);
     int eos = LIB(ezr_stream_eos(fx.st, WAIT_MS));
     rc[k++] = push_video_of(&fx, EZR_FRAME_KEY, 400, 5, 64);
-    viewer_until(&v[1], 5, armed_deadline());
+    viewer_until(&v[1], 5, fm_armed_deadline());
     fm_disarm(r);
     for (int i = 0; i < k && ok; i++)
-        ok = answered(r, "a stream control or push", rc[i]);
+        ok = fm_answered(r, "a stream control or push", rc[i]);
     if (ok && eos == EZR_EAGAIN && !r->failures)
-        ok = fail(r, "ezr_stream_eos timed out with nothing failed", eos);
+        ok = fm_fail(r, "ezr_stream_eos timed out with nothing failed", eos);
     else if (ok && eos != EZR_EAGAIN)
-        ok = answered(r, "ezr_stream_eos", eos);
+        ok = fm_answered(r, "ezr_stream_eos", eos);
     /* The removed player is the application's doing, not a failure's. */
     viewer_close(&v[0]);
-    return finish(&fx, r, v + 1, 1, ok);
+    return fm_finish(&fx, r, v + 1, 1, ok);
 }
 
 /* What the element does with flvmux's output: FLV bytes in slices through the library's parser
@@ -541,12 +537,12 @@ static bool flv_ingest(struct run *r)
         rc = LIB(ezr_flv_parser_feed(&p, flv + off, n - off < 1000 ? n - off : 1000, ingest_tag,
                                      fx.st));
     if (rc == 0)
-        viewer_until(&v, 62, armed_deadline());
+        viewer_until(&v, 62, fm_armed_deadline());
     fm_disarm(r);
     ezr_flv_parser_clear(&p);
     bool ok = rc == 0 || (rc == EZR_FLV_ENOMEM && r->failures) ||
-              fail(r, "ezr_flv_parser_feed answered", rc);
-    return finish(&fx, r, &v, 1, ok);
+              fm_fail(r, "ezr_flv_parser_feed answered", rc);
+    return fm_finish(&fx, r, &v, 1, ok);
 }
 
 /* The player side of the library, which the server never runs (the load client and the test
@@ -571,12 +567,12 @@ static bool player_side_writer(struct run *r)
     fm_disarm(r);
     bool ok = true;
     if (failed != (r->failures > 0))
-        ok = fail(r, "the writer's output says failed, allocations failed:", (int)r->failures);
+        ok = fm_fail(r, "the writer's output says failed, allocations failed:", (int)r->failures);
     else if (!failed && len < 17 * sizeof payload)
-        ok = fail(r, "the writer wrote less than the messages:", (int)len);
+        ok = fm_fail(r, "the writer wrote less than the messages:", (int)len);
     struct fixture fx;
-    ok = setup(&fx, false, r) && ok;
-    return finish(&fx, r, NULL, 0, ok);
+    ok = fm_setup(&fx, false, r) && ok;
+    return fm_finish(&fx, r, NULL, 0, ok);
 }
 
 /* ---- LL-HLS --------------------------------------------------------------------------------- */
@@ -600,13 +596,14 @@ static bool hls_setup(struct fixture *fx, bool stream, uint32_t to, struct run *
     config(&cfg, false);
     struct ezr_stream_config sc;
     hls_stream_config(&sc);
+    sc.hls_group = NULL; /* a lone stream: its hinted part streams as it is made */
     if (ezr_server_new(&cfg, &fx->s) < 0 ||
         (stream && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0))
-        return fail(r, "setup: no server", 0);
+        return fm_fail(r, "setup: no server", 0);
     fx->port = ezr_server_port(fx->s);
     if (stream &&
         (hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, 0, to) < 0 || !settled(fx)))
-        return fail(r, "setup: push failed", 0);
+        return fm_fail(r, "setup: push failed", 0);
     return true;
 }
 
@@ -637,20 +634,20 @@ static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs,
     hls_stream_config(&sc);
     struct ezr_stream_stats s0;
     if (ok && !fx->st && ezr_server_add_stream(fx->s, &sc, &fx->st) < 0)
-        ok = fail(r, "the HLS stream cannot be added after the armed part", 0);
+        ok = fm_fail(r, "the HLS stream cannot be added after the armed part", 0);
     if (ok && (ezr_stream_get_stats(fx->st, &s0, NULL, NULL, WAIT_MS) < 0 ||
                hls_push_headers(fx->st) < 0 || hls_push_media(fx->st, from, from + 2200) < 0))
-        ok = fail(r, "push after the armed part failed", 0);
+        ok = fm_fail(r, "push after the armed part failed", 0);
     size_t closed = 0;
     for (size_t i = 0; ok && i < n; i++) {
         ok = hls_viewer_collect(&vs[i], mono_ms() + WAIT_MS, r->why, sizeof r->why);
         if (ok && vs[i].open && vs[i].nanswered < vs[i].nasked)
-            ok = fail(r, "an HLS request neither answered nor closed: viewer", (int)i);
+            ok = fm_fail(r, "an HLS request neither answered nor closed: viewer", (int)i);
         closed += vs[i].closed_by_server;
     }
-    ok = ok && closes_accounted(fx, r, closed);
+    ok = ok && fm_closes_accounted(fx, r, closed);
     if (ok && !wait_parts(fx, s0.hls_parts + 2))
-        ok = fail(r, "no HLS parts made after the armed part", 0);
+        ok = fm_fail(r, "no HLS parts made after the armed part", 0);
     static struct hls_viewer fresh;
     hls_viewer_init(&fresh);
     if (ok) {
@@ -659,7 +656,7 @@ static bool hls_finish(struct fixture *fx, struct run *r, struct hls_viewer *vs,
         if (hls_viewer_send(&fresh) != VIEW_GOT ||
             !hls_viewer_collect(&fresh, mono_ms() + WAIT_MS, r->why, sizeof r->why) ||
             fresh.nanswered != 1)
-            ok = fail(r, "a new HLS viewer after the armed part gets no playlist", 0);
+            ok = fm_fail(r, "a new HLS viewer after the armed part gets no playlist", 0);
     }
     hls_viewer_close(&fresh);
     for (size_t i = 0; i < n; i++)
@@ -695,21 +692,21 @@ static bool hls_start(struct run *r)
         hls_viewer_open(&vs[1], fx.port);
         hls_viewer_ask(&vs[1], "/live/abr.m3u8?t=1", NULL, NULL, false);
         hls_viewer_send(&vs[1]);
-        wait_routed(2, armed_deadline());
+        wait_routed(2, fm_armed_deadline());
         m = hls_push_media(fx.st, 0, 1300);
-        ok = hls_viewer_collect(v, armed_deadline(), r->why, sizeof r->why) &&
-             hls_viewer_collect(&vs[1], armed_deadline(), r->why, sizeof r->why);
+        ok = hls_viewer_collect(v, fm_armed_deadline(), r->why, sizeof r->why) &&
+             hls_viewer_collect(&vs[1], fm_armed_deadline(), r->why, sizeof r->why);
         if (ok && v->nanswered == 1 && hls_uri((char *)v->last.body, "#EXT-X-MAP:", init, 160) &&
             hls_uri((char *)v->last.body, "#EXT-X-PART:", part, sizeof part)) {
             hls_viewer_ask(v, init, "ftyp", NULL, false);
             hls_viewer_ask(v, part, "moof", NULL, false);
             hls_viewer_send(v);
-            ok = hls_viewer_collect(v, armed_deadline(), r->why, sizeof r->why);
+            ok = hls_viewer_collect(v, fm_armed_deadline(), r->why, sizeof r->why);
         }
     }
     fm_disarm(r);
-    ok = ok && answered(r, "ezr_server_add_stream", a) && answered(r, "ezr_stream_push", h) &&
-         answered(r, "ezr_stream_push", m);
+    ok = ok && fm_answered(r, "ezr_server_add_stream", a) && fm_answered(r, "ezr_stream_push", h) &&
+         fm_answered(r, "ezr_stream_push", m);
     return hls_finish(&fx, r, vs, 2, ok, 1300);
 }
 
@@ -742,7 +739,7 @@ static bool hls_viewers(struct run *r)
          hls_hint(pl, hinted, sizeof hinted, &msn, &index);
     hls_viewer_close(&v[0]);
     if (!ok)
-        return hls_finish(&fx, r, v, 3, fail(r, "setup: no HLS playlist with names", 0), 2100);
+        return hls_finish(&fx, r, v, 3, fm_fail(r, "setup: no HLS playlist with names", 0), 2100);
     snprintf(want[0], sizeof want[0], "-%llu.%u.m4s", msn, index);
     snprintf(want[1], sizeof want[1], "-%llu.0.m4s", msn + 1);
     fm_arm();
@@ -750,7 +747,7 @@ static bool hls_viewers(struct run *r)
     hls_viewer_open(&v[1], fx.port);
     hls_viewer_ask(&v[1], hinted, "moof", NULL, true);
     hls_viewer_send(&v[1]);
-    wait_routed(1, armed_deadline());
+    wait_routed(1, fm_armed_deadline());
     hls_viewer_open(&v[0], fx.port);
     hls_viewer_ask(&v[0], HLS_PLAYLIST, NULL, NULL, false);
     hls_viewer_ask(&v[0], init, "ftyp", NULL, false);
@@ -763,19 +760,20 @@ static bool hls_viewers(struct run *r)
     snprintf(next, sizeof next, HLS_PLAYLIST "?_HLS_msn=%llu&_HLS_part=0", msn + 1);
     hls_viewer_ask(&v[2], next, NULL, want[1], false);
     hls_viewer_send(&v[2]);
-    wait_routed(7, armed_deadline());
+    wait_routed(7, fm_armed_deadline());
     /* One video frame more puts the one before it into the hinted part: a chunk of its own. */
-    size_t had = hls_viewer_started(&v[1], 1, armed_deadline()) == VIEW_GOT ? v[1].last.chunks : 0;
+    size_t had =
+        hls_viewer_started(&v[1], 1, fm_armed_deadline()) == VIEW_GOT ? v[1].last.chunks : 0;
     int m1 = hls_push_media(fx.st, 2100, 2101);
-    bool streamed = had && hls_viewer_started(&v[1], had + 1, armed_deadline()) == VIEW_GOT &&
+    bool streamed = had && hls_viewer_started(&v[1], had + 1, fm_armed_deadline()) == VIEW_GOT &&
                     v[1].last.chunks > had;
     int m2 = hls_push_media(fx.st, 2101, 3300);
     for (int i = 0; ok && i < 3; i++)
-        ok = hls_viewer_collect(&v[i], armed_deadline(), r->why, sizeof r->why);
+        ok = hls_viewer_collect(&v[i], fm_armed_deadline(), r->why, sizeof r->why);
     fm_disarm(r);
-    ok = ok && answered(r, "ezr_stream_push", m1) && answered(r, "ezr_stream_push", m2);
+    ok = ok && fm_answered(r, "ezr_stream_push", m1) && fm_answered(r, "ezr_stream_push", m2);
     if (ok && !streamed && !r->failures)
-        ok = fail(r, "the hinted part did not come frame by frame: chunks before", (int)had);
+        ok = fm_fail(r, "the hinted part did not come frame by frame: chunks before", (int)had);
     return hls_finish(&fx, r, v, 3, ok, 3300);
 }
 
@@ -793,5 +791,6 @@ const struct scenario scenarios[] = {
     {"player_side_chunk_writer", player_side_writer},
     {"hls_start", hls_start},
     {"hls_viewers", hls_viewers},
+    {"publish_session", publish_session},
 };
 const size_t nscenarios = sizeof scenarios / sizeof scenarios[0];

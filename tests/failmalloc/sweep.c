@@ -4,7 +4,7 @@
  * with every allocation after the Nth failing, and a few failing at random. Each run must pass its scenario's checks (scenarios.c) and leave
  * nothing for LeakSanitizer. Last, the allocation sites of src/ (the door's call sites, read
  * from the sources given on the command line) that no run made fail, and the TAP line
- *   ok 14 - failmalloc: N of M allocation sites failed
+ *   ok 15 - failmalloc: N of M allocation sites failed
  * which passes when N = M.
  * Usage: test_failmalloc [--full] [--only SCENARIO] SOURCE.c...
  * OpenSSL allocates through the injector too (CRYPTO_set_mem_functions, before anything else). */

@@ -150,7 +150,33 @@ struct scenario {
     scenario_fn fn;
 };
 extern const struct scenario scenarios[];
+/* publish.c: a publish point, its publishers and the application popping their tags. */
+bool publish_session(struct run *r);
 extern const size_t nscenarios;
+
+/* ---- what the scenarios share (scenarios.c) ---------------------------------------------- */
+
+/* A run's server: live/stream, its AVC header and keyframe 1 pushed. */
+struct fixture {
+    struct ezr_server *s;
+    struct ezr_stream *st;
+    uint16_t port;
+};
+/* Starts it with the injector idle (TLS on if tls); false with why filled in. */
+bool fm_setup(struct fixture *fx, bool tls, struct run *r);
+/* After the armed part: a keyframe reaches every viewer of vs still open (or it is closed now),
+ * the closes are accounted for, a new player plays; then everything is released. Returns ok
+ * and what it checked. */
+bool fm_finish(struct fixture *fx, struct run *r, struct viewer *vs, size_t n, bool ok);
+/* The server closed `closed` connections only for failed allocations, with a warning logged,
+ * at most one per failure. */
+bool fm_closes_accounted(struct fixture *fx, struct run *r, size_t closed);
+/* Records why (the first reason of a run only); false. */
+bool fm_fail(struct run *r, const char *what, int a);
+/* A library call's answer: 0 always when nothing failed, else 0 or EZR_ENOMEM. */
+bool fm_answered(struct run *r, const char *call, int rc);
+/* A deadline for a wait in the armed part: shorter once something failed. */
+uint64_t fm_armed_deadline(void);
 
 /* The injector's mode for the armed part of the next run (set by the sweep). */
 void fm_set_plan(enum ezr_failmalloc_mode mode, uint64_t n, uint64_t seed);

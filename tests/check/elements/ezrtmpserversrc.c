@@ -1,12 +1,17 @@
 /* GstHarness tests of ezrtmpserversrc with a publisher over a real loopback socket
  * (rtmp_test_publisher.h): caps and the FLV header, metadata and sequence headers first, the
  * tags' times, a second publisher refused, a publisher that comes back continuing the timeline,
- * eos-on-unpublish, the publish token, and a state change while create() waits. The element
+ * eos-on-unpublish, the publish token, a state change while create() waits, a flush, and two
+ * sources of one name. The element
  * listens on an ephemeral port (port=0) in every test; the harness's test clock stands at 0, so
  * a publication starts at running time 0. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "flv_fixture.h"
 #include "rtmp_test_publisher.h"
@@ -209,6 +214,94 @@ GST_START_TEST(test_state_change_while_waiting_for_a_publisher_does_not_hang)
 }
 GST_END_TEST;
 
+static guint64 queued_bytes(GstHarness *h)
+{
+    GstStructure *st = NULL;
+    guint64 q = 0;
+    g_object_get(h->element, "stats", &st, NULL);
+    fail_unless(st && gst_structure_get_uint64(st, "queued-bytes", &q));
+    gst_structure_free(st);
+    return q;
+}
+
+/* A flush (FLUSH_START/STOP sent to the element, as a flushing seek upstream does) wakes
+ * create() and keeps what the publisher sent meanwhile: it comes out after FLUSH_STOP, in
+ * order, with no second FLV header. A flushing seek itself is refused (live, not seekable) and
+ * changes nothing. */
+GST_START_TEST(test_flush_keeps_what_is_queued_and_the_stream_goes_on)
+{
+    GstHarness *h = new_harness(NULL);
+    struct player p;
+    fail_unless(publisher_open(&p, port_of(h), "live", "obs", NULL, 0) == 0);
+    publish_start(&p, 33);
+    for (int i = 0; i < 5; i++) /* the header with onMetaData, the two headers, two frames */
+        gst_buffer_unref(gst_harness_pull(h));
+    fail_if(gst_harness_push_upstream_event(
+        h, gst_event_new_seek(1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, 0,
+                              GST_SEEK_TYPE_NONE, -1)));
+    /* create() waits for the next tag: the flush must wake it. */
+    fail_unless(gst_element_send_event(h->element, gst_event_new_flush_start()));
+    fail_unless(publisher_send(&p, 9, 66, flv_avc_inter, sizeof flv_avc_inter) == 0);
+    fail_unless(publisher_send(&p, 8, 70, flv_aac_raw, sizeof flv_aac_raw) == 0);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (queued_bytes(h) < 2 * 15 + sizeof flv_avc_inter + sizeof flv_aac_raw &&
+           g_get_monotonic_time() < deadline)
+        g_usleep(2000);
+    fail_unless_equals_uint64(queued_bytes(h),
+                              2 * 15 + sizeof flv_avc_inter + sizeof flv_aac_raw);
+    fail_unless(gst_element_send_event(h->element, gst_event_new_flush_stop(FALSE)));
+    const guint8 want[] = {9, 8};
+    const guint32 want_ts[] = {66, 70};
+    for (int i = 0; i < 2; i++) {
+        GstBuffer *b = gst_harness_pull(h);
+        guint8 type;
+        guint32 ts;
+        tag_of(b, FALSE, &type, &ts, NULL);
+        fail_unless_equals_int(type, want[i]);
+        fail_unless_equals_int(ts, want_ts[i]);
+        gst_buffer_unref(b);
+    }
+    player_close(&p);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+/* Two sources of one server for one name: the second fails to start, saying why. */
+GST_START_TEST(test_second_source_of_the_same_key_fails_with_a_clear_error)
+{
+    /* A fixed port: only those are shared (port=0 never is). */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    fail_unless(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+    guint port = ntohs(a.sin_port);
+    close(fd);
+    gchar *props = g_strdup_printf("host=127.0.0.1 port=%u", port);
+    GstHarness *h = new_harness(props);
+    g_free(props);
+    gchar *desc = g_strdup_printf("ezrtmpserversrc host=127.0.0.1 port=%u stream-key=obs", port);
+    GstElement *e = gst_parse_launch(desc, NULL);
+    g_free(desc);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    fail_unless(m != NULL);
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    fail_unless(err && err->code == GST_RESOURCE_ERROR_BUSY);
+    fail_unless(strstr(err->message, "already takes a publisher") != NULL, "%s", err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_element_set_bus(e, NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversrc_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversrc");
@@ -220,6 +313,8 @@ static Suite *ezrtmpserversrc_suite(void)
     tcase_add_test(tc, test_eos_on_unpublish_sends_eos);
     tcase_add_test(tc, test_publish_token_is_required_and_client_added_fires);
     tcase_add_test(tc, test_state_change_while_waiting_for_a_publisher_does_not_hang);
+    tcase_add_test(tc, test_flush_keeps_what_is_queued_and_the_stream_goes_on);
+    tcase_add_test(tc, test_second_source_of_the_same_key_fails_with_a_clear_error);
     return s;
 }
 
