@@ -11,6 +11,7 @@
 #include "ezr_bytes.h"
 #include "ezr_clock.h"
 #include "ezr_error.h"
+#include "ezr_limits.h"
 
 /* FLV tag framing around a message body: the header, and the previous tag size after it. */
 #define TAG_HEADER 11u
@@ -198,6 +199,8 @@ int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c)
     ing->publisher = c;
     ing->ended = ended;
     ing->last_input_ms = now;
+    ing->frames_before_key = 0;
+    ing->key_seen = false;
     c->ingest = ing;
     pthread_mutex_lock(&ing->lock);
     enqueue(ing, e);
@@ -236,11 +239,30 @@ static void count_tag(struct ezr_publisher_stats *st, uint8_t type, const uint8_
     }
 }
 
+/* A video frame (not a sequence header) that is not a keyframe, while none was: true once there
+ * were more than EZR_MAX_FRAMES_BEFORE_KEYFRAME of them. */
+static bool no_keyframe_yet(struct ezr_ingest *ing, uint8_t type, const uint8_t *b, size_t len)
+{
+    if (ing->key_seen || type != 9 || len < 2)
+        return false;
+    bool ex = b[0] & 0x80; /* Enhanced RTMP: packet type in the low nibble */
+    bool header = ex ? (b[0] & 0x0f) == 0 : ((b[0] & 0x0f) == 7 && b[1] == 0);
+    if (header)
+        return false;
+    if (((b[0] >> 4) & 0x07) == 1) {
+        ing->key_seen = true;
+        return false;
+    }
+    return ++ing->frames_before_key > EZR_MAX_FRAMES_BEFORE_KEYFRAME;
+}
+
 int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, uint32_t ts,
                     const uint8_t *body, size_t len)
 {
     if (c != ing->publisher)
         return 0;
+    if (no_keyframe_yet(ing, type, body, len))
+        return EZR_EPROTO; /* the session closes it, saying so */
     struct ezr_ingest_entry *e = entry_new(EZR_INGEST_TAG, c->conn.id, TAG_HEADER + len + TAG_TRAILER);
     if (!e)
         return EZR_ENOMEM;

@@ -42,6 +42,8 @@ struct ezr_ingest {
     struct ezr_client *publisher; /* publishing now, NULL: none */
     struct ezr_ingest_entry *ended; /* its ENDED, made when it started: queued when it stops */
     uint64_t last_input_ms;       /* its last tag, or when its input was last resumed */
+    uint32_t frames_before_key;   /* its video frames so far, while none was a keyframe */
+    bool key_seen;                /* it sent a video keyframe (or no video to need one) */
     struct ezr_op room;           /* posted by a pop that made room while held */
     struct ezr_op kick;           /* posted by ezr_ingest_kick */
 
@@ -77,7 +79,9 @@ int ezr_ingest_admit(struct ezr_ingest *ing, struct ezr_client *c, const char *n
  * c->ingest is set. 0, or EZR_ENOMEM and nothing changed. */
 int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c);
 /* A message c published: audio (8), video (9) or data (18). Queues it whole; when the queue has
- * reached max_bytes, c's input is held until a pop makes room. Returns 0 or EZR_ENOMEM. */
+ * reached max_bytes, c's input is held until a pop makes room. Returns 0, EZR_ENOMEM, or
+ * EZR_EPROTO (not queued) for a video frame past EZR_MAX_FRAMES_BEFORE_KEYFRAME with no keyframe
+ * yet: the caller closes c. */
 int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, uint32_t ts,
                     const uint8_t *body, size_t len);
 /* c stopped publishing (unpublish, or its connection closes, reason says why): ENDED is queued,

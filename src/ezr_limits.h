@@ -23,6 +23,11 @@
  * the chunk reader allocates a message once, as its first chunk declares it, so a publisher
  * costs at most this (and EZR_MAX_IN_PENDING_EXTRA) beyond its queue. */
 #define EZR_MAX_PUBLISH_MSG_SIZE (8u * 1024u * 1024u)
+/* Video frames a publisher may send before its first keyframe: an encoder starts with one, and a
+ * relay that joined a GOP late sends at most a GOP's inter frames first (10 s at 30 fps: OBS's
+ * automatic keyframe interval is about 8 s). One that sends more is not sending a playable
+ * stream, and is closed rather than fed to the pipeline for ever. */
+#define EZR_MAX_FRAMES_BEFORE_KEYFRAME 300u
 /* Bytes of FLV tags a publish point queues for the application before the publisher's socket is
  * no longer read (max-bytes' default): 8 MiB is 3 s of a 20 Mbps publisher, enough to ride out
  * a pipeline's hiccup (a keyframe's encode, a state change) without holding the publisher, and

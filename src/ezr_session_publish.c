@@ -101,6 +101,8 @@ static int media_out(struct ezr_session *s, uint8_t type, uint32_t ts, const uin
         len -= sizeof set_data_frame;
     }
     int rc = s->cb->media(s->ctx, type, ts, p, len);
+    if (rc == EZR_EPROTO)
+        return ezr_session_close_with(s, rc, "no video keyframe in its first frames");
     return rc < 0 ? ezr_session_close_with(s, rc, "out of memory for a published message") : 0;
 }
 
