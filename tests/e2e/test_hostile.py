@@ -19,7 +19,7 @@ import time
 if __name__ == "__main__":
     LOG_DIR = tempfile.mkdtemp(prefix="ezrtmp-hostile-")
     LOG_FILE = os.path.join(LOG_DIR, "gst-debug.log")
-    os.environ["GST_DEBUG"] = "ezrtmpserversink:2"
+    os.environ["GST_DEBUG"] = "ezrtmp:2"
     os.environ["GST_DEBUG_FILE"] = LOG_FILE
     os.environ["GST_DEBUG_NO_COLOR"] = "1"
 

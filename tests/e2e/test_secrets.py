@@ -13,7 +13,7 @@ import tempfile
 # The debug log must be configured before GStreamer starts (ezrtest calls Gst.init()).
 LOG_DIR = tempfile.mkdtemp(prefix="ezrtmp-secrets-")
 LOG_FILE = os.path.join(LOG_DIR, "gst-debug.log")
-os.environ["GST_DEBUG"] = "ezrtmpserversink:9"
+os.environ["GST_DEBUG"] = "ezrtmp:9"
 os.environ["GST_DEBUG_FILE"] = LOG_FILE
 os.environ["GST_DEBUG_NO_COLOR"] = "1"
 

@@ -200,6 +200,10 @@ def test_tls_rtmp2src_decodes(certs):
         s.check_no_error()
 
 
+# The plugin's debug category: its elements' lines and the library's (gst/plugin.c).
+CATEGORY = "ezrtmp"
+
+
 class ElementLog:
     """The element's debug lines (the library's log included) at INFO and above, collected in
     this process while in use."""
@@ -209,19 +213,19 @@ class ElementLog:
         self.lock = threading.Lock()
 
     def _log(self, cat, level, file, func, line, obj, msg, *user):
-        if cat.get_name() == "ezrtmpserversink":
+        if cat.get_name() == CATEGORY:
             with self.lock:
                 self.lines.append(msg.get())
 
     def __enter__(self):
         Gst.debug_set_active(True)
-        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.INFO)
+        Gst.debug_set_threshold_for_name(CATEGORY, Gst.DebugLevel.INFO)
         Gst.debug_add_log_function(self._log, None)
         return self
 
     def __exit__(self, *exc):
         Gst.debug_remove_log_function(self._log)
-        Gst.debug_set_threshold_for_name("ezrtmpserversink", Gst.DebugLevel.NONE)
+        Gst.debug_set_threshold_for_name(CATEGORY, Gst.DebugLevel.NONE)
 
     def matching(self, pattern):
         with self.lock:
