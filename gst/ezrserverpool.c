@@ -9,6 +9,10 @@ struct pooled {
     guint port;
     struct ezr_server *server;
     guint refs;
+    /* The settings it was opened with that a later element cannot change (ezr_server_pool_acquire
+     * tells that element when its own differ). */
+    gboolean http, tls_only;
+    gchar *tls_certificate;
     /* Where the server's log lines go (the first element's logger). */
     ezr_log_fn log;
     void *log_ctx;
@@ -39,20 +43,37 @@ static void pooled_log(void *ctx, enum ezr_log_level level, const char *msg)
 static void pooled_free(struct pooled *p)
 {
     g_free(p->host);
+    g_free(p->tls_certificate);
     g_free(p->last_error);
     g_mutex_clear(&p->error_lock);
     g_free(p);
 }
 
-struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err)
+/* What cfg asks for that a server opened with p's settings does not give, or NULL; g_free() it.
+ * Asking for less is no loss (a source has no http property; a sink with http=false on a
+ * server with HTTP only has its stream served over HTTP too). */
+static gchar *ignored_settings(const struct pooled *p, const struct ezr_server_config *cfg)
+{
+    const gchar *cert = cfg->tls_certificate && *cfg->tls_certificate ? cfg->tls_certificate : NULL;
+    if (cfg->http && !p->http)
+        return g_strdup("http=true (the server has no HTTP)");
+    if ((cert && g_strcmp0(p->tls_certificate, cert) != 0) || (cfg->tls_only && !p->tls_only))
+        return g_strdup("tls-certificate, tls-key and tls-only (the server has its own)");
+    return NULL;
+}
+
+struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err,
+                                           gchar **ignored)
 {
     struct ezr_server *server = NULL;
+    *ignored = NULL;
     g_mutex_lock(&pool_lock);
     for (GList *l = pool; l && cfg->port != 0; l = l->next) {
         struct pooled *p = l->data;
         if (p->port == cfg->port && g_strcmp0(p->host, cfg->host) == 0) {
             p->refs++;
             server = p->server;
+            *ignored = ignored_settings(p, cfg);
             break;
         }
     }
@@ -61,6 +82,11 @@ struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, 
         g_mutex_init(&p->error_lock);
         p->host = g_strdup(cfg->host);
         p->port = cfg->port;
+        p->http = cfg->http;
+        p->tls_only = cfg->tls_only;
+        p->tls_certificate = cfg->tls_certificate && *cfg->tls_certificate
+                                 ? g_strdup(cfg->tls_certificate)
+                                 : NULL;
         p->refs = 1;
         p->log = cfg->log;
         p->log_ctx = cfg->log_ctx;

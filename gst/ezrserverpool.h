@@ -10,8 +10,11 @@
 #include "ezr_server.h"
 
 /* Returns a reference to the server for host:port, starting it with cfg if there is none.
- * On failure returns NULL and *err holds the library's error code. */
-struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err);
+ * On failure returns NULL and *err holds the library's error code. A server that was there
+ * keeps the settings it was opened with: *ignored then names those of cfg that differ (g_free()
+ * it), else is NULL. */
+struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, int *err,
+                                           gchar **ignored);
 /* Drops a reference; the last one stops the server. */
 void ezr_server_pool_release(struct ezr_server *server);
 /* For a server whose reactor failed (ezr_server_failed), whose caller could not remove its

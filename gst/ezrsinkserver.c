@@ -105,7 +105,16 @@ struct ezr_server *ezr_element_open_server(GstElement *self, const struct ezr_si
         return NULL;
     }
     int rc = 0;
-    struct ezr_server *server = ezr_server_pool_acquire(cfg, &rc);
+    gchar *ignored = NULL;
+    struct ezr_server *server = ezr_server_pool_acquire(cfg, &rc, &ignored);
+    if (ignored) {
+        /* Joined a server another element opened (same host and port): its settings hold. */
+        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                            ("%s is served by a server another element opened: this element's "
+                             "%s does not apply", where, ignored),
+                            (NULL));
+        g_free(ignored);
+    }
     if (!server && rc == EZR_ETLS)
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                           ("Could not load the TLS certificate or key: %s", tls_error),

@@ -363,6 +363,38 @@ GST_START_TEST(test_sinks_of_one_group_share_a_multivariant_playlist)
 }
 GST_END_TEST;
 
+/* A sink joining a server another element opened on its port asks for HTTP the server lacks:
+ * it still shares the server, and a warning on its bus says its http=true does not apply. */
+GST_START_TEST(test_joining_a_server_without_http_warns_that_http_does_not_apply)
+{
+    gint port = free_port();
+    GstElement *opener = new_sink(), *joiner = new_sink();
+    g_object_set(opener, "host", "127.0.0.1", "port", port, "stream-key", "a", NULL);
+    g_object_set(joiner, "host", "127.0.0.1", "port", port, "stream-key", "b", "http", TRUE,
+                 NULL);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(joiner, bus);
+    fail_unless_equals_int(gst_element_set_state(opener, GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int(gst_element_set_state(joiner, GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+    fail_unless(m != NULL, "no warning from the sink that joined");
+    GError *err = NULL;
+    gst_message_parse_warning(m, &err, NULL);
+    fail_unless(strstr(err->message, "http=true (the server has no HTTP) does not apply"), "%s",
+                err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_element_set_state(joiner, GST_STATE_NULL);
+    gst_element_set_state(opener, GST_STATE_NULL);
+    gst_element_set_bus(joiner, NULL);
+    gst_object_unref(bus);
+    gst_object_unref(joiner);
+    gst_object_unref(opener);
+}
+GST_END_TEST;
+
 static Suite *ezrtmpserversink_props_suite(void)
 {
     Suite *s = suite_create("ezrtmpserversink_props");
@@ -378,6 +410,7 @@ static Suite *ezrtmpserversink_props_suite(void)
     tcase_add_test(tc, test_hls_properties_default_and_reach_the_stats);
     tcase_add_test(tc, test_hls_group_defaults_to_none_and_needs_hls);
     tcase_add_test(tc, test_sinks_of_one_group_share_a_multivariant_playlist);
+    tcase_add_test(tc, test_joining_a_server_without_http_warns_that_http_does_not_apply);
     return s;
 }
 
