@@ -218,11 +218,8 @@ static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct
         h->wait.streaming = true;
         h->wait.sent = 0;
         h->wait.chunked = !p->complete;
-        if (head_only) {
-            if (h->wait.chunked)
-                end_chunks(c);
+        if (head_only) /* a HEAD answer has no body, not even a chunked one's last chunk */
             return EZR_HTTP_NEXT;
-        }
     }
     if (h->wait.chunked)
         send_chunks(c, p, h->wait.sent);

@@ -245,6 +245,41 @@ EZR_TEST(test_hinted_part_streams_frame_by_frame_as_it_is_made)
     http_answer_free(&whole);
 }
 
+/* HEAD of the hinted part while it is being made: its head (chunked, as a GET would get) and no
+ * body at all, so the next answer on the connection starts where it should. */
+EZR_TEST(test_head_of_the_hinted_part_has_no_body)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0}, head = {0}, after = {0};
+    char hint[256] = "", req[512];
+    bool ok = made && http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              uri_after(strstr((char *)pl.body, "#EXT-X-PRELOAD-HINT"), "URI=\"", hint, 256);
+    snprintf(req, sizeof req, "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n", hint);
+    ok = ok && http_client_send(&h, req);
+    /* Answered at once if the part has begun, else parked until this frame begins it. */
+    push_media(st, 1100, 1140);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int r1 = ok ? http_client_head(&h, &head, dl) : -1;
+    int r2 = r1 == 0 ? get(&h, PLAYLIST, &after) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    EZR_CHECK_EQ(r1, 0);
+    EZR_CHECK_EQ(head.status, 200);
+    EZR_CHECK(head.chunked);
+    EZR_CHECK_EQ(r2, 0);
+    EZR_CHECK_EQ(after.status, 200);
+    EZR_CHECK(after.body_len > 0 && memcmp(after.body, "#EXTM3U", 7) == 0);
+    http_answer_free(&pl);
+    http_answer_free(&head);
+    http_answer_free(&after);
+}
+
 EZR_TEST(test_bad_blocking_queries_are_400)
 {
     static const char *const queries[] = {
@@ -466,6 +501,7 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_pipelined_requests_are_answered_in_order),
               EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
               EZR_CASE(test_hinted_part_streams_frame_by_frame_as_it_is_made),
+              EZR_CASE(test_head_of_the_hinted_part_has_no_body),
               EZR_CASE(test_bad_blocking_queries_are_400),
               EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
               EZR_CASE(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting),
