@@ -203,19 +203,28 @@ EZR_TEST(test_blocked_reloads_wait_for_their_part_and_get_one_playlist)
         http_answer_free(&a[i]);
 }
 
+/* 1.1 s of media (a segment made), then h (opened here; the caller closes it) reads the
+ * playlist into pl and its preload hint's path into hint (256 bytes). */
+static bool at_the_hint(struct ezr_server *s, struct ezr_stream *st, struct http_client *h,
+                        struct http_answer *pl, char *hint)
+{
+    h->fd = -1;
+    push_media(st, 0, 1100);
+    return WAIT_STAT(st, hls_segments, 1, false) && http_client_open(h, ezr_server_port(s)) &&
+           get(h, PLAYLIST, pl) == 0 &&
+           uri_after(strstr((char *)pl->body, "#EXT-X-PRELOAD-HINT"), "URI=\"", hint, 256);
+}
+
 EZR_TEST(test_hinted_part_streams_frame_by_frame_as_it_is_made)
 {
     struct ezr_stream *st;
     struct ezr_server *s = start_hls(&st, 0);
     EZR_CHECK(s != NULL);
-    push_media(st, 0, 1100);
-    bool made = WAIT_STAT(st, hls_segments, 1, false);
     struct http_client h;
     struct http_answer pl = {0}, streamed = {0}, whole = {0};
     char hint[256] = "";
-    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
-              uri_after(strstr((char *)pl.body, "#EXT-X-PRELOAD-HINT"), "URI=\"", hint, 256) &&
-              http_client_get(&h, hint);
+    bool made = at_the_hint(s, st, &h, &pl, hint);
+    bool ok = made && http_client_get(&h, hint);
     bool parked = ok && WAIT_STAT(st, hls_waiting, 1, true);
     /* One more video frame puts the one before it into the hinted part: its head and first
      * chunk come before the part is complete. */
@@ -252,13 +261,11 @@ EZR_TEST(test_head_of_the_hinted_part_has_no_body)
     struct ezr_stream *st;
     struct ezr_server *s = start_hls(&st, 0);
     EZR_CHECK(s != NULL);
-    push_media(st, 0, 1100);
-    bool made = WAIT_STAT(st, hls_segments, 1, false);
     struct http_client h;
     struct http_answer pl = {0}, head = {0}, after = {0};
     char hint[256] = "", req[512];
-    bool ok = made && http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
-              uri_after(strstr((char *)pl.body, "#EXT-X-PRELOAD-HINT"), "URI=\"", hint, 256);
+    bool made = at_the_hint(s, st, &h, &pl, hint);
+    bool ok = made;
     snprintf(req, sizeof req, "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n", hint);
     ok = ok && http_client_send(&h, req);
     /* Answered at once if the part has begun, else parked until this frame begins it. */
