@@ -106,6 +106,11 @@ int publisher_send_metadata(struct player *p)
 void publisher_unpublish(struct player *p)
 {
     send_cmd(p, 0, "FCUnpublish", 6, NULL, "x");
+    publisher_delete_stream(p);
+}
+
+void publisher_delete_stream(struct player *p)
+{
     struct ezr_buf b, out;
     ezr_buf_init(&b);
     ezr_buf_init(&out);

@@ -20,6 +20,8 @@ int publisher_send(struct player *p, uint8_t type, uint32_t ts, const uint8_t *b
 int publisher_send_metadata(struct player *p);
 /* FCUnpublish and deleteStream, as ffmpeg sends them when it ends. */
 void publisher_unpublish(struct player *p);
+/* deleteStream of message stream 1 alone (no FCUnpublish first). */
+void publisher_delete_stream(struct player *p);
 /* The "code" of an onStatus or _result/_error message body, or "". */
 const char *rtmp_status_code(const uint8_t *payload, size_t len, char *out, size_t cap);
 

@@ -102,23 +102,6 @@ static bool pop_event(struct ezr_ingest *ing, enum ezr_ingest_event ev, int ms)
     return ok;
 }
 
-/* A publisher's message stream id 1 command with a number argument (deleteStream 1). */
-static void send_delete_stream(struct player *p)
-{
-    struct ezr_buf b, out;
-    ezr_buf_init(&b);
-    ezr_buf_init(&out);
-    ezr_amf0_put_cstring(&b, "deleteStream");
-    ezr_amf0_put_number(&b, 7);
-    ezr_amf0_put_null(&b);
-    ezr_amf0_put_number(&b, 1);
-    ezr_chunk_writer_write(&p->w, &out, 3, 0, EZR_MSG_COMMAND_AMF0, 0, b.data, b.len);
-    ssize_t w = write(p->fd, out.data, out.len);
-    (void)w;
-    ezr_buf_free(&b);
-    ezr_buf_free(&out);
-}
-
 /* The onStatus code the server sends next (skipping other messages), or "". */
 static const char *next_status(struct player *p, char *code, size_t cap, uint64_t deadline)
 {
@@ -618,7 +601,7 @@ EZR_TEST_ROW(test_publication_ends, struct end_row)
     if (row->by == END_FCUNPUBLISH) {
         send_cmd(&p, 0, "FCUnpublish", 6, NULL, "obs");
     } else if (row->by == END_DELETE_STREAM) {
-        send_delete_stream(&p);
+        publisher_delete_stream(&p);
     } else if (row->by == END_DISCONNECT) {
         close(p.fd);
         p.fd = -1;
