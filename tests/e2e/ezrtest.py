@@ -50,7 +50,22 @@ PIPELINE = (
     "! avenc_aac ! aacparse ! mux.")
 
 
-class Server:
+class BusErrors:
+    """The error a pipeline posted on its bus (self.bus), read once."""
+
+    def error_text(self):
+        m = self.bus.pop_filtered(Gst.MessageType.ERROR)
+        if not m:
+            return None
+        err, dbg = m.parse_error()
+        return "%s (%s)" % (err.message, dbg)
+
+    def check_no_error(self):
+        e = self.error_text()
+        check(e is None, "pipeline error: %s" % e)
+
+
+class Server(BusErrors):
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
     def __init__(self, gop=30, port=0, props="", host="127.0.0.1", pipeline=None):
@@ -78,17 +93,6 @@ class Server:
 
     def stop(self):
         self.pipeline.set_state(Gst.State.NULL)
-
-    def error_text(self):
-        m = self.bus.pop_filtered(Gst.MessageType.ERROR)
-        if not m:
-            return None
-        err, dbg = m.parse_error()
-        return "%s (%s)" % (err.message, dbg)
-
-    def check_no_error(self):
-        e = self.error_text()
-        check(e is None, "pipeline error: %s" % e)
 
     def stat(self, field):
         """A numeric field of the stats: the counters are guint64, the gauges (clients, ...)

@@ -14,7 +14,7 @@ import threading
 import time
 
 import flvtags
-from ezrtest import (PLAYER_ENV, Gst, check, fail, run, stop_rtmpdump, wait_for)
+from ezrtest import (PLAYER_ENV, BusErrors, Gst, check, fail, run, stop_rtmpdump, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,7 +26,7 @@ LINE = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs {src} "
         "sync-method=latest-keyframe {sink}")
 
 
-class Restreamer:
+class Restreamer(BusErrors):
     """The pipeline under test; a context manager that stops what it started. The sink reaches
     READY first on a free port and the source is given the port it bound, so both share one
     server."""
@@ -58,17 +58,6 @@ class Restreamer:
 
     def __exit__(self, *exc):
         self.pipeline.set_state(Gst.State.NULL)
-
-    def error_text(self):
-        m = self.bus.pop_filtered(Gst.MessageType.ERROR)
-        if not m:
-            return None
-        err, dbg = m.parse_error()
-        return "%s (%s)" % (err.message, dbg)
-
-    def check_no_error(self):
-        e = self.error_text()
-        check(e is None, "pipeline error: %s" % e)
 
     def publish_url(self, scheme="rtmp", key="obs"):
         return "%s://127.0.0.1:%d/live/%s" % (scheme, self.port, key)
