@@ -20,8 +20,12 @@
 #   not change, and the same code runs in both through the unit tests over real sockets
 #   (unit/server, unit/replay, unit/join, unit/hls_serve, ...) and the failmalloc scenarios.
 #   With --long both also run every e2e case but the long ones and the realistic streams.
-#   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), beside the
-#               poll build's tests at the lowest priority
+#   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), at the lowest
+#               priority
+# The order: build-test's end-to-end cases that assert a wall-clock bound (suite timing), one at
+# a time, while the other builds compile; then the rest of build-test two at a time, with the two
+# failmalloc sweeps and the fuzzers beside them (all CPU, no wall-clock bound); then the poll and
+# sanitizer builds' tests, two at a time but their timing cases, which come last, one at a time.
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared,
 # and SRS (the edge test's) built once into build-test/peers, beside the first tests
 # (tests/e2e/prepare.py).
@@ -61,8 +65,8 @@ fi
 ninja -C build-test || exit 1
 
 # The other builds compile meanwhile, at the lowest priority and one job at a time: the
-# end-to-end tests run one by one and mostly wait on streams in real time, so the spare CPU
-# builds the rest instead of the run waiting for it afterwards.
+# end-to-end cases that run first, one by one, mostly wait on streams in real time, so the spare
+# CPU builds the rest instead of the run waiting for it afterwards.
 setup_others() {
     if [[ ! -f build-poll/build.ninja ]]; then
         meson setup build-poll -Dreactor=poll -Dtests=enabled -De2e=enabled >/dev/null || return 1
@@ -92,55 +96,69 @@ others=$!
 # priority (a test that needs one before it is done waits for it; a failure fails that test).
 nice -n 19 /usr/bin/python3 tests/e2e/prepare.py >build-test/prepare.log 2>&1 &
 prepared=$!
-meson test -C build-test --print-errorlogs --num-processes 2 "${no_long[@]}" || status=1
+
+# First the end-to-end cases that assert a wall-clock bound (a gap, a latency, a timeout's
+# window: suite timing, tests/e2e/ezrtest.py's alone()), one at a time with no other test beside
+# them; only the builds and the fixtures above, at the lowest priority, share the CPU with them.
+meson test -C build-test --print-errorlogs --suite timing "${no_long[@]}" --logbase testlog-timing \
+    || status=1
 wait $others || exit 1
 wait $prepared || cat build-test/prepare.log
 
-# libFuzzer targets, each run for a bounded time (clang is installed with the test packages),
-# at the lowest priority beside the poll build's tests: a fuzzer is all CPU, the end-to-end tests
-# mostly wait on streams in real time, and take the CPU first when they need it.
-fuzz=
-if command -v clang >/dev/null; then
-    ninja -C build-fuzz || exit 1
-    nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz \
-        >build-fuzz/fuzz-run.log 2>&1 &
-    fuzz=$!
-fi
+# What has no wall-clock bound and is all CPU, run beside the tests of build-test that run two at
+# a time (which mostly wait on streams in real time): the failmalloc sweeps, one after the other,
+# then the libFuzzer targets (clang is installed with the test packages), each for a bounded
+# time, at the lowest priority. Their output goes to logs printed after the wait below.
+sweeps_and_fuzz() {
+    local rc=0
+    ninja -C build-poll >build-poll/ninja.log 2>&1 || { cat build-poll/ninja.log; return 1; }
+    ninja -C build-asan >build-asan/ninja.log 2>&1 || { cat build-asan/ninja.log; return 1; }
+    # The poll backend's allocation sites, which the epoll build (the sanitizer build's sweep
+    # below) does not compile. Without the sanitizers: crashes, the errors reported and the
+    # server serving again are checked, leaks only in the build-asan sweep.
+    meson test -C build-poll --print-errorlogs --suite failmalloc \
+        --logbase testlog-poll-failmalloc >build-poll/failmalloc-run.log 2>&1 || rc=1
+    # Every allocation site of the library made to fail in some scenario, LeakSanitizer on: any
+    # definite leak fails it.
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+        meson test -C build-asan --print-errorlogs --suite failmalloc \
+        --logbase testlog-failmalloc >build-asan/failmalloc-run.log 2>&1 || rc=1
+    if command -v clang >/dev/null; then
+        ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || { cat build-fuzz/ninja.log; return 1; }
+        nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz \
+            >build-fuzz/fuzz-run.log 2>&1 || rc=1
+    fi
+    return $rc
+}
+sweeps_and_fuzz &
+background=$!
+meson test -C build-test --print-errorlogs --num-processes 2 --no-suite timing "${no_long[@]}" \
+    || status=1
+wait $background || status=1
+cat build-poll/failmalloc-run.log build-asan/failmalloc-run.log
+grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
+    build-poll/meson-logs/testlog-poll-failmalloc.txt | sed 's/$/ (poll backend build)/'
+grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
+    build-asan/meson-logs/testlog-failmalloc.txt
+[[ -f build-fuzz/fuzz-run.log ]] && cat build-fuzz/fuzz-run.log
 
-# The same suites through the portable reactor backend, so that both backends serve real players.
-ninja -C build-poll || exit 1
+# The same suites through the portable reactor backend, so that both backends serve real players
+# (the timing cases last, alone: tests/e2e/meson.build gives them a lower priority).
 meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
     "${e2e_poll[@]}" --logbase testlog-poll || status=1
 # Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
-# The failmalloc sweep of this build: the poll backend's allocation sites, which the epoll build
-# (the sanitizer build's full sweep below) does not compile. Without the sanitizers: crashes, the
-# errors reported and the server serving again are checked, leaks only in the build-asan sweep.
-meson test -C build-poll --print-errorlogs --suite failmalloc --logbase testlog-poll-failmalloc \
-    || status=1
-grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
-    build-poll/meson-logs/testlog-poll-failmalloc.txt | sed 's/$/ (poll backend build)/'
 
-ninja -C build-asan || exit 1
-# LeakSanitizer is on for both: any definite leak fails the test.
+# LeakSanitizer is on: any definite leak fails the test.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 meson test -C build-asan --print-errorlogs --suite unit --suite check --num-processes 2 \
     --logbase testlog-asan || status=1
-# Every allocation site of the library made to fail in some scenario; its last line says how many.
-meson test -C build-asan --print-errorlogs --suite failmalloc --logbase testlog-failmalloc \
-    || status=1
-grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
-    build-asan/meson-logs/testlog-failmalloc.txt
 # The end-to-end tests load the instrumented plugin into Python and gst tools, so the sanitizer
 # runtimes are preloaded; leak detection stays with the tests above (Python never frees all).
 ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
-    meson test -C build-asan --print-errorlogs "${e2e_other[@]}" --logbase testlog-asan-e2e \
-    || status=1
+    meson test -C build-asan --print-errorlogs --num-processes 2 "${e2e_other[@]}" \
+    --logbase testlog-asan-e2e || status=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
-if [[ -n $fuzz ]]; then
-    wait $fuzz || status=1
-    cat build-fuzz/fuzz-run.log
-fi
 exit $status

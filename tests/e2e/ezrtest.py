@@ -209,13 +209,27 @@ def test_names(tests):
             and getattr(v, "__module__", None) == tests["__name__"]]
 
 
+def alone(bound):
+    """Marks a case that runs alone: it asserts a wall-clock bound (a gap, a latency, a window
+    for a timeout, frames in a time) that a second test sharing the CPU could make it miss.
+    bound says which. tests/e2e/meson.build registers such a case is_parallel: false (meson
+    starts it when nothing else runs and starts nothing beside it) and in suite timing; every
+    other case runs beside one other (meson test --num-processes 2), as it mostly waits on
+    streams in real time and asserts what players get, not when."""
+    def mark(case):
+        case.runs_alone = bound
+        return case
+    return mark
+
+
 def run_named_test(tests, fixture=None):
     """The main of a test file: runs tests["test_" + argv[1]] and says PASS when it returns;
     with fixture (a context manager factory) the case is called with what the fixture gives.
-    With --list it prints the names of the cases instead, one a line: tests/e2e/meson.build
-    registers each as its own meson test from that list."""
+    With --list it prints the names of the cases instead, one a line, "NAME alone" for a case
+    marked alone(): tests/e2e/meson.build registers each as its own meson test from that list."""
     if sys.argv[1:] == ["--list"]:
-        print("\n".join(test_names(tests)))
+        print("\n".join(n + (" alone" if hasattr(tests["test_" + n], "runs_alone") else "")
+                        for n in test_names(tests)))
         return
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     if name not in test_names(tests):

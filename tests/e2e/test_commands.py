@@ -5,7 +5,7 @@ Run as: test_commands.py TEST_NAME (meson registers each name as its own test)."
 
 import time
 
-from ezrtest import PIPELINE, Gst, Server, check, fail, run, run_named_test, wait_for
+from ezrtest import PIPELINE, Gst, Server, alone, check, fail, run, run_named_test, wait_for
 from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 
 
@@ -124,6 +124,7 @@ def cut(s):
     return s.stat("disconnects-slow") + s.stat("disconnects-timeout")
 
 
+@alone("the control cut within 3 s, the paused player kept 3 s")
 def test_paused_player_reading_nothing_outlives_small_tiers():
     """A paused player that reads nothing for 3 s is not cut at tiers where a playing player
     that reads nothing (the control, beside it) is cut within about a second: nothing is queued
@@ -321,6 +322,7 @@ def pinged_players_sorted_out(alive, gone, idle_from, idle_s):
                                                                 alive.pongs_sent))
 
 
+@alone("pinged within the idle time, closed within a window of the ping timeout")
 def test_idle_stream_player_not_answering_pings_is_dropped():
     """After EOS the stream sends nothing: players are pinged at once; one that answers stays,
     one that has stopped answering (a vanished peer) is closed 6 s after its first ping."""
@@ -342,6 +344,7 @@ def test_idle_stream_player_not_answering_pings_is_dropped():
 VALVED = PIPELINE.replace("! ezrtmpserversink", "! valve name=valve ! ezrtmpserversink")
 
 
+@alone("pinged within the idle time, closed within a window of the ping timeout")
 def test_quiet_stream_player_not_answering_pings_is_dropped():
     """The stream stays PLAYING but sends no frame: after 3 s its players are pinged; one that
     answers stays, one that does not is closed 6 s after its first ping."""

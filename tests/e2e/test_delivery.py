@@ -13,7 +13,7 @@ import sys
 import time
 import zlib
 
-from ezrtest import Gst, PLAYER_ENV, LoadPlayer, Server, check, run, run_named_test, wait_for
+from ezrtest import Gst, PLAYER_ENV, LoadPlayer, Server, alone, check, run, run_named_test, wait_for
 from rtmpclient import Closed, RtmpClient, is_keyframe, is_video_header
 from test_commands import read_window
 from test_e2e import collect_video
@@ -50,6 +50,7 @@ print(json.dumps(out))
 DELAYED_ACK_MS = 40
 
 
+@alone("the quickest setup under 40 ms")
 def test_nagle_player_setup_not_held_by_delayed_acks():
     """A player with Nagle on (ffmpeg's RTMP client, so ffplay and mpv) writes C2 and then each
     command in small pieces, each held until the one before is acknowledged. The server
@@ -75,6 +76,7 @@ def test_nagle_player_setup_not_held_by_delayed_acks():
         s.check_no_error()
 
 
+@alone("the first keyframe within a second, the median send latency")
 def test_flush_interval_in_ms_batches_media_and_starts_players_at_once():
     """flush-interval=350: ffprobe, a real player, reads both tracks; a player's first keyframe
     (the join burst) comes at once, and its live media waits for the flush: the server's own
@@ -156,6 +158,7 @@ def test_sync_false_and_latency():
             s.check_no_error()
 
 
+@alone("no gap over 500 ms for the other player")
 def test_stalled_player_disconnected_others_unaffected():
     """A player that stops reading climbs the queue tiers and is disconnected as too slow; what
     it did get never has an inter frame after a frame the server dropped for it; a player beside

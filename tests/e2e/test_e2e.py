@@ -11,8 +11,8 @@ import tempfile
 import threading
 import time
 
-from ezrtest import (Gst, PLAYER_ENV, Server, check, decode_errors, fail, run, run_named_test,
-                     stop_rtmpdump, wait_for)
+from ezrtest import (Gst, PLAYER_ENV, Server, alone, check, decode_errors, fail, run,
+                     run_named_test, stop_rtmpdump, wait_for)
 from edges import free_port
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 
@@ -415,6 +415,7 @@ class ArrivalWatcher(threading.Thread):
         return [round(y - x, 3) for x, y in zip(a, a[1:]) if y - x > limit_s]
 
 
+@alone("no gap over 500 ms for the watching player, NULL within 5 s")
 def test_handlers_read_stats_any_time():
     """client-added and client-removed handlers and a pad probe on every buffer read stats and
     emit get-stats (of their player and of a known one) and remove-client, as an embedding app

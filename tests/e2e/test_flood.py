@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-from ezrtest import (PLAYER_ENV, LoadPlayer, Server, check, fail, run_named_test, skip_if_sanitized,
-                     wait_for)
+from ezrtest import (PLAYER_ENV, LoadPlayer, Server, alone, check, fail, run_named_test,
+                     skip_if_sanitized, wait_for)
 from rtmpclient import amf0_encode
 from test_hostile import command
 
@@ -166,6 +166,7 @@ def read_line(proc, timeout, what):
     return line
 
 
+@alone("no gap over 500 ms for the player through the flood")
 def test_flood_non_reading_clients():
     skip_if_sanitized("the pipeline's memory growth under a flood")
     # No handshake or client timeout: only the bound on what is queued for a connection may

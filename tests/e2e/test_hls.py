@@ -16,8 +16,8 @@ import subprocess
 import tempfile
 import time
 
-from ezrtest import (PLAYER_ENV, Gst, Server, check, decode_errors, fail, run, run_named_test,
-                     wait_for)
+from ezrtest import (PLAYER_ENV, Gst, Server, alone, check, decode_errors, fail, run,
+                     run_named_test, wait_for)
 from hlsclient import HlsViewer, Playlist, fetch, get
 
 import http.client
@@ -189,6 +189,7 @@ PLAY_SECONDS = 10
 PLAYBIN_FRAMES = 250
 
 
+@alone("250 frames in 10 s through sinks synced to the clock")
 def test_playbin3_plays_ten_seconds():
     """playbin3 (hlsdemux2) into fakesinks that sync to the clock, for 10 s from its first
     frame: no error on its bus, and at least 250 video frames (of 300) and some audio reach the
@@ -267,6 +268,7 @@ def vlc_stats(text):
     return out
 
 
+@alone("250 frames displayed by VLC within 40 s")
 def test_vlc_decodes_ten_seconds():
     """cvlc with its rc interface: asked for its statistics every second until it has decoded
     and displayed 250 frames of video (with dummy video and audio outputs, which still pace
@@ -467,6 +469,7 @@ def answer(port, path):
     return r
 
 
+@alone("the viewer never waits a part longer than its bound")
 def test_bad_requests_answered_while_a_viewer_plays():
     with hls_server(props="hls-window=3") as s:
         pl = wait_playlist(s)
@@ -558,6 +561,7 @@ BLOCKED = 1000
 MAX_BLOCKED_GROWTH_MB = 16
 
 
+@alone("the viewer never waits a part longer than its bound")
 def test_thousand_blocked_reloads_dropped():
     """1,000 connections each ask for the playlist two segments past the last complete one (a
     4 s GOP: it stays parked for seconds), are counted in hls-waiting, then close at once without waiting; hls-waiting
@@ -626,6 +630,7 @@ PIPELINED = 10000
 MAX_PIPELINE_GROWTH_MB = 32
 
 
+@alone("the viewer never waits a part longer than its bound")
 def test_pipelined_requests_without_reading():
     """One keep-alive connection (a 4 KiB receive buffer) writes 10,000 playlist requests in a
     row and reads nothing for 5 s: a viewer plays on meanwhile, and the process's RSS grows by

@@ -30,7 +30,7 @@ import statistics
 import sys
 import urllib.parse
 
-from ezrtest import Server, check, fail, run_named_test, wait_for
+from ezrtest import Server, alone, check, fail, run_named_test, wait_for
 from hlsclient import HlsViewer, fetch
 from test_browser import BROWSER_DIR, WEB_DIR, PageServer, run_browser_script
 from test_hls import GROUP, hls_server, renditions_pipeline, url, wait_playlist
@@ -60,10 +60,12 @@ def stream_config():
     return gop, size, kw
 
 
+@alone("the latency behind live and the first frame")
 def test_hls_hlsjs_latency():
     play("hlsjs")
 
 
+@alone("the latency behind live and the first frame")
 def test_hls_shaka_latency():
     play("shaka")
 
@@ -199,6 +201,7 @@ def renditions(mode, extra=()):
     return result
 
 
+@alone("no stall of the playhead; hls.js measures the bandwidth")
 def test_hls_renditions_hlsjs_switch_when_told():
     """hls.js plays the group and switches when told, immediately (currentLevel, away from the
     level it plays) and smoothly (nextLevel, back): no fatal error, the playhead never still
@@ -221,6 +224,7 @@ def test_hls_renditions_hlsjs_switch_when_told():
     check(not stalls, "the playhead stood still (at s, for s): %r" % stalls)
 
 
+@alone("hls.js measures the bandwidth to switch")
 def test_hls_renditions_hlsjs_abr_switches_down_when_throttled():
     """Automatic level selection: hls.js plays 720p, on automatic selection it stays there
     unthrottled for 2 s (the control: it measures the link, not the stream), then with the

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from ezrtest import EZRLOAD, SKIP_EXIT, check, run_named_test
+from ezrtest import EZRLOAD, SKIP_EXIT, alone, check, run_named_test
 from test_hls import PLAYLIST, hls_server, wait_playlist
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
@@ -59,6 +59,7 @@ def check_every_part(r, n, what):
         what, least, SECONDS))
 
 
+@alone("every part within its time, the median latency behind the edge")
 def test_cdn_edge_sends_two_requests_per_part_to_the_origin():
     """20 viewers behind nginx and 2 direct: the origin gets at most one blocking reload and one
     request for the part itself per part (nginx's log of what it sent upstream), every viewer

@@ -23,7 +23,7 @@ if __name__ == "__main__":
     os.environ["GST_DEBUG_FILE"] = LOG_FILE
     os.environ["GST_DEBUG_NO_COLOR"] = "1"
 
-from ezrtest import LoadPlayer, Server, check, fail, run_named_test, wait_for  # noqa: E402
+from ezrtest import LoadPlayer, Server, alone, check, fail, run_named_test, wait_for  # noqa: E402
 from rtmpclient import Closed, RtmpClient, amf0_encode  # noqa: E402
 
 
@@ -305,6 +305,7 @@ def bytes_sent_to(s, client_id):
     fail("the valid player (client %d) is gone" % client_id)
 
 
+@alone("no gap over 500 ms for the player beside every case")
 def test_hostile_clients():
     # Short, so that the silent and half-handshaken connections go within the cases' waits; not
     # so short that a loaded machine lets it close a hostile connection before its fault is read

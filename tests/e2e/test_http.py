@@ -14,7 +14,7 @@ import struct
 import subprocess
 import time
 
-from ezrtest import (Gst, Server, check, decode_errors, fail, run, run_named_test, skip,
+from ezrtest import (Gst, Server, alone, check, decode_errors, fail, run, run_named_test, skip,
                      wait_for)
 from rtmpclient import RtmpClient
 
@@ -297,6 +297,7 @@ def added_protocols(s, want=None):
     return want in _protocols if want else bool(_protocols)
 
 
+@alone("the RTMP player never a second without video")
 def test_http_refusals_while_rtmp_plays():
     props = 'http=true play-token=S3cret allowed-clients="127.0.0.1"'
     with Server(props=props) as s:
@@ -344,6 +345,7 @@ def test_http_refusals_while_rtmp_plays():
         s.check_no_error()
 
 
+@alone("RTMP video within a second")
 def test_http_off_port_is_rtmp_only():
     with Server() as s:  # http defaults to false
         s.wait_video_frames(1)

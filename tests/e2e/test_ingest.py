@@ -18,8 +18,8 @@ import threading
 import time
 import urllib.request
 
-from ezrtest import (PLAYER_ENV, Gst, Server, check, decode_errors, fail, run, run_named_test,
-                     stop_rtmpdump, wait_for)
+from ezrtest import (PLAYER_ENV, Gst, Server, alone, check, decode_errors, fail, run,
+                     run_named_test, stop_rtmpdump, wait_for)
 import test_streams
 
 # The README's restreamer line, on one port for both directions.
@@ -134,6 +134,7 @@ def test_restreamer_ffmpeg_to_ffprobe_rtmpdump_and_http_flv():
         s.check_no_error()
 
 
+@alone("a gap under 2 s between the publications")
 def test_publisher_reconnects_player_keeps_connection_time_rises():
     path = test_streams.fixture("720p30_4mbps_gop2")
     port = free_port()
@@ -219,6 +220,7 @@ MAX_BYTES = 4 * 1024 * 1024
 RSS_MARGIN = 6 * 1024 * 1024  # "a few MB": the publisher's read buffer, a message, allocator slack
 
 
+@alone("the publisher held while the player stalls, in time")
 def test_backpressure_stalled_downstream_bounds_rss_and_stream_continues():
     path = test_streams.fixture("1080p30_20mbps_gop2")
     video, audio = test_streams.probe_packets(path)

@@ -16,7 +16,7 @@ import time
 
 import flvtags
 import test_streams
-from ezrtest import LoadPlayer, check, fail, run_named_test, wait_for
+from ezrtest import LoadPlayer, alone, check, fail, run_named_test, wait_for
 from ingestkit import (FlvPlayer, Restreamer, RssWatch, check_received, kill, scripted_publish,
                        wait_publisher)
 from rtmpclient import Closed, RtmpClient
@@ -30,6 +30,9 @@ LINES = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs {src} "
          "! ezrtmpserversink name=hsink host=127.0.0.1 stream-key=hostile-out async=false")
 
 GOOD = "720p30_2mbps_gop4"
+
+# Every case watches the good line's player and expects the hostile publisher closed in time.
+watched = alone("no gap over 500 ms for the watched line's player; closed within 1.5 s")
 
 
 class Stage:
@@ -188,6 +191,7 @@ def headers(c):
             c.send_media(t.type, t.ts, t.body)
 
 
+@watched
 def test_message_over_the_limit():
     """A video message announcing 9 MB (over the 8 MiB a tag may have): closed at its chunk
     header, nothing allocated for it."""
@@ -199,6 +203,7 @@ def test_message_over_the_limit():
         st.check_unharmed("a message over the limit", 32)
 
 
+@watched
 def test_chunk_size_zero():
     with Stage() as st:
         c = publisher(st)
@@ -209,6 +214,7 @@ def test_chunk_size_zero():
         st.check_unharmed("chunk size 0", 16)
 
 
+@watched
 def test_chunk_size_two_to_the_31():
     with Stage() as st:
         c = publisher(st)
@@ -219,6 +225,7 @@ def test_chunk_size_two_to_the_31():
         st.check_unharmed("chunk size 2^31", 16)
 
 
+@watched
 def test_sequence_header_of_16_mb():
     """An AVC sequence header of 0xFFFFFF bytes (the most a message length can say: 16 MB),
     sent whole: closed, the sink never given a tag it cannot take."""
@@ -232,6 +239,7 @@ def test_sequence_header_of_16_mb():
         st.check_unharmed("a 16 MB sequence header", 48)
 
 
+@watched
 def test_never_a_keyframe():
     """Headers, then inter frames only (2 Mbps frames, sent as fast as they are taken): closed
     after the 300 a relay that joined a GOP late may send first (EZR_MAX_FRAMES_BEFORE_KEYFRAME),
@@ -255,6 +263,7 @@ def test_never_a_keyframe():
         st.check_unharmed("never a keyframe", 32)
 
 
+@watched
 def test_a_thousand_publishers_of_the_same_key():
     """1,000 clients publish live/obs while ffmpeg publishes it: each gets
     NetStream.Publish.BadName and is closed; 50 at a time."""
@@ -288,6 +297,7 @@ def test_a_thousand_publishers_of_the_same_key():
         st.check_unharmed("1,000 publishers of the same key", 48)
 
 
+@watched
 def test_publish_then_stall_mid_message():
     """Publishes, sends its headers, then the first 1,000 bytes of a 1 MB keyframe and nothing
     more: closed by the source's timeout (2 s), not before."""
@@ -303,6 +313,7 @@ def test_publish_then_stall_mid_message():
         st.check_unharmed("a publisher stalled mid-message", 16)
 
 
+@watched
 def test_partial_messages_on_many_chunk_streams():
     """Publishes, then on 24 chunk streams (with those of its commands and headers, 28 of the 32
     a client may use) starts a message of 8 MB - 1 KB, under the limit a message may have, and
@@ -333,6 +344,7 @@ def test_partial_messages_on_many_chunk_streams():
         st.check_unharmed("partial messages on many chunk streams", 48)
 
 
+@watched
 def test_publish_before_connect():
     with Stage() as st:
         c = st.hostile()
@@ -343,6 +355,7 @@ def test_publish_before_connect():
         st.check_unharmed("publish before connect", 16)
 
 
+@watched
 def test_media_before_publish():
     with Stage() as st:
         c = st.hostile()

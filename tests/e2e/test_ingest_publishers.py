@@ -19,7 +19,7 @@ import tempfile
 
 import flvtags
 import test_streams
-from ezrtest import check, fail, run_named_test, wait_for
+from ezrtest import alone, check, fail, run_named_test, wait_for
 from ingestkit import (FlvPlayer, Restreamer, ffmpeg_publish, gst_publish, play_and_compare,
                        relayed, scripted_publish, wait_publisher)
 from rtmpclient import amf0_encode
@@ -262,6 +262,7 @@ def measure_latency(sink_props, what):
     return lat
 
 
+@alone("p99 of the added latency under 50 ms")
 def test_latency_2mbps_p99_under_50ms():
     """The scripted publisher (a process of its own) stamps each tag just before it writes it;
     the HTTP-FLV player here stamps the read that completes it; both CLOCK_MONOTONIC of this

@@ -22,7 +22,7 @@ import threading
 import time
 import zlib
 
-from ezrtest import Server, check, decode_errors, run, run_named_test
+from ezrtest import Server, alone, check, decode_errors, run, run_named_test
 from rtmpclient import RtmpClient, is_keyframe, is_video_header
 from edges import nginx_edge
 from test_streams import AUDIO_TRACK, FPS, VIDEO_TRACK, serve
@@ -122,6 +122,7 @@ def join_at_frame(s, frame):
     s.wait_video_frames(frame, 40)
 
 
+@alone("how far behind live each joiner plays")
 def test_live_edge_720p30_gop4_model_player_at_live_edge():
     """Three players of a 720p30 2 Mbps 4 s GOP stream (tune=zerolatency): live-edge and
     latest-keyframe joining 3.5 s after a keyframe, live-edge right after the next one. The
@@ -259,6 +260,7 @@ def test_live_edge_bframes_presented_in_order():
     check(not back, "presentation times out of order at %r" % back[:5])
 
 
+@alone("how far behind live the joiner plays")
 def test_live_edge_1080p30_20mbps_gop2_snow():
     """1080p30 20 Mbps snow, 2 s GOP, joined 1.5 s into a GOP: ffmpeg decodes it with no error;
     a player's replay starts on a keyframe and its timestamps put a timestamp-paced player at

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from ezrtest import (PLAYER_ENV, Server, check, fail, run, run_named_test, stop_rtmpdump,
+from ezrtest import (PLAYER_ENV, Server, alone, check, fail, run, run_named_test, stop_rtmpdump,
                      wait_for)
 
 FPS = 30
@@ -247,6 +247,7 @@ def test_1080p30_8mbps_gop4_snow_max_gops_3():
     late_joiner_av("1080p30_8mbps_gop4", max_gops=3, join_s=11.5)
 
 
+@alone("a player 0.4 s behind (1 MB at 20 Mbps) loses frames to the tiers")
 def test_1080p30_20mbps_gop2_snow_late_joiner():
     late_joiner_av("1080p30_20mbps_gop2", join_s=3.5, record_s=4)
 

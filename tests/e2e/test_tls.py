@@ -22,8 +22,8 @@ import time
 
 from gi.repository import GObject
 
-from ezrtest import (GapWatcher, Gst, Server, check, decode_errors, fail, run, run_named_test,
-                     skip_if_sanitized, wait_for)
+from ezrtest import (GapWatcher, Gst, Server, alone, check, decode_errors, fail, run,
+                     run_named_test, skip_if_sanitized, wait_for)
 import test_streams
 from rtmpclient import Closed, RtmpClient, is_video_header
 from test_http import WsClient, flv_tags
@@ -232,6 +232,7 @@ class ElementLog:
             return [m for m in (re.search(pattern, x) for x in self.lines) if m]
 
 
+@alone("no gap of a second for either player")
 def test_tls_and_plain_rtmp_play_together(certs):
     with ElementLog() as log, Server(props=certs.props()) as s:
         s.wait_video_frames(1)
@@ -273,6 +274,7 @@ def test_tls_and_plain_rtmp_play_together(certs):
         s.check_no_error()
 
 
+@alone("no gap of a second for the TLS player")
 def test_tls_only_refuses_plain(certs):
     with Server(props=certs.props("tls-only=true http=true")) as s:
         s.wait_video_frames(1)
@@ -441,6 +443,7 @@ def expect_closed(sock, timeout):
     fail("the server did not close the connection within %d s" % timeout)
 
 
+@alone("a truncated handshake closed 2.5 to 6 s in, no gap of a second")
 def test_tls_hostile_clients(certs):
     hello = client_hello_prefix(0)
     with Server(props=certs.props("handshake-timeout=3")) as s:
@@ -528,6 +531,7 @@ class PacedClient(RtmpClient):
             self._send_chunked(2, 0, 3, 0, struct.pack(">I", self.received & 0xFFFFFFFF))
 
 
+@alone("60 frames in 4 s to a reader paced at 1 MB/s")
 def test_tls_slow_reader_gets_intact_messages(certs):
     """A 4 Mbps stream (720p snow, served at its real rate) to an rtmps:// player with an 8 KB
     receive buffer reading 4 KB at a time at 1 MB/s, the server's send buffer 16 KB: keyframes are
@@ -584,6 +588,7 @@ def test_tls_slow_reader_gets_intact_messages(certs):
         s.check_no_error()
 
 
+@alone("no gap of a second for the plain player")
 def test_tls_stalled_player_cut_plain_plays(certs):
     """An rtmps:// player that stops reading climbs the tiers and is disconnected as too slow
     (its socket full, so the server's TLS writes block); a plain player on the same port plays
