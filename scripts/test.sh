@@ -23,9 +23,10 @@
 #   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), at the lowest
 #               priority
 # The order: build-test's end-to-end cases that assert a wall-clock bound (suite timing), one at
-# a time, while the other builds compile; then the rest of build-test two at a time, with the two
-# failmalloc sweeps and the fuzzers beside them (all CPU, no wall-clock bound); then the poll and
-# sanitizer builds' tests, two at a time but their timing cases, which come last, one at a time.
+# a time, while the other builds compile; then the rest of build-test two at a time, with beside
+# them the failmalloc sweeps and the poll and sanitizer builds' unit and harness tests one at a
+# time, and the fuzzers at the lowest priority; then the poll and sanitizer builds' end-to-end
+# cases, two at a time but their timing cases, which come last, one at a time.
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared,
 # and SRS (the edge test's) built once into build-test/peers, beside the first tests
 # (tests/e2e/prepare.py).
@@ -105,60 +106,68 @@ meson test -C build-test --print-errorlogs --suite timing "${no_long[@]}" --logb
 wait $others || exit 1
 wait $prepared || cat build-test/prepare.log
 
-# What has no wall-clock bound and is all CPU, run beside the tests of build-test that run two at
-# a time (which mostly wait on streams in real time): the failmalloc sweeps, one after the other,
-# then the libFuzzer targets (clang is installed with the test packages), each for a bounded
-# time, at the lowest priority. Their output goes to logs printed after the wait below.
-sweeps_and_fuzz() {
-    local rc=0
-    ninja -C build-poll >build-poll/ninja.log 2>&1 || { cat build-poll/ninja.log; return 1; }
-    ninja -C build-asan >build-asan/ninja.log 2>&1 || { cat build-asan/ninja.log; return 1; }
+# Then the rest of build-test, two at a time: cases that mostly wait on streams in real time and
+# assert what players get, not when, and the unit and harness tests. Beside them, where those
+# streams leave the CPU idle: one after the other, the two failmalloc sweeps and the poll and
+# sanitizer builds' unit and harness tests (one at a time); and the libFuzzer targets (clang is
+# installed with the test packages), each for a bounded time, at the lowest priority. Their
+# output goes to logs printed after the wait below.
+beside() {
+    local rc=0 b
+    for b in build-poll build-asan; do
+        ninja -C $b >$b/ninja.log 2>&1 || { cat $b/ninja.log; return 1; }
+    done
     # The poll backend's allocation sites, which the epoll build (the sanitizer build's sweep
     # below) does not compile. Without the sanitizers: crashes, the errors reported and the
     # server serving again are checked, leaks only in the build-asan sweep.
     meson test -C build-poll --print-errorlogs --suite failmalloc \
-        --logbase testlog-poll-failmalloc >build-poll/failmalloc-run.log 2>&1 || rc=1
-    # Every allocation site of the library made to fail in some scenario, LeakSanitizer on: any
-    # definite leak fails it.
+        --logbase testlog-poll-failmalloc >build-poll/beside.log 2>&1 || rc=1
+    # The same unit and harness tests through the portable reactor backend.
+    meson test -C build-poll --print-errorlogs --num-processes 1 --suite unit --suite check \
+        --logbase testlog-poll-unit >>build-poll/beside.log 2>&1 || rc=1
+    # LeakSanitizer on for both: any definite leak fails the test. The sweep: every allocation
+    # site of the library made to fail in some scenario.
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
         meson test -C build-asan --print-errorlogs --suite failmalloc \
-        --logbase testlog-failmalloc >build-asan/failmalloc-run.log 2>&1 || rc=1
-    if command -v clang >/dev/null; then
-        ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || { cat build-fuzz/ninja.log; return 1; }
-        nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz \
-            >build-fuzz/fuzz-run.log 2>&1 || rc=1
-    fi
+        --logbase testlog-failmalloc >build-asan/beside.log 2>&1 || rc=1
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+        meson test -C build-asan --print-errorlogs --num-processes 1 --suite unit --suite check \
+        --logbase testlog-asan >>build-asan/beside.log 2>&1 || rc=1
     return $rc
 }
-sweeps_and_fuzz &
-background=$!
+fuzz() {
+    command -v clang >/dev/null || return 0
+    ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || { cat build-fuzz/ninja.log; return 1; }
+    nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz >build-fuzz/fuzz-run.log 2>&1
+}
+beside &
+besides=$!
+fuzz &
+fuzzing=$!
 meson test -C build-test --print-errorlogs --num-processes 2 --no-suite timing "${no_long[@]}" \
     || status=1
-wait $background || status=1
-cat build-poll/failmalloc-run.log build-asan/failmalloc-run.log
+wait $besides || status=1
+wait $fuzzing || status=1
+cat build-poll/beside.log build-asan/beside.log
 grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
     build-poll/meson-logs/testlog-poll-failmalloc.txt | sed 's/$/ (poll backend build)/'
 grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
     build-asan/meson-logs/testlog-failmalloc.txt
 [[ -f build-fuzz/fuzz-run.log ]] && cat build-fuzz/fuzz-run.log
 
-# The same suites through the portable reactor backend, so that both backends serve real players
-# (the timing cases last, alone: tests/e2e/meson.build gives them a lower priority).
-meson test -C build-poll --print-errorlogs --num-processes 2 --suite unit --suite check \
-    "${e2e_poll[@]}" --logbase testlog-poll || status=1
-# Of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
+# The end-to-end cases of the poll and sanitizer builds, two at a time but the timing cases, which
+# come last, one at a time (tests/e2e/meson.build gives them a lower priority). Through the
+# portable reactor backend, so that both backends serve real players:
+meson test -C build-poll --print-errorlogs --num-processes 2 "${e2e_poll[@]}" \
+    --logbase testlog-poll || status=1
+# of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
-
-# LeakSanitizer is on: any definite leak fails the test.
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
-meson test -C build-asan --print-errorlogs --suite unit --suite check --num-processes 2 \
-    --logbase testlog-asan || status=1
-# The end-to-end tests load the instrumented plugin into Python and gst tools, so the sanitizer
+# Under the sanitizers: the instrumented plugin is loaded into Python and gst tools, so their
 # runtimes are preloaded; leak detection stays with the tests above (Python never frees all).
-ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     meson test -C build-asan --print-errorlogs --num-processes 2 "${e2e_other[@]}" \
     --logbase testlog-asan-e2e || status=1
-unset UBSAN_OPTIONS ASAN_OPTIONS
 exit $status
