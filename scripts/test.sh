@@ -23,10 +23,10 @@
 #   build-fuzz  the libFuzzer targets (clang), each for FUZZ_SECONDS (default 10), at the lowest
 #               priority
 # The order: build-test's end-to-end cases that assert a wall-clock bound (suite timing), one at
-# a time, while the other builds compile; then the rest of build-test two at a time, with beside
-# them the failmalloc sweeps and the poll and sanitizer builds' unit and harness tests one at a
-# time, and the fuzzers at the lowest priority; then the poll and sanitizer builds' end-to-end
-# cases, two at a time but their timing cases, which come last, one at a time.
+# a time, while the other builds compile at the lowest priority; then the rest of build-test two
+# at a time, and beside them, one at a time, the failmalloc sweeps and the poll and sanitizer
+# builds' tests but their timing cases, and the fuzzers at the lowest priority; last the timing
+# cases of the poll and sanitizer builds, one at a time with nothing beside them.
 # The realistic streams' FLV fixtures are encoded once into build-test/e2e-streams and shared,
 # and SRS (the edge test's) built once into build-test/peers, beside the first tests
 # (tests/e2e/prepare.py).
@@ -106,11 +106,20 @@ meson test -C build-test --print-errorlogs --suite timing "${no_long[@]}" --logb
 wait $others || exit 1
 wait $prepared || cat build-test/prepare.log
 
+# The timing cases (tests/e2e/meson.build puts them in suite timing) among the tests that
+# `meson test -C BUILD ARGS...` would run: their names, one a line.
+timing_cases() {
+    local build=$1
+    shift
+    meson test -C "$build" --list "$@" 2>/dev/null |
+        awk -F' / ' '$1 ~ /[:+]timing([+]|$)/ {print $2}'
+}
+
 # Then the rest of build-test, two at a time: cases that mostly wait on streams in real time and
 # assert what players get, not when, and the unit and harness tests. Beside them, where those
-# streams leave the CPU idle: one after the other, the two failmalloc sweeps and the poll and
-# sanitizer builds' unit and harness tests (one at a time); and the libFuzzer targets (clang is
-# installed with the test packages), each for a bounded time, at the lowest priority. Their
+# streams leave the CPU idle, one after the other and one at a time: the failmalloc sweeps and
+# the poll and sanitizer builds' tests but their timing cases; and the libFuzzer targets (clang
+# is installed with the test packages), each for a bounded time, at the lowest priority. Their
 # output goes to logs printed after the wait below.
 beside() {
     local rc=0 b
@@ -122,18 +131,31 @@ beside() {
     # server serving again are checked, leaks only in the build-asan sweep.
     meson test -C build-poll --print-errorlogs --suite failmalloc \
         --logbase testlog-poll-failmalloc >build-poll/beside.log 2>&1 || rc=1
-    # The same unit and harness tests through the portable reactor backend.
+    # The same suites through the portable reactor backend, so that both backends serve real
+    # players.
     meson test -C build-poll --print-errorlogs --num-processes 1 --suite unit --suite check \
-        --logbase testlog-poll-unit >>build-poll/beside.log 2>&1 || rc=1
+        "${e2e_poll[@]}" --no-suite timing --logbase testlog-poll >>build-poll/beside.log 2>&1 \
+        || rc=1
     # LeakSanitizer on for both: any definite leak fails the test. The sweep: every allocation
     # site of the library made to fail in some scenario.
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=1 \
         meson test -C build-asan --print-errorlogs --suite failmalloc \
         --logbase testlog-failmalloc >build-asan/beside.log 2>&1 || rc=1
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=1 \
         meson test -C build-asan --print-errorlogs --num-processes 1 --suite unit --suite check \
         --logbase testlog-asan >>build-asan/beside.log 2>&1 || rc=1
+    asan_e2e --num-processes 1 "${e2e_other[@]}" --no-suite timing \
+        --logbase testlog-asan-e2e >>build-asan/beside.log 2>&1 || rc=1
     return $rc
+}
+# The end-to-end tests under the sanitizers load the instrumented plugin into Python and gst
+# tools, so their runtimes are preloaded; leak detection stays with the tests above (Python
+# never frees all).
+ubsan=halt_on_error=1:print_stacktrace=1
+asan_e2e() {
+    UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
+        LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+        meson test -C build-asan --print-errorlogs "$@"
 }
 fuzz() {
     command -v clang >/dev/null || return 0
@@ -155,19 +177,18 @@ grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
     build-asan/meson-logs/testlog-failmalloc.txt
 [[ -f build-fuzz/fuzz-run.log ]] && cat build-fuzz/fuzz-run.log
 
-# The end-to-end cases of the poll and sanitizer builds, two at a time but the timing cases, which
-# come last, one at a time (tests/e2e/meson.build gives them a lower priority). Through the
-# portable reactor backend, so that both backends serve real players:
-meson test -C build-poll --print-errorlogs --num-processes 2 "${e2e_poll[@]}" \
-    --logbase testlog-poll || status=1
-# of the realistic streams, the one at 20 Mbps: the most partial writes the backend must resume.
+# Last, with nothing else beside them, the timing cases of the poll and sanitizer builds, one at
+# a time; and through the poll backend, of the realistic streams the one at 20 Mbps: the most
+# partial writes the backend must resume.
+mapfile -t cases < <(timing_cases build-poll "${e2e_poll[@]}")
+if [[ ${#cases[@]} -gt 0 ]]; then
+    meson test -C build-poll --print-errorlogs "${cases[@]}" --logbase testlog-poll-timing \
+        || status=1
+fi
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
-# Under the sanitizers: the instrumented plugin is loaded into Python and gst tools, so their
-# runtimes are preloaded; leak detection stays with the tests above (Python never frees all).
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
-    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
-    meson test -C build-asan --print-errorlogs --num-processes 2 "${e2e_other[@]}" \
-    --logbase testlog-asan-e2e || status=1
+mapfile -t cases < <(timing_cases build-asan "${e2e_other[@]}")
+if [[ ${#cases[@]} -gt 0 ]]; then
+    asan_e2e "${cases[@]}" --logbase testlog-asan-timing || status=1
+fi
 exit $status
