@@ -37,18 +37,19 @@ enum ezr_hls_waiter_kind {
     EZR_HLS_NWAIT_KINDS,
 };
 
+/* Ordered without holes: 10,000 parked requests keep 10,000 of these. */
 struct ezr_hls_waiter {
     struct ezr_link link; /* on the output's waiters while parked */
     const struct ezr_hls_waiter_ops *ops;
     struct ezr_hls_out *out; /* while parked */
-    enum ezr_hls_waiter_kind kind;
     struct ezr_hls_query q;
     uint64_t msn;
-    uint32_t index;
-    size_t sent;        /* the part's samples already sent (streaming a part) */
-    bool streaming;     /* its head is sent: samples follow as they are made */
-    bool chunked;       /* ... as chunks of a chunked body (the part was not complete) */
+    size_t sent; /* the part's samples already sent (streaming a part) */
     uint64_t deadline_ms;
+    uint32_t index;
+    uint8_t kind;   /* enum ezr_hls_waiter_kind */
+    bool streaming; /* its head is sent: samples follow as they are made */
+    bool chunked;   /* ... as chunks of a chunked body (the part was not complete) */
     bool timed_out;
     bool gone;
 };

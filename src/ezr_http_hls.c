@@ -415,7 +415,9 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
 void ezr_http_hls_close(struct ezr_client *c)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    ezr_hls_out_unpark(&h->wait);
+    if (h->group_waiting)
+        ezr_http_hls_group_close(c);
+    else
+        ezr_hls_out_unpark(&h->wait);
     ezr_hls_out_leave(&h->viewer);
-    ezr_http_hls_group_close(c);
 }
