@@ -231,7 +231,7 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     size_t used = 0;
     while (!h->done && used < len) {
-        if (h->waiting || c->q.bytes >= EZR_HTTP_PIPELINE_QUEUE_BYTES) {
+        if (h->waiting || ezr_client_queued(c) >= EZR_HTTP_PIPELINE_QUEUE_BYTES) {
             /* The next request waits for this one's answer: hold it, and past a bound stop
              * reading (written answers resume the input, ezr_client_flush). */
             if (!h->waiting || len - used > EZR_HTTP_MAX_PIPELINED_BYTES)

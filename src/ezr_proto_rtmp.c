@@ -91,8 +91,13 @@ static void cb_receive(void *ctx, bool audio, bool video)
 {
     struct ezr_client *c = ctx;
     /* The queue drops what is not wanted; video dropped so resumes at a keyframe. */
-    c->q.want_audio = audio;
-    c->q.want_video = video;
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o) {
+        ezr_client_fail(c);
+        return;
+    }
+    o->q.want_audio = audio;
+    o->q.want_video = video;
 }
 
 static void cb_pause(void *ctx, bool paused)
@@ -100,7 +105,12 @@ static void cb_pause(void *ctx, bool paused)
     struct ezr_client *c = ctx;
     /* Nothing is queued while paused (so it is never cut as slow); video resumes at a
      * keyframe. */
-    c->q.paused = paused;
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o) {
+        ezr_client_fail(c);
+        return;
+    }
+    o->q.paused = paused;
 }
 
 /* ---- publishing (ezr_ingest.h) ----------------------------------------------------------- */
