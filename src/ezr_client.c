@@ -93,11 +93,12 @@ void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms)
     ezr_list_init(&set->readable);
 }
 
-struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server *srv, int fd,
+struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
                                   const char *addr, const struct ezr_transport *transport,
                                   void *transport_state, const struct ezr_client_proto *proto)
 {
-    struct ezr_client *c = ezr_calloc(1, sizeof *c);
+    size_t addr_len = strnlen(addr, EZR_ADDR_STRLEN - 1);
+    struct ezr_client *c = ezr_calloc(1, sizeof *c + addr_len + 1);
     if (!c) {
         close(fd);
         return NULL;
@@ -110,9 +111,9 @@ struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server 
     c->conn.write_wants = EZR_IO_WRITE;
     c->conn.id = ++set->next_id;
     c->conn.log = set->log;
-    snprintf(c->conn.addr, sizeof c->conn.addr, "%s", addr);
+    memcpy(c->addr, addr, addr_len); /* NUL-terminated by calloc */
+    c->conn.addr = c->addr;
     c->set = set;
-    c->srv = srv;
     c->proto = proto;
     c->accepted_ms = c->idle_since_ms = ezr_now_ms();
     ezr_buf_init(&c->in);
@@ -152,11 +153,8 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
     struct ezr_client_set *set = c->set;
     ezr_log(set->log, level, "client %llu (%s) closed: %s", (unsigned long long)c->conn.id,
             c->conn.addr, reason);
-    if (c->on_close) {
-        void (*on_close)(struct ezr_client *, const char *) = c->on_close;
-        c->on_close = NULL;
-        on_close(c, reason);
-    }
+    if (c->proto->closing)
+        c->proto->closing(c, reason);
     /* First, while it is still whole: the stream counts it, takes it off its players and may
      * find its EOS drained without it. */
     if (c->stream)

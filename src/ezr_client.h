@@ -33,6 +33,8 @@ struct ezr_stream;
 /* What all the clients of one server share, and the lists they are on: embedded in the server,
  * which fills in the pointers; each client points at it. */
 struct ezr_client_set {
+    struct ezr_server *srv; /* for the protocols (its settings, its streams); the clients never
+                             * look inside */
     struct ezr_reactor *reactor;
     const struct ezr_log *log;
     struct ezr_meter *meter; /* send latency of what is written */
@@ -107,16 +109,10 @@ struct ezr_client {
     struct ezr_client_out *out; /* while it has output or plays (above), else NULL */
     const struct ezr_client_proto *proto;
     void *proto_state;          /* the protocol's, from open to close */
-    struct ezr_client_set *set;
-    struct ezr_server *srv;     /* for the protocols (its settings, its streams); the client never
-                                 * looks inside */
+    struct ezr_client_set *set; /* set->srv: the server, for the protocols */
     struct ezr_stream *stream;  /* the stream played, from ezr_stream_add_player until removed;
                                  * the client itself never looks inside */
-    struct ezr_stream *pending; /* admitted by ezr_stream_admit, added when play starts */
     struct ezr_ingest *ingest;  /* the publish point it publishes to (ezr_ingest.h), by name */
-    /* Called first when the connection closes, while a protocol has set it (a publisher's
-     * protocol, to end its publication with the reason). */
-    void (*on_close)(struct ezr_client *c, const char *reason);
     struct ezr_link conn_link;  /* set->open while open, then set->dead */
     struct ezr_link read_link;  /* set->readable: input left unread, to read next round */
     struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
@@ -134,6 +130,7 @@ struct ezr_client {
     bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
     bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
+    char addr[]; /* conn.addr's text, allocated with the client: its length, not EZR_ADDR_STRLEN */
 };
 
 /* The client of a link on a stream's players (out->player_link). */
@@ -157,9 +154,9 @@ void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms);
 /* A new client of set on an accepted socket (which it owns from now on, even on failure),
  * registered with the reactor, its bytes carried by transport with its state (ezr_transport_tcp
  * and NULL, or ezr_transport_detect and the TLS context on a port with TLS), speaking proto
- * (opened here). srv is kept for the protocols. NULL when out of memory or the reactor refused it
+ * (opened here). NULL when out of memory or the reactor refused it
  * (the socket is closed). */
-struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server *srv, int fd,
+struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
                                   const char *addr, const struct ezr_transport *transport,
                                   void *transport_state, const struct ezr_client_proto *proto);
 /* The one place a client's protocol changes (the sniffer hands over to RTMP or HTTP, HTTP to

@@ -43,14 +43,15 @@ struct ezr_conn {
     const struct ezr_transport *transport;
     void *transport_state; /* the transport's (a TLS session, the TLS context to detect
                             * with), or NULL */
-    uint32_t read_wants;   /* the readiness that lets a read go on: READ, or WRITE when TLS must
+    uint64_t id;           /* unique per server, from 1: names the connection in logs */
+    const char *addr;      /* the peer's, as text: its owner keeps it as long as the connection
+                            * (a client allocates it with itself, no longer than it is) */
+    const struct ezr_log *log;
+    uint8_t read_wants;    /* the readiness that lets a read go on: READ, or WRITE when TLS must
                             * send before it can read */
-    uint32_t write_wants;  /* the same for a blocked write: WRITE, or READ for TLS */
+    uint8_t write_wants;   /* the same for a blocked write: WRITE, or READ for TLS */
     bool secure;           /* over TLS (rtmps, https, wss) */
     bool ktls_send;        /* TLS records are sent by the kernel (kernel TLS) */
-    uint64_t id;           /* unique per server, from 1: names the connection in logs */
-    char addr[EZR_ADDR_STRLEN];
-    const struct ezr_log *log;
 };
 
 /* The one place a connection's transport changes (TLS detection hands over to TLS or TCP):

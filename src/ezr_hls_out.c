@@ -74,7 +74,7 @@ static void wake_all(struct ezr_hls_out *o, bool gone)
 static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
 {
     const struct ezr_hls_part *p = arg;
-    return w->msn == p->msn && w->index == p->index;
+    return w->q.msn == p->msn && w->q.part == p->index;
 }
 
 /* Only the requests streaming this very part want to hear of a sample; the rest wait for the

@@ -33,7 +33,7 @@ struct ezr_hls_waiter_ops {
 
 enum ezr_hls_waiter_kind {
     EZR_HLS_WAIT_PLAYLIST, /* a blocking playlist reload: q */
-    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): msn, index */
+    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): q.msn, q.part */
     EZR_HLS_NWAIT_KINDS,
 };
 
@@ -42,11 +42,10 @@ struct ezr_hls_waiter {
     struct ezr_link link; /* on the output's waiters while parked */
     const struct ezr_hls_waiter_ops *ops;
     struct ezr_hls_out *out; /* while parked */
+    /* What it asks for: a playlist reload's query, or the part q.msn, q.part (its index). */
     struct ezr_hls_query q;
-    uint64_t msn;
     size_t sent; /* the part's samples already sent (streaming a part) */
     uint64_t deadline_ms;
-    uint32_t index;
     uint8_t kind;   /* enum ezr_hls_waiter_kind */
     bool streaming; /* its head is sent: samples follow as they are made */
     bool chunked;   /* ... as chunks of a chunked body (the part was not complete) */

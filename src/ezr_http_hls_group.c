@@ -112,8 +112,8 @@ int ezr_http_hls_group_answer(struct ezr_client *c, const struct ezr_http_reques
     if (ezr_http_unescape(path + 1, (size_t)(last - path) - 1, app, sizeof app) < 0 ||
         ezr_http_unescape(last + 1, name_len - ext, name, sizeof name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
-    struct ezr_hls_group *g = ezr_hls_groups_find(&c->srv->hls_groups, app, name);
-    if (!g || !c->srv->http || req->upgrade_websocket)
+    struct ezr_hls_group *g = ezr_hls_groups_find(&c->set->srv->hls_groups, app, name);
+    if (!g || !c->set->srv->http || req->upgrade_websocket)
         return ezr_http_answer_error(c, 404, "no such HLS group", NULL);
     if (!admitted(c, g, req->query))
         return ezr_http_answer_error(c, 403, "refused by allowed-clients or play-token", NULL);

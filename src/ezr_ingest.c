@@ -315,7 +315,6 @@ void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char 
     ing->ended = NULL;
     ing->publisher = NULL;
     c->ingest = NULL;
-    c->on_close = NULL;
     pthread_mutex_lock(&ing->lock);
     enqueue(ing, e);
     ing->held = false; /* a later publisher is held afresh by its own tags */

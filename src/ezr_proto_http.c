@@ -56,7 +56,7 @@ static void http_close(struct ezr_client *c)
 
 void ezr_http_put_common(struct ezr_client *c, struct ezr_buf *b)
 {
-    ezr_http_put_header(b, "Access-Control-Allow-Origin", c->srv->cors_origin);
+    ezr_http_put_header(b, "Access-Control-Allow-Origin", c->set->srv->cors_origin);
     ezr_http_put_header(b, "Connection", ezr_http_conn_of(c)->keep_alive ? "keep-alive" : "close");
 }
 
@@ -126,12 +126,12 @@ static int answer_preflight(struct ezr_client *c, const struct ezr_http_request 
 
 static int answer_metrics(struct ezr_client *c, const struct ezr_http_request *req)
 {
-    if (!c->srv->metrics || req->upgrade_websocket)
+    if (!c->set->srv->metrics || req->upgrade_websocket)
         return ezr_http_answer_error(c, 404, "no such stream", NULL);
     struct ezr_buf body, b;
     ezr_buf_init(&body);
     ezr_buf_init(&b);
-    ezr_metrics_write(c->srv, &body);
+    ezr_metrics_write(c->set->srv, &body);
     char len[24];
     snprintf(len, sizeof len, "%zu", body.len);
     ezr_http_put_status(&b, 200);

@@ -124,7 +124,7 @@ static void accept_clients(struct ezr_server *s)
             continue;
         }
         ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
-        struct ezr_client *c = ezr_client_new(&s->clients, s, fd, addr,
+        struct ezr_client *c = ezr_client_new(&s->clients, fd, addr,
                                               s->tls ? &ezr_transport_detect : &ezr_transport_tcp,
                                               s->tls, &ezr_proto_sniff);
         if (!c) {
@@ -165,7 +165,7 @@ static bool check_alive(struct ezr_client *c, uint64_t now)
         return false;
     }
     if (now - p->last_ping_ms >= EZR_PING_INTERVAL_MS) {
-        c->proto->ping(c, (uint32_t)(now - c->srv->start_ms));
+        c->proto->ping(c, (uint32_t)(now - c->set->srv->start_ms));
         p->last_ping_ms = now;
         if (!p->unanswered_ms)
             p->unanswered_ms = now;
@@ -394,6 +394,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     h->on_reactor = host_on_reactor;
     h->server_stats = host_server_stats;
     ezr_client_set_init(&s->clients, cfg->flush_interval_ms);
+    s->clients.srv = s;
     s->clients.log = &s->log;
     s->clients.meter = &s->meter;
     ezr_meter_init(&s->meter, ezr_now_us());

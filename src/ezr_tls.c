@@ -156,7 +156,7 @@ static _Thread_local char why_buf[160];
 static ssize_t tls_outcome(struct ezr_conn *c, struct tls_conn *t, int r, bool reading,
                            const char *what, const char **why)
 {
-    uint32_t *wants = reading ? &c->read_wants : &c->write_wants;
+    uint8_t *wants = reading ? &c->read_wants : &c->write_wants;
     int err = SSL_get_error(t->ssl, r);
     int saved_errno = errno;
     ssize_t rc;
