@@ -5,9 +5,15 @@
  * never reads; the end of the stream. Frames are pushed as the element pushes them. */
 #include "ezr_test.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ezr_error.h"
@@ -19,9 +25,13 @@
 #include "server_fixture.h"
 
 #define PLAYLIST "/live/stream/index.m3u8"
-/* A parked request's cost on the server's heap: its connection (struct ezr_client) and HTTP
- * state, about 0.8 KB: 10,000 of them hold about 8 MB. */
-#define EZR_TEST_PARKED_REQUEST_BYTES 1024u
+/* A parked request's cost on the server's heap: its connection (struct ezr_client, 216 bytes,
+ * and its address's text) and its HTTP state (136 bytes), 384 bytes with malloc's headers:
+ * 10,000 of them hold 3.8 MB. A little margin over that. */
+#define EZR_TEST_PARKED_REQUEST_BYTES 400u
+/* How many parked requests the direct measure holds at once: the server and its clients cannot
+ * share one process under the 20,000-descriptor limit, so the clients are a child's. */
+#define EZR_TEST_MANY_PARKED 10000
 
 static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
 {
@@ -401,6 +411,96 @@ EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
     http_answer_free(&after);
 }
 
+/* The child of test_ten_thousand_parked_reloads_...: opens n connections to port, sends each the
+ * request, tells the parent how many it opened (on ready) and holds them until the parent closes
+ * stop. Only system calls after fork (the parent has threads): no malloc. */
+static int held_fds[EZR_TEST_MANY_PARKED];
+
+_Noreturn static void hold_parked(uint16_t port, const char *req, size_t len, int n,
+                                  const int ready[2], const int stop[2])
+{
+    close(stop[1]); /* the parent's end: closing it there is what ends the wait below */
+    close(ready[0]);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int opened = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0 ||
+            write(fd, req, len) != (ssize_t)len) {
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        held_fds[opened++] = fd;
+    }
+    if (write(ready[1], &opened, sizeof opened) != (ssize_t)sizeof opened)
+        _exit(1);
+    char b;
+    (void)!read(stop[0], &b, 1);
+    _exit(0); /* closes every connection at once */
+}
+
+EZR_TEST(test_ten_thousand_parked_reloads_cost_at_most_400_bytes_of_heap_each)
+{
+    enum { N = EZR_TEST_MANY_PARKED };
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max < (rlim_t)N + 256)
+        EZR_SKIP("the descriptor limit (%llu) is below %d", (unsigned long long)rl.rlim_max,
+                 N + 256);
+    rlim_t soft = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    EZR_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    push_media(st, 0, 1100);
+    bool made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h;
+    struct http_answer pl = {0};
+    char path[300] = "", req[400] = "";
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
+              hinted_query((char *)pl.body, path, sizeof path);
+    http_client_close(&h);
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    int ready[2] = {-1, -1}, stop[2] = {-1, -1};
+    ok = ok && pipe(ready) == 0 && pipe(stop) == 0;
+    size_t heap0 = mallinfo2().uordblks;
+    pid_t child = ok ? fork() : -1;
+    if (child == 0)
+        hold_parked(ezr_server_port(s), req, (size_t)len, N, ready, stop);
+    int opened = 0;
+    if (child > 0 && read(ready[0], &opened, sizeof opened) != (ssize_t)sizeof opened)
+        opened = -1;
+    /* Every request parked (none is answered before its deadline: the hinted part is not made). */
+    bool parked = opened == N && WAIT_STAT(st, hls_waiting, N, true);
+    size_t heap1 = mallinfo2().uordblks;
+    size_t per_request = heap1 > heap0 ? (heap1 - heap0) / N : 0;
+    if (child > 0) {
+        close(stop[1]);
+        stop[1] = -1;
+        waitpid(child, NULL, 0);
+    }
+    bool freed = WAIT_STAT(st, hls_waiting, 0, true);
+    for (int i = 0; i < 2; i++) {
+        if (ready[i] >= 0)
+            close(ready[i]);
+        if (stop[i] >= 0)
+            close(stop[i]);
+    }
+    ezr_server_free(s);
+    rl.rlim_cur = soft;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    http_answer_free(&pl);
+    EZR_CHECK(made && ok);
+    EZR_CHECK(child > 0);
+    EZR_CHECK_EQ(opened, N);
+    EZR_CHECK(parked && freed);
+    printf("# %zu bytes of heap per parked request, %.1f MB for %d\n", per_request,
+           (double)(heap1 - heap0) / 1e6, N);
+    EZR_CHECK(per_request <= EZR_TEST_PARKED_REQUEST_BYTES);
+}
+
 EZR_TEST(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue)
 {
     struct ezr_stream *st;
@@ -512,6 +612,7 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_bad_blocking_queries_are_400),
               EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
               EZR_CASE(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting),
+              EZR_CASE(test_ten_thousand_parked_reloads_cost_at_most_400_bytes_of_heap_each),
               EZR_CASE(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue),
               EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked),
               EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404))
