@@ -367,20 +367,30 @@ EZR_TEST(test_gone_unknown_and_traversing_names_are_404)
     http_answer_free(&pl);
 }
 
+/* 1.1 s of media (*made: a segment was), then the playlist into pl and the blocking request for
+ * its hinted part into path: it waits until its deadline, since no more media comes. */
+static bool hinted_reload(struct ezr_server *s, struct ezr_stream *st, bool *made,
+                          struct http_answer *pl, char *path, size_t cap)
+{
+    push_media(st, 0, 1100);
+    *made = WAIT_STAT(st, hls_segments, 1, false);
+    struct http_client h = {.fd = -1};
+    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, pl) == 0 &&
+              hinted_query((char *)pl->body, path, cap);
+    http_client_close(&h);
+    return ok;
+}
+
 EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
 {
     enum { N = 1000 };
     struct ezr_stream *st;
     struct ezr_server *s = start_hls(&st, 0);
     EZR_CHECK(s != NULL);
-    push_media(st, 0, 1100);
-    bool made = WAIT_STAT(st, hls_segments, 1, false);
     static struct http_client h[N];
     struct http_answer pl = {0};
     char path[300] = "";
-    bool ok = http_client_open(&h[0], ezr_server_port(s)) && get(&h[0], PLAYLIST, &pl) == 0 &&
-              hinted_query((char *)pl.body, path, sizeof path);
-    http_client_close(&h[0]);
+    bool made = false, ok = hinted_reload(s, st, &made, &pl, path, sizeof path);
     int opened = 0;
     size_t heap0 = mallinfo2().uordblks;
     for (int i = 0; ok && i < N; i++)
@@ -454,14 +464,9 @@ EZR_TEST(test_ten_thousand_parked_reloads_cost_at_most_400_bytes_of_heap_each)
     struct ezr_stream *st;
     struct ezr_server *s = start_hls(&st, 0);
     EZR_CHECK(s != NULL);
-    push_media(st, 0, 1100);
-    bool made = WAIT_STAT(st, hls_segments, 1, false);
-    struct http_client h;
     struct http_answer pl = {0};
     char path[300] = "", req[400] = "";
-    bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, &pl) == 0 &&
-              hinted_query((char *)pl.body, path, sizeof path);
-    http_client_close(&h);
+    bool made = false, ok = hinted_reload(s, st, &made, &pl, path, sizeof path);
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
     int ready[2] = {-1, -1}, stop[2] = {-1, -1};
     ok = ok && pipe(ready) == 0 && pipe(stop) == 0;
