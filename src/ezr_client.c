@@ -47,6 +47,34 @@ static void flush_now(struct ezr_client *c)
         read_later(c);
 }
 
+/* The input tail (c->in): allocated, with its bytes, only while there is one. */
+static size_t in_len(const struct ezr_client *c)
+{
+    return c->in ? c->in->len : 0;
+}
+
+static void in_free(struct ezr_client *c)
+{
+    if (c->in) {
+        ezr_buf_free(c->in);
+        free(c->in);
+        c->in = NULL;
+    }
+}
+
+/* Appends bytes to the tail (made now if there is none). False when out of memory: what the tail
+ * held is incomplete then. */
+static bool in_keep(struct ezr_client *c, const uint8_t *bytes, size_t len)
+{
+    if (!c->in) {
+        if (!(c->in = ezr_malloc(sizeof *c->in)))
+            return false;
+        ezr_buf_init(c->in);
+    }
+    ezr_buf_append(c->in, bytes, len);
+    return !ezr_buf_failed(c->in);
+}
+
 struct ezr_client_out *ezr_client_out(struct ezr_client *c)
 {
     if (c->out)
@@ -110,13 +138,11 @@ struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
     c->conn.read_wants = EZR_IO_READ;
     c->conn.write_wants = EZR_IO_WRITE;
     c->conn.id = ++set->next_id;
-    c->conn.log = set->log;
     memcpy(c->addr, addr, addr_len); /* NUL-terminated by calloc */
     c->conn.addr = c->addr;
     c->set = set;
     c->proto = proto;
     c->accepted_ms = c->idle_since_ms = ezr_now_ms();
-    ezr_buf_init(&c->in);
     if (proto->open(c) < 0) {
         close(fd);
         free(c);
@@ -176,7 +202,7 @@ void ezr_client_free(struct ezr_client *c)
 {
     c->proto->close(c);
     out_free(c);
-    ezr_buf_free(&c->in);
+    in_free(c);
     free(c);
 }
 
@@ -277,7 +303,7 @@ static void read_later(struct ezr_client *c)
  * protocol that cannot yet consumes nothing again). */
 static void resume_input(struct ezr_client *c)
 {
-    c->feed_pending = c->in.len > 0;
+    c->feed_pending = in_len(c) > 0;
     c->input_paused = false;
     update_interest(c);
     if (!c->input_held)
@@ -362,7 +388,7 @@ void ezr_client_flush(struct ezr_client *c)
  * stops reading). */
 static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
 {
-    int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : c->proto->feed(c, data, len);
+    int rc = c->proto->feed(c, data, len);
     if (c->failed || rc == EZR_ENOMEM || rc == EZR_ESYS) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER,
                          rc == EZR_ESYS && c->close_reason ? c->close_reason : "out of memory");
@@ -371,7 +397,7 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
     if (c->dead)
         return false;
     if (rc == EZR_ECLOSED) {
-        ezr_buf_free(&c->in);
+        in_free(c);
         ezr_client_close_after_flush(c, EZR_CLOSE_PROTOCOL);
         return true;
     }
@@ -380,18 +406,16 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
                          c->close_reason ? c->close_reason : ezr_strerror(rc));
         return false;
     }
-    if (c->in.len)
-        ezr_buf_consume(&c->in, (size_t)rc);
-    else if ((size_t)rc < len)
-        ezr_buf_append(&c->in, data + rc, len - (size_t)rc);
     /* A tail that could not be kept is lost input: the peer may wait for the answer to what it
      * held (a publisher's unpublish) and send nothing more that would show it. */
-    if (ezr_buf_failed(&c->in)) {
+    if (in_len(c))
+        ezr_buf_consume(c->in, (size_t)rc);
+    else if ((size_t)rc < len && !in_keep(c, data + rc, len - (size_t)rc)) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return false;
     }
-    if (c->in.len == 0)
-        ezr_buf_free(&c->in);
+    if (in_len(c) == 0)
+        in_free(c);
     return true;
 }
 
@@ -435,7 +459,7 @@ void ezr_client_read(struct ezr_client *c)
     /* What the protocol left unconsumed while it could not take it, before anything new. */
     if (c->feed_pending) {
         c->feed_pending = false;
-        if (c->in.len && !c->closing && !feed(c, c->in.data, c->in.len))
+        if (in_len(c) && !c->closing && !feed(c, c->in->data, c->in->len))
             return;
     }
     for (;;) {
@@ -466,7 +490,7 @@ void ezr_client_read(struct ezr_client *c)
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
          * have no data yet. */
-        if (c->proto->ack_each_read && !c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
+        if (c->proto->ack_each_read && !c->stream && !c->publishing && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
@@ -491,10 +515,13 @@ void ezr_client_read(struct ezr_client *c)
             continue;
         const uint8_t *data = s->rbuf;
         size_t len = (size_t)n;
-        if (c->in.len) {
-            ezr_buf_append(&c->in, s->rbuf, len);
-            data = c->in.data;
-            len = c->in.len;
+        if (in_len(c)) {
+            if (!in_keep(c, s->rbuf, len)) {
+                ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+                return;
+            }
+            data = c->in->data;
+            len = c->in->len;
         }
         if (!feed(c, data, len))
             return;

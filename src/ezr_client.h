@@ -112,10 +112,9 @@ struct ezr_client {
     struct ezr_client_set *set; /* set->srv: the server, for the protocols */
     struct ezr_stream *stream;  /* the stream played, from ezr_stream_add_player until removed;
                                  * the client itself never looks inside */
-    struct ezr_ingest *ingest;  /* the publish point it publishes to (ezr_ingest.h), by name */
     struct ezr_link conn_link;  /* set->open while open, then set->dead */
     struct ezr_link read_link;  /* set->readable: input left unread, to read next round */
-    struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
+    struct ezr_buf *in; /* an incomplete tail of input (allocated), only while there is one */
     uint64_t accepted_ms;
     uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */
     const char *close_reason; /* static text: why the protocol ended it */
@@ -130,6 +129,7 @@ struct ezr_client {
     bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
     bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
+    bool publishing;    /* attached to a publish point (ezr_ingest_attach until detached) */
     char addr[]; /* conn.addr's text, allocated with the client: its length, not EZR_ADDR_STRLEN */
 };
 

@@ -1,6 +1,6 @@
 /* One connection as its transport sees it: the socket on the reactor, what carries its bytes (a
- * plain TCP socket or a TLS session on it) with that transport's own state, the peer's address
- * and the log. Like nginx's ngx_connection_t and Redis's connection, this is all a transport
+ * plain TCP socket or a TLS session on it) with that transport's own state and the peer's
+ * address. Like nginx's ngx_connection_t and Redis's connection, this is all a transport
  * knows: never the client, its protocol or its stream (docs/layers.md). Embedded in the client
  * (ezr_client.h). Reactor-thread only. */
 #ifndef EZR_CONN_H
@@ -46,7 +46,6 @@ struct ezr_conn {
     uint64_t id;           /* unique per server, from 1: names the connection in logs */
     const char *addr;      /* the peer's, as text: its owner keeps it as long as the connection
                             * (a client allocates it with itself, no longer than it is) */
-    const struct ezr_log *log;
     uint8_t read_wants;    /* the readiness that lets a read go on: READ, or WRITE when TLS must
                             * send before it can read */
     uint8_t write_wants;   /* the same for a blocked write: WRITE, or READ for TLS */

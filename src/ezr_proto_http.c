@@ -192,7 +192,7 @@ static bool matches(const struct route *r, const char *path, size_t len)
 static int route(struct ezr_client *c, const struct ezr_http_request *req)
 {
     char esc[96];
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             req->method == EZR_HTTP_GET       ? "GET"
             : req->method == EZR_HTTP_HEAD    ? "HEAD"

@@ -18,10 +18,12 @@
 #include "ezr_stream.h"
 #include "ezr_text.h"
 
-/* An RTMP connection's state: its session, and the stream a play admitted until it starts. */
+/* An RTMP connection's state: its session, the stream a play admitted until it starts, and the
+ * publish point it publishes to (only while c->publishing: the point may detach it). */
 struct rtmp_state {
     struct ezr_session sess;
     struct ezr_stream *pending;
+    struct ezr_ingest *ingest;
 };
 
 static struct rtmp_state *state_of(struct ezr_client *c)
@@ -32,6 +34,11 @@ static struct rtmp_state *state_of(struct ezr_client *c)
 static struct ezr_session *session_of(struct ezr_client *c)
 {
     return &state_of(c)->sess;
+}
+
+static struct ezr_ingest *ingest_of(struct ezr_client *c)
+{
+    return c->publishing ? state_of(c)->ingest : NULL;
 }
 
 static void cb_send(void *ctx, const uint8_t *data, size_t len)
@@ -49,7 +56,7 @@ static int cb_connect(void *ctx, const char *app)
     struct ezr_client *c = ctx;
     char esc[128];
     bool found = ezr_server_serves_app(c->set->srv, app);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, app, strlen(app)),
             found ? "" : ": no such app, rejected");
@@ -68,7 +75,7 @@ static int cb_play(void *ctx, const char *name)
      * stream of its HTTP-FLV players (/APP/KEY.flv) by the HTTP name. */
     if (!st && keylen > 4 && memcmp(name + keylen - 4, ".flv", 4) == 0)
         st = ezr_server_find_stream(c->set->srv, session_of(c)->app, name, keylen - 4);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, name, keylen),
             name[keylen] ? " (query not shown)" : "", st ? "" : ": no such stream");
@@ -93,7 +100,7 @@ static void cb_play_started(void *ctx)
 static void cb_play_stopped(void *ctx)
 {
     struct ezr_client *c = ctx;
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) stopped playing",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) stopped playing",
             (unsigned long long)c->conn.id, c->conn.addr);
     ezr_stream_remove_player(c, "stopped playing");
 }
@@ -135,8 +142,8 @@ static bool cb_can_publish(void *ctx, const char *name)
 /* The connection closes: its publication ends with the reason. */
 static void publisher_closed(struct ezr_client *c, const char *reason)
 {
-    if (c->ingest)
-        ezr_ingest_detach(c->ingest, c, reason);
+    if (ingest_of(c))
+        ezr_ingest_detach(ingest_of(c), c, reason);
 }
 
 static int cb_publish(void *ctx, const char *name)
@@ -145,7 +152,7 @@ static int cb_publish(void *ctx, const char *name)
     char esc[128];
     size_t keylen = strcspn(name, "?");
     struct ezr_ingest *ing = ezr_server_find_ingest(c->set->srv, session_of(c)->app, name, keylen);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) publish \"%s\"%s%s",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) publish \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, name, keylen),
             name[keylen] ? " (query not shown)" : "", ing ? "" : ": no publish point, refused");
@@ -154,20 +161,24 @@ static int cb_publish(void *ctx, const char *name)
     int rc = ezr_ingest_admit(ing, c, name);
     if (rc < 0)
         return rc;
-    return ezr_ingest_attach(ing, c);
+    rc = ezr_ingest_attach(ing, c);
+    if (rc == 0)
+        state_of(c)->ingest = ing;
+    return rc;
 }
 
 static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
 {
     struct ezr_client *c = ctx;
-    return c->ingest ? ezr_ingest_push(c->ingest, c, type, timestamp, body, len) : 0;
+    struct ezr_ingest *ing = ingest_of(c);
+    return ing ? ezr_ingest_push(ing, c, type, timestamp, body, len) : 0;
 }
 
 static void cb_unpublish(void *ctx)
 {
     struct ezr_client *c = ctx;
-    if (c->ingest)
-        ezr_ingest_detach(c->ingest, c, "stopped publishing");
+    if (ingest_of(c))
+        ezr_ingest_detach(ingest_of(c), c, "stopped publishing");
     c->idle_since_ms = ezr_now_ms(); /* the handshake timeout counts again */
 }
 
@@ -197,6 +208,7 @@ static int rtmp_open(struct ezr_client *c)
     if (!st)
         return EZR_ENOMEM;
     st->pending = NULL;
+    st->ingest = NULL;
     struct ezr_session *sess = &st->sess;
     ezr_session_init(sess, &session_cb, c, c->set->srv->chunk_size, random,
                      (uint32_t)(c->accepted_ms - c->set->srv->start_ms));

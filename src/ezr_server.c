@@ -181,7 +181,7 @@ static void tick(struct ezr_server *s, uint64_t now)
             c->out->progress_ms = now;
         if (!check_alive(c, now))
             continue;
-        if (s->handshake_timeout_ms && !c->stream && !c->ingest &&
+        if (s->handshake_timeout_ms && !c->stream && !c->publishing &&
             ezr_elapsed(now, c->idle_since_ms) > s->handshake_timeout_ms)
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                              "did not start playing within the handshake timeout");
@@ -412,8 +412,10 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     if (tls) {
         char msg[EZR_MAX_NAME_LEN + 512];
         int trc = ezr_tls_ctx_new(cfg->tls_certificate, cfg->tls_key, &s->tls, msg, sizeof msg);
-        if (trc == 0)
+        if (trc == 0) {
             ezr_tls_ctx_set_only(s->tls, cfg->tls_only);
+            ezr_tls_ctx_set_log(s->tls, &s->log);
+        }
         if (trc < 0) {
             if (trc == EZR_ETLS && cfg->error_msg && cfg->error_msg_size)
                 snprintf(cfg->error_msg, cfg->error_msg_size, "%s", msg);
