@@ -126,7 +126,9 @@ struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
                                   void *transport_state, const struct ezr_client_proto *proto)
 {
     size_t addr_len = strnlen(addr, EZR_ADDR_STRLEN - 1);
-    struct ezr_client *c = ezr_calloc(1, sizeof *c + addr_len + 1);
+    /* The address's text at the end, in what would be the struct's tail padding first. */
+    size_t size = offsetof(struct ezr_client, addr) + addr_len + 1;
+    struct ezr_client *c = ezr_calloc(1, size > sizeof *c ? size : sizeof *c);
     if (!c) {
         close(fd);
         return NULL;

@@ -121,15 +121,16 @@ struct ezr_client {
     uint8_t close_code;       /* enum ezr_close_reason: what closing counts as */
     uint8_t sync_method;      /* enum ezr_sync_method, chosen by ezr_stream_admit */
     uint8_t interest;         /* what the reactor was last asked to report (EZR_IO_*) */
-    bool dead;          /* closed; freed at the end of the round */
-    bool closing;       /* close once the queue is written */
-    bool failed;        /* an allocation failed inside a callback */
-    bool kicked;        /* removed by the application: closed at the end of the round */
-    bool input_paused;  /* replies back up: input is not read until they are written */
-    bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
-    bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
-    bool write_blocked; /* the socket took less than offered: waiting for WRITE */
-    bool publishing;    /* attached to a publish point (ezr_ingest_attach until detached) */
+    bool dead; /* closed; freed at the end of the round */
+    /* Bits: looked at once per event or write, never by a fan-out. */
+    bool closing : 1;       /* close once the queue is written */
+    bool failed : 1;        /* an allocation failed inside a callback */
+    bool kicked : 1;        /* removed by the application: closed at the end of the round */
+    bool input_paused : 1;  /* replies back up: input is not read until they are written */
+    bool input_held : 1;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
+    bool feed_pending : 1;  /* the protocol can take the input tail it left: feed it first */
+    bool write_blocked : 1; /* the socket took less than offered: waiting for WRITE */
+    bool publishing : 1;    /* attached to a publish point (ezr_ingest_attach until detached) */
     char addr[]; /* conn.addr's text, allocated with the client: its length, not EZR_ADDR_STRLEN */
 };
 

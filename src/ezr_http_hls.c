@@ -417,6 +417,6 @@ void ezr_http_hls_close(struct ezr_client *c)
     if (h->group_waiting)
         ezr_http_hls_group_close(c);
     else
-        ezr_hls_out_unpark(&h->wait);
+        ezr_hls_out_unpark(h->viewer.out, &h->wait);
     ezr_hls_out_leave(&h->viewer);
 }
