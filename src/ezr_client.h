@@ -190,7 +190,8 @@ void ezr_client_hold_input(struct ezr_client *c);
 void ezr_client_resume_input(struct ezr_client *c);
 /* An allocation failed where the protocol cannot answer it (a reply could not be built): the
  * connection closes ("out of memory") when it is flushed, at the end of this round, since the
- * caller may still be using it. */
+ * caller may still be using it (at the next round when even its output side could not be made:
+ * ezr_client_read writes it then). */
 void ezr_client_fail(struct ezr_client *c);
 /* Offers a shared frame to a player (its output side: see struct ezr_client_out): the tiers of
  * its queue decide (ezr_queue.h); at the critical level it is closed as too slow. */
