@@ -12,7 +12,8 @@
 #               streams the 20 Mbps one; the failmalloc sweep, for the backend's own allocation
 #               sites (logs testlog-poll*)
 #   build-asan  epoll, AddressSanitizer + UndefinedBehaviorSanitizer: unit, check, e2e suite
-#               sockets; built with the failing allocator (-Dfailmalloc=true, idle unless a test
+#               sockets but six of the hostile publishers (asan_long below: with --long only);
+#               built with the failing allocator (-Dfailmalloc=true, idle unless a test
 #               arms it), it also runs the failmalloc sweep, sampled (FAILMALLOC_FULL=1: every
 #               allocation)
 #   The rest of e2e (commands, pipeline events, access, edges, the realistic streams, late
@@ -46,12 +47,23 @@ if [[ $long == 1 ]]; then
     e2e_other=(--suite e2e --no-suite streams --no-suite join --no-suite hls --no-suite long)
     e2e_poll=("${e2e_other[@]}")
     no_long=()
+    asan_long=()
 else
     # The poll build leaves out the hostile publishers (they are in the ASan build): about a
     # minute of set-up per case for the same reads the hostile clients make of the backend.
     e2e_poll=(--suite sockets --no-suite ingest)
     e2e_other=(--suite sockets)
     no_long=(--no-suite long)
+    # Of the hostile publishers, the sanitizer build runs by default those that take large and
+    # partial messages end to end (over the limit, a 16 MB sequence header, partial messages on
+    # many chunk streams, a stall mid-message); these six only add length there, as its unit
+    # tests and fuzzers already run their paths under the sanitizers (chunk sizes: fuzz/chunk,
+    # fuzz/session and hostile_clients' players; a publish or media before connect or publish
+    # and a second publisher of a key: unit/session_publish; no keyframe: a counter). The
+    # default build runs all ten, and the sanitizer build with --long.
+    asan_long=(e2e/ingest_chunk_size_zero e2e/ingest_chunk_size_two_to_the_31
+        e2e/ingest_publish_before_connect e2e/ingest_media_before_publish
+        e2e/ingest_a_thousand_publishers_of_the_same_key e2e/ingest_never_a_keyframe)
 fi
 export EZRTMP_FIXTURES="$PWD/build-test/e2e-streams"
 # The SRS edge (tests/e2e/edges.py), built once from the SRS kit for every build's tests.
@@ -117,18 +129,18 @@ timing_cases() {
 
 # Then the rest of build-test, two at a time: cases that mostly wait on streams in real time and
 # assert what players get, not when, and the unit and harness tests. Beside them, where those
-# streams leave the CPU idle, one after the other and one at a time: the failmalloc sweeps and
-# the poll and sanitizer builds' tests but their timing cases; and the libFuzzer targets (clang
-# is installed with the test packages), each for a bounded time, at the lowest priority. Their
-# output goes to logs printed after the wait below.
-beside() {
-    local rc=0 b
-    for b in build-poll build-asan; do
-        ninja -C $b >$b/ninja.log 2>&1 || { cat $b/ninja.log; return 1; }
-    done
-    # The poll backend's allocation sites, which the epoll build (the sanitizer build's sweep
-    # below) does not compile. Without the sanitizers: crashes, the errors reported and the
-    # server serving again are checked, leaks only in the build-asan sweep.
+# streams leave the CPU idle, the other builds' tests but their timing cases, one at a time in two
+# sequences (each about two minutes, within build-test's three and a half): the poll build's
+# failmalloc sweep and tests, then the sanitizer build's end-to-end cases; the sanitizer build's
+# unit and harness tests and its sweep. And the libFuzzer targets (clang is installed with the
+# test packages), each for a bounded time, at the lowest priority. Their output goes to logs
+# printed after the wait below.
+beside_poll() {
+    local rc=0
+    ninja -C build-poll >build-poll/ninja.log 2>&1 || { cat build-poll/ninja.log; return 1; }
+    # The poll backend's allocation sites, which the epoll build (the sanitizer build's sweep)
+    # does not compile. Without the sanitizers: crashes, the errors reported and the server
+    # serving again are checked, leaks only in the build-asan sweep.
     meson test -C build-poll --print-errorlogs --suite failmalloc \
         --logbase testlog-poll-failmalloc >build-poll/beside.log 2>&1 || rc=1
     # The same suites through the portable reactor backend, so that both backends serve real
@@ -136,16 +148,21 @@ beside() {
     meson test -C build-poll --print-errorlogs --num-processes 1 --suite unit --suite check \
         "${e2e_poll[@]}" --no-suite timing --logbase testlog-poll >>build-poll/beside.log 2>&1 \
         || rc=1
+    asan_e2e --num-processes 1 "${e2e_other[@]}" --no-suite timing \
+        --logbase testlog-asan-e2e >>build-poll/beside.log 2>&1 || rc=1
+    return $rc
+}
+beside_asan() {
+    local rc=0
+    ninja -C build-asan >build-asan/ninja.log 2>&1 || { cat build-asan/ninja.log; return 1; }
     # LeakSanitizer on for both: any definite leak fails the test. The sweep: every allocation
     # site of the library made to fail in some scenario.
     UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=1 \
-        meson test -C build-asan --print-errorlogs --suite failmalloc \
-        --logbase testlog-failmalloc >build-asan/beside.log 2>&1 || rc=1
-    UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=1 \
         meson test -C build-asan --print-errorlogs --num-processes 1 --suite unit --suite check \
-        --logbase testlog-asan >>build-asan/beside.log 2>&1 || rc=1
-    asan_e2e --num-processes 1 "${e2e_other[@]}" --no-suite timing \
-        --logbase testlog-asan-e2e >>build-asan/beside.log 2>&1 || rc=1
+        --logbase testlog-asan >build-asan/beside.log 2>&1 || rc=1
+    UBSAN_OPTIONS=$ubsan ASAN_OPTIONS=detect_leaks=1 \
+        meson test -C build-asan --print-errorlogs --suite failmalloc \
+        --logbase testlog-failmalloc >>build-asan/beside.log 2>&1 || rc=1
     return $rc
 }
 # The end-to-end tests under the sanitizers load the instrumented plugin into Python and gst
@@ -162,13 +179,16 @@ fuzz() {
     ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || { cat build-fuzz/ninja.log; return 1; }
     nice -n 19 meson test -C build-fuzz --print-errorlogs --suite fuzz >build-fuzz/fuzz-run.log 2>&1
 }
-beside &
-besides=$!
+beside_poll &
+poll_beside=$!
+beside_asan &
+asan_beside=$!
 fuzz &
 fuzzing=$!
 meson test -C build-test --print-errorlogs --num-processes 2 --no-suite timing "${no_long[@]}" \
     || status=1
-wait $besides || status=1
+wait $poll_beside || status=1
+wait $asan_beside || status=1
 wait $fuzzing || status=1
 cat build-poll/beside.log build-asan/beside.log
 grep -ho 'failmalloc: [0-9]* of [0-9]* allocation sites failed' \
@@ -187,7 +207,8 @@ if [[ ${#cases[@]} -gt 0 ]]; then
 fi
 meson test -C build-poll --print-errorlogs e2e/streams_1080p30_20mbps_gop2_snow_late_joiner \
     --logbase testlog-poll-streams || status=1
-mapfile -t cases < <(timing_cases build-asan "${e2e_other[@]}")
+mapfile -t cases < <(timing_cases build-asan "${e2e_other[@]}" |
+    grep -vxF -f <(printf '%s\n' "${asan_long[@]}"))
 if [[ ${#cases[@]} -gt 0 ]]; then
     asan_e2e "${cases[@]}" --logbase testlog-asan-timing || status=1
 fi
