@@ -108,6 +108,10 @@ struct ezr_client {
     bool input_paused;  /* replies back up: input is not read until they are written */
     bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
     bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
+    /* Plain TCP (short_read_drains): the last read took all the socket had (it came back short,
+     * or EAGAIN) and no read event came since, so a read now would only say EAGAIN. */
+    bool drained;
+    bool peer_hup; /* the reactor told of the peer's FIN or an error: read on to the end */
     bool write_blocked; /* the socket took less than offered: waiting for WRITE */
     uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
     enum ezr_close_reason close_code; /* what closing counts as */

@@ -2,12 +2,14 @@
  * init segment, parts and segments; pipelined requests answered in order; blocking reloads parked
  * until their part exists and answered together; the hinted part streamed frame by frame; bad
  * queries, gone and unknown names; a thousand parked requests dropped; a peer that pipelines and
- * never reads; the end of the stream. Frames are pushed as the element pushes them. */
+ * never reads; a request sent while another waits; a peer that shuts its side down (answered,
+ * idle or parked); the end of the stream. Frames are pushed as the element pushes them. */
 #include "ezr_test.h"
 
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ezr_error.h"
@@ -504,6 +506,83 @@ EZR_TEST(test_a_removed_stream_answers_its_parked_requests_404)
     http_answer_free(&a);
 }
 
+/* A request is read whole without a second read that would see EOF: the FIN that comes after it
+ * (a new event of its own) is still seen and closes the connection, answered, idle or parked. */
+EZR_TEST(test_a_peer_that_shuts_down_after_its_requests_is_closed)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    struct http_client answered, at_once, parked;
+    struct http_answer a = {0};
+    bool waiting = park_a_reload(s, st, &parked);
+    /* Answered, then idle on keep-alive when the FIN comes. */
+    int arc = http_client_open(&answered, ezr_server_port(s)) ? get(&answered, PLAYLIST, &a) : -1;
+    shutdown(answered.fd, SHUT_WR);
+    bool closed_answered = arc == 0 && closed_by_server(answered.fd, mono_ms() + DEADLINE_MS);
+    /* The request and the FIN in one go. */
+    bool sent = http_client_open(&at_once, ezr_server_port(s)) &&
+                http_client_send(&at_once, "GET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(at_once.fd, SHUT_WR);
+    bool closed_at_once = sent && closed_by_server(at_once.fd, mono_ms() + DEADLINE_MS);
+    /* A blocking reload parked, then the FIN: the request is dropped with its connection. */
+    shutdown(parked.fd, SHUT_WR);
+    bool closed_parked = waiting && closed_by_server(parked.fd, mono_ms() + DEADLINE_MS);
+    bool unparked = WAIT_STAT(st, hls_waiting, 0, true);
+    /* closed_by_server closed the sockets it read. */
+    if (arc == 0)
+        answered.fd = -1;
+    if (sent)
+        at_once.fd = -1;
+    if (waiting)
+        parked.fd = -1;
+    http_client_close(&answered);
+    http_client_close(&at_once);
+    http_client_close(&parked);
+    ezr_server_free(s);
+    EZR_CHECK_EQ(arc, 0);
+    EZR_CHECK_EQ(a.status, 200);
+    EZR_CHECK(closed_answered);
+    EZR_CHECK(closed_at_once);
+    EZR_CHECK(waiting && closed_parked && unparked);
+    http_answer_free(&a);
+}
+
+/* A request that comes, in a write of its own, while the one before it waits is kept and
+ * answered after it; and once both are, the connection reads the next one as it comes. */
+EZR_TEST(test_a_request_sent_while_another_waits_is_answered_after_it)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    struct http_client h;
+    struct http_answer pl = {0}, a[3] = {{0}};
+    char hint[256] = "", init_uri[256] = "";
+    bool ok = at_the_hint(s, st, &h, &pl, hint) &&
+              uri_after((char *)pl.body, "#EXT-X-MAP:URI=\"", init_uri, sizeof init_uri) &&
+              http_client_get(&h, hint) && WAIT_STAT(st, hls_waiting, 1, true) &&
+              http_client_get(&h, init_uri);
+    /* The hinted part is complete once the next one begins. */
+    push_media(st, 1100, 1700);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int r0 = ok ? http_client_answer(&h, &a[0], dl) : -1;
+    int r1 = r0 == 0 ? http_client_answer(&h, &a[1], dl) : -1;
+    int r2 = r1 == 0 ? get(&h, PLAYLIST, &a[2]) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(r0 == 0 && r1 == 0 && r2 == 0);
+    EZR_CHECK_EQ(a[0].status, 200);
+    EZR_CHECK(a[0].body_len > 8 && memcmp(a[0].body + 4, "moof", 4) == 0); /* the part */
+    EZR_CHECK_EQ(a[1].status, 200);
+    EZR_CHECK(a[1].body_len > 8 && memcmp(a[1].body + 4, "ftyp", 4) == 0); /* the init */
+    EZR_CHECK_EQ(a[2].status, 200);
+    EZR_CHECK(a[2].body_len > 7 && memcmp(a[2].body, "#EXTM3U", 7) == 0);
+    http_answer_free(&pl);
+    for (int i = 0; i < 3; i++)
+        http_answer_free(&a[i]);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_connection),
               EZR_CASE(test_pipelined_requests_are_answered_in_order),
               EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
@@ -514,4 +593,6 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting),
               EZR_CASE(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue),
               EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked),
-              EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404))
+              EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404),
+              EZR_CASE(test_a_peer_that_shuts_down_after_its_requests_is_closed),
+              EZR_CASE(test_a_request_sent_while_another_waits_is_answered_after_it))
