@@ -147,6 +147,24 @@ void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_
     flush_now(c);
 }
 
+void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
+                               size_t len)
+{
+    uint64_t now = ezr_now_ms();
+    if (ezr_queue_push_ref(&c->q, f, bytes, len, now) < 0) {
+        c->failed = true;
+        flush_now(c);
+        return;
+    }
+    if (c->dead)
+        return;
+    /* Not a player's queue: no keyframe awaited, nothing to wait for in auto (audio rides with
+     * the video the muxer puts before it); with an interval in ms it waits as a player's does. */
+    struct ezr_flusher *fl = &c->set->flusher;
+    ezr_flush_media(fl, &c->flush, ezr_flush_may_wait(fl, f, false, &c->q, false), c->q.bytes,
+                    f->pushed_us ? f->pushed_us / 1000u : now, now);
+}
+
 void ezr_client_fail(struct ezr_client *c)
 {
     c->failed = true;

@@ -1,9 +1,10 @@
 /* LL-HLS served over loopback by a real server: one keep-alive connection for the playlist, the
  * init segment, parts and segments; pipelined requests answered in order; blocking reloads parked
- * until their part exists and answered together; the hinted part streamed frame by frame; bad
- * queries, gone and unknown names; a thousand parked requests dropped; a peer that pipelines and
- * never reads; a request sent while another waits; a peer that shuts its side down (answered,
- * idle or parked); the end of the stream. Frames are pushed as the element pushes them. */
+ * until their part exists and answered together; the hinted part streamed frame by frame (and
+ * held by a flush interval); bad queries, gone and unknown names; a thousand parked requests
+ * dropped; a peer that pipelines and never reads; a request sent while another waits; a peer that
+ * shuts its side down (answered, idle or parked); the end of the stream. Frames are pushed as the
+ * element pushes them. */
 #include "ezr_test.h"
 
 #include <fcntl.h>
@@ -25,11 +26,14 @@
  * state, about 0.8 KB: 10,000 of them hold about 8 MB. */
 #define EZR_TEST_PARKED_REQUEST_BYTES 1024u
 
-static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
+/* flush_ms: the server's flush interval (EZR_FLUSH_AUTO, or ms). */
+static struct ezr_server *start_hls_flushed(struct ezr_stream **st, uint32_t window,
+                                           int32_t flush_ms)
 {
     struct ezr_server_config cfg;
     test_server_config(&cfg);
     cfg.http = true;
+    cfg.flush_interval_ms = flush_ms;
     struct ezr_server *s = NULL;
     if (ezr_server_new(&cfg, &s) < 0)
         return NULL;
@@ -40,6 +44,11 @@ static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
     }
     push_headers(*st);
     return s;
+}
+
+static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
+{
+    return start_hls_flushed(st, window, EZR_DEFAULT_FLUSH_INTERVAL_MS);
 }
 
 /* The first URI in text after marker, up to the closing quote or the line's end, into out. */
@@ -250,6 +259,43 @@ EZR_TEST(test_hinted_part_streams_frame_by_frame_as_it_is_made)
     EZR_CHECK_EQ(again, 0);
     EZR_CHECK(!whole.chunked);
     EZR_CHECK_EQ(whole.body_len, streamed.body_len); /* the same part, the same bytes */
+    EZR_CHECK_MEM(whole.body, streamed.body, whole.body_len);
+    http_answer_free(&pl);
+    http_answer_free(&streamed);
+    http_answer_free(&whole);
+}
+
+/* With a flush interval in ms the frames of a part being made, after its head, wait as a
+ * player's media does (ezr_client_send_media_ref): none is lost or reordered, and the part's end
+ * writes what waits, long before the interval (1 s) is up. */
+EZR_TEST(test_a_part_streamed_under_a_flush_interval_arrives_whole_at_its_end)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls_flushed(&st, 0, EZR_FLUSH_INTERVAL_MAX_MS);
+    EZR_CHECK(s != NULL);
+    struct http_client h;
+    struct http_answer pl = {0}, streamed = {0}, whole = {0};
+    char hint[256] = "";
+    bool made = at_the_hint(s, st, &h, &pl, hint);
+    bool ok = made && http_client_get(&h, hint) && WAIT_STAT(st, hls_waiting, 1, true);
+    /* The part begins (its head goes at once), goes on, and ends with the next part. */
+    push_media(st, 1100, 1700);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int head = ok ? http_client_head(&h, &streamed, dl) : -1;
+    int r = head == 0 ? 1 : -1;
+    while (r == 1)
+        r = http_client_chunk(&h, &streamed, dl);
+    uint64_t took = mono_ms() + DEADLINE_MS - dl;
+    int again = r == 0 ? get(&h, hint, &whole) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    EZR_CHECK_EQ(head, 0);
+    EZR_CHECK(streamed.chunked);
+    EZR_CHECK_EQ(r, 0);
+    EZR_CHECK(took < EZR_FLUSH_INTERVAL_MAX_MS);
+    EZR_CHECK_EQ(again, 0);
+    EZR_CHECK_EQ(whole.body_len, streamed.body_len);
     EZR_CHECK_MEM(whole.body, streamed.body, whole.body_len);
     http_answer_free(&pl);
     http_answer_free(&streamed);
@@ -587,6 +633,7 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_pipelined_requests_are_answered_in_order),
               EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
               EZR_CASE(test_hinted_part_streams_frame_by_frame_as_it_is_made),
+              EZR_CASE(test_a_part_streamed_under_a_flush_interval_arrives_whole_at_its_end),
               EZR_CASE(test_head_of_the_hinted_part_has_no_body),
               EZR_CASE(test_bad_blocking_queries_are_400),
               EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
