@@ -3,14 +3,16 @@
 proxy (bench/cdn/nginx-cdn.conf) in front of ezrtmpserversink, played by bench/ezrload's LL-HLS
 viewers (blocking reloads, hinted parts, like hls.js).
 
-    bench/run.sh --hls-cdn [--runs 2] [--n 1000] [--seconds 30]
+    bench/run.sh --hls-cdn [--runs 2] [--n 1000] [--direct 20] [--seconds 30]
     /usr/bin/python3 bench/hls_cdn.py --build build-bench [...]
 
 The stream: 720p30 2 Mbps snow with a 1 s GOP and AAC (bench/hls_players.py's 720p-gop1),
 encoded once into an FLV and served at real-time rate by bench/serve.py, 200 ms parts. Each run
 has three phases, each on a fresh server:
 
-  together: N viewers through the edge and N direct at once, for --seconds: the origin's
+  together: N viewers through the edge and --direct (20) played direct at once, the latency
+            reference (N of them would add N more viewers'
+            load to the 2 cores the edge's viewers are timed on), for --seconds: the origin's
             requests per part (nginx's log of what it sent upstream: the blocking reloads and
             the parts, and apart the viewers' first playlists, which are not cacheable), and the
             latency of both groups (arrival of each part minus its end by program date-time);
@@ -62,8 +64,8 @@ def server(args, input_flv, tmp):
     return s
 
 
-def ezrload(args, url, log_path):
-    cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(args.n), "-r",
+def ezrload(args, url, log_path, n):
+    cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(n), "-r",
            str(LOAD_RATE), "-d", str(args.seconds), "-j", url]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "w"))
 
@@ -87,9 +89,9 @@ def together(args, input_flv, tmp):
         edge = NginxEdge(s.port, tmp)
         cpu0, ecpu0, t0 = proc_cpu(s.pid), proc_cpu(edge.pid), time.time()
         cdn = ezrload(args, "http://127.0.0.1:%d%s" % (edge.port, PLAYLIST),
-                      os.path.join(tmp, "cdn.log"))
+                      os.path.join(tmp, "cdn.log"), args.n)
         direct = ezrload(args, "http://127.0.0.1:%d%s" % (s.port, PLAYLIST),
-                         os.path.join(tmp, "direct.log"))
+                         os.path.join(tmp, "direct.log"), args.direct)
         rc, rd = json.loads(cdn.communicate()[0]), json.loads(direct.communicate()[0])
         t1 = time.time()
         cpu, ecpu = proc_cpu(s.pid) - cpu0, proc_cpu(edge.pid) - ecpu0
@@ -130,7 +132,7 @@ def alone(args, input_flv, tmp, url_of):
 
 def one_run(args, input_flv, run):
     with tempfile.TemporaryDirectory() as tmp:
-        log("run %d: %d viewers through nginx and %d direct, %d s" % (run, args.n, args.n,
+        log("run %d: %d viewers through nginx and %d direct, %d s" % (run, args.n, args.direct,
                                                                       args.seconds))
         t = together(args, input_flv, tmp)
         log("  origin %s; latency p50 cdn %s direct %s" % (
@@ -154,7 +156,8 @@ def fmt(v, spec="%.1f"):
 def write_section(args, runs, when, commit):
     n = args.n
     lines = [BEGIN, "", "## LL-HLS through a CDN edge (nginx) and direct, %d viewers" % n, "",
-             "`bench/run.sh --hls-cdn --runs %d --n %d --seconds %d` (%s, %s; %s). The stream: "
+             "`bench/run.sh --hls-cdn --runs %d --n %d --direct %d --seconds %d` (%s, %s; %s). The "
+             "stream: "
              "720p30 2 Mbps snow, 1 s GOP, AAC, 200 ms parts, served at real-time rate from an "
              "FLV; the edge: Debian's nginx with `bench/cdn/nginx-cdn.conf` (one process); the "
              "viewers: `bench/ezrload` LL-HLS (blocking reloads with delta updates, each hinted "
@@ -165,8 +168,9 @@ def write_section(args, runs, when, commit):
              "for it before; p99 over the parts. CPU: user + system of the serving process "
              "(serve.py; nginx's own apart) per GB the viewers received. The machine is a "
              "shared 2-core VM (load average in the tables)." % (
-                 args.runs, n, args.seconds, when, commit, machine(), LOAD_RATE, args.seconds),
-             "", "### %d through nginx and %d direct at once" % (n, n), "",
+                 args.runs, n, args.direct, args.seconds, when, commit, machine(), LOAD_RATE,
+                 args.seconds),
+             "", "### %d through nginx and %d direct at once" % (n, args.direct), "",
              "| run | origin requests per part (reloads + parts) | parts asked | most for one part "
              "(parts over 2) | first playlists at the origin | edge: playing, errors, parts "
              "missing | latency ms via edge p50 / p99 | direct p50 / p99 | via edge - direct, "
@@ -214,6 +218,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--n", type=int, default=1000, help="viewers in each group")
+    ap.add_argument("--direct", type=int, default=20,
+                    help="viewers played direct beside the edge's, the latency reference")
     ap.add_argument("--seconds", type=int, default=30, help="play time after the last opened")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
     ap.add_argument("--json", default=None, help="every run's data (default BUILD/hls-cdn.json)")
