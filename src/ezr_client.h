@@ -148,9 +148,8 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
  * dropped, no copy. */
 void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len);
 /* The same for media sent as it comes in a body already begun (an LL-HLS part being made):
- * written by the flusher's rules for media (ezr_flush.h), as a player's frames are (with the
- * next sweep, spaced when the reactor is busy; held up to the flush interval when one is set),
- * not at the end of the round as a reply. */
+ * with a flush interval in ms it waits as a player's media does (ezr_flush.h), so that one write
+ * carries several; in auto it is written this round, as a reply. */
 void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
                                size_t len);
 /* The protocol takes no more input for now (what it left is enough to hold): nothing is read until

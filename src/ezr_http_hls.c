@@ -91,9 +91,8 @@ static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s, se
     send(c, s->frame, s->frame->data + s->body_offset, s->body_len);
 }
 
-/* Queues a frame's bytes of a body already begun, as they come: media, written by the flusher's
- * rules (ezr_client_send_media_ref), not one write per frame per viewer at the end of each round
- * whatever the reactor's load. */
+/* Queues a frame's bytes of a body already begun, as they come: media, which a flush interval in
+ * ms may hold (ezr_client_send_media_ref), so that a write carries several frames. */
 static void send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
                            size_t len)
 {
