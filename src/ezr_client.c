@@ -22,19 +22,94 @@ static void update_interest(struct ezr_client *c)
     uint32_t want =
         (c->input_paused || c->input_held ? 0 : c->conn.read_wants) | (c->write_blocked ? c->conn.write_wants : 0);
     if (want != c->interest && ezr_reactor_mod(c->set->reactor, &c->conn.io, want) == 0)
-        c->interest = want;
+        c->interest = (uint8_t)want;
 }
 
 /* Writes of the flusher (ezr_flush.h). */
 static void flush_entry(struct ezr_flush_entry *e)
 {
-    ezr_client_flush(EZR_CONTAINER_OF(e, struct ezr_client, flush));
+    ezr_client_flush(EZR_CONTAINER_OF(e, struct ezr_client_out, flush)->client);
 }
 
+static void read_later(struct ezr_client *c);
+
+/* c is written at the end of this round. Without memory even for its output side (its queue is
+ * empty then), it is read next round instead, which writes it (ezr_client_read): what it is
+ * written for then is closing it (failed, kicked or closing). */
 static void flush_now(struct ezr_client *c)
 {
-    if (!c->dead)
-        ezr_flush_now(&c->set->flusher, &c->flush);
+    if (c->dead)
+        return;
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (o)
+        ezr_flush_now(&c->set->flusher, &o->flush);
+    else
+        read_later(c);
+}
+
+/* The input tail (c->in): allocated, with its bytes, only while there is one. */
+static size_t in_len(const struct ezr_client *c)
+{
+    return c->in ? c->in->len : 0;
+}
+
+static void in_free(struct ezr_client *c)
+{
+    if (c->in) {
+        ezr_buf_free(c->in);
+        free(c->in);
+        c->in = NULL;
+    }
+}
+
+/* Appends bytes to the tail (made now if there is none). False when out of memory: what the tail
+ * held is incomplete then. */
+static bool in_keep(struct ezr_client *c, const uint8_t *bytes, size_t len)
+{
+    if (!c->in) {
+        if (!(c->in = ezr_malloc(sizeof *c->in)))
+            return false;
+        ezr_buf_init(c->in);
+    }
+    ezr_buf_append(c->in, bytes, len);
+    return !ezr_buf_failed(c->in);
+}
+
+struct ezr_client_out *ezr_client_out(struct ezr_client *c)
+{
+    if (c->out)
+        return c->out;
+    struct ezr_client_out *o = ezr_calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->proto = c->proto;
+    o->set = c->set;
+    o->client = c;
+    o->progress_ms = ezr_now_ms();
+    ezr_queue_init(&o->q);
+    c->out = o;
+    return o;
+}
+
+static void out_free(struct ezr_client *c)
+{
+    struct ezr_client_out *o = c->out;
+    if (!o)
+        return;
+    ezr_flush_forget(&o->flush);
+    ezr_queue_clear(&o->q);
+    free(o);
+    c->out = NULL;
+}
+
+/* Its queue is written: the output side goes, unless it plays or has played (what it keeps is
+ * the player's: queue settings, counters) or its settings are not a new queue's. */
+static void out_release(struct ezr_client *c)
+{
+    const struct ezr_client_out *o = c->out;
+    if (o && !o->played && !c->stream && ezr_queue_empty(&o->q) && o->q.want_audio &&
+        o->q.want_video && !o->q.paused)
+        out_free(c);
 }
 
 void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms)
@@ -46,11 +121,14 @@ void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms)
     ezr_list_init(&set->readable);
 }
 
-struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server *srv, int fd,
+struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
                                   const char *addr, const struct ezr_transport *transport,
                                   void *transport_state, const struct ezr_client_proto *proto)
 {
-    struct ezr_client *c = ezr_calloc(1, sizeof *c);
+    size_t addr_len = strnlen(addr, EZR_ADDR_STRLEN - 1);
+    /* The address's text at the end, in what would be the struct's tail padding first. */
+    size_t size = offsetof(struct ezr_client, addr) + addr_len + 1;
+    struct ezr_client *c = ezr_calloc(1, size > sizeof *c ? size : sizeof *c);
     if (!c) {
         close(fd);
         return NULL;
@@ -62,14 +140,11 @@ struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server 
     c->conn.read_wants = EZR_IO_READ;
     c->conn.write_wants = EZR_IO_WRITE;
     c->conn.id = ++set->next_id;
-    c->conn.log = set->log;
-    snprintf(c->conn.addr, sizeof c->conn.addr, "%s", addr);
+    memcpy(c->addr, addr, addr_len); /* NUL-terminated by calloc */
+    c->conn.addr = c->addr;
     c->set = set;
-    c->srv = srv;
     c->proto = proto;
-    c->accepted_ms = c->progress_ms = c->idle_since_ms = ezr_now_ms();
-    ezr_queue_init(&c->q);
-    ezr_buf_init(&c->in);
+    c->accepted_ms = c->idle_since_ms = ezr_now_ms();
     if (proto->open(c) < 0) {
         close(fd);
         free(c);
@@ -93,6 +168,8 @@ int ezr_client_set_proto(struct ezr_client *c, const struct ezr_client_proto *pr
     c->proto->close(c);
     c->proto_state = NULL;
     c->proto = proto;
+    if (c->out)
+        c->out->proto = proto;
     return proto->open(c);
 }
 
@@ -104,21 +181,19 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
     struct ezr_client_set *set = c->set;
     ezr_log(set->log, level, "client %llu (%s) closed: %s", (unsigned long long)c->conn.id,
             c->conn.addr, reason);
-    if (c->on_close) {
-        void (*on_close)(struct ezr_client *, const char *) = c->on_close;
-        c->on_close = NULL;
-        on_close(c, reason);
-    }
+    if (c->proto->closing)
+        c->proto->closing(c, reason);
     /* First, while it is still whole: the stream counts it, takes it off its players and may
      * find its EOS drained without it. */
     if (c->stream)
-        c->player->closed(c, code, reason);
+        c->out->player->closed(c, code, reason);
     ezr_reactor_del(set->reactor, &c->conn.io);
     c->conn.transport->close(&c->conn); /* before the socket closes: TLS says close_notify */
     close(c->conn.io.fd);
     c->conn.io.fd = -1;
     c->dead = true;
-    ezr_flush_forget(&c->flush);
+    if (c->out)
+        ezr_flush_forget(&c->out->flush);
     ezr_list_remove(&c->read_link);
     ezr_list_remove(&c->conn_link);
     ezr_list_push_back(&set->dead, &c->conn_link);
@@ -128,21 +203,23 @@ void ezr_client_close(struct ezr_client *c, enum ezr_log_level level, enum ezr_c
 void ezr_client_free(struct ezr_client *c)
 {
     c->proto->close(c);
-    ezr_queue_clear(&c->q);
-    ezr_buf_free(&c->in);
+    out_free(c);
+    in_free(c);
     free(c);
 }
 
 void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len)
 {
-    if (ezr_queue_push_bytes(&c->q, bytes, len, ezr_now_ms()) < 0)
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o || ezr_queue_push_bytes(&o->q, bytes, len, ezr_now_ms()) < 0)
         c->failed = true;
     flush_now(c);
 }
 
 void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len)
 {
-    if (ezr_queue_push_ref(&c->q, f, bytes, len, ezr_now_ms()) < 0)
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o || ezr_queue_push_ref(&o->q, f, bytes, len, ezr_now_ms()) < 0)
         c->failed = true;
     flush_now(c);
 }
@@ -151,7 +228,8 @@ void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const 
                                size_t len)
 {
     uint64_t now = ezr_now_ms();
-    if (ezr_queue_push_ref(&c->q, f, bytes, len, now) < 0) {
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o || ezr_queue_push_ref(&o->q, f, bytes, len, now) < 0) {
         c->failed = true;
         flush_now(c);
         return;
@@ -164,8 +242,8 @@ void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const 
      * viewer (at 500 viewers on a loaded machine the last viewer had the part about 20 ms
      * later). With an interval in ms it waits as a player's media does. */
     struct ezr_flusher *fl = &c->set->flusher;
-    if (ezr_flush_may_wait(fl, f, false, &c->q, false))
-        ezr_flush_media(fl, &c->flush, true, c->q.bytes, f->pushed_us ? f->pushed_us / 1000u : now,
+    if (ezr_flush_may_wait(fl, f, false, &o->q, false))
+        ezr_flush_media(fl, &o->flush, true, o->q.bytes, f->pushed_us ? f->pushed_us / 1000u : now,
                         now);
     else
         flush_now(c);
@@ -177,47 +255,51 @@ void ezr_client_fail(struct ezr_client *c)
     flush_now(c);
 }
 
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ezr_client_offer *o)
+/* Touches out and what it points at in common with every player (its protocol's table, the
+ * set's flusher), never the client itself but to close it: a player on the fan is open (closing
+ * takes it off first). */
+void ezr_client_offer(struct ezr_client_out *out, struct ezr_frame *f,
+                      const struct ezr_client_offer *o)
 {
     const struct ezr_queue_limits *limits = o->limits;
     uint64_t now = o->now;
     uint32_t flags = o->flags;
     /* A player that reads, however slowly, skips ahead past what has aged; one that reads
      * nothing at all is left to the byte tiers and client-timeout, which cut it. */
-    size_t shed = ezr_elapsed(now, c->progress_ms) < limits->max_age_ms
-                      ? ezr_queue_shed(&c->q, limits, now)
+    size_t shed = ezr_elapsed(now, out->progress_ms) < limits->max_age_ms
+                      ? ezr_queue_shed(&out->q, limits, now)
                       : 0;
     if (shed) {
-        c->frames_dropped += shed;
+        out->frames_dropped += shed;
         o->dropped[EZR_QUEUE_HIGH] += shed;
     }
     const struct ezr_frame_view *v;
-    int made = ezr_frame_view(f, c->proto->view, c->proto->make_view, NULL, &v);
+    int made = ezr_frame_view(f, out->proto->view, out->proto->make_view, NULL, &v);
     if (made < 0) {
-        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+        ezr_client_close(out->client, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
     if (made)
         (*o->copies)++;
     enum ezr_queue_level level;
-    bool awaited_key = c->q.need_keyframe; /* a frame that starts the player is not held */
-    switch (ezr_queue_offer(&c->q, f, v->bytes, v->len, limits, now, flags, &level)) {
+    bool awaited_key = out->q.need_keyframe; /* a frame that starts the player is not held */
+    struct ezr_flusher *fl = &out->set->flusher;
+    switch (ezr_queue_offer(&out->q, f, v->bytes, v->len, limits, now, flags, &level)) {
     case EZR_QUEUE_QUEUED:
         if (flags & EZR_OFFER_BURST)
-            flush_now(c); /* a joiner starts at once */
-        else if (!c->dead)
-            ezr_flush_media(
-                &c->set->flusher, &c->flush,
-                ezr_flush_may_wait(&c->set->flusher, f, o->has_video, &c->q, awaited_key),
-                c->q.bytes, o->pushed_ms, now);
+            ezr_flush_now(fl, &out->flush); /* a joiner starts at once */
+        else
+            ezr_flush_media(fl, &out->flush,
+                            ezr_flush_may_wait(fl, f, o->has_video, &out->q, awaited_key),
+                            out->q.bytes, o->pushed_ms, now);
         break;
     case EZR_QUEUE_DROPPED:
-        c->frames_dropped++;
+        out->frames_dropped++;
         if (level < EZR_QUEUE_CRITICAL)
             o->dropped[level]++;
         break;
     case EZR_QUEUE_OVERFLOW:
-        ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SLOW,
+        ezr_client_close(out->client, EZR_LOG_WARNING, EZR_CLOSE_SLOW,
                          "write queue over its limit (player too slow)");
         break;
     }
@@ -226,7 +308,7 @@ void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ez
 void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason code)
 {
     c->closing = true;
-    c->close_code = code;
+    c->close_code = (uint8_t)code;
     flush_now(c);
 }
 
@@ -249,7 +331,7 @@ static void read_later(struct ezr_client *c)
  * read: its next bytes come with an event (an answered LL-HLS request costs no empty read). */
 static void resume_input(struct ezr_client *c)
 {
-    c->feed_pending = c->in.len > 0;
+    c->feed_pending = in_len(c) > 0;
     c->input_paused = false;
     update_interest(c);
     if (!c->input_held && (c->feed_pending || !c->drained))
@@ -281,10 +363,11 @@ void ezr_client_flush(struct ezr_client *c)
         return;
     }
     /* Bytes the transport took but holds (a TLS record the socket had no room for) must go out
-     * too, even when the queue is empty. */
-    while (!c->dead && (!ezr_queue_empty(&c->q) || c->conn.transport->holds_output(&c->conn))) {
+     * too, even when the queue is empty (or there is none). */
+    struct ezr_client_out *o = c->out;
+    while (!c->dead && ((o && !ezr_queue_empty(&o->q)) || c->conn.transport->holds_output(&c->conn))) {
         struct iovec iov[EZR_WRITEV_MAX];
-        int n = ezr_queue_iov(&c->q, iov, EZR_WRITEV_MAX);
+        int n = o ? ezr_queue_iov(&o->q, iov, EZR_WRITEV_MAX) : 0;
         const char *why = NULL;
         ssize_t w = c->conn.transport->writev(&c->conn, iov, n, &why);
         if (w == EZR_EAGAIN) {
@@ -303,11 +386,13 @@ void ezr_client_flush(struct ezr_client *c)
         }
         if (w == 0 && n > 0)
             break; /* cannot happen: a transport takes something or says EAGAIN */
+        if (!o)
+            continue; /* the transport's own bytes (a TLS record it held) */
         struct sent_ctx sc = {c->set->meter, ezr_now_us()};
-        ezr_queue_advance_report(&c->q, (size_t)w, frame_sent, &sc);
-        c->progress_ms = sc.now_us / 1000u;
+        ezr_queue_advance_report(&o->q, (size_t)w, frame_sent, &sc);
+        o->progress_ms = sc.now_us / 1000u;
         if (c->stream)
-            c->player->sent(c, (uint64_t)w);
+            o->player->sent(c, (uint64_t)w);
     }
     if (c->dead)
         return;
@@ -321,7 +406,9 @@ void ezr_client_flush(struct ezr_client *c)
     if (c->input_paused)
         resume_input(c);
     if (c->stream)
-        c->player->written(c);
+        o->player->written(c);
+    else
+        out_release(c);
 }
 
 /* Feeds the protocol data[0..len), which is c->in's when c has an input tail; keeps what it did
@@ -329,7 +416,7 @@ void ezr_client_flush(struct ezr_client *c)
  * stops reading). */
 static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
 {
-    int rc = ezr_buf_failed(&c->in) ? EZR_ENOMEM : c->proto->feed(c, data, len);
+    int rc = c->proto->feed(c, data, len);
     if (c->failed || rc == EZR_ENOMEM || rc == EZR_ESYS) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER,
                          rc == EZR_ESYS && c->close_reason ? c->close_reason : "out of memory");
@@ -338,7 +425,7 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
     if (c->dead)
         return false;
     if (rc == EZR_ECLOSED) {
-        ezr_buf_free(&c->in);
+        in_free(c);
         ezr_client_close_after_flush(c, EZR_CLOSE_PROTOCOL);
         return true;
     }
@@ -347,18 +434,16 @@ static bool feed(struct ezr_client *c, const uint8_t *data, size_t len)
                          c->close_reason ? c->close_reason : ezr_strerror(rc));
         return false;
     }
-    if (c->in.len)
-        ezr_buf_consume(&c->in, (size_t)rc);
-    else if ((size_t)rc < len)
-        ezr_buf_append(&c->in, data + rc, len - (size_t)rc);
     /* A tail that could not be kept is lost input: the peer may wait for the answer to what it
      * held (a publisher's unpublish) and send nothing more that would show it. */
-    if (ezr_buf_failed(&c->in)) {
+    if (in_len(c))
+        ezr_buf_consume(c->in, (size_t)rc);
+    else if ((size_t)rc < len && !in_keep(c, data + rc, len - (size_t)rc)) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return false;
     }
-    if (c->in.len == 0)
-        ezr_buf_free(&c->in);
+    if (in_len(c) == 0)
+        in_free(c);
     return true;
 }
 
@@ -394,16 +479,22 @@ void ezr_client_read(struct ezr_client *c)
 {
     struct ezr_client_set *s = c->set;
     size_t budget = EZR_READ_BUDGET;
+    /* To be written and nothing to write it with (flush_now found no memory): closed now. */
+    if (!c->out && (c->failed || c->kicked || c->closing)) {
+        ezr_client_flush(c);
+        return;
+    }
     /* What the protocol left unconsumed while it could not take it, before anything new. */
     if (c->feed_pending) {
         c->feed_pending = false;
-        if (c->in.len && !c->closing && !feed(c, c->in.data, c->in.len))
+        if (in_len(c) && !c->closing && !feed(c, c->in->data, c->in->len))
             return;
     }
     for (;;) {
         if (c->dead || c->input_held)
             return;
-        if (c->q.owned_bytes >= EZR_MAX_QUEUED_REPLY_BYTES && !c->closing) {
+        size_t owned = c->out ? c->out->q.owned_bytes : 0;
+        if (owned >= EZR_MAX_QUEUED_REPLY_BYTES && !c->closing) {
             c->input_paused = true;
             update_interest(c);
             return;
@@ -418,9 +509,7 @@ void ezr_client_read(struct ezr_client *c)
         }
         /* No more input than replies may still be queued: a reply is about the size of its
          * request (a ping, a getStreamLength), so one read cannot queue far past the bound. */
-        size_t room = c->q.owned_bytes < EZR_MAX_QUEUED_REPLY_BYTES
-                          ? EZR_MAX_QUEUED_REPLY_BYTES - c->q.owned_bytes
-                          : 0;
+        size_t room = owned < EZR_MAX_QUEUED_REPLY_BYTES ? EZR_MAX_QUEUED_REPLY_BYTES - owned : 0;
         if (room < EZR_MIN_READ)
             room = EZR_MIN_READ;
         size_t want = budget < room ? budget : room;
@@ -441,7 +530,7 @@ void ezr_client_read(struct ezr_client *c)
          * and no reply comes to C2 or to part of a command: ffmpeg lost 40 ms before each reply to
          * connect, createStream and play. EZR_EAGAIN too: TLS may have read handshake bytes and
          * have no data yet. */
-        if (c->proto->ack_each_read && !c->stream && !c->ingest && (n > 0 || n == EZR_EAGAIN))
+        if (c->proto->ack_each_read && !c->stream && !c->publishing && (n > 0 || n == EZR_EAGAIN))
             ezr_net_ack_now(c->conn.io.fd);
         if (n == 0) {
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, "player disconnected");
@@ -466,10 +555,13 @@ void ezr_client_read(struct ezr_client *c)
             continue;
         const uint8_t *data = s->rbuf;
         size_t len = (size_t)n;
-        if (c->in.len) {
-            ezr_buf_append(&c->in, s->rbuf, len);
-            data = c->in.data;
-            len = c->in.len;
+        if (in_len(c)) {
+            if (!in_keep(c, s->rbuf, len)) {
+                ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
+                return;
+            }
+            data = c->in->data;
+            len = c->in->len;
         }
         if (!feed(c, data, len))
             return;

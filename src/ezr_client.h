@@ -33,6 +33,8 @@ struct ezr_stream;
 /* What all the clients of one server share, and the lists they are on: embedded in the server,
  * which fills in the pointers; each client points at it. */
 struct ezr_client_set {
+    struct ezr_server *srv; /* for the protocols (its settings, its streams); the clients never
+                             * look inside */
     struct ezr_reactor *reactor;
     const struct ezr_log *log;
     struct ezr_meter *meter; /* send latency of what is written */
@@ -70,54 +72,86 @@ struct ezr_client_offer {
     uint64_t *copies;  /* frames serialised in a protocol's own format */
 };
 
-struct ezr_client {
-    /* What a frame's fan-out touches, for each of thousands of players, comes first and
-     * together: a few cache lines per player instead of most of the struct. */
-    struct ezr_link player_link;  /* the stream's players while playing */
-    struct ezr_flush_entry flush; /* on the flusher's lists */
-    struct ezr_stream *stream;    /* the stream played, from ezr_stream_add_player until removed;
-                                   * the client itself never looks inside */
-    const struct ezr_client_proto *proto;
-    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
-    bool dead;            /* closed; freed at the end of the round */
-    size_t fan_index;     /* its place in stream->fan (ezr_fan.h) while playing */
-    struct ezr_queue q;
+/* A client's output side: its write queue, its place on the flusher's lists and, while it plays
+ * a stream, its place among the stream's players. Only a client with something to write or a
+ * stream to play has one: it is allocated with the first byte queued (or when the client starts
+ * to play) and freed once its queue is written, unless the client has played (its queue's
+ * settings and counters stay until it closes). A connection that only waits (a parked HLS
+ * request, an idle keep-alive connection) holds none.
+ *
+ * The stream's fan-out (ezr_fan.h) holds these, not the clients: what a frame's fan-out touches,
+ * for each of thousands of players, comes first and together here (a few cache lines per
+ * player), one pointer from the fan's array and no further pointer away. */
+struct ezr_client_out {
+    struct ezr_flush_entry flush;         /* on the flusher's lists */
+    const struct ezr_client_proto *proto; /* the client's, for the frames' views */
     struct ezr_client_set *set;
-    const struct ezr_client_player_ops *player; /* the stream's, while c->stream */
-    void *proto_state;                          /* the protocol's, from open to close */
-    struct ezr_server *srv;     /* for the protocols (its settings, its streams); the client never
-                                 * looks inside */
+    uint64_t progress_ms; /* the socket last took bytes, or the queue was empty */
+    struct ezr_queue q;
+    uint64_t frames_dropped;
+    struct ezr_client *client; /* whose it is */
+    /* A player's, from ezr_stream_add_player until removed. */
+    struct ezr_link player_link; /* the stream's players */
+    size_t fan_index;            /* its place in stream->fan (ezr_fan.h) */
+    const struct ezr_client_player_ops *player;
+    /* Liveness of a player of an idle stream (the server's tick): the last ping sent, the first
+     * one not answered yet (0: none), the pongs counted when last looked. */
+    uint64_t last_ping_ms;
+    uint64_t unanswered_ms;
+    uint64_t pongs_seen;
+    bool played; /* it has played a stream: kept until the client closes */
+};
+
+/* The connection part, which every client has from accept to close. Small and without holes: it
+ * is most of what an idle connection costs (10,000 parked LL-HLS requests, docs/hls.md). */
+struct ezr_client {
     struct ezr_conn conn;       /* the socket, its transport, id and address */
+    struct ezr_client_out *out; /* while it has output or plays (above), else NULL */
+    const struct ezr_client_proto *proto;
+    void *proto_state;          /* the protocol's, from open to close */
+    struct ezr_client_set *set; /* set->srv: the server, for the protocols */
+    struct ezr_stream *stream;  /* the stream played, from ezr_stream_add_player until removed;
+                                 * the client itself never looks inside */
     struct ezr_link conn_link;  /* set->open while open, then set->dead */
     struct ezr_link read_link;  /* set->readable: input left unread, to read next round */
-    struct ezr_stream *pending; /* admitted by ezr_stream_admit, added when play starts */
-    struct ezr_ingest *ingest;  /* the publish point it publishes to (ezr_ingest.h), by name */
-    /* Called first when the connection closes, while a protocol has set it (a publisher's
-     * protocol, to end its publication with the reason). */
-    void (*on_close)(struct ezr_client *c, const char *reason);
-    uint8_t sync_method;        /* enum ezr_sync_method, chosen by ezr_stream_admit */
-    struct ezr_buf in;          /* an incomplete tail of input, only while there is one */
+    struct ezr_buf *in; /* an incomplete tail of input (allocated), only while there is one */
     uint64_t accepted_ms;
     uint64_t idle_since_ms; /* accepted, or stopped playing: the handshake timeout counts from */
-    uint64_t last_ping_ms;  /* liveness: the last ping sent */
-    uint64_t unanswered_ms; /* liveness: the first ping not answered yet, 0: none */
-    uint64_t pongs_seen;
-    bool closing;       /* close once the queue is written */
-    bool failed;        /* an allocation failed inside a callback */
-    bool kicked;        /* removed by the application: closed at the end of the round */
-    bool input_paused;  /* replies back up: input is not read until they are written */
-    bool input_held;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
-    bool feed_pending;  /* the protocol can take the input tail it left: feed it first */
+    const char *close_reason; /* static text: why the protocol ended it */
+    uint8_t close_code;       /* enum ezr_close_reason: what closing counts as */
+    uint8_t sync_method;      /* enum ezr_sync_method, chosen by ezr_stream_admit */
+    uint8_t interest;         /* what the reactor was last asked to report (EZR_IO_*) */
+    bool dead; /* closed; freed at the end of the round */
+    /* Bits: looked at once per event or write, never by a fan-out. */
+    bool closing : 1;       /* close once the queue is written */
+    bool failed : 1;        /* an allocation failed inside a callback */
+    bool kicked : 1;        /* removed by the application: closed at the end of the round */
+    bool input_paused : 1;  /* replies back up: input is not read until they are written */
+    bool input_held : 1;    /* the protocol holds input (ezr_client_hold_input) until it resumes it */
+    bool feed_pending : 1;  /* the protocol can take the input tail it left: feed it first */
+    bool write_blocked : 1; /* the socket took less than offered: waiting for WRITE */
+    bool publishing : 1;    /* attached to a publish point (ezr_ingest_attach until detached) */
     /* Plain TCP (short_read_drains): the last read took all the socket had (it came back short,
      * or EAGAIN) and no read event came since, so a read now would only say EAGAIN. */
-    bool drained;
-    bool peer_hup; /* the reactor told of the peer's FIN or an error: read on to the end */
-    bool write_blocked; /* the socket took less than offered: waiting for WRITE */
-    uint32_t interest;  /* what the reactor was last asked to report (EZR_IO_*) */
-    enum ezr_close_reason close_code; /* what closing counts as */
-    const char *close_reason;         /* static text: why the protocol ended it */
-    uint64_t frames_dropped;
+    bool drained : 1;
+    bool peer_hup : 1; /* the reactor told of the peer's FIN or an error: read on to the end */
+    char addr[]; /* conn.addr's text, allocated with the client: its length, not EZR_ADDR_STRLEN */
 };
+
+/* The client of a link on a stream's players (out->player_link). */
+static inline struct ezr_client *ezr_client_of_player(struct ezr_link *l)
+{
+    return EZR_CONTAINER_OF(l, struct ezr_client_out, player_link)->client;
+}
+
+/* c's output side, made now if it has none (empty queue, settings as ezr_queue_init leaves
+ * them); NULL when out of memory. */
+struct ezr_client_out *ezr_client_out(struct ezr_client *c);
+/* Bytes queued and not yet written (0 without an output side). */
+static inline size_t ezr_client_queued(const struct ezr_client *c)
+{
+    return c->out ? c->out->q.bytes : 0;
+}
 
 /* An empty set, its flusher writing with ezr_client_flush; the server fills in the pointers. */
 void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms);
@@ -125,9 +159,9 @@ void ezr_client_set_init(struct ezr_client_set *set, int32_t flush_interval_ms);
 /* A new client of set on an accepted socket (which it owns from now on, even on failure),
  * registered with the reactor, its bytes carried by transport with its state (ezr_transport_tcp
  * and NULL, or ezr_transport_detect and the TLS context on a port with TLS), speaking proto
- * (opened here). srv is kept for the protocols. NULL when out of memory or the reactor refused it
+ * (opened here). NULL when out of memory or the reactor refused it
  * (the socket is closed). */
-struct ezr_client *ezr_client_new(struct ezr_client_set *set, struct ezr_server *srv, int fd,
+struct ezr_client *ezr_client_new(struct ezr_client_set *set, int fd,
                                   const char *addr, const struct ezr_transport *transport,
                                   void *transport_state, const struct ezr_client_proto *proto);
 /* The one place a client's protocol changes (the sniffer hands over to RTMP or HTTP, HTTP to
@@ -165,11 +199,13 @@ void ezr_client_hold_input(struct ezr_client *c);
 void ezr_client_resume_input(struct ezr_client *c);
 /* An allocation failed where the protocol cannot answer it (a reply could not be built): the
  * connection closes ("out of memory") when it is flushed, at the end of this round, since the
- * caller may still be using it. */
+ * caller may still be using it (at the next round when even its output side could not be made:
+ * ezr_client_read writes it then). */
 void ezr_client_fail(struct ezr_client *c);
-/* Offers a shared frame to the player: the tiers of its queue decide (ezr_queue.h); at the
- * critical level it is closed as too slow. */
-void ezr_client_offer(struct ezr_client *c, struct ezr_frame *f, const struct ezr_client_offer *o);
+/* Offers a shared frame to a player (its output side: see struct ezr_client_out): the tiers of
+ * its queue decide (ezr_queue.h); at the critical level it is closed as too slow. */
+void ezr_client_offer(struct ezr_client_out *out, struct ezr_frame *f,
+                      const struct ezr_client_offer *o);
 /* Close once what is queued is written (a final reply), counted as code. */
 void ezr_client_close_after_flush(struct ezr_client *c, enum ezr_close_reason code);
 /* Removed by the application: closed when the flusher next writes it, at the end of the round

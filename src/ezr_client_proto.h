@@ -46,6 +46,9 @@ struct ezr_client_proto {
      * TCP keepalive on every accepted socket (ezr_net_accept) is then all there is. */
     void (*ping)(struct ezr_client *c, uint32_t timestamp);
     uint64_t (*pongs)(const struct ezr_client *c);
+    /* Called first when the connection closes, why as reason; NULL when the protocol has
+     * nothing to do then (RTMP: a publisher's publication ends with that reason). */
+    void (*closing)(struct ezr_client *c, const char *reason);
     /* Frees c->proto_state; also called after a failed open (then proto_state is NULL). */
     void (*close)(struct ezr_client *c);
 };

@@ -1,6 +1,6 @@
 /* One connection as its transport sees it: the socket on the reactor, what carries its bytes (a
- * plain TCP socket or a TLS session on it) with that transport's own state, the peer's address
- * and the log. Like nginx's ngx_connection_t and Redis's connection, this is all a transport
+ * plain TCP socket or a TLS session on it) with that transport's own state and the peer's
+ * address. Like nginx's ngx_connection_t and Redis's connection, this is all a transport
  * knows: never the client, its protocol or its stream (docs/layers.md). Embedded in the client
  * (ezr_client.h). Reactor-thread only. */
 #ifndef EZR_CONN_H
@@ -49,14 +49,14 @@ struct ezr_conn {
     const struct ezr_transport *transport;
     void *transport_state; /* the transport's (a TLS session, the TLS context to detect
                             * with), or NULL */
-    uint32_t read_wants;   /* the readiness that lets a read go on: READ, or WRITE when TLS must
+    uint64_t id;           /* unique per server, from 1: names the connection in logs */
+    const char *addr;      /* the peer's, as text: its owner keeps it as long as the connection
+                            * (a client allocates it with itself, no longer than it is) */
+    uint8_t read_wants;    /* the readiness that lets a read go on: READ, or WRITE when TLS must
                             * send before it can read */
-    uint32_t write_wants;  /* the same for a blocked write: WRITE, or READ for TLS */
+    uint8_t write_wants;   /* the same for a blocked write: WRITE, or READ for TLS */
     bool secure;           /* over TLS (rtmps, https, wss) */
     bool ktls_send;        /* TLS records are sent by the kernel (kernel TLS) */
-    uint64_t id;           /* unique per server, from 1: names the connection in logs */
-    char addr[EZR_ADDR_STRLEN];
-    const struct ezr_log *log;
 };
 
 /* The one place a connection's transport changes (TLS detection hands over to TLS or TCP):

@@ -22,36 +22,36 @@ static void compact(struct ezr_fan *fan)
 {
     size_t kept = 0;
     for (size_t i = 0; i < fan->n; i++) {
-        struct ezr_client *c = fan->v[i];
-        if (c) {
-            c->fan_index = kept;
-            fan->v[kept++] = c;
+        struct ezr_client_out *p = fan->v[i];
+        if (p) {
+            p->fan_index = kept;
+            fan->v[kept++] = p;
         }
     }
     fan->n = kept;
     fan->holes = 0;
 }
 
-int ezr_fan_add(struct ezr_fan *fan, struct ezr_client *c)
+int ezr_fan_add(struct ezr_fan *fan, struct ezr_client_out *p)
 {
     if (fan->n == fan->cap && fan->holes)
         compact(fan);
     if (fan->n == fan->cap) {
         size_t cap = fan->cap ? fan->cap * 2 : 16;
-        struct ezr_client **v = ezr_realloc(fan->v, cap * sizeof *v);
+        struct ezr_client_out **v = ezr_realloc(fan->v, cap * sizeof *v);
         if (!v)
             return EZR_ENOMEM;
         fan->v = v;
         fan->cap = cap;
     }
-    c->fan_index = fan->n;
-    fan->v[fan->n++] = c;
+    p->fan_index = fan->n;
+    fan->v[fan->n++] = p;
     return 0;
 }
 
-void ezr_fan_remove(struct ezr_fan *fan, struct ezr_client *c)
+void ezr_fan_remove(struct ezr_fan *fan, struct ezr_client_out *p)
 {
-    fan->v[c->fan_index] = NULL;
+    fan->v[p->fan_index] = NULL;
     fan->holes++;
 }
 
@@ -62,7 +62,7 @@ void ezr_fan_offer(struct ezr_fan *fan, struct ezr_frame *f, const struct ezr_cl
      * queue came in earlier). An offer that closes a player leaves a hole, never a shift. */
     for (size_t i = 0; i < fan->n; i++) {
         if (i + FAN_AHEAD < fan->n && fan->v[i + FAN_AHEAD]) {
-            const struct ezr_client *ahead = fan->v[i + FAN_AHEAD];
+            const struct ezr_client_out *ahead = fan->v[i + FAN_AHEAD];
             __builtin_prefetch(&ahead->q);
             __builtin_prefetch(&ahead->q.need_keyframe);
         }

@@ -130,11 +130,11 @@ uint64_t ezr_hls_segments_made(const struct ezr_hls *h);
 
 /* ---- blocking playlist reload (6.2.5.2) ------------------------------------------------- */
 
-struct ezr_hls_query {
-    bool has_msn;
+struct ezr_hls_query { /* ordered without holes: a parked reload keeps one (16 bytes) */
     uint64_t msn;
-    bool has_part;
     uint32_t part;
+    bool has_msn;
+    bool has_part;
     bool skip; /* _HLS_skip=YES (v2: delta update; _HLS_skip=v2 is taken as YES) */
 };
 /* Parses a playlist request's query (without '?'; other parameters such as token= are

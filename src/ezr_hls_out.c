@@ -56,7 +56,6 @@ static void wake_from(struct ezr_hls_out *o, struct ezr_list *list,
     while ((n = ezr_list_pop_front(&woken))) {
         struct ezr_hls_waiter *w = EZR_CONTAINER_OF(n, struct ezr_hls_waiter, link);
         o->nwaits--;
-        w->out = NULL;
         w->timed_out = timed_out;
         w->gone = gone;
         w->ops->wake(w);
@@ -74,7 +73,7 @@ static void wake_all(struct ezr_hls_out *o, bool gone)
 static bool streams_part(const struct ezr_hls_waiter *w, const void *arg)
 {
     const struct ezr_hls_part *p = arg;
-    return w->msn == p->msn && w->index == p->index;
+    return w->q.msn == p->msn && w->q.part == p->index;
 }
 
 /* Only the requests streaming this very part want to hear of a sample; the rest wait for the
@@ -257,19 +256,17 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
 
 void ezr_hls_out_park(struct ezr_hls_out *o, struct ezr_hls_waiter *w)
 {
-    w->out = o;
     w->timed_out = w->gone = false;
     ezr_list_push_back(&o->waits[w->kind], &w->link);
     o->nwaits++;
 }
 
-void ezr_hls_out_unpark(struct ezr_hls_waiter *w)
+void ezr_hls_out_unpark(struct ezr_hls_out *o, struct ezr_hls_waiter *w)
 {
-    if (!w->out)
+    if (!ezr_link_linked(&w->link))
         return;
     ezr_list_remove(&w->link);
-    w->out->nwaits--;
-    w->out = NULL;
+    o->nwaits--;
 }
 
 static bool late(const struct ezr_hls_waiter *w, const void *arg)

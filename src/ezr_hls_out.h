@@ -33,22 +33,21 @@ struct ezr_hls_waiter_ops {
 
 enum ezr_hls_waiter_kind {
     EZR_HLS_WAIT_PLAYLIST, /* a blocking playlist reload: q */
-    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): msn, index */
+    EZR_HLS_WAIT_PART,     /* a part being made (the preload hint): q.msn, q.part */
     EZR_HLS_NWAIT_KINDS,
 };
 
+/* Ordered without holes: 10,000 parked requests keep 10,000 of these. */
 struct ezr_hls_waiter {
-    struct ezr_link link; /* on the output's waiters while parked */
+    struct ezr_link link; /* on the output's waiters while parked (linked: parked) */
     const struct ezr_hls_waiter_ops *ops;
-    struct ezr_hls_out *out; /* while parked */
-    enum ezr_hls_waiter_kind kind;
+    /* What it asks for: a playlist reload's query, or the part q.msn, q.part (its index). */
     struct ezr_hls_query q;
-    uint64_t msn;
-    uint32_t index;
-    size_t sent;        /* the part's samples already sent (streaming a part) */
-    bool streaming;     /* its head is sent: samples follow as they are made */
-    bool chunked;       /* ... as chunks of a chunked body (the part was not complete) */
+    size_t sent; /* the part's samples already sent (streaming a part) */
     uint64_t deadline_ms;
+    uint8_t kind;   /* enum ezr_hls_waiter_kind */
+    bool streaming; /* its head is sent: samples follow as they are made */
+    bool chunked;   /* ... as chunks of a chunked body (the part was not complete) */
     bool timed_out;
     bool gone;
 };
@@ -84,8 +83,9 @@ struct ezr_frame *ezr_hls_out_playlist(struct ezr_hls_out *o, bool skip, bool *f
 
 /* Parks w until what it asks for may be there or deadline_ms passes. */
 void ezr_hls_out_park(struct ezr_hls_out *o, struct ezr_hls_waiter *w);
-/* Takes w off the list it is parked on (the connection closed, or it was answered). */
-void ezr_hls_out_unpark(struct ezr_hls_waiter *w);
+/* Takes w off o's list if it is parked there (the connection closed): o is the output it was
+ * parked on, which the caller keeps (its viewer's; NULL only when w is parked nowhere). */
+void ezr_hls_out_unpark(struct ezr_hls_out *o, struct ezr_hls_waiter *w);
 /* Wakes the parked requests whose deadline passed (the server's tick). */
 void ezr_hls_out_tick(struct ezr_hls_out *o, uint64_t now_ms);
 

@@ -15,8 +15,8 @@ void ezr_http_parser_init(struct ezr_http_parser *p)
 
 static int fail(struct ezr_http_parser *p, int err, int status, const char *reason)
 {
-    p->error = err;
-    p->status = status;
+    p->error = (int8_t)err;
+    p->status = (int16_t)status;
     p->reason = reason;
     return err;
 }
@@ -176,7 +176,7 @@ int ezr_http_parse(struct ezr_http_parser *p, const uint8_t *in, size_t len,
         }
     }
     if (!end) {
-        p->scanned = i;
+        p->scanned = (uint32_t)i; /* below limit, at most EZR_HTTP_MAX_HEAD */
         if (len >= EZR_HTTP_MAX_HEAD)
             return fail(p, EZR_ELIMIT, 431, "request head over EZR_HTTP_MAX_HEAD");
         return EZR_EAGAIN;

@@ -14,24 +14,33 @@
 #include "ezr_hls_out.h"
 #include "ezr_http.h"
 
+/* Kept small and without holes: a parked request costs this, its connection (ezr_client.h) and
+ * nothing else (docs/hls.md, "Waiting requests"). */
 struct ezr_http_conn {
     struct ezr_client *client; /* whose state this is */
     struct ezr_http_parser parser;
     /* Of the request in hand (the request itself is the reactor thread's, only while it is
      * routed: a parked request keeps no copy of its head). */
-    bool keep_alive; /* its answer leaves the connection open for the next request */
-    bool head_only;  /* HEAD: the answer's head alone */
-    bool waiting;    /* its answer is deferred (a blocked playlist reload, a hinted part) */
-    bool done;       /* no more requests: it plays a stream (HTTP-FLV) or is closing */
-    /* HLS: the parked request while waiting, and the viewer this connection is once it asked
-     * for a stream's HLS (one viewer = one connection). */
-    struct ezr_hls_waiter wait;
+    bool keep_alive;    /* its answer leaves the connection open for the next request */
+    bool head_only;     /* HEAD: the answer's head alone */
+    bool waiting;       /* its answer is deferred (a blocked playlist reload, a hinted part) */
+    bool done;          /* no more requests: it plays a stream (HTTP-FLV) or is closing */
+    bool group_waiting; /* the request parked is a multivariant one: group holds it, not wait */
+    /* A request waits for one thing at a time (the next one is not read until it is answered):
+     * HLS: the media playlist reload or hinted part parked; or a multivariant request parked
+     * until every rendition of its group has a segment, with its query (owned; NULL when none),
+     * which the variant URIs carry. */
+    union {
+        struct ezr_hls_waiter wait;
+        struct {
+            struct ezr_hls_group_wait wait;
+            struct ezr_hls_group *of;
+            char *query;
+        } group;
+    };
+    /* HLS: the viewer this connection is once it asked for a stream's HLS (one viewer = one
+     * connection). */
     struct ezr_hls_viewer viewer;
-    /* A multivariant request parked until every rendition of its group has a segment, and its
-     * query (owned; NULL when none), which the variant URIs carry. */
-    struct ezr_hls_group_wait group_wait;
-    struct ezr_hls_group *group;
-    char *group_query;
 };
 
 /* What a route did with a request (negative: an EZR_E* error, EZR_ECLOSED when a final answer is

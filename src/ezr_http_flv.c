@@ -83,7 +83,7 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
     if (ezr_http_unescape(path + 1, applen, app, sizeof app) < 0 ||
         ezr_http_unescape(slash + 1, keylen, key, keycap) < 0)
         return -1;
-    *out = ezr_server_find_stream(c->srv, app, key, strlen(key));
+    *out = ezr_server_find_stream(c->set->srv, app, key, strlen(key));
     return 0;
 }
 
@@ -102,8 +102,8 @@ static int answer_upgrade(struct ezr_client *c, const struct ezr_http_request *r
     if (krc < 0)
         return ezr_http_answer_error(c, 400, "bad Sec-WebSocket-Key", NULL);
     /* Browsers apply no CORS to WebSockets: the server checks the page's origin itself. */
-    if (strcmp(c->srv->cors_origin, "*") != 0 && req->origin[0] &&
-        strcmp(req->origin, c->srv->cors_origin) != 0)
+    if (strcmp(c->set->srv->cors_origin, "*") != 0 && req->origin[0] &&
+        strcmp(req->origin, c->set->srv->cors_origin) != 0)
         return ezr_http_answer_error(c, 403, "WebSocket from an origin other than http-cors-origin", NULL);
     struct ezr_buf b;
     ezr_buf_init(&b);
@@ -121,7 +121,7 @@ int ezr_http_flv_answer(struct ezr_client *c, const struct ezr_http_request *req
     struct ezr_stream *st;
     if (find_stream(c, req->path, &st, key, sizeof key) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
-    if (!st || !c->srv->http)
+    if (!st || !c->set->srv->http)
         return ezr_http_answer_error(c, 404, "no such stream", NULL);
     /* Admission as for RTMP, which reads the token from "key?query". */
     char name[EZR_MAX_NAME_LEN + 2 + EZR_HTTP_MAX_TARGET];

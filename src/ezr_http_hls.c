@@ -266,8 +266,7 @@ static int part_request(struct ezr_client *c, struct ezr_hls_out *o, uint64_t ms
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     const struct ezr_hls *hls = ezr_hls_out_muxer(o);
     h->wait.kind = EZR_HLS_WAIT_PART;
-    h->wait.msn = msn;
-    h->wait.index = index;
+    h->wait.q = (struct ezr_hls_query){.msn = msn, .part = index, .has_msn = true, .has_part = true};
     h->wait.streaming = false;
     const struct ezr_hls_part *p = ezr_hls_part(hls, msn, index);
     if (p && (p->complete || ezr_hls_out_streams_parts(o)))
@@ -322,9 +321,9 @@ static void woken(struct ezr_hls_waiter *w)
         }
         rc = answer_playlist(c, o, &w->q);
     } else {
-        const struct ezr_hls_part *p = ezr_hls_part(hls, w->msn, w->index);
+        const struct ezr_hls_part *p = ezr_hls_part(hls, w->q.msn, w->q.part);
         bool ready = p && (p->complete || ezr_hls_out_streams_parts(o));
-        if (!ready && !w->timed_out && !w->streaming && (p || is_hinted(hls, w->msn, w->index))) {
+        if (!ready && !w->timed_out && !w->streaming && (p || is_hinted(hls, w->q.msn, w->q.part))) {
             park(c, o, w);
             return;
         }
@@ -370,7 +369,7 @@ static int find_stream(struct ezr_client *c, const char *path, struct ezr_stream
         ezr_http_unescape(mid + 1, (size_t)(last - mid) - 1, key, keycap) < 0)
         return -1;
     *name = last + 1;
-    *st = ezr_server_find_stream(c->srv, app, key, strlen(key));
+    *st = ezr_server_find_stream(c->set->srv, app, key, strlen(key));
     return 0;
 }
 
@@ -385,7 +384,7 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
         return ezr_http_hls_group_answer(c, req);
     if (find_stream(c, req->path, &st, key, sizeof key, &name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
-    struct ezr_hls_out *o = st && c->srv->http ? ezr_hls_out_of(st) : NULL;
+    struct ezr_hls_out *o = st && c->set->srv->http ? ezr_hls_out_of(st) : NULL;
     if (!o || req->upgrade_websocket)
         return ezr_http_answer_error(c, 404, "no such stream", NULL);
     const struct ezr_hls *hls = ezr_hls_out_muxer(o);
@@ -431,7 +430,9 @@ int ezr_http_hls_answer(struct ezr_client *c, const struct ezr_http_request *req
 void ezr_http_hls_close(struct ezr_client *c)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    ezr_hls_out_unpark(&h->wait);
+    if (h->group_waiting)
+        ezr_http_hls_group_close(c);
+    else
+        ezr_hls_out_unpark(h->viewer.out, &h->wait);
     ezr_hls_out_leave(&h->viewer);
-    ezr_http_hls_group_close(c);
 }

@@ -50,17 +50,22 @@ static int answer(struct ezr_client *c, struct ezr_hls_group *g, const char *que
     return rc < 0 ? rc : EZR_HTTP_NEXT;
 }
 
+/* The request is answered or the connection closes: the union is wait's again, empty (an HLS
+ * request sets its ops; closing finds it parked nowhere). */
+_Static_assert(sizeof(struct ezr_hls_waiter) >= sizeof(((struct ezr_http_conn *)0)->group),
+               "zeroing wait zeroes the whole union");
 static void forget_query(struct ezr_http_conn *h)
 {
-    free(h->group_query);
-    h->group_query = NULL;
+    free(h->group.query);
+    h->wait = (struct ezr_hls_waiter){0};
+    h->group_waiting = false;
 }
 
 static void woken(struct ezr_hls_group_wait *w)
 {
-    struct ezr_http_conn *h = EZR_CONTAINER_OF(w, struct ezr_http_conn, group_wait);
+    struct ezr_http_conn *h = EZR_CONTAINER_OF(w, struct ezr_http_conn, group.wait);
     struct ezr_client *c = h->client;
-    struct ezr_hls_group *g = h->group;
+    struct ezr_hls_group *g = h->group.of;
     if (w->gone) {
         forget_query(h);
         if (ezr_http_answer_error(c, 404, "the group's renditions were removed", NULL) ==
@@ -73,7 +78,7 @@ static void woken(struct ezr_hls_group_wait *w)
         ezr_hls_group_park(g, w);
         return;
     }
-    int rc = answer(c, g, h->group_query ? h->group_query : "");
+    int rc = answer(c, g, h->group.query ? h->group.query : "");
     forget_query(h);
     if (rc == EZR_ENOMEM)
         ezr_client_fail(c);
@@ -107,27 +112,32 @@ int ezr_http_hls_group_answer(struct ezr_client *c, const struct ezr_http_reques
     if (ezr_http_unescape(path + 1, (size_t)(last - path) - 1, app, sizeof app) < 0 ||
         ezr_http_unescape(last + 1, name_len - ext, name, sizeof name) < 0)
         return ezr_http_answer_error(c, 400, "bad escape in the request path", NULL);
-    struct ezr_hls_group *g = ezr_hls_groups_find(&c->srv->hls_groups, app, name);
-    if (!g || !c->srv->http || req->upgrade_websocket)
+    struct ezr_hls_group *g = ezr_hls_groups_find(&c->set->srv->hls_groups, app, name);
+    if (!g || !c->set->srv->http || req->upgrade_websocket)
         return ezr_http_answer_error(c, 404, "no such HLS group", NULL);
     if (!admitted(c, g, req->query))
         return ezr_http_answer_error(c, 403, "refused by allowed-clients or play-token", NULL);
     if (ezr_hls_group_complete(g))
         return answer(c, g, req->query);
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    if (req->query[0] && !(h->group_query = ezr_strdup(req->query)))
+    /* The union is group's from here until forget_query (closing calls it too). */
+    h->group_waiting = true;
+    h->group.wait = (struct ezr_hls_group_wait){.wake = woken};
+    h->group.of = g;
+    h->group.query = NULL;
+    if (req->query[0] && !(h->group.query = ezr_strdup(req->query)))
         return EZR_ENOMEM;
-    h->group = g;
-    h->group_wait.wake = woken;
-    h->group_wait.deadline_ms = ezr_now_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS;
-    c->idle_since_ms = h->group_wait.deadline_ms;
-    ezr_hls_group_park(g, &h->group_wait);
+    h->group.wait.deadline_ms = ezr_now_ms() + EZR_HLS_FIRST_PLAYLIST_WAIT_MS;
+    c->idle_since_ms = h->group.wait.deadline_ms;
+    ezr_hls_group_park(g, &h->group.wait);
     return EZR_HTTP_WAITING;
 }
 
 void ezr_http_hls_group_close(struct ezr_client *c)
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
-    ezr_hls_group_unpark(&h->group_wait);
+    if (!h->group_waiting)
+        return;
+    ezr_hls_group_unpark(&h->group.wait);
     forget_query(h);
 }

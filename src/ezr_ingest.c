@@ -201,7 +201,7 @@ int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c)
     ing->last_input_ms = now;
     ing->frames_before_key = 0;
     ing->key_seen = false;
-    c->ingest = ing;
+    c->publishing = true;
     pthread_mutex_lock(&ing->lock);
     enqueue(ing, e);
     struct ezr_publisher_stats *st = &ing->stats;
@@ -314,8 +314,7 @@ void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char 
     struct ezr_ingest_entry *e = ing->ended;
     ing->ended = NULL;
     ing->publisher = NULL;
-    c->ingest = NULL;
-    c->on_close = NULL;
+    c->publishing = false;
     pthread_mutex_lock(&ing->lock);
     enqueue(ing, e);
     ing->held = false; /* a later publisher is held afresh by its own tags */

@@ -76,7 +76,7 @@ void ezr_ingest_mark_removed(struct ezr_ingest *ing);
  * live), EZR_EACCES (not in allowed-clients, wrong or missing token). */
 int ezr_ingest_admit(struct ezr_ingest *ing, struct ezr_client *c, const char *name);
 /* c publishes from now on: STARTED is queued (its ENDED made ready) and on_client told;
- * c->ingest is set. 0, or EZR_ENOMEM and nothing changed. */
+ * c->publishing is set. 0, or EZR_ENOMEM and nothing changed. */
 int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c);
 /* A message c published: audio (8), video (9) or data (18). Queues it whole; when the queue has
  * reached max_bytes, c's input is held until a pop makes room. Returns 0, EZR_ENOMEM, or
@@ -85,7 +85,7 @@ int ezr_ingest_attach(struct ezr_ingest *ing, struct ezr_client *c);
 int ezr_ingest_push(struct ezr_ingest *ing, struct ezr_client *c, uint8_t type, uint32_t ts,
                     const uint8_t *body, size_t len);
 /* c stopped publishing (unpublish, or its connection closes, reason says why): ENDED is queued,
- * on_client told, c->ingest cleared. Nothing if c is not the publisher. */
+ * on_client told, c->publishing cleared. Nothing if c is not the publisher. */
 void ezr_ingest_detach(struct ezr_ingest *ing, struct ezr_client *c, const char *reason);
 /* The publisher if it has been silent for timeout_ms (the caller closes it), else NULL. A
  * publisher whose input is held is not silent. */

@@ -56,7 +56,7 @@ static void http_close(struct ezr_client *c)
 
 void ezr_http_put_common(struct ezr_client *c, struct ezr_buf *b)
 {
-    ezr_http_put_header(b, "Access-Control-Allow-Origin", c->srv->cors_origin);
+    ezr_http_put_header(b, "Access-Control-Allow-Origin", c->set->srv->cors_origin);
     ezr_http_put_header(b, "Connection", ezr_http_conn_of(c)->keep_alive ? "keep-alive" : "close");
 }
 
@@ -126,12 +126,12 @@ static int answer_preflight(struct ezr_client *c, const struct ezr_http_request 
 
 static int answer_metrics(struct ezr_client *c, const struct ezr_http_request *req)
 {
-    if (!c->srv->metrics || req->upgrade_websocket)
+    if (!c->set->srv->metrics || req->upgrade_websocket)
         return ezr_http_answer_error(c, 404, "no such stream", NULL);
     struct ezr_buf body, b;
     ezr_buf_init(&body);
     ezr_buf_init(&b);
-    ezr_metrics_write(c->srv, &body);
+    ezr_metrics_write(c->set->srv, &body);
     char len[24];
     snprintf(len, sizeof len, "%zu", body.len);
     ezr_http_put_status(&b, 200);
@@ -192,7 +192,7 @@ static bool matches(const struct route *r, const char *path, size_t len)
 static int route(struct ezr_client *c, const struct ezr_http_request *req)
 {
     char esc[96];
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             req->method == EZR_HTTP_GET       ? "GET"
             : req->method == EZR_HTTP_HEAD    ? "HEAD"
@@ -231,7 +231,7 @@ static int http_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     size_t used = 0;
     while (!h->done && used < len) {
-        if (h->waiting || c->q.bytes >= EZR_HTTP_PIPELINE_QUEUE_BYTES) {
+        if (h->waiting || ezr_client_queued(c) >= EZR_HTTP_PIPELINE_QUEUE_BYTES) {
             /* The next request waits for this one's answer: hold it, and past a bound stop
              * reading (written answers resume the input, ezr_client_flush). */
             if (!h->waiting || len - used > EZR_HTTP_MAX_PIPELINED_BYTES)

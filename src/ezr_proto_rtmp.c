@@ -18,9 +18,27 @@
 #include "ezr_stream.h"
 #include "ezr_text.h"
 
-static struct ezr_session *session_of(struct ezr_client *c)
+/* An RTMP connection's state: its session, the stream a play admitted until it starts, and the
+ * publish point it publishes to (only while c->publishing: the point may detach it). */
+struct rtmp_state {
+    struct ezr_session sess;
+    struct ezr_stream *pending;
+    struct ezr_ingest *ingest;
+};
+
+static struct rtmp_state *state_of(struct ezr_client *c)
 {
     return c->proto_state;
+}
+
+static struct ezr_session *session_of(struct ezr_client *c)
+{
+    return &state_of(c)->sess;
+}
+
+static struct ezr_ingest *ingest_of(struct ezr_client *c)
+{
+    return c->publishing ? state_of(c)->ingest : NULL;
 }
 
 static void cb_send(void *ctx, const uint8_t *data, size_t len)
@@ -37,8 +55,8 @@ static int cb_connect(void *ctx, const char *app)
 {
     struct ezr_client *c = ctx;
     char esc[128];
-    bool found = ezr_server_serves_app(c->srv, app);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
+    bool found = ezr_server_serves_app(c->set->srv, app);
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) connect app \"%s\"%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, app, strlen(app)),
             found ? "" : ": no such app, rejected");
@@ -52,12 +70,12 @@ static int cb_play(void *ctx, const char *name)
     /* "stream?token=..." plays "stream": the query is for access control, not the name, and it
      * may hold a secret, so it is never logged. */
     size_t keylen = strcspn(name, "?");
-    struct ezr_stream *st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen);
+    struct ezr_stream *st = ezr_server_find_stream(c->set->srv, session_of(c)->app, name, keylen);
     /* "KEY.flv" plays KEY when no stream has that name: an SRS edge asks its origin for the
      * stream of its HTTP-FLV players (/APP/KEY.flv) by the HTTP name. */
     if (!st && keylen > 4 && memcmp(name + keylen - 4, ".flv", 4) == 0)
-        st = ezr_server_find_stream(c->srv, session_of(c)->app, name, keylen - 4);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
+        st = ezr_server_find_stream(c->set->srv, session_of(c)->app, name, keylen - 4);
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) play \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, name, keylen),
             name[keylen] ? " (query not shown)" : "", st ? "" : ": no such stream");
@@ -66,15 +84,15 @@ static int cb_play(void *ctx, const char *name)
     int rc = ezr_stream_admit(st, c, name);
     if (rc < 0)
         return rc;
-    c->pending = st;
+    state_of(c)->pending = st;
     return 0;
 }
 
 static void cb_play_started(void *ctx)
 {
     struct ezr_client *c = ctx;
-    struct ezr_stream *st = c->pending;
-    c->pending = NULL;
+    struct ezr_stream *st = state_of(c)->pending;
+    state_of(c)->pending = NULL;
     if (st)
         ezr_stream_add_player(st, c);
 }
@@ -82,7 +100,7 @@ static void cb_play_started(void *ctx)
 static void cb_play_stopped(void *ctx)
 {
     struct ezr_client *c = ctx;
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) stopped playing",
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) stopped playing",
             (unsigned long long)c->conn.id, c->conn.addr);
     ezr_stream_remove_player(c, "stopped playing");
 }
@@ -91,8 +109,13 @@ static void cb_receive(void *ctx, bool audio, bool video)
 {
     struct ezr_client *c = ctx;
     /* The queue drops what is not wanted; video dropped so resumes at a keyframe. */
-    c->q.want_audio = audio;
-    c->q.want_video = video;
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o) {
+        ezr_client_fail(c);
+        return;
+    }
+    o->q.want_audio = audio;
+    o->q.want_video = video;
 }
 
 static void cb_pause(void *ctx, bool paused)
@@ -100,7 +123,12 @@ static void cb_pause(void *ctx, bool paused)
     struct ezr_client *c = ctx;
     /* Nothing is queued while paused (so it is never cut as slow); video resumes at a
      * keyframe. */
-    c->q.paused = paused;
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o) {
+        ezr_client_fail(c);
+        return;
+    }
+    o->q.paused = paused;
 }
 
 /* ---- publishing (ezr_ingest.h) ----------------------------------------------------------- */
@@ -108,13 +136,14 @@ static void cb_pause(void *ctx, bool paused)
 static bool cb_can_publish(void *ctx, const char *name)
 {
     struct ezr_client *c = ctx;
-    return ezr_server_find_ingest(c->srv, session_of(c)->app, name, strlen(name)) != NULL;
+    return ezr_server_find_ingest(c->set->srv, session_of(c)->app, name, strlen(name)) != NULL;
 }
 
+/* The connection closes: its publication ends with the reason. */
 static void publisher_closed(struct ezr_client *c, const char *reason)
 {
-    if (c->ingest)
-        ezr_ingest_detach(c->ingest, c, reason);
+    if (ingest_of(c))
+        ezr_ingest_detach(ingest_of(c), c, reason);
 }
 
 static int cb_publish(void *ctx, const char *name)
@@ -122,8 +151,8 @@ static int cb_publish(void *ctx, const char *name)
     struct ezr_client *c = ctx;
     char esc[128];
     size_t keylen = strcspn(name, "?");
-    struct ezr_ingest *ing = ezr_server_find_ingest(c->srv, session_of(c)->app, name, keylen);
-    ezr_log(c->conn.log, EZR_LOG_INFO, "client %llu (%s) publish \"%s\"%s%s",
+    struct ezr_ingest *ing = ezr_server_find_ingest(c->set->srv, session_of(c)->app, name, keylen);
+    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) publish \"%s\"%s%s",
             (unsigned long long)c->conn.id, c->conn.addr,
             ezr_text_escape(esc, sizeof esc, name, keylen),
             name[keylen] ? " (query not shown)" : "", ing ? "" : ": no publish point, refused");
@@ -134,21 +163,22 @@ static int cb_publish(void *ctx, const char *name)
         return rc;
     rc = ezr_ingest_attach(ing, c);
     if (rc == 0)
-        c->on_close = publisher_closed;
+        state_of(c)->ingest = ing;
     return rc;
 }
 
 static int cb_media(void *ctx, uint8_t type, uint32_t timestamp, const uint8_t *body, size_t len)
 {
     struct ezr_client *c = ctx;
-    return c->ingest ? ezr_ingest_push(c->ingest, c, type, timestamp, body, len) : 0;
+    struct ezr_ingest *ing = ingest_of(c);
+    return ing ? ezr_ingest_push(ing, c, type, timestamp, body, len) : 0;
 }
 
 static void cb_unpublish(void *ctx)
 {
     struct ezr_client *c = ctx;
-    if (c->ingest)
-        ezr_ingest_detach(c->ingest, c, "stopped publishing");
+    if (ingest_of(c))
+        ezr_ingest_detach(ingest_of(c), c, "stopped publishing");
     c->idle_since_ms = ezr_now_ms(); /* the handshake timeout counts again */
 }
 
@@ -174,12 +204,15 @@ static int rtmp_open(struct ezr_client *c)
         c->close_reason = "no random bytes for the handshake (getrandom failed)";
         return EZR_ESYS;
     }
-    struct ezr_session *sess = ezr_malloc(sizeof *sess);
-    if (!sess)
+    struct rtmp_state *st = ezr_malloc(sizeof *st);
+    if (!st)
         return EZR_ENOMEM;
-    ezr_session_init(sess, &session_cb, c, c->srv->chunk_size, random,
-                     (uint32_t)(c->accepted_ms - c->srv->start_ms));
-    c->proto_state = sess;
+    st->pending = NULL;
+    st->ingest = NULL;
+    struct ezr_session *sess = &st->sess;
+    ezr_session_init(sess, &session_cb, c, c->set->srv->chunk_size, random,
+                     (uint32_t)(c->accepted_ms - c->set->srv->start_ms));
+    c->proto_state = st;
     return 0;
 }
 
@@ -229,7 +262,7 @@ static uint64_t rtmp_pongs(const struct ezr_client *c)
 static void rtmp_close(struct ezr_client *c)
 {
     if (c->proto_state) {
-        ezr_session_free(c->proto_state);
+        ezr_session_free(session_of(c));
         free(c->proto_state);
         c->proto_state = NULL;
     }
@@ -246,5 +279,6 @@ const struct ezr_client_proto ezr_proto_rtmp = {
     .stream_restarted = rtmp_stream_restarted,
     .ping = rtmp_ping,
     .pongs = rtmp_pongs,
+    .closing = publisher_closed,
     .close = rtmp_close,
 };

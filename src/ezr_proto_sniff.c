@@ -31,11 +31,11 @@ static int sniff_feed(struct ezr_client *c, const uint8_t *in, size_t len)
     enum ezr_sniff kind = ezr_sniff_first_byte(in[0]);
     if (kind == EZR_SNIFF_RTMP)
         return become(c, &ezr_proto_rtmp, in, len);
-    if (kind == EZR_SNIFF_HTTP && (c->srv->http || c->srv->metrics))
+    if (kind == EZR_SNIFF_HTTP && (c->set->srv->http || c->set->srv->metrics))
         return become(c, &ezr_proto_http, in, len);
     /* TLS was taken off by the transport below (ezr_tls.c); a ClientHello inside TLS, or on a
      * port without a certificate, is refused here like any other unknown byte. */
-    c->close_reason = c->srv->http || c->srv->metrics
+    c->close_reason = c->set->srv->http || c->set->srv->metrics
                           ? "neither RTMP (C0 is not version 3) nor HTTP"
                           : "not RTMP: C0 is not version 3";
     return EZR_EPROTO;

@@ -34,8 +34,8 @@ typedef void (*ezr_io_fn)(struct ezr_io *io, uint32_t events);
 
 struct ezr_io {
     int fd;
-    ezr_io_fn fn;
     int slot; /* backend-private: the poll backend's index for this registration */
+    ezr_io_fn fn;
 };
 
 /* Returns NULL on failure (errno set). */

@@ -55,7 +55,7 @@ void ezr_server_fill_stats(const struct ezr_server *s, struct ezr_stream_stats *
     out->connections_bytes_queued = 0;
     EZR_LIST_FOREACH_SAFE(it, nx, &s->clients.open) {
         const struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
-        out->connections_bytes_queued += c->q.bytes;
+        out->connections_bytes_queued += ezr_client_queued(c);
     }
     out->connections_accepted = s->accepted;
     out->connections_refused = s->refused;
@@ -124,7 +124,7 @@ static void accept_clients(struct ezr_server *s)
             continue;
         }
         ezr_net_set_send_buffer(fd, s->send_buffer_bytes);
-        struct ezr_client *c = ezr_client_new(&s->clients, s, fd, addr,
+        struct ezr_client *c = ezr_client_new(&s->clients, fd, addr,
                                               s->tls ? &ezr_transport_detect : &ezr_transport_tcp,
                                               s->tls, &ezr_proto_sniff);
         if (!c) {
@@ -148,25 +148,27 @@ static void listen_event(struct ezr_io *io, uint32_t events)
  * none for EZR_PING_TIMEOUT_MS. Returns false when it was closed. */
 static bool check_alive(struct ezr_client *c, uint64_t now)
 {
+    struct ezr_client_out *p = c->out; /* a player has one */
     if (!c->stream || !c->proto->ping || !ezr_stream_idle(c->stream, now)) {
-        c->unanswered_ms = 0;
+        if (p)
+            p->unanswered_ms = 0;
         return true;
     }
     uint64_t pongs = c->proto->pongs(c);
-    if (pongs != c->pongs_seen) {
-        c->pongs_seen = pongs;
-        c->unanswered_ms = 0;
+    if (pongs != p->pongs_seen) {
+        p->pongs_seen = pongs;
+        p->unanswered_ms = 0;
     }
-    if (c->unanswered_ms && now - c->unanswered_ms >= EZR_PING_TIMEOUT_MS) {
+    if (p->unanswered_ms && now - p->unanswered_ms >= EZR_PING_TIMEOUT_MS) {
         ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                          "player of an idle stream did not answer pings");
         return false;
     }
-    if (now - c->last_ping_ms >= EZR_PING_INTERVAL_MS) {
-        c->proto->ping(c, (uint32_t)(now - c->srv->start_ms));
-        c->last_ping_ms = now;
-        if (!c->unanswered_ms)
-            c->unanswered_ms = now;
+    if (now - p->last_ping_ms >= EZR_PING_INTERVAL_MS) {
+        c->proto->ping(c, (uint32_t)(now - c->set->srv->start_ms));
+        p->last_ping_ms = now;
+        if (!p->unanswered_ms)
+            p->unanswered_ms = now;
     }
     return true;
 }
@@ -175,15 +177,16 @@ static void tick(struct ezr_server *s, uint64_t now)
 {
     EZR_LIST_FOREACH_SAFE(it, nx, &s->clients.open) {
         struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, conn_link);
-        if (ezr_queue_empty(&c->q))
-            c->progress_ms = now;
+        if (c->out && ezr_queue_empty(&c->out->q))
+            c->out->progress_ms = now;
         if (!check_alive(c, now))
             continue;
-        if (s->handshake_timeout_ms && !c->stream && !c->ingest &&
+        if (s->handshake_timeout_ms && !c->stream && !c->publishing &&
             ezr_elapsed(now, c->idle_since_ms) > s->handshake_timeout_ms)
             ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_TIMEOUT,
                              "did not start playing within the handshake timeout");
-        else if (s->client_timeout_ms && ezr_elapsed(now, c->progress_ms) > s->client_timeout_ms)
+        else if (s->client_timeout_ms && c->out &&
+                 ezr_elapsed(now, c->out->progress_ms) > s->client_timeout_ms)
             ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
                              "player read nothing within the client timeout");
     }
@@ -391,6 +394,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     h->on_reactor = host_on_reactor;
     h->server_stats = host_server_stats;
     ezr_client_set_init(&s->clients, cfg->flush_interval_ms);
+    s->clients.srv = s;
     s->clients.log = &s->log;
     s->clients.meter = &s->meter;
     ezr_meter_init(&s->meter, ezr_now_us());
@@ -408,8 +412,10 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     if (tls) {
         char msg[EZR_MAX_NAME_LEN + 512];
         int trc = ezr_tls_ctx_new(cfg->tls_certificate, cfg->tls_key, &s->tls, msg, sizeof msg);
-        if (trc == 0)
+        if (trc == 0) {
             ezr_tls_ctx_set_only(s->tls, cfg->tls_only);
+            ezr_tls_ctx_set_log(s->tls, &s->log);
+        }
         if (trc < 0) {
             if (trc == EZR_ETLS && cfg->error_msg && cfg->error_msg_size)
                 snprintf(cfg->error_msg, cfg->error_msg_size, "%s", msg);

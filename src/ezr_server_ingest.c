@@ -121,7 +121,7 @@ void ezr_server_tick_ingests(struct ezr_server *s, uint64_t now)
             return;
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_TIMEOUT,
                          "publisher sent nothing within the timeout");
-        if (ing->publisher == c) /* cannot be: its close detaches it (on_close) */
+        if (ing->publisher == c) /* cannot be: its close detaches it (its protocol's closing) */
             return;
     }
 }

@@ -95,7 +95,7 @@ void ezr_stream_free(struct ezr_stream *st)
 {
     struct ezr_link *n;
     while ((n = ezr_list_first(&st->players))) {
-        struct ezr_client *c = EZR_CONTAINER_OF(n, struct ezr_client, player_link);
+        struct ezr_client *c = ezr_client_of_player(n);
         c->proto->stream_ended(c, true);
         ezr_stream_remove_player(c, "stream removed");
         ezr_client_close_after_flush(c, EZR_CLOSE_SERVER);
@@ -146,7 +146,7 @@ static int replay_one(void *ctx, struct ezr_frame *f)
 {
     struct ezr_client *c = ctx;
     struct ezr_client_offer o = offer_of(c->stream, EZR_OFFER_BURST, ezr_now_ms());
-    ezr_client_offer(c, f, &o);
+    ezr_client_offer(c->out, f, &o);
     return c->dead ? 1 : 0;
 }
 
@@ -156,7 +156,7 @@ static void check_drained(struct ezr_stream *st)
     if (!st->eos_target)
         return;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client, player_link)->q))
+        if (!ezr_queue_empty(&EZR_CONTAINER_OF(it, struct ezr_client_out, player_link)->q))
             return;
     pthread_mutex_lock(st->host->lock);
     st->eos_done = st->eos_target;
@@ -193,13 +193,15 @@ static const struct ezr_client_player_ops player_ops = {
 
 void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
 {
-    if (ezr_fan_add(&st->fan, c) < 0) {
+    struct ezr_client_out *out = ezr_client_out(c);
+    if (!out || ezr_fan_add(&st->fan, out) < 0) {
         ezr_client_close(c, EZR_LOG_WARNING, EZR_CLOSE_SERVER, "out of memory");
         return;
     }
     c->stream = st;
-    c->player = &player_ops;
-    ezr_list_push_back(&st->players, &c->player_link);
+    out->player = &player_ops;
+    out->played = true;
+    ezr_list_push_back(&st->players, &out->player_link);
     st->stats.clients++;
     st->stats.clients_total++;
     if (st->stats.clients > st->stats.clients_peak)
@@ -211,8 +213,8 @@ void ezr_stream_add_player(struct ezr_stream *st, struct ezr_client *c)
      * video waits for the next keyframe as any new queue does, and audio with it when the
      * stream has video, so that the player starts both at once. */
     enum ezr_sync_method m = (enum ezr_sync_method)c->sync_method;
-    c->q.need_keyframe = true;
-    c->q.audio_waits_key = m == EZR_SYNC_NEXT_KEYFRAME && st->video_seen;
+    out->q.need_keyframe = true;
+    out->q.audio_waits_key = m == EZR_SYNC_NEXT_KEYFRAME && st->video_seen;
     ezr_gop_join(&st->gop, m, replay_one, c);
     ezr_log(st->host->log, EZR_LOG_INFO, "client %llu (%s) playing %s/%s (%s, %zu cached frames)",
             (unsigned long long)c->conn.id, c->conn.addr, st->app, st->key, ezr_join_method_name(m),
@@ -224,10 +226,10 @@ void ezr_stream_remove_player(struct ezr_client *c, const char *reason)
     struct ezr_stream *st = c->stream;
     if (!st)
         return;
-    ezr_list_remove(&c->player_link);
-    ezr_fan_remove(&st->fan, c);
+    ezr_list_remove(&c->out->player_link);
+    ezr_fan_remove(&st->fan, c->out);
     c->stream = NULL;
-    c->player = NULL;
+    c->out->player = NULL;
     c->idle_since_ms = ezr_now_ms(); /* it may play again, within the handshake timeout */
     st->stats.clients--;
     notify(st, EZR_CLIENT_REMOVED, c, reason);
@@ -296,7 +298,7 @@ void ezr_stream_on_frame(struct ezr_stream *st, struct ezr_frame *f)
          * metadata and headers again (after a flush the pipeline does not send them anew). */
         st->ended = false;
         EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            struct ezr_client *c = ezr_client_of_player(it);
             c->proto->stream_restarted(c);
             ezr_gop_replay(&st->gop, replay_one, c);
         }
@@ -322,7 +324,7 @@ void ezr_stream_on_eos(struct ezr_stream *st, uint64_t seq)
 {
     /* Ended already (EOS, then the pipeline stopped): the players were told. */
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        struct ezr_client *c = ezr_client_of_player(it);
         if (!st->ended)
             c->proto->stream_ended(c, true);
     }
@@ -345,9 +347,9 @@ void ezr_stream_on_interrupt(struct ezr_stream *st, bool final)
     if (st->ended)
         return;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        struct ezr_client *c = ezr_client_of_player(it);
         c->proto->stream_ended(c, final);
-        c->q.need_keyframe = true;
+        c->out->q.need_keyframe = true;
     }
     EZR_LIST_FOREACH_SAFE(it, nx, &st->subs)
         sub_at(it)->ops->interrupted(sub_at(it), final);
@@ -361,7 +363,7 @@ void ezr_stream_on_interrupt(struct ezr_stream *st, bool final)
 void ezr_stream_on_kick(struct ezr_stream *st, uint64_t id)
 {
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
-        struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+        struct ezr_client *c = ezr_client_of_player(it);
         if (c->conn.id == id) {
             ezr_client_kick(c);
             return;

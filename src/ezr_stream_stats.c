@@ -42,7 +42,7 @@ void ezr_stream_fill_stats(const struct ezr_stream *st, struct ezr_stream_stats 
     out->replays_built = st->gop.replays_built;
     out->queue_max_age_ms = st->limits.max_age_ms;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->players)
-        out->clients_by_protocol[EZR_CONTAINER_OF(it, struct ezr_client, player_link)->proto->id]++;
+        out->clients_by_protocol[ezr_client_of_player(it)->proto->id]++;
     EZR_LIST_FOREACH_SAFE(it, nx, &st->subs) {
         const struct ezr_stream_sub *sub = EZR_CONTAINER_OF(it, struct ezr_stream_sub, link);
         sub->ops->stats(sub, out);
@@ -70,14 +70,14 @@ static void answer_stats(struct ezr_stream *st, struct stats_query *q)
         EZR_LIST_FOREACH_SAFE(it, nx, &st->players) {
             if (!list || n == st->stats.clients)
                 break;
-            struct ezr_client *c = EZR_CONTAINER_OF(it, struct ezr_client, player_link);
+            struct ezr_client *c = ezr_client_of_player(it);
             list[n].id = c->conn.id;
             snprintf(list[n].addr, sizeof list[n].addr, "%s", c->conn.addr);
-            list[n].bytes_sent = c->q.bytes_written;
-            list[n].bytes_queued = c->q.bytes;
-            list[n].frames_dropped = c->frames_dropped;
+            list[n].bytes_sent = c->out->q.bytes_written;
+            list[n].bytes_queued = c->out->q.bytes;
+            list[n].frames_dropped = c->out->frames_dropped;
             list[n].connected_ms = ezr_elapsed(now, c->accepted_ms);
-            list[n].lag_ms = ezr_queue_age(&c->q, now);
+            list[n].lag_ms = ezr_queue_age(&c->out->q, now);
             snprintf(list[n].protocol, sizeof list[n].protocol, "%s",
                      ezr_protocol_name(c->proto->id));
             list[n].tls = c->conn.secure;

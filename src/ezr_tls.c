@@ -31,6 +31,7 @@ struct ezr_tls_ctx {
     uint8_t *stage; /* EZR_TLS_RECORD bytes: a record's plaintext is gathered here (one per
                      * server: the reactor writes one connection at a time) */
     bool only;      /* close connections that do not start with a TLS handshake */
+    const struct ezr_log *log;
 };
 
 struct tls_conn {
@@ -142,6 +143,11 @@ void ezr_tls_ctx_set_only(struct ezr_tls_ctx *t, bool only)
     t->only = only;
 }
 
+void ezr_tls_ctx_set_log(struct ezr_tls_ctx *t, const struct ezr_log *log)
+{
+    t->log = log;
+}
+
 SSL_CTX *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t)
 {
     return t->ssl_ctx;
@@ -156,7 +162,7 @@ static _Thread_local char why_buf[160];
 static ssize_t tls_outcome(struct ezr_conn *c, struct tls_conn *t, int r, bool reading,
                            const char *what, const char **why)
 {
-    uint32_t *wants = reading ? &c->read_wants : &c->write_wants;
+    uint8_t *wants = reading ? &c->read_wants : &c->write_wants;
     int err = SSL_get_error(t->ssl, r);
     int saved_errno = errno;
     ssize_t rc;
@@ -196,7 +202,7 @@ static void handshake_done(struct ezr_conn *c, struct tls_conn *t)
     t->ready = true;
     c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) != 0;
     bool ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) != 0;
-    ezr_log(c->log, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
+    ezr_log(t->ctx->log, EZR_LOG_INFO, "client %llu (%s) TLS: %s %s, kernel TLS send %s, receive %s",
             (unsigned long long)c->id, c->addr, SSL_get_version(t->ssl),
             SSL_get_cipher_name(t->ssl), c->ktls_send ? "on" : "off", ktls_recv ? "on" : "off");
 }

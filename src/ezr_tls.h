@@ -27,6 +27,9 @@ struct ssl_ctx_st *ezr_tls_ctx_ssl(const struct ezr_tls_ctx *t);
 
 /* With only: connections that do not start with a TLS handshake are closed (tls-only). */
 void ezr_tls_ctx_set_only(struct ezr_tls_ctx *t, bool only);
+/* Where a session says how its handshake ended (version, cipher, kernel TLS): the server's log,
+ * which the context's sessions share (a connection does not keep one). NULL: nowhere. */
+void ezr_tls_ctx_set_log(struct ezr_tls_ctx *t, const struct ezr_log *log);
 
 /* A TLS session on an accepted socket, server side. While it runs, c->secure is true and
  * c->ktls_send says whether the kernel sends its records (known once the handshake ended). */
