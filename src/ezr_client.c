@@ -224,6 +224,31 @@ void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_
     flush_now(c);
 }
 
+void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
+                               size_t len)
+{
+    uint64_t now = ezr_now_ms();
+    struct ezr_client_out *o = ezr_client_out(c);
+    if (!o || ezr_queue_push_ref(&o->q, f, bytes, len, now) < 0) {
+        c->failed = true;
+        flush_now(c);
+        return;
+    }
+    if (c->dead)
+        return;
+    /* Not a player's queue: no keyframe awaited, and in auto nothing waits (the muxer already puts
+     * the audio after the video it rides with). Nor does it wait for a sweep: what the sweep's
+     * spacing saves in writes the end of the part pays for, writing it all at once to every
+     * viewer (at 500 viewers on a loaded machine the last viewer had the part about 20 ms
+     * later). With an interval in ms it waits as a player's media does. */
+    struct ezr_flusher *fl = &c->set->flusher;
+    if (ezr_flush_may_wait(fl, f, false, &o->q, false))
+        ezr_flush_media(fl, &o->flush, true, o->q.bytes, f->pushed_us ? f->pushed_us / 1000u : now,
+                        now);
+    else
+        flush_now(c);
+}
+
 void ezr_client_fail(struct ezr_client *c)
 {
     c->failed = true;
@@ -302,13 +327,14 @@ static void read_later(struct ezr_client *c)
 }
 
 /* Replies are written: the peer may ask for more, and the protocol may take what it left (a
- * protocol that cannot yet consumes nothing again). */
+ * protocol that cannot yet consumes nothing again). A drained socket with no input left is not
+ * read: its next bytes come with an event (an answered LL-HLS request costs no empty read). */
 static void resume_input(struct ezr_client *c)
 {
     c->feed_pending = in_len(c) > 0;
     c->input_paused = false;
     update_interest(c);
-    if (!c->input_held)
+    if (!c->input_held && (c->feed_pending || !c->drained))
         read_later(c);
 }
 
@@ -473,6 +499,10 @@ void ezr_client_read(struct ezr_client *c)
             update_interest(c);
             return;
         }
+        if (c->drained) { /* nothing there: the reactor reports what comes */
+            update_interest(c);
+            return;
+        }
         if (budget == 0 || s->round_read >= EZR_ROUND_READ_BUDGET) {
             read_later(c);
             return;
@@ -483,9 +513,17 @@ void ezr_client_read(struct ezr_client *c)
         if (room < EZR_MIN_READ)
             room = EZR_MIN_READ;
         size_t want = budget < room ? budget : room;
+        if (want > EZR_READ_BUF)
+            want = EZR_READ_BUF;
         const char *why = NULL;
-        ssize_t n = c->conn.transport->read(&c->conn, s->rbuf,
-                                            want < EZR_READ_BUF ? want : EZR_READ_BUF, &why);
+        ssize_t n = c->conn.transport->read(&c->conn, s->rbuf, want, &why);
+        /* Plain TCP that came back short, or EAGAIN, took all there was: the next read waits for
+         * the next event, unless the peer's FIN or an error was reported, which only a read to
+         * the end (0) shows. The transport asked is the one after the read (TLS detection hands
+         * over inside it). */
+        if (c->conn.transport->short_read_drains &&
+            (n == EZR_EAGAIN || (n > 0 && (size_t)n < want && !c->peer_hup)))
+            c->drained = true;
         /* Until it plays, a peer waits on our replies, and one with Nagle on (ffmpeg's RTMP,
          * so ffplay and mpv; GStreamer's rtmp2src) holds its next small write until what it
          * sent is acknowledged. The kernel would delay that ACK 40 ms hoping to ride on a reply,
@@ -545,6 +583,12 @@ static void client_event(struct ezr_io *io, uint32_t events)
         ezr_client_close(c, EZR_LOG_INFO, EZR_CLOSE_PLAYER, why);
         return;
     }
+    /* Told even while input waits: the socket has something again, to be read when it
+     * resumes. */
+    if (events & EZR_IO_HUP)
+        c->peer_hup = true;
+    if (events & (c->conn.read_wants | EZR_IO_HUP))
+        c->drained = false;
     if ((events & (c->conn.read_wants | EZR_IO_HUP)) && !c->input_paused && !c->input_held)
         ezr_client_read(c);
     /* Only a blocked write is resumed: media held for the player's next video frame stays held. */

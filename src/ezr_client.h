@@ -131,6 +131,10 @@ struct ezr_client {
     bool feed_pending : 1;  /* the protocol can take the input tail it left: feed it first */
     bool write_blocked : 1; /* the socket took less than offered: waiting for WRITE */
     bool publishing : 1;    /* attached to a publish point (ezr_ingest_attach until detached) */
+    /* Plain TCP (short_read_drains): the last read took all the socket had (it came back short,
+     * or EAGAIN) and no read event came since, so a read now would only say EAGAIN. */
+    bool drained : 1;
+    bool peer_hup : 1; /* the reactor told of the peer's FIN or an error: read on to the end */
     char addr[]; /* conn.addr's text, allocated with the client: its length, not EZR_ADDR_STRLEN */
 };
 
@@ -177,6 +181,11 @@ void ezr_client_send(struct ezr_client *c, const uint8_t *bytes, size_t len);
 /* The same for bytes inside a shared frame, queued by reference (an HLS part, a playlist): never
  * dropped, no copy. */
 void ezr_client_send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len);
+/* The same for media sent as it comes in a body already begun (an LL-HLS part being made):
+ * with a flush interval in ms it waits as a player's media does (ezr_flush.h), so that one write
+ * carries several; in auto it is written this round, as a reply. */
+void ezr_client_send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
+                               size_t len);
 /* The protocol takes no more input for now (what it left is enough to hold): nothing is read until
  * ezr_client_resume_input, or until the queue is written. */
 void ezr_client_pause_input(struct ezr_client *c);

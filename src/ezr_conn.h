@@ -22,6 +22,12 @@ struct ezr_conn;
  * reactor interest) calls these; the protocols, the queue and its tiers never know which. */
 struct ezr_transport {
     const char *name; /* "tcp", "tls" */
+    /* A read that returns fewer bytes than asked took all the socket had (plain TCP): more can
+     * only come with a new event from the reactor (a new edge: bytes or the peer's FIN), so the
+     * reader waits for it instead of reading again to be told EAGAIN, as nginx does. False for
+     * TLS (OpenSSL may hold decrypted bytes of a record it read whole, SSL_pending) and for TLS
+     * detection (the transport it hands over to decides, after its read). */
+    bool short_read_drains;
     /* Up to len of the peer's bytes into buf. Returns how many (> 0), 0 at the end of the
      * stream, EZR_EAGAIN: nothing now, and c->read_wants says which readiness brings more (TLS
      * may have to write before it can read); any other negative code: close, *why says why

@@ -82,23 +82,38 @@ static void send_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *b
 #define IMMUTABLE "public, max-age=31536000, immutable"
 
 /* One sample: its fragment header (the frame's CMAF view) and its bytes, inside the frame. */
-static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s)
+typedef void send_fn(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes, size_t len);
+
+static void send_sample(struct ezr_client *c, const struct ezr_hls_sample *s, send_fn *send)
 {
     const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
-    send_ref(c, s->frame, v->bytes, v->len);
-    send_ref(c, s->frame, s->frame->data + s->body_offset, s->body_len);
+    send(c, s->frame, v->bytes, v->len);
+    send(c, s->frame, s->frame->data + s->body_offset, s->body_len);
+}
+
+/* Queues a frame's bytes of a body already begun, as they come: media, which a flush interval in
+ * ms may hold (ezr_client_send_media_ref), so that a write carries several frames. */
+static void send_media_ref(struct ezr_client *c, struct ezr_frame *f, const uint8_t *bytes,
+                           size_t len)
+{
+    ezr_client_send_media_ref(c, f, bytes, len);
+    struct ezr_hls_out *o = ezr_http_conn_of(c)->viewer.out;
+    if (o)
+        ezr_hls_out_count(o, len);
 }
 
 /* Samples [from, p->nsamples) of a part, each as one chunk of a chunked body, its framing shared
- * like the rest (it follows the CMAF view: ezr_hls.h). */
-static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from)
+ * like the rest (it follows the CMAF view: ezr_hls.h); as media when the head went before. */
+static void send_chunks(struct ezr_client *c, const struct ezr_hls_part *p, size_t from,
+                        bool media)
 {
+    send_fn *send = media ? send_media_ref : send_ref;
     for (size_t i = from; i < p->nsamples; i++) {
         const struct ezr_hls_sample *s = &p->samples[i];
         const struct ezr_frame_view *v = &s->frame->views[EZR_VIEW_CMAF];
-        send_ref(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
-        send_sample(c, s);
-        send_ref(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
+        send(c, s->frame, v->bytes + v->len, EZR_HLS_CHUNK_HEAD);
+        send_sample(c, s, send);
+        send(c, s->frame, v->bytes + v->len + EZR_HLS_CHUNK_HEAD, EZR_HLS_CHUNK_TAIL);
     }
 }
 
@@ -202,7 +217,7 @@ static int answer_segment(struct ezr_client *c, const struct ezr_hls_segment *se
         return EZR_ENOMEM;
     for (size_t i = 0; !head_only && i < seg->nparts; i++)
         for (size_t k = 0; k < seg->parts[i].nsamples; k++)
-            send_sample(c, &seg->parts[i].samples[k]);
+            send_sample(c, &seg->parts[i].samples[k], send_ref);
     return EZR_HTTP_NEXT;
 }
 
@@ -212,6 +227,7 @@ static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct
 {
     struct ezr_http_conn *h = ezr_http_conn_of(c);
     bool head_only = h->head_only;
+    bool begun = h->wait.streaming; /* its head went out: what follows is media as it comes */
     if (!h->wait.streaming) {
         if (send_head(c, "video/mp4", IMMUTABLE, p->complete ? (long long)p->bytes : -1) < 0)
             return EZR_ENOMEM;
@@ -222,10 +238,10 @@ static int stream_part(struct ezr_client *c, struct ezr_hls_out *o, const struct
             return EZR_HTTP_NEXT;
     }
     if (h->wait.chunked)
-        send_chunks(c, p, h->wait.sent);
+        send_chunks(c, p, h->wait.sent, begun);
     else
         for (size_t i = h->wait.sent; i < p->nsamples; i++)
-            send_sample(c, &p->samples[i]);
+            send_sample(c, &p->samples[i], send_ref);
     h->wait.sent = p->nsamples;
     if (p->complete) {
         if (h->wait.chunked)

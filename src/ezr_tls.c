@@ -311,6 +311,7 @@ static void tls_close(struct ezr_conn *c)
 
 const struct ezr_transport ezr_transport_tls = {
     .name = "tls",
+    .short_read_drains = false, /* a record read whole may hold more than was asked */
     .read = tls_read,
     .writev = tls_writev,
     .holds_output = tls_holds_output,
@@ -382,6 +383,7 @@ static void detect_close(struct ezr_conn *c)
 
 const struct ezr_transport ezr_transport_detect = {
     .name = "tcp",
+    .short_read_drains = false, /* the transport it hands over to decides */
     .read = detect_read,
     .writev = detect_writev,
     .holds_output = detect_holds_output,

@@ -60,6 +60,7 @@ static void tcp_close(struct ezr_conn *c)
 
 const struct ezr_transport ezr_transport_tcp = {
     .name = "tcp",
+    .short_read_drains = true,
     .read = tcp_read,
     .writev = tcp_writev,
     .holds_output = tcp_holds_output,

@@ -1,9 +1,10 @@
 /* LL-HLS served over loopback by a real server: one keep-alive connection for the playlist, the
  * init segment, parts and segments; pipelined requests answered in order; blocking reloads parked
- * until their part exists and answered together; the hinted part streamed frame by frame; bad
- * queries, gone and unknown names; a thousand parked requests dropped; what ten thousand parked
- * at once cost on the heap; a peer that pipelines and never reads; the end of the stream. Frames
- * are pushed as the element pushes them. */
+ * until their part exists and answered together; the hinted part streamed frame by frame (and
+ * held by a flush interval); bad queries, gone and unknown names; a thousand parked requests
+ * dropped; what ten thousand parked at once cost on the heap; a peer that pipelines and never
+ * reads; a request sent while another waits; a peer that shuts its side down (answered, idle or
+ * parked); the end of the stream. Frames are pushed as the element pushes them. */
 #include "ezr_test.h"
 
 #include <arpa/inet.h>
@@ -36,11 +37,14 @@
  * share one process under the 20,000-descriptor limit, so the clients are a child's. */
 #define EZR_TEST_MANY_PARKED 10000
 
-static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
+/* flush_ms: the server's flush interval (EZR_FLUSH_AUTO, or ms). */
+static struct ezr_server *start_hls_flushed(struct ezr_stream **st, uint32_t window,
+                                           int32_t flush_ms)
 {
     struct ezr_server_config cfg;
     test_server_config(&cfg);
     cfg.http = true;
+    cfg.flush_interval_ms = flush_ms;
     struct ezr_server *s = NULL;
     if (ezr_server_new(&cfg, &s) < 0)
         return NULL;
@@ -51,6 +55,11 @@ static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
     }
     push_headers(*st);
     return s;
+}
+
+static struct ezr_server *start_hls(struct ezr_stream **st, uint32_t window)
+{
+    return start_hls_flushed(st, window, EZR_DEFAULT_FLUSH_INTERVAL_MS);
 }
 
 /* The first URI in text after marker, up to the closing quote or the line's end, into out. */
@@ -261,6 +270,43 @@ EZR_TEST(test_hinted_part_streams_frame_by_frame_as_it_is_made)
     EZR_CHECK_EQ(again, 0);
     EZR_CHECK(!whole.chunked);
     EZR_CHECK_EQ(whole.body_len, streamed.body_len); /* the same part, the same bytes */
+    EZR_CHECK_MEM(whole.body, streamed.body, whole.body_len);
+    http_answer_free(&pl);
+    http_answer_free(&streamed);
+    http_answer_free(&whole);
+}
+
+/* With a flush interval in ms the frames of a part being made, after its head, wait as a
+ * player's media does (ezr_client_send_media_ref): none is lost or reordered, and the part's end
+ * writes what waits, long before the interval (1 s) is up. */
+EZR_TEST(test_a_part_streamed_under_a_flush_interval_arrives_whole_at_its_end)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls_flushed(&st, 0, EZR_FLUSH_INTERVAL_MAX_MS);
+    EZR_CHECK(s != NULL);
+    struct http_client h;
+    struct http_answer pl = {0}, streamed = {0}, whole = {0};
+    char hint[256] = "";
+    bool made = at_the_hint(s, st, &h, &pl, hint);
+    bool ok = made && http_client_get(&h, hint) && WAIT_STAT(st, hls_waiting, 1, true);
+    /* The part begins (its head goes at once), goes on, and ends with the next part. */
+    push_media(st, 1100, 1700);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int head = ok ? http_client_head(&h, &streamed, dl) : -1;
+    int r = head == 0 ? 1 : -1;
+    while (r == 1)
+        r = http_client_chunk(&h, &streamed, dl);
+    uint64_t took = mono_ms() + DEADLINE_MS - dl;
+    int again = r == 0 ? get(&h, hint, &whole) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(made && ok);
+    EZR_CHECK_EQ(head, 0);
+    EZR_CHECK(streamed.chunked);
+    EZR_CHECK_EQ(r, 0);
+    EZR_CHECK(took < EZR_FLUSH_INTERVAL_MAX_MS);
+    EZR_CHECK_EQ(again, 0);
+    EZR_CHECK_EQ(whole.body_len, streamed.body_len);
     EZR_CHECK_MEM(whole.body, streamed.body, whole.body_len);
     http_answer_free(&pl);
     http_answer_free(&streamed);
@@ -616,10 +662,88 @@ EZR_TEST(test_a_removed_stream_answers_its_parked_requests_404)
     http_answer_free(&a);
 }
 
+/* A request is read whole without a second read that would see EOF: the FIN that comes after it
+ * (a new event of its own) is still seen and closes the connection, answered, idle or parked. */
+EZR_TEST(test_a_peer_that_shuts_down_after_its_requests_is_closed)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    struct http_client answered, at_once, parked;
+    struct http_answer a = {0};
+    bool waiting = park_a_reload(s, st, &parked);
+    /* Answered, then idle on keep-alive when the FIN comes. */
+    int arc = http_client_open(&answered, ezr_server_port(s)) ? get(&answered, PLAYLIST, &a) : -1;
+    shutdown(answered.fd, SHUT_WR);
+    bool closed_answered = arc == 0 && closed_by_server(answered.fd, mono_ms() + DEADLINE_MS);
+    /* The request and the FIN in one go. */
+    bool sent = http_client_open(&at_once, ezr_server_port(s)) &&
+                http_client_send(&at_once, "GET " PLAYLIST " HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(at_once.fd, SHUT_WR);
+    bool closed_at_once = sent && closed_by_server(at_once.fd, mono_ms() + DEADLINE_MS);
+    /* A blocking reload parked, then the FIN: the request is dropped with its connection. */
+    shutdown(parked.fd, SHUT_WR);
+    bool closed_parked = waiting && closed_by_server(parked.fd, mono_ms() + DEADLINE_MS);
+    bool unparked = WAIT_STAT(st, hls_waiting, 0, true);
+    /* closed_by_server closed the sockets it read. */
+    if (arc == 0)
+        answered.fd = -1;
+    if (sent)
+        at_once.fd = -1;
+    if (waiting)
+        parked.fd = -1;
+    http_client_close(&answered);
+    http_client_close(&at_once);
+    http_client_close(&parked);
+    ezr_server_free(s);
+    EZR_CHECK_EQ(arc, 0);
+    EZR_CHECK_EQ(a.status, 200);
+    EZR_CHECK(closed_answered);
+    EZR_CHECK(closed_at_once);
+    EZR_CHECK(waiting && closed_parked && unparked);
+    http_answer_free(&a);
+}
+
+/* A request that comes, in a write of its own, while the one before it waits is kept and
+ * answered after it; and once both are, the connection reads the next one as it comes. */
+EZR_TEST(test_a_request_sent_while_another_waits_is_answered_after_it)
+{
+    struct ezr_stream *st;
+    struct ezr_server *s = start_hls(&st, 0);
+    EZR_CHECK(s != NULL);
+    struct http_client h;
+    struct http_answer pl = {0}, a[3] = {{0}};
+    char hint[256] = "", init_uri[256] = "";
+    bool ok = at_the_hint(s, st, &h, &pl, hint) &&
+              uri_after((char *)pl.body, "#EXT-X-MAP:URI=\"", init_uri, sizeof init_uri) &&
+              http_client_get(&h, hint) && WAIT_STAT(st, hls_waiting, 1, true) &&
+              http_client_get(&h, init_uri);
+    /* The hinted part is complete once the next one begins. */
+    push_media(st, 1100, 1700);
+    uint64_t dl = mono_ms() + DEADLINE_MS;
+    int r0 = ok ? http_client_answer(&h, &a[0], dl) : -1;
+    int r1 = r0 == 0 ? http_client_answer(&h, &a[1], dl) : -1;
+    int r2 = r1 == 0 ? get(&h, PLAYLIST, &a[2]) : -1;
+    http_client_close(&h);
+    ezr_server_free(s);
+    EZR_CHECK(ok);
+    EZR_CHECK(r0 == 0 && r1 == 0 && r2 == 0);
+    EZR_CHECK_EQ(a[0].status, 200);
+    EZR_CHECK(a[0].body_len > 8 && memcmp(a[0].body + 4, "moof", 4) == 0); /* the part */
+    EZR_CHECK_EQ(a[1].status, 200);
+    EZR_CHECK(a[1].body_len > 8 && memcmp(a[1].body + 4, "ftyp", 4) == 0); /* the init */
+    EZR_CHECK_EQ(a[2].status, 200);
+    EZR_CHECK(a[2].body_len > 7 && memcmp(a[2].body, "#EXTM3U", 7) == 0);
+    http_answer_free(&pl);
+    for (int i = 0; i < 3; i++)
+        http_answer_free(&a[i]);
+}
+
 EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_connection),
               EZR_CASE(test_pipelined_requests_are_answered_in_order),
               EZR_CASE(test_blocked_reloads_wait_for_their_part_and_get_one_playlist),
               EZR_CASE(test_hinted_part_streams_frame_by_frame_as_it_is_made),
+              EZR_CASE(test_a_part_streamed_under_a_flush_interval_arrives_whole_at_its_end),
               EZR_CASE(test_head_of_the_hinted_part_has_no_body),
               EZR_CASE(test_bad_blocking_queries_are_400),
               EZR_CASE(test_gone_unknown_and_traversing_names_are_404),
@@ -627,4 +751,6 @@ EZR_TEST_MAIN(EZR_CASE(test_playlist_init_part_and_segment_on_one_keep_alive_con
               EZR_CASE(test_ten_thousand_parked_reloads_cost_at_most_352_bytes_of_heap_each),
               EZR_CASE(test_a_peer_that_pipelines_and_never_reads_holds_a_bounded_queue),
               EZR_CASE(test_end_of_stream_ends_the_playlist_and_answers_the_parked),
-              EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404))
+              EZR_CASE(test_a_removed_stream_answers_its_parked_requests_404),
+              EZR_CASE(test_a_peer_that_shuts_down_after_its_requests_is_closed),
+              EZR_CASE(test_a_request_sent_while_another_waits_is_answered_after_it))

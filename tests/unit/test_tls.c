@@ -1,7 +1,8 @@
 /* TLS: loading the certificate and key (the exact message for each bad file), and the server's
  * TLS transport over loopback with an OpenSSL client in this process: /metrics answered inside
  * TLS, a plain client beside it, tls-only refusing plain, TLS 1.0 and 1.1 refused by the
- * server's alert, a renegotiation refused with the connection kept. The certificate is made here
+ * server's alert, a renegotiation refused with the connection kept, two requests in two records
+ * read (a short TLS read has not drained the socket). The certificate is made here
  * with the OpenSSL API (an EC key, self-signed for 127.0.0.1) into a temporary directory. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -165,9 +166,10 @@ static int dial(uint16_t port)
     return fd;
 }
 
-/* Connection: close, so that the server ends the answer by closing (HTTP/1.1 keeps the connection
- * open otherwise, and reading up to the close would wait for the 10 s read timeout). */
-static const char METRICS_REQ[] = "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+/* Connection: close: the answer ends with the server's close (on keep-alive the reads would
+ * wait for their 10 s timeout). */
+static const char METRICS_REQ[] =
+    "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
 
 /* GET /metrics over TLS with a blocking OpenSSL client; the answer up to the server's close. */
 static ssize_t tls_metrics(uint16_t port, char *out, size_t cap)
@@ -422,6 +424,37 @@ EZR_TEST(test_renegotiation_refused_and_the_connection_kept)
     EZR_CHECK_EQ(conns, 2);
 }
 
+/* Two requests in two TLS records that reach the socket together: OpenSSL reads one record per
+ * read, so a read that comes back short has not drained the socket (the second record is still
+ * there, and no new event will come for it): both must be answered. */
+EZR_TEST(test_two_requests_in_two_records_are_both_answered)
+{
+    EZR_CHECK(make_files());
+    struct ezr_server *s = start_tls(false);
+    EZR_CHECK(s != NULL);
+    struct mem_client m = {.fd = -1};
+    static const char first[] = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"; /* keep-alive */
+    bool sent = mem_connect(&m, ezr_server_port(s)) &&
+                SSL_write(m.ssl, first, (int)strlen(first)) > 0 &&
+                SSL_write(m.ssl, METRICS_REQ, (int)strlen(METRICS_REQ)) > 0 && mem_flush(&m);
+    /* Every record up to the server's close (reads give up after 10 s: dial). */
+    static char out[262144];
+    static uint8_t rec[17000];
+    size_t got = 0;
+    int n, r;
+    while (sent && (n = read_record(m.fd, rec, sizeof rec)) > 0 && BIO_write(m.in, rec, n) == n)
+        while (got < sizeof out - 1 && (r = SSL_read(m.ssl, out + got, (int)(sizeof out - 1 - got))) > 0)
+            got += (size_t)r;
+    out[got] = 0;
+    int answers = 0;
+    for (const char *p = out; (p = strstr(p, "HTTP/1.1 200 OK\r\n")) != NULL; p++)
+        answers++;
+    mem_close(&m);
+    ezr_server_free(s);
+    EZR_CHECK(sent);
+    EZR_CHECK_EQ(answers, 2);
+}
+
 static void cleanup(void)
 {
     if (!dir[0])
@@ -440,6 +473,7 @@ static const struct ezr_test_case_ cases[] = {
     EZR_CASE(test_tls_only_closes_plain_unanswered),
     EZR_CASE(test_tls_below_1_2_refused_by_the_server),
     EZR_CASE(test_renegotiation_refused_and_the_connection_kept),
+    EZR_CASE(test_two_requests_in_two_records_are_both_answered),
 };
 
 int main(void)
