@@ -10,8 +10,10 @@ Each has .pid (the process whose CPU is the server's), .reactor (a thread id, or
 .urls: the player URL of each protocol it serves ("rtmp", "http-flv").
 """
 
+import errno
 import json
 import os
+import re
 import resource
 import select
 import socket
@@ -36,6 +38,84 @@ def free_port():
 def port_open(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def listens(pid, port):
+    """Whether process pid itself holds a socket listening on 127.0.0.1:port; port_open() would
+    also be true of another process's."""
+    # /proc/net/tcp: "sl local_address rem_address st ... inode", the address in hex as stored
+    # (the IPv4 address's bytes in the machine's order), state 0A LISTEN.
+    local = "%08X:%04X" % (int.from_bytes(socket.inet_aton("127.0.0.1"), sys.byteorder), port)
+    with open("/proc/net/tcp") as f:
+        inodes = {"socket:[%s]" % x[9] for x in (line.split() for line in f.readlines()[1:])
+                  if x[1] == local and x[3] == "0A"}
+    if not inodes:
+        return False
+    fds = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(fds)
+    except FileNotFoundError:
+        return False
+    for fd in names:
+        try:
+            if os.readlink(os.path.join(fds, fd)) in inodes:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+# How a server says a port it was given is taken: the C library's text (nginx: "bind() to
+# 127.0.0.1:N failed (98: Address already in use)") or the number (SRS: "...(SocketBind)...
+# [errno=98]").
+ADDR_IN_USE = re.compile(r"%s|errno=%d\b" % (re.escape(os.strerror(errno.EADDRINUSE)),
+                                              errno.EADDRINUSE))
+# Starts of such a server on fresh ports before giving up: each lost race is one other process
+# binding a port in the moment between its pick and the server's bind().
+PORT_TRIES = 5
+
+
+def start_on_free_ports(name, nports, launch, log_paths, seconds=10):
+    """Starts a server that cannot be asked for port 0 and tell which port it got (nginx, SRS)
+    on nports ports picked free: launch(ports) writes its configuration for them and returns
+    its process. Waits until that process itself listens on every port. Another process can
+    take a picked port before the server binds it (the e2e cases run two at a time): the server
+    then logs EADDRINUSE (on its stderr, when piped, or in one of log_paths, which are removed
+    before each start) and exits, or retries that port (nginx, for 2.5 s), so it is stopped and
+    started again on fresh ports, up to PORT_TRIES times. Returns (process, ports); raises
+    RuntimeError with what the server said when it does not listen for any other reason."""
+    for _ in range(PORT_TRIES):
+        for path in log_paths:
+            if os.path.exists(path):
+                os.remove(path)
+        ports = [free_port() for _ in range(nports)]
+        proc = launch(ports)
+        end = time.monotonic() + seconds
+        while not all(listens(proc.pid, p) for p in ports):
+            said = read_logs(log_paths)
+            if proc.poll() is not None or ADDR_IN_USE.search(said) or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        else:
+            return proc, ports
+        stop(proc)
+        said = read_logs(log_paths)
+        if proc.stderr:  # (read once it has exited: SRS keeps its stderr open)
+            said += proc.stderr.read().decode(errors="replace")
+        if not ADDR_IN_USE.search(said):
+            raise RuntimeError("%s did not listen on %s: %s" % (name, ports, said[-500:]))
+        log("%s: a port of %s was taken before it bound; starting it on fresh ports"
+            % (name, ports))
+    raise RuntimeError("%s: its ports were taken %d times running" % (name, PORT_TRIES))
+
+
+def read_logs(paths):
+    out = ""
+    for path in paths:
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                out += f.read()
+    return out
 
 
 def wait_for(cond, seconds, what):

@@ -4,47 +4,38 @@ stopped by close(); origin_requests() reads what it sent to the origin from its 
 
 import os
 import re
-import socket
 import subprocess
-import time
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import servers  # noqa: E402  (starting a server on ports picked free, shared with bench/)
+
 PART = re.compile(r"/part-[0-9a-f]+-(\d+)\.(\d+)\.m4s$")
 RELOAD = re.compile(r"[?&]_HLS_msn=(\d+)&_HLS_part=(\d+)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NginxEdge:
     def __init__(self, origin_port, workdir):
         self.dir = os.path.join(workdir, "nginx-cdn")
         os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
-        with open(os.path.join(HERE, "nginx-cdn.conf")) as f:
-            conf = f.read()
-        for k, v in (("@PORT@", self.port), ("@ORIGIN@", "127.0.0.1:%d" % origin_port),
-                     ("@DIR@", self.dir)):
-            conf = conf.replace(k, str(v))
         self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.proc = subprocess.Popen(
-            ["nginx", "-p", self.dir, "-c", self.conf, "-e", os.path.join(self.dir, "error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited: %s" % self.proc.stderr.read().decode()[-500:])
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        self.close()
-        raise RuntimeError("nginx did not listen on %d" % self.port)
+        error_log = os.path.join(self.dir, "error.log")
+        with open(os.path.join(HERE, "nginx-cdn.conf")) as f:
+            template = f.read()
+
+        def launch(ports):
+            conf = template
+            for k, v in (("@PORT@", ports[0]), ("@ORIGIN@", "127.0.0.1:%d" % origin_port),
+                         ("@DIR@", self.dir)):
+                conf = conf.replace(k, str(v))
+            with open(self.conf, "w") as f:
+                f.write(conf)
+            return subprocess.Popen(["nginx", "-p", self.dir, "-c", self.conf, "-e", error_log],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # nginx cannot be asked for port 0 and say which port it got: the port is picked free,
+        # and picked again when another process takes it first (servers.start_on_free_ports).
+        self.proc, (self.port,) = servers.start_on_free_ports("nginx", 1, launch, [error_log])
 
     @property
     def pid(self):
@@ -52,13 +43,7 @@ class NginxEdge:
         return self.proc.pid
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        servers.stop(self.proc)
 
     def origin_requests(self, since=0.0, until=None):
         """What went to the origin between two Unix times: {"parts": {(msn, index): n},

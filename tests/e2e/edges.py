@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from ezrtest import PLAYER_ENV, check, fail, skip, wait_for
+from ezrtest import PLAYER_ENV, check, fail, skip
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "bench"))
@@ -36,26 +36,29 @@ SRS_EDGE_VHOST = """    cluster {{
     }}
 """
 
-free_port = servers.free_port
-port_open = servers.port_open
-
 
 @contextlib.contextmanager
-def edge(name, conf, argv, ports, cwd=None):
-    """Writes conf(tmp) to edge.conf in a temporary directory tmp, runs argv(tmp, that path),
-    waits for it to listen on every one of ports, and stops it after."""
+def edge(name, conf, argv, nports, log_name, cwd=None):
+    """Writes conf(tmp, ports) to edge.conf in a temporary directory tmp, runs argv(tmp, that
+    path), waits until it listens on every one of its nports ports, yields them and stops it
+    after. The ports are picked free, as neither nginx nor SRS can be asked for port 0 and say
+    which port it got; a port taken by another test before the edge binds it (tmp/log_name
+    says EADDRINUSE) starts the edge again on fresh ones (servers.start_on_free_ports)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "edge.conf")
-        with open(path, "w") as f:
-            f.write(conf(tmp))
-        proc = subprocess.Popen(argv(tmp, path), cwd=cwd, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=PLAYER_ENV)
+
+        def launch(ports):
+            with open(path, "w") as f:
+                f.write(conf(tmp, ports))
+            return subprocess.Popen(argv(tmp, path), cwd=cwd, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=PLAYER_ENV)
         try:
-            wait_for(lambda: all(port_open(p) for p in ports) or proc.poll() is not None, 10,
-                     "%s to listen" % name)
-            if proc.poll() is not None:  # (its stderr is read only then: SRS keeps it open)
-                fail("%s exited: %s" % (name, proc.stderr.read().decode()))
-            yield
+            proc, ports = servers.start_on_free_ports(name, nports, launch,
+                                                      [os.path.join(tmp, log_name)])
+        except RuntimeError as e:
+            fail(str(e))
+        try:
+            yield ports
         finally:
             servers.stop(proc)
 
@@ -64,12 +67,11 @@ def edge(name, conf, argv, ports, cwd=None):
 def nginx_edge(origin_port):
     """An nginx-rtmp edge that pulls live/ from the origin when its first player comes; yields
     the edge's port."""
-    edge_port = free_port()
     with edge("nginx",
-              lambda tmp: servers.NGINX_CONF.format(
-                  tmp=tmp, port=edge_port, wait=NGINX_EDGE_PULL.format(origin_port=origin_port)),
+              lambda tmp, ports: servers.NGINX_CONF.format(
+                  tmp=tmp, port=ports[0], wait=NGINX_EDGE_PULL.format(origin_port=origin_port)),
               lambda tmp, conf: ["nginx", "-p", tmp, "-c", conf, "-e", tmp + "/error.log"],
-              [edge_port]):
+              1, "error.log") as (edge_port,):
         yield edge_port
 
 
@@ -94,11 +96,10 @@ def srs_install():
 def srs_edge(origin_port):
     """An SRS edge (mode remote) of the origin; yields (RTMP port, HTTP-FLV port)."""
     install = srs_install()
-    edge_port, http_port = free_port(), free_port()
     with edge("SRS",
-              lambda tmp: servers.SRS_CONF.format(
-                  tmp=tmp, port=edge_port, http_port=http_port, max_connections=64,
+              lambda tmp, ports: servers.SRS_CONF.format(
+                  tmp=tmp, port=ports[0], http_port=ports[1], max_connections=64,
                   vhost=SRS_EDGE_VHOST.format(origin_port=origin_port), play=""),
               lambda tmp, conf: [os.path.join(install, "objs", "srs"), "-c", conf],
-              [edge_port, http_port], cwd=install):
+              2, "srs.log", cwd=install) as (edge_port, http_port):
         yield edge_port, http_port

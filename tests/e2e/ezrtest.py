@@ -50,31 +50,59 @@ PIPELINE = (
     "! avenc_aac ! aacparse ! mux.")
 
 
+def bus_error(bus):
+    """The error posted on bus, read once, or None."""
+    m = bus.pop_filtered(Gst.MessageType.ERROR)
+    if not m:
+        return None
+    err, dbg = m.parse_error()
+    return "%s (%s)" % (err.message, dbg)
+
+
 class BusErrors:
     """The error a pipeline posted on its bus (self.bus), read once."""
 
     def error_text(self):
-        m = self.bus.pop_filtered(Gst.MessageType.ERROR)
-        if not m:
-            return None
-        err, dbg = m.parse_error()
-        return "%s (%s)" % (err.message, dbg)
+        return bus_error(self.bus)
 
     def check_no_error(self):
         e = self.error_text()
         check(e is None, "pipeline error: %s" % e)
 
 
+def share_port(pipeline, first, bus):
+    """Gives every ezrtmpserversink and ezrtmpserversrc of pipeline one server on a free port:
+    first (one of them, asking for port 0) goes to READY, where it opens the server on a port
+    of the kernel's choosing, and every other one is given that port (its bound-port), so joins
+    that server (gst/ezrserverpool.h). A port picked free beforehand and given to all could be
+    taken by another test in between (cases run two at a time). Returns the port."""
+    if first.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
+        fail("%s did not reach READY: %s" % (first.get_name(), bus_error(bus)))
+    port = first.get_property("bound-port")
+    check(port > 0, "%s's bound-port is %d in READY" % (first.get_name(), port))
+    it = pipeline.iterate_elements()
+    while True:
+        ok, e = it.next()
+        if ok != Gst.IteratorResult.OK:
+            break
+        if e is not first and e.get_factory().get_name().startswith("ezrtmpserver"):
+            e.set_property("port", port)
+    return port
+
+
 class Server(BusErrors):
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
-    def __init__(self, gop=30, port=0, props="", host="127.0.0.1", pipeline=None):
+    def __init__(self, gop=30, port=0, props="", host="127.0.0.1", pipeline=None,
+                 one_port=False):
         """pipeline: a launch line with {gop}, {port}, {props} and {host} to fill in, whose sink
-        is named "sink"; the default is a live test pattern and tone."""
+        is named "sink"; the default is a live test pattern and tone. one_port: the pipeline's
+        other ezrtmpserver elements share the sink's server (share_port), port being 0."""
         self.pipeline = Gst.parse_launch((pipeline or PIPELINE).format(
             gop=gop, port=port, props=props, host=host))
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
+        self.one_port = one_port
 
     def __enter__(self):
         self.start()
@@ -84,6 +112,8 @@ class Server(BusErrors):
         self.stop()
 
     def start(self):
+        if self.one_port:
+            share_port(self.pipeline, self.sink, self.bus)
         ret = self.pipeline.set_state(Gst.State.READY)
         if ret == Gst.StateChangeReturn.FAILURE:
             fail("pipeline did not reach READY: %s" % self.error_text())

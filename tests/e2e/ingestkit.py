@@ -14,7 +14,8 @@ import threading
 import time
 
 import flvtags
-from ezrtest import (PLAYER_ENV, BusErrors, Gst, check, fail, run, stop_rtmpdump, wait_for)
+from ezrtest import (PLAYER_ENV, BusErrors, Gst, check, fail, run, share_port, stop_rtmpdump,
+                     wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,17 +41,7 @@ class Restreamer(BusErrors):
     def __enter__(self):
         # The sink opens the server (its settings, http=true, are the server's), the others
         # join it on the port it bound.
-        if self.sink.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
-            fail("ezrtmpserversink did not reach READY: %s" % self.error_text())
-        self.port = self.sink.get_property("bound-port")
-        check(self.port > 0, "the sink's bound-port is %d in READY" % self.port)
-        it = self.pipeline.iterate_elements()
-        while True:
-            ok, e = it.next()
-            if ok != Gst.IteratorResult.OK:
-                break
-            if e is not self.sink and e.get_factory().get_name().startswith("ezrtmpserver"):
-                e.set_property("port", self.port)
+        self.port = share_port(self.pipeline, self.sink, self.bus)
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self.pipeline.set_state(Gst.State.NULL)
             fail("the restreamer did not start: %s" % self.error_text())

@@ -12,8 +12,7 @@ import threading
 import time
 
 from ezrtest import (Gst, PLAYER_ENV, Server, alone, check, decode_errors, fail, run,
-                     run_named_test, stop_rtmpdump, wait_for)
-from edges import free_port
+                     run_named_test, share_port, stop_rtmpdump, wait_for)
 from rtmpclient import Closed, RtmpClient, avc_header_size, is_keyframe, is_video_header
 
 
@@ -292,18 +291,18 @@ def test_signals_stats_and_remove_client():
 
 
 def test_two_elements_one_port():
-    # Two renditions of one pipeline on one port, each with its own stream key.
-    port = free_port()
+    # Two renditions of one pipeline on one port, each with its own stream key: hi opens the
+    # server on a free port, lo is given the port hi bound (ezrtest.share_port).
     desc = (
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! tee name=t "
         "t. ! queue ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
-        "! flvmux streamable=true ! ezrtmpserversink name=hi host=127.0.0.1 port=%d stream-key=hi "
+        "! flvmux streamable=true ! ezrtmpserversink name=hi host=127.0.0.1 port=0 stream-key=hi "
         "t. ! queue ! videoscale ! video/x-raw,width=160,height=120 "
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
-        "! flvmux streamable=true ! ezrtmpserversink name=lo host=127.0.0.1 port=%d stream-key=lo"
-        % (port, port))
+        "! flvmux streamable=true ! ezrtmpserversink name=lo host=127.0.0.1 port=0 stream-key=lo")
     p = Gst.parse_launch(desc)
     try:
+        port = share_port(p, p.get_by_name("hi"), p.get_bus())
         check(p.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE,
               "two elements on one port did not start")
         for key, width in (("hi", 320), ("lo", 160)):

@@ -117,7 +117,7 @@ def test_ffprobe_and_ffmpeg_decode_both_tracks():
 def renditions_pipeline(kbps=(2000, 600)):
     """Two renditions of one pipeline on one port in hls-group "abr" (the README's example):
     720p (sink, stream-key hi) and 360p (lo, stream-key lo) from one tee of snow, x264enc
-    tune=zerolatency, each muxed with the same AAC. For ezrtest.Server with port=free_port()."""
+    tune=zerolatency, each muxed with the same AAC. For ezrtest.Server with one_port=True."""
     enc = "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=%d"
     sink = ("flvmux name=m%d streamable=true ! ezrtmpserversink name=%s host={host} port={port} "
             "http=true hls=true hls-group=abr stream-key=%s {props} ")
@@ -147,8 +147,7 @@ def variants(text):
 
 
 def test_renditions_ffprobe_reads_the_multivariant_playlist():
-    from edges import free_port
-    with Server(port=free_port(), pipeline=renditions_pipeline()) as s:
+    with Server(pipeline=renditions_pipeline(), one_port=True) as s:
         for key in ("hi", "lo"):
             wait_for(lambda: fetch(s.port, "/live/%s/index.m3u8" % key).status == 200, 20,
                      "the %s rendition's playlist" % key)

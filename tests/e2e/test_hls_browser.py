@@ -171,8 +171,7 @@ def play(player):
 def renditions(mode, extra=()):
     """hls.js plays the 720p/360p group of test_hls.renditions_pipeline and switches (--mode of
     tests/browser/renditions.mjs); returns its result, the levels checked."""
-    from edges import free_port
-    with PageServer() as page, Server(port=free_port(), pipeline=renditions_pipeline()) as s:
+    with PageServer() as page, Server(pipeline=renditions_pipeline(), one_port=True) as s:
         for key in ("hi", "lo"):
             wait_for(lambda: fetch(s.port, "/live/%s/index.m3u8" % key).status == 200, 20,
                      "the %s rendition's playlist" % key)

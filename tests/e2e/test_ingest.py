@@ -11,7 +11,6 @@ Run as: test_ingest.py CASE (meson registers each case as its own test)."""
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -25,13 +24,6 @@ import test_streams
 # The README's restreamer line, on one port for both directions.
 RESTREAMER = ("ezrtmpserversrc name=src host={host} port={port} stream-key=obs {props} ! "
               "ezrtmpserversink name=sink host={host} port={port} stream-key=live http=true")
-
-
-def free_port():
-    """A port free now (a source and a sink share a server only on a port given to both)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def publish(port, path, extra=(), key="obs"):
@@ -49,6 +41,14 @@ def finish(p, timeout):
         p.communicate()
         fail("the publisher did not finish within %d s" % timeout)
     return p.returncode, err.decode(errors="replace")
+
+
+def src_port(p):
+    """The port the source named src of pipeline p listens on, asked for as port 0 and read back
+    once p is past READY (a port picked free before could be taken by another test first)."""
+    port = p.get_by_name("src").get_property("bound-port")
+    check(port > 0, "the source's bound-port is %d" % port)
+    return port
 
 
 def src_stat(s, field):
@@ -94,8 +94,8 @@ def test_restreamer_ffmpeg_to_ffprobe_rtmpdump_and_http_flv():
     # Six seconds of the fixture: the three players run at once, each until it has what it
     # checks (2 s of video), well within the publication.
     path = test_streams.fixture("720p30_4mbps_gop2")
-    port = free_port()
-    with Server(pipeline=RESTREAMER, port=port) as s, tempfile.TemporaryDirectory() as tmp:
+    with Server(pipeline=RESTREAMER, one_port=True) as s, tempfile.TemporaryDirectory() as tmp:
+        port = s.port
         pub = publish(port, path, ["-t", "6"])
         try:
             wait_for(lambda: s.stat("video-frames") >= 1, 15, "the first frame through the line")
@@ -137,8 +137,8 @@ def test_restreamer_ffmpeg_to_ffprobe_rtmpdump_and_http_flv():
 @alone("a gap under 2 s between the publications")
 def test_publisher_reconnects_player_keeps_connection_time_rises():
     path = test_streams.fixture("720p30_4mbps_gop2")
-    port = free_port()
-    with Server(pipeline=RESTREAMER, port=port) as s, tempfile.TemporaryDirectory() as tmp:
+    with Server(pipeline=RESTREAMER, one_port=True) as s, tempfile.TemporaryDirectory() as tmp:
+        port = s.port
         pub = publish(port, path, ["-t", "4"])
         wait_for(lambda: s.stat("video-frames") >= 1, 15, "the first frame through the line")
         rec = os.path.join(tmp, "rec.flv")
@@ -179,12 +179,11 @@ def wait_message(bus, kind, timeout):
 
 def test_eos_on_unpublish():
     path = test_streams.fixture("720p30_4mbps_gop2")
-    port = free_port()
-    line = ("ezrtmpserversrc name=src host={host} port={port} eos-on-unpublish=true stream-key=obs"
-            " ! fakesink name=sink sync=false")
-    p = Gst.parse_launch(line.format(host="127.0.0.1", port=port))
+    p = Gst.parse_launch("ezrtmpserversrc name=src host=127.0.0.1 port=0 eos-on-unpublish=true "
+                         "stream-key=obs ! fakesink name=sink sync=false")
     p.set_state(Gst.State.PLAYING)
     try:
+        port = src_port(p)
         pub = publish(port, path, ["-t", "2"])
         rc, err = finish(pub, 20)
         check(rc == 0, "ffmpeg failed (%d): %s" % (rc, err))
@@ -224,10 +223,9 @@ RSS_MARGIN = 6 * 1024 * 1024  # "a few MB": the publisher's read buffer, a messa
 def test_backpressure_stalled_downstream_bounds_rss_and_stream_continues():
     path = test_streams.fixture("1080p30_20mbps_gop2")
     video, audio = test_streams.probe_packets(path)
-    port = free_port()
-    line = ("ezrtmpserversrc name=src host=127.0.0.1 port={port} stream-key=obs max-bytes={mb} "
+    line = ("ezrtmpserversrc name=src host=127.0.0.1 port=0 stream-key=obs max-bytes={mb} "
             "! identity name=gate ! fakesink name=sink sync=false")
-    p = Gst.parse_launch(line.format(port=port, mb=MAX_BYTES))
+    p = Gst.parse_launch(line.format(mb=MAX_BYTES))
     gate = p.get_by_name("gate").get_static_pad("src")
     tags = {"n": 0, "video": 0, "back": 0, "last": -1}
     lock = threading.Lock()
@@ -261,7 +259,7 @@ def test_backpressure_stalled_downstream_bounds_rss_and_stream_continues():
             time.sleep(0.05)
 
     try:
-        pub = publish(port, path)
+        pub = publish(src_port(p), path)
         wait_for(lambda: tags["n"] >= 30, 15, "the publisher's first second")
         base = rss_bytes()
         block = gate.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, lambda pad, info:

@@ -13,7 +13,6 @@
 
 #include "ezr_stats_schema.h"
 #include "flv_fixture.h"
-#include "free_port.h"
 
 static GstElement *new_sink(void)
 {
@@ -347,8 +346,11 @@ static GstHarness *group_sink(gint port, const gchar *key)
 
 GST_START_TEST(test_sinks_of_one_group_share_a_multivariant_playlist)
 {
-    gint port = free_port();
-    GstHarness *hi = group_sink(port, "hi");
+    /* hi opens the server on a free port, lo joins it on the port hi bound (a port picked free
+     * beforehand could be taken by a test running beside this one). */
+    GstHarness *hi = group_sink(0, "hi");
+    gint port = get_int(hi->element, "bound-port");
+    fail_unless(port > 0);
     GstHarness *lo = group_sink(port, "lo");
     /* It waits for both renditions' first segment, then lists them in the order they joined. */
     gchar *body = http_get(port, "/live/abr.m3u8");
@@ -367,15 +369,16 @@ GST_END_TEST;
  * it still shares the server, and a warning on its bus says its http=true does not apply. */
 GST_START_TEST(test_joining_a_server_without_http_warns_that_http_does_not_apply)
 {
-    gint port = free_port();
     GstElement *opener = new_sink(), *joiner = new_sink();
-    g_object_set(opener, "host", "127.0.0.1", "port", port, "stream-key", "a", NULL);
+    g_object_set(opener, "host", "127.0.0.1", "port", 0, "stream-key", "a", NULL);
+    fail_unless_equals_int(gst_element_set_state(opener, GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    gint port = get_int(opener, "bound-port");
+    fail_unless(port > 0);
     g_object_set(joiner, "host", "127.0.0.1", "port", port, "stream-key", "b", "http", TRUE,
                  NULL);
     GstBus *bus = gst_bus_new();
     gst_element_set_bus(joiner, bus);
-    fail_unless_equals_int(gst_element_set_state(opener, GST_STATE_READY),
-                           GST_STATE_CHANGE_SUCCESS);
     fail_unless_equals_int(gst_element_set_state(joiner, GST_STATE_READY),
                            GST_STATE_CHANGE_SUCCESS);
     GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);

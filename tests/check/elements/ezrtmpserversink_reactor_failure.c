@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "flv_fixture.h"
-#include "free_port.h"
 #include "reactor_break.h"
 #include "rtmp_test_player.h"
 
@@ -63,6 +62,17 @@ static void push_tag(GstHarness *h, guint8 type, guint32 ts, const guint8 *body,
     *ret = gst_harness_push(h, gst_buffer_new_memdup(t, n));
 }
 
+/* The port e listens on, read back in READY or later: elements that share a server ask the first
+ * for port 0 and give the others the port it bound (a port picked free beforehand could be
+ * taken by a test running beside this one). */
+static gint bound_port(GstElement *e)
+{
+    gint port = 0;
+    g_object_get(e, "bound-port", &port, NULL);
+    fail_unless(port > 0, "bound-port is %d", port);
+    return port;
+}
+
 /* The error as the element posts it: RESOURCE/FAILED, naming the port, what to do, and the
  * library's own words on the cause. */
 static void check_failure_message(GstMessage *m, GstElement *e, gint port)
@@ -101,8 +111,7 @@ GST_START_TEST(test_reactor_failure_is_a_resource_error_at_once)
                            GST_FLOW_OK);
     push_tag(h, 9, 0, flv_avc_key, sizeof flv_avc_key, &ret);
     fail_unless_equals_int(ret, GST_FLOW_OK);
-    gint port = 0;
-    g_object_get(e, "bound-port", &port, NULL);
+    gint port = bound_port(e);
 
     /* No buffer from here on: the server thread itself tells the bus. */
     break_reactor(&br);
@@ -142,19 +151,20 @@ GST_START_TEST(test_failed_shared_server_keeps_element_until_freed)
      * first and cannot remove its stream (that waits for the stopped thread): the stream stays
      * in the server until sink_b releases it, and freeing it then calls sink_a's
      * client-removed handler. So sink_a must outlive the server. */
-    guint16 port = free_port();
     struct reactor_break br;
     reactor_break_init(&br);
     GstElement *sink_a = gst_element_factory_make("ezrtmpserversink", NULL);
     GstElement *sink_b = gst_element_factory_make("ezrtmpserversink", NULL);
+    /* sink_b opens the server on a free port, sink_a joins it on the port sink_b bound. */
+    g_object_set(sink_b, "host", "127.0.0.1", "port", 0, "stream-key", "other", NULL);
+    fail_unless_equals_int(gst_element_set_state(sink_b, GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    gint port = bound_port(sink_b);
     g_object_set(sink_a, "host", "127.0.0.1", "port", port, "sync", FALSE, NULL);
-    g_object_set(sink_b, "host", "127.0.0.1", "port", port, "stream-key", "other", NULL);
     gint removed = 0;
     g_signal_connect(sink_a, "client-removed", G_CALLBACK(count_removed), &removed);
     GstHarness *h = gst_harness_new_with_element(sink_a, "sink", NULL);
     gst_harness_set_src_caps_str(h, "video/x-flv");
-    fail_unless_equals_int(gst_element_set_state(sink_b, GST_STATE_READY),
-                           GST_STATE_CHANGE_SUCCESS);
     guint8 head[sizeof flv_file_header];
     memcpy(head, flv_file_header, sizeof head);
     fail_unless_equals_int(gst_harness_push(h, gst_buffer_new_memdup(head, sizeof head)),
@@ -190,7 +200,6 @@ GST_START_TEST(test_every_element_of_a_failed_server_is_told_once)
 {
     /* Two elements share a server; a third joins it after it failed. Each one's bus gets the
      * error, once, with no buffer pushed. */
-    guint16 port = free_port();
     struct reactor_break br;
     reactor_break_init(&br);
     GstElement *sinks[3];
@@ -198,14 +207,19 @@ GST_START_TEST(test_every_element_of_a_failed_server_is_told_once)
     for (int i = 0; i < 3; i++) {
         sinks[i] = gst_element_factory_make("ezrtmpserversink", NULL);
         gchar *key = g_strdup_printf("s%d", i);
-        g_object_set(sinks[i], "host", "127.0.0.1", "port", port, "stream-key", key, NULL);
+        g_object_set(sinks[i], "host", "127.0.0.1", "port", 0, "stream-key", key, NULL);
         g_free(key);
         buses[i] = gst_bus_new();
         gst_element_set_bus(sinks[i], buses[i]);
     }
-    for (int i = 0; i < 2; i++)
-        fail_unless_equals_int(gst_element_set_state(sinks[i], GST_STATE_READY),
-                               GST_STATE_CHANGE_SUCCESS);
+    /* The first opens the server on a free port, the others join it on the port it bound. */
+    fail_unless_equals_int(gst_element_set_state(sinks[0], GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
+    gint port = bound_port(sinks[0]);
+    g_object_set(sinks[1], "port", port, NULL);
+    g_object_set(sinks[2], "port", port, NULL);
+    fail_unless_equals_int(gst_element_set_state(sinks[1], GST_STATE_READY),
+                           GST_STATE_CHANGE_SUCCESS);
     break_reactor(&br);
     for (int i = 0; i < 2; i++) {
         GstMessage *m = wait_error(buses[i]);

@@ -7,11 +7,7 @@
  * a publication starts at running time 0. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "flv_fixture.h"
 #include "rtmp_test_publisher.h"
@@ -269,17 +265,10 @@ GST_END_TEST;
 /* Two sources of one server for one name: the second fails to start, saying why. */
 GST_START_TEST(test_second_source_of_the_same_key_fails_with_a_clear_error)
 {
-    /* A fixed port: only those are shared (port=0 never is). */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    fail_unless(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-                getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
-    guint port = ntohs(a.sin_port);
-    close(fd);
-    gchar *props = g_strdup_printf("host=127.0.0.1 port=%u", port);
-    GstHarness *h = new_harness(props);
-    g_free(props);
+    /* The first opens a server on a free port; the second asks for the port it bound, so
+     * shares that server (two asking for port 0 would get one each). */
+    GstHarness *h = new_harness("host=127.0.0.1");
+    guint port = port_of(h);
     gchar *desc = g_strdup_printf("ezrtmpserversrc host=127.0.0.1 port=%u stream-key=obs", port);
     GstElement *e = gst_parse_launch(desc, NULL);
     g_free(desc);
