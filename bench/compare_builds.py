@@ -26,7 +26,7 @@ import tempfile
 import time
 
 from inputs import FPS, make_input
-from measure import machine_ticks, proc_cpu
+from measure import ezrload_cmd, machine_ticks, proc_cpu
 from sections import replace_section
 from servers import ROOT, Ezrtmp, log
 
@@ -53,8 +53,7 @@ def one_run(args, which, build, proto, input_flv, tmp):
             raise RuntimeError("the %s server loaded %s, not the plugin of %s"
                                % (which, plugin, build))
         url = server.urls[proto]
-        cmd = [args.ezrload, "-n", str(args.n), "-r", "2000", "-d", str(args.seconds), "-f",
-               str(FPS), "-j", url]
+        cmd = ezrload_cmd(args.new, url, args.n, rate=2000, seconds=args.seconds, fps=FPS)
         cpu0, rcpu0 = proc_cpu(server.pid), proc_cpu(server.pid, server.reactor)
         busy0, total0 = machine_ticks()
         t0 = time.monotonic()
@@ -165,7 +164,6 @@ def main():
         write_section(args, result)
         print("\n".join(tables(result)))
         return 0
-    args.ezrload = os.path.join(args.new, "bench", "ezrload")
     cache = os.path.join(args.new, "bench-inputs")
     os.makedirs(cache, exist_ok=True)
     secs = args.seconds + 60

@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 from inputs import make_input
+from measure import ezrload_cmd
 from servers import PY, ROOT, log, read_line, stop
 
 KBPS = 1000  # bench/compare_builds.py's stream
@@ -60,9 +61,8 @@ def one_build(args, which, build, input_flv, tmp):
         url = ("http://127.0.0.1:%d/live/stream.flv" if args.protocol == "http-flv"
                else "rtmp://127.0.0.1:%d/live/stream") % port
         load = json.loads(subprocess.run(
-            [os.path.join(args.new, "bench", "ezrload"), "-n", str(args.n), "-r", "500", "-d",
-             str(args.seconds), "-f", "25", "-j", url], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, check=True).stdout)
+            ezrload_cmd(args.new, url, args.n, rate=500, seconds=args.seconds, fps=25),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout)
     finally:
         stop(proc)
     annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--tree=caller", out],

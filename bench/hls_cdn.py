@@ -37,7 +37,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdn"))
 from edge import NginxEdge, per_part  # noqa: E402
 from hls_players import CONFIGS, make_input  # noqa: E402
-from measure import load_run, machine, proc_cpu, sink_figures  # noqa: E402
+from measure import ezrload_cmd, load_run, machine, proc_cpu, sink_figures  # noqa: E402
 from sections import replace_section  # noqa: E402
 from servers import ROOT, Ezrtmp, log, wait_for  # noqa: E402
 
@@ -65,8 +65,7 @@ def server(args, input_flv, tmp):
 
 
 def ezrload(args, url, log_path, n):
-    cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(n), "-r",
-           str(LOAD_RATE), "-d", str(args.seconds), "-j", url]
+    cmd = ezrload_cmd(args.build, url, n, rate=LOAD_RATE, seconds=args.seconds)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "w"))
 
 

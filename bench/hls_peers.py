@@ -51,7 +51,7 @@ import urllib.request
 
 from hls_players import HLS_DIR, PageServer, fmt, play
 from hls_stamp import entered_ms, make_stamped_input
-from measure import machine, proc_cpu
+from measure import ezrload_cmd, ezrload_path, machine, proc_cpu
 from sections import replace_section
 from servers import ROOT, HlsEzrtmp, HlsNginxRtmp, HlsSink2Nginx, HlsSrs, log, srs_install
 
@@ -189,7 +189,7 @@ def med(rows, field):
 
 def ezrload_plays_hls(build):
     """Whether this build's ezrload plays HLS (its usage names .m3u8)."""
-    load = os.path.join(build, "bench", "ezrload")
+    load = ezrload_path(build)
     if not os.access(load, os.X_OK):
         return False
     done = subprocess.run([load, "-h"], capture_output=True, text=True)
@@ -215,8 +215,8 @@ def cpu_run(args, key, flags, input_flv, tmp):
         pids = {pid: proc_cpu(pid) for pid in server.pids}
         feeder_cpu0 = proc_cpu(feeder.pid) if feeder else None
         t0 = time.monotonic()
-        cmd = [os.path.join(args.build, "bench", "ezrload"), "-n", str(args.cpu), "-r",
-               str(LOAD_RATE), "-d", str(args.cpu_seconds), "-j"] + flags + [server.playlist]
+        cmd = ezrload_cmd(args.build, server.playlist, args.cpu, rate=LOAD_RATE,
+                          seconds=args.cpu_seconds, flags=flags)
         with open(os.path.join(tmp, "load-%s.log" % key), "w") as err:
             out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err,
                                  timeout=args.cpu_seconds + 120).stdout

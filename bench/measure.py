@@ -48,20 +48,40 @@ def proc_rss_kb(pid):
 
 
 
+def ezrload_path(build):
+    """The load client of the build directory build."""
+    return os.path.join(build, "bench", "ezrload")
+
+
+def ezrload_cmd(build, url, n, rate=None, seconds=None, fps=None, stalled=0, flags=()):
+    """The command line of build's bench/ezrload (options: bench/ezrload.c) with its report in
+    JSON on stdout (-j): n players (viewers) of url, opened at rate a second (-r; None: its
+    default, 2,000), playing for seconds after the last one opened (-d; None: 10); fps, the
+    stream's frame rate, makes it count missing frames (-f); the last stalled players stop
+    reading after their first keyframe (-k); flags are further options as given (-t: RTMP in
+    TLS, -P: HLS viewers of whole segments, ...)."""
+    cmd = [ezrload_path(build), "-n", str(n)]
+    for opt, value in (("-r", rate), ("-d", seconds), ("-f", fps)):
+        if value is not None:
+            cmd += [opt, str(value)]
+    cmd += ["-j"] + list(flags)
+    if stalled:
+        cmd += ["-k", str(stalled)]
+    return cmd + [url]
+
+
 def load_run(build, server, n, seconds, stalled=0, log_path=None, rate=2000, extra=(), url=None):
     """Plays n players against server (at url, else its RTMP URL); measures its CPU and RSS over
-    the run."""
-    args = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-r", str(rate), "-d",
-            str(seconds), "-j"] + list(extra)
-    if stalled:
-        args += ["-k", str(stalled)]
+    the run. extra: further ezrload options (ezrload_cmd's flags)."""
+    args = ezrload_cmd(build, url or server.url, n, rate=rate, seconds=seconds, stalled=stalled,
+                       flags=extra)
     rss0 = proc_rss_kb(server.pid)
     cpu0 = proc_cpu(server.pid)
     rcpu0 = proc_cpu(server.pid, server.reactor) if server.reactor else None
     busy0, total0 = machine_ticks()
     t0 = time.monotonic()
     with open(log_path or os.devnull, "w") as err:
-        load = subprocess.Popen(args + [url or server.url], stdout=subprocess.PIPE, stderr=err)
+        load = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
         rss_max = rss0
         while load.poll() is None:
             rss_max = max(rss_max, proc_rss_kb(server.pid))
@@ -103,8 +123,6 @@ def serve_and_load(args, server, n, tmp, url=None):
 def load_together(build, server, urls, n, seconds, log_dir):
     """One ezrload of n players per URL, all started together against one server; the server's
     CPU and RSS over the whole run (from the first start to the last exit)."""
-    base = [os.path.join(build, "bench", "ezrload"), "-n", str(n), "-d", str(seconds),
-            "-f", str(FPS), "-j"]
     rss0 = proc_rss_kb(server.pid)
     cpu0 = proc_cpu(server.pid)
     rcpu0 = proc_cpu(server.pid, server.reactor)
@@ -112,7 +130,8 @@ def load_together(build, server, urls, n, seconds, log_dir):
     loads = []
     for i, url in enumerate(urls):
         err = open(os.path.join(log_dir, "load-%d.log" % i), "w")
-        loads.append((subprocess.Popen(base + [url], stdout=subprocess.PIPE, stderr=err), err))
+        loads.append((subprocess.Popen(ezrload_cmd(build, url, n, seconds=seconds, fps=FPS),
+                                       stdout=subprocess.PIPE, stderr=err), err))
     rss_max = rss0
     while any(p.poll() is None for p, _ in loads):
         rss_max = max(rss_max, proc_rss_kb(server.pid))

@@ -210,10 +210,10 @@ def publish_ffmpeg(build, input_flv, url, tracks, play_url=None):
 def wait_served(build, pusher, url, tracks):
     """Returns pusher once a player of url gets a keyframe (audio, for a stream without video);
     stops it and raises after 20 s."""
-    load = os.path.join(build, "bench", "ezrload")
+    from measure import ezrload_cmd  # (here: measure imports inputs, which imports this module)
     end = time.monotonic() + 20
     while time.monotonic() < end:
-        out = subprocess.run([load, "-n", "1", "-d", "1", "-j", url],
+        out = subprocess.run(ezrload_cmd(build, url, 1, seconds=1),
                              capture_output=True, timeout=30).stdout
         got = json.loads(out or b"{}")
         if got.get("got_keyframe") == 1 or ("v" not in tracks and got.get("audio_msgs")):

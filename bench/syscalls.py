@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdn"))
 from hls_cdn import LOAD_RATE, PLAYLIST, playlist_ready  # noqa: E402
 from hls_players import CONFIGS, make_input  # noqa: E402
-from measure import proc_cpu  # noqa: E402
+from measure import ezrload_cmd, proc_cpu  # noqa: E402
 from servers import ROOT, Ezrtmp, wait_for  # noqa: E402
 
 SYSCALLS = ["read", "sendmsg", "writev", "write", "epoll_wait", "epoll_ctl", "setsockopt",
@@ -73,8 +73,8 @@ def measure(args, s, tmp):
                                  str(tid), "-o", counts_path])
     time.sleep(0.5)  # perf attached
     cpu0, rcpu0 = proc_cpu(s.pid), proc_cpu(s.pid, tid)
-    load = subprocess.run([os.path.join(args.build, "bench", "ezrload"), "-n", str(args.n), "-r",
-                           str(LOAD_RATE), "-d", str(args.seconds), "-j", url],
+    load = subprocess.run(ezrload_cmd(args.build, url, args.n, rate=LOAD_RATE,
+                                      seconds=args.seconds),
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
     cpu, rcpu = proc_cpu(s.pid) - cpu0, proc_cpu(s.pid, tid) - rcpu0
     perf.send_signal(signal.SIGINT)

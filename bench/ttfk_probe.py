@@ -25,6 +25,7 @@ import time
 
 import inputs  # bench/run.py's inputs
 import servers
+from measure import ezrload_cmd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,16 +34,16 @@ def once(args, input_flv, tmp):
     # Room for the probe's players beside the load's: the default max-connections is 10,000.
     props = ("max-connections=%d" % (args.n + args.probe_n),) + tuple(args.set)
     server = servers.Ezrtmp(args.build, input_flv, tmp, props=props)
-    load = os.path.join(args.build, "bench", "ezrload")
-    main = subprocess.Popen([load, "-n", str(args.n), "-r", str(args.rate), "-d",
-                             str(args.seconds), "-j", server.url],
+    main = subprocess.Popen(ezrload_cmd(args.build, server.url, args.n, rate=args.rate,
+                                        seconds=args.seconds),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         # The ramp takes n / rate seconds; the probe starts when 70% of it is done and joins its
         # players over the rest of it and past it.
         time.sleep(0.7 * args.n / args.rate)
-        probe = subprocess.run([load, "-n", str(args.probe_n), "-r", str(args.probe_rate), "-d",
-                                "2", "-j", server.url], capture_output=True, timeout=120)
+        probe = subprocess.run(ezrload_cmd(args.build, server.url, args.probe_n,
+                                           rate=args.probe_rate, seconds=2),
+                               capture_output=True, timeout=120)
         out, _ = main.communicate(timeout=args.seconds + args.n / args.rate + 120)
     finally:
         if main.poll() is None:  # the probe failed: the load stops with the server
