@@ -23,7 +23,9 @@ from edge import NginxEdge, per_part  # noqa: E402
 VIEWERS = 20
 SECONDS = 10
 # What the issue allows: the origin answers each part's blocking reload and the part itself once,
-# whatever the number of viewers; the viewers behind the edge play within 300 ms of one direct.
+# whatever the number of viewers; the viewers behind the edge play within 300 ms of one direct,
+# at the median and at the p99 (the config's 240 ms cache-lock timeout bounds what a viewer
+# behind it loses).
 MAX_ORIGIN_PER_PART = 2
 MAX_EXTRA_LATENCY_MS = 300
 
@@ -59,12 +61,13 @@ def check_every_part(r, n, what):
         what, least, SECONDS))
 
 
-@alone("every part within its time, the median latency behind the edge")
+@alone("every part within its time, the latency behind the edge")
 def test_cdn_edge_sends_two_requests_per_part_to_the_origin():
     """20 viewers behind nginx and 2 direct: the origin gets at most one blocking reload and one
     request for the part itself per part (nginx's log of what it sent upstream), every viewer
-    gets every part, and the median latency behind the edge is within 300 ms of the direct
-    viewers' (both by the parts' program date-times on this machine's clock)."""
+    gets every part, and the latency behind the edge, at the median and at the p99, is within
+    300 ms of the direct viewers' (both by the parts' program date-times on this machine's
+    clock)."""
     if not shutil.which("nginx"):
         print("nginx is not installed (scripts/install-deps.sh --test)")
         sys.exit(SKIP_EXIT)
@@ -103,6 +106,9 @@ def test_cdn_edge_sends_two_requests_per_part_to_the_origin():
           % (extra, rc["latency_ms"]["p99"], rd["latency_ms"]["p99"]))
     check(extra <= MAX_EXTRA_LATENCY_MS, "the median latency behind nginx is %.1f ms more than "
           "direct's" % extra)
+    extra99 = rc["latency_ms"]["p99"] - rd["latency_ms"]["p99"]
+    check(extra99 <= MAX_EXTRA_LATENCY_MS, "the p99 latency behind nginx is %.1f ms more than "
+          "direct's" % extra99)
 
 
 if __name__ == "__main__":
