@@ -13,12 +13,15 @@ BUILD is a release build with bench/ezrload (bench/run.sh makes build-bench); th
 encoded into BUILD/bench-inputs the first time, as bench/hls_cdn.py does.
 
 --record takes a `perf record -g -e cpu-clock` profile of the reactor thread instead of counts.
+Either starts with its events disabled and the load starts once perf has acknowledged enabling
+them over its control fifo (start_perf), so the counts cover the whole load run.
 Prints one JSON line. Needs perf and its tracepoints (root, or perf_event_paranoid at most 1).
 """
 
 import argparse
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -60,18 +63,56 @@ def main():
     print(json.dumps(out))
 
 
+# How long perf may take to attach to the thread and acknowledge that its events are enabled.
+PERF_ENABLE_SECONDS = 30
+
+
+def start_perf(argv, tmp):
+    """Runs `perf ARGV` (stat or record, attached to a thread) with its events disabled at first
+    (--delay=-1) and a control fifo (--control), then enables them and returns the process once
+    perf has acknowledged that ("ack" on the second fifo): the load starts after perf counts.
+    Both fifos are opened read-write here, as perf opens them, so that neither open waits for
+    the other side. Its stderr goes to tmp/perf.log, quoted if it fails to start."""
+    ctl, ack = os.path.join(tmp, "perf-ctl.fifo"), os.path.join(tmp, "perf-ack.fifo")
+    for fifo in (ctl, ack):
+        os.mkfifo(fifo)
+    log_path = os.path.join(tmp, "perf.log")
+    ctl_fd = os.open(ctl, os.O_RDWR)
+    ack_fd = os.open(ack, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        with open(log_path, "w") as log:
+            perf = subprocess.Popen(["perf", argv[0], "--delay=-1",
+                                     "--control=fifo:%s,%s" % (ctl, ack)] + argv[1:],
+                                    stdout=subprocess.DEVNULL, stderr=log)
+        os.write(ctl_fd, b"enable\n")
+        got, end = b"", time.monotonic() + PERF_ENABLE_SECONDS
+        while b"ack\n" not in got:
+            if perf.poll() is not None or time.monotonic() > end:
+                if perf.poll() is None:
+                    perf.kill()
+                    perf.wait()
+                with open(log_path) as f:
+                    raise RuntimeError("perf %s did not acknowledge enable (exit %s): %s"
+                                       % (argv[0], perf.returncode, f.read()[-1000:]))
+            if select.select([ack_fd], [], [], 0.1)[0]:
+                got += os.read(ack_fd, 64)
+        return perf
+    finally:
+        os.close(ctl_fd)
+        os.close(ack_fd)
+
+
 def measure(args, s, tmp):
     tid = s.reactor
     url = "http://127.0.0.1:%d%s" % (s.port, "/live/stream.flv" if args.flv else PLAYLIST)
     counts_path = os.path.join(tmp, "perf.txt")
     if args.record:
-        perf = subprocess.Popen(["perf", "record", "-g", "-e", "cpu-clock", "-t", str(tid), "-o",
-                                 args.record], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        perf = start_perf(["record", "-g", "-e", "cpu-clock", "-t", str(tid), "-o", args.record],
+                          tmp)
     else:
         events = ["syscalls:sys_enter_" + e for e in SYSCALLS] + OTHER
-        perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", ",".join(events), "-t",
-                                 str(tid), "-o", counts_path])
-    time.sleep(0.5)  # perf attached
+        perf = start_perf(["stat", "-x", ",", "-e", ",".join(events), "-t", str(tid), "-o",
+                           counts_path], tmp)
     cpu0, rcpu0 = proc_cpu(s.pid), proc_cpu(s.pid, tid)
     load = subprocess.run(ezrload_cmd(args.build, url, args.n, rate=LOAD_RATE,
                                       seconds=args.seconds),
