@@ -70,22 +70,30 @@ class BusErrors:
         check(e is None, "pipeline error: %s" % e)
 
 
-def share_port(pipeline, first, bus):
+def share_port(pipeline, bus, first=None):
     """Gives every ezrtmpserversink and ezrtmpserversrc of pipeline one server on a free port:
-    first (one of them, asking for port 0) goes to READY, where it opens the server on a port
-    of the kernel's choosing, and every other one is given that port (its bound-port), so joins
-    that server (gst/ezrserverpool.h). A port picked free beforehand and given to all could be
-    taken by another test in between (cases run two at a time). Returns the port."""
-    if first.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
-        fail("%s did not reach READY: %s" % (first.get_name(), bus_error(bus)))
-    port = first.get_property("bound-port")
-    check(port > 0, "%s's bound-port is %d in READY" % (first.get_name(), port))
-    it = pipeline.iterate_elements()
+    first (asking for port 0; by default the first of them the pipeline would bring to READY,
+    in its sorted order: sinks first) goes to READY alone, where it opens the server on a port
+    of the kernel's choosing, and the others are given that port (its bound-port), so that
+    they join that server (gst/ezrserverpool.h) in the order they would have. A port picked
+    free beforehand and given to all could be taken by another test in between (cases run two
+    at a time). Returns the port."""
+    it = pipeline.iterate_sorted()
+    ours = []
     while True:
         ok, e = it.next()
         if ok != Gst.IteratorResult.OK:
             break
-        if e is not first and e.get_factory().get_name().startswith("ezrtmpserver"):
+        if e.get_factory().get_name().startswith("ezrtmpserver"):
+            ours.append(e)
+    check(ours, "no ezrtmpserversink or ezrtmpserversrc in the pipeline")
+    first = first or ours[0]
+    if first.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
+        fail("%s did not reach READY: %s" % (first.get_name(), bus_error(bus)))
+    port = first.get_property("bound-port")
+    check(port > 0, "%s's bound-port is %d in READY" % (first.get_name(), port))
+    for e in ours:
+        if e is not first:
             e.set_property("port", port)
     return port
 
@@ -93,11 +101,13 @@ def share_port(pipeline, first, bus):
 class Server(BusErrors):
     """The pipeline under test. Use as a context manager; it stops what it started."""
 
+    one_port = False  # (for subclasses with a pipeline of their own)
+
     def __init__(self, gop=30, port=0, props="", host="127.0.0.1", pipeline=None,
                  one_port=False):
         """pipeline: a launch line with {gop}, {port}, {props} and {host} to fill in, whose sink
         is named "sink"; the default is a live test pattern and tone. one_port: the pipeline's
-        other ezrtmpserver elements share the sink's server (share_port), port being 0."""
+        ezrtmpserver elements share one server (share_port), port being 0."""
         self.pipeline = Gst.parse_launch((pipeline or PIPELINE).format(
             gop=gop, port=port, props=props, host=host))
         self.sink = self.pipeline.get_by_name("sink")
@@ -113,7 +123,7 @@ class Server(BusErrors):
 
     def start(self):
         if self.one_port:
-            share_port(self.pipeline, self.sink, self.bus)
+            share_port(self.pipeline, self.bus)
         ret = self.pipeline.set_state(Gst.State.READY)
         if ret == Gst.StateChangeReturn.FAILURE:
             fail("pipeline did not reach READY: %s" % self.error_text())

@@ -41,7 +41,7 @@ class Restreamer(BusErrors):
     def __enter__(self):
         # The sink opens the server (its settings, http=true, are the server's), the others
         # join it on the port it bound.
-        self.port = share_port(self.pipeline, self.sink, self.bus)
+        self.port = share_port(self.pipeline, self.bus, self.sink)
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self.pipeline.set_state(Gst.State.NULL)
             fail("the restreamer did not start: %s" % self.error_text())

@@ -291,8 +291,8 @@ def test_signals_stats_and_remove_client():
 
 
 def test_two_elements_one_port():
-    # Two renditions of one pipeline on one port, each with its own stream key: hi opens the
-    # server on a free port, lo is given the port hi bound (ezrtest.share_port).
+    # Two renditions of one pipeline on one port, each with its own stream key: one opens the
+    # server on a free port, the other is given the port it bound (ezrtest.share_port).
     desc = (
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! tee name=t "
         "t. ! queue ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse "
@@ -302,7 +302,7 @@ def test_two_elements_one_port():
         "! flvmux streamable=true ! ezrtmpserversink name=lo host=127.0.0.1 port=0 stream-key=lo")
     p = Gst.parse_launch(desc)
     try:
-        port = share_port(p, p.get_by_name("hi"), p.get_bus())
+        port = share_port(p, p.get_bus())
         check(p.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE,
               "two elements on one port did not start")
         for key, width in (("hi", 320), ("lo", 160)):
