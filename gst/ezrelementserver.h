@@ -22,6 +22,9 @@ struct ezr_server *ezr_element_open_server(GstElement *self, const struct ezr_si
                                            size_t tls_error_size);
 /* The library's log lines (server thread), on the debug category. */
 void ezr_element_server_log(void *ctx, enum ezr_log_level level, const char *msg);
+/* Whether the debug category's threshold lets a line of level through (so GST_DEBUG=ezrtmp:5
+ * shows every line, and the default threshold costs no formatting of INFO lines). */
+bool ezr_element_server_log_wants(void *ctx, enum ezr_log_level level);
 /* A client came or went (server thread): the element's client-added or client-removed signal
  * (ids added and removed) and an ezrtmp-client-added/-removed element message. */
 void ezr_element_client_event(GstElement *self, guint added, guint removed,

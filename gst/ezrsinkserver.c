@@ -11,13 +11,26 @@
 
 /* The library's log lines, on our debug category. Called from the server thread. A server may
  * be shared by several elements, so its lines name no element. */
+static GstDebugLevel gst_level_of(enum ezr_log_level level)
+{
+    return level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
+           : level == EZR_LOG_WARNING ? GST_LEVEL_WARNING
+           : level == EZR_LOG_INFO    ? GST_LEVEL_INFO
+                                      : GST_LEVEL_DEBUG;
+}
+
 void ezr_element_server_log(void *ctx, enum ezr_log_level level, const char *msg)
 {
-    GstDebugLevel l = level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
-                      : level == EZR_LOG_WARNING ? GST_LEVEL_WARNING
-                      : level == EZR_LOG_INFO    ? GST_LEVEL_INFO
-                                                 : GST_LEVEL_DEBUG;
-    GST_CAT_LEVEL_LOG(ezrtmp_debug, l, ctx, "%s", msg);
+    GST_CAT_LEVEL_LOG(ezrtmp_debug, gst_level_of(level), ctx, "%s", msg);
+}
+
+/* At GStreamer's default threshold the category drops INFO lines, so the server need not
+ * format its line per HTTP request; the threshold is read each time, so a change made while
+ * serving (gst_debug_set_threshold_for_name) holds at once. */
+bool ezr_element_server_log_wants(void *ctx, enum ezr_log_level level)
+{
+    (void)ctx;
+    return gst_level_of(level) <= gst_debug_category_get_threshold(ezrtmp_debug);
 }
 
 void ezr_element_client_event(GstElement *self, guint added, guint removed,
@@ -97,6 +110,7 @@ struct ezr_server *ezr_element_open_server(GstElement *self, const struct ezr_si
     cfg->error_msg = tls_error;
     cfg->error_msg_size = tls_error_size;
     cfg->log = ezr_element_server_log;
+    cfg->log_wants = ezr_element_server_log_wants;
     cfg->log_ctx = NULL;
     if (!check_location(self, set))
         return NULL;
