@@ -16,6 +16,7 @@ struct pooled {
     /* Where the server's log lines go (the first element's logger). */
     ezr_log_fn log;
     void *log_ctx;
+    ezr_log_wants_fn log_wants;
     /* Its own lock, not pool_lock: the reactor thread logs, and pool_release joins that thread
      * while holding pool_lock. */
     GMutex error_lock;
@@ -38,6 +39,13 @@ static void pooled_log(void *ctx, enum ezr_log_level level, const char *msg)
     }
     if (p->log)
         p->log(p->log_ctx, level, msg);
+}
+
+/* Error lines always (pooled_log keeps the last), others as the element's logger wants them. */
+static bool pooled_log_wants(void *ctx, enum ezr_log_level level)
+{
+    struct pooled *p = ctx;
+    return level == EZR_LOG_ERROR || (p->log && (!p->log_wants || p->log_wants(p->log_ctx, level)));
 }
 
 static void pooled_free(struct pooled *p)
@@ -90,9 +98,11 @@ struct ezr_server *ezr_server_pool_acquire(const struct ezr_server_config *cfg, 
         p->refs = 1;
         p->log = cfg->log;
         p->log_ctx = cfg->log_ctx;
+        p->log_wants = cfg->log_wants;
         struct ezr_server_config c = *cfg;
         c.log = pooled_log;
         c.log_ctx = p;
+        c.log_wants = pooled_log_wants;
         /* Started under the lock, so two elements asking for the same port at once get one. */
         *err = ezr_server_new(&c, &server);
         if (*err == 0) {

@@ -81,9 +81,8 @@ static int on_tag(void *ctx, const struct ezr_flv_tag *tag)
         flags |= EZR_FRAME_HEADER;
     if (tag->flags & EZR_FLV_LIVE_DATA)
         flags |= EZR_FRAME_LIVE;
-    int rc = self->stream
-                 ? ezr_stream_push(self->stream, kind, flags, tag->timestamp, tag->body, tag->len)
-                 : 0;
+    struct ezr_stream *st = ezr_sink_stream(self);
+    int rc = st ? ezr_stream_push(st, kind, flags, tag->timestamp, tag->body, tag->len) : 0;
     if (rc < 0)
         GST_WARNING_OBJECT(self, "dropping a tag of type %u, %u bytes at %u ms: %s", tag->type,
                            (guint)tag->len, tag->timestamp, ezr_strerror(rc));
@@ -135,9 +134,10 @@ static guint64 now_ns(void)
 GstFlowReturn ezr_sink_render(GstBaseSink *sink, GstBuffer *buf)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
-    if (G_UNLIKELY(self->server && ezr_server_failed(self->server))) {
-        gchar *why = ezr_server_pool_last_error(self->server);
-        ezr_sink_post_server_failure(self, ezr_server_port(self->server), why);
+    struct ezr_server *server = self->serving.server; /* without the lock: see serving */
+    if (G_UNLIKELY(server && ezr_server_failed(server))) {
+        gchar *why = ezr_server_pool_last_error(server);
+        ezr_sink_post_server_failure(self, ezr_server_port(server), why);
         g_free(why);
         return GST_FLOW_ERROR;
     }
@@ -158,8 +158,9 @@ GstFlowReturn ezr_sink_render(GstBaseSink *sink, GstBuffer *buf)
     struct ezr_ingest_stats counted = self->ingest;
     GST_OBJECT_UNLOCK(self);
     /* For /metrics, which the server thread writes from the library's copy. */
-    if (self->stream)
-        ezr_stream_report_ingest(self->stream, &counted);
+    struct ezr_stream *st = ezr_sink_stream(self);
+    if (st)
+        ezr_stream_report_ingest(st, &counted);
     return ret;
 }
 
@@ -200,12 +201,13 @@ gboolean ezr_sink_set_caps(GstBaseSink *sink, GstCaps *caps)
 
 void ezr_sink_ingest_event(GstEzrtmpServerSink *self, GstEvent *ev)
 {
+    struct ezr_stream *st = ezr_sink_stream(self);
     switch (GST_EVENT_TYPE(ev)) {
     case GST_EVENT_EOS:
         /* unlock() cuts the drain short, so that it never holds a state change or a flush;
          * a stopped reactor would never drain. */
-        if (self->stream && !ezr_server_failed(self->server) &&
-            ezr_stream_eos(self->stream, EOS_DRAIN_TIMEOUT_MS) < 0)
+        if (st && !ezr_server_failed(self->serving.server) &&
+            ezr_stream_eos(st, EOS_DRAIN_TIMEOUT_MS) < 0)
             GST_INFO_OBJECT(self, "players were not all drained (%d ms at most, or interrupted)",
                             EOS_DRAIN_TIMEOUT_MS);
         ezr_flv_parser_reset(&self->parser);
@@ -213,8 +215,8 @@ void ezr_sink_ingest_event(GstEzrtmpServerSink *self, GstEvent *ev)
         break;
     case GST_EVENT_FLUSH_STOP:
         ezr_flv_parser_reset(&self->parser);
-        if (self->stream)
-            ezr_stream_reset(self->stream);
+        if (st)
+            ezr_stream_reset(st);
         break;
     default:
         break;
@@ -230,8 +232,9 @@ gboolean ezr_sink_start(GstBaseSink *sink)
     self->refusals_warned = 0;
     GST_OBJECT_UNLOCK(self);
     static const struct ezr_ingest_stats zero;
-    if (self->stream)
-        ezr_stream_report_ingest(self->stream, &zero);
+    struct ezr_stream *st = ezr_sink_stream(self);
+    if (st)
+        ezr_stream_report_ingest(st, &zero);
     return TRUE;
 }
 

@@ -81,13 +81,9 @@ static struct ezr_sink_settings *settings_of(GObject *o)
 
 static guint bound_port_of(GObject *o)
 {
-    if (!GST_IS_EZRTMP_SERVER_SINK(o))
-        return ezr_src_bound_port(GST_EZRTMP_SERVER_SRC(o));
-    GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(o);
-    g_mutex_lock(&self->lock);
-    guint port = self->bound_port;
-    g_mutex_unlock(&self->lock);
-    return port;
+    return ezr_element_server_bound_port(GST_IS_EZRTMP_SERVER_SINK(o)
+                                             ? &GST_EZRTMP_SERVER_SINK(o)->serving
+                                             : &GST_EZRTMP_SERVER_SRC(o)->serving);
 }
 
 static void get_bound_port(GObject *self, GValue *v)

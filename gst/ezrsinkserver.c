@@ -9,39 +9,6 @@
 
 #define GST_CAT_DEFAULT ezrtmp_debug
 
-/* The library's log lines, on our debug category. Called from the server thread. A server may
- * be shared by several elements, so its lines name no element. */
-void ezr_element_server_log(void *ctx, enum ezr_log_level level, const char *msg)
-{
-    GstDebugLevel l = level == EZR_LOG_ERROR     ? GST_LEVEL_ERROR
-                      : level == EZR_LOG_WARNING ? GST_LEVEL_WARNING
-                      : level == EZR_LOG_INFO    ? GST_LEVEL_INFO
-                                                 : GST_LEVEL_DEBUG;
-    GST_CAT_LEVEL_LOG(ezrtmp_debug, l, ctx, "%s", msg);
-}
-
-void ezr_element_client_event(GstElement *self, guint added, guint removed,
-                              enum ezr_client_event ev, const struct ezr_client_info *info)
-{
-    GstStructure *s;
-    if (ev == EZR_CLIENT_ADDED) {
-        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) added", info->id, info->addr);
-        g_signal_emit(self, added, 0, (guint64)info->id, info->addr);
-        s = gst_structure_new("ezrtmp-client-added", "client-id", G_TYPE_UINT64, (guint64)info->id,
-                              "address", G_TYPE_STRING, info->addr, "protocol", G_TYPE_STRING,
-                              info->protocol, NULL);
-    } else {
-        GST_INFO_OBJECT(self, "client %" G_GUINT64_FORMAT " (%s) removed: %s", info->id, info->addr,
-                        info->reason);
-        g_signal_emit(self, removed, 0, (guint64)info->id, info->reason);
-        s = gst_structure_new("ezrtmp-client-removed", "client-id", G_TYPE_UINT64,
-                              (guint64)info->id, "address", G_TYPE_STRING, info->addr, "reason",
-                              G_TYPE_STRING, info->reason, "protocol", G_TYPE_STRING,
-                              info->protocol, NULL);
-    }
-    gst_element_post_message(self, gst_message_new_element(GST_OBJECT(self), s));
-}
-
 /* A player started or stopped playing our stream (server thread). */
 static void on_client(void *ctx, enum ezr_client_event ev, const struct ezr_client_info *info)
 {
@@ -66,64 +33,6 @@ void ezr_sink_post_server_failure(GstEzrtmpServerSink *self, guint port, const g
 static void on_failed(void *ctx, uint16_t port, const char *why)
 {
     ezr_sink_post_server_failure(ctx, port, why);
-}
-
-/* Fails READY for a location that did not parse, or asked for TLS that is not configured. */
-static gboolean check_location(GstElement *self, const struct ezr_sink_settings *set)
-{
-    if (set->bad_location) {
-        GST_ELEMENT_ERROR(
-            self, RESOURCE, SETTINGS,
-            ("location \"%s\" is not a URL to serve: %s", set->bad_location, set->bad_location_why),
-            ("expected rtmp://HOST:PORT/APP/STREAM-KEY or rtmps://..."));
-        return FALSE;
-    }
-    if (set->location_tls && !(set->tls_certificate && *set->tls_certificate)) {
-        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                          ("location rtmps://%s:%d/%s/%s needs a tls-certificate", set->host,
-                           set->port, set->app, set->stream_key),
-                          (NULL));
-        return FALSE;
-    }
-    return TRUE;
-}
-
-struct ezr_server *ezr_element_open_server(GstElement *self, const struct ezr_sink_settings *set,
-                                           struct ezr_server_config *cfg, char *tls_error,
-                                           size_t tls_error_size)
-{
-    char where[264];
-    ezr_net_format_host_port(cfg->host ? cfg->host : "", cfg->port, where, sizeof where);
-    cfg->error_msg = tls_error;
-    cfg->error_msg_size = tls_error_size;
-    cfg->log = ezr_element_server_log;
-    cfg->log_ctx = NULL;
-    if (!check_location(self, set))
-        return NULL;
-    if (cfg->tls_only && !(cfg->tls_certificate && *cfg->tls_certificate)) {
-        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("tls-only needs a tls-certificate"), (NULL));
-        return NULL;
-    }
-    int rc = 0;
-    gchar *ignored = NULL;
-    struct ezr_server *server = ezr_server_pool_acquire(cfg, &rc, &ignored);
-    if (ignored) {
-        /* Joined a server another element opened (same host and port): its settings hold. */
-        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
-                            ("%s is served by a server another element opened: this element's "
-                             "%s does not apply", where, ignored),
-                            (NULL));
-        g_free(ignored);
-    }
-    if (!server && rc == EZR_ETLS)
-        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                          ("Could not load the TLS certificate or key: %s", tls_error),
-                          ("ezr_server_new() failed with %d", rc));
-    else if (!server)
-        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                          ("Could not listen on %s: %s", where, ezr_strerror(rc)),
-                          ("ezr_server_new() failed with %d", rc));
-    return server;
 }
 
 gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
@@ -197,57 +106,19 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self)
     ezr_net_format_host_port(cfg.host ? cfg.host : "", ezr_server_port(server), where,
                              sizeof where);
     GST_INFO_OBJECT(self, "serving rtmp://%s/%s/%s", where, app, key);
-    g_mutex_lock(&self->lock);
-    self->server = server;
-    self->stream = stream;
-    self->bound_port = ezr_server_port(server);
-    g_mutex_unlock(&self->lock);
+    ezr_element_server_set(&self->serving, server, stream);
 out:
     ezr_sink_settings_clear(&set);
     return server != NULL;
 }
 
-struct ezr_stream *ezr_sink_stream_acquire(GstEzrtmpServerSink *self, struct ezr_server **server)
+/* The sink's point is its stream. */
+static void remove_stream(struct ezr_server *server, void *stream)
 {
-    g_mutex_lock(&self->lock);
-    struct ezr_stream *st = self->stream;
-    *server = self->server;
-    if (st)
-        self->users++;
-    g_mutex_unlock(&self->lock);
-    return st;
-}
-
-void ezr_sink_stream_release(GstEzrtmpServerSink *self)
-{
-    g_mutex_lock(&self->lock);
-    if (--self->users == 0)
-        g_cond_broadcast(&self->idle);
-    g_mutex_unlock(&self->lock);
+    ezr_server_remove_stream(server, stream);
 }
 
 void ezr_sink_close_server(GstEzrtmpServerSink *self)
 {
-    g_mutex_lock(&self->lock);
-    struct ezr_server *server = self->server;
-    struct ezr_stream *stream = self->stream;
-    self->server = NULL;
-    self->stream = NULL;
-    self->bound_port = 0;
-    /* Users finish quickly: a stats query waits at most STATS_TIMEOUT_MS for the server thread,
-     * and on that thread (a client handler) it answers at once. A handler run by the removal
-     * below finds no stream, so it never waits here. */
-    while (self->users > 0)
-        g_cond_wait(&self->idle, &self->lock);
-    g_mutex_unlock(&self->lock);
-    if (!server)
-        return;
-    if (ezr_server_failed(server)) {
-        /* Removing a stream waits for the reactor thread, which has stopped: the stream is
-         * freed with the server instead. */
-        ezr_server_pool_release_failed(server, G_OBJECT(self));
-        return;
-    }
-    ezr_server_remove_stream(server, stream);
-    ezr_server_pool_release(server);
+    ezr_element_server_close(&self->serving, G_OBJECT(self), remove_stream);
 }

@@ -46,13 +46,13 @@ static gboolean query_stream(GstEzrtmpServerSink *self, struct ezr_stream_stats 
 {
     gboolean ok = FALSE;
     struct ezr_server *server;
-    struct ezr_stream *st = ezr_sink_stream_acquire(self, &server);
+    struct ezr_stream *st = ezr_element_server_acquire(&self->serving, &server);
     if (!st)
         return FALSE;
     /* A stopped reactor would make us wait the whole timeout for nothing. */
     if (!ezr_server_failed(server))
         ok = ezr_stream_get_stats(st, out, clients, n, STATS_TIMEOUT_MS) == 0;
-    ezr_sink_stream_release(self);
+    ezr_element_server_release(&self->serving);
     return ok;
 }
 

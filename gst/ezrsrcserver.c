@@ -68,60 +68,31 @@ gboolean ezr_src_open_server(GstEzrtmpServerSrc *self)
     }
     GST_INFO_OBJECT(self, "publishers publish to rtmp://%s/%s/%s", where, set.app,
                     set.stream_key);
-    g_mutex_lock(&self->lock);
-    self->server = server;
-    self->ingest = ing;
-    self->bound_port = ezr_server_port(server);
-    g_mutex_unlock(&self->lock);
+    ezr_element_server_set(&self->serving, server, ing);
 out:
     ezr_sink_settings_clear(&set);
     return server != NULL;
 }
 
-void ezr_src_close_server(GstEzrtmpServerSrc *self)
+/* The source's point is its publish point. */
+static void remove_ingest(struct ezr_server *server, void *ing)
 {
-    g_mutex_lock(&self->lock);
-    struct ezr_server *server = self->server;
-    struct ezr_ingest *ing = self->ingest;
-    self->server = NULL;
-    self->ingest = NULL;
-    self->bound_port = 0;
-    while (self->users > 0)
-        g_cond_wait(&self->idle, &self->lock);
-    g_mutex_unlock(&self->lock);
-    if (!server)
-        return;
-    if (ezr_server_failed(server)) {
-        /* The point is freed with the server (removing it waits for the stopped reactor). */
-        ezr_server_pool_release_failed(server, G_OBJECT(self));
-        return;
-    }
     ezr_server_remove_ingest(server, ing);
-    ezr_server_pool_release(server);
 }
 
-guint ezr_src_bound_port(GstEzrtmpServerSrc *self)
+void ezr_src_close_server(GstEzrtmpServerSrc *self)
 {
-    g_mutex_lock(&self->lock);
-    guint port = self->bound_port;
-    g_mutex_unlock(&self->lock);
-    return port;
+    ezr_element_server_close(&self->serving, G_OBJECT(self), remove_ingest);
 }
 
 GstStructure *ezr_src_make_stats(GstEzrtmpServerSrc *self)
 {
     struct ezr_publisher_stats st = {0};
-    g_mutex_lock(&self->lock);
-    struct ezr_ingest *ing = self->ingest;
-    if (ing)
-        self->users++;
-    g_mutex_unlock(&self->lock);
+    struct ezr_server *server;
+    struct ezr_ingest *ing = ezr_element_server_acquire(&self->serving, &server);
     if (ing) {
         ezr_ingest_get_stats(ing, &st);
-        g_mutex_lock(&self->lock);
-        if (--self->users == 0)
-            g_cond_broadcast(&self->idle);
-        g_mutex_unlock(&self->lock);
+        ezr_element_server_release(&self->serving);
     }
     return gst_structure_new(
         "ezrtmpserversrc-stats", "publishing", G_TYPE_BOOLEAN, (gboolean)st.publishing,

@@ -91,11 +91,11 @@ static GstStateChangeReturn change_state(GstElement *element, GstStateChange tra
          * does the caps' streamheader here: flvmux does not always send them again after
          * READY. Without waiting for a drain. */
         struct ezr_server *server;
-        struct ezr_stream *st = ezr_sink_stream_acquire(self, &server);
+        struct ezr_stream *st = ezr_element_server_acquire(&self->serving, &server);
         if (st) {
             if (!ezr_server_failed(server))
                 ezr_stream_stop(st);
-            ezr_sink_stream_release(self);
+            ezr_element_server_release(&self->serving);
         }
     }
     if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
@@ -117,10 +117,10 @@ static gboolean unlock(GstBaseSink *sink)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
     struct ezr_server *server;
-    struct ezr_stream *st = ezr_sink_stream_acquire(self, &server);
+    struct ezr_stream *st = ezr_element_server_acquire(&self->serving, &server);
     if (st) {
         ezr_stream_set_flushing(st, TRUE);
-        ezr_sink_stream_release(self);
+        ezr_element_server_release(&self->serving);
     }
     return TRUE;
 }
@@ -129,10 +129,10 @@ static gboolean unlock_stop(GstBaseSink *sink)
 {
     GstEzrtmpServerSink *self = GST_EZRTMP_SERVER_SINK(sink);
     struct ezr_server *server;
-    struct ezr_stream *st = ezr_sink_stream_acquire(self, &server);
+    struct ezr_stream *st = ezr_element_server_acquire(&self->serving, &server);
     if (st) {
         ezr_stream_set_flushing(st, FALSE);
-        ezr_sink_stream_release(self);
+        ezr_element_server_release(&self->serving);
     }
     return TRUE;
 }
@@ -141,10 +141,10 @@ static gboolean unlock_stop(GstBaseSink *sink)
 static void remove_client(GstEzrtmpServerSink *self, guint64 id)
 {
     struct ezr_server *server;
-    struct ezr_stream *st = ezr_sink_stream_acquire(self, &server);
+    struct ezr_stream *st = ezr_element_server_acquire(&self->serving, &server);
     if (st) {
         ezr_stream_remove_client(st, id);
-        ezr_sink_stream_release(self);
+        ezr_element_server_release(&self->serving);
     }
 }
 
@@ -155,8 +155,7 @@ static void finalize(GObject *object)
     ezr_sink_clear_streamheader(self);
     ezr_flv_parser_clear(&self->parser);
     ezr_sink_settings_clear(&self->settings);
-    g_cond_clear(&self->idle);
-    g_mutex_clear(&self->lock);
+    ezr_element_server_clear(&self->serving);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -242,8 +241,7 @@ static void gst_ezrtmp_server_sink_class_init(GstEzrtmpServerSinkClass *klass)
 static void gst_ezrtmp_server_sink_init(GstEzrtmpServerSink *self)
 {
     ezr_sink_settings_init(&self->settings);
-    g_mutex_init(&self->lock);
-    g_cond_init(&self->idle);
+    ezr_element_server_init(&self->serving);
     ezr_flv_parser_init(&self->parser);
     gst_base_sink_set_sync(GST_BASE_SINK(self), TRUE);
     /* render() hands a buffer to the server and returns (the reactor thread writes it): it

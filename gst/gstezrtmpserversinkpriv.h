@@ -8,6 +8,7 @@
 
 #include "ezr_flv_parser.h"
 #include "ezr_server.h"
+#include "ezrelementserver.h"
 #include "ezrsinkprops.h"
 #include "gstezrtmpserversink.h"
 
@@ -30,21 +31,9 @@ struct _GstEzrtmpServerSink {
     /* The properties (ezrsinkprops.h); the object lock guards them. */
     struct ezr_sink_settings settings;
 
-    /* Open from READY to NULL. lock guards these (not the state lock: client-added/-removed
-     * handlers, which run on the server thread, read stats while set_state(NULL) holds the
-     * state lock and waits for that thread). Threads other than the streaming thread use the
-     * stream outside the lock as one of its users; ezr_sink_close_server() clears the pointers,
-     * then waits for users to drop to 0 before removing the stream. The streaming thread reads
-     * the pointers without the lock: they change only in NULL<->READY, when no data flows.
-     * Lock order: the object lock may be held when taking lock (get_property("bound-port")),
-     * never the other way round; and neither is held while waiting for the server thread,
-     * whose client callbacks take both. */
-    GMutex lock;
-    GCond idle; /* users dropped to 0 */
-    guint users;
-    struct ezr_server *server;
-    struct ezr_stream *stream;
-    guint bound_port;
+    /* The server and our stream in it (the point), open from READY to NULL: the lock, users
+     * and lock order are ezrelementserver.h's. */
+    struct ezr_element_server serving;
     gint failure_posted; /* atomic: the server's failure is on the bus */
 
     /* Streaming thread only. */
@@ -62,11 +51,12 @@ gboolean ezr_sink_open_server(GstEzrtmpServerSink *self);
 /* READY -> NULL and finalize: removes the stream and drops the server. Waits for the server
  * thread: never from a client callback. */
 void ezr_sink_close_server(GstEzrtmpServerSink *self);
-/* The stream (and its server) for a call made outside the lock, or NULL when not serving; a
- * non-NULL result makes the caller a user until ezr_sink_stream_release(). Any thread, the
- * server thread included: users never wait for close, close waits for them. */
-struct ezr_stream *ezr_sink_stream_acquire(GstEzrtmpServerSink *self, struct ezr_server **server);
-void ezr_sink_stream_release(GstEzrtmpServerSink *self);
+/* The stream, for the streaming thread (see serving); other threads use
+ * ezr_element_server_acquire(). */
+static inline struct ezr_stream *ezr_sink_stream(GstEzrtmpServerSink *self)
+{
+    return self->serving.point;
+}
 /* The reactor thread stopped: one bus error per server opened, from whichever thread knows. */
 void ezr_sink_post_server_failure(GstEzrtmpServerSink *self, guint port, const gchar *why);
 

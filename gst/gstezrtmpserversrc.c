@@ -59,14 +59,6 @@ G_DEFINE_TYPE(GstEzrtmpServerSrc, gst_ezrtmp_server_src, GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE(ezrtmpserversrc, "ezrtmpserversrc", GST_RANK_NONE,
                             GST_TYPE_EZRTMP_SERVER_SRC);
 
-static struct ezr_ingest *ingest_of(GstEzrtmpServerSrc *self)
-{
-    g_mutex_lock(&self->lock);
-    struct ezr_ingest *ing = self->ingest;
-    g_mutex_unlock(&self->lock);
-    return ing;
-}
-
 static GstStateChangeReturn change_state(GstElement *element, GstStateChange transition)
 {
     GstEzrtmpServerSrc *self = GST_EZRTMP_SERVER_SRC(element);
@@ -99,19 +91,25 @@ static gboolean stop(GstBaseSrc *src)
     return TRUE;
 }
 
+static void set_flushing(GstEzrtmpServerSrc *self, gboolean flushing)
+{
+    struct ezr_server *server;
+    struct ezr_ingest *ing = ezr_element_server_acquire(&self->serving, &server);
+    if (ing) {
+        ezr_ingest_set_flushing(ing, flushing);
+        ezr_element_server_release(&self->serving);
+    }
+}
+
 static gboolean unlock(GstBaseSrc *src)
 {
-    struct ezr_ingest *ing = ingest_of(GST_EZRTMP_SERVER_SRC(src));
-    if (ing)
-        ezr_ingest_set_flushing(ing, TRUE);
+    set_flushing(GST_EZRTMP_SERVER_SRC(src), TRUE);
     return TRUE;
 }
 
 static gboolean unlock_stop(GstBaseSrc *src)
 {
-    struct ezr_ingest *ing = ingest_of(GST_EZRTMP_SERVER_SRC(src));
-    if (ing)
-        ezr_ingest_set_flushing(ing, FALSE);
+    set_flushing(GST_EZRTMP_SERVER_SRC(src), FALSE);
     return TRUE;
 }
 
@@ -156,7 +154,7 @@ static gboolean query(GstBaseSrc *src, GstQuery *q)
 static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out)
 {
     GstEzrtmpServerSrc *self = GST_EZRTMP_SERVER_SRC(psrc);
-    struct ezr_ingest *ing = self->ingest;
+    struct ezr_ingest *ing = self->serving.point; /* without the lock: see serving */
     if (!ing)
         return GST_FLOW_FLUSHING;
     for (;;) {
@@ -170,11 +168,11 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out)
         if (rc == EZR_ECLOSED)
             return GST_FLOW_FLUSHING;
         if (rc == EZR_EAGAIN) {
-            if (ezr_server_failed(self->server)) {
+            if (ezr_server_failed(self->serving.server)) {
                 GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
                                   ("The RTMP server on port %u stopped and takes no publisher any "
                                    "more. Restart the pipeline to take publishers again.",
-                                   ezr_src_bound_port(self)),
+                                   ezr_element_server_bound_port(&self->serving)),
                                   (NULL));
                 return GST_FLOW_ERROR;
             }
@@ -204,8 +202,7 @@ static void finalize(GObject *object)
     ezr_src_close_server(self);
     ezr_src_flv_reset(&self->flv);
     ezr_sink_settings_clear(&self->settings);
-    g_mutex_clear(&self->lock);
-    g_cond_clear(&self->idle);
+    ezr_element_server_clear(&self->serving);
     G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -263,8 +260,7 @@ static void gst_ezrtmp_server_src_class_init(GstEzrtmpServerSrcClass *klass)
 static void gst_ezrtmp_server_src_init(GstEzrtmpServerSrc *self)
 {
     ezr_sink_settings_init(&self->settings);
-    g_mutex_init(&self->lock);
-    g_cond_init(&self->idle);
+    ezr_element_server_init(&self->serving);
     ezr_src_flv_init(&self->flv);
     gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
     gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);

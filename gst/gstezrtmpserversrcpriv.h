@@ -6,6 +6,7 @@
 #define GST_EZRTMP_SERVER_SRC_PRIV_H
 
 #include "ezr_server.h"
+#include "ezrelementserver.h"
 #include "ezrsinkprops.h"
 #include "gstezrtmpserversrc.h"
 
@@ -39,15 +40,9 @@ struct _GstEzrtmpServerSrc {
     /* The properties (ezrsinkprops.h); the object lock guards them. */
     struct ezr_sink_settings settings;
 
-    /* Open from READY to NULL; lock guards them. Other threads (stats) use the point as users;
-     * close waits for them. The streaming thread reads the pointers without the lock: they
-     * change only in NULL<->READY, when it does not run. */
-    GMutex lock;
-    GCond idle;
-    guint users;
-    struct ezr_server *server;
-    struct ezr_ingest *ingest;
-    guint bound_port;
+    /* The server and our publish point in it (the point, a struct ezr_ingest), open from READY
+     * to NULL: the lock, users and lock order are ezrelementserver.h's. */
+    struct ezr_element_server serving;
 
     /* Streaming thread. */
     struct ezr_src_flv flv;
@@ -64,7 +59,6 @@ struct _GstEzrtmpServerSrc {
 gboolean ezr_src_open_server(GstEzrtmpServerSrc *self);
 /* READY -> NULL and finalize: removes the point (its publisher is closed) and drops the server. */
 void ezr_src_close_server(GstEzrtmpServerSrc *self);
-guint ezr_src_bound_port(GstEzrtmpServerSrc *self);
 GstStructure *ezr_src_make_stats(GstEzrtmpServerSrc *self);
 
 /* ezrsrcflv.c */

@@ -192,15 +192,18 @@ static bool matches(const struct route *r, const char *path, size_t len)
 static int route(struct ezr_client *c, const struct ezr_http_request *req)
 {
     char esc[96];
-    ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
-            (unsigned long long)c->conn.id, c->conn.addr,
-            req->method == EZR_HTTP_GET       ? "GET"
-            : req->method == EZR_HTTP_HEAD    ? "HEAD"
-            : req->method == EZR_HTTP_OPTIONS ? "OPTIONS"
-                                              : "(other method)",
-            ezr_text_escape(esc, sizeof esc, req->path, strlen(req->path)),
-            req->query[0] ? " (query not shown)" : "",
-            req->upgrade_websocket ? " (WebSocket)" : "");
+    /* Asked first: a line per request is the most the server logs, and escaping the path
+     * costs as much as formatting it. */
+    if (ezr_log_wants(c->set->log, EZR_LOG_INFO))
+        ezr_log(c->set->log, EZR_LOG_INFO, "client %llu (%s) HTTP %s \"%s\"%s%s",
+                (unsigned long long)c->conn.id, c->conn.addr,
+                req->method == EZR_HTTP_GET       ? "GET"
+                : req->method == EZR_HTTP_HEAD    ? "HEAD"
+                : req->method == EZR_HTTP_OPTIONS ? "OPTIONS"
+                                                  : "(other method)",
+                ezr_text_escape(esc, sizeof esc, req->path, strlen(req->path)),
+                req->query[0] ? " (query not shown)" : "",
+                req->upgrade_websocket ? " (WebSocket)" : "");
     if (req->method == EZR_HTTP_OTHER)
         return ezr_http_answer_error(c, 405, "HTTP method not allowed", NULL);
     if (req->has_body)

@@ -363,7 +363,7 @@ int ezr_server_new(const struct ezr_server_config *cfg, struct ezr_server **out)
     snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "localhost");
     s->chunk_size = cfg->chunk_size;
     s->handshake_timeout_ms = cfg->handshake_timeout_ms;
-    s->log = (struct ezr_log){cfg->log, cfg->log_ctx};
+    s->log = (struct ezr_log){cfg->log, cfg->log_ctx, cfg->log_wants};
     s->client_timeout_ms = cfg->client_timeout_ms;
     s->send_buffer_bytes = cfg->send_buffer_bytes;
     s->http = cfg->http;

@@ -50,6 +50,8 @@ struct ezr_server_config {
     int32_t flush_interval_ms;
     ezr_log_fn log; /* may be NULL */
     void *log_ctx;
+    /* Which levels log keeps, asked before a line is formatted; NULL: every level. */
+    ezr_log_wants_fn log_wants;
     /* HTTP on the same port (a connection's first byte tells): GET /APP/KEY.flv plays the stream
      * as HTTP-FLV, the same with Upgrade: websocket as WebSocket-FLV. Off by default: with it on,
      * a web page in any browser that can reach the port may read the stream. */

@@ -17,7 +17,7 @@ const char *ezr_protocol_name(enum ezr_protocol p)
 
 void ezr_log(const struct ezr_log *log, enum ezr_log_level level, const char *fmt, ...)
 {
-    if (!log || !log->fn)
+    if (!ezr_log_wants(log, level))
         return;
     char msg[512];
     va_list ap;

@@ -4,6 +4,8 @@
 #ifndef EZR_TYPES_H
 #define EZR_TYPES_H
 
+#include <stdbool.h>
+
 enum ezr_log_level {
     EZR_LOG_ERROR,
     EZR_LOG_WARNING,
@@ -13,15 +15,28 @@ enum ezr_log_level {
 /* Called from the reactor thread (or the caller's, for errors of ezr_server_new). msg is
  * NUL-terminated, has client-supplied text escaped, and is valid only during the call. */
 typedef void (*ezr_log_fn)(void *ctx, enum ezr_log_level level, const char *msg);
+/* Whether the application keeps lines of level (same ctx, same threads as ezr_log_fn). Asked
+ * before a line is formatted: a server answering thousands of HTTP requests a second formats a
+ * line per request, which an application that drops INFO lines should not pay for. */
+typedef bool (*ezr_log_wants_fn)(void *ctx, enum ezr_log_level level);
 
-/* Where a layer logs: the application's callback (fn NULL: nowhere). The server owns one and
- * hands a pointer to it down to its connections and streams. */
+/* Where a layer logs: the application's callback (fn NULL: nowhere) and its level filter (wants
+ * NULL: every level). The server owns one and hands a pointer to it down to its connections and
+ * streams. */
 struct ezr_log {
     ezr_log_fn fn;
     void *ctx;
+    ezr_log_wants_fn wants;
 };
 
-/* Formats and hands one line to log->fn (at most 511 bytes of it). */
+/* True if a line of level would reach log->fn. A call site that builds costly arguments
+ * (escaping client text into a buffer) asks this first; ezr_log() asks it itself. */
+static inline bool ezr_log_wants(const struct ezr_log *log, enum ezr_log_level level)
+{
+    return log && log->fn && (!log->wants || log->wants(log->ctx, level));
+}
+
+/* Formats and hands one line to log->fn (at most 511 bytes of it), if ezr_log_wants(). */
 void ezr_log(const struct ezr_log *log, enum ezr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -263,12 +263,15 @@ static bool nb_flush(struct nb_pub *n, uint64_t deadline)
     return true;
 }
 
-/* Message seq: a 16 KiB inter frame carrying its number. */
+/* Message seq: a 16 KiB video frame carrying its number, the first a keyframe. Without it the
+ * server closes the publisher after EZR_MAX_FRAMES_BEFORE_KEYFRAME (300) inter frames, and how
+ * many go before the full queue holds it is up to the kernel's buffers: over 300 once TCP's
+ * autotuning has grown them (a run that lost its last tag, 300 of 301, was that). */
 static void nb_queue(struct nb_pub *n, uint32_t seq)
 {
     static uint8_t body[HOLD_MSG];
     memset(body, (int)seq, sizeof body);
-    memcpy(body, flv_avc_inter, 5);
+    memcpy(body, seq == 0 ? flv_avc_key : flv_avc_inter, 5);
     ezr_wr_be32(body + 5, seq);
     ezr_chunk_writer_write(&n->p->w, &n->out, 6, seq * 10, 9, 1, body, sizeof body);
 }

@@ -1,7 +1,8 @@
 /* GstHarness tests of ezrtmpserversink's location property (set, read back, rtmps, bad URLs that
- * fail READY naming the URL), of its HLS properties, and of its stats against /metrics: every numeric field of the stats
- * structure is a series of a real server's /metrics answer, as the library's stats schema names
- * it. The element listens on an ephemeral port (port=0) in every test that listens. */
+ * fail READY naming the URL), of its HLS properties, of its stats against /metrics (every numeric
+ * field of the stats structure is a series of a real server's /metrics answer, as the library's
+ * stats schema names it), and that the library's HTTP request line reaches the debug log at
+ * ezrtmp:4 (INFO). The element listens on an ephemeral port (port=0) in every test that listens. */
 #include <arpa/inet.h>
 #include <gst/base/gstbasesink.h>
 #include <gst/check/gstcheck.h>
@@ -249,6 +250,39 @@ GST_START_TEST(test_every_numeric_stats_field_is_a_metric)
 }
 GST_END_TEST;
 
+/* The library's per-request lines seen on the ezrtmp category (the server thread logs them). */
+static gint request_lines;
+
+static void count_request_lines(GstDebugCategory *cat, GstDebugLevel level, const gchar *file,
+                                const gchar *function, gint line, GObject *object,
+                                GstDebugMessage *message, gpointer user_data)
+{
+    (void)file, (void)function, (void)line, (void)object, (void)user_data;
+    if (strcmp(gst_debug_category_get_name(cat), "ezrtmp") == 0 && level == GST_LEVEL_INFO &&
+        strstr(gst_debug_message_get(message), " HTTP GET \"/metrics\""))
+        g_atomic_int_inc(&request_lines);
+}
+
+/* The element tells the library which levels its category lets through, so that lines nobody
+ * reads are not formatted: at ezrtmp:4 (INFO) the HTTP request line must still come. */
+GST_START_TEST(test_http_request_line_is_logged_at_info)
+{
+    gst_debug_set_active(TRUE);
+    gst_debug_set_threshold_for_name("ezrtmp", GST_LEVEL_INFO);
+    gst_debug_add_log_function(count_request_lines, NULL, NULL);
+    GstElement *e = new_sink();
+    g_object_set(e, "port", 0, "host", "127.0.0.1", "metrics", TRUE, NULL);
+    fail_unless_equals_int(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    /* The line is logged before the answer is written, so it is counted once the answer is in. */
+    g_free(http_get(get_int(e, "bound-port"), "/metrics"));
+    fail_unless_equals_int(g_atomic_int_get(&request_lines), 1);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+    gst_debug_remove_log_function(count_request_lines);
+    gst_debug_unset_threshold_for_name("ezrtmp");
+}
+GST_END_TEST;
+
 GST_START_TEST(test_processing_deadline_defaults_to_zero)
 {
     /* A frame is not held for processing time the sink does not spend (GstBaseSink's default
@@ -408,6 +442,7 @@ static Suite *ezrtmpserversink_props_suite(void)
     tcase_add_test(tc, test_location_rtmps);
     tcase_add_test(tc, test_bad_location_fails_ready_naming_it);
     tcase_add_test(tc, test_every_numeric_stats_field_is_a_metric);
+    tcase_add_test(tc, test_http_request_line_is_logged_at_info);
     tcase_add_test(tc, test_hls_without_http_fails_ready_saying_so);
     tcase_add_test(tc, test_processing_deadline_defaults_to_zero);
     tcase_add_test(tc, test_hls_properties_default_and_reach_the_stats);
