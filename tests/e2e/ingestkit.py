@@ -143,7 +143,7 @@ class Recorder:
 
     def stop(self):
         """Ends the recording (SIGINT, as a user stops it) and returns its tags."""
-        stop_rtmpdump(self.p)
+        stop_rtmpdump(self.p, self.path)
         check(os.path.exists(self.path), "rtmpdump wrote nothing: %s"
               % self.p.stderr.read().decode())
         tags = flvtags.read_file(self.path)

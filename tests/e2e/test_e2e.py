@@ -45,7 +45,7 @@ def test_rtmpdump_record():
             # Record 3 s of the stream: 90 frames at 30 fps pass through the sink.
             s.wait_video_frames(start + 90, 20)
         finally:
-            stop_rtmpdump(p)
+            stop_rtmpdump(p, out)
         rc, _, err = run(["ffmpeg", "-v", "error", "-xerror", "-i", out, "-f", "null", "-"], 60)
         check(rc == 0 and not decode_errors(err),
               "ffmpeg could not decode the recording: %s" % err)

@@ -113,7 +113,7 @@ def test_restreamer_ffmpeg_to_ffprobe_rtmpdump_and_http_flv():
                                 s.url(key="live")], 30)
             reader.join()
             s.wait_video_frames(start + 60, 15)
-            stop_rtmpdump(dump)
+            stop_rtmpdump(dump, rec)
         finally:
             prc, perr = finish(pub, 20)
         check(rc == 0, "ffprobe failed (%d): %s" % (rc, err))
@@ -156,7 +156,7 @@ def test_publisher_reconnects_player_keeps_connection_time_rises():
             s.wait_video_frames(before + 90, 10)
             check(dump.poll() is None, "rtmpdump ended with the first publisher")
         finally:
-            stop_rtmpdump(dump)
+            stop_rtmpdump(dump, rec)
         check(src_stat(s, "publishes") == 2, "publishes: %d" % src_stat(s, "publishes"))
         dts = video_dts(rec)
         check(all(b >= a for a, b in zip(dts, dts[1:])),
