@@ -22,14 +22,16 @@ static inline void push_headers(struct ezr_stream *st)
 
 /* Video at 30 fps with a keyframe every second, and AAC frames (23 ms), in time order, for
  * [from, to) ms. */
-static inline void push_media(struct ezr_stream *st, uint32_t from, uint32_t to)
+static inline void push_media_gop(struct ezr_stream *st, uint32_t from, uint32_t to,
+                                  uint32_t gop_frames)
 {
     uint32_t v = (from * 30u + 999u) / 1000u, a = (from * 1000u + 22u) / 23u;
     for (;;) {
         uint32_t vt = v * 1000u / 30u, at = a * 23u;
         if (vt >= to && at >= to)
             break;
-        struct ezr_frame *f = vt <= at ? hls_video(vt, v % 30 == 0, 0, 200) : hls_audio(at);
+        struct ezr_frame *f =
+            vt <= at ? hls_video(vt, v % gop_frames == 0, 0, 200) : hls_audio(at);
         ezr_stream_push(st, (enum ezr_frame_kind)f->kind, f->flags, f->timestamp, f->data,
                         f->payload_len);
         ezr_frame_unref(f);
@@ -38,6 +40,11 @@ static inline void push_media(struct ezr_stream *st, uint32_t from, uint32_t to)
         else
             a++;
     }
+}
+
+static inline void push_media(struct ezr_stream *st, uint32_t from, uint32_t to)
+{
+    push_media_gop(st, from, to, 30u);
 }
 
 /* Polls the stream's stats until field >= want (or == want with exact), or the deadline. */

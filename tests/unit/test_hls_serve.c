@@ -426,16 +426,33 @@ static size_t heap_in_use(void)
 
 /* 1.1 s of media (*made: a segment was), then the playlist into pl and the blocking request for
  * its hinted part into path: it waits until its deadline, since no more media comes. */
-static bool hinted_reload(struct ezr_server *s, struct ezr_stream *st, bool *made,
-                          struct http_answer *pl, char *path, size_t cap)
+/* The playlist, and in path the hinted part's blocking reload it asks for next. */
+static bool hinted_path(struct ezr_server *s, struct http_answer *pl, char *path, size_t cap)
 {
-    push_media(st, 0, 1100);
-    *made = WAIT_STAT(st, hls_segments, 1, false);
     struct http_client h = {.fd = -1};
     bool ok = http_client_open(&h, ezr_server_port(s)) && get(&h, PLAYLIST, pl) == 0 &&
               hinted_query((char *)pl->body, path, cap);
     http_client_close(&h);
     return ok;
+}
+
+static bool hinted_reload(struct ezr_server *s, struct ezr_stream *st, bool *made,
+                          struct http_answer *pl, char *path, size_t cap)
+{
+    push_media(st, 0, 1100);
+    *made = WAIT_STAT(st, hls_segments, 1, false);
+    return hinted_path(s, pl, path, cap);
+}
+
+/* The same with 10 s segments: a blocking request then waits three target durations, 30 s,
+ * before its 503, so that 10,000 of them can be opened one after another (several seconds with
+ * the poll reactor, whose every round looks at each descriptor) and all still be parked. */
+static bool hinted_reload_long_wait(struct ezr_server *s, struct ezr_stream *st, bool *made,
+                                    struct http_answer *pl, char *path, size_t cap)
+{
+    push_media_gop(st, 0, 10100, 300u);
+    *made = WAIT_STAT(st, hls_segments, 1, false);
+    return hinted_path(s, pl, path, cap);
 }
 
 EZR_TEST(test_a_thousand_parked_reloads_dropped_leave_nothing_waiting)
@@ -519,7 +536,7 @@ EZR_TEST(test_ten_thousand_parked_reloads_cost_at_most_352_bytes_of_heap_each)
     EZR_CHECK(s != NULL);
     struct http_answer pl = {0};
     char path[300] = "", req[400] = "";
-    bool made = false, ok = hinted_reload(s, st, &made, &pl, path, sizeof path);
+    bool made = false, ok = hinted_reload_long_wait(s, st, &made, &pl, path, sizeof path);
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
     int ready[2] = {-1, -1}, stop[2] = {-1, -1};
     ok = ok && pipe(ready) == 0 && pipe(stop) == 0;
