@@ -97,30 +97,18 @@ def read_tags(data):
     return Reader().feed(data)
 
 
-def whole_length(data):
-    """How many bytes of FLV data (with its file header) are whole tags: where a partial last
-    tag begins, or len(data)."""
-    if len(data) < 13 or data[:3] != b"FLV":
-        return len(data)
-    pos = struct.unpack(">I", data[5:9])[0] + 4
-    while pos + 11 <= len(data):
-        end = pos + 11 + int.from_bytes(data[pos + 1:pos + 4], "big") + 4
-        if end > len(data):
-            return pos
-        pos = end
-    return pos
-
-
 def trim_partial_tail(path):
     """Cuts a file's partial last tag off (a recording stopped inside it); returns the bytes
-    dropped."""
+    dropped. What Reader leaves unconsumed after the whole file is that partial tag."""
     with open(path, "rb") as f:
         data = f.read()
-    keep = whole_length(data)
-    if keep < len(data):
+    r = Reader()
+    r.feed(data)
+    dropped = len(r.buf) if r.started else 0
+    if dropped:
         with open(path, "r+b") as f:
-            f.truncate(keep)
-    return len(data) - keep
+            f.truncate(len(data) - dropped)
+    return dropped
 
 
 def read_file(path):
