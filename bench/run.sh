@@ -32,7 +32,8 @@ ninja -C build-bench
 [[ "${1:-}" == "--compare-builds" ]] && exec /usr/bin/python3 bench/compare_builds.py --old "$2" --new build-bench "${@:3}"
 # --count-instructions OLD_BUILD [ARGS]: instructions per call of a hot function of an old build
 # (e.g. of an older commit, meson setup --buildtype=release) against build-bench, counted by
-# callgrind in the server: by default the fan-out's per player per frame (bench/count_instructions.py).
+# callgrind in the server: by default the fan-out's per player per frame (--protocol http-flv or
+# rtmp); --protocol ll-hls: the reactor thread's per LL-HLS request (bench/count_instructions.py).
 [[ "${1:-}" == "--count-instructions" ]] && exec /usr/bin/python3 bench/count_instructions.py --old "$2" --new build-bench "${@:3}"
 # --ingest [ARGS]: one publisher (ffmpeg, 8 Mbps) through the restreamer line
 # (ezrtmpserversrc ! ezrtmpserversink) to 1,000 players, against nginx-rtmp and SRS relaying

@@ -24,7 +24,8 @@ from gi.repository import GLib, Gst  # noqa: E402
 COUNTERS = ["renders", "render-time-ns", "render-time-max-ns", "bytes-sent", "clients-total",
             "frames-dropped-normal", "frames-dropped-warning", "frames-dropped-high",
             "disconnects-player", "disconnects-slow", "disconnects-timeout",
-            "disconnects-protocol", "connections-refused", "video-frames", "audio-frames"]
+            "disconnects-protocol", "connections-refused", "video-frames", "audio-frames",
+            "hls-requests"]
 
 
 def counters(stats):

@@ -146,11 +146,12 @@ def read_line(proc, seconds):
     return line
 
 
-def stop(proc):
+def stop(proc, seconds=15):
+    """SIGTERM, and SIGKILL if proc has not ended within seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(seconds)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
