@@ -6,6 +6,8 @@ bench/hls_peers/feed.py) played by hls.js in Debian's headless chromium (bench/h
 players.mjs, as bench/hls_players.py) from each of:
 
   ezrtmp:     ezrtmpserversink hls=true http=true (LL-HLS, CMAF parts), in the feeding process;
+  edge:       the same, played through Debian's nginx as a caching edge (bench/cdn/nginx-cdn.conf):
+              what a viewer behind a CDN sees (ours again, not a peer);
   hlssink2:   hlssink2 (MPEG-TS files) writing a directory that Debian's nginx serves;
   nginx-rtmp: nginx-rtmp's `hls on`, its fragments served by the same nginx, fed over RTMP;
   srs:        SRS 6's HLS (MPEG-TS), served by SRS's HTTP server, fed over RTMP;
@@ -76,6 +78,14 @@ SETTINGS = {
         "low": dict(conf=[], player="hlsjs-edge", hlsjs={},
                     what="element defaults; hls.js seeks to its live sync position once"),
     },
+    # Ours again, played through Debian's nginx as a caching edge (bench/cdn/nginx-cdn.conf):
+    # what a viewer behind a CDN sees. Not a peer: the verdict compares it with ours direct.
+    "edge": {
+        "default": dict(conf=[], player="hlsjs", hlsjs={},
+                        what="ours' defaults behind nginx-cdn.conf, hls.js's defaults"),
+        "low": dict(conf=[], player="hlsjs-edge", hlsjs={},
+                    what="ours' defaults behind nginx-cdn.conf; hls.js as for ours"),
+    },
     "hlssink2": {
         "default": dict(conf=[], player="hlsjs", hlsjs={},
                         what="target-duration=15 playlist-length=5 (its defaults)"),
@@ -111,6 +121,8 @@ def start(key, setting, args, input_flv, tmp):
     conf = SETTINGS[key][setting]["conf"]
     if key == "ezrtmp":
         return HlsEzrtmp(args.build, input_flv, tmp, conf)
+    if key == "edge":
+        return HlsEzrtmpBehindNginx(args.build, input_flv, tmp, conf)
     if key == "hlssink2":
         return HlsSink2Nginx(args.build, input_flv, tmp, conf)
     if key == "nginx-rtmp":
@@ -214,10 +226,7 @@ CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-P"]), ("edge", []), ("hlssink2", []),
 def cpu_run(args, key, flags, input_flv, tmp):
     """args.cpu ezrload viewers of key at its low-latency settings for args.cpu_seconds: the
     server's CPU (each of its processes) over the bytes the viewers received."""
-    if key == "edge":
-        server = HlsEzrtmpBehindNginx(args.build, input_flv, tmp)
-    else:
-        server = start(key, "low", args, input_flv, tmp)
+    server = start(key, "low", args, input_flv, tmp)
     try:
         wait_segments(server.playlist, 3, 60)
         feeder = getattr(server, "feeder", None)
@@ -340,7 +349,7 @@ def verdict(rows, cpu_rows):
            for k in SETTINGS}
     out = []
     if low.get("ezrtmp") is not None:
-        peers = {k: v for k, v in low.items() if k != "ezrtmp" and v is not None}
+        peers = {k: v for k, v in low.items() if k not in ("ezrtmp", "edge") and v is not None}
         best = min(peers, key=peers.get) if peers else None
         if best:
             out.append("**Latency: %s.** At their low-latency settings (medians): ours %.0f ms; "
@@ -352,12 +361,17 @@ def verdict(rows, cpu_rows):
             # Run by run: ours against every peer's figure of the same run.
             by_run = {}
             for r in rows:
-                if r["setting"] == "low" and r.get("latency_ms") is not None:
+                if r["setting"] == "low" and r.get("latency_ms") is not None \
+                        and r["server"] != "edge":
                     by_run.setdefault(r["run"], {})[r["server"]] = r["latency_ms"]
             won = [n for n, d in by_run.items() if "ezrtmp" in d and len(d) > 1
                    and d["ezrtmp"] < min(v for k, v in d.items() if k != "ezrtmp")]
             out[-1] += " Ours was the lowest in %d of %d runs." % (
                 len(won), sum(1 for d in by_run.values() if "ezrtmp" in d and len(d) > 1))
+        if low.get("edge") is not None:
+            out.append("**Behind nginx (ours through a caching edge), at hls.js:** %.0f ms (median "
+                       "at the low-latency settings), %+.0f ms against ours direct." % (
+                           low["edge"], low["edge"] - low["ezrtmp"]))
     ours = next((c for c in cpu_rows if c["server"] == "ezrtmp" and not c["flags"]), None)
     sink = next((c for c in cpu_rows if c["server"] == "hlssink2"), None)
     if ours and sink and ours["cpu_per_gb"] and sink["cpu_per_gb"]:
@@ -480,7 +494,8 @@ def main():
                     rows.append(r)
                     save()
         for key, flags in CPU_RUNS if args.cpu else []:
-            if (key if key != "edge" else "ezrtmp") not in servers:
+            # The edge's CPU run goes with ours (sections hls-peers-cpu-4/5 were run so).
+            if key not in servers and not (key == "edge" and "ezrtmp" in servers):
                 continue
             log("%s: %d ezrload viewers %s, %d s" % (NAMES[key], args.cpu, " ".join(flags),
                                                      args.cpu_seconds))
