@@ -6,6 +6,8 @@ bench/hls_peers/feed.py) played by hls.js in Debian's headless chromium (bench/h
 players.mjs, as bench/hls_players.py) from each of:
 
   ezrtmp:     ezrtmpserversink hls=true http=true (LL-HLS, CMAF parts), in the feeding process;
+  edge:       the same, played through Debian's nginx as a caching edge (bench/cdn/nginx-cdn.conf):
+              what a viewer behind a CDN sees (ours again, not a peer);
   hlssink2:   hlssink2 (MPEG-TS files) writing a directory that Debian's nginx serves;
   nginx-rtmp: nginx-rtmp's `hls on`, its fragments served by the same nginx, fed over RTMP;
   srs:        SRS 6's HLS (MPEG-TS), served by SRS's HTTP server, fed over RTMP;
@@ -31,7 +33,9 @@ CPU (--cpu N, when bench/ezrload plays HLS): N viewers of ezrload against each s
 low-latency settings; the server's CPU (ezrtmp: the feeding process, which is the server;
 hlssink2: nginx plus the pipeline writing the files, both counted, and nginx alone beside it;
 nginx-rtmp and SRS: their one process, which also muxes the TS; their RTMP publisher is not
-counted and is shown apart) over the bytes the viewers received.
+counted and is shown apart) over the bytes the viewers received. With ezrtmp, one more run: the
+same LL-HLS viewers through Debian's nginx as a caching edge in front of ours
+(bench/cdn/nginx-cdn.conf), nginx's CPU apart: what nginx costs serving LL-HLS's requests.
 
 It writes its section of bench/RESULTS-hls.md and every run's data to --json.
 """
@@ -53,7 +57,8 @@ from hls_players import HLS_DIR, PageServer, fmt, play
 from hls_stamp import entered_ms, make_stamped_input
 from measure import ezrload_cmd, ezrload_path, machine, proc_cpu
 from sections import replace_section
-from servers import ROOT, HlsEzrtmp, HlsNginxRtmp, HlsSink2Nginx, HlsSrs, log, srs_install
+from servers import (ROOT, HlsEzrtmp, HlsEzrtmpBehindNginx, HlsNginxRtmp, HlsSink2Nginx, HlsSrs,
+                     log, srs_install)
 
 JOIN_SEGMENTS = 4
 INPUT_S = 240
@@ -72,6 +77,14 @@ SETTINGS = {
                         what="element defaults (200 ms parts, 7-segment window)"),
         "low": dict(conf=[], player="hlsjs-edge", hlsjs={},
                     what="element defaults; hls.js seeks to its live sync position once"),
+    },
+    # Ours again, played through Debian's nginx as a caching edge (bench/cdn/nginx-cdn.conf):
+    # what a viewer behind a CDN sees. Not a peer: the verdict compares it with ours direct.
+    "edge": {
+        "default": dict(conf=[], player="hlsjs", hlsjs={},
+                        what="ours' defaults behind nginx-cdn.conf, hls.js's defaults"),
+        "low": dict(conf=[], player="hlsjs-edge", hlsjs={},
+                    what="ours' defaults behind nginx-cdn.conf; hls.js as for ours"),
     },
     "hlssink2": {
         "default": dict(conf=[], player="hlsjs", hlsjs={},
@@ -99,7 +112,7 @@ SETTINGS = {
     },
 }
 NAMES = {"ezrtmp": "ours (LL-HLS)", "hlssink2": "hlssink2 + nginx", "nginx-rtmp": "nginx-rtmp hls",
-         "srs": "SRS 6 hls"}
+         "srs": "SRS 6 hls", "edge": "nginx serving ours' LL-HLS (a caching edge)"}
 BEGIN = "<!-- hls-peers: written by bench/hls_peers.py -->"
 END = "<!-- /hls-peers -->"
 
@@ -108,6 +121,8 @@ def start(key, setting, args, input_flv, tmp):
     conf = SETTINGS[key][setting]["conf"]
     if key == "ezrtmp":
         return HlsEzrtmp(args.build, input_flv, tmp, conf)
+    if key == "edge":
+        return HlsEzrtmpBehindNginx(args.build, input_flv, tmp, conf)
     if key == "hlssink2":
         return HlsSink2Nginx(args.build, input_flv, tmp, conf)
     if key == "nginx-rtmp":
@@ -200,9 +215,12 @@ def ezrload_plays_hls(build):
 LOAD_RATE = 500
 # The CPU runs: (server, ezrload's extra flags). Ours twice: as LL-HLS viewers (blocking
 # reloads, parts) and, -P, as plain HLS viewers like the peers' (the playlist every half target
-# duration, whole segments).
-CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-P"]), ("hlssink2", []), ("nginx-rtmp", []),
-            ("srs", [])]
+# duration, whole segments). "edge" (run with ours): the same LL-HLS viewers played through
+# nginx as a caching edge in front of ours (bench/cdn/nginx-cdn.conf), which answers all but two
+# requests a part from its cache: what nginx itself costs serving LL-HLS's requests, beside what
+# it costs serving hlssink2's files.
+CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-P"]), ("edge", []), ("hlssink2", []),
+            ("nginx-rtmp", []), ("srs", [])]
 
 
 def cpu_run(args, key, flags, input_flv, tmp):
@@ -239,7 +257,7 @@ def cpu_run(args, key, flags, input_flv, tmp):
            "cpu_per_gb": round(total / gb, 2) if gb else None, "loadavg": loadavg,
            "feeder_cpu_s": None if feeder_cpu is None else round(feeder_cpu, 2),
            "load_log": load_log}
-    if key == "hlssink2":
+    if key in ("hlssink2", "edge"):
         nginx = cpu[server.pids[0]]
         res["nginx_cpu_s"] = round(nginx, 2)
         res["nginx_cpu_per_gb"] = round(nginx / gb, 2) if gb else None
@@ -289,6 +307,10 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
              "ms | waiting events | frames shown (dropped) | errors, warnings | stamps unread "
              "| load 1 min |" % args.seconds,
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if not rows:  # --runs 0: the CPU runs alone
+        lines[4:] = ["`%s` (%s; %s; SRS: %s). The same 720p30 2 Mbps snow stream with a 1 s GOP "
+                     "and AAC, fed at real-time rate to each server in turn, a fresh one for "
+                     "every run; no latency runs." % (cmd, when, machine(), args.srs_version)]
     for r in rows:
         at = dict(r.get("stamp_ms") or [])
         q = (r.get("samples") or [{}])[-1].get("quality") or {}
@@ -302,9 +324,10 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
                          len(r.get("warnings") or []),
                          "; **%s**" % r["error"] if r.get("error") else "",
                          r.get("stamp_misses", 0), r.get("loadavg_1m") or 0))
-    lines += ["", "Medians (and range) over the runs:", "",
-              "| server | setting | latency after %d s ms | first frame ms | runs |"
-              % args.seconds, "|---|---|---|---|---|"]
+    if rows:
+        lines += ["", "Medians (and range) over the runs:", "",
+                  "| server | setting | latency after %d s ms | first frame ms | runs |"
+                  % args.seconds, "|---|---|---|---|---|"]
     for key in SETTINGS:
         for setting in ("default", "low"):
             these = [r for r in rows if r["server"] == key and r["setting"] == setting]
@@ -326,7 +349,7 @@ def verdict(rows, cpu_rows):
            for k in SETTINGS}
     out = []
     if low.get("ezrtmp") is not None:
-        peers = {k: v for k, v in low.items() if k != "ezrtmp" and v is not None}
+        peers = {k: v for k, v in low.items() if k not in ("ezrtmp", "edge") and v is not None}
         best = min(peers, key=peers.get) if peers else None
         if best:
             out.append("**Latency: %s.** At their low-latency settings (medians): ours %.0f ms; "
@@ -338,12 +361,17 @@ def verdict(rows, cpu_rows):
             # Run by run: ours against every peer's figure of the same run.
             by_run = {}
             for r in rows:
-                if r["setting"] == "low" and r.get("latency_ms") is not None:
+                if r["setting"] == "low" and r.get("latency_ms") is not None \
+                        and r["server"] != "edge":
                     by_run.setdefault(r["run"], {})[r["server"]] = r["latency_ms"]
             won = [n for n, d in by_run.items() if "ezrtmp" in d and len(d) > 1
                    and d["ezrtmp"] < min(v for k, v in d.items() if k != "ezrtmp")]
             out[-1] += " Ours was the lowest in %d of %d runs." % (
                 len(won), sum(1 for d in by_run.values() if "ezrtmp" in d and len(d) > 1))
+        if low.get("edge") is not None:
+            out.append("**Behind nginx (ours through a caching edge), at hls.js:** %.0f ms (median "
+                       "at the low-latency settings), %+.0f ms against ours direct." % (
+                           low["edge"], low["edge"] - low["ezrtmp"]))
     ours = next((c for c in cpu_rows if c["server"] == "ezrtmp" and not c["flags"]), None)
     sink = next((c for c in cpu_rows if c["server"] == "hlssink2"), None)
     if ours and sink and ours["cpu_per_gb"] and sink["cpu_per_gb"]:
@@ -353,6 +381,12 @@ def verdict(rows, cpu_rows):
                        ours["cpu_per_gb"], sink["cpu_per_gb"],
                        fmt(sink["nginx_cpu_per_gb"], "%.2f"),
                        ours["cpu_per_gb"] / sink["cpu_per_gb"]))
+        edge = next((c for c in cpu_rows if c["server"] == "edge"), None)
+        if edge and edge["nginx_cpu_per_gb"] and sink["nginx_cpu_per_gb"]:
+            out[-1] += (" nginx itself, serving the same LL-HLS viewers from its cache in front "
+                        "of ours, costs %.2f s/GB: %.2fx what it costs serving hlssink2's files."
+                        % (edge["nginx_cpu_per_gb"],
+                           edge["nginx_cpu_per_gb"] / sink["nginx_cpu_per_gb"]))
     return out
 
 
@@ -370,6 +404,10 @@ def cpu_lines(args, cpu_rows, cpu_note):
         ld, name = c["load"], NAMES[c["server"]]
         if c["server"] == "hlssink2":
             counted = "nginx %.2f s (%s per GB) + the hlssink2 pipeline %.2f s" % (
+                c["nginx_cpu_s"], fmt(c["nginx_cpu_per_gb"], "%.2f"), c["feeder_cpu_s"])
+            apart = "-"
+        elif c["server"] == "edge":
+            counted = "nginx %.2f s (%s per GB) + ours behind it %.2f s" % (
                 c["nginx_cpu_s"], fmt(c["nginx_cpu_per_gb"], "%.2f"), c["feeder_cpu_s"])
             apart = "-"
         elif c["server"] == "ezrtmp":
@@ -456,7 +494,8 @@ def main():
                     rows.append(r)
                     save()
         for key, flags in CPU_RUNS if args.cpu else []:
-            if key not in servers:
+            # The edge's CPU run goes with ours (sections hls-peers-cpu-4/5 were run so).
+            if key not in servers and not (key == "edge" and "ezrtmp" in servers):
                 continue
             log("%s: %d ezrload viewers %s, %d s" % (NAMES[key], args.cpu, " ".join(flags),
                                                      args.cpu_seconds))

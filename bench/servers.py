@@ -445,9 +445,34 @@ class HlsEzrtmp:
                                                ["hls=true", "http=true"] + list(props))
         self.pids = [self.feeder.pid]
         self.playlist = "http://127.0.0.1:%d/live/stream/index.m3u8" % port
+        self.port = port
 
     def close(self):
         stop(self.feeder)
+
+
+class HlsEzrtmpBehindNginx:
+    """The element's LL-HLS (HlsEzrtmp) behind Debian's nginx as a caching edge
+    (bench/cdn/nginx-cdn.conf): the viewers play through nginx, which answers all but about two
+    requests a part from its cache. pids[0] is nginx, pids[1] the element behind it."""
+
+    def __init__(self, build, input_flv, tmp, props=()):
+        sys.path.insert(0, os.path.join(ROOT, "bench", "cdn"))
+        from edge import NginxEdge  # bench/cdn/edge.py imports this module: not at the top
+        self.name = "nginx edge in front of ours"
+        self.origin = HlsEzrtmp(build, input_flv, tmp, props)
+        self.feeder, self.base_ms = self.origin.feeder, self.origin.base_ms
+        try:
+            self.edge = NginxEdge(self.origin.port, tmp)
+        except Exception:
+            self.origin.close()
+            raise
+        self.pids = [self.edge.pid, self.feeder.pid]
+        self.playlist = "http://127.0.0.1:%d/live/stream/index.m3u8" % self.edge.port
+
+    def close(self):
+        self.edge.close()
+        self.origin.close()
 
 
 def start_hls_nginx(tmp, rtmp_port=None, hls=""):
