@@ -1,6 +1,6 @@
 /* ezrload: N RTMP, HTTP-FLV or HLS players on one epoll loop, for benchmarking media servers.
  *
- *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] [-P]
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] [-P | -L]
  *           URL
  *
  * URL is rtmp://HOST:PORT/APP/STREAM, rtmps://... (or -t) for RTMP inside TLS, or
@@ -47,12 +47,14 @@
  *
  * HLS (http://HOST:PORT/PATH.m3u8[?QUERY], ezrload_hls.c): N viewers of the playlist. LL-HLS when
  * the playlist has parts and blocking reloads (the element's): blocking reloads and every part
- * from the hinted one on, each hinted part asked for before it is complete, as hls.js does, on
- * two keep-alive connections per viewer (playlist, media). Plain HLS (a playlist of segments:
- * nginx-rtmp's hls, SRS, hlssink2's files behind a web server; or -P for any): one keep-alive
- * connection per viewer, the playlist every half target duration and every new segment. The
- * report is one JSON object (ezrload_hls_report.c: bytes, requests, errors, latency of each part
- * or segment by its program date-time, the blocked viewers' delays, per viewer figures).
+ * from the hinted one on, each hinted part asked for before it is complete (as the spec's
+ * EXT-X-PRELOAD-HINT invites; hls.js 1.7.4 does not: -L asks for a part only once a playlist lists
+ * it, as hls.js does), on two keep-alive connections per viewer (playlist, media). Plain HLS (a
+ * playlist of segments: nginx-rtmp's hls, SRS, hlssink2's files behind a web server; or -P for
+ * any): one keep-alive connection per viewer, the playlist every half target duration and every
+ * new segment. The report is one JSON object (ezrload_hls_report.c: bytes, requests, errors,
+ * latency of each part or segment by its program date-time, the blocked viewers' delays, per
+ * viewer figures).
  * EZRLOAD_TRACE=1 in the environment prints every answer (viewer, target, status, sent and
  * arrived ms from the viewer's start) on stderr. -k (stalled) is for RTMP and HTTP-FLV only.
  *
@@ -215,13 +217,16 @@ static void on_stop_signal(int sig)
 static int usage(void)
 {
     fprintf(stderr, "usage: ezrload [-n PLAYERS] [-r PER_SECOND] [-d SECONDS] [-k STALLED] "
-                    "[-g GAP_MS] [-f FPS] [-j] [-t] [-P] URL\n"
+                    "[-g GAP_MS] [-f FPS] [-j] [-t] [-P | -L] URL\n"
                     "  URL: rtmp[s]://HOST:PORT/APP/STREAM, or http://HOST:PORT/APP/STREAM.flv "
                     "(HTTP-FLV), or http://HOST:PORT/PATH.m3u8[?QUERY] (HLS: LL-HLS when the "
                     "playlist has parts and blocking reloads, else plain HLS)\n"
                     "  -t or rtmps://: RTMP inside TLS (the certificate is not verified)\n"
                     "  -P: HLS viewers play whole segments, polling the playlist, even from an "
-                    "LL-HLS playlist\n");
+                    "LL-HLS playlist\n"
+                    "  -L: LL-HLS viewers ask for a part only once a playlist lists it, as hls.js "
+                    "1.7.4 does (by default each hinted part is asked for before it is "
+                    "complete)\n");
     return 2;
 }
 
@@ -232,7 +237,7 @@ int main(int argc, char **argv)
     opt.seconds = 10;
     opt.gap_ms = 500;
     int c;
-    while ((c = getopt(argc, argv, "n:r:d:k:g:f:jtP")) != -1) {
+    while ((c = getopt(argc, argv, "n:r:d:k:g:f:jtPL")) != -1) {
         switch (c) {
         case 'n': opt.n = atoi(optarg); break;
         case 'r': opt.rate = atoi(optarg); break;
@@ -243,12 +248,14 @@ int main(int argc, char **argv)
         case 'j': opt.json = true; break;
         case 't': opt.tls = true; break;
         case 'P': opt.hls_plain = true; break;
+        case 'L': opt.hls_listed = true; break;
         default: return usage();
         }
     }
     if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
         opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0 ||
-        (opt.http && opt.tls) || (opt.hls && opt.stalled) || (opt.hls_plain && !opt.hls))
+        (opt.http && opt.tls) || (opt.hls && opt.stalled) || ((opt.hls_plain || opt.hls_listed) && !opt.hls) ||
+        (opt.hls_plain && opt.hls_listed))
         return usage();
 
     /* One descriptor per player, and some. */

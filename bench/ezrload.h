@@ -101,6 +101,7 @@ struct options {
     char path[600]; /* http://: the request target, "/APP/STREAM.flv" */
     bool hls;       /* http://...m3u8: HLS viewers (ezrload_hls.c) */
     bool hls_plain; /* -P: whole segments only, even from an LL-HLS playlist */
+    bool hls_listed; /* -L: LL-HLS parts only once a playlist lists them (hls.js 1.7.4's way) */
 };
 
 struct totals {

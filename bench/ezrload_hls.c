@@ -6,7 +6,11 @@
  * the last one listed (_HLS_msn=M&_HLS_part=P, and _HLS_skip=YES when the playlist offers delta
  * updates, CAN-SKIP-UNTIL); the init segment once (EXT-X-MAP); and every part from the one the
  * first playlist hints at (EXT-X-PRELOAD-HINT) on, each hinted part asked for before it is
- * complete, as hls.js does, the rest as soon as a playlist lists them. A viewer has two HTTP/1.1
+ * complete, the rest as soon as a playlist lists them. hls.js 1.7.4 reads the hint but never asks
+ * for it: it asks for a part once a blocking reload's answer lists it (seen in its request log,
+ * bench/hls_peers.py --verbose). -L plays so: every part once listed, from the newest listed in
+ * the first playlist on; a part then goes out whole, where a hinted part is written frame by
+ * frame as it is made. A viewer has two HTTP/1.1
  * keep-alive connections, as a browser gives hls.js's playlist and fragment loaders: one for the
  * playlist, one for the media, each with one request at a time. Two matter behind a cache: the
  * blocking reload and the hinted part of one part are both asked for before the part exists, so
@@ -357,7 +361,7 @@ static bool idle(const struct hconn *h)
 }
 
 /* LL-HLS: the media connection, when it has nothing to do: the init segment, then the next part
- * listed, else the hinted part. */
+ * listed, else the hinted part (not with -L: the newest listed part to begin with). */
 static void act_ll_media(struct viewer *v)
 {
     struct hconn *h = &v->media;
@@ -368,9 +372,11 @@ static void act_ll_media(struct viewer *v)
         return;
     }
     const struct item *it = v->started ? next_item(v) : NULL;
+    if (!v->started && opt.hls_listed && v->nitems)
+        it = &v->items[v->nitems - 1];
     if (it)
         request_media(v, h, HR_MEDIA, it->uri, it->msn, it->index, false);
-    else if (v->has_hint && (!v->started || key_cmp(v->hint_msn, v->hint_index, v->last_msn,
+    else if (!opt.hls_listed && v->has_hint && (!v->started || key_cmp(v->hint_msn, v->hint_index, v->last_msn,
                                                    v->last_index) > 0))
         request_media(v, h, HR_MEDIA, v->hint_uri, v->hint_msn, v->hint_index, true);
 }

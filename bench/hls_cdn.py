@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """LL-HLS at 1,000 viewers, through a CDN edge and direct: Debian's nginx as a caching reverse
 proxy (bench/cdn/nginx-cdn.conf) in front of ezrtmpserversink, played by bench/ezrload's LL-HLS
-viewers (blocking reloads, hinted parts, like hls.js).
+viewers (blocking reloads, and each hinted part asked for before it is complete, as the
+spec's preload hints invite; hls.js 1.7.4 asks for a part only once listed, ezrload -L).
 
     bench/run.sh --hls-cdn [--runs 2] [--n 1000] [--direct 20] [--seconds 30]
     /usr/bin/python3 bench/hls_cdn.py --build build-bench [...]

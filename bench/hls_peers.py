@@ -120,9 +120,9 @@ END = "<!-- /hls-peers -->"
 def start(key, setting, args, input_flv, tmp):
     conf = SETTINGS[key][setting]["conf"]
     if key == "ezrtmp":
-        return HlsEzrtmp(args.build, input_flv, tmp, conf)
+        return HlsEzrtmp(args.build, input_flv, tmp, conf + args.ours_set)
     if key == "edge":
-        return HlsEzrtmpBehindNginx(args.build, input_flv, tmp, conf)
+        return HlsEzrtmpBehindNginx(args.build, input_flv, tmp, conf + args.ours_set)
     if key == "hlssink2":
         return HlsSink2Nginx(args.build, input_flv, tmp, conf)
     if key == "nginx-rtmp":
@@ -179,7 +179,8 @@ def one_run(args, key, setting, run, input_flv, pages, tmp):
         extra = target * ((run - 1) % args.runs) / args.runs
         time.sleep(extra)
         query = urllib.parse.urlencode({"player": cfg["player"], "src": server.playlist,
-                                        "stamp": 1, "hlsjs": json.dumps(cfg["hlsjs"])})
+                                        "stamp": 1, "hlsjs": json.dumps(cfg["hlsjs"]),
+                                        "verbose": int(args.verbose)})
         res = play(args, "http://127.0.0.1:%d/player.html?%s" % (pages.port, query), tmp)
     finally:
         server.close()
@@ -218,9 +219,11 @@ LOAD_RATE = 500
 # duration, whole segments). "edge" (run with ours): the same LL-HLS viewers played through
 # nginx as a caching edge in front of ours (bench/cdn/nginx-cdn.conf), which answers all but two
 # requests a part from its cache: what nginx itself costs serving LL-HLS's requests, beside what
-# it costs serving hlssink2's files.
-CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-P"]), ("edge", []), ("hlssink2", []),
-            ("nginx-rtmp", []), ("srs", [])]
+# it costs serving hlssink2's files. With -L (ours, and the edge) the LL-HLS viewers ask for a
+# part only once a playlist lists it, as hls.js 1.7.4 does; without, each hinted part before it
+# is complete (written to them frame by frame as it is made).
+CPU_RUNS = [("ezrtmp", []), ("ezrtmp", ["-L"]), ("ezrtmp", ["-P"]), ("edge", []),
+            ("edge", ["-L"]), ("hlssink2", []), ("nginx-rtmp", []), ("srs", [])]
 
 
 def cpu_run(args, key, flags, input_flv, tmp):
@@ -276,7 +279,10 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
     cmd = "bench/run.sh --hls-peers --runs %d --seconds %d --servers %s" % (
         args.runs, args.seconds, args.servers)
     cmd += " --section %s" % args.section if args.section != "hls-peers" else ""
+    cmd += " --settings %s" % args.settings if args.settings != "default,low" else ""
+    cmd += "".join(" --ours-set %s" % s for s in args.ours_set)
     cmd += " --cpu %d --cpu-seconds %d" % (args.cpu, args.cpu_seconds) if args.cpu else ""
+    cmd += " --cpu-runs %s" % args.cpu_runs if args.cpu and args.cpu_runs != "all" else ""
     versions = sorted({r["version"] for r in rows if r.get("version")})
     chromium = next((r["chromium"] for r in rows if r.get("chromium")), "?")
     begin, end = BEGIN, END
@@ -332,8 +338,11 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
         for setting in ("default", "low"):
             these = [r for r in rows if r["server"] == key and r["setting"] == setting]
             if these:
+                what = SETTINGS[key][setting]["what"]
+                if key in ("ezrtmp", "edge") and args.ours_set:
+                    what += "; ours with " + " ".join(args.ours_set)
                 lines.append("| %s | %s: %s | %s | %s | %d |" % (
-                    NAMES[key], setting, SETTINGS[key][setting]["what"],
+                    NAMES[key], setting, what,
                     spread(these, "latency_ms"), spread(these, "first_frame_ms"), len(these)))
     lines += [""] + cpu_lines(args, cpu_rows, cpu_note)
     for v in verdict(rows, cpu_rows):
@@ -381,12 +390,23 @@ def verdict(rows, cpu_rows):
                        ours["cpu_per_gb"], sink["cpu_per_gb"],
                        fmt(sink["nginx_cpu_per_gb"], "%.2f"),
                        ours["cpu_per_gb"] / sink["cpu_per_gb"]))
-        edge = next((c for c in cpu_rows if c["server"] == "edge"), None)
+        edge = next((c for c in cpu_rows if c["server"] == "edge" and not c["flags"]), None)
         if edge and edge["nginx_cpu_per_gb"] and sink["nginx_cpu_per_gb"]:
             out[-1] += (" nginx itself, serving the same LL-HLS viewers from its cache in front "
                         "of ours, costs %.2f s/GB: %.2fx what it costs serving hlssink2's files."
                         % (edge["nginx_cpu_per_gb"],
                            edge["nginx_cpu_per_gb"] / sink["nginx_cpu_per_gb"]))
+        listed = next((c for c in cpu_rows if c["server"] == "ezrtmp" and "-L" in c["flags"]),
+                      None)
+        if listed and listed["cpu_per_gb"]:
+            out[-1] += (" With the viewers asking for each part once listed, as hls.js does "
+                        "(`-L`), ours costs %.2f s/GB: %.2fx hlssink2 + nginx." % (
+                            listed["cpu_per_gb"], listed["cpu_per_gb"] / sink["cpu_per_gb"]))
+            edge_l = next((c for c in cpu_rows if c["server"] == "edge" and "-L" in c["flags"]),
+                          None)
+            if edge_l and edge_l["nginx_cpu_per_gb"]:
+                out[-1] += (" nginx in front of ours, serving those viewers, costs %.2f s/GB "
+                            "(nginx alone)." % edge_l["nginx_cpu_per_gb"])
     return out
 
 
@@ -394,8 +414,9 @@ def cpu_lines(args, cpu_rows, cpu_note):
     if not cpu_rows:
         return ["CPU per GB: not measured in this run (%s)." % cpu_note]
     lines = ["CPU per GB at %d viewers of `bench/ezrload` (plain HLS against the peers: the "
-             "playlist every half target duration, whole segments; against ours LL-HLS, and "
-             "plain HLS with `-P`), opened at %d a second, %d s, each server at its low-latency "
+             "playlist every half target duration, whole segments; against ours LL-HLS, each "
+             "hinted part asked for before it is complete, or with `-L` each part once listed "
+             "as hls.js does, and plain HLS with `-P`), opened at %d a second, %d s, each server at its low-latency "
              "settings:" % (args.cpu, LOAD_RATE, args.cpu_seconds), "",
              "| server | viewers (playing) | requests (errors) | GB received | server CPU s "
              "| CPU s per GB | counted | not counted: publisher CPU s | load average after |",
@@ -410,10 +431,13 @@ def cpu_lines(args, cpu_rows, cpu_note):
             counted = "nginx %.2f s (%s per GB) + ours behind it %.2f s" % (
                 c["nginx_cpu_s"], fmt(c["nginx_cpu_per_gb"], "%.2f"), c["feeder_cpu_s"])
             apart = "-"
+            if "-L" in c["flags"]:
+                name += ", viewers' parts once listed (`-L`)"
         elif c["server"] == "ezrtmp":
             counted, apart = "the pipeline with the element (one process)", "-"
             name = "ours, viewers " + ("as plain HLS (`-P`)" if "-P" in c["flags"]
-                                       else "as LL-HLS")
+                                       else "as LL-HLS, parts once listed (`-L`, as hls.js)"
+                                       if "-L" in c["flags"] else "as LL-HLS")
         else:
             counted, apart = "the server process", fmt(c["feeder_cpu_s"], "%.2f")
         lines.append("| %s | %s (%s) | %s (%s) | %.3f | %.2f | %s | %s | %s | %s |" % (
@@ -441,12 +465,21 @@ def main():
     ap.add_argument("--json", default=None, help="every run's data (default BUILD/hls-peers.json)")
     ap.add_argument("--from-json", default=None,
                     help="run nothing: the section again from this JSON")
+    ap.add_argument("--verbose", action="store_true",
+                    help="hls.js's log and info lines too, in the JSON")
+    ap.add_argument("--ours-set", action="append", default=[], metavar="PROPERTY=VALUE",
+                    help="another property of ours (and of ours behind the edge); may be repeated")
+    ap.add_argument("--cpu-runs", default="all",
+                    help="which CPU runs: all, or SERVER[:FLAG],... (ezrtmp:-L,hlssink2)")
     args = ap.parse_args()
     servers = args.servers.split(",")
     json_path = args.json or os.path.join(args.build, "hls-peers.json")
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
+        saved["args"].setdefault("settings", "default,low")
+        saved["args"].setdefault("ours_set", [])
+        saved["args"].setdefault("cpu_runs", "all")
         vars(args).update(saved["args"])
         write_section(args, saved["rows"], saved["cpu"], saved["when"], saved["cpu_note"])
         return 0
@@ -473,7 +506,7 @@ def main():
             json.dump({"rows": rows, "cpu": cpu_rows, "when": when, "cpu_note": cpu_note,
                        "argv": sys.argv, "args": {k: vars(args)[k] for k in (
                            "runs", "seconds", "servers", "cpu", "cpu_seconds", "srs_version",
-                           "section")}},
+                           "section", "settings", "ours_set", "cpu_runs")}},
                       f, indent=1)
 
     pages = PageServer()
@@ -493,9 +526,12 @@ def main():
                             r["stamp_misses"], " ERROR " + r["error"] if r.get("error") else ""))
                     rows.append(r)
                     save()
+        picked = None if args.cpu_runs == "all" else args.cpu_runs.split(",")
         for key, flags in CPU_RUNS if args.cpu else []:
             # The edge's CPU run goes with ours (sections hls-peers-cpu-4/5 were run so).
             if key not in servers and not (key == "edge" and "ezrtmp" in servers):
+                continue
+            if picked is not None and ":".join([key] + flags) not in picked:
                 continue
             log("%s: %d ezrload viewers %s, %d s" % (NAMES[key], args.cpu, " ".join(flags),
                                                      args.cpu_seconds))

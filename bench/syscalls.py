@@ -7,7 +7,7 @@ this thread: loopback delivers in the sender's context) and its CPU time, per re
 the viewers received. Counts, unlike CPU seconds, hold still on a shared machine.
 
     /usr/bin/python3 bench/syscalls.py [--build build-bench] [--n 1000] [--seconds 20] [--flv]
-        [--set flush-interval=200] [--record perf.data]
+        [--listed] [--set flush-interval=200] [--record perf.data]
 
 BUILD is a release build with bench/ezrload (bench/run.sh makes build-bench); the input is
 encoded into BUILD/bench-inputs the first time, as bench/hls_cdn.py does.
@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--flv", action="store_true", help="HTTP-FLV players instead of LL-HLS")
+    ap.add_argument("--listed", action="store_true",
+                    help="LL-HLS viewers that ask for a part once listed (ezrload -L, as hls.js)")
     ap.add_argument("--set", action="append", default=[], metavar="PROPERTY=VALUE")
     ap.add_argument("--record", default=None, help="a perf record profile here, no counts")
     args = ap.parse_args()
@@ -115,7 +117,8 @@ def measure(args, s, tmp):
                            counts_path], tmp)
     cpu0, rcpu0 = proc_cpu(s.pid), proc_cpu(s.pid, tid)
     load = subprocess.run(ezrload_cmd(args.build, url, args.n, rate=LOAD_RATE,
-                                      seconds=args.seconds),
+                                      seconds=args.seconds,
+                                      flags=["-L"] if args.listed else []),
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
     cpu, rcpu = proc_cpu(s.pid) - cpu0, proc_cpu(s.pid, tid) - rcpu0
     perf.send_signal(signal.SIGINT)
@@ -124,7 +127,8 @@ def measure(args, s, tmp):
     requests, mb = r.get("requests", 0), r["bytes"] / 1e6
     with open("/proc/loadavg") as f:
         load1 = float(f.read().split()[0])
-    out = {"mode": "http-flv" if args.flv else "ll-hls", "n": args.n, "set": args.set,
+    out = {"mode": "http-flv" if args.flv else "ll-hls -L" if args.listed else "ll-hls",
+           "n": args.n, "set": args.set,
            "playing": r.get("playing"), "requests": requests, "gb": round(mb / 1000, 3),
            "cpu_s": round(cpu, 2), "reactor_cpu_s": round(rcpu, 2),
            "cpu_per_gb": round(cpu * 1000 / mb, 2) if mb else None, "loadavg_1m": load1}
