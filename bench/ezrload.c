@@ -1,6 +1,7 @@
 /* ezrload: N RTMP, HTTP-FLV or HLS players on one epoll loop, for benchmarking media servers.
  *
- *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t] [-P | -L]
+ *   ezrload [-n N] [-r PER_SECOND] [-d SECONDS] [-k STALLED] [-g GAP_MS] [-f FPS] [-j] [-t]
+ *           [-P | -L]
  *           URL
  *
  * URL is rtmp://HOST:PORT/APP/STREAM, rtmps://... (or -t) for RTMP inside TLS, or
@@ -254,8 +255,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc - 1 || opt.n < 1 || opt.rate < 1 || opt.seconds < 0 || opt.stalled < 0 ||
         opt.stalled > opt.n || opt.gap_ms < 1 || opt.fps < 0 || parse_url(argv[optind]) < 0 ||
-        (opt.http && opt.tls) || (opt.hls && opt.stalled) || ((opt.hls_plain || opt.hls_listed) && !opt.hls) ||
-        (opt.hls_plain && opt.hls_listed))
+        (opt.http && opt.tls) || (opt.hls && opt.stalled) ||
+        ((opt.hls_plain || opt.hls_listed) && !opt.hls) || (opt.hls_plain && opt.hls_listed))
         return usage();
 
     /* One descriptor per player, and some. */

@@ -66,7 +66,8 @@ def server(args, input_flv, tmp):
 
 
 def ezrload(args, url, log_path, n):
-    cmd = ezrload_cmd(args.build, url, n, rate=LOAD_RATE, seconds=args.seconds)
+    cmd = ezrload_cmd(args.build, url, n, rate=LOAD_RATE, seconds=args.seconds,
+                      flags=["-L"] if args.listed else [])
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "w"))
 
 
@@ -116,11 +117,11 @@ def together(args, input_flv, tmp):
         "loadavg_1m": loadavg()}
 
 
-def alone(args, input_flv, tmp, url_of):
+def alone(args, input_flv, tmp, url_of, extra=()):
     s = server(args, input_flv, tmp)
     try:
         r = load_run(args.build, s, args.n, args.seconds, rate=LOAD_RATE, url=url_of(s),
-                     log_path=os.path.join(tmp, "alone.log"))
+                     log_path=os.path.join(tmp, "alone.log"), extra=extra)
     finally:
         stats = s.close()
     r["load"] = summary(r["load"]) if "viewers" in r["load"] else r["load"]
@@ -139,7 +140,8 @@ def one_run(args, input_flv, run):
             t["origin"], t["cdn"]["latency_ms"]["p50"], t["direct"]["latency_ms"]["p50"]))
         log("run %d: %d direct LL-HLS viewers alone" % (run, args.n))
         d = alone(args, input_flv, tmp,
-                  lambda s: "http://127.0.0.1:%d%s" % (s.port, PLAYLIST))
+                  lambda s: "http://127.0.0.1:%d%s" % (s.port, PLAYLIST),
+                  ["-L"] if args.listed else [])
         log("  %s s/GB, blocked part last p99 %s" % (
             d["cpu_per_gb"], d["load"]["blocked_part_last_ms"]["p99"]))
         log("run %d: %d HTTP-FLV players alone" % (run, args.n))
@@ -155,21 +157,32 @@ def fmt(v, spec="%.1f"):
 
 def write_section(args, runs, when, commit):
     n = args.n
-    lines = [BEGIN, "", "## LL-HLS through a CDN edge (nginx) and direct, %d viewers" % n, "",
-             "`bench/run.sh --hls-cdn --runs %d --n %d --direct %d --seconds %d` (%s, %s; %s). The "
-             "stream: "
+    begin, end = BEGIN, END
+    if args.section != "hls-cdn":
+        begin = "<!-- %s: written by bench/hls_cdn.py --section %s -->" % (args.section,
+                                                                        args.section)
+        end = "<!-- /%s -->" % args.section
+    asking = ("each part asked for once a playlist lists it, as hls.js does (`-L`)" if args.listed
+              else "each hinted part asked for before it is complete")
+    lines = [begin, "", "## LL-HLS through a CDN edge (nginx) and direct, %d viewers%s" % (
+                 n, "" if args.section == "hls-cdn" else " (%s)" % args.section), "",
+             "`bench/run.sh --hls-cdn --runs %d --n %d --direct %d --seconds %d%s%s` (%s, %s; %s). "
+             "The stream: "
              "720p30 2 Mbps snow, 1 s GOP, AAC, 200 ms parts, served at real-time rate from an "
              "FLV; the edge: Debian's nginx with `bench/cdn/nginx-cdn.conf` (one process); the "
-             "viewers: `bench/ezrload` LL-HLS (blocking reloads with delta updates, each hinted "
-             "part asked for before it is complete, two keep-alive connections each), opened at "
-             "%d a second and playing %d s. Latency: a part's arrival minus its end by program "
-             "date-time, over every part of every viewer. Blocked: per part, the delay from its "
+             "viewers: `bench/ezrload` LL-HLS (blocking reloads with delta updates, %s, two "
+             "keep-alive connections each), opened at %d a second and playing %d s. Latency: a "
+             "part's arrival (%s) minus its end by program date-time, over every part of every "
+             "viewer. Blocked: per part, the delay from its "
              "completion (its first arrival at any viewer) to the last viewer that had asked "
              "for it before; p99 over the parts. CPU: user + system of the serving process "
              "(serve.py; nginx's own apart) per GB the viewers received. The machine is a "
              "shared 2-core VM (load average in the tables)." % (
-                 args.runs, n, args.direct, args.seconds, when, commit, machine(), LOAD_RATE,
-                 args.seconds),
+                 args.runs, n, args.direct, args.seconds, " --listed" if args.listed else "",
+                 " --section " + args.section if args.section != "hls-cdn" else "", when, commit,
+                 machine(), asking, LOAD_RATE, args.seconds,
+                 "when its last byte reached the viewer's socket" if args.arrival == "socket"
+                 else "when the load client read its last byte"),
              "", "### %d through nginx and %d direct at once" % (n, args.direct), "",
              "| run | origin requests per part (reloads + parts) | parts asked | most for one part "
              "(parts over 2) | first playlists at the origin | edge: playing, errors, parts "
@@ -209,8 +222,8 @@ def write_section(args, runs, when, commit):
                          fmt(dl["latency_ms"]["p50"]), fmt(dl["latency_ms"]["p99"]),
                          fl["playing"], n, f["gb"], f["cpu_s"], fmt(f["cpu_per_gb"], "%.2f"),
                          fmt(ratio, "%.2f"), d["loadavg_1m"], f["loadavg_1m"]))
-    lines += ["", END]
-    replace_section(args.out, BEGIN, END, lines)
+    lines += ["", end]
+    replace_section(args.out, begin, end, lines)
 
 
 def main():
@@ -224,12 +237,22 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-hls.md"))
     ap.add_argument("--json", default=None, help="every run's data (default BUILD/hls-cdn.json)")
     ap.add_argument("--from-json", default=None, help="run nothing: the section from this JSON")
+    ap.add_argument("--listed", action="store_true",
+                    help="viewers that ask for a part once a playlist lists it (ezrload -L, as "
+                         "hls.js 1.7.4 does), not for the hinted part before it is complete")
+    ap.add_argument("--section", default="hls-cdn",
+                    help="the name of the section of --out it writes (another keeps this one)")
     args = ap.parse_args()
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
+        args.listed = saved.get("listed", args.listed)
+        # Before ezrload stamped arrivals with the socket's receive time, it took the time it
+        # read them.
+        args.arrival = saved.get("arrival", "read")
         write_section(args, saved["runs"], saved["when"], saved["commit"])
         return 0
+    args.arrival = "socket"  # bench/ezrload_hls.c: read_stamped
     cfg = next(c for c in CONFIGS if c["key"] == "720p-gop1")
     cache = os.path.join(args.build, "bench-inputs")
     os.makedirs(cache, exist_ok=True)
@@ -243,8 +266,8 @@ def main():
     for run in range(1, args.runs + 1):
         runs.append(one_run(args, input_flv, run))
         with open(args.json or os.path.join(args.build, "hls-cdn.json"), "w") as f:
-            json.dump({"runs": runs, "when": when, "commit": commit, "argv": sys.argv}, f,
-                      indent=1)
+            json.dump({"runs": runs, "when": when, "commit": commit, "argv": sys.argv,
+                       "listed": args.listed, "arrival": args.arrival}, f, indent=1)
     write_section(args, runs, when, commit)
     return 0
 

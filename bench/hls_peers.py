@@ -416,7 +416,8 @@ def cpu_lines(args, cpu_rows, cpu_note):
     lines = ["CPU per GB at %d viewers of `bench/ezrload` (plain HLS against the peers: the "
              "playlist every half target duration, whole segments; against ours LL-HLS, each "
              "hinted part asked for before it is complete, or with `-L` each part once listed "
-             "as hls.js does, and plain HLS with `-P`), opened at %d a second, %d s, each server at its low-latency "
+             "as hls.js does, and plain HLS with `-P`), opened at %d a second, %d s, each "
+             "server at its low-latency "
              "settings:" % (args.cpu, LOAD_RATE, args.cpu_seconds), "",
              "| server | viewers (playing) | requests (errors) | GB received | server CPU s "
              "| CPU s per GB | counted | not counted: publisher CPU s | load average after |",
