@@ -1,7 +1,9 @@
 """LL-HLS through a CDN edge: Debian's nginx as a caching reverse proxy in front of the element
 (bench/cdn/nginx-cdn.conf, as docs/hls.md "Behind a CDN" gives it), played by 20 LL-HLS viewers
 of bench/ezrload through it and 2 played direct, at once, for 10 s. The stream is 640x360 30 fps
-snow with a 1 s GOP and 200 ms parts.
+snow with a 1 s GOP and 200 ms parts. The viewers ask for each hinted part before it is complete
+(ezrload's default), or, in the second case, for each part once a playlist lists it, as hls.js
+does (ezrload -L).
 
 Run as: test_hls_cdn.py TEST_NAME (meson registers each name as its own test)."""
 
@@ -30,8 +32,8 @@ MAX_ORIGIN_PER_PART = 2
 MAX_EXTRA_LATENCY_MS = 300
 
 
-def load(url, n):
-    return subprocess.Popen([EZRLOAD, "-n", str(n), "-d", str(SECONDS), "-j", url],
+def load(url, n, flags):
+    return subprocess.Popen([EZRLOAD, "-n", str(n), "-d", str(SECONDS), "-j"] + flags + [url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -68,6 +70,17 @@ def test_cdn_edge_sends_two_requests_per_part_to_the_origin():
     gets every part, and the latency behind the edge, at the median and at the p99, is within
     300 ms of the direct viewers' (both by the parts' program date-times on this machine's
     clock)."""
+    through_the_edge([])
+
+
+@alone("every part within its time, the latency behind the edge")
+def test_cdn_edge_sends_two_requests_per_part_to_the_origin_for_hlsjs_viewers():
+    """The same with viewers that ask for a part only once a playlist lists it, as hls.js does:
+    the first such request for a part is the one nginx passes on, after the blocking reload."""
+    through_the_edge(["-L"])
+
+
+def through_the_edge(flags):
     if not shutil.which("nginx"):
         print("nginx is not installed (scripts/install-deps.sh --test)")
         sys.exit(SKIP_EXIT)
@@ -78,8 +91,8 @@ def test_cdn_edge_sends_two_requests_per_part_to_the_origin():
         try:
             t0 = time.time()
             parts0 = s.stat("hls-parts")
-            cdn = load("http://127.0.0.1:%d%s" % (edge.port, PLAYLIST), VIEWERS)
-            direct = load("http://127.0.0.1:%d%s" % (s.port, PLAYLIST), 2)
+            cdn = load("http://127.0.0.1:%d%s" % (edge.port, PLAYLIST), VIEWERS, flags)
+            direct = load("http://127.0.0.1:%d%s" % (s.port, PLAYLIST), 2, flags)
             rc, rd = report(cdn, "behind nginx"), report(direct, "direct")
             t1 = time.time()
             made = s.stat("hls-parts") - parts0
