@@ -1,21 +1,21 @@
 /* ezrload: HLS viewers (a URL ending in .m3u8), for the element's LL-HLS and for the peers' plain
  * HLS (MPEG-TS or fMP4 segments), played as the players do.
  *
- * LL-HLS (the playlist has EXT-X-PART-INF and CAN-BLOCK-RELOAD=YES, and -P is not given), like
- * hls.js in lowLatencyMode: GET the playlist; then blocking reloads, each asking for the part after
- * the last one listed (_HLS_msn=M&_HLS_part=P, and _HLS_skip=YES when the playlist offers delta
- * updates, CAN-SKIP-UNTIL); the init segment once (EXT-X-MAP); and every part from the one the
- * first playlist hints at (EXT-X-PRELOAD-HINT) on, each hinted part asked for before it is
- * complete, the rest as soon as a playlist lists them. hls.js 1.7.4 reads the hint but never asks
- * for it: it asks for a part once a blocking reload's answer lists it (seen in its request log,
- * bench/hls_peers.py --verbose). -L plays so: every part once listed, from the newest listed in
- * the first playlist on; a part then goes out whole, where a hinted part is written frame by
- * frame as it is made. A viewer has two HTTP/1.1
- * keep-alive connections, as a browser gives hls.js's playlist and fragment loaders: one for the
- * playlist, one for the media, each with one request at a time. Two matter behind a cache: the
- * blocking reload and the hinted part of one part are both asked for before the part exists, so
- * a cache that holds the many requests for one URL behind the first (nginx's proxy_cache_lock)
- * has both in flight for the same time, not one after the other.
+ * LL-HLS (the playlist has EXT-X-PART-INF and CAN-BLOCK-RELOAD=YES, and -P is not given), as
+ * players in low-latency mode play it: GET the playlist; then blocking reloads, each asking for
+ * the part after the last one listed (_HLS_msn=M&_HLS_part=P, and _HLS_skip=YES when the playlist
+ * offers delta updates, CAN-SKIP-UNTIL); the init segment once (EXT-X-MAP); and every part from
+ * the one the first playlist hints at (EXT-X-PRELOAD-HINT) on, each hinted part asked for before
+ * it is complete, the rest as soon as a playlist lists them. hls.js 1.7.4 reads the hint but never
+ * asks for it: it asks for a part once a blocking reload's answer lists it (seen in its request
+ * log, bench/hls_peers.py --verbose). -L plays so: every part once listed, from the newest listed
+ * in the first playlist on; a part then goes out whole, where a hinted part is written frame by
+ * frame as it is made. A viewer has two HTTP/1.1 keep-alive connections, as a browser gives
+ * hls.js's playlist and fragment loaders: one for the playlist, one for the media, each with one
+ * request at a time. Two matter behind a cache: the blocking reload and the hinted part of one
+ * part are both asked for before the part exists, so a cache that holds the many requests for one
+ * URL behind the first (nginx's proxy_cache_lock) has both in flight for the same time, not one
+ * after the other.
  *
  * Plain HLS (a playlist without parts, or -P): one keep-alive connection; the playlist every half
  * target duration (as hls.js reloads a live playlist that did not change), the init segment once
@@ -25,10 +25,11 @@
  * last bytes read (SO_TIMESTAMPNS), so that a burst of answers is timed as it reached the viewers'
  * sockets, not as this one thread got round to reading a thousand of them (in a burst of 1,000
  * blocking reloads answered within 13-17 ms, reading them took 30-50 ms). Each viewer counts
- * requests, errors (an answer other than 200, a connection that failed) and bytes (heads included), and
- * every part or segment it received with when it arrived; see ezrload_hls_report.c for the
- * figures made of them. A connection the server closes between answers (keep-alive ends) is
- * opened again and the request sent again (a reconnect, not an error). */
+ * requests, errors (an answer other than 200, a connection that failed) and bytes (heads
+ * included), and every part or segment it received with when it arrived; see
+ * ezrload_hls_report.c for the figures made of them. A connection the server closes between
+ * answers (keep-alive ends) is opened again and the request sent again (a reconnect, not an
+ * error). */
 #include "ezrload_hls.h"
 
 #include <ctype.h>
