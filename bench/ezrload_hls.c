@@ -467,16 +467,15 @@ static ssize_t read_stamped(int fd, void *buf, size_t cap)
         read_at_us = wall_us(); /* an answer ended by the close ends now */
     if (r <= 0)
         return r;
-    read_at_us = 0;
+    int64_t at = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(c), sizeof ts);
-            read_at_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+            at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
         }
     }
-    if (!read_at_us)
-        read_at_us = wall_us();
+    read_at_us = at ? at : wall_us();
     return r;
 }
 

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdn
 from edge import NginxEdge, per_part  # noqa: E402
 from hls_players import CONFIGS, make_input  # noqa: E402
 from measure import ezrload_cmd, load_run, machine, proc_cpu, sink_figures  # noqa: E402
-from sections import replace_section  # noqa: E402
+from sections import replace_section, section_markers  # noqa: E402
 from servers import ROOT, Ezrtmp, log, wait_for  # noqa: E402
 
 PLAYLIST = "/live/stream/index.m3u8"
@@ -65,9 +65,14 @@ def server(args, input_flv, tmp):
     return s
 
 
+def hls_flags(args):
+    """ezrload's options for the LL-HLS viewers: -L with --listed."""
+    return ["-L"] if args.listed else []
+
+
 def ezrload(args, url, log_path, n):
     cmd = ezrload_cmd(args.build, url, n, rate=LOAD_RATE, seconds=args.seconds,
-                      flags=["-L"] if args.listed else [])
+                      flags=hls_flags(args))
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "w"))
 
 
@@ -140,8 +145,7 @@ def one_run(args, input_flv, run):
             t["origin"], t["cdn"]["latency_ms"]["p50"], t["direct"]["latency_ms"]["p50"]))
         log("run %d: %d direct LL-HLS viewers alone" % (run, args.n))
         d = alone(args, input_flv, tmp,
-                  lambda s: "http://127.0.0.1:%d%s" % (s.port, PLAYLIST),
-                  ["-L"] if args.listed else [])
+                  lambda s: "http://127.0.0.1:%d%s" % (s.port, PLAYLIST), hls_flags(args))
         log("  %s s/GB, blocked part last p99 %s" % (
             d["cpu_per_gb"], d["load"]["blocked_part_last_ms"]["p99"]))
         log("run %d: %d HTTP-FLV players alone" % (run, args.n))
@@ -157,11 +161,7 @@ def fmt(v, spec="%.1f"):
 
 def write_section(args, runs, when, commit):
     n = args.n
-    begin, end = BEGIN, END
-    if args.section != "hls-cdn":
-        begin = "<!-- %s: written by bench/hls_cdn.py --section %s -->" % (args.section,
-                                                                        args.section)
-        end = "<!-- /%s -->" % args.section
+    begin, end = section_markers("hls_cdn.py", args.section, "hls-cdn", BEGIN, END)
     asking = ("each part asked for once a playlist lists it, as hls.js does (`-L`)" if args.listed
               else "each hinted part asked for before it is complete")
     lines = [begin, "", "## LL-HLS through a CDN edge (nginx) and direct, %d viewers%s" % (

@@ -56,7 +56,7 @@ import urllib.request
 from hls_players import HLS_DIR, PageServer, fmt, play
 from hls_stamp import entered_ms, make_stamped_input
 from measure import ezrload_cmd, ezrload_path, machine, proc_cpu
-from sections import replace_section
+from sections import replace_section, section_markers
 from servers import (ROOT, HlsEzrtmp, HlsEzrtmpBehindNginx, HlsNginxRtmp, HlsSink2Nginx, HlsSrs,
                      log, srs_install)
 
@@ -285,11 +285,7 @@ def write_section(args, rows, cpu_rows, when, cpu_note):
     cmd += " --cpu-runs %s" % args.cpu_runs if args.cpu and args.cpu_runs != "all" else ""
     versions = sorted({r["version"] for r in rows if r.get("version")})
     chromium = next((r["chromium"] for r in rows if r.get("chromium")), "?")
-    begin, end = BEGIN, END
-    if args.section != "hls-peers":
-        begin = "<!-- %s: written by bench/hls_peers.py --section %s -->" % (args.section,
-                                                                          args.section)
-        end = "<!-- /%s -->" % args.section
+    begin, end = section_markers("hls_peers.py", args.section, "hls-peers", BEGIN, END)
     lines = [begin, "", "## HLS against the peers: hlssink2 + nginx, nginx-rtmp, SRS 6%s" % (
                  "" if args.section == "hls-peers" else " (%s)" % args.section), "",
              "`%s` (%s; %s; %s in headless Debian chromium; %s; SRS: %s). The same 720p30 2 Mbps "

@@ -73,6 +73,16 @@ def tls_comparison(args, input_flv):
     return 0
 
 
+def section_markers(script, section, default, begin, end):
+    """The begin and end markers of the section a script writes: its usual ones (begin, end) for
+    its default section name, else ones of their own for `--section NAME`, so that a named run
+    keeps the usual section and those of other names."""
+    if section == default:
+        return begin, end
+    return ("<!-- %s: written by bench/%s --section %s -->" % (section, script, section),
+            "<!-- /%s -->" % section)
+
+
 def replace_section(path, begin, end, lines):
     """Puts lines (from the begin marker to the end marker) in place of that section of the
     file, or at its end when it has none; the rest of the file is kept."""
